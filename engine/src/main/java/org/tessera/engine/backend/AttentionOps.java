@@ -1,0 +1,19 @@
+package org.tessera.engine.backend;
+
+import org.tessera.engine.tensor.Tensor;
+
+/** Scaled dot-product attention. */
+public interface AttentionOps {
+
+    /**
+     * {@code out = softmax(scale·Q·Kᵀ + mask)·V} per batch and head, with Q [B, H, Nq, d], K and
+     * V [B, H, Nk, d], out [B, H, Nq, d], all F32; inputs may be any strided views (for example
+     * slices of a fused qkv projection), out must have contiguous rows.
+     */
+    void attention(Tensor q, Tensor k, Tensor v, Tensor out, AttentionMask mask, float scale);
+
+    /** Attention with the usual scale 1/√d. */
+    default void attention(Tensor q, Tensor k, Tensor v, Tensor out, AttentionMask mask) {
+        attention(q, k, v, out, mask, (float) (1.0 / Math.sqrt(q.size(-1))));
+    }
+}

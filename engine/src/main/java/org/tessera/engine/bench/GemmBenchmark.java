@@ -1,0 +1,65 @@
+package org.tessera.engine.bench;
+
+import java.lang.foreign.Arena;
+import org.tessera.engine.backend.Epilogue;
+import org.tessera.engine.backend.GemmOps;
+import org.tessera.engine.backend.PackedMatrix;
+import org.tessera.engine.random.RandomStream;
+import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Times one GEMM shape: warm-up, then the best of several timed rounds, reported as GF/s
+ * (2·M·K·N flops per call). Used by {@code tessera bench gemm} and bench/gemm-vs-openblas.sh;
+ * the JMH benchmarks measure the same calls with JMH's statistics.
+ */
+public final class GemmBenchmark {
+    private GemmBenchmark() {}
+
+    /** One measured shape. */
+    public record Result(int m, int k, int n, boolean prepacked, int threads, double gflops, double millis) {}
+
+    /**
+     * Measures C = A·B with A [m, k] and B [k, n] row-major, either with B packed once up front
+     * ({@code prepacked}) or packed inside every call.
+     */
+    public static Result measure(GemmOps gemm, WorkerPool pool, int m, int k, int n, boolean prepacked,
+                                 double minSeconds) {
+        try (Arena arena = Arena.ofShared()) {
+            Tensor a = Tensor.zeros(arena, DType.F32, m, k);
+            Tensor b = Tensor.zeros(arena, DType.F32, k, n);
+            Tensor c = Tensor.zeros(arena, DType.F32, m, n);
+            new RandomStream(1, 0).fillUniform(a, pool);
+            new RandomStream(1, 1).fillUniform(b, pool);
+            PackedMatrix packed = prepacked ? gemm.pack(b, arena) : null;
+            Runnable call = prepacked
+                    ? () -> gemm.gemm(a, packed, c, 1f, 0f, Epilogue.NONE)
+                    : () -> gemm.gemm(a, b, c, 1f, 0f, Epilogue.NONE);
+            double flops = 2.0 * m * k * n;
+            // Warm up until the JIT has compiled the kernels (at least 0.3 s and 3 calls).
+            long warmEnd = System.nanoTime() + 300_000_000L;
+            for (int i = 0; i < 3 || System.nanoTime() < warmEnd; i++) {
+                call.run();
+            }
+            // Rounds of ~50 ms; report the best round, the usual convention for kernel peaks.
+            int perRound = Math.max(1, (int) (0.05 / estimateSeconds(call)));
+            double best = Double.MAX_VALUE;
+            long end = System.nanoTime() + (long) (minSeconds * 1e9);
+            do {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < perRound; i++) {
+                    call.run();
+                }
+                best = Math.min(best, (System.nanoTime() - t0) / 1e9 / perRound);
+            } while (System.nanoTime() < end);
+            return new Result(m, k, n, prepacked, pool.threads(), flops / best / 1e9, best * 1e3);
+        }
+    }
+
+    private static double estimateSeconds(Runnable call) {
+        long t0 = System.nanoTime();
+        call.run();
+        return Math.max(1e-6, (System.nanoTime() - t0) / 1e9);
+    }
+}

@@ -1,0 +1,83 @@
+package org.tessera.engine.tensor;
+
+import java.util.Arrays;
+
+/** Small helpers over int[] shapes: element counts, printing, broadcasting. */
+public final class Shapes {
+    private Shapes() {}
+
+    /** Product of the dimensions; 1 for a scalar shape. */
+    public static long numel(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+
+    /** Row-major strides, in elements. */
+    public static long[] contiguousStrides(int[] shape) {
+        long[] strides = new long[shape.length];
+        long s = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            strides[i] = s;
+            s *= Math.max(shape[i], 1);
+        }
+        return strides;
+    }
+
+    /** {@code [2, 3, 4]}. */
+    public static String toString(int[] shape) {
+        return Arrays.toString(shape);
+    }
+
+    /**
+     * NumPy broadcasting: shapes are right-aligned and each dimension pair must be equal or 1.
+     *
+     * @throws ShapeMismatchException naming {@code op} and both shapes when they do not broadcast
+     */
+    public static int[] broadcast(String op, int[] a, int[] b) {
+        int rank = Math.max(a.length, b.length);
+        int[] out = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            int da = i < rank - a.length ? 1 : a[i - (rank - a.length)];
+            int db = i < rank - b.length ? 1 : b[i - (rank - b.length)];
+            if (da != db && da != 1 && db != 1) {
+                throw new ShapeMismatchException(op + ": shapes " + toString(a) + " and " + toString(b)
+                        + " do not broadcast (dimension " + i + ": " + da + " vs " + db + ")");
+            }
+            out[i] = da == 1 ? db : da;
+        }
+        return out;
+    }
+
+    /** Resolves one {@code -1} in a reshape target against {@code numel}. */
+    static int[] inferReshape(int[] target, long numel, int[] from) {
+        int[] out = target.clone();
+        int infer = -1;
+        long known = 1;
+        for (int i = 0; i < out.length; i++) {
+            if (out[i] == -1) {
+                if (infer >= 0) {
+                    throw new ShapeMismatchException("reshape: more than one -1 in " + toString(target));
+                }
+                infer = i;
+            } else if (out[i] < 0) {
+                throw new ShapeMismatchException("reshape: negative dimension in " + toString(target));
+            } else {
+                known *= out[i];
+            }
+        }
+        if (infer >= 0) {
+            if (known == 0 || numel % known != 0) {
+                throw new ShapeMismatchException("reshape: cannot infer -1 in " + toString(target)
+                        + " for " + toString(from) + " (" + numel + " elements)");
+            }
+            out[infer] = Math.toIntExact(numel / known);
+        } else if (known != numel) {
+            throw new ShapeMismatchException("reshape: " + toString(from) + " (" + numel + " elements) cannot become "
+                    + toString(target) + " (" + known + " elements)");
+        }
+        return out;
+    }
+}
