@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Tessera's CPU GEMM side by side with OpenBLAS (through numpy) on the DiT-XL/2 shapes, at 1 and 2
+# threads, in one run. Prints GF/s for both and the ratio ours / OpenBLAS, once with B packed up
+# front (weights are constant, so the engine packs them at load) and once packing B in every call.
+#
+#   bench/gemm-vs-openblas.sh [--seconds S] [--shapes MxKxN,...] [--threads 1,2]
+#
+# numpy runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine sets them for old
+# OpenBLAS builds; they slow a current one), for that command only.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+seconds=1.5
+shapes="256x1152x3456,256x1152x4608,256x4608x1152,512x1152x1152,2048x2048x2048"
+threads="1,2"
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --seconds) seconds=$2; shift 2 ;;
+        --shapes) shapes=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        *) echo "gemm-vs-openblas: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null || {
+    echo "gemm-vs-openblas: needs python3 with numpy (the OpenBLAS anchor)" >&2; exit 2; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+numpy_bench() { # threads -> csv m,k,n,threads,gflops
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$1" OMP_NUM_THREADS="$1" \
+        python3 - "$1" "$shapes" "$seconds" <<'PY'
+import sys, time
+import numpy as np
+threads, shapes, seconds = int(sys.argv[1]), sys.argv[2].split(","), float(sys.argv[3])
+for s in shapes:
+    m, k, n = (int(x) for x in s.lower().split("x"))
+    rng = np.random.default_rng(1)
+    a = rng.random((m, k), dtype=np.float32)
+    b = rng.random((k, n), dtype=np.float32)
+    c = np.empty((m, n), dtype=np.float32)
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:
+        np.matmul(a, b, out=c)
+    best, end = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=c)
+        best = min(best, time.perf_counter() - t0)
+    print(f"{m},{k},{n},{threads},{2.0 * m * k * n / best / 1e9:.2f}", flush=True)
+PY
+}
+
+echo "numpy: $(python3 -c 'import numpy; print(numpy.__version__)'); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
+IFS=, read -ra tlist <<<"$threads"
+for t in "${tlist[@]}"; do
+    echo "measuring OpenBLAS and Tessera at $t thread(s) ..." >&2
+    numpy_bench "$t" >>"$tmp/numpy.csv"
+    "$root/tessera" bench gemm --csv --threads "$t" --shapes "$shapes" --seconds "$seconds" 2>/dev/null \
+        | grep -v '^m,' >>"$tmp/tessera.csv"
+done
+
+python3 - "$tmp/numpy.csv" "$tmp/tessera.csv" <<'PY'
+import sys
+blas = {}
+for line in open(sys.argv[1]):
+    m, k, n, t, g = line.strip().split(",")
+    blas[(m, k, n, t)] = float(g)
+print(f"{'M×K×N':<18} {'thr':>3} {'OpenBLAS':>9} {'prepacked':>9} {'ratio':>6} {'per-call':>9} {'ratio':>6}")
+worst_pre, worst_per = 9.0, 9.0
+for line in open(sys.argv[2]):
+    m, k, n, t, pre, per = line.strip().split(",")
+    b = blas[(m, k, n, t)]
+    rp, rc = float(pre) / b, float(per) / b
+    worst_pre, worst_per = min(worst_pre, rp), min(worst_per, rc)
+    print(f"{m + '×' + k + '×' + n:<18} {t:>3} {b:>9.1f} {float(pre):>9.1f} {rp:>6.2f} {float(per):>9.1f} {rc:>6.2f}")
+print(f"GF/s; ratio = Tessera / OpenBLAS. Worst ratio: prepacked {worst_pre:.2f}, per-call {worst_per:.2f}"
+      f" (targets 0.95 and 0.85).")
+PY
