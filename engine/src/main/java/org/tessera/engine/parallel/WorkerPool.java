@@ -13,9 +13,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * per call (the hot GEMM path runs through it thousands of times per sampler step), and
  * workers spin briefly before parking, so back-to-back kernels do not pay a wake-up each.
  *
- * <p>One job runs at a time. A second thread that calls {@code run} while the pool is busy runs
- * its tasks on its own thread instead of waiting, so concurrent pipelines never deadlock and
- * never interleave tasks.
+ * <p>One job runs at a time. A second thread that calls {@code run} while the pool is busy, or a
+ * task that calls {@code run} again (a nested parallel loop), runs its tasks on its own thread
+ * instead of waiting, so concurrent pipelines never deadlock and never interleave tasks.
  *
  * <p>The ticket packs the job's generation into its high 32 bits and the next task index into
  * the low 32, so a worker that wakes late can never claim an index of a newer job while still
@@ -68,7 +68,9 @@ public final class WorkerPool implements AutoCloseable {
         if (count <= 0) {
             return;
         }
-        if (count == 1 || workers.length == 0 || closed || !lock.tryLock()) {
+        // Inline when there is nothing to share, when another job holds the pool, and when a task
+        // of this pool's own job calls run again (the lock is reentrant, the job state is not).
+        if (count == 1 || workers.length == 0 || closed || lock.isHeldByCurrentThread() || !lock.tryLock()) {
             for (int i = 0; i < count; i++) {
                 task.run(i);
             }

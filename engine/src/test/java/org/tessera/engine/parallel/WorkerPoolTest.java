@@ -41,6 +41,17 @@ class WorkerPoolTest {
     }
 
     @Test
+    void nestedRunsExecuteInline() {
+        try (WorkerPool pool = new WorkerPool(3)) {
+            AtomicIntegerArray hits = new AtomicIntegerArray(8 * 5);
+            pool.run(8, outer -> pool.run(5, inner -> hits.incrementAndGet(outer * 5 + inner)));
+            for (int i = 0; i < 40; i++) {
+                assertEquals(1, hits.get(i), "pair " + i);
+            }
+        }
+    }
+
+    @Test
     void concurrentCallersEachGetAllTheirTasks() throws Exception {
         try (WorkerPool pool = new WorkerPool(3)) {
             ExecutorService callers = Executors.newFixedThreadPool(4);
