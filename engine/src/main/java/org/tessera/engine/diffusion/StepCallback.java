@@ -1,0 +1,19 @@
+package org.tessera.engine.diffusion;
+
+import org.tessera.engine.tensor.Tensor;
+
+/** Called after every sampler step, e.g. for progress bars and previews. */
+@FunctionalInterface
+public interface StepCallback {
+    /** Does nothing. */
+    StepCallback NONE = (step, total, timestep, x, predictedX0) -> { };
+
+    /**
+     * @param step 0 for the first (noisiest) step, {@code total − 1} for the last
+     * @param total the number of steps of this run
+     * @param timestep the original timestep the model saw at this step
+     * @param x the new sample x_{t−1}; valid only during the call (the sampler reuses it)
+     * @param predictedX0 the model's estimate of x_0 at this step
+     */
+    void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0);
+}
