@@ -171,4 +171,161 @@ public final class OpChecks {
             }
         }
     }
+
+    // ---------------------------------------------------------------- pointwise, norms, tables, conv
+
+    /** A binary pointwise op: a, b and out are f32; out is contiguous with the broadcast shape of a and b. */
+    public static void broadcastBinary(String op, Tensor a, Tensor b, Tensor out) {
+        f32(op, "a", a);
+        f32(op, "b", b);
+        f32(op, "output", out);
+        int[] expected = Shapes.broadcast(op, a.shape(), b.shape());
+        if (!Arrays.equals(out.shape(), expected)) {
+            throw new ShapeMismatchException(op + ": a " + Shapes.toString(a.shape()) + " and b "
+                    + Shapes.toString(b.shape()) + " broadcast to " + Shapes.toString(expected) + " but the output is "
+                    + Shapes.toString(out.shape()));
+        }
+        contiguous(op, "output", out);
+    }
+
+    /** A unary pointwise op: x (any view) and a contiguous out of the same shape, both f32. */
+    public static void pointwise(String op, Tensor x, Tensor out) {
+        f32(op, "input", x);
+        f32(op, "output", out);
+        sameShape(op, x, out);
+        contiguous(op, "output", out);
+    }
+
+    /** {@code t} broadcasts to {@code shape} (NumPy rules) without enlarging it. */
+    public static void broadcastsTo(String op, String what, Tensor t, int[] shape) {
+        f32(op, what, t);
+        int[] s = t.shape();
+        boolean ok = s.length <= shape.length;
+        for (int i = 0; ok && i < s.length; i++) {
+            int want = shape[shape.length - s.length + i];
+            ok = s[i] == want || s[i] == 1;
+        }
+        if (!ok) {
+            throw new ShapeMismatchException(op + ": " + what + " " + Shapes.toString(s) + " does not broadcast to "
+                    + Shapes.toString(shape));
+        }
+    }
+
+    /** A row-wise op over the last dimension: x and out contiguous f32 of one shape, rank at least 1. */
+    public static void rowwise(String op, Tensor x, Tensor out) {
+        f32(op, "input", x);
+        f32(op, "output", out);
+        if (x.rank() < 1) {
+            throw new ShapeMismatchException(op + ": input must have at least one dimension, got "
+                    + Shapes.toString(x.shape()));
+        }
+        sameShape(op, x, out);
+        contiguous(op, "input", x);
+        contiguous(op, "output", out);
+    }
+
+    /** An optional per-feature parameter: null, or a contiguous f32 [n]. */
+    public static void optionalVector(String op, String what, Tensor v, int n) {
+        if (v == null) {
+            return;
+        }
+        f32(op, what, v);
+        if (v.rank() != 1 || v.size(0) != n || !v.isContiguous()) {
+            throw new ShapeMismatchException(op + ": " + what + " must be a contiguous [" + n + "], got "
+                    + Shapes.toString(v.shape()));
+        }
+    }
+
+    /** GroupNorm: x [N, C, *] contiguous, C divisible by groups, weight and bias null or [C]. */
+    public static void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, Tensor out) {
+        rowwise("groupNorm", x, out);
+        if (x.rank() < 2) {
+            throw new ShapeMismatchException("groupNorm: input must be [N, C, *], got " + Shapes.toString(x.shape()));
+        }
+        int c = x.size(1);
+        if (groups <= 0 || c % groups != 0) {
+            throw new ShapeMismatchException("groupNorm: " + c + " channels of " + Shapes.toString(x.shape())
+                    + " cannot form " + groups + " groups");
+        }
+        optionalVector("groupNorm", "weight", weight, c);
+        optionalVector("groupNorm", "bias", bias, c);
+    }
+
+    /** A table op's output: a contiguous f32 [rows, dim]. */
+    public static void table(String op, Tensor out, int rows) {
+        f32(op, "output", out);
+        if (out.rank() != 2 || out.size(0) != rows) {
+            throw new ShapeMismatchException(op + ": output must be [" + rows + ", dim], got "
+                    + Shapes.toString(out.shape()));
+        }
+        contiguous(op, "output", out);
+    }
+
+    /**
+     * Patch embedding: x [N, C, *spatial] (2 or 3 spatial dims), weight [D, C, *patch] with each
+     * spatial size divisible by its patch size, bias null or [D], out contiguous [N, tokens, D].
+     */
+    public static void patchEmbed(String op, Tensor x, Tensor weight, Tensor bias, Tensor out, int spatialDims) {
+        f32(op, "input", x);
+        f32(op, "weight", weight);
+        f32(op, "output", out);
+        int rank = spatialDims + 2;
+        if (x.rank() != rank || weight.rank() != rank) {
+            throw new ShapeMismatchException(op + ": input " + Shapes.toString(x.shape()) + " and weight "
+                    + Shapes.toString(weight.shape()) + " must be " + rank + "-D");
+        }
+        if (weight.size(1) != x.size(1)) {
+            throw new ShapeMismatchException(op + ": weight " + Shapes.toString(weight.shape()) + " expects "
+                    + weight.size(1) + " channels but input " + Shapes.toString(x.shape()) + " has " + x.size(1));
+        }
+        int tokens = 1;
+        for (int i = 2; i < rank; i++) {
+            int p = weight.size(i);
+            if (p == 0 || x.size(i) % p != 0) {
+                throw new ShapeMismatchException(op + ": input " + Shapes.toString(x.shape())
+                        + " is not divisible into patches of weight " + Shapes.toString(weight.shape()));
+            }
+            tokens *= x.size(i) / p;
+        }
+        optionalVector(op, "bias", bias, weight.size(0));
+        shape(op, "output", out, x.size(0), tokens, weight.size(0));
+        contiguous(op, "output", out);
+    }
+
+    /** conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias null or [O], out contiguous [N, O, Ho, Wo]. */
+    public static void conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, Tensor out) {
+        f32("conv2d", "input", x);
+        f32("conv2d", "weight", weight);
+        f32("conv2d", "output", out);
+        if (x.rank() != 4 || weight.rank() != 4 || weight.size(1) != x.size(1)) {
+            throw new ShapeMismatchException("conv2d: input " + Shapes.toString(x.shape()) + " [N, C, H, W] and weight "
+                    + Shapes.toString(weight.shape()) + " [O, C, kh, kw] do not fit together");
+        }
+        if (stride < 1 || padding < 0) {
+            throw new ShapeMismatchException("conv2d: stride " + stride + " and padding " + padding
+                    + " must be positive and non-negative");
+        }
+        int hp = x.size(2) + 2 * padding - weight.size(2);
+        int wp = x.size(3) + 2 * padding - weight.size(3);
+        if (hp < 0 || wp < 0 || weight.size(2) == 0 || weight.size(3) == 0) {
+            throw new ShapeMismatchException("conv2d: kernel of weight " + Shapes.toString(weight.shape())
+                    + " does not fit input " + Shapes.toString(x.shape()) + " padded by " + padding);
+        }
+        optionalVector("conv2d", "bias", bias, weight.size(0));
+        shape("conv2d", "output", out, x.size(0), weight.size(0), hp / stride + 1, wp / stride + 1);
+        contiguous("conv2d", "output", out);
+    }
+
+    /** upsampleNearest2d: x [N, C, H, W], factor ≥ 1, out contiguous [N, C, H·f, W·f]. */
+    public static void upsampleNearest2d(Tensor x, int factor, Tensor out) {
+        f32("upsampleNearest2d", "input", x);
+        f32("upsampleNearest2d", "output", out);
+        rank("upsampleNearest2d", "input", x, 4);
+        if (factor < 1) {
+            throw new ShapeMismatchException("upsampleNearest2d: factor must be at least 1, got " + factor + " for input "
+                    + Shapes.toString(x.shape()));
+        }
+        shape("upsampleNearest2d", "output", out, x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor);
+        contiguous("upsampleNearest2d", "output", out);
+    }
 }

@@ -1,0 +1,254 @@
+package org.tessera.engine.cpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+import org.tessera.engine.backend.ConvOps;
+import org.tessera.engine.backend.Epilogue;
+import org.tessera.engine.backend.GemmOps;
+import org.tessera.engine.backend.OpChecks;
+import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Convolutions lowered to GEMM through im2col, and nearest-neighbour upsampling.
+ *
+ * <p>A patch embedding is a convolution whose stride equals its kernel, so patches do not
+ * overlap: gathering every patch as one row of an im2col matrix [N·tokens, C·p·p] turns the
+ * whole batch into a single GEMM against the weight viewed as [D, C·p·p]ᵀ, with the bias added
+ * in the GEMM epilogue and the result landing directly in token layout [N, tokens, D]. The
+ * general conv2d gathers per image a matrix [C·kh·kw, Ho·Wo] (zero where the window hangs over
+ * the padding) and computes out[n] = W [O, C·kh·kw] · cols. The im2col matrix lives in a
+ * per-thread scratch segment that grows on demand and is reused across calls.
+ */
+final class VectorConv implements ConvOps {
+    private static final VectorSpecies<Float> S = VectorMath.S;
+    private static final int L = VectorMath.L;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    private final WorkerPool pool;
+    private final GemmOps gemm;
+    /** Per calling thread: the im2col buffer (shared memory, since the GEMM's workers read it). */
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+
+    VectorConv(WorkerPool pool, GemmOps gemm) {
+        this.pool = pool;
+        this.gemm = gemm;
+    }
+
+    /** A growable F32 buffer viewed as a [rows, cols] matrix. */
+    private static final class Scratch {
+        private MemorySegment segment = MemorySegment.NULL;
+
+        Tensor matrix(int rows, int cols) {
+            long bytes = 4L * rows * cols;
+            if (segment.byteSize() < bytes) {
+                segment = Arena.ofAuto().allocate(Math.max(bytes, 4), 64);
+            }
+            return Tensor.wrap(segment, DType.F32, rows, cols);
+        }
+    }
+
+    @Override
+    public void patchEmbed2d(Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        OpChecks.patchEmbed("patchEmbed2d", x, weight, bias, out, 2);
+        // A 2-D patch is a tubelet of one frame.
+        patchEmbed(x.unsqueeze(2), weight.unsqueeze(2), bias, out);
+    }
+
+    @Override
+    public void patchEmbed3d(Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        OpChecks.patchEmbed("patchEmbed3d", x, weight, bias, out, 3);
+        patchEmbed(x, weight, bias, out);
+    }
+
+    /** x [N, C, T, H, W], weight [D, C, pt, ph, pw] → out [N, tokens, D] = im2col(x) · W2ᵀ + bias. */
+    private void patchEmbed(Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        int n = x.size(0);
+        int c = x.size(1);
+        int d = weight.size(0);
+        int pt = weight.size(2);
+        int ph = weight.size(3);
+        int pw = weight.size(4);
+        int nt = x.size(2) / pt;
+        int nh = x.size(3) / ph;
+        int nw = x.size(4) / pw;
+        int tokens = nt * nh * nw;
+        int k = c * pt * ph * pw;
+        int rows = n * tokens;
+        if (rows == 0 || d == 0) {
+            return;
+        }
+        Tensor cols = scratch.get().matrix(rows, k);
+        MemorySegment xs = x.storage();
+        MemorySegment cs = cols.storage();
+        long sn = x.stride(0);
+        long sc = x.stride(1);
+        long st = x.stride(2);
+        long sh = x.stride(3);
+        long sw = x.stride(4);
+        long xBase = x.offset();
+        // Row (b, tt, ty, tx) of the im2col matrix holds the patch in the weight's (c, kt, ky, kx) order.
+        ParallelLoops.rows(pool, rows, k, (from, to) -> {
+            for (long r = from; r < to; r++) {
+                int b = (int) (r / tokens);
+                int tok = (int) (r % tokens);
+                int tx = tok % nw;
+                int ty = tok / nw % nh;
+                int tt = tok / (nw * nh);
+                long dst = r * k;
+                long patch = xBase + b * sn + (long) tt * pt * st + (long) ty * ph * sh + (long) tx * pw * sw;
+                for (int ch = 0; ch < c; ch++) {
+                    for (int kt = 0; kt < pt; kt++) {
+                        for (int ky = 0; ky < ph; ky++) {
+                            long src = patch + ch * sc + kt * st + ky * sh;
+                            for (int kx = 0; kx < pw; kx++) {
+                                cs.setAtIndex(F, dst++, xs.getAtIndex(F, src + kx * sw));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Tensor w = weight.isContiguous() ? weight : weight.contiguous();
+        gemm.gemm(cols, w.reshape(d, k).t(), out.reshape(rows, d), 1f, 0f, Epilogue.bias(bias));
+    }
+
+    @Override
+    public void conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, Tensor out) {
+        OpChecks.conv2d(x, weight, bias, stride, padding, out);
+        int n = x.size(0);
+        int c = x.size(1);
+        int oc = weight.size(0);
+        int kh = weight.size(2);
+        int kw = weight.size(3);
+        int ho = out.size(2);
+        int wo = out.size(3);
+        int k = c * kh * kw;
+        int positions = ho * wo;
+        if (out.numel() == 0) {
+            return;
+        }
+        Tensor w2 = (weight.isContiguous() ? weight : weight.contiguous()).reshape(oc, k);
+        // A 1×1 convolution with unit stride and no padding needs no gathering: x[n] is already [C, H·W].
+        boolean pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0;
+        for (int b = 0; b < n; b++) {
+            Tensor image = x.select(0, b);
+            Tensor cols = pointwise && image.isContiguous() ? image.reshape(c, positions) : im2col(image, kh, kw, stride, padding, ho, wo);
+            Tensor dst = out.select(0, b).reshape(oc, positions);
+            float beta = 0f;
+            if (bias != null) {
+                fillRows(dst, bias); // C starts as the bias; the GEMM adds W·cols to it (β = 1)
+                beta = 1f;
+            }
+            gemm.gemm(w2, cols, dst, 1f, beta, Epilogue.NONE);
+        }
+    }
+
+    /** cols[(c, ky, kx), (oy, ox)] = image[c, oy·s − pad + ky, ox·s − pad + kx], 0 outside the image. */
+    private Tensor im2col(Tensor image, int kh, int kw, int stride, int padding, int ho, int wo) {
+        int c = image.size(0);
+        int h = image.size(1);
+        int w = image.size(2);
+        int k = c * kh * kw;
+        Tensor cols = scratch.get().matrix(k, ho * wo);
+        MemorySegment xs = image.storage();
+        MemorySegment cs = cols.storage();
+        long sc = image.stride(0);
+        long sh = image.stride(1);
+        long sw = image.stride(2);
+        long xBase = image.offset();
+        ParallelLoops.rows(pool, k, (long) ho * wo, (from, to) -> {
+            for (long r = from; r < to; r++) {
+                int ch = (int) (r / (kh * kw));
+                int ky = (int) (r / kw % kh);
+                int kx = (int) (r % kw);
+                // Output columns ox whose input column ox·s − pad + kx lies inside [0, w).
+                int lo = Math.min(wo, Math.max(0, ceilDiv(padding - kx, stride)));
+                int hi = Math.max(lo, Math.min(wo, ceilDiv(w + padding - kx, stride)));
+                long dst = r * ho * wo;
+                for (int oy = 0; oy < ho; oy++, dst += wo) {
+                    int iy = oy * stride - padding + ky;
+                    if (iy < 0 || iy >= h) {
+                        cs.asSlice(4 * dst, 4L * wo).fill((byte) 0);
+                        continue;
+                    }
+                    cs.asSlice(4 * dst, 4L * lo).fill((byte) 0);
+                    cs.asSlice(4 * (dst + hi), 4L * (wo - hi)).fill((byte) 0);
+                    if (lo == hi) {
+                        continue;
+                    }
+                    long src = xBase + ch * sc + iy * sh + (long) (lo * stride - padding + kx) * sw;
+                    if (stride == 1 && sw == 1) {
+                        MemorySegment.copy(xs, 4 * src, cs, 4 * (dst + lo), 4L * (hi - lo));
+                    } else {
+                        long step = stride * sw;
+                        for (int ox = lo; ox < hi; ox++, src += step) {
+                            cs.setAtIndex(F, dst + ox, xs.getAtIndex(F, src));
+                        }
+                    }
+                }
+            }
+        });
+        return cols;
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return -Math.floorDiv(-a, b);
+    }
+
+    /** dst[o, :] = bias[o] for a [O, P] matrix with contiguous rows. */
+    private static void fillRows(Tensor dst, Tensor bias) {
+        MemorySegment d = dst.storage();
+        int rows = dst.size(0);
+        int p = dst.size(1);
+        for (int o = 0; o < rows; o++) {
+            FloatVector v = FloatVector.broadcast(S, bias.getFloat(o));
+            long row = dst.byteOffset() + 4L * o * dst.stride(0);
+            int j = 0;
+            for (int bound = S.loopBound(p); j < bound; j += L) {
+                v.intoMemorySegment(d, row + 4L * j, NATIVE);
+            }
+            for (; j < p; j++) {
+                d.set(F, row + 4L * j, v.lane(0));
+            }
+        }
+    }
+
+    @Override
+    public void upsampleNearest2d(Tensor x, int factor, Tensor out) {
+        OpChecks.upsampleNearest2d(x, factor, out);
+        int c = x.size(1);
+        int h = x.size(2);
+        int w = x.size(3);
+        int wo = w * factor;
+        long rowBytes = 4L * wo;
+        MemorySegment xs = x.storage();
+        MemorySegment os = out.storage();
+        long oBase = out.byteOffset();
+        // Per input row: write the widened row once, then copy it to the factor−1 rows below.
+        long inputRows = (long) x.size(0) * c * h;
+        ParallelLoops.rows(pool, inputRows, (long) wo * factor, (from, to) -> {
+            for (long r = from; r < to; r++) {
+                int y = (int) (r % h);
+                long plane = r / h;
+                long src = x.offset() + plane / c * x.stride(0) + plane % c * x.stride(1) + y * x.stride(2);
+                long dst = oBase + r * factor * rowBytes;
+                for (int xi = 0; xi < w; xi++) {
+                    float v = xs.getAtIndex(F, src + xi * x.stride(3));
+                    for (int f = 0; f < factor; f++) {
+                        os.set(F, dst + 4L * (xi * factor + f), v);
+                    }
+                }
+                for (int f = 1; f < factor; f++) {
+                    MemorySegment.copy(os, dst, os, dst + f * rowBytes, rowBytes);
+                }
+            }
+        });
+    }
+}

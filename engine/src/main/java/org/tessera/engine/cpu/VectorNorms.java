@@ -1,0 +1,220 @@
+package org.tessera.engine.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import org.tessera.engine.backend.NormOps;
+import org.tessera.engine.backend.OpChecks;
+import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * SIMD softmax, LayerNorm and GroupNorm over contiguous rows, parallel over rows (or groups).
+ *
+ * <p>Statistics use two passes in float with vector accumulators (mean, then Σ(x − mean)²):
+ * the second pass avoids the cancellation of E[x²] − E[x]², and lane-wise partial sums keep the
+ * rounding error to about √(n/lanes) ulps. Every pass reads the input before writing the same
+ * element of the output, so {@code out} may be {@code x}.
+ */
+final class VectorNorms implements NormOps {
+    private static final VectorSpecies<Float> S = VectorMath.S;
+    private static final int L = VectorMath.L;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    private final WorkerPool pool;
+
+    VectorNorms(WorkerPool pool) {
+        this.pool = pool;
+    }
+
+    @Override
+    public void softmax(Tensor x, Tensor out) {
+        OpChecks.rowwise("softmax", x, out);
+        int d = x.size(-1);
+        if (d == 0) {
+            return;
+        }
+        MemorySegment xs = x.storage();
+        MemorySegment os = out.storage();
+        long xBase = x.byteOffset();
+        long oBase = out.byteOffset();
+        ParallelLoops.rows(pool, x.numel() / d, d, (from, to) -> {
+            for (long r = from; r < to; r++) {
+                softmaxRow(xs, xBase + 4 * r * d, os, oBase + 4 * r * d, d);
+            }
+        });
+    }
+
+    /** e^(x − max) into out with its sum, then out · (1/sum); the max keeps exp from overflowing. */
+    private static void softmaxRow(MemorySegment x, long xo, MemorySegment o, long oo, int d) {
+        int bound = S.loopBound(d);
+        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        for (; j < bound; j += L) {
+            vmax = vmax.max(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; j < d; j++) {
+            max = Math.max(max, x.get(F, xo + 4L * j));
+        }
+        FloatVector vsum = FloatVector.zero(S);
+        for (j = 0; j < bound; j += L) {
+            FloatVector e = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max).lanewise(VectorOperators.EXP);
+            e.intoMemorySegment(o, oo + 4L * j, NATIVE);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (; j < d; j++) {
+            float e = (float) Math.exp(x.get(F, xo + 4L * j) - max);
+            o.set(F, oo + 4L * j, e);
+            sum += e;
+        }
+        scale(o, oo, d, 1f / sum, 0f);
+    }
+
+    @Override
+    public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
+        OpChecks.rowwise("layerNorm", x, out);
+        int d = x.size(-1);
+        OpChecks.optionalVector("layerNorm", "weight", weight, d);
+        OpChecks.optionalVector("layerNorm", "bias", bias, d);
+        if (d == 0) {
+            return;
+        }
+        MemorySegment xs = x.storage();
+        MemorySegment os = out.storage();
+        long xBase = x.byteOffset();
+        long oBase = out.byteOffset();
+        MemorySegment ws = weight == null ? null : weight.storage();
+        long wo = weight == null ? 0 : weight.byteOffset();
+        MemorySegment bs = bias == null ? null : bias.storage();
+        long bo = bias == null ? 0 : bias.byteOffset();
+        ParallelLoops.rows(pool, x.numel() / d, d, (from, to) -> {
+            for (long r = from; r < to; r++) {
+                long xo = xBase + 4 * r * d;
+                long oo = oBase + 4 * r * d;
+                float mean = sum(xs, xo, d) / d;
+                float rstd = (float) (1 / Math.sqrt(sumSquaredDeviations(xs, xo, d, mean) / d + eps));
+                if (ws == null && bs == null) {
+                    normalise(xs, xo, os, oo, d, mean, rstd, 0f);
+                } else {
+                    layerNormAffine(xs, xo, os, oo, d, mean, rstd, ws, wo, bs, bo);
+                }
+            }
+        });
+    }
+
+    /** out = (x − mean)·rstd·w + b, a missing w counting as 1 and a missing b as 0. */
+    private static void layerNormAffine(MemorySegment x, long xo, MemorySegment o, long oo, int d, float mean, float rstd,
+                                        MemorySegment w, long wo, MemorySegment b, long bo) {
+        int bound = S.loopBound(d);
+        int j = 0;
+        for (; j < bound; j += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean).mul(rstd);
+            if (w != null) {
+                v = v.mul(FloatVector.fromMemorySegment(S, w, wo + 4L * j, NATIVE));
+            }
+            if (b != null) {
+                v = v.add(FloatVector.fromMemorySegment(S, b, bo + 4L * j, NATIVE));
+            }
+            v.intoMemorySegment(o, oo + 4L * j, NATIVE);
+        }
+        for (; j < d; j++) {
+            float v = (x.get(F, xo + 4L * j) - mean) * rstd;
+            if (w != null) {
+                v *= w.get(F, wo + 4L * j);
+            }
+            if (b != null) {
+                v += b.get(F, bo + 4L * j);
+            }
+            o.set(F, oo + 4L * j, v);
+        }
+    }
+
+    @Override
+    public void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out) {
+        OpChecks.groupNorm(x, groups, weight, bias, out);
+        int n = x.size(0);
+        int c = x.size(1);
+        if (x.numel() == 0) {
+            return;
+        }
+        int spatial = Math.toIntExact(x.numel() / ((long) n * c));
+        int perGroup = c / groups;
+        int groupLen = perGroup * spatial;
+        MemorySegment xs = x.storage();
+        MemorySegment os = out.storage();
+        long xBase = x.byteOffset();
+        long oBase = out.byteOffset();
+        // Group (b, g) is one contiguous run of C/groups channels × spatial positions.
+        ParallelLoops.rows(pool, (long) n * groups, groupLen, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                long xo = xBase + 4 * i * groupLen;
+                long oo = oBase + 4 * i * groupLen;
+                float mean = sum(xs, xo, groupLen) / groupLen;
+                float rstd = (float) (1 / Math.sqrt(sumSquaredDeviations(xs, xo, groupLen, mean) / groupLen + eps));
+                int c0 = (int) (i % groups) * perGroup;
+                for (int ch = 0; ch < perGroup; ch++) {
+                    // Per channel: (x − mean)·(rstd·w) + b, one FMA per element.
+                    float a = weight == null ? rstd : rstd * weight.getFloat(c0 + ch);
+                    float b = bias == null ? 0f : bias.getFloat(c0 + ch);
+                    long off = 4L * ch * spatial;
+                    normalise(xs, xo + off, os, oo + off, spatial, mean, a, b);
+                }
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- row primitives (byte offsets)
+
+    /** Σ x over n floats. */
+    private static float sum(MemorySegment x, long xo, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += L) {
+            acc = acc.add(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE));
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            s += x.get(F, xo + 4L * j);
+        }
+        return s;
+    }
+
+    /** Σ (x − mean)² over n floats. */
+    private static float sumSquaredDeviations(MemorySegment x, long xo, int n, float mean) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += L) {
+            FloatVector dx = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean);
+            acc = dx.fma(dx, acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            float dx = x.get(F, xo + 4L * j) - mean;
+            s += dx * dx;
+        }
+        return s;
+    }
+
+    /** out = (x − mean)·a + b over n floats. */
+    private static void normalise(MemorySegment x, long xo, MemorySegment o, long oo, int n, float mean, float a, float b) {
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += L) {
+            FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean).fma(a, b)
+                    .intoMemorySegment(o, oo + 4L * j, NATIVE);
+        }
+        for (; j < n; j++) {
+            o.set(F, oo + 4L * j, Math.fma(x.get(F, xo + 4L * j) - mean, a, b));
+        }
+    }
+
+    /** o = o·a + b in place over n floats. */
+    private static void scale(MemorySegment o, long oo, int n, float a, float b) {
+        normalise(o, oo, o, oo, n, 0f, a, b);
+    }
+}

@@ -1,0 +1,121 @@
+package org.tessera.engine.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.tessera.engine.backend.OpChecks;
+import org.tessera.engine.backend.TableOps;
+import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.tensor.ShapeMismatchException;
+import org.tessera.engine.tensor.Shapes;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * The sinusoidal tables. They are small and built once per step (timesteps) or once per model
+ * (positions), so they use double trigonometry rounded to float, which matches the reference
+ * exactly; the speed-up is in sharing work: frequencies are computed once per call, and the
+ * 2-D table is assembled from two 1-D tables of (gridW + gridH) rows instead of evaluating
+ * sin and cos for every one of its gridH·gridW rows.
+ */
+final class VectorTables implements TableOps {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    private final WorkerPool pool;
+
+    VectorTables(WorkerPool pool) {
+        this.pool = pool;
+    }
+
+    @Override
+    public void timestepEmbedding(Tensor t, double maxPeriod, Tensor out) {
+        OpChecks.rank("timestepEmbedding", "t", t, 1);
+        OpChecks.table("timestepEmbedding", out, t.size(0));
+        int dim = out.size(1);
+        int half = dim / 2;
+        double[] freq = frequencies(maxPeriod, half);
+        double[] ts = t.toDoubleArray();
+        MemorySegment o = out.storage();
+        long base = out.byteOffset();
+        ParallelLoops.rows(pool, ts.length, dim, (from, to) -> {
+            for (int b = (int) from; b < to; b++) {
+                long row = base + 4L * b * dim;
+                for (int i = 0; i < half; i++) {
+                    double arg = ts[b] * freq[i];
+                    o.set(F, row + 4L * i, (float) Math.cos(arg));
+                    o.set(F, row + 4L * (half + i), (float) Math.sin(arg));
+                }
+                if (dim % 2 != 0) {
+                    o.set(F, row + 4L * (dim - 1), 0f);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void sinCos1d(Tensor positions, Tensor out) {
+        OpChecks.rank("sinCos1d", "positions", positions, 1);
+        OpChecks.table("sinCos1d", out, positions.size(0));
+        int dim = out.size(1);
+        if (dim % 2 != 0) {
+            throw new ShapeMismatchException("sinCos1d: dim must be even, output is " + Shapes.toString(out.shape()));
+        }
+        double[] omega = frequencies(10000, dim / 2);
+        double[] p = positions.toDoubleArray();
+        MemorySegment o = out.storage();
+        long base = out.byteOffset();
+        ParallelLoops.rows(pool, p.length, dim, (from, to) -> {
+            for (int l = (int) from; l < to; l++) {
+                sinCosRow(o, base + 4L * l * dim, p[l], omega);
+            }
+        });
+    }
+
+    @Override
+    public void sinCos2d(int gridH, int gridW, Tensor out) {
+        if (gridH < 0 || gridW < 0) {
+            throw new ShapeMismatchException("sinCos2d: negative grid " + gridH + " × " + gridW);
+        }
+        OpChecks.table("sinCos2d", out, gridH * gridW);
+        int dim = out.size(1);
+        if (dim % 4 != 0) {
+            throw new ShapeMismatchException("sinCos2d: dim must be divisible by 4, output is "
+                    + Shapes.toString(out.shape()));
+        }
+        int halfDim = dim / 2;
+        double[] omega = frequencies(10000, halfDim / 2);
+        // One 1-D row per grid index (max of H and W), then each token copies two of them.
+        int indices = Math.max(gridH, gridW);
+        MemorySegment table = MemorySegment.ofArray(new float[Math.max(1, indices * halfDim)]);
+        for (int i = 0; i < indices; i++) {
+            sinCosRow(table, 4L * i * halfDim, i, omega);
+        }
+        MemorySegment o = out.storage();
+        long base = out.byteOffset();
+        long rowBytes = 4L * halfDim;
+        ParallelLoops.rows(pool, (long) gridH * gridW, dim, (from, to) -> {
+            for (long tok = from; tok < to; tok++) {
+                long row = base + tok * 2 * rowBytes;
+                MemorySegment.copy(table, tok % gridW * rowBytes, o, row, rowBytes); // column index first
+                MemorySegment.copy(table, tok / gridW * rowBytes, o, row + rowBytes, rowBytes);
+            }
+        });
+    }
+
+    /** fᵢ = base^(−i/half) for i in [0, half), as the references compute them. */
+    private static double[] frequencies(double base, int half) {
+        double[] f = new double[half];
+        for (int i = 0; i < half; i++) {
+            f[i] = Math.pow(base, -(double) i / half);
+        }
+        return f;
+    }
+
+    /** [sin(p·ω), cos(p·ω)] at byte offset {@code off}. */
+    private static void sinCosRow(MemorySegment o, long off, double pos, double[] omega) {
+        int half = omega.length;
+        for (int i = 0; i < half; i++) {
+            double arg = pos * omega[i];
+            o.set(F, off + 4L * i, (float) Math.sin(arg));
+            o.set(F, off + 4L * (half + i), (float) Math.cos(arg));
+        }
+    }
+}
