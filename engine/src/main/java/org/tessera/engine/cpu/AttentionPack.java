@@ -1,0 +1,206 @@
+package org.tessera.engine.cpu;
+
+import static org.tessera.engine.cpu.GemmKernel.L;
+import static org.tessera.engine.cpu.GemmKernel.MR;
+import static org.tessera.engine.cpu.GemmKernel.NR;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The layout changes around the attention kernel, with the per-thread buffers they need.
+ *
+ * <p>Q and K are contracted over the head dimension, which is their contiguous one, so both
+ * must be transposed into the kernel's panels (d-major); the output comes back transposed too.
+ * At 4·N²·d flops per N·d elements moved, a scalar transpose (about a cycle per element) costs
+ * a quarter of the kernel time at N = 256, so rows with unit stride take a vector path instead:
+ * the rows are copied into a heap buffer with vector moves, then transposed with one gather per
+ * output vector. Vᵀ needs no transpose (its panels hold MR consecutive head-dimension values per
+ * key) and is copied with masked vector moves. Any other stride takes the scalar loops.
+ */
+final class AttentionPack {
+    private static final VectorSpecies<Float> S = GemmKernel.S;
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ThreadLocal<AttentionPack> LOCAL = ThreadLocal.withInitial(AttentionPack::new);
+
+    /** Rows copied out of a tensor: row r at r·d. */
+    private float[] rows = new float[0];
+    /** Gather offsets into {@link #rows} or into an accumulator. */
+    private int[] index = new int[0];
+
+    private AttentionPack() {}
+
+    static AttentionPack forThisThread() {
+        return LOCAL.get();
+    }
+
+    private void reserve(int floats, int ints) {
+        if (rows.length < floats) {
+            rows = new float[floats];
+        }
+        if (index.length < ints) {
+            index = new int[ints];
+        }
+    }
+
+    /**
+     * dst[c·NR + i] = scale·X[i0 + i, c] for i &lt; NR, c &lt; d, with X[i, c] at
+     * {@code base + i·rs + c·cs}: the transposed B panel of NR rows; rows past {@code n} repeat
+     * the last row (their lanes are computed and dropped).
+     */
+    void packRowsTransposed(MemorySegment x, long base, long rs, long cs, int i0, int n, int d, float scale,
+                            float[] dst) {
+        if (cs != 1) {
+            GemmKernel.packB(x, base, cs, rs, 0, d, i0, n, dst, 0);
+            for (int i = 0; i < d * NR; i += L) {
+                FloatVector.fromArray(S, dst, i).mul(scale).intoArray(dst, i);
+            }
+            return;
+        }
+        reserve(n * d, NR);
+        for (int i = 0; i < n; i++) {
+            copyRow(x, 4L * (base + (i0 + i) * rs), rows, i * d, d);
+        }
+        for (int i = 0; i < NR; i++) {
+            index[i] = Math.min(i, n - 1) * d;
+        }
+        // Column c of the rows is the gather rows[c + index[i]].
+        for (int c = 0, at = 0; c < d; c++, at += NR) {
+            for (int i = 0; i < NR; i += L) {
+                FloatVector.fromArray(S, rows, c, index, i).mul(scale).intoArray(dst, at + i);
+            }
+        }
+    }
+
+    /**
+     * K [Nk, d] as A micro-panels: keys k0.. of panel k0/MR at dst + k0·d, element (r, c) at
+     * c·MR + r; rows past Nk repeat the last key (the kernel's rows for them are dropped).
+     */
+    void packKeys(MemorySegment k, long base, long rs, long cs, int nk, int d, float[] dst, int dstOff) {
+        if (cs != 1) {
+            for (int k0 = 0; k0 < nk; k0 += MR) {
+                GemmKernel.packA(k, base, rs, cs, k0, Math.min(MR, nk - k0), 0, d, dst, dstOff + k0 * d);
+            }
+            return;
+        }
+        reserve(MR * d, L);
+        VectorMask<Float> lanes = S.indexInRange(0, MR);
+        for (int k0 = 0; k0 < nk; k0 += MR) {
+            int mr = Math.min(MR, nk - k0);
+            for (int r = 0; r < mr; r++) {
+                copyRow(k, 4L * (base + (k0 + r) * rs), rows, r * d, d);
+            }
+            for (int r = 0; r < L; r++) {
+                index[r] = Math.min(r, mr - 1) * d;
+            }
+            int at = dstOff + k0 * d;
+            if (L >= MR) {
+                for (int c = 0; c < d; c++, at += MR) {
+                    FloatVector.fromArray(S, rows, c, index, 0).intoArray(dst, at, lanes);
+                }
+            } else {
+                // Narrow vectors (AVX2): a panel row of MR keys is more than one vector.
+                for (int c = 0; c < d; c++, at += MR) {
+                    for (int r = 0; r < MR; r++) {
+                        dst[at + r] = rows[c + Math.min(r, mr - 1) * d];
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Vᵀ [d, Nk] as A micro-panels: head-dimension columns dp·MR.. at dst + dp·MR·nkPad, element
+     * (c, j) at j·MR + c mod MR, zero past d. Walks V row by row.
+     */
+    void packValues(MemorySegment v, long base, long rs, long cs, int nk, int nkPad, int d, float[] dst, int dstOff) {
+        int panel = MR * nkPad;
+        int dPanels = (d + MR - 1) / MR;
+        if (cs != 1) {
+            for (int j = 0; j < nk; j++) {
+                long row = base + j * rs;
+                for (int dp = 0, c = 0; dp < dPanels; dp++) {
+                    int at = dstOff + dp * panel + j * MR;
+                    for (int r = 0; r < MR; r++, c++) {
+                        dst[at + r] = c < d ? v.getAtIndex(F, row + c * cs) : 0f;
+                    }
+                }
+            }
+            return;
+        }
+        if (L < MR) {
+            // Narrow vectors (AVX2): copy each panel row through the heap.
+            reserve(d, 0);
+            for (int j = 0; j < nk; j++) {
+                copyRow(v, 4L * (base + j * rs), rows, 0, d);
+                for (int dp = 0, c = 0; dp < dPanels; dp++) {
+                    int at = dstOff + dp * panel + j * MR;
+                    for (int r = 0; r < MR; r++, c++) {
+                        dst[at + r] = c < d ? rows[c] : 0f;
+                    }
+                }
+            }
+            return;
+        }
+        // One masked move of MR lanes per panel row; the last panel loads zeros past d.
+        VectorMask<Float> full = S.indexInRange(0, MR);
+        VectorMask<Float> last = S.indexInRange(0, d - (dPanels - 1) * MR);
+        long end = v.byteSize();
+        for (int j = 0; j < nk; j++) {
+            long row = 4L * (base + j * rs);
+            int at = dstOff + j * MR;
+            for (int dp = 0; dp < dPanels - 1; dp++, at += panel) {
+                long from = row + 4L * dp * MR;
+                FloatVector x = from + 4L * L <= end
+                        ? FloatVector.fromMemorySegment(S, v, from, NATIVE)
+                        : FloatVector.fromMemorySegment(S, v, from, NATIVE, full);
+                x.intoArray(dst, at, full);
+            }
+            FloatVector.fromMemorySegment(S, v, row + 4L * (dPanels - 1) * MR, NATIVE, last).intoArray(dst, at, full);
+        }
+    }
+
+    /**
+     * out[i, c] = ot[c·NR + i]·inv[i] for i &lt; n, c &lt; d, with out[i, c] at
+     * {@code base + i·rs + c} (rows contiguous): writes the transposed accumulator back.
+     */
+    void storeTransposed(float[] ot, float[] inv, int n, int d, MemorySegment out, long base, long rs) {
+        int dRound = (d + L - 1) / L * L;
+        reserve(0, dRound);
+        for (int c = 0; c < dRound; c++) {
+            index[c] = Math.min(c, d - 1) * NR;
+        }
+        for (int i = 0; i < n; i++) {
+            long row = 4L * (base + i * rs);
+            float s = inv[i];
+            int c = 0;
+            for (; c + L <= d; c += L) {
+                FloatVector.fromArray(S, ot, i, index, c).mul(s).intoMemorySegment(out, row + 4L * c, NATIVE);
+            }
+            if (c < d) {
+                FloatVector.fromArray(S, ot, i, index, c).mul(s)
+                        .intoMemorySegment(out, row + 4L * c, NATIVE, S.indexInRange(c, d));
+            }
+        }
+    }
+
+    /**
+     * rows[at..at+n) = the n floats at byte {@code from} of {@code x}: vector moves, as a bulk
+     * {@link MemorySegment#copy} costs more than the copy itself at a few hundred bytes.
+     */
+    private static void copyRow(MemorySegment x, long from, float[] rows, int at, int n) {
+        int c = 0;
+        for (; c + L <= n; c += L) {
+            FloatVector.fromMemorySegment(S, x, from + 4L * c, NATIVE).intoArray(rows, at + c);
+        }
+        if (c < n) {
+            VectorMask<Float> tail = S.indexInRange(c, n);
+            FloatVector.fromMemorySegment(S, x, from + 4L * c, NATIVE, tail).intoArray(rows, at + c, tail);
+        }
+    }
+}
