@@ -1,0 +1,180 @@
+package org.tessera.engine.graph;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.tessera.engine.backend.PackedMatrix;
+import org.tessera.engine.tensor.ShapeMismatchException;
+import org.tessera.engine.tensor.Shapes;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * One caller's state for running a {@link CompiledGraph}: a slab (one shared-arena allocation)
+ * holding every intermediate value at its planned offset, the tensor views over it, and one
+ * prepared step per computing node. All of that is built here, once; {@link #run} only copies
+ * the inputs in and calls the kernels, so steady-state runs allocate nothing.
+ *
+ * <p>An execution is for one thread at a time (concurrent callers each take their own);
+ * {@link #close()} frees the slab.
+ */
+public final class Execution implements AutoCloseable {
+    private final Arena arena;
+    private final String[] inputNames;
+    private final Value[] inputValues;
+    private final Tensor[] inputTensors;
+    private final Runnable[] steps;
+    private final Node[] stepNodes;
+    private final Map<String, Tensor> outputs;
+    private final AtomicBoolean busy = new AtomicBoolean();
+    private volatile boolean closed;
+
+    Execution(CompiledGraph compiled) {
+        Graph g = compiled.optimizedGraph();
+        MemoryPlan plan = compiled.plan();
+        this.arena = Arena.ofShared();
+        try {
+            MemorySegment slab = arena.allocate(Math.max(plan.slabBytes(), MemoryPlan.ALIGNMENT), MemoryPlan.ALIGNMENT);
+            Tensor[] tensors = new Tensor[g.nextValueId()];
+            List<Runnable> stepList = new ArrayList<>();
+            List<Node> nodeList = new ArrayList<>();
+            for (Node n : g.nodes()) {
+                Value v = n.output();
+                Op op = n.op();
+                if (op instanceof Op.Constant c) {
+                    tensors[v.id()] = c.value();
+                } else if (op.isView()) {
+                    tensors[v.id()] = NodeKernels.view(op, tensors[n.input(0).id()]);
+                } else {
+                    long offset = plan.offset(v.id());
+                    tensors[v.id()] = Tensor.wrap(slab.asSlice(offset, v.byteSize()), v.dtype(), v.shape());
+                    if (!(op instanceof Op.Input)) {
+                        Tensor[] in = new Tensor[n.inputs().size()];
+                        for (int i = 0; i < in.length; i++) {
+                            in[i] = tensors[n.input(i).id()];
+                        }
+                        PackedMatrix packed = op instanceof Op.Linear ? compiled.packedWeight(n) : null;
+                        stepList.add(NodeKernels.step(compiled.backend(), n, in, tensors[v.id()], packed, arena));
+                        nodeList.add(n);
+                    }
+                }
+            }
+            this.steps = stepList.toArray(Runnable[]::new);
+            this.stepNodes = nodeList.toArray(Node[]::new);
+            int count = g.inputs().size();
+            this.inputNames = new String[count];
+            this.inputValues = new Value[count];
+            this.inputTensors = new Tensor[count];
+            int i = 0;
+            for (Map.Entry<String, Value> e : g.inputs().entrySet()) {
+                inputNames[i] = e.getKey();
+                inputValues[i] = e.getValue();
+                inputTensors[i] = tensors[e.getValue().id()];
+                i++;
+            }
+            Map<String, Tensor> outs = new LinkedHashMap<>();
+            g.outputs().forEach((name, v) -> outs.put(name, tensors[v.id()]));
+            this.outputs = Collections.unmodifiableMap(outs);
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs the graph. The returned tensors are views of this execution's buffers, valid until
+     * the next run (copy them to keep them).
+     *
+     * @throws IllegalArgumentException naming the input when one is missing, unknown, or (as a
+     *     {@link ShapeMismatchException}) has the wrong shape or dtype
+     * @throws GraphExecutionException naming the node's location and op when a kernel fails
+     */
+    public Map<String, Tensor> run(Map<String, Tensor> inputs) {
+        return run(inputs, null);
+    }
+
+    /** Like {@link #run(Map)}, also adding each node's wall time to {@code profile} (when not null). */
+    public Map<String, Tensor> run(Map<String, Tensor> inputs, Profile profile) {
+        if (!busy.compareAndSet(false, true)) {
+            throw new IllegalStateException("run: this Execution is already running on another thread;"
+                    + " use one Execution per concurrent caller");
+        }
+        try {
+            if (closed) {
+                throw new IllegalStateException("run: this Execution is closed");
+            }
+            copyInputs(inputs);
+            int i = 0;
+            try {
+                if (profile == null) {
+                    for (; i < steps.length; i++) {
+                        steps[i].run();
+                    }
+                } else {
+                    for (; i < steps.length; i++) {
+                        long t0 = System.nanoTime();
+                        steps[i].run();
+                        profile.record(stepNodes[i], System.nanoTime() - t0);
+                    }
+                    profile.countRun();
+                }
+            } catch (RuntimeException e) {
+                throw new GraphExecutionException(stepNodes[i], null, e);
+            }
+            return outputs;
+        } finally {
+            busy.set(false);
+        }
+    }
+
+    /** Checks every declared input against the given tensors and copies it into its buffer. */
+    private void copyInputs(Map<String, Tensor> given) {
+        if (given.size() != inputNames.length) {
+            for (String name : given.keySet()) {
+                if (!List.of(inputNames).contains(name)) {
+                    throw new IllegalArgumentException("run: unknown input '" + name + "'; the graph takes "
+                            + List.of(inputNames));
+                }
+            }
+        }
+        for (int i = 0; i < inputNames.length; i++) {
+            Tensor t = given.get(inputNames[i]);
+            Value v = inputValues[i];
+            if (t == null) {
+                throw new IllegalArgumentException("run: missing input '" + inputNames[i] + "' (" + v.dtype().shortName()
+                        + Shapes.toString(v.shape()) + ")");
+            }
+            if (!fits(t, v)) {
+                throw new ShapeMismatchException("input '" + inputNames[i] + "': expected " + v.dtype().shortName()
+                        + Shapes.toString(v.shape()) + ", got " + t.dtype().shortName() + Shapes.toString(t.shape()));
+            }
+            inputTensors[i].copyFrom(t);
+        }
+    }
+
+    /** Shape and dtype match, checked without allocating. */
+    private static boolean fits(Tensor t, Value v) {
+        if (t.dtype() != v.dtype() || t.rank() != v.rank()) {
+            return false;
+        }
+        for (int d = 0; d < t.rank(); d++) {
+            if (t.size(d) != v.size(d)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Frees this execution's buffers; tensors it returned become invalid. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            arena.close();
+        }
+    }
+}

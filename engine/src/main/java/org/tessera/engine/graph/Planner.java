@@ -1,0 +1,106 @@
+package org.tessera.engine.graph;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.tessera.engine.backend.Backend;
+import org.tessera.engine.backend.PackedMatrix;
+
+/**
+ * Compiles a {@link Graph} for a {@link Backend}: runs the passes, packs the linear weights and
+ * lays out memory.
+ *
+ * <p>Passes, in order: dead-node removal (from the outputs back); constant folding; fusion
+ * (linear → gelu/silu into the GEMM epilogue, affine-free layerNorm → modulate into one pass);
+ * layout (views vs copies, contiguous copies where a kernel needs them); constant folding again
+ * (for copies of constants the layout pass added); dead-node removal again; then weight packing
+ * and the {@link MemoryPlan}. Each step writes a line to {@link CompiledGraph#passLog()}.
+ */
+public final class Planner {
+    private Planner() {}
+
+    /**
+     * Which optimisations run. Turning them off gives the reference the optimised plan is tested against.
+     *
+     * @param foldConstants evaluate constant subgraphs at compile time
+     * @param fuse merge producer–consumer pairs (linear+activation, layerNorm+modulate)
+     * @param reuseMemory let values with disjoint lifetimes share slab memory
+     */
+    public record Options(boolean foldConstants, boolean fuse, boolean reuseMemory) {
+        /** Everything on. */
+        public static final Options DEFAULT = new Options(true, true, true);
+    }
+
+    /** Runs the passes and lays out memory; weights of linear layers are packed here, once. */
+    public static CompiledGraph compile(Graph graph, Backend backend) {
+        return compile(graph, backend, Options.DEFAULT);
+    }
+
+    /** {@link #compile(Graph, Backend)} with chosen optimisations. */
+    public static CompiledGraph compile(Graph graph, Backend backend, Options options) {
+        List<String> log = new ArrayList<>();
+        Graph g = DeadNodeElimination.apply(graph, log);
+        if (options.foldConstants()) {
+            g = ConstantFolding.apply(g, backend, log);
+        }
+        if (options.fuse()) {
+            g = Fusion.apply(g, log);
+        }
+        g = LayoutPass.apply(g, log);
+        if (options.foldConstants()) {
+            g = ConstantFolding.apply(g, backend, log);
+        }
+        g = DeadNodeElimination.apply(g, log);
+        Map<Integer, PackedMatrix> packed = packWeights(g, backend, log);
+        MemoryPlan plan = MemoryPlan.of(g, options.reuseMemory());
+        log.add(String.format(Locale.ROOT, "memory: %d buffers in a %s slab (%s without reuse)", plan.buffers(),
+                bytes(plan.slabBytes()), bytes(plan.unsharedBytes())));
+        return new CompiledGraph(g, backend, plan, packed, log);
+    }
+
+    /**
+     * Packs weightᵀ of every linear whose weight is a constant, once per distinct weight, into an
+     * automatic arena that lives as long as the compiled graph.
+     */
+    private static Map<Integer, PackedMatrix> packWeights(Graph g, Backend backend, List<String> log) {
+        Map<Integer, PackedMatrix> packed = new HashMap<>();
+        Arena arena = Arena.ofAuto();
+        long bytes = 0;
+        for (Node n : g.nodes()) {
+            if (!(n.op() instanceof Op.Linear)) {
+                continue;
+            }
+            Value w = n.input(1);
+            if (packed.containsKey(w.id()) || !(g.producer(w).op() instanceof Op.Constant c)) {
+                continue;
+            }
+            try {
+                packed.put(w.id(), backend.gemm().pack(c.value().t(), arena));
+            } catch (RuntimeException e) {
+                throw new GraphExecutionException(n, "while packing its weight", e);
+            }
+            bytes += w.byteSize();
+        }
+        if (!packed.isEmpty()) {
+            log.add("weights: packed " + packed.size() + " linear weight" + (packed.size() == 1 ? "" : "s") + " ("
+                    + bytes(bytes) + ")");
+        }
+        return Map.copyOf(packed);
+    }
+
+    static String bytes(long b) {
+        if (b < 1 << 10) {
+            return b + " B";
+        }
+        if (b < 1 << 20) {
+            return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
+        }
+        if (b < 1L << 30) {
+            return String.format(Locale.ROOT, "%.1f MiB", b / (1024.0 * 1024));
+        }
+        return String.format(Locale.ROOT, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+    }
+}
