@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.tessera.engine.backend.GemmOps;
+import org.tessera.engine.backend.AttentionOps;
+import org.tessera.engine.bench.AttentionBenchmark;
 import org.tessera.engine.bench.GemmBenchmark;
 import org.tessera.engine.cpu.VectorKernels;
 import org.tessera.engine.parallel.WorkerPool;
@@ -16,15 +18,61 @@ import picocli.CommandLine.Option;
 @Command(
         name = "bench",
         mixinStandardHelpOptions = true,
-        description = "Measure kernels and print GF/s tables.",
-        subcommands = {BenchCommand.Gemm.class})
-final class BenchCommand implements Runnable {
+        description = {"Benchmark a pipeline's forward pass: tessera bench FILE prints a per-op time table",
+            "and the whole forward's effective GF/s (model FLOPs / time).",
+            "Or measure kernels: tessera bench gemm | attention."},
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class})
+final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @CommandLine.Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "A .tess pipeline.")
+    java.nio.file.Path file;
+
+    @Option(names = "--runs", defaultValue = "3", description = "Timed forward passes (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (default: all processors).")
+    int threads;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--pipeline", description = "Which pipeline of the file (default: the first).")
+    String pipeline;
+
     @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        if (file == null) {
+            spec.commandLine().usage(out);
+            return TesseraCommand.EXIT_OK;
+        }
+        CliChecks.device(device);
+        CliChecks.threads(threads);
+        if (runs < 1) {
+            throw new IllegalArgumentException("--runs must be at least 1, got " + runs);
+        }
+        var options = org.tessera.dsl.CompileOptions.defaults().withThreads(threads).withDevice(device).withPipeline(pipeline);
+        try (var p = org.tessera.dsl.Tessera.compile(file, options)) {
+            out.printf(Locale.ROOT, "%s: %s, inputs %s%n", p.settings().name(), p.modelName(), describe(p.inputShapes()));
+            for (String line : p.graph().passLog()) {
+                out.println("  " + line);
+            }
+            var profile = p.profile(runs);
+            out.print(profile.table(12));
+            double seconds = profile.totalNanos() / 1e9 / runs;
+            out.printf(Locale.ROOT, "forward: %.1f ms, %.1f GFLOP, %.1f GF/s effective (%d threads, %d runs)%n",
+                    seconds * 1e3, p.graph().flops() / 1e9, p.graph().flops() / seconds / 1e9,
+                    p.graph().backend().pool().threads(), runs);
+        }
+        return TesseraCommand.EXIT_OK;
+    }
+
+    private static String describe(java.util.Map<String, int[]> shapes) {
+        StringBuilder sb = new StringBuilder();
+        shapes.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ", ").append(k).append(' ').append(java.util.Arrays.toString(v)));
+        return sb.toString();
     }
 
     /** The DiT-XL/2 GEMM shapes (M×K×N) at batch 2 / 256 tokens, and a square one. */
@@ -86,17 +134,70 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    static int[] parseShape(String s) {
-        String[] parts = s.trim().toLowerCase(Locale.ROOT).split("[x×]");
-        if (parts.length != 3) {
-            throw new IllegalArgumentException("--shapes: '" + s + "' is not MxKxN");
+    @Command(name = "attention", mixinStandardHelpOptions = true,
+            description = {"Time fused attention softmax(Q·Kᵀ/√d)·V on the CPU backend.",
+                "Effective GF/s counts 4·B·H·N²·d flops; the ratio is to the GEMM rate measured",
+                "in the same run (512×1152×1152, B pre-packed) at the same thread count."})
+    static final class Attention implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--shapes", defaultValue = "2x16x256x72,2x16x4096x72", split = ",",
+                description = "BxHxNxD shapes: batch, heads, tokens, head dim (default: ${DEFAULT-VALUE}:"
+                        + " DiT-XL/2 at 256×256, and a video-length sequence).")
+        List<String> shapes;
+
+        @Option(names = "--threads", defaultValue = "1,2", split = ",",
+                description = "Thread counts to run (default: ${DEFAULT-VALUE}).")
+        List<Integer> threads;
+
+        @Option(names = "--seconds", defaultValue = "1.5",
+                description = "Timed seconds per shape (default: ${DEFAULT-VALUE}).")
+        double seconds;
+
+        @Override
+        public void run() {
+            PrintWriter out = spec.commandLine().getOut();
+            List<int[]> parsed = new ArrayList<>();
+            for (String s : shapes) {
+                parsed.add(parseDims(s, 4, "BxHxNxD"));
+            }
+            out.printf(Locale.ROOT, "%-18s %7s %10s %10s %10s %7s%n", "B×H×N×D", "threads", "ms", "GF/s", "GEMM GF/s", "ratio");
+            for (int t : threads) {
+                if (t < 1) {
+                    throw new IllegalArgumentException("--threads: thread counts must be at least 1, got " + t);
+                }
+                try (WorkerPool pool = new WorkerPool(t)) {
+                    double gemmRate = GemmBenchmark.measure(VectorKernels.gemm(pool), pool, 512, 1152, 1152, true,
+                            Math.min(seconds, 1.0)).gflops();
+                    AttentionOps ops = VectorKernels.attention(pool);
+                    for (int[] s : parsed) {
+                        var r = AttentionBenchmark.measure(ops, pool, s[0], s[1], s[2], s[3], seconds);
+                        out.printf(Locale.ROOT, "%-18s %7d %10.2f %10.1f %10.1f %7.2f%n",
+                                s[0] + "×" + s[1] + "×" + s[2] + "×" + s[3], t, r.millis(), r.gflops(), gemmRate,
+                                r.gflops() / gemmRate);
+                        out.flush();
+                    }
+                }
+            }
         }
-        int[] dims = new int[3];
-        for (int i = 0; i < 3; i++) {
+    }
+
+    static int[] parseShape(String s) {
+        return parseDims(s, 3, "MxKxN");
+    }
+
+    static int[] parseDims(String s, int count, String form) {
+        String[] parts = s.trim().toLowerCase(Locale.ROOT).split("[x×]");
+        if (parts.length != count) {
+            throw new IllegalArgumentException("--shapes: '" + s + "' is not " + form);
+        }
+        int[] dims = new int[count];
+        for (int i = 0; i < count; i++) {
             try {
                 dims[i] = Integer.parseInt(parts[i]);
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--shapes: '" + s + "' is not MxKxN");
+                throw new IllegalArgumentException("--shapes: '" + s + "' is not " + form);
             }
             if (dims[i] < 1) {
                 throw new IllegalArgumentException("--shapes: dimensions of '" + s + "' must be positive");

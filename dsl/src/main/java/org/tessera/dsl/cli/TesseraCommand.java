@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.util.Properties;
+import org.tessera.dsl.CompilationException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -16,7 +17,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = TesseraCommand.Version.class,
         description = "Tessera: a Java engine and language for diffusion transformers.",
-        subcommands = {BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, CheckCommand.class, InspectCommand.class, BenchCommand.class,
+            CommandLine.HelpCommand.class})
 public final class TesseraCommand implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_RUNTIME = 1;
@@ -43,13 +45,23 @@ public final class TesseraCommand implements Runnable {
             if (System.getenv("TESSERA_DEBUG") != null) {
                 e.printStackTrace(commandLine.getErr());
             }
+            if (e instanceof CompilationException ce) {
+                int n = ce.diagnostics().errorCount();
+                commandLine.getErr().println(ce.getMessage());
+                commandLine.getErr().println(n + " error" + (n == 1 ? "" : "s"));
+                return EXIT_USAGE;
+            }
             commandLine.getErr().println("tessera: error: " + describe(e));
-            return e instanceof IllegalArgumentException ? EXIT_USAGE : EXIT_RUNTIME;
+            return e instanceof IllegalArgumentException && !(e instanceof org.tessera.engine.tensor.ShapeMismatchException)
+                    ? EXIT_USAGE : EXIT_RUNTIME;
         });
         return cl.execute(args);
     }
 
     private static String describe(Throwable e) {
+        if (e instanceof OutOfMemoryError) {
+            return "out of memory: " + e.getMessage() + " (give the JVM more with TESSERA_JAVA_OPTS=-Xmx…)";
+        }
         String msg = e.getMessage();
         return msg == null || msg.isBlank() ? e.getClass().getSimpleName() : msg;
     }

@@ -1,13 +1,29 @@
 package org.tessera.engine.cpu;
 
+import org.tessera.engine.backend.AttentionOps;
+import org.tessera.engine.backend.Backend;
 import org.tessera.engine.backend.GemmOps;
 import org.tessera.engine.parallel.WorkerPool;
 
-/** Entry points to the individual SIMD op families, for benchmarks and tests. */
+/**
+ * The SIMD CPU backend and its op families. {@link org.tessera.engine.backend.Backends} loads
+ * this class reflectively, so nothing outside this package links against the Vector API.
+ */
 public final class VectorKernels {
     private VectorKernels() {}
 
+    /** Every op family on {@code pool}. */
+    public static Backend backend(WorkerPool pool) {
+        GemmOps gemm = gemm(pool);
+        return new Backend("vector", pool, gemm, attention(pool), new VectorNorms(pool),
+                new VectorElementwise(pool), new VectorTables(pool), new VectorConv(pool, gemm));
+    }
+
     public static GemmOps gemm(WorkerPool pool) {
         return new VectorGemm(pool);
+    }
+
+    public static AttentionOps attention(WorkerPool pool) {
+        return new VectorAttention(pool);
     }
 }

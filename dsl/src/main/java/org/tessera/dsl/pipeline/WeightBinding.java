@@ -1,0 +1,99 @@
+package org.tessera.dsl.pipeline;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.tessera.dsl.sema.ModelCompiler;
+import org.tessera.engine.io.SafetensorsReader;
+import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.random.RandomStream;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.Tensor;
+
+/** Binds a model's declared weights to tensors: from a checkpoint, random, or placeholders. */
+public final class WeightBinding {
+    private static final int LISTED = 8;
+
+    private WeightBinding() {}
+
+    /**
+     * Compares a checkpoint with the model's weights and returns every problem at once (missing
+     * keys, unexpected keys, shape mismatches), or null when they fit.
+     */
+    public static String mismatch(SafetensorsReader file, Map<String, int[]> expected, String modelName) {
+        List<String> missing = new ArrayList<>();
+        List<String> shapes = new ArrayList<>();
+        for (Map.Entry<String, int[]> e : expected.entrySet()) {
+            if (!file.contains(e.getKey())) {
+                missing.add(e.getKey());
+            } else if (!Arrays.equals(file.shape(e.getKey()), e.getValue())) {
+                shapes.add(e.getKey() + " is " + Arrays.toString(file.shape(e.getKey())) + " in the file but "
+                        + Arrays.toString(e.getValue()) + " in the model");
+            } else if (!file.dtype(e.getKey()).isFloatingPoint()) {
+                shapes.add(e.getKey() + " has dtype " + file.dtype(e.getKey()).shortName() + ", not a float type");
+            }
+        }
+        List<String> unexpected = file.names().stream().filter(n -> !expected.containsKey(n)).toList();
+        if (missing.isEmpty() && unexpected.isEmpty() && shapes.isEmpty()) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder("weights " + file.path().getFileName() + " do not fit " + modelName + ":");
+        list(sb, missing, "missing key");
+        list(sb, unexpected, "unexpected key");
+        list(sb, shapes, "shape mismatch");
+        return sb.toString();
+    }
+
+    private static void list(StringBuilder sb, List<String> items, String what) {
+        if (items.isEmpty()) {
+            return;
+        }
+        sb.append("\n    ").append(items.size()).append(' ').append(what).append(items.size() == 1 ? "" : "s")
+                .append(": ").append(String.join(", ", items.subList(0, Math.min(LISTED, items.size()))));
+        if (items.size() > LISTED) {
+            sb.append(", … (").append(items.size() - LISTED).append(" more)");
+        }
+    }
+
+    /** Weights from a checked checkpoint: F32 tensors are zero-copy views of the mapped file; others are converted once. */
+    public static ModelCompiler.WeightSource checkpoint(SafetensorsReader file, Arena arena) {
+        return (key, shape) -> {
+            Tensor t = file.tensor(key);
+            return t.dtype() == DType.F32 ? t : t.to(DType.F32, arena);
+        };
+    }
+
+    /** N(0, std²) weights from a seed; each key draws from its own stream, so values do not depend on order. */
+    public static ModelCompiler.WeightSource random(long seed, double std, Arena arena, WorkerPool pool) {
+        return (key, shape) -> {
+            Tensor t = Tensor.zeros(arena, DType.F32, shape);
+            new RandomStream(seed, key.hashCode() & 0xFFFF_FFFFL).fillNormal(t, pool);
+            scale(t, (float) std);
+            return t;
+        };
+    }
+
+    /** Shape-only stand-ins for checking: one zero broadcast to the shape (no memory per weight). */
+    public static ModelCompiler.WeightSource placeholders() {
+        Tensor zero = Tensor.of(new float[] {0f}, 1);
+        return (key, shape) -> {
+            Tensor t = zero;
+            if (shape.length == 0) {
+                return t.reshape();
+            }
+            int[] ones = new int[shape.length];
+            Arrays.fill(ones, 1);
+            return t.reshape(ones).expand(shape);
+        };
+    }
+
+    private static void scale(Tensor t, float s) {
+        java.lang.foreign.MemorySegment seg = t.storage();
+        long n = t.numel();
+        for (long i = 0; i < n; i++) {
+            seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, seg.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i) * s);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package org.tessera.dsl.sema;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.tessera.dsl.ast.Ast;
+import org.tessera.dsl.diag.Diagnostics;
+import org.tessera.dsl.diag.Span;
+import org.tessera.dsl.parser.TesseraParserFacade;
+
+/**
+ * Reads a root file and its imports. An import resolves relative to the importing file, then in
+ * the standard library shipped in the jar ({@code stdlib/*.tess}); each file loads once.
+ */
+public final class Loader {
+    /** Classpath folder of the standard library. */
+    public static final String STDLIB = "/org/tessera/dsl/stdlib/";
+    /** The name stdlib files carry in messages. */
+    private static final String STDLIB_PREFIX = "stdlib/";
+
+    private final Diagnostics diagnostics;
+    private final List<Ast.SourceFile> files = new ArrayList<>();
+    private final Set<String> loaded = new HashSet<>();
+
+    private Loader(Diagnostics diagnostics) {
+        this.diagnostics = diagnostics;
+    }
+
+    /** Loads {@code path} and its imports. */
+    public static Program load(Path path, Diagnostics diagnostics) {
+        Loader l = new Loader(diagnostics);
+        String display = path.toString();
+        String text;
+        try {
+            text = Files.readString(path, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            diagnostics.error(new Span(display, 1, 1, 1, 1), "cannot read " + display + ": " + reason(e));
+            return Program.index(new Ast.SourceFile(display, List.of()), List.of(), diagnostics);
+        }
+        Ast.SourceFile root = l.parse(display, text, path.toAbsolutePath().getParent());
+        return Program.index(root, l.files, diagnostics);
+    }
+
+    /** Loads source text held in memory (named {@code name}); imports resolve against {@code dir} and the stdlib. */
+    public static Program loadText(String name, String text, Path dir, Diagnostics diagnostics) {
+        Loader l = new Loader(diagnostics);
+        Ast.SourceFile root = l.parse(name, text, dir);
+        return Program.index(root, l.files, diagnostics);
+    }
+
+    private Ast.SourceFile parse(String display, String text, Path dir) {
+        loaded.add(display);
+        Ast.SourceFile file = TesseraParserFacade.parse(display, text, diagnostics);
+        files.add(file);
+        for (Ast.Decl d : file.declarations()) {
+            if (d instanceof Ast.Import imp) {
+                importFile(imp, dir);
+            }
+        }
+        return file;
+    }
+
+    private void importFile(Ast.Import imp, Path dir) {
+        String target = imp.path();
+        if (dir != null) {
+            Path local = dir.resolve(target).normalize();
+            if (Files.isRegularFile(local)) {
+                String display = local.toString();
+                if (loaded.contains(display)) {
+                    return;
+                }
+                try {
+                    parse(display, Files.readString(local, StandardCharsets.UTF_8), local.getParent());
+                } catch (IOException e) {
+                    diagnostics.error(imp.span(), "cannot read imported file " + display + ": " + reason(e));
+                }
+                return;
+            }
+        }
+        String display = STDLIB_PREFIX + target;
+        if (loaded.contains(display)) {
+            return;
+        }
+        try (InputStream in = Loader.class.getResourceAsStream(STDLIB + target)) {
+            if (in == null) {
+                diagnostics.error(imp.span(), "cannot find \"" + target + "\": not next to this file"
+                        + (dir == null ? "" : " (" + dir + ")") + " and not in the standard library");
+                return;
+            }
+            parse(display, new String(in.readAllBytes(), StandardCharsets.UTF_8), null);
+        } catch (IOException e) {
+            diagnostics.error(imp.span(), "cannot read standard library file " + target + ": " + reason(e));
+        }
+    }
+
+    private static String reason(IOException e) {
+        return e instanceof java.nio.file.NoSuchFileException ? "no such file" : String.valueOf(e.getMessage());
+    }
+}

@@ -1,0 +1,578 @@
+package org.tessera.dsl.sema;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tessera.dsl.ast.Ast;
+import org.tessera.dsl.diag.Diagnostics;
+import org.tessera.dsl.diag.Span;
+import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.Value;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.ShapeMismatchException;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Instantiates blocks with concrete parameters and lowers their forward bodies to the engine's
+ * graph. Shapes are checked as the graph is built, so every mismatch is reported at the
+ * expression that caused it, and compilation goes on to find the others.
+ */
+public final class ModelCompiler {
+    /** Supplies weight tensors by key (a checkpoint, random data, or shape-only placeholders). */
+    public interface WeightSource {
+        Tensor tensor(String key, int[] shape);
+    }
+
+    /** A forward input with its declared shape resolved ({@code dtype} from an {@code i64(...)} annotation). */
+    public record InputSpec(String name, int[] shape, DType dtype) {}
+
+    private final Program program;
+    private final Diagnostics diagnostics;
+    private final Evaluator constants;
+
+    public ModelCompiler(Program program) {
+        this.program = program;
+        this.diagnostics = program.diagnostics();
+        this.constants = Evaluator.constantsOnly(diagnostics);
+    }
+
+    /** An instantiated model: the root instance and every weight it declares. */
+    public static final class Model {
+        private final ModuleInstance root;
+
+        Model(ModuleInstance root) {
+            this.root = root;
+        }
+
+        public String name() {
+            return root.declName();
+        }
+
+        /** Every weight, keyed as in reference checkpoints, with its shape. */
+        public Map<String, int[]> weightShapes() {
+            Map<String, int[]> out = new LinkedHashMap<>();
+            for (ModuleInstance.WeightSpec w : root.allWeights()) {
+                out.put(w.key(), w.shape());
+            }
+            return out;
+        }
+
+        /** Parameters in learned weights (fixed buffers excluded). */
+        public long parameterCount() {
+            long n = 0;
+            for (ModuleInstance.WeightSpec w : root.allWeights()) {
+                if (!w.fixed()) {
+                    n += Arrays.stream(w.shape()).asLongStream().reduce(1, (a, b) -> a * b);
+                }
+            }
+            return n;
+        }
+
+        /** A compile-time parameter or let of the root block, e.g. {@code num_classes}. */
+        public Object constant(String name) {
+            return switch (root.env().get(name)) {
+                case CompileValue.IntV i -> i.value();
+                case CompileValue.FloatV f -> f.value();
+                case CompileValue.BoolV b -> b.value();
+                case CompileValue.StrV s -> s.value();
+                case null, default -> null;
+            };
+        }
+    }
+
+    // ------------------------------------------------------------------ instantiation
+
+    /** Instantiates {@code call} (a model, block or alias name with arguments); null after errors. */
+    public Model instantiate(Ast.Call call) {
+        ModuleInstance m = instantiate(call, Scope.of(Map.of()), "");
+        return m == null ? null : new Model(m);
+    }
+
+    /** Instantiates a declared model or alias with its defaults. */
+    public Model instantiateDefault(String name, Span span) {
+        return instantiate(new Ast.Call(List.of(name), List.of(), span));
+    }
+
+    private ModuleInstance instantiate(Ast.Call call, Scope callerScope, String prefix) {
+        String name = call.dotted();
+        List<Ast.Arg> args = new ArrayList<>(call.args());
+        Scope argScope = callerScope;
+        // An alias contributes its arguments as defaults; the caller's arguments override them.
+        Ast.AliasDecl alias = program.aliases().get(name);
+        Map<String, CompileValue> aliasArgs = new HashMap<>();
+        int guard = 0;
+        while (alias != null && guard++ < 16) {
+            for (Ast.Arg a : alias.target().args()) {
+                if (a.name() == null) {
+                    diagnostics.error(a.span(), "a model alias must name its arguments (name = value)");
+                    return null;
+                }
+                aliasArgs.putIfAbsent(a.name(), constants.eval(a.value(), Scope.of(Map.of())));
+            }
+            name = alias.target().dotted();
+            alias = program.aliases().get(name);
+        }
+        Ast.BlockDecl decl = program.blocks().get(name);
+        if (decl == null) {
+            List<String> known = new ArrayList<>(program.blocks().keySet());
+            known.addAll(program.aliases().keySet());
+            diagnostics.error(call.span(), "unknown block '" + name + "'" + Suggestions.didYouMean(name, known));
+            return null;
+        }
+        Map<String, CompileValue> params = bindParams(decl, args, argScope, aliasArgs, call.span());
+        if (params == null) {
+            return null;
+        }
+        ModuleInstance m = ModuleInstance.create(decl.name(), prefix);
+        m.env().putAll(params);
+        Ast.ForwardMember forward = members(decl.members(), m, Scope.of(m.env()));
+        return m.withForward(forward);
+    }
+
+    private Map<String, CompileValue> bindParams(Ast.BlockDecl decl, List<Ast.Arg> args, Scope scope,
+                                                 Map<String, CompileValue> aliasArgs, Span span) {
+        Map<String, CompileValue> out = new LinkedHashMap<>();
+        List<Ast.Param> params = decl.params();
+        boolean ok = true;
+        int position = 0;
+        for (Ast.Arg a : args) {
+            Ast.Param target;
+            if (a.name() == null) {
+                if (position >= params.size()) {
+                    diagnostics.error(a.span(), decl.name() + " takes " + params.size() + " parameter"
+                            + (params.size() == 1 ? "" : "s") + " but more arguments were given");
+                    ok = false;
+                    continue;
+                }
+                target = params.get(position++);
+            } else {
+                target = params.stream().filter(p -> p.name().equals(a.name())).findFirst().orElse(null);
+                if (target == null) {
+                    diagnostics.error(a.span(), decl.name() + " has no parameter '" + a.name() + "'" + Suggestions
+                            .didYouMean(a.name(), params.stream().map(Ast.Param::name).toList()));
+                    ok = false;
+                    continue;
+                }
+            }
+            if (out.containsKey(target.name())) {
+                diagnostics.error(a.span(), decl.name() + ": parameter '" + target.name() + "' given twice");
+                ok = false;
+                continue;
+            }
+            CompileValue v = coerce(target, constants.eval(a.value(), scope), a.span(), decl.name());
+            if (v == null) {
+                ok = false;
+            } else {
+                out.put(target.name(), v);
+            }
+        }
+        for (Ast.Param p : params) {
+            if (out.containsKey(p.name())) {
+                continue;
+            }
+            if (aliasArgs.containsKey(p.name())) {
+                out.put(p.name(), coerce(p, aliasArgs.get(p.name()), p.span(), decl.name()));
+            } else if (p.defaultValue() != null) {
+                // Defaults may refer to earlier parameters.
+                CompileValue v = coerce(p, constants.eval(p.defaultValue(), Scope.of(out)), p.span(), decl.name());
+                if (v == null) {
+                    ok = false;
+                } else {
+                    out.put(p.name(), v);
+                }
+            } else {
+                diagnostics.error(span, decl.name() + " is missing parameter '" + p.name() + ": " + p.type() + "'");
+                ok = false;
+            }
+        }
+        return ok ? out : null;
+    }
+
+    /** Checks a parameter value against its declared type; ints widen to float. */
+    private CompileValue coerce(Ast.Param p, CompileValue v, Span span, String block) {
+        if (v == null || v instanceof CompileValue.Poison) {
+            return null;
+        }
+        CompileValue result = switch (p.type()) {
+            case "int" -> v instanceof CompileValue.IntV ? v : null;
+            case "float" -> v instanceof CompileValue.FloatV ? v
+                    : v instanceof CompileValue.IntV i ? new CompileValue.FloatV(i.value()) : null;
+            case "bool" -> v instanceof CompileValue.BoolV ? v : null;
+            case "string" -> v instanceof CompileValue.StrV ? v : null;
+            case "shape" -> v instanceof CompileValue.ListV l && l.items().stream().allMatch(CompileValue.IntV.class::isInstance)
+                    ? v : null;
+            default -> {
+                diagnostics.error(p.span(), "unknown parameter type '" + p.type() + "' (int, float, bool, string, shape)");
+                yield CompileValue.POISON;
+            }
+        };
+        if (result == null) {
+            diagnostics.error(span, block + ": parameter '" + p.name() + "' is " + p.type() + " but got " + v.describe());
+            return null;
+        }
+        return result instanceof CompileValue.Poison ? null : result;
+    }
+
+    /** Processes block members in order; returns the forward member (if any). */
+    private Ast.ForwardMember members(List<Ast.Member> members, ModuleInstance m, Scope scope) {
+        Ast.ForwardMember forward = null;
+        for (Ast.Member member : members) {
+            switch (member) {
+                case Ast.LetMember let -> {
+                    CompileValue v = constants.eval(let.value(), scope);
+                    m.env().put(let.name(), v);
+                    scope.define(let.name(), v);
+                }
+                case Ast.WeightMember w -> {
+                    int[] shape = shape(constants.eval(w.shape(), scope), w.shape().span(), "weight " + String.join(".", w.path()));
+                    if (shape != null) {
+                        ModuleInstance.WeightSpec spec = new ModuleInstance.WeightSpec(
+                                m.prefix() + String.join(".", w.path()), shape, w.fixed(), w.span());
+                        m.weights().add(spec);
+                        m.env().put(String.join(".", w.path()), new CompileValue.WeightV(spec));
+                    }
+                }
+                case Ast.SubMember s -> {
+                    String path = String.join(".", s.path());
+                    if (s.repeat() != null) {
+                        CompileValue count = constants.eval(s.repeat(), scope);
+                        if (!(count instanceof CompileValue.IntV n) || n.value() < 0) {
+                            if (!(count instanceof CompileValue.Poison)) {
+                                diagnostics.error(s.repeat().span(), "repeat count must be a non-negative int, got "
+                                        + count.describe());
+                            }
+                            continue;
+                        }
+                        List<ModuleInstance> list = new ArrayList<>();
+                        for (int i = 0; i < n.value(); i++) {
+                            ModuleInstance sub = instantiate(s.call(), scope, m.prefix() + path + "." + i + ".");
+                            if (sub == null) {
+                                break; // the same error would repeat for every copy
+                            }
+                            list.add(sub);
+                        }
+                        m.env().put(path, new CompileValue.ModuleListV(list));
+                    } else {
+                        ModuleInstance sub = instantiate(s.call(), scope, m.prefix() + path + ".");
+                        if (sub != null) {
+                            m.env().put(path, new CompileValue.ModuleV(sub));
+                        }
+                    }
+                }
+                case Ast.IfMember i -> {
+                    CompileValue c = constants.eval(i.condition(), scope);
+                    if (c instanceof CompileValue.BoolV b) {
+                        Ast.ForwardMember f = members(b.value() ? i.then() : i.otherwise(), m, scope);
+                        if (f != null) {
+                            forward = f;
+                        }
+                    } else if (!(c instanceof CompileValue.Poison)) {
+                        diagnostics.error(i.condition().span(), "the condition of 'if' must be a bool, got " + c.describe());
+                    }
+                }
+                case Ast.ForwardMember f -> {
+                    if (forward != null) {
+                        diagnostics.error(f.span(), m.declName() + " has more than one forward(...)");
+                    }
+                    forward = f;
+                }
+            }
+        }
+        return forward;
+    }
+
+    private int[] shape(CompileValue v, Span span, String what) {
+        if (v instanceof CompileValue.Poison) {
+            return null;
+        }
+        if (v instanceof CompileValue.ListV l) {
+            int[] out = new int[l.items().size()];
+            for (int i = 0; i < out.length; i++) {
+                if (!(l.items().get(i) instanceof CompileValue.IntV iv) || iv.value() < 0) {
+                    diagnostics.error(span, what + ": dimension " + i + " must be a non-negative int, got "
+                            + l.items().get(i).describe());
+                    return null;
+                }
+                out[i] = Math.toIntExact(iv.value());
+            }
+            return out;
+        }
+        diagnostics.error(span, what + ": a shape must be a list like [out, in], got " + v.describe());
+        return null;
+    }
+
+    // ------------------------------------------------------------------ forward inputs
+
+    /**
+     * The root forward's inputs with shapes resolved: annotated sizes are evaluated in the
+     * model's environment and unknown names (the batch {@code B}) take their value from
+     * {@code symbols}. Inputs without an annotation get a null shape.
+     */
+    public List<InputSpec> inputs(Model model, Map<String, Integer> symbols) {
+        ModuleInstance m = model.root;
+        List<InputSpec> out = new ArrayList<>();
+        if (m.forward() == null) {
+            return out;
+        }
+        for (Ast.Input in : m.forward().inputs()) {
+            if (in.shape() == null) {
+                out.add(new InputSpec(in.name(), null, DType.F32));
+                continue;
+            }
+            Ast.Expr e = in.shape();
+            DType dtype = DType.F32;
+            if (e instanceof Ast.Call c && c.callee().size() == 1 && c.args().size() == 1 && dtypeOf(c.dotted()) != null) {
+                dtype = dtypeOf(c.dotted());
+                e = c.args().get(0).value();
+            }
+            if (!(e instanceof Ast.ListLit list)) {
+                diagnostics.error(e.span(), "an input shape must be a list like [B, C, H, W]");
+                out.add(new InputSpec(in.name(), null, dtype));
+                continue;
+            }
+            int[] shape = new int[list.items().size()];
+            for (int i = 0; i < shape.length; i++) {
+                Ast.Expr item = list.items().get(i);
+                if (item instanceof Ast.Name n && n.path().size() == 1 && !m.env().containsKey(n.dotted())
+                        && symbols.containsKey(n.dotted())) {
+                    shape[i] = symbols.get(n.dotted());
+                } else {
+                    CompileValue v = constants.eval(item, Scope.of(m.env()));
+                    shape[i] = v instanceof CompileValue.IntV iv ? Math.toIntExact(iv.value()) : -1;
+                }
+            }
+            out.add(new InputSpec(in.name(), shape, dtype));
+        }
+        return out;
+    }
+
+    private static DType dtypeOf(String name) {
+        return switch (name) {
+            case "f32" -> DType.F32;
+            case "i64" -> DType.I64;
+            case "bf16" -> DType.BF16;
+            case "f16" -> DType.F16;
+            default -> null;
+        };
+    }
+
+    // ------------------------------------------------------------------ lowering
+
+    /**
+     * Lowers the model's forward pass applied to {@code inputs}; weights come from
+     * {@code weights}. Returns the output value, or null after errors (see the diagnostics).
+     */
+    public Value lower(Model model, GraphBuilder graph, List<Value> inputs, WeightSource weights, Span callSpan) {
+        Map<String, Value> weightValues = new HashMap<>();
+        Evaluator.WeightLowering lowering = spec -> weightValues.computeIfAbsent(spec.key(),
+                k -> graph.constant(k, weights.tensor(k, spec.shape())));
+        Lowering l = new Lowering(graph, lowering);
+        List<CompileValue> args = new ArrayList<>();
+        for (Value v : inputs) {
+            args.add(new CompileValue.TensorV(v));
+        }
+        CompileValue out = l.invoke(model.root, args, new Ast.Call(List.of(model.name()), List.of(), callSpan));
+        if (out instanceof CompileValue.TensorV t) {
+            return t.value();
+        }
+        if (!(out instanceof CompileValue.Poison)) {
+            diagnostics.error(callSpan, model.name() + ".forward returned " + out.describe() + ", not a tensor");
+        }
+        return null;
+    }
+
+    /** Lowers forward bodies; one per model lowering. */
+    private final class Lowering implements Evaluator.ModuleInvoker {
+        private final Evaluator evaluator;
+        private int depth;
+
+        Lowering(GraphBuilder graph, Evaluator.WeightLowering weights) {
+            this.evaluator = new Evaluator(diagnostics, graph, this, weights);
+        }
+
+        @Override
+        public CompileValue invoke(ModuleInstance m, List<CompileValue> args, Ast.Call call) {
+            Ast.ForwardMember f = m.forward();
+            if (f == null) {
+                throw new CompileError(m.declName() + " has no forward(...) and cannot be called");
+            }
+            if (args.size() != f.inputs().size()) {
+                throw new CompileError(m.declName() + ".forward takes " + f.inputs().size() + " input"
+                        + (f.inputs().size() == 1 ? "" : "s") + " (" + String.join(", ",
+                        f.inputs().stream().map(Ast.Input::name).toList()) + ") but " + args.size() + " were given");
+            }
+            if (++depth > 64) {
+                depth = 0;
+                throw new CompileError("blocks call each other more than 64 levels deep (recursion?)");
+            }
+            evaluator.enter(call);
+            try {
+                Scope scope = new Scope(Scope.of(m.env()));
+                Map<String, Integer> symbols = new HashMap<>();
+                for (int i = 0; i < args.size(); i++) {
+                    Ast.Input in = f.inputs().get(i);
+                    checkInputShape(m, in, args.get(i), symbols, call);
+                    scope.define(in.name(), args.get(i));
+                }
+                CompileValue result = run(f.body(), scope);
+                if (result == null) {
+                    evaluator.report(f.span(), m.declName() + ".forward ends without 'return'");
+                    return CompileValue.POISON;
+                }
+                return result;
+            } catch (CompileError | ShapeMismatchException e) {
+                evaluator.report(call.span(), e.getMessage());
+                return CompileValue.POISON;
+            } finally {
+                evaluator.exit();
+                depth--;
+            }
+        }
+
+        /** Checks an argument against the input's annotation; names unknown to the block are symbols bound on first use. */
+        private void checkInputShape(ModuleInstance m, Ast.Input in, CompileValue arg, Map<String, Integer> symbols,
+                                     Ast.Call call) {
+            if (in.shape() == null || !(arg instanceof CompileValue.TensorV || arg instanceof CompileValue.WeightV)) {
+                return;
+            }
+            Ast.Expr e = in.shape();
+            if (e instanceof Ast.Call c && c.args().size() == 1 && dtypeOf(c.dotted()) != null) {
+                e = c.args().get(0).value();
+            }
+            if (!(e instanceof Ast.ListLit list)) {
+                return;
+            }
+            int[] actual = evaluator.tensor(arg, "input").shape();
+            String expected = list.items().stream().map(ModelCompiler::source).toList().toString();
+            if (actual.length != list.items().size()) {
+                throw new CompileError(m.declName() + ".forward: input '" + in.name() + "' should be " + expected
+                        + " but is " + Arrays.toString(actual));
+            }
+            for (int i = 0; i < actual.length; i++) {
+                Ast.Expr item = list.items().get(i);
+                int want;
+                if (item instanceof Ast.Name n && n.path().size() == 1 && !m.env().containsKey(n.dotted())) {
+                    Integer bound = symbols.putIfAbsent(n.dotted(), actual[i]);
+                    want = bound == null ? actual[i] : bound;
+                } else {
+                    CompileValue v = constants.eval(item, Scope.of(m.env()));
+                    if (!(v instanceof CompileValue.IntV iv)) {
+                        return;
+                    }
+                    want = Math.toIntExact(iv.value());
+                }
+                if (want != actual[i]) {
+                    throw new CompileError(m.declName() + ".forward: input '" + in.name() + "' should be " + expected
+                            + " but is " + Arrays.toString(actual) + " (dimension " + i + ": expected " + want
+                            + ", got " + actual[i] + ")");
+                }
+            }
+        }
+
+        /** Runs statements; returns the returned value, or null when the body falls off its end. */
+        private CompileValue run(List<Ast.Stmt> body, Scope scope) {
+            for (Ast.Stmt s : body) {
+                switch (s) {
+                    case Ast.Let let -> bind(let.names(), evaluator.eval(let.value(), scope), scope, true, let.span());
+                    case Ast.Assign a -> bind(a.names(), evaluator.eval(a.value(), scope), scope, false, a.span());
+                    case Ast.Return r -> {
+                        return evaluator.eval(r.value(), scope);
+                    }
+                    case Ast.If i -> {
+                        CompileValue c = evaluator.eval(i.condition(), scope);
+                        if (c instanceof CompileValue.BoolV b) {
+                            CompileValue r = run(b.value() ? i.then() : i.otherwise(), new Scope(scope));
+                            if (r != null) {
+                                return r;
+                            }
+                        } else if (!(c instanceof CompileValue.Poison)) {
+                            evaluator.report(i.condition().span(), "'if' in a forward body needs a compile-time bool, got "
+                                    + c.describe());
+                        }
+                    }
+                    case Ast.For f -> {
+                        CompileValue coll = scope.lookup(String.join(".", f.collection()));
+                        if (!(coll instanceof CompileValue.ModuleListV list)) {
+                            evaluator.report(f.span(), "'for' iterates over a repeated sub-block list; '"
+                                    + String.join(".", f.collection()) + "' is "
+                                    + (coll == null ? "not defined" : coll.describe()));
+                            continue;
+                        }
+                        for (int i = 0; i < list.modules().size(); i++) {
+                            Scope inner = new Scope(scope);
+                            inner.define(f.item(), new CompileValue.ModuleV(list.modules().get(i)));
+                            if (f.index() != null) {
+                                inner.define(f.index(), new CompileValue.IntV(i));
+                            }
+                            CompileValue r = run(f.body(), inner);
+                            if (r != null) {
+                                return r;
+                            }
+                        }
+                    }
+                }
+            }
+            return null;
+        }
+
+        /** let/assign with tuple destructuring: a list, or a tensor unbound along its first dimension. */
+        private void bind(List<String> names, CompileValue v, Scope scope, boolean define, Span span) {
+            List<CompileValue> values;
+            if (names.size() == 1) {
+                values = List.of(v);
+            } else if (v instanceof CompileValue.Poison) {
+                values = java.util.Collections.nCopies(names.size(), v);
+            } else if (v instanceof CompileValue.ListV l) {
+                values = l.items();
+            } else if (v instanceof CompileValue.TensorV t) {
+                values = unbind(t.value(), names.size(), span);
+            } else {
+                evaluator.report(span, "cannot unpack " + v.describe() + " into " + names.size() + " names");
+                values = java.util.Collections.nCopies(names.size(), CompileValue.POISON);
+            }
+            if (values.size() != names.size()) {
+                evaluator.report(span, "cannot unpack " + values.size() + " values into " + names.size() + " names ("
+                        + String.join(", ", names) + ")");
+                values = java.util.Collections.nCopies(names.size(), CompileValue.POISON);
+            }
+            for (int i = 0; i < names.size(); i++) {
+                if (define) {
+                    scope.define(names.get(i), values.get(i));
+                } else if (!scope.assign(names.get(i), values.get(i))) {
+                    evaluator.report(span, "'" + names.get(i) + "' is not defined; use 'let " + names.get(i) + " = ...'");
+                }
+            }
+        }
+
+        private List<CompileValue> unbind(Value t, int n, Span span) {
+            if (t.rank() == 0 || t.size(0) != n) {
+                evaluator.report(span, "cannot unpack a tensor " + Arrays.toString(t.shape()) + " into " + n
+                        + " names: its first dimension must be " + n);
+                return java.util.Collections.nCopies(n, CompileValue.POISON);
+            }
+            try {
+                GraphBuilder g = evaluator.graph();
+                int[] rest = Arrays.copyOfRange(t.shape(), 1, t.rank());
+                List<CompileValue> out = new ArrayList<>();
+                for (Value part : g.chunk(t, n, 0)) {
+                    out.add(new CompileValue.TensorV(g.reshape(part, rest)));
+                }
+                return out;
+            } catch (ShapeMismatchException e) {
+                evaluator.report(span, e.getMessage());
+                return java.util.Collections.nCopies(n, CompileValue.POISON);
+            }
+        }
+    }
+
+    private static String source(Ast.Expr e) {
+        return switch (e) {
+            case Ast.Name n -> n.dotted();
+            case Ast.IntLit i -> Long.toString(i.value());
+            default -> "…";
+        };
+    }
+}

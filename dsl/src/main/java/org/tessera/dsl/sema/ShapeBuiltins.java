@@ -1,0 +1,92 @@
+package org.tessera.dsl.sema;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.Value;
+
+/** Built-ins that rearrange tensors: reshape, permute, chunk, split, concat, rearrange, repeat. */
+final class ShapeBuiltins {
+    private ShapeBuiltins() {}
+
+    static void register(Map<String, Builtin> m) {
+        Builtins.add(m, Builtin.of(Signature.of("reshape", 2, "x", "shape"), (c, a) ->
+                TensorBuiltins.tensor(c.graph().reshape(a.tensor("x"), a.ints("shape")))));
+        Builtins.add(m, Builtin.of(Signature.of("permute", 2, "x", "dims"), (c, a) ->
+                TensorBuiltins.tensor(c.graph().permute(a.tensor("x"), a.ints("dims")))));
+        Builtins.add(m, Builtin.of(Signature.of("transpose", 3, "x", "dim0", "dim1"), ShapeBuiltins::transpose));
+        Builtins.add(m, Builtin.of(Signature.of("unsqueeze", 2, "x", "dim"), (c, a) ->
+                TensorBuiltins.tensor(c.graph().unsqueeze(a.tensor("x"), a.intValue("dim")))));
+        Builtins.add(m, Builtin.of(Signature.of("contiguous", 1, "x"), (c, a) ->
+                TensorBuiltins.tensor(c.graph().contiguous(a.tensor("x")))));
+        Builtins.add(m, Builtin.of(Signature.of("chunk", 2, "x", "chunks", "dim"), (c, a) ->
+                list(c.graph().chunk(a.tensor("x"), a.intValue("chunks"), a.intValue("dim", -1)))));
+        Builtins.add(m, Builtin.of(Signature.of("split", 2, "x", "size", "dim"), ShapeBuiltins::split));
+        Builtins.add(m, Builtin.of(Signature.of("concat", 1, "xs", "dim"), (c, a) ->
+                TensorBuiltins.tensor(c.graph().concat(a.tensors("xs"), a.intValue("dim", 0)))));
+        Builtins.add(m, Builtin.of(Signature.withExtraKeywords("rearrange", 2, "x", "pattern"), (c, a) ->
+                TensorBuiltins.tensor(Rearrange.apply(c.graph(), a.tensor("x"), "rearrange", a.string("pattern"),
+                        sizes(a), false))));
+        Builtins.add(m, Builtin.of(Signature.withExtraKeywords("repeat", 2, "x", "pattern"), (c, a) ->
+                TensorBuiltins.tensor(Rearrange.apply(c.graph(), a.tensor("x"), "repeat", a.string("pattern"),
+                        sizes(a), true))));
+    }
+
+    private static CompileValue transpose(LoweringContext c, BoundArgs a) {
+        Value x = a.tensor("x");
+        int[] perm = new int[x.rank()];
+        for (int i = 0; i < perm.length; i++) {
+            perm[i] = i;
+        }
+        int d0 = norm(a.intValue("dim0"), x.rank());
+        int d1 = norm(a.intValue("dim1"), x.rank());
+        perm[d0] = d1;
+        perm[d1] = d0;
+        return TensorBuiltins.tensor(c.graph().permute(x, perm));
+    }
+
+    /** split(x, size, dim): pieces of {@code size} along dim (the last may be smaller). */
+    private static CompileValue split(LoweringContext c, BoundArgs a) {
+        GraphBuilder g = c.graph();
+        Value x = a.tensor("x");
+        int dim = norm(a.intValue("dim", -1), x.rank());
+        int size = a.intValue("size");
+        if (size <= 0) {
+            throw new CompileError("split: size must be positive, got " + size);
+        }
+        List<Value> parts = new ArrayList<>();
+        for (int start = 0; start < x.size(dim); start += size) {
+            parts.add(g.slice(x, dim, start, Math.min(x.size(dim), start + size)));
+        }
+        return list(parts);
+    }
+
+    private static Map<String, Long> sizes(BoundArgs a) {
+        Map<String, Long> out = new HashMap<>();
+        for (Map.Entry<String, CompileValue> e : a.extra().entrySet()) {
+            if (!(e.getValue() instanceof CompileValue.IntV i)) {
+                throw new CompileError("axis size " + e.getKey() + " must be an int, got " + e.getValue().describe());
+            }
+            out.put(e.getKey(), i.value());
+        }
+        return out;
+    }
+
+    private static int norm(int dim, int rank) {
+        int d = dim < 0 ? dim + rank : dim;
+        if (d < 0 || d >= rank) {
+            throw new CompileError("dim " + dim + " out of range for a " + rank + "-D tensor");
+        }
+        return d;
+    }
+
+    static CompileValue list(List<Value> values) {
+        List<CompileValue> items = new ArrayList<>();
+        for (Value v : values) {
+            items.add(TensorBuiltins.tensor(v));
+        }
+        return new CompileValue.ListV(items);
+    }
+}
