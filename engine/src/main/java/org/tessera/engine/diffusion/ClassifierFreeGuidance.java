@@ -2,6 +2,7 @@ package org.tessera.engine.diffusion;
 
 import java.lang.foreign.Arena;
 import org.tessera.engine.backend.ElementwiseOps;
+import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Shapes;
 import org.tessera.engine.tensor.Tensor;
@@ -16,6 +17,12 @@ import org.tessera.engine.tensor.Tensor;
  * published {@code forward_with_cfg} does and is needed to reproduce its samples. Channels that
  * are not guided (the rest of ε in DiT's variant, and learned-variance channels) are taken from
  * the conditional half.
+ *
+ * <p>Buffers: the doubled batch [x; x], [t; t], [c; ∅] and the guided output are allocated on the
+ * first call and reused while the shapes stay the same (the null half of the conditioning is
+ * written once, when its buffer is made), so a sampling loop allocates no tensors here. As the
+ * {@link DenoisingModel} contract allows, the returned tensor is this wrapper's buffer, valid
+ * until its next call. An instance therefore serves one sampling run at a time.
  */
 public final class ClassifierFreeGuidance implements DenoisingModel {
     /** Which output channels are guided. */
@@ -31,6 +38,25 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
     private final Tensor unconditional;
     private final Channels channels;
     private final ElementwiseOps ops;
+
+    // The doubled inputs and views of their halves; (re)made when a shape or dtype changes.
+    private Tensor doubledX;
+    private Tensor doubledT;
+    private Tensor doubledC;
+    private Tensor xCond;
+    private Tensor xUncond;
+    private Tensor tCond;
+    private Tensor tUncond;
+    private Tensor cCond;
+    // The guided result, and views of the model output they were made for (remade when the model
+    // returns another tensor object, and for every call of a model that returns fresh tensors).
+    private Tensor guided;
+    private Tensor viewsOf;
+    private Tensor outCond;
+    private Tensor outUncond;
+    private Tensor[] condRows;
+    private Tensor[] uncondRows;
+    private Tensor[] guidedRows;
 
     /**
      * @param unconditional the null conditioning, [1, …] (broadcast over the batch) or [B, …];
@@ -58,41 +84,88 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
             throw new IllegalArgumentException("classifier-free guidance: conditioning is null");
         }
         int batch = xt.size(0);
-        int[] condShape = conditioning.shape();
-        condShape[0] = batch;
-        if (conditioning.size(0) != batch) {
+        if (conditioning.rank() < 1 || conditioning.size(0) != batch) {
             throw new ShapeMismatchException("classifier-free guidance: conditioning " + Shapes.toString(conditioning.shape())
                     + " for a batch of " + batch);
         }
-        Tensor out = model.predict(twice(xt, xt), twice(timesteps, timesteps),
-                twice(conditioning, unconditional.expand(condShape)));
-        int outChannels = out.size(1);
-        int guided = channels == Channels.EPSILON ? xt.size(1) : 3;
-        if (out.rank() != xt.rank() || out.size(0) != 2 * batch || outChannels < guided) {
+        prepareInputs(xt, timesteps, conditioning);
+        xCond.copyFrom(xt);
+        xUncond.copyFrom(xt);
+        tCond.copyFrom(timesteps);
+        tUncond.copyFrom(timesteps);
+        cCond.copyFrom(conditioning); // the null half was written when the buffer was made
+        Tensor out = model.predict(doubledX, doubledT, doubledC);
+        int guidedChannels = channels == Channels.EPSILON ? xt.size(1) : 3;
+        if (out.rank() != xt.rank() || out.size(0) != 2 * batch || out.size(1) < guidedChannels) {
             throw new ShapeMismatchException("classifier-free guidance: model output " + Shapes.toString(out.shape())
-                    + " does not fit a doubled batch of " + Shapes.toString(xt.shape()) + " with " + guided
+                    + " does not fit a doubled batch of " + Shapes.toString(xt.shape()) + " with " + guidedChannels
                     + " guided channels");
         }
-        Tensor cond = out.slice(0, 0, batch);
-        Tensor uncond = out.slice(0, batch, 2 * batch);
-        Tensor result = Buffers.zeros(cond.shape());
-        result.copyFrom(cond);
-        for (int b = 0; b < batch; b++) {
-            // ε_u + s·(ε_c − ε_u) = s·ε_c + (1 − s)·ε_u
-            ops.axpby((float) scale, cond.select(0, b).slice(0, 0, guided), (float) (1 - scale),
-                    uncond.select(0, b).slice(0, 0, guided), result.select(0, b).slice(0, 0, guided));
+        prepareOutput(out, batch, guidedChannels);
+        // ε_u + s·(ε_c − ε_u) = s·ε_c + (1 − s)·ε_u
+        float s = (float) scale;
+        float u = (float) (1 - scale);
+        if (guidedChannels == out.size(1)) {
+            ops.axpby(s, outCond, u, outUncond, guided);
+        } else {
+            guided.copyFrom(outCond);
+            for (int b = 0; b < batch; b++) {
+                ops.axpby(s, condRows[b], u, uncondRows[b], guidedRows[b]);
+            }
         }
-        return result;
+        return guided;
     }
 
-    /** [a; b] along dimension 0, in a's dtype. */
-    private static Tensor twice(Tensor a, Tensor b) {
-        int[] shape = a.shape();
-        int n = shape[0];
-        shape[0] = 2 * n;
-        Tensor out = Tensor.zeros(Arena.ofAuto(), a.dtype(), shape);
-        out.slice(0, 0, n).copyFrom(a);
-        out.slice(0, n, 2 * n).copyFrom(b);
-        return out;
+    /** Makes the doubled input buffers unless those of the last call still fit. */
+    private void prepareInputs(Tensor xt, Tensor timesteps, Tensor conditioning) {
+        int batch = xt.size(0);
+        if (doubledX == null || !doubles(doubledX, xt)) {
+            doubledX = doubled(xt);
+            xCond = doubledX.slice(0, 0, batch);
+            xUncond = doubledX.slice(0, batch, 2 * batch);
+        }
+        if (doubledT == null || !doubles(doubledT, timesteps)) {
+            doubledT = doubled(timesteps);
+            tCond = doubledT.slice(0, 0, batch);
+            tUncond = doubledT.slice(0, batch, 2 * batch);
+        }
+        if (doubledC == null || !doubles(doubledC, conditioning)) {
+            doubledC = doubled(conditioning);
+            cCond = doubledC.slice(0, 0, batch);
+            doubledC.slice(0, batch, 2 * batch).copyFrom(unconditional.expand(conditioning.shape()));
+        }
+    }
+
+    /** Makes the guided buffer and the views of {@code out}'s halves unless those of the last call still fit. */
+    private void prepareOutput(Tensor out, int batch, int guidedChannels) {
+        if (out == viewsOf && guidedRows.length == batch && (batch == 0 || guidedRows[0].size(0) == guidedChannels)) {
+            return;
+        }
+        outCond = out.slice(0, 0, batch);
+        outUncond = out.slice(0, batch, 2 * batch);
+        if (guided == null || !guided.sameShape(outCond)) {
+            guided = Tensor.zeros(Arena.ofAuto(), DType.F32, outCond.shape());
+        }
+        condRows = new Tensor[batch];
+        uncondRows = new Tensor[batch];
+        guidedRows = new Tensor[batch];
+        for (int b = 0; b < batch; b++) {
+            condRows[b] = outCond.select(0, b).slice(0, 0, guidedChannels);
+            uncondRows[b] = outUncond.select(0, b).slice(0, 0, guidedChannels);
+            guidedRows[b] = guided.select(0, b).slice(0, 0, guidedChannels);
+        }
+        viewsOf = out;
+    }
+
+    /** True when {@code doubled} is [2n, …] of {@code half}'s [n, …] and dtype. */
+    private static boolean doubles(Tensor doubled, Tensor half) {
+        return doubled.dtype() == half.dtype() && Buffers.sameTrailingShape(doubled, 2 * half.size(0), half);
+    }
+
+    /** A zeroed [2n, …] buffer for {@code half} [n, …], in its dtype, freed by the garbage collector. */
+    private static Tensor doubled(Tensor half) {
+        int[] shape = half.shape();
+        shape[0] *= 2;
+        return Tensor.zeros(Arena.ofAuto(), half.dtype(), shape);
     }
 }

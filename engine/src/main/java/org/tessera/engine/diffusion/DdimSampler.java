@@ -19,6 +19,11 @@ import org.tessera.engine.tensor.Tensor;
  */
 public final class DdimSampler extends Sampler {
     private final double eta;
+    // The step's coefficients by step index, computed once in double.
+    private final double[] sigma;   // σ_t
+    private final double[] x0Coef;  // √ᾱ_{t−1}
+    private final double[] epsCoef; // √(1 − ᾱ_{t−1} − σ_t²)
+    private final double[] one;     // 1
 
     public DdimSampler(GaussianDiffusion diffusion, double eta, X0Processing x0Processing, WorkerPool pool) {
         super(diffusion, x0Processing, pool);
@@ -26,6 +31,19 @@ public final class DdimSampler extends Sampler {
             throw new IllegalArgumentException("DDIM: eta = " + eta + " must be non-negative");
         }
         this.eta = eta;
+        NoiseSchedule s = diffusion.schedule();
+        int steps = s.steps();
+        sigma = new double[steps];
+        x0Coef = new double[steps];
+        epsCoef = new double[steps];
+        one = new double[steps];
+        Arrays.fill(one, 1.0);
+        for (int k = 0; k < steps; k++) {
+            sigma[k] = eta * Math.sqrt((1 - s.alphaBarPrev(k)) / (1 - s.alphaBar(k)))
+                    * Math.sqrt(1 - s.alphaBar(k) / s.alphaBarPrev(k));
+            x0Coef[k] = Math.sqrt(s.alphaBarPrev(k));
+            epsCoef[k] = Math.sqrt(Math.max(0, 1 - s.alphaBarPrev(k) - sigma[k] * sigma[k]));
+        }
     }
 
     @Override
@@ -34,23 +52,20 @@ public final class DdimSampler extends Sampler {
     }
 
     @Override
-    protected Tensor step(GaussianDiffusion.Prediction p, Tensor xt, int[] t, RandomStream noise) {
-        NoiseSchedule s = diffusion.schedule();
-        Tensor eps = diffusion.epsFromX0(xt, t, p.predictedX0());
-        double[] sigma = diffusion.perSample(t, k -> eta * Math.sqrt((1 - s.alphaBarPrev(k)) / (1 - s.alphaBar(k)))
-                * Math.sqrt(1 - s.alphaBar(k) / s.alphaBarPrev(k)));
-        double[] x0Coef = diffusion.perSample(t, k -> Math.sqrt(s.alphaBarPrev(k)));
-        double[] epsCoef = new double[t.length];
-        for (int b = 0; b < t.length; b++) {
-            epsCoef[b] = Math.sqrt(Math.max(0, 1 - s.alphaBarPrev(t[b]) - sigma[b] * sigma[b]));
+    boolean needsLogVariance() {
+        return false;
+    }
+
+    @Override
+    void step(Tensor output, Workspace w, RandomStream noise) {
+        Tensor eps = w.work;
+        diffusion.pMeanVarianceInto(output, w.x, w.t, x0Processing, w.x0, null, null);
+        diffusion.epsFromX0Into(w.x, w.t, w.x0, eps);
+        // x_t is no longer needed: x_{t−1} overwrites it.
+        diffusion.combine(x0Coef, w.x0, epsCoef, eps, w.t, w.x);
+        if (eta > 0 && w.t[0] != 0) {
+            noise.fillNormal(w.noise, pool);
+            diffusion.combine(one, w.x, sigma, w.noise, w.t, w.x);
         }
-        Tensor out = diffusion.combine(x0Coef, p.predictedX0(), epsCoef, eps);
-        if (eta > 0 && t[0] != 0) {
-            Tensor z = normal(xt.shape(), noise);
-            double[] one = new double[t.length];
-            Arrays.fill(one, 1.0);
-            out = diffusion.combine(one, out, sigma, z);
-        }
-        return out;
     }
 }

@@ -12,8 +12,9 @@ public interface StepCallback {
      * @param step 0 for the first (noisiest) step, {@code total − 1} for the last
      * @param total the number of steps of this run
      * @param timestep the original timestep the model saw at this step
-     * @param x the new sample x_{t−1}; valid only during the call (the sampler reuses it)
-     * @param predictedX0 the model's estimate of x_0 at this step
+     * @param x the new sample x_{t−1}; valid only during the call (the sampler updates it in place)
+     * @param predictedX0 the model's estimate of x_0 at this step; valid only during the call
+     *     (a work buffer of the sampler's, freed when the run ends)
      */
     void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0);
 }

@@ -27,7 +27,7 @@ public sealed interface X0Processing {
         return new DynamicThreshold(percentile, maxValue);
     }
 
-    /** Applies the processing in place to a contiguous F32 batch [B, …]. */
+    /** Applies the processing in place to a contiguous F32 batch [B, …]; allocates nothing per call. */
     void apply(Tensor x0);
 
     /** No processing. */
@@ -44,16 +44,18 @@ public sealed interface X0Processing {
 
         @Override
         public void apply(Tensor x0) {
-            float[] v = Buffers.read(x0);
-            for (int i = 0; i < v.length; i++) {
-                v[i] = Math.clamp(v[i], -1f, 1f);
+            Buffers.checkContiguousF32("X0Processing.clip", x0);
+            for (long i = 0; i < x0.numel(); i++) {
+                Buffers.set(x0, i, Math.clamp(Buffers.get(x0, i), -1f, 1f));
             }
-            Buffers.write(x0, v);
         }
     }
 
     /** See {@link X0Processing#dynamicThreshold}. */
     record DynamicThreshold(double percentile, double maxValue) implements X0Processing {
+        /** |x_0| of one sample, per thread, reused so that a sampling loop allocates nothing. */
+        private static final ThreadLocal<double[]> SCRATCH = ThreadLocal.withInitial(() -> new double[0]);
+
         public DynamicThreshold {
             if (!(percentile >= 0 && percentile <= 1)) {
                 throw new IllegalArgumentException("dynamic thresholding: percentile = " + percentile
@@ -66,31 +68,36 @@ public sealed interface X0Processing {
 
         @Override
         public void apply(Tensor x0) {
-            float[] v = Buffers.read(x0);
+            Buffers.checkContiguousF32("X0Processing.dynamicThreshold", x0);
             int batch = x0.size(0);
-            int per = v.length / batch;
-            double[] abs = new double[per];
+            int per = Math.toIntExact(x0.numel() / batch);
+            double[] abs = SCRATCH.get();
+            if (abs.length < per) {
+                abs = new double[per];
+                SCRATCH.set(abs);
+            }
             for (int b = 0; b < batch; b++) {
-                int base = b * per;
+                long base = (long) b * per;
                 for (int i = 0; i < per; i++) {
-                    abs[i] = Math.abs((double) v[base + i]);
+                    abs[i] = Math.abs((double) Buffers.get(x0, base + i));
                 }
-                double s = Math.clamp(quantile(abs, percentile), 1.0, maxValue);
+                double s = Math.clamp(quantileInPlace(abs, per, percentile), 1.0, maxValue);
                 for (int i = 0; i < per; i++) {
-                    v[base + i] = (float) (Math.clamp(v[base + i], -s, s) / s);
+                    Buffers.set(x0, base + i, (float) (Math.clamp((double) Buffers.get(x0, base + i), -s, s) / s));
                 }
             }
-            Buffers.write(x0, v);
         }
 
-        /** torch.quantile's "linear" rule: interpolate between the order statistics around q·(n−1). */
-        static double quantile(double[] values, double q) {
-            double[] sorted = values.clone();
-            Arrays.sort(sorted);
-            double pos = q * (sorted.length - 1);
+        /**
+         * torch.quantile's "linear" rule over {@code values[0, n)}, which it sorts in place:
+         * interpolate between the order statistics around q·(n−1).
+         */
+        static double quantileInPlace(double[] values, int n, double q) {
+            Arrays.sort(values, 0, n);
+            double pos = q * (n - 1);
             int lo = (int) Math.floor(pos);
-            int hi = Math.min(lo + 1, sorted.length - 1);
-            return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+            int hi = Math.min(lo + 1, n - 1);
+            return values[lo] + (values[hi] - values[lo]) * (pos - lo);
         }
     }
 }
