@@ -158,7 +158,7 @@ public final class Tessera {
                     }
                     weights = WeightBinding.checkpoint(checkpoint, arena);
                 }
-                case PipelineSettings.RandomWeights r -> weights = WeightBinding.random(r.seed(), r.std(), arena, pool);
+                case PipelineSettings.RandomWeights r -> weights = WeightBinding.random(r.seed(), r.std(), arena, backend);
             }
             // Inputs: from a file (forward pipelines) or from the model's annotated shapes (sampling).
             Map<String, Tensor> forwardInputs = null;

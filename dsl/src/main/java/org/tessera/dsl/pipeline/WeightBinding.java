@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 import org.tessera.dsl.sema.ModelCompiler;
 import org.tessera.engine.io.SafetensorsReader;
-import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.backend.Backend;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
@@ -66,11 +66,11 @@ public final class WeightBinding {
     }
 
     /** N(0, std²) weights from a seed; each key draws from its own stream, so values do not depend on order. */
-    public static ModelCompiler.WeightSource random(long seed, double std, Arena arena, WorkerPool pool) {
+    public static ModelCompiler.WeightSource random(long seed, double std, Arena arena, Backend backend) {
         return (key, shape) -> {
             Tensor t = Tensor.zeros(arena, DType.F32, shape);
-            new RandomStream(seed, key.hashCode() & 0xFFFF_FFFFL).fillNormal(t, pool);
-            scale(t, (float) std);
+            new RandomStream(seed, key.hashCode() & 0xFFFF_FFFFL).fillNormal(t, backend.pool());
+            backend.elementwise().axpby((float) std, t, 0f, t, t); // t = std·t, in place
             return t;
         };
     }
@@ -87,13 +87,5 @@ public final class WeightBinding {
             Arrays.fill(ones, 1);
             return t.reshape(ones).expand(shape);
         };
-    }
-
-    private static void scale(Tensor t, float s) {
-        java.lang.foreign.MemorySegment seg = t.storage();
-        long n = t.numel();
-        for (long i = 0; i < n; i++) {
-            seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, seg.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i) * s);
-        }
     }
 }

@@ -31,6 +31,8 @@ final class GemmKernel {
 
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** Per-thread staging for one column of a transposed B (packing only, not the hot loop). */
+    private static final ThreadLocal<float[]> COLUMN = ThreadLocal.withInitial(() -> new float[0]);
 
     private GemmKernel() {}
 
@@ -196,11 +198,26 @@ final class GemmKernel {
             }
             return;
         }
-        for (int j = 0; j < nr; j++) {
-            // Walk each column along k: contiguous when B is a transposed row-major weight.
-            long col = base + (j0 + j) * cs + k0 * rs;
-            for (int k = 0, d = dstOff + j; k < kc; k++, d += NR) {
-                dst[d] = b.getAtIndex(F, col + k * rs);
+        if (rs == 1) {
+            // B is a transposed row-major weight: each column is contiguous in memory. Copy it in
+            // bulk, then scatter it into the panel (stride NR) from the heap, where C2 can unroll.
+            float[] column = COLUMN.get();
+            if (column.length < kc) {
+                column = new float[kc];
+                COLUMN.set(column);
+            }
+            for (int j = 0; j < nr; j++) {
+                MemorySegment.copy(b, F, (base + (j0 + j) * cs + k0) * 4L, column, 0, kc);
+                for (int k = 0, d = dstOff + j; k < kc; k++, d += NR) {
+                    dst[d] = column[k];
+                }
+            }
+        } else {
+            for (int j = 0; j < nr; j++) {
+                long col = base + (j0 + j) * cs + k0 * rs;
+                for (int k = 0, d = dstOff + j; k < kc; k++, d += NR) {
+                    dst[d] = b.getAtIndex(F, col + k * rs);
+                }
             }
         }
         if (nr < NR) {
