@@ -1,0 +1,119 @@
+package org.tessera.dsl.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessera.dsl.RepoFiles;
+
+class CliRunCheckInspectTest {
+    @TempDir
+    Path tmp;
+
+    private record Run(int code, String out, String err) {}
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = TesseraCommand.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void runWritesTheOutputsAndListsThem() {
+        Path out = tmp.resolve("out");
+        Run r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", out.toString(), "--threads", "2");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isRegularFile(out.resolve("dit_tiny_forward.safetensors")));
+        assertTrue(r.out().contains("dit_tiny_forward.safetensors"), r.out());
+        assertTrue(r.err().contains("compiled dit_tiny_forward"), r.err());
+    }
+
+    @Test
+    void samplingWithOverriddenStepsShowsProgressAndWritesPngs() {
+        Path out = tmp.resolve("s");
+        Run r = run("run", RepoFiles.sample("dit-tiny-sample.tess").toString(), "--out", out.toString(), "--seed", "3",
+                "--set", "sampler=ddim(steps = 4)", "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("sampling: step 4/4"), r.err());
+        assertTrue(Files.isRegularFile(out.resolve("grid.png")));
+        assertTrue(Files.isRegularFile(out.resolve("latents.safetensors")));
+    }
+
+    @Test
+    void unwritableOutputFolderFailsBeforeRunningAndWritesNothing() throws Exception {
+        Path blocker = tmp.resolve("a-file");
+        Files.writeString(blocker, "not a folder");
+        Run r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", blocker.resolve("out").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("tessera: error: cannot write to"), r.err());
+        assertFalse(r.err().contains("Exception"), r.err());
+    }
+
+    @Test
+    void brokenScriptIsACompileErrorWithExitTwo() throws Exception {
+        Path bad = tmp.resolve("bad.tess");
+        Files.writeString(bad, "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16\n}\n");
+        Run r = run("run", bad.toString(), "--out", tmp.resolve("o").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains(bad + ":4:1: error: syntax error"), r.err());
+        assertTrue(r.err().strip().endsWith("1 error"), r.err());
+        assertFalse(Files.exists(tmp.resolve("o").resolve("samples.png")));
+    }
+
+    @Test
+    void checkTheWholeStandardLibraryAndTheSamples() {
+        Path stdlib = RepoFiles.root().resolve("dsl/src/main/resources/org/tessera/dsl/stdlib");
+        Run r = run("check", stdlib.resolve("layers.tess").toString(), stdlib.resolve("dit.tess").toString(),
+                RepoFiles.sample("dit-tiny-forward.tess").toString(), RepoFiles.sample("dit-xl-2-random.tess").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("4 files checked") && r.out().contains("0 errors"), r.out());
+    }
+
+    @Test
+    void checkReportsEveryErrorAndExitsTwo() throws Exception {
+        Path bad = tmp.resolve("two-errors.tess");
+        Files.writeString(bad, """
+                model M() {
+                    weight w: [4, 3]
+                    forward(x: [B, 4]) {
+                        let a = silo(x)
+                        return linear(x, w) + y
+                    }
+                }
+                """);
+        Run r = run("check", bad.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains(bad + ":4:17: error: unknown function 'silo'"), r.err());
+        assertTrue(r.err().contains(bad + ":5:16: error: linear"), r.err());
+        assertTrue(r.err().contains("2 errors"), r.err());
+    }
+
+    @Test
+    void inspectListsTensorsAndParameterCount() {
+        Run r = run("inspect", RepoFiles.golden("dit_tiny.safetensors").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("pos_embed"), r.out());
+        assertTrue(r.out().contains("blocks.1.attn.qkv.weight  f32   [192, 64]"), r.out());
+        assertTrue(r.out().contains("32 tensors"), r.out());
+    }
+
+    @Test
+    void inspectOfATruncatedFileIsAClearError() throws Exception {
+        byte[] all = Files.readAllBytes(RepoFiles.golden("dit_tiny.safetensors"));
+        Path cut = tmp.resolve("cut.safetensors");
+        Files.write(cut, Arrays.copyOf(all, all.length / 2));
+        Run r = run("inspect", cut.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("tessera: error: "), r.err());
+        assertTrue(r.err().contains("cut.safetensors"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+    }
+}
