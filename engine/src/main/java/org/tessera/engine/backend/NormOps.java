@@ -15,6 +15,16 @@ public interface NormOps {
     void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out);
 
     /**
+     * DiT's {@code modulate(norm(x), shift, scale)} fused: an affine-free LayerNorm over the
+     * last dimension, then adaLN modulation,
+     * <pre>  out = (x − mean) / √(var + eps) · (1 + scale) + shift</pre>
+     * with mean and population variance per row of x, and shift and scale any f32 views
+     * broadcastable to x (DiT: x [B, T, D], shift and scale [B, 1, D]). x and out are
+     * contiguous of one shape; out may be x.
+     */
+    void layerNormModulate(Tensor x, Tensor shift, Tensor scale, float eps, Tensor out);
+
+    /**
      * GroupNorm: x [N, C, *] is normalised over each of {@code groups} groups of C/groups
      * channels and all spatial positions, then scaled and shifted per channel when weight and
      * bias (length C) are given.

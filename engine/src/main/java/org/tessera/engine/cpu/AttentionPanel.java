@@ -207,13 +207,13 @@ final class AttentionPanel {
         FloatVector z0 = n0.blend(0f, n0.eq(NEG_INF));
         FloatVector z1 = n1.blend(0f, n1.eq(NEG_INF));
         // α = exp(m − m'): rescales what was summed under the old maximum (0 when m was −∞).
-        FloatVector a0 = m0.sub(z0).lanewise(VectorOperators.EXP);
-        FloatVector a1 = m1.sub(z1).lanewise(VectorOperators.EXP);
+        FloatVector a0 = VectorExp.exp(m0.sub(z0));
+        FloatVector a1 = VectorExp.exp(m1.sub(z1));
         FloatVector l0 = FloatVector.zero(S);
         FloatVector l1 = l0;
         for (int j = 0; j < kn; j++) {
-            FloatVector p0 = FloatVector.fromArray(S, pt, j * NR).sub(z0).lanewise(VectorOperators.EXP);
-            FloatVector p1 = FloatVector.fromArray(S, pt, j * NR + L).sub(z1).lanewise(VectorOperators.EXP);
+            FloatVector p0 = VectorExp.exp(FloatVector.fromArray(S, pt, j * NR).sub(z0));
+            FloatVector p1 = VectorExp.exp(FloatVector.fromArray(S, pt, j * NR + L).sub(z1));
             p0.intoArray(pt, j * NR);
             p1.intoArray(pt, j * NR + L);
             l0 = l0.add(p0);

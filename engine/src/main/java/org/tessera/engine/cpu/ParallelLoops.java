@@ -5,6 +5,11 @@ import org.tessera.engine.parallel.WorkerPool;
 /**
  * Splits a memory-bound loop over a {@link WorkerPool} when it is big enough to pay for the
  * hand-off, and runs it on the calling thread otherwise.
+ *
+ * <p>The static helpers take a lambda, which is fine for ops that run a few times per sampler
+ * step. The per-step hot ops (elementwise, norms) extend {@link RangeJob} instead: one job object
+ * per calling thread holds the operands in fields and is itself the pool's task, so a call
+ * allocates nothing, parallel or not.
  */
 final class ParallelLoops {
     /** Below this many elements a job stays on the calling thread (waking workers costs more). */
@@ -44,6 +49,58 @@ final class ParallelLoops {
         }
         int tasks = (int) Math.min(4L * pool.threads(), total / (PARALLEL_MIN / 4));
         pool.run(tasks, t -> body.run(boundary(t, tasks, total), boundary(t + 1, tasks, total)));
+    }
+
+    /**
+     * A reusable loop body: subclasses keep their operands in fields and implement
+     * {@link #range}. The split is the same as {@link #rows} and {@link #elements}.
+     */
+    abstract static class RangeJob implements WorkerPool.Task {
+        private long total;
+        private int tasks;
+        private boolean aligned;
+
+        /** Runs the body over {@code [from, to)} (rows or elements, as the caller chose). */
+        abstract void range(long from, long to);
+
+        /** Runs over rows {@code [0, rows)}, split into row ranges when rows·rowLength is large. */
+        final void forRows(WorkerPool pool, long rows, long rowLength) {
+            if (rows <= 0) {
+                return;
+            }
+            if (rows == 1 || pool.threads() == 1 || rows * rowLength <= PARALLEL_MIN) {
+                range(0, rows);
+                return;
+            }
+            total = rows;
+            tasks = (int) Math.min(rows, 4L * pool.threads());
+            aligned = false;
+            pool.run(tasks, this);
+        }
+
+        /** Runs over elements {@code [0, total)}, split into aligned ranges when large. */
+        final void forElements(WorkerPool pool, long count) {
+            if (count <= 0) {
+                return;
+            }
+            if (pool.threads() == 1 || count <= PARALLEL_MIN) {
+                range(0, count);
+                return;
+            }
+            total = count;
+            tasks = (int) Math.min(4L * pool.threads(), count / (PARALLEL_MIN / 4));
+            aligned = true;
+            pool.run(tasks, this);
+        }
+
+        @Override
+        public final void run(int t) {
+            if (aligned) {
+                range(boundary(t, tasks, total), boundary(t + 1, tasks, total));
+            } else {
+                range(total * t / tasks, total * (t + 1) / tasks);
+            }
+        }
     }
 
     private static long boundary(int t, int tasks, long total) {

@@ -8,16 +8,21 @@ import jdk.incubator.vector.VectorSpecies;
 import org.tessera.engine.backend.ElementwiseOps;
 import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
 /**
- * SIMD pointwise ops with NumPy broadcasting over arbitrary input views.
+ * SIMD pointwise ops with NumPy broadcasting over arbitrary input views, allocating nothing per
+ * call: these run hundreds of times per sampler step.
  *
- * <p>Each op broadcasts its inputs to the output shape as stride-0 views, collapses the loop
- * with {@link BroadcastLoop} and runs the rows on the pool. A row whose inputs are each
- * contiguous (inner stride 1) or a broadcast scalar (inner stride 0) runs on vectors; any other
- * stride (a transposed view) gathers element by element. Every element is computed by its own
- * formula, so {@code out} may alias an input of the same shape.
+ * <p>Arguments are first checked by an allocation-free predicate; only when it fails do the
+ * {@link OpChecks} run, to throw their message. A {@link BroadcastLoop} (one per calling thread)
+ * then walks the output: the whole of it as one flat run when every input is contiguous or a
+ * single value, else row by row of the last dimension with a broadcast row (bias [D], adaLN
+ * [B, 1, D]) read contiguously. Runs whose inputs have inner stride 1 or 0 go on vectors; any
+ * other stride (a transposed view) gathers element by element. Every element is computed by its
+ * own formula from inputs read before it is stored, so {@code out} may alias an input of the
+ * same shape.
  */
 final class VectorElementwise implements ElementwiseOps {
     private static final VectorSpecies<Float> S = VectorMath.S;
@@ -30,8 +35,12 @@ final class VectorElementwise implements ElementwiseOps {
     private static final int MUL = 2;
     private static final int DIV = 3;
     private static final int AXPBY = 4;
-    private static final int GELU = 0;
-    private static final int SILU = 1;
+    private static final int GELU = 5;
+    private static final int SILU = 6;
+    private static final int MODULATE = 7;
+
+    /** The loop of the calling thread, rebound on every call. */
+    private static final ThreadLocal<Job> JOBS = ThreadLocal.withInitial(Job::new);
 
     private final WorkerPool pool;
 
@@ -41,83 +50,125 @@ final class VectorElementwise implements ElementwiseOps {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
-        OpChecks.broadcastBinary("add", a, b, out);
-        binary(ADD, 1f, 1f, a, b, out);
+        if (!validBinary(a, b, out)) {
+            OpChecks.broadcastBinary("add", a, b, out);
+        }
+        run(ADD, 1f, 1f, out, a, b, null);
     }
 
     @Override
     public void sub(Tensor a, Tensor b, Tensor out) {
-        OpChecks.broadcastBinary("sub", a, b, out);
-        binary(SUB, 1f, 1f, a, b, out);
+        if (!validBinary(a, b, out)) {
+            OpChecks.broadcastBinary("sub", a, b, out);
+        }
+        run(SUB, 1f, 1f, out, a, b, null);
     }
 
     @Override
     public void mul(Tensor a, Tensor b, Tensor out) {
-        OpChecks.broadcastBinary("mul", a, b, out);
-        binary(MUL, 1f, 1f, a, b, out);
+        if (!validBinary(a, b, out)) {
+            OpChecks.broadcastBinary("mul", a, b, out);
+        }
+        run(MUL, 1f, 1f, out, a, b, null);
     }
 
     @Override
     public void div(Tensor a, Tensor b, Tensor out) {
-        OpChecks.broadcastBinary("div", a, b, out);
-        binary(DIV, 1f, 1f, a, b, out);
+        if (!validBinary(a, b, out)) {
+            OpChecks.broadcastBinary("div", a, b, out);
+        }
+        run(DIV, 1f, 1f, out, a, b, null);
     }
 
     @Override
     public void axpby(float alpha, Tensor x, float beta, Tensor y, Tensor out) {
-        OpChecks.pointwise("axpby", x, out);
-        OpChecks.f32("axpby", "y", y);
-        OpChecks.sameShape("axpby", x, y);
-        binary(AXPBY, alpha, beta, x, y, out);
+        if (!(validPointwise(x, out) && y.dtype() == DType.F32 && y.sameShape(x))) {
+            OpChecks.pointwise("axpby", x, out);
+            OpChecks.f32("axpby", "y", y);
+            OpChecks.sameShape("axpby", x, y);
+        }
+        run(AXPBY, alpha, beta, out, x, y, null);
     }
 
     @Override
     public void gelu(Tensor x, Tensor out) {
-        OpChecks.pointwise("gelu", x, out);
-        unary(GELU, x, out);
+        if (!validPointwise(x, out)) {
+            OpChecks.pointwise("gelu", x, out);
+        }
+        run(GELU, 1f, 1f, out, x, null, null);
     }
 
     @Override
     public void silu(Tensor x, Tensor out) {
-        OpChecks.pointwise("silu", x, out);
-        unary(SILU, x, out);
+        if (!validPointwise(x, out)) {
+            OpChecks.pointwise("silu", x, out);
+        }
+        run(SILU, 1f, 1f, out, x, null, null);
     }
 
     /**
      * out = x·(1 + scale) + shift as one fused multiply-add per element. DiT's case, x [B, T, D]
-     * with shift and scale [B, 1, D], collapses to rows of D where all three are contiguous.
+     * with shift and scale [B, 1, D], runs row by row with all three rows contiguous.
      */
     @Override
     public void modulate(Tensor x, Tensor shift, Tensor scale, Tensor out) {
-        OpChecks.pointwise("modulate", x, out);
-        int[] shape = x.shape();
-        OpChecks.broadcastsTo("modulate", "shift", shift, shape);
-        OpChecks.broadcastsTo("modulate", "scale", scale, shape);
-        BroadcastLoop loop = new BroadcastLoop(out, x, shift.expand(shape), scale.expand(shape));
-        MemorySegment o = out.storage();
-        MemorySegment xs = x.storage();
-        MemorySegment sh = shift.storage();
-        MemorySegment sc = scale.storage();
-        ParallelLoops.elements(pool, loop.total, (from, to) -> loop.forEach(from, to,
-                (oo, xo, sho, sco, n) -> modulateRow(o, oo, xs, xo, loop.sa, sh, sho, loop.sb, sc, sco, loop.sc, n)));
+        if (!(validPointwise(x, out) && BroadcastLoop.broadcastsTo(shift, out)
+                && BroadcastLoop.broadcastsTo(scale, out))) {
+            OpChecks.pointwise("modulate", x, out);
+            int[] shape = x.shape();
+            OpChecks.broadcastsTo("modulate", "shift", shift, shape);
+            OpChecks.broadcastsTo("modulate", "scale", scale, shape);
+        }
+        run(MODULATE, 1f, 1f, out, x, shift, scale);
     }
 
-    private void binary(int op, float alpha, float beta, Tensor a, Tensor b, Tensor out) {
-        int[] shape = out.shape();
-        BroadcastLoop loop = new BroadcastLoop(out, a.expand(shape), b.expand(shape));
-        MemorySegment o = out.storage();
-        MemorySegment as = a.storage();
-        MemorySegment bs = b.storage();
-        ParallelLoops.elements(pool, loop.total, (from, to) -> loop.forEach(from, to,
-                (oo, ao, bo, unused, n) -> binaryRow(op, alpha, beta, o, oo, as, ao, loop.sa, bs, bo, loop.sb, n)));
+    private void run(int op, float alpha, float beta, Tensor out, Tensor a, Tensor b, Tensor c) {
+        Job job = JOBS.get();
+        job.op = op;
+        job.alpha = alpha;
+        job.beta = beta;
+        job.o = out.storage();
+        job.as = a.storage();
+        job.bs = b == null ? null : b.storage();
+        job.cs = c == null ? null : c.storage();
+        job.bind(out, a, b, c);
+        try {
+            job.runOn(pool);
+        } finally {
+            job.o = job.as = job.bs = job.cs = null;
+        }
     }
 
-    private void unary(int op, Tensor x, Tensor out) {
-        BroadcastLoop loop = new BroadcastLoop(out, x);
-        MemorySegment o = out.storage();
-        MemorySegment xs = x.storage();
-        ParallelLoops.elements(pool, loop.total, (from, to) -> loop.forEach(from, to,
-                (oo, xo, unused1, unused2, n) -> unaryRow(op, o, oo, xs, xo, loop.sa, n)));
+    /** add/sub/mul/div arguments, checked without allocating: f32, out contiguous with the broadcast shape. */
+    private static boolean validBinary(Tensor a, Tensor b, Tensor out) {
+        return a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32 && out.isContiguous()
+                && BroadcastLoop.isBroadcastOf(out, a, b);
+    }
+
+    /** A unary op's arguments, checked without allocating: f32, one shape, out contiguous. */
+    private static boolean validPointwise(Tensor x, Tensor out) {
+        return x.dtype() == DType.F32 && out.dtype() == DType.F32 && x.sameShape(out) && out.isContiguous();
+    }
+
+    /** The op of one call, and its segments; the loop supplies the offsets. */
+    private static final class Job extends BroadcastLoop {
+        int op;
+        float alpha;
+        float beta;
+        MemorySegment o;
+        MemorySegment as;
+        MemorySegment bs;
+        MemorySegment cs;
+
+        @Override
+        void piece(long oo, long ao, long bo, long co, int n) {
+            switch (op) {
+                case GELU -> geluRow(o, oo, as, ao, sa, n);
+                case SILU -> siluRow(o, oo, as, ao, sa, n);
+                case MODULATE -> modulateRow(o, oo, as, ao, sa, bs, bo, sb, cs, co, sc, n);
+                default -> binaryRow(op, alpha, beta, o, oo, as, ao, sa, bs, bo, sb, n);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- rows (offsets in elements)
@@ -171,25 +222,40 @@ final class VectorElementwise implements ElementwiseOps {
         };
     }
 
-    private static void unaryRow(int op, MemorySegment o, long oo, MemorySegment x, long xo, long sx, int n) {
+    // GELU and SiLU have a row kernel each: a kernel holding both exceeds the JIT's inlining
+    // budget, and a vector op left un-inlined boxes every FloatVector it returns.
+
+    private static void geluRow(MemorySegment o, long oo, MemorySegment x, long xo, long sx, int n) {
         int j = 0;
         if (sx == 1) {
             for (int bound = S.loopBound(n); j < bound; j += L) {
-                FloatVector v = FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE);
-                v = op == GELU ? VectorMath.gelu(v) : VectorMath.silu(v);
-                v.intoMemorySegment(o, 4 * (oo + j), NATIVE);
+                VectorMath.gelu(FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE))
+                        .intoMemorySegment(o, 4 * (oo + j), NATIVE);
             }
         }
         for (; j < n; j++) {
-            float v = x.getAtIndex(F, xo + j * sx);
-            o.setAtIndex(F, oo + j, op == GELU ? VectorMath.gelu(v) : VectorMath.silu(v));
+            o.setAtIndex(F, oo + j, VectorMath.gelu(x.getAtIndex(F, xo + j * sx)));
         }
     }
 
+    private static void siluRow(MemorySegment o, long oo, MemorySegment x, long xo, long sx, int n) {
+        int j = 0;
+        if (sx == 1) {
+            for (int bound = S.loopBound(n); j < bound; j += L) {
+                VectorMath.silu(FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE))
+                        .intoMemorySegment(o, 4 * (oo + j), NATIVE);
+            }
+        }
+        for (; j < n; j++) {
+            o.setAtIndex(F, oo + j, VectorMath.silu(x.getAtIndex(F, xo + j * sx)));
+        }
+    }
+
+    /** out = x·(1 + scale) + shift; shift and scale rows may each be contiguous (1) or one value (0). */
     private static void modulateRow(MemorySegment o, long oo, MemorySegment x, long xo, long sx,
                                     MemorySegment sh, long sho, long ssh, MemorySegment sc, long sco, long ssc, int n) {
         int j = 0;
-        if (sx == 1) {
+        if (sx == 1 && (ssh == 0 || ssh == 1) && (ssc == 0 || ssc == 1)) {
             int bound = S.loopBound(n);
             if (ssh == 1 && ssc == 1) {
                 for (; j < bound; j += L) {
@@ -202,6 +268,16 @@ final class VectorElementwise implements ElementwiseOps {
                 FloatVector scale = FloatVector.broadcast(S, 1f + sc.getAtIndex(F, sco));
                 FloatVector shift = FloatVector.broadcast(S, sh.getAtIndex(F, sho));
                 for (; j < bound; j += L) {
+                    FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE).fma(scale, shift)
+                            .intoMemorySegment(o, 4 * (oo + j), NATIVE);
+                }
+            } else {
+                // One of the two is a row, the other one value per row (mixed broadcasts).
+                FloatVector scale1 = FloatVector.broadcast(S, 1f + sc.getAtIndex(F, sco));
+                FloatVector shift0 = FloatVector.broadcast(S, sh.getAtIndex(F, sho));
+                for (; j < bound; j += L) {
+                    FloatVector scale = ssc == 1 ? FloatVector.fromMemorySegment(S, sc, 4 * (sco + j), NATIVE).add(1f) : scale1;
+                    FloatVector shift = ssh == 1 ? FloatVector.fromMemorySegment(S, sh, 4 * (sho + j), NATIVE) : shift0;
                     FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE).fma(scale, shift)
                             .intoMemorySegment(o, 4 * (oo + j), NATIVE);
                 }

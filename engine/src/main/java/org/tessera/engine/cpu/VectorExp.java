@@ -31,6 +31,14 @@ final class VectorExp {
     private static final float MIN_X = -87.33654f;
     private static final float MAX_X = 88.72283f;
 
+    // Broadcast once: FloatVector.fma has no (vector, scalar) overload.
+    private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
+    private static final FloatVector NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+    private static final FloatVector C3 = FloatVector.broadcast(S, 8.3334519073e-3f);
+    private static final FloatVector C4 = FloatVector.broadcast(S, 4.1665795894e-2f);
+    private static final FloatVector C5 = FloatVector.broadcast(S, 1.6666665459e-1f);
+    private static final FloatVector C6 = FloatVector.broadcast(S, 5.0000001201e-1f);
+
     private VectorExp() {}
 
     static FloatVector exp(FloatVector x) {
@@ -38,14 +46,18 @@ final class VectorExp {
         VectorMask<Float> over = x.compare(VectorOperators.GT, MAX_X);
         FloatVector xc = x.max(MIN_X).min(MAX_X);
         FloatVector n = xc.fma(LOG2E, ROUND).sub(ROUND); // round(x·log₂e)
-        FloatVector r = n.fma(-LN2_HI, xc);               // x − n·ln2, in two steps for accuracy
-        r = n.fma(-LN2_LO, r);
+        FloatVector r = n.fma(NEG_LN2_HI, xc);               // x − n·ln2, in two steps for accuracy
+        r = n.fma(NEG_LN2_LO, r);
         FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-        p = p.fma(r, 8.3334519073e-3f);
-        p = p.fma(r, 4.1665795894e-2f);
-        p = p.fma(r, 1.6666665459e-1f);
-        p = p.fma(r, 5.0000001201e-1f);
+        p = p.fma(r, C3);
+        p = p.fma(r, C4);
+        p = p.fma(r, C5);
+        p = p.fma(r, C6);
         FloatVector y = p.mul(r).fma(r, r).add(1f);         // 1 + r + r²·p(r)
+        // Near the top of the range n reaches 128, one past the largest exponent: use 2·2¹²⁷.
+        VectorMask<Float> top = n.compare(VectorOperators.GT, 127f);
+        y = y.blend(y.mul(2f), top);
+        n = n.blend(n.sub(1f), top);
         IntVector bits = (IntVector) n.convert(VectorOperators.F2I, 0);
         FloatVector scale = bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         FloatVector result = y.mul(scale);
@@ -74,6 +86,10 @@ final class VectorExp {
         p = Math.fma(p, r, 1.6666665459e-1f);
         p = Math.fma(p, r, 5.0000001201e-1f);
         float y = Math.fma(p * r, r, r) + 1f;
+        if (n > 127f) {
+            y *= 2f;
+            n -= 1f;
+        }
         return y * Float.intBitsToFloat(((int) n + 127) << 23);
     }
 }

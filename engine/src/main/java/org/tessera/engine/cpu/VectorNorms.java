@@ -9,10 +9,13 @@ import jdk.incubator.vector.VectorSpecies;
 import org.tessera.engine.backend.NormOps;
 import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
 /**
- * SIMD softmax, LayerNorm and GroupNorm over contiguous rows, parallel over rows (or groups).
+ * SIMD softmax, LayerNorm (plain, affine, and fused with adaLN modulation) and GroupNorm over
+ * contiguous rows, parallel over rows (or groups). The per-step ops run as a {@link NormJob}
+ * kept per calling thread, so they allocate nothing.
  *
  * <p>Statistics use two passes in float with vector accumulators (mean, then Σ(x − mean)²):
  * the second pass avoids the cancellation of E[x²] − E[x]², and lane-wise partial sums keep the
@@ -25,10 +28,99 @@ final class VectorNorms implements NormOps {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
+    private static final int SOFTMAX = 0;
+    private static final int LAYER_NORM = 1;
+    private static final int LAYER_NORM_AFFINE = 2;
+    private static final int LAYER_NORM_MODULATE = 3;
+
+    /** The row job of the calling thread, rebound on every call so that a call allocates nothing. */
+    private static final ThreadLocal<NormJob> JOBS = ThreadLocal.withInitial(NormJob::new);
+
     private final WorkerPool pool;
 
     VectorNorms(WorkerPool pool) {
         this.pool = pool;
+    }
+
+    /** One row-wise normalisation call: its operands, run over row ranges. */
+    private static final class NormJob extends ParallelLoops.RangeJob {
+        private int kind;
+        private int d;
+        private MemorySegment xs;
+        private MemorySegment os;
+        private long xBase;
+        private long oBase;
+        private Tensor x;
+        float eps;
+        MemorySegment ws;
+        long wo;
+        MemorySegment bs;
+        long bo;
+        Tensor shift;
+        Tensor scale;
+        long ssh;
+        long ssc;
+
+        void bind(int kind, Tensor x, Tensor out, int d) {
+            this.kind = kind;
+            this.d = d;
+            this.x = x;
+            xs = x.storage();
+            os = out.storage();
+            xBase = x.byteOffset();
+            oBase = out.byteOffset();
+        }
+
+        void run(WorkerPool pool) {
+            try {
+                forRows(pool, x.numel() / d, d);
+            } finally {
+                x = shift = scale = null;
+                xs = os = ws = bs = null;
+            }
+        }
+
+        @Override
+        void range(long from, long to) {
+            // One loop per kind: each stays within the JIT's inlining budget (see VectorElementwise).
+            switch (kind) {
+                case SOFTMAX -> softmaxRows(from, to);
+                case LAYER_NORM_MODULATE -> layerNormModulateRows(from, to);
+                default -> layerNormRows(from, to);
+            }
+        }
+
+        private void softmaxRows(long from, long to) {
+            for (long r = from; r < to; r++) {
+                softmaxRow(xs, xBase + 4 * r * d, os, oBase + 4 * r * d, d);
+            }
+        }
+
+        private void layerNormRows(long from, long to) {
+            for (long r = from; r < to; r++) {
+                long xo = xBase + 4 * r * d;
+                long oo = oBase + 4 * r * d;
+                float mean = sum(xs, xo, d) / d;
+                float rstd = (float) (1 / Math.sqrt(sumSquaredDeviations(xs, xo, d, mean) / d + eps));
+                if (kind == LAYER_NORM) {
+                    normalise(xs, xo, os, oo, d, mean, rstd, 0f);
+                } else {
+                    layerNormAffine(xs, xo, os, oo, d, mean, rstd, ws, wo, bs, bo);
+                }
+            }
+        }
+
+        private void layerNormModulateRows(long from, long to) {
+            MemorySegment sh = shift.storage();
+            MemorySegment sc = scale.storage();
+            for (long r = from; r < to; r++) {
+                long xo = xBase + 4 * r * d;
+                float mean = sum(xs, xo, d) / d;
+                float rstd = (float) (1 / Math.sqrt(sumSquaredDeviations(xs, xo, d, mean) / d + eps));
+                layerNormModulateRow(xs, xo, os, oBase + 4 * r * d, d, mean, rstd,
+                        sh, BroadcastLoop.rowOffset(shift, x, r), ssh, sc, BroadcastLoop.rowOffset(scale, x, r), ssc);
+            }
+        }
     }
 
     @Override
@@ -38,15 +130,9 @@ final class VectorNorms implements NormOps {
         if (d == 0) {
             return;
         }
-        MemorySegment xs = x.storage();
-        MemorySegment os = out.storage();
-        long xBase = x.byteOffset();
-        long oBase = out.byteOffset();
-        ParallelLoops.rows(pool, x.numel() / d, d, (from, to) -> {
-            for (long r = from; r < to; r++) {
-                softmaxRow(xs, xBase + 4 * r * d, os, oBase + 4 * r * d, d);
-            }
-        });
+        NormJob job = JOBS.get();
+        job.bind(SOFTMAX, x, out, d);
+        job.run(pool);
     }
 
     /** e^(x − max) into out with its sum, then out · (1/sum); the max keeps exp from overflowing. */
@@ -63,13 +149,13 @@ final class VectorNorms implements NormOps {
         }
         FloatVector vsum = FloatVector.zero(S);
         for (j = 0; j < bound; j += L) {
-            FloatVector e = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorExp.exp(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max));
             e.intoMemorySegment(o, oo + 4L * j, NATIVE);
             vsum = vsum.add(e);
         }
         float sum = vsum.reduceLanes(VectorOperators.ADD);
         for (; j < d; j++) {
-            float e = (float) Math.exp(x.get(F, xo + 4L * j) - max);
+            float e = VectorExp.exp(x.get(F, xo + 4L * j) - max);
             o.set(F, oo + 4L * j, e);
             sum += e;
         }
@@ -85,27 +171,69 @@ final class VectorNorms implements NormOps {
         if (d == 0) {
             return;
         }
-        MemorySegment xs = x.storage();
-        MemorySegment os = out.storage();
-        long xBase = x.byteOffset();
-        long oBase = out.byteOffset();
-        MemorySegment ws = weight == null ? null : weight.storage();
-        long wo = weight == null ? 0 : weight.byteOffset();
-        MemorySegment bs = bias == null ? null : bias.storage();
-        long bo = bias == null ? 0 : bias.byteOffset();
-        ParallelLoops.rows(pool, x.numel() / d, d, (from, to) -> {
-            for (long r = from; r < to; r++) {
-                long xo = xBase + 4 * r * d;
-                long oo = oBase + 4 * r * d;
-                float mean = sum(xs, xo, d) / d;
-                float rstd = (float) (1 / Math.sqrt(sumSquaredDeviations(xs, xo, d, mean) / d + eps));
-                if (ws == null && bs == null) {
-                    normalise(xs, xo, os, oo, d, mean, rstd, 0f);
-                } else {
-                    layerNormAffine(xs, xo, os, oo, d, mean, rstd, ws, wo, bs, bo);
-                }
+        NormJob job = JOBS.get();
+        job.bind(weight == null && bias == null ? LAYER_NORM : LAYER_NORM_AFFINE, x, out, d);
+        job.eps = eps;
+        job.ws = weight == null ? null : weight.storage();
+        job.wo = weight == null ? 0 : weight.byteOffset();
+        job.bs = bias == null ? null : bias.storage();
+        job.bo = bias == null ? 0 : bias.byteOffset();
+        job.run(pool);
+    }
+
+    /**
+     * One pass of statistics per row (vector sums: mean, then Σ(x − mean)² while the row is in
+     * L1), then one pass that normalises, modulates and stores:
+     * out = (x − mean)·a + shift with a = rstd·(1 + scale), one FMA each. The rows of shift and
+     * scale are found from their own strides, so chunks of a fused adaLN projection work as is.
+     */
+    @Override
+    public void layerNormModulate(Tensor x, Tensor shift, Tensor scale, float eps, Tensor out) {
+        boolean valid = x.dtype() == DType.F32 && out.dtype() == DType.F32 && x.rank() >= 1 && x.sameShape(out)
+                && x.isContiguous() && out.isContiguous()
+                && BroadcastLoop.broadcastsTo(shift, x) && BroadcastLoop.broadcastsTo(scale, x);
+        if (!valid) {
+            OpChecks.rowwise("layerNormModulate", x, out);
+            int[] shape = x.shape();
+            OpChecks.broadcastsTo("layerNormModulate", "shift", shift, shape);
+            OpChecks.broadcastsTo("layerNormModulate", "scale", scale, shape);
+        }
+        int d = x.size(-1);
+        if (d == 0) {
+            return;
+        }
+        NormJob job = JOBS.get();
+        job.bind(LAYER_NORM_MODULATE, x, out, d);
+        job.eps = eps;
+        job.shift = shift;
+        job.scale = scale;
+        job.ssh = BroadcastLoop.innerStride(shift, d);
+        job.ssc = BroadcastLoop.innerStride(scale, d);
+        job.run(pool);
+    }
+
+    /** out = (x − mean)·rstd·(1 + scale) + shift over one row; shift and scale offsets in elements. */
+    private static void layerNormModulateRow(MemorySegment x, long xo, MemorySegment o, long oo, int d, float mean,
+                                             float rstd, MemorySegment sh, long sho, long ssh,
+                                             MemorySegment sc, long sco, long ssc) {
+        int j = 0;
+        if (ssh == 1 && ssc == 1) {
+            for (int bound = S.loopBound(d); j < bound; j += L) {
+                FloatVector a = FloatVector.fromMemorySegment(S, sc, 4 * (sco + j), NATIVE).fma(rstd, rstd);
+                FloatVector b = FloatVector.fromMemorySegment(S, sh, 4 * (sho + j), NATIVE);
+                FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean).fma(a, b)
+                        .intoMemorySegment(o, oo + 4L * j, NATIVE);
             }
-        });
+        } else if (ssh == 0 && ssc == 0) {
+            float a = rstd * (1f + sc.getAtIndex(F, sco));
+            normalise(x, xo, o, oo, d, mean, a, sh.getAtIndex(F, sho));
+            return;
+        }
+        // Tails, mixed broadcasts and gathered (transposed) rows, element by element.
+        for (; j < d; j++) {
+            float a = rstd * (1f + sc.getAtIndex(F, sco + j * ssc));
+            o.set(F, oo + 4L * j, Math.fma(x.get(F, xo + 4L * j) - mean, a, sh.getAtIndex(F, sho + j * ssh)));
+        }
     }
 
     /** out = (x − mean)·rstd·w + b, a missing w counting as 1 and a missing b as 0. */

@@ -15,7 +15,7 @@ import org.tessera.engine.tensor.Tensor;
  * step that computes it. Everything a step needs (views, broadcast constants, kernel objects) is
  * prepared here, once per {@link Execution}, so running a step allocates nothing. Every kernel
  * call goes through the {@link Backend}'s op families, except the few graph-level kernels the
- * families lack (copies, gathers, the fused layernorm-modulate), which live in their own classes.
+ * families lack (copies, gathers), which live in their own classes.
  */
 final class NodeKernels {
     private NodeKernels() {}
@@ -81,10 +81,7 @@ final class NodeKernels {
             }
             case Op.Activate a -> () -> ew.activate(a.activation(), in[0], out);
             case Op.Modulate m -> () -> ew.modulate(in[0], in[1], in[2], out);
-            case Op.LayerNormModulate l -> {
-                LayerNormModulateKernel k = new LayerNormModulateKernel(backend.pool(), in[0], in[1], in[2], l.eps(), out);
-                yield k::run;
-            }
+            case Op.LayerNormModulate l -> () -> backend.norms().layerNormModulate(in[0], in[1], in[2], l.eps(), out);
             case Op.TimestepEmbedding t -> () -> backend.tables().timestepEmbedding(in[0], t.maxPeriod(), out);
             case Op.SinCos2d s -> () -> backend.tables().sinCos2d(s.gridH(), s.gridW(), out);
             case Op.Embedding e -> {

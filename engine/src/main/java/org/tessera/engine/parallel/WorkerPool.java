@@ -77,12 +77,15 @@ public final class WorkerPool implements AutoCloseable {
             return;
         }
         try {
+            // Move the ticket to the new generation before touching task and count: a worker still
+            // holding the previous generation number then fails its claim instead of pairing an
+            // old-generation ticket with the new task (which ran an index twice).
+            int gen = generation + 1;
+            ticket.set((long) gen << 32);
             failure = null;
             this.task = task;
             this.count = count;
             completed.set(0);
-            int gen = generation + 1;
-            ticket.set((long) gen << 32);
             generation = gen; // publishes task and count to the workers
             for (Thread w : workers) {
                 LockSupport.unpark(w);

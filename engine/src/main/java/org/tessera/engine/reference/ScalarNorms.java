@@ -4,7 +4,7 @@ import org.tessera.engine.backend.NormOps;
 import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.tensor.Tensor;
 
-/** Softmax, LayerNorm and GroupNorm as textbook two-pass loops in double: the test oracle. */
+/** Softmax, LayerNorm (plain and fused with adaLN modulation) and GroupNorm as textbook two-pass loops in double: the test oracle. */
 public final class ScalarNorms implements NormOps {
 
     /** A reference with no state. */
@@ -49,6 +49,28 @@ public final class ScalarNorms implements NormOps {
             for (int i = 0; i < d; i++) {
                 v[row * d + i] = v[row * d + i] * (w == null ? 1 : w[i]) + (b == null ? 0 : b[i]);
             }
+        }
+        RefArrays.write(out, v);
+    }
+
+    /** normalise(x) · (1 + scale) + shift per row, shift and scale broadcast to x's shape. */
+    @Override
+    public void layerNormModulate(Tensor x, Tensor shift, Tensor scale, float eps, Tensor out) {
+        OpChecks.rowwise("layerNormModulate", x, out);
+        int[] shape = x.shape();
+        OpChecks.broadcastsTo("layerNormModulate", "shift", shift, shape);
+        OpChecks.broadcastsTo("layerNormModulate", "scale", scale, shape);
+        int d = x.size(-1);
+        double[] v = x.toDoubleArray();
+        double[] sh = shift.toDoubleArray();
+        double[] sc = scale.toDoubleArray();
+        long[] shStrides = RefArrays.broadcastStrides(shift.shape(), shape);
+        long[] scStrides = RefArrays.broadcastStrides(scale.shape(), shape);
+        for (int row = 0; d > 0 && row < v.length / d; row++) {
+            normalise(v, row * d, d, eps);
+        }
+        for (int i = 0; i < v.length; i++) {
+            v[i] = v[i] * (1 + sc[RefArrays.index(i, shape, scStrides)]) + sh[RefArrays.index(i, shape, shStrides)];
         }
         RefArrays.write(out, v);
     }

@@ -61,7 +61,13 @@ class ElementwisePropertyTest {
                 new Operands("expanded both", randn(1, 1, 19).expand(3, 19), randn(2, 3, 1).expand(3, 19)),
                 new Operands("parallel [300,129]+[129]", randn(1, 300, 129), randn(2, 129)),
                 new Operands("parallel flat [40000]", randn(1, 40000), randn(2, 40000)),
-                new Operands("parallel transposed", randn(1, 190, 190).t(), randn(2, 190, 190)));
+                new Operands("parallel transposed", randn(1, 190, 190).t(), randn(2, 190, 190)),
+                new Operands("parallel rows [2,200,129]+[2,1,129]", randn(1, 2, 200, 129), randn(2, 2, 1, 129)),
+                new Operands("parallel column [2,200,129]+[2,200,1]", randn(1, 2, 200, 129), randn(2, 2, 200, 1)),
+                new Operands("sliced rows [2,9,33] of [2,9,40]", randn(1, 2, 9, 40).slice(2, 7, 40), randn(2, 2, 1, 33)),
+                new Operands("rank 0 scalar", randn(1, 3, 17), Tensor.of(new float[] {1.5f})),
+                new Operands("both rank 0", Tensor.of(new float[] {-2f}), Tensor.of(new float[] {1.5f})),
+                new Operands("empty [0,5]+[5]", Tensor.zeros(DType.F32, 0, 5), randn(2, 5)));
     }
 
     static Stream<Arguments> binaryCases() {

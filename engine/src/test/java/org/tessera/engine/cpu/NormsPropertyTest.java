@@ -131,6 +131,61 @@ class NormsPropertyTest {
         }
     }
 
+    /** x, shift, scale for the fused layerNorm-modulate. */
+    private record Modulation(String name, Tensor x, Tensor shift, Tensor scale) {}
+
+    static Stream<Arguments> modulations() {
+        Stream<Modulation> dit = IntStream.of(1, 7, 17, 33, 1000, 1152).mapToObj(d -> new Modulation(
+                "DiT [2,5," + d + "] with [2,1," + d + "]", randn(1, 3f, 2, 5, d), randn(2, 2, 1, d), randn(3, 2, 1, d)));
+        Stream<Modulation> others = Stream.of(
+                new Modulation("rows [4,33] with [33]", randn(1, 3f, 4, 33), randn(2, 33), randn(3, 33)),
+                new Modulation("scalars", randn(1, 3f, 3, 19), randn(2, 1), randn(3, 1)),
+                new Modulation("per token [2,9,33] with [2,9,1]", randn(1, 3f, 2, 9, 33), randn(2, 2, 9, 1), randn(3, 2, 9, 1)),
+                new Modulation("mixed [2,9,33] with [33] and [2,9,1]", randn(1, 3f, 2, 9, 33), randn(2, 33), randn(3, 2, 9, 1)),
+                new Modulation("same shape [3,17]", randn(1, 3f, 3, 17), randn(2, 3, 17), randn(3, 3, 17)),
+                new Modulation("chunks of [2,1,6·33]", randn(1, 3f, 2, 9, 33), randn(2, 2, 1, 198).chunk(6, 2)[0],
+                        randn(2, 2, 1, 198).chunk(6, 2)[1]),
+                new Modulation("transposed shift", randn(1, 3f, 2, 33, 17), randn(2, 17, 33).t(), randn(3, 2, 1, 17)),
+                new Modulation("expanded scale", randn(1, 3f, 2, 9, 33), randn(2, 2, 1, 33), randn(3, 33).expand(2, 1, 33)),
+                new Modulation("parallel [2,300,65]", randn(1, 3f, 2, 300, 65), randn(2, 2, 1, 65), randn(3, 2, 1, 65)),
+                new Modulation("parallel DiT [2,64,1152]", randn(1, 3f, 2, 64, 1152), randn(2, 2, 1, 1152),
+                        randn(3, 2, 1, 1152)));
+        return Stream.concat(dit, others).flatMap(m -> IntStream.of(1, 3)
+                .mapToObj(t -> Arguments.of(m.name(), m.x(), m.shift(), m.scale(), t)));
+    }
+
+    @ParameterizedTest(name = "{0} threads={4}")
+    @MethodSource("modulations")
+    void layerNormModulateMatchesReference(String name, Tensor x, Tensor shift, Tensor scale, int threads) {
+        // An offset mean exercises the two-pass variance.
+        Tensor shifted = Tensor.zeros(DType.F32, x.shape());
+        REF_ELEMENTWISE.add(x, Tensor.of(new float[] {4f}, 1), shifted);
+        for (Tensor input : new Tensor[] {x, shifted}) {
+            Tensor expected = Tensor.zeros(DType.F32, x.shape());
+            REF.layerNormModulate(input, shift, scale, 1e-6f, expected);
+            Tensor out = Tensor.zeros(DType.F32, x.shape());
+            vector(threads).layerNormModulate(input, shift, scale, 1e-6f, out);
+            assertClose(expected, out, REL, ABS, "layerNormModulate " + name);
+            Tensor inPlace = copy(input);
+            vector(threads).layerNormModulate(inPlace, shift, scale, 1e-6f, inPlace);
+            assertClose(expected, inPlace, REL, ABS, "layerNormModulate in place " + name);
+        }
+    }
+
+    @Test
+    void layerNormModulateIsLayerNormThenModulate() {
+        Tensor x = randn(1, 3f, 2, 7, 33);
+        Tensor shift = randn(2, 2, 1, 33);
+        Tensor scale = randn(3, 2, 1, 33);
+        Tensor normed = Tensor.zeros(DType.F32, 2, 7, 33);
+        REF.layerNorm(x, null, null, 1e-6f, normed);
+        Tensor expected = Tensor.zeros(DType.F32, 2, 7, 33);
+        REF_ELEMENTWISE.modulate(normed, shift, scale, expected);
+        Tensor out = Tensor.zeros(DType.F32, 2, 7, 33);
+        REF.layerNormModulate(x, shift, scale, 1e-6f, out);
+        assertClose(expected, out, 1e-6, 1e-6, "reference fused = composed");
+    }
+
     @Test
     void badShapesNameTheOp() {
         for (NormOps impl : new NormOps[] {vector(1), REF}) {
@@ -146,6 +201,14 @@ class NormsPropertyTest {
                     Tensor.zeros(DType.F32, 2, 6, 4)), "6 channels", "[2, 6, 4]", "4 groups");
             assertShapeError("groupNorm", () -> impl.groupNorm(randn(1, 2, 6, 4), 3, randn(2, 3), null, 1e-5f,
                     Tensor.zeros(DType.F32, 2, 6, 4)), "weight", "[3]");
+            assertShapeError("layerNormModulate", () -> impl.layerNormModulate(randn(1, 2, 3, 4), randn(2, 2, 1, 5),
+                    randn(3, 2, 1, 4), 1e-6f, Tensor.zeros(DType.F32, 2, 3, 4)), "shift", "[2, 1, 5]", "[2, 3, 4]");
+            assertShapeError("layerNormModulate", () -> impl.layerNormModulate(randn(1, 2, 3, 4), randn(2, 4),
+                    randn(3, 3, 2, 1, 4), 1e-6f, Tensor.zeros(DType.F32, 2, 3, 4)), "scale", "[3, 2, 1, 4]");
+            assertShapeError("layerNormModulate", () -> impl.layerNormModulate(randn(1, 2, 3, 4), randn(2, 4),
+                    randn(3, 4), 1e-6f, Tensor.zeros(DType.F32, 2, 3, 5)), "[2, 3, 4]", "[2, 3, 5]");
+            assertShapeError("layerNormModulate", () -> impl.layerNormModulate(randn(1, 4, 3).t(), randn(2, 4),
+                    randn(3, 4), 1e-6f, Tensor.zeros(DType.F32, 3, 4)), "contiguous");
         }
     }
 }

@@ -14,7 +14,7 @@ class WorkerPoolTest {
     @Test
     void everyIndexRunsExactlyOnceAcrossManyJobs() {
         try (WorkerPool pool = new WorkerPool(4)) {
-            for (int job = 0; job < 2000; job++) {
+            for (int job = 0; job < 20_000; job++) {
                 int n = 1 + job % 37;
                 AtomicIntegerArray hits = new AtomicIntegerArray(n);
                 pool.run(n, hits::incrementAndGet);
