@@ -33,6 +33,19 @@ final class VectorMath {
 
     private VectorMath() {}
 
+    /**
+     * The sum of the lanes, left to right. Not {@code reduceLanes(ADD)}: its compiled form adds
+     * in a tree and its interpreted form in sequence, so the same row would sum to different
+     * floats before and after the JIT warms up, and a seed would not reproduce an image.
+     */
+    static float sum(FloatVector v) {
+        float s = 0f;
+        for (int i = 0; i < L; i++) {
+            s += v.lane(i);
+        }
+        return s;
+    }
+
     /** e^x, deterministic in every JIT mode; see {@link VectorExp}. */
     static FloatVector exp(FloatVector x) {
         return VectorExp.exp(x);

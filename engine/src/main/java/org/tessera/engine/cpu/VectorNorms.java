@@ -153,7 +153,7 @@ final class VectorNorms implements NormOps {
             e.intoMemorySegment(o, oo + 4L * j, NATIVE);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(vsum);
         for (; j < d; j++) {
             float e = VectorExp.exp(x.get(F, xo + 4L * j) - max);
             o.set(F, oo + 4L * j, e);
@@ -306,7 +306,7 @@ final class VectorNorms implements NormOps {
         for (int bound = S.loopBound(n); j < bound; j += L) {
             acc = acc.add(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE));
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sum(acc);
         for (; j < n; j++) {
             s += x.get(F, xo + 4L * j);
         }
@@ -321,7 +321,7 @@ final class VectorNorms implements NormOps {
             FloatVector dx = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean);
             acc = dx.fma(dx, acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sum(acc);
         for (; j < n; j++) {
             float dx = x.get(F, xo + 4L * j) - mean;
             s += dx * dx;
