@@ -147,20 +147,34 @@ final class VectorNorms implements NormOps {
         for (; j < d; j++) {
             max = Math.max(max, x.get(F, xo + 4L * j));
         }
-        FloatVector vsum = FloatVector.zero(S);
-        for (j = 0; j < bound; j += L) {
-            FloatVector e = VectorExp.exp(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max));
-            e.intoMemorySegment(o, oo + 4L * j, NATIVE);
-            vsum = vsum.add(e);
-        }
-        float sum = VectorMath.sum(vsum);
-        for (; j < d; j++) {
+        float sum = expAndSum(x, xo, o, oo, bound, max);
+        for (j = bound; j < d; j++) {
             float e = VectorExp.exp(x.get(F, xo + 4L * j) - max);
             o.set(F, oo + 4L * j, e);
             sum += e;
         }
         scale(o, oo, d, 1f / sum, 0f);
     }
+
+    /**
+     * out[j] = e^(x[j] − max) for the vector part of a row; returns its sum. A method of its own
+     * so that C2 inlines the exp and the lane sum and keeps every vector in registers.
+     */
+    private static float expAndSum(MemorySegment x, long xo, MemorySegment o, long oo, int bound, float max) {
+        FloatVector vsum = FloatVector.zero(S);
+        for (int j = 0; j < bound; j += L) {
+            FloatVector e = VectorExp.exp(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max));
+            e.intoMemorySegment(o, oo + 4L * j, NATIVE);
+            vsum = vsum.add(e);
+        }
+        // Lanes out through the heap, summed in a fixed order (see VectorMath.sum): no vector
+        // crosses a call boundary here, so none is boxed.
+        float[] lanes = LANES.get();
+        vsum.intoArray(lanes, 0);
+        return VectorMath.sumLanes(lanes);
+    }
+
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[L]);
 
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
