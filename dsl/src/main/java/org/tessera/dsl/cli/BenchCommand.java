@@ -41,6 +41,9 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--pipeline", description = "Which pipeline of the file (default: the first).")
     String pipeline;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a pipeline setting, e.g. --set guidance=none.")
+    java.util.Map<String, String> overrides = new java.util.LinkedHashMap<>();
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -53,7 +56,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         if (runs < 1) {
             throw new IllegalArgumentException("--runs must be at least 1, got " + runs);
         }
-        var options = org.tessera.dsl.CompileOptions.defaults().withThreads(threads).withDevice(device).withPipeline(pipeline);
+        var options = org.tessera.dsl.CompileOptions.defaults().withThreads(threads).withDevice(device).withPipeline(pipeline)
+                .withOverrides(overrides);
         try (var p = org.tessera.dsl.Tessera.compile(file, options)) {
             out.printf(Locale.ROOT, "%s: %s, inputs %s%n", p.settings().name(), p.modelName(), describe(p.inputShapes()));
             for (String line : p.graph().passLog()) {
