@@ -137,12 +137,13 @@ public final class Tessera {
             throw new CompilationException(d);
         }
         Arena arena = Arena.ofShared();
+        List<Arena> weightArenas = java.util.Collections.synchronizedList(new ArrayList<>());
         WorkerPool pool = new WorkerPool(options.threadCount());
         SafetensorsReader checkpoint = null;
         boolean ok = false;
         try {
             Backend backend = Backends.cpu(pool, System.err::println);
-            ModelCompiler.WeightSource weights;
+            WeightBinding.Bound weights;
             switch (settings.weights()) {
                 case PipelineSettings.Checkpoint c -> {
                     try {
@@ -158,7 +159,7 @@ public final class Tessera {
                     }
                     weights = WeightBinding.checkpoint(checkpoint, arena);
                 }
-                case PipelineSettings.RandomWeights r -> weights = WeightBinding.random(r.seed(), r.std(), arena, backend);
+                case PipelineSettings.RandomWeights r -> weights = WeightBinding.random(r.seed(), r.std(), backend, weightArenas);
             }
             // Inputs: from a file (forward pipelines) or from the model's annotated shapes (sampling).
             Map<String, Tensor> forwardInputs = null;
@@ -205,12 +206,12 @@ public final class Tessera {
             for (ModelCompiler.InputSpec in : specs) {
                 inputs.add(g.input(in.name(), dtypes.get(in.name()), shapes.get(in.name())));
             }
-            Value out = mc.lower(model, g, inputs, weights, settings.model().span());
+            Value out = mc.lower(model, g, inputs, weights.source(), settings.model().span());
             if (out == null || d.hasErrors()) {
                 throw new CompilationException(d);
             }
             g.output("out", out);
-            CompiledGraph compiled = Planner.compile(g.build(), backend);
+            CompiledGraph compiled = Planner.compile(g.build(), backend, Planner.Options.DEFAULT, weights.release());
             Object classes = model.constant("num_classes");
             int latentChannels = shapes.get(specs.get(0).name())[1];
             SafetensorsReader file = checkpoint;
@@ -220,6 +221,7 @@ public final class Tessera {
                         if (file != null) {
                             file.close();
                         }
+                        closeAll(weightArenas);
                         pool.close();
                     });
             ok = true;
@@ -229,9 +231,19 @@ public final class Tessera {
                 if (checkpoint != null) {
                     checkpoint.close();
                 }
+                closeAll(weightArenas);
                 pool.close();
                 arena.close();
             }
+        }
+    }
+
+    private static void closeAll(List<Arena> arenas) {
+        synchronized (arenas) {
+            for (Arena a : arenas) {
+                a.close();
+            }
+            arenas.clear();
         }
     }
 

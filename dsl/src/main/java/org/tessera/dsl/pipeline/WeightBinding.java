@@ -2,7 +2,10 @@ package org.tessera.dsl.pipeline;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.function.Consumer;
 import java.util.List;
 import java.util.Map;
 import org.tessera.dsl.sema.ModelCompiler;
@@ -15,6 +18,12 @@ import org.tessera.engine.tensor.Tensor;
 /** Binds a model's declared weights to tensors: from a checkpoint, random, or placeholders. */
 public final class WeightBinding {
     private static final int LISTED = 8;
+
+    /**
+     * Weight tensors by key, and what to do with one once the compiled plan no longer reads it
+     * (its packed copy replaced it): free it, or drop its pages from memory.
+     */
+    public record Bound(ModelCompiler.WeightSource source, Consumer<Tensor> release) {}
 
     private WeightBinding() {}
 
@@ -57,22 +66,50 @@ public final class WeightBinding {
         }
     }
 
-    /** Weights from a checked checkpoint: F32 tensors are zero-copy views of the mapped file; others are converted once. */
-    public static ModelCompiler.WeightSource checkpoint(SafetensorsReader file, Arena arena) {
-        return (key, shape) -> {
+    /**
+     * Weights from a checked checkpoint: F32 tensors are zero-copy views of the mapped file
+     * (released by unloading their pages; the file stays mapped), others are converted once.
+     */
+    public static Bound checkpoint(SafetensorsReader file, Arena arena) {
+        ModelCompiler.WeightSource source = (key, shape) -> {
             Tensor t = file.tensor(key);
             return t.dtype() == DType.F32 ? t : t.to(DType.F32, arena);
         };
+        return new Bound(source, t -> {
+            MemorySegment s = t.storage();
+            if (s.isMapped()) {
+                s.asSlice(t.byteOffset(), t.numel() * t.dtype().byteSize()).unload();
+            }
+        });
     }
 
-    /** N(0, std²) weights from a seed; each key draws from its own stream, so values do not depend on order. */
-    public static ModelCompiler.WeightSource random(long seed, double std, Arena arena, Backend backend) {
-        return (key, shape) -> {
-            Tensor t = Tensor.zeros(arena, DType.F32, shape);
+    /**
+     * N(0, std²) weights from a seed; each key draws from its own stream, so values do not depend
+     * on order. Each weight has its own arena so that it can be freed once packed; the rest close
+     * with {@code owner}.
+     */
+    public static Bound random(long seed, double std, Backend backend, List<Arena> owner) {
+        Map<Tensor, Arena> arenas = new IdentityHashMap<>();
+        ModelCompiler.WeightSource source = (key, shape) -> {
+            Arena a = Arena.ofShared();
+            Tensor t = Tensor.zeros(a, DType.F32, shape);
+            synchronized (arenas) {
+                arenas.put(t, a);
+                owner.add(a);
+            }
             new RandomStream(seed, key.hashCode() & 0xFFFF_FFFFL).fillNormal(t, backend.pool());
             backend.elementwise().axpby((float) std, t, 0f, t, t); // t = std·t, in place
             return t;
         };
+        return new Bound(source, t -> {
+            synchronized (arenas) {
+                Arena a = arenas.remove(t);
+                if (a != null) {
+                    owner.remove(a);
+                    a.close();
+                }
+            }
+        });
     }
 
     /** Shape-only stand-ins for checking: one zero broadcast to the shape (no memory per weight). */

@@ -41,6 +41,17 @@ public final class Planner {
 
     /** {@link #compile(Graph, Backend)} with chosen optimisations. */
     public static CompiledGraph compile(Graph graph, Backend backend, Options options) {
+        return compile(graph, backend, options, t -> { });
+    }
+
+    /**
+     * {@link #compile(Graph, Backend, Options)}, handing {@code packedOnly} each weight right
+     * after it has been packed when nothing else in the plan reads it: the caller may then free
+     * it (random weights) or drop its pages (a memory-mapped checkpoint), so that a model is not
+     * held twice — original and packed — in memory.
+     */
+    public static CompiledGraph compile(Graph graph, Backend backend, Options options,
+                                        java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
         List<String> log = new ArrayList<>();
         Graph g = DeadNodeElimination.apply(graph, log);
         if (options.foldConstants()) {
@@ -54,7 +65,7 @@ public final class Planner {
             g = ConstantFolding.apply(g, backend, log);
         }
         g = DeadNodeElimination.apply(g, log);
-        Map<Integer, PackedMatrix> packed = packWeights(g, backend, log);
+        Map<Integer, PackedMatrix> packed = packWeights(g, backend, log, packedOnly);
         MemoryPlan plan = MemoryPlan.of(g, options.reuseMemory());
         log.add(String.format(Locale.ROOT, "memory: %d buffers in a %s slab (%s without reuse)", plan.buffers(),
                 bytes(plan.slabBytes()), bytes(plan.unsharedBytes())));
@@ -65,8 +76,19 @@ public final class Planner {
      * Packs weightᵀ of every linear whose weight is a constant, once per distinct weight, into an
      * automatic arena that lives as long as the compiled graph.
      */
-    private static Map<Integer, PackedMatrix> packWeights(Graph g, Backend backend, List<String> log) {
+    private static Map<Integer, PackedMatrix> packWeights(Graph g, Backend backend, List<String> log,
+                                                          java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
         Map<Integer, PackedMatrix> packed = new HashMap<>();
+        // Constants read by anything other than a linear's weight slot stay needed after packing.
+        java.util.Set<Integer> readElsewhere = new java.util.HashSet<>();
+        for (Node n : g.nodes()) {
+            for (int i = 0; i < n.inputs().size(); i++) {
+                if (!(n.op() instanceof Op.Linear) || i != 1) {
+                    readElsewhere.add(n.input(i).id());
+                }
+            }
+        }
+        readElsewhere.addAll(g.outputs().values().stream().map(Value::id).toList());
         Arena arena = Arena.ofAuto();
         long bytes = 0;
         for (Node n : g.nodes()) {
@@ -81,6 +103,9 @@ public final class Planner {
                 packed.put(w.id(), backend.gemm().pack(c.value().t(), arena));
             } catch (RuntimeException e) {
                 throw new GraphExecutionException(n, "while packing its weight", e);
+            }
+            if (!readElsewhere.contains(w.id())) {
+                packedOnly.accept(c.value());
             }
             bytes += w.byteSize();
         }
