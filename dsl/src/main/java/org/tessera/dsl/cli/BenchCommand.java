@@ -66,9 +66,14 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             var profile = p.profile(runs);
             out.print(profile.table(12));
             double seconds = profile.totalNanos() / 1e9 / runs;
+            double rate = p.graph().flops() / seconds / 1e9;
             out.printf(Locale.ROOT, "forward: %.1f ms, %.1f GFLOP, %.1f GF/s effective (%d threads, %d runs)%n",
-                    seconds * 1e3, p.graph().flops() / 1e9, p.graph().flops() / seconds / 1e9,
-                    p.graph().backend().pool().threads(), runs);
+                    seconds * 1e3, p.graph().flops() / 1e9, rate, p.graph().backend().pool().threads(), runs);
+            // The anchor, measured in the same run on the same threads: a DiT-sized GEMM, B pre-packed.
+            var pool = p.graph().backend().pool();
+            double gemm = GemmBenchmark.measure(p.graph().backend().gemm(), pool, 512, 1152, 1152, true, 1.0).gflops();
+            out.printf(Locale.ROOT, "GEMM 512×1152×1152 (B pre-packed) on the same threads: %.1f GF/s; forward / GEMM = %.2f%n",
+                    gemm, rate / gemm);
         }
         return TesseraCommand.EXIT_OK;
     }

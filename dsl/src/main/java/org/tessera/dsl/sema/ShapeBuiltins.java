@@ -29,6 +29,7 @@ final class ShapeBuiltins {
         Builtins.add(m, Builtin.of(Signature.withExtraKeywords("rearrange", 2, "x", "pattern"), (c, a) ->
                 TensorBuiltins.tensor(Rearrange.apply(c.graph(), a.tensor("x"), "rearrange", a.string("pattern"),
                         sizes(a), false))));
+        Builtins.add(m, Builtin.of(Signature.of("unpatchify", 3, "x", "patch", "channels", "grid_h"), ShapeBuiltins::unpatchify));
         Builtins.add(m, Builtin.of(Signature.withExtraKeywords("repeat", 2, "x", "pattern"), (c, a) ->
                 TensorBuiltins.tensor(Rearrange.apply(c.graph(), a.tensor("x"), "repeat", a.string("pattern"),
                         sizes(a), true))));
@@ -61,6 +62,27 @@ final class ShapeBuiltins {
             parts.add(g.slice(x, dim, start, Math.min(x.size(dim), start + size)));
         }
         return list(parts);
+    }
+
+    /**
+     * DiT's unpatchify: tokens [B, gh·gw, p·p·c] → images [B, c, gh·p, gw·p], each token's features
+     * read as a p×p patch of c channels. The grid is square unless {@code grid_h} is given.
+     */
+    private static CompileValue unpatchify(LoweringContext c, BoundArgs a) {
+        Value x = a.tensor("x");
+        if (x.rank() != 3) {
+            throw new CompileError("unpatchify: expects tokens [B, T, p·p·c], got " + java.util.Arrays.toString(x.shape()));
+        }
+        int p = a.intValue("patch");
+        int ch = a.intValue("channels");
+        int tokens = x.size(1);
+        int gh = a.has("grid_h") ? a.intValue("grid_h") : (int) Math.round(Math.sqrt(tokens));
+        if (gh <= 0 || tokens % gh != 0) {
+            throw new CompileError("unpatchify: " + tokens + " tokens do not form a grid with " + gh + " rows");
+        }
+        Map<String, Long> sizes = Map.of("gh", (long) gh, "p", (long) p, "q", (long) p, "c", (long) ch);
+        return TensorBuiltins.tensor(Rearrange.apply(c.graph(), x, "unpatchify",
+                "b (gh gw) (p q c) -> b c (gh p) (gw q)", sizes, false));
     }
 
     private static Map<String, Long> sizes(BoundArgs a) {
