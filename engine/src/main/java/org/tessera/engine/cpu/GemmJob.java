@@ -24,9 +24,9 @@ import org.tessera.engine.parallel.WorkerPool;
  */
 final class GemmJob implements WorkerPool.Task {
     /** K block: a B micro-panel of KC×NR floats (32 KiB on AVX-512) stays in L1. */
-    static final int KC = 256;
+    static final int KC = Integer.getInteger("tessera.gemm.kc", 256);
     /** M block: an A block of MC×KC floats (384 KiB) stays in L2. */
-    static final int MC = 384; // a multiple of MR
+    static final int MC = Integer.getInteger("tessera.gemm.mc", 384) / GemmKernel.MR * GemmKernel.MR;
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     /** Per executing thread: the register tile's landing place (see GemmKernel.kernel). */
