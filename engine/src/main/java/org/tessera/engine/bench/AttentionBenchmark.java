@@ -35,30 +35,10 @@ public final class AttentionBenchmark {
             new RandomStream(1, 2).fillNormal(v, pool);
             Runnable call = () -> ops.attention(q, k, v, out, AttentionMask.NONE);
             double flops = 4.0 * batch * heads * tokens * (double) tokens * headDim;
-            // Warm up until the JIT has compiled the kernels (at least 1 s and 3 calls): the softmax,
-            // packing and kernel methods take C2 a few seconds of compiler time on a busy machine.
-            long warmEnd = System.nanoTime() + 1_000_000_000L;
-            for (int i = 0; i < 3 || System.nanoTime() < warmEnd; i++) {
-                call.run();
-            }
-            // Rounds of ~50 ms; report the best round, the usual convention for kernel peaks.
-            int perRound = Math.max(1, (int) (0.05 / estimateSeconds(call)));
-            double best = Double.MAX_VALUE;
-            long end = System.nanoTime() + (long) (minSeconds * 1e9);
-            do {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < perRound; i++) {
-                    call.run();
-                }
-                best = Math.min(best, (System.nanoTime() - t0) / 1e9 / perRound);
-            } while (System.nanoTime() < end);
+            // At least 1 s of warm-up: the softmax, packing and kernel methods take C2 a few seconds
+            // of compiler time on a busy machine.
+            double best = BestOf.secondsPerCall(call, 1.0, minSeconds);
             return new Result(batch, heads, tokens, headDim, pool.threads(), flops / best / 1e9, best * 1e3);
         }
-    }
-
-    private static double estimateSeconds(Runnable call) {
-        long t0 = System.nanoTime();
-        call.run();
-        return Math.max(1e-6, (System.nanoTime() - t0) / 1e9);
     }
 }

@@ -37,29 +37,8 @@ public final class GemmBenchmark {
                     ? () -> gemm.gemm(a, packed, c, 1f, 0f, Epilogue.NONE)
                     : () -> gemm.gemm(a, b, c, 1f, 0f, Epilogue.NONE);
             double flops = 2.0 * m * k * n;
-            // Warm up until the JIT has compiled the kernels (at least 0.3 s and 3 calls).
-            long warmEnd = System.nanoTime() + 300_000_000L;
-            for (int i = 0; i < 3 || System.nanoTime() < warmEnd; i++) {
-                call.run();
-            }
-            // Rounds of ~50 ms; report the best round, the usual convention for kernel peaks.
-            int perRound = Math.max(1, (int) (0.05 / estimateSeconds(call)));
-            double best = Double.MAX_VALUE;
-            long end = System.nanoTime() + (long) (minSeconds * 1e9);
-            do {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < perRound; i++) {
-                    call.run();
-                }
-                best = Math.min(best, (System.nanoTime() - t0) / 1e9 / perRound);
-            } while (System.nanoTime() < end);
+            double best = BestOf.secondsPerCall(call, 0.3, minSeconds);
             return new Result(m, k, n, prepacked, pool.threads(), flops / best / 1e9, best * 1e3);
         }
-    }
-
-    private static double estimateSeconds(Runnable call) {
-        long t0 = System.nanoTime();
-        call.run();
-        return Math.max(1e-6, (System.nanoTime() - t0) / 1e9);
     }
 }

@@ -22,14 +22,7 @@ record Layout(int[] shape, long[] strides, long offset) {
 
     /** Same rule as {@link Tensor#isContiguous()}. */
     boolean isContiguous() {
-        long expected = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] != 1 && strides[i] != expected) {
-                return false;
-            }
-            expected *= shape[i];
-        }
-        return true;
+        return Shapes.isContiguous(shape, strides);
     }
 
     /** The view an op makes of this layout, or null when a reshape cannot be a view. */
@@ -44,41 +37,10 @@ record Layout(int[] shape, long[] strides, long offset) {
     }
 
     private Layout reshape(int[] target) {
-        long[] s = viewStrides(target);
+        long[] s = Shapes.viewStrides(shape, strides, target);
         return s == null ? null : new Layout(target.clone(), s, offset);
     }
 
-    /** Tensor's rule: runs of old dims that are contiguous with each other must be covered exactly by runs of new dims. */
-    private long[] viewStrides(int[] target) {
-        if (isContiguous() || Shapes.numel(shape) == 0) {
-            return Shapes.contiguousStrides(target);
-        }
-        long[] out = new long[target.length];
-        int viewDim = target.length - 1;
-        long chunkBaseStride = strides[shape.length - 1];
-        long tensorNumel = 1;
-        long viewNumel = 1;
-        for (int d = shape.length - 1; d >= 0; d--) {
-            tensorNumel *= shape[d];
-            boolean runEnds = d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensorNumel * chunkBaseStride);
-            if (runEnds) {
-                while (viewDim >= 0 && (viewNumel < tensorNumel || target[viewDim] == 1)) {
-                    out[viewDim] = viewNumel * chunkBaseStride;
-                    viewNumel *= target[viewDim];
-                    viewDim--;
-                }
-                if (viewNumel != tensorNumel) {
-                    return null;
-                }
-                if (d > 0) {
-                    chunkBaseStride = strides[d - 1];
-                    tensorNumel = 1;
-                    viewNumel = 1;
-                }
-            }
-        }
-        return viewDim == -1 ? out : null;
-    }
 
     private Layout permute(int[] dims) {
         int[] s = new int[dims.length];

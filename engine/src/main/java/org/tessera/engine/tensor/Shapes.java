@@ -51,8 +51,57 @@ public final class Shapes {
         return out;
     }
 
+    /** True when {@code strides} lay {@code shape} out row-major without gaps (size-1 dims ignored). */
+    public static boolean isContiguous(int[] shape, long[] strides) {
+        long expected = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            if (shape[i] != 1 && strides[i] != expected) {
+                return false;
+            }
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    /**
+     * Strides that view a layout ({@code shape}, {@code strides}) as {@code target} without a
+     * copy, or null when that needs one. Old dims are grouped into runs that are contiguous with
+     * each other; each run must be covered exactly by a run of new dims, which then inherit the
+     * run's innermost stride (PyTorch's rule).
+     */
+    public static long[] viewStrides(int[] shape, long[] strides, int[] target) {
+        if (isContiguous(shape, strides) || numel(shape) == 0) {
+            return contiguousStrides(target);
+        }
+        long[] out = new long[target.length];
+        int viewDim = target.length - 1;
+        long chunkBaseStride = strides[shape.length - 1];
+        long tensorNumel = 1;
+        long viewNumel = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            tensorNumel *= shape[d];
+            boolean runEnds = d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensorNumel * chunkBaseStride);
+            if (runEnds) {
+                while (viewDim >= 0 && (viewNumel < tensorNumel || target[viewDim] == 1)) {
+                    out[viewDim] = viewNumel * chunkBaseStride;
+                    viewNumel *= target[viewDim];
+                    viewDim--;
+                }
+                if (viewNumel != tensorNumel) {
+                    return null;
+                }
+                if (d > 0) {
+                    chunkBaseStride = strides[d - 1];
+                    tensorNumel = 1;
+                    viewNumel = 1;
+                }
+            }
+        }
+        return viewDim == -1 ? out : null;
+    }
+
     /** Resolves one {@code -1} in a reshape target against {@code numel}. */
-    static int[] inferReshape(int[] target, long numel, int[] from) {
+    public static int[] inferReshape(int[] target, long numel, int[] from) {
         int[] out = target.clone();
         int infer = -1;
         long known = 1;

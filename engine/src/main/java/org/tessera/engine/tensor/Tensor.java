@@ -201,14 +201,7 @@ public final class Tensor {
 
     /** True when the elements are laid out row-major without gaps. */
     public boolean isContiguous() {
-        long expected = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] != 1 && strides[i] != expected) {
-                return false;
-            }
-            expected *= shape[i];
-        }
-        return true;
+        return Shapes.isContiguous(shape, strides);
     }
 
     /** True when both tensors have the same shape. */
@@ -226,7 +219,7 @@ public final class Tensor {
      */
     public Tensor reshape(int... newShape) {
         int[] target = Shapes.inferReshape(newShape, numel(), shape);
-        long[] newStrides = viewStrides(target);
+        long[] newStrides = Shapes.viewStrides(shape, strides, target);
         if (newStrides == null) {
             throw new ShapeMismatchException("reshape: cannot view " + Shapes.toString(shape) + " with strides "
                     + Arrays.toString(strides) + " as " + Shapes.toString(target) + " without a copy; call contiguous() first");
@@ -234,41 +227,6 @@ public final class Tensor {
         return new Tensor(storage, dtype, device, target, newStrides, offset);
     }
 
-    /**
-     * Strides for viewing this tensor as {@code target}, or null when that needs a copy. Old
-     * dims are grouped into runs that are contiguous with each other; each run must be covered
-     * exactly by a run of new dims, which then inherit the run's innermost stride.
-     */
-    private long[] viewStrides(int[] target) {
-        if (isContiguous() || numel() == 0) {
-            return Shapes.contiguousStrides(target);
-        }
-        long[] out = new long[target.length];
-        int viewDim = target.length - 1;
-        long chunkBaseStride = strides[shape.length - 1];
-        long tensorNumel = 1;
-        long viewNumel = 1;
-        for (int d = shape.length - 1; d >= 0; d--) {
-            tensorNumel *= shape[d];
-            boolean runEnds = d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensorNumel * chunkBaseStride);
-            if (runEnds) {
-                while (viewDim >= 0 && (viewNumel < tensorNumel || target[viewDim] == 1)) {
-                    out[viewDim] = viewNumel * chunkBaseStride;
-                    viewNumel *= target[viewDim];
-                    viewDim--;
-                }
-                if (viewNumel != tensorNumel) {
-                    return null;
-                }
-                if (d > 0) {
-                    chunkBaseStride = strides[d - 1];
-                    tensorNumel = 1;
-                    viewNumel = 1;
-                }
-            }
-        }
-        return viewDim == -1 ? out : null;
-    }
 
     /** A view with the dimensions reordered: result dim {@code i} is this tensor's {@code dims[i]}. */
     public Tensor permute(int... dims) {
