@@ -117,4 +117,31 @@ class CliRunCheckInspectTest {
         assertTrue(r.err().contains("cut.safetensors"), r.err());
         assertFalse(r.err().contains("\tat "), r.err());
     }
+
+    @Test
+    void aNanInASamplerStepStopsWithTheStepAndWritesNothing() throws Exception {
+        Path script = tmp.resolve("nan.tess");
+        Files.writeString(script, "import \"dit.tess\"\npipeline p {\n"
+                + "    model = DiT(input_size = 8, patch_size = 2, hidden_size = 64, depth = 1, num_heads = 4, num_classes = 10)\n"
+                + "    weights = random(seed = 1, std = 1e30)\n"
+                + "    sampler = ddim(steps = 3)\n"
+                + "    output \"s.safetensors\" = tensors(samples)\n}\n");
+        Path out = tmp.resolve("nan-out");
+        Run r = run("run", script.toString(), "--out", out.toString(), "--threads", "1");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("tessera: error: DDIM: step 0 of 3 (timestep 999) produced"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+        assertFalse(Files.exists(out.resolve("s.safetensors")));
+    }
+
+    @Test
+    void cudaWithoutACudaBackendIsAClearError() {
+        Run r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", tmp.resolve("c").toString(),
+                "--device", "cuda");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--device cuda: the CUDA backend is not available"), r.err());
+        Run bad = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--device", "tpu");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--device must be cpu, cuda or auto"), bad.err());
+    }
 }
