@@ -62,6 +62,12 @@ public final class TesseraCommand implements Runnable {
         if (e instanceof OutOfMemoryError) {
             return "out of memory: " + e.getMessage() + " (give the JVM more with TESSERA_JAVA_OPTS=-Xmx…)";
         }
+        if (e instanceof java.nio.file.NoSuchFileException n) {
+            return "no such file: " + n.getFile();
+        }
+        if (e instanceof java.nio.file.AccessDeniedException a) {
+            return "permission denied: " + a.getFile();
+        }
         String msg = e.getMessage();
         return msg == null || msg.isBlank() ? e.getClass().getSimpleName() : msg;
     }

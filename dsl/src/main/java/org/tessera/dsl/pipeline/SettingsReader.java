@@ -319,7 +319,7 @@ public final class SettingsReader {
     private Ast.Expr parseOverride(String key, String value, Span span) {
         Diagnostics local = new Diagnostics();
         String text = "pipeline p { " + key + " = " + value + " }";
-        Ast.SourceFile f = org.tessera.dsl.parser.TesseraParserFacade.parse("--set " + key, text, local);
+        Ast.SourceFile f = org.tessera.dsl.parser.TesseraParserFacade.parse("--set " + key + "=" + value, text, local);
         if (local.hasErrors() || f.declarations().isEmpty()) {
             diagnostics.error(span, "--set " + key + "=" + value + ": not a valid value");
             return null;
