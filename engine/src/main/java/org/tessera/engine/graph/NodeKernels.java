@@ -41,13 +41,18 @@ final class NodeKernels {
         ElementwiseOps ew = backend.elementwise();
         return switch (node.op()) {
             case Op.Linear l -> {
-                Tensor x = in[0];
+                // The 2-D views and the epilogue are built once here, not per run: linear() would
+                // build them on every call.
                 Tensor bias = l.hasBias() ? in[2] : null;
+                org.tessera.engine.backend.OpChecks.linear(in[0], in[1].size(1), in[1].size(0), out);
+                Tensor x2 = org.tessera.engine.backend.OpChecks.rows(in[0]);
+                Tensor out2 = org.tessera.engine.backend.OpChecks.rows(out);
+                org.tessera.engine.backend.Epilogue epilogue = org.tessera.engine.backend.Epilogue.of(bias, l.activation());
                 if (packedWeight != null) {
-                    yield () -> backend.gemm().linear(x, packedWeight, bias, l.activation(), out);
+                    yield () -> backend.gemm().gemm(x2, packedWeight, out2, 1f, 0f, epilogue);
                 }
-                Tensor w = in[1];
-                yield () -> backend.gemm().linear(x, w, bias, l.activation(), out);
+                Tensor wt = in[1].t();
+                yield () -> backend.gemm().gemm(x2, wt, out2, 1f, 0f, epilogue);
             }
             case Op.MatMul m -> in[0].rank() == 2
                     ? () -> backend.gemm().matmul(in[0], in[1], out)
