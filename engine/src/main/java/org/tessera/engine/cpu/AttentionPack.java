@@ -89,26 +89,17 @@ final class AttentionPack {
             return;
         }
         reserve(MR * d, L);
-        VectorMask<Float> lanes = S.indexInRange(0, MR);
         for (int k0 = 0; k0 < nk; k0 += MR) {
             int mr = Math.min(MR, nk - k0);
             for (int r = 0; r < mr; r++) {
                 copyRow(k, 4L * (base + (k0 + r) * rs), rows, r * d, d);
             }
-            for (int r = 0; r < L; r++) {
-                index[r] = Math.min(r, mr - 1) * d;
-            }
             int at = dstOff + k0 * d;
-            if (L >= MR) {
-                for (int c = 0; c < d; c++, at += MR) {
-                    FloatVector.fromArray(S, rows, c, index, 0).intoArray(dst, at, lanes);
-                }
-            } else {
-                // Narrow vectors (AVX2): a panel row of MR keys is more than one vector.
-                for (int c = 0; c < d; c++, at += MR) {
-                    for (int r = 0; r < MR; r++) {
-                        dst[at + r] = rows[c + Math.min(r, mr - 1) * d];
-                    }
+            // A plain transpose: the Vector API's indexed gather from an array is not intrinsified
+            // here and its fallback allocated three arrays per call (~240 KB per DiT-sized call).
+            for (int c = 0; c < d; c++, at += MR) {
+                for (int r = 0; r < MR; r++) {
+                    dst[at + r] = rows[c + Math.min(r, mr - 1) * d];
                 }
             }
         }
