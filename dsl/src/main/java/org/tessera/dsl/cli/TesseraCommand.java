@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = TesseraCommand.Version.class,
         description = "Tessera: a Java engine and language for diffusion transformers.",
-        subcommands = {RunCommand.class, CheckCommand.class, InspectCommand.class, BenchCommand.class,
+        subcommands = {RunCommand.class, CheckCommand.class, InspectCommand.class, BenchCommand.class, DoctorCommand.class,
             CommandLine.HelpCommand.class})
 public final class TesseraCommand implements Runnable {
     public static final int EXIT_OK = 0;

@@ -59,4 +59,15 @@ class TesseraCommandTest {
         assertEquals(2, run("frobnicate").code());
         assertEquals(2, run("bench", "gemm", "--seconds", "soon").code());
     }
+
+    @Test
+    void doctorReportsTheCpuBackendAndEachCudaLibrary() {
+        Run r = run("doctor");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("cpu      vector"), r.out());
+        for (String lib : new String[] {"cudart", "cublas", "cublasLt", "nvrtc"}) {
+            assertTrue(r.out().contains("\n" + lib + " "), r.out());
+        }
+        assertTrue(r.out().contains("cuda     not available"), r.out());
+    }
 }

@@ -51,6 +51,19 @@ public final class Backends {
         };
     }
 
+    /** What {@link #cpu} would choose here, in words, e.g. "vector (512-bit vectors, 12×32 GEMM tile)". */
+    public static String describeCpu() {
+        String why = vectorUnavailableReason();
+        if (why != null) {
+            return "scalar fallback: " + why;
+        }
+        try {
+            return "vector (" + Class.forName(VECTOR_FACTORY).getMethod("describe").invoke(null) + ")";
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return "scalar fallback: the SIMD backend failed to load: " + e;
+        }
+    }
+
     /** Null when the SIMD kernels can run here, else why not. */
     public static String vectorUnavailableReason() {
         if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {

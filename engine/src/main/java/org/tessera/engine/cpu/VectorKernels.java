@@ -19,6 +19,11 @@ public final class VectorKernels {
                 new VectorElementwise(pool), new VectorTables(pool), new VectorConv(pool, gemm));
     }
 
+    /** e.g. "512-bit vectors, 12×32 GEMM tile". */
+    public static String describe() {
+        return VectorMath.S.vectorBitSize() + "-bit vectors, " + GemmKernel.MR + "×" + GemmKernel.NR + " GEMM tile";
+    }
+
     public static GemmOps gemm(WorkerPool pool) {
         return new VectorGemm(pool);
     }
