@@ -30,21 +30,15 @@ final class AttentionPack {
 
     /** Rows copied out of a tensor: row r at r·d. */
     private float[] rows = new float[0];
-    /** Gather offsets into {@link #rows} or into an accumulator. */
-    private int[] index = new int[0];
-
     private AttentionPack() {}
 
     static AttentionPack forThisThread() {
         return LOCAL.get();
     }
 
-    private void reserve(int floats, int ints) {
+    private void reserve(int floats) {
         if (rows.length < floats) {
             rows = new float[floats];
-        }
-        if (index.length < ints) {
-            index = new int[ints];
         }
     }
 
@@ -62,17 +56,15 @@ final class AttentionPack {
             }
             return;
         }
-        reserve(n * d, NR);
+        reserve(n * d);
         for (int i = 0; i < n; i++) {
             copyRow(x, 4L * (base + (i0 + i) * rs), rows, i * d, d);
         }
-        for (int i = 0; i < NR; i++) {
-            index[i] = Math.min(i, n - 1) * d;
-        }
-        // Column c of the rows is the gather rows[c + index[i]].
+        // A plain scaled transpose (rows past n repeat the last row). The Vector API's indexed
+        // gather from an array is not intrinsified here; its fallback allocated on every call.
         for (int c = 0, at = 0; c < d; c++, at += NR) {
-            for (int i = 0; i < NR; i += L) {
-                FloatVector.fromArray(S, rows, c, index, i).mul(scale).intoArray(dst, at + i);
+            for (int i = 0; i < NR; i++) {
+                dst[at + i] = rows[c + Math.min(i, n - 1) * d] * scale;
             }
         }
     }
@@ -88,7 +80,7 @@ final class AttentionPack {
             }
             return;
         }
-        reserve(MR * d, L);
+        reserve(MR * d);
         for (int k0 = 0; k0 < nk; k0 += MR) {
             int mr = Math.min(MR, nk - k0);
             for (int r = 0; r < mr; r++) {
@@ -126,7 +118,7 @@ final class AttentionPack {
         }
         if (L < MR) {
             // Narrow vectors (AVX2): copy each panel row through the heap.
-            reserve(d, 0);
+            reserve(d);
             for (int j = 0; j < nk; j++) {
                 copyRow(v, 4L * (base + j * rs), rows, 0, d);
                 for (int dp = 0, c = 0; dp < dPanels; dp++) {
@@ -161,22 +153,15 @@ final class AttentionPack {
      * {@code base + i·rs + c} (rows contiguous): writes the transposed accumulator back.
      */
     void storeTransposed(float[] ot, float[] inv, int n, int d, MemorySegment out, long base, long rs) {
-        int dRound = (d + L - 1) / L * L;
-        reserve(0, dRound);
-        for (int c = 0; c < dRound; c++) {
-            index[c] = Math.min(c, d - 1) * NR;
-        }
+        // Transpose through a row buffer, then one contiguous store per output row (no indexed
+        // gathers: their fallback allocated on every call).
+        reserve(d);
         for (int i = 0; i < n; i++) {
-            long row = 4L * (base + i * rs);
             float s = inv[i];
-            int c = 0;
-            for (; c + L <= d; c += L) {
-                FloatVector.fromArray(S, ot, i, index, c).mul(s).intoMemorySegment(out, row + 4L * c, NATIVE);
+            for (int c = 0; c < d; c++) {
+                rows[c] = ot[c * NR + i] * s;
             }
-            if (c < d) {
-                FloatVector.fromArray(S, ot, i, index, c).mul(s)
-                        .intoMemorySegment(out, row + 4L * c, NATIVE, S.indexInRange(c, d));
-            }
+            MemorySegment.copy(rows, 0, out, F, 4L * (base + i * rs), d);
         }
     }
 

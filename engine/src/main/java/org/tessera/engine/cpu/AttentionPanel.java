@@ -223,7 +223,10 @@ final class AttentionPanel {
         FloatVector.fromArray(S, sum, L).fma(a1, FloatVector.fromArray(S, blockSum, L)).intoArray(sum, L);
 
         // The maximum rarely moves once a few blocks are in: skip the rescale when α is all 1.
-        boolean rescale = a0.compare(VectorOperators.NE, 1f).or(a1.compare(VectorOperators.NE, 1f)).anyTrue();
+        boolean rescale = false;
+        for (int i = 0; i < NR; i++) { // over the α array: a mask reduction here boxed a mask per panel
+            rescale |= alpha[i] != 1f;
+        }
         int vPanel = MR * job.nkPad;
         int vOff = kvOff + job.kFloats + k0 * MR;
         for (int dp = 0; dp < job.dPanels; dp++) {
