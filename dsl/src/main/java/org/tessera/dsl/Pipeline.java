@@ -28,7 +28,6 @@ import org.tessera.engine.graph.CompiledGraph;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.Profile;
 import org.tessera.engine.tensor.DType;
-import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Tensor;
 
 /**
@@ -246,14 +245,5 @@ public final class Pipeline implements AutoCloseable {
         }
         onClose.run();
         arena.close();
-    }
-
-    static void checkInputs(String pipeline, Map<String, int[]> shapes, Map<String, Tensor> given) {
-        for (Map.Entry<String, int[]> e : shapes.entrySet()) {
-            Tensor t = given.get(e.getKey());
-            if (t == null) {
-                throw new ShapeMismatchException(pipeline + ": missing input '" + e.getKey() + "'");
-            }
-        }
     }
 }

@@ -98,9 +98,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                 description = "MxKxN shapes, comma-separated (default: ${DEFAULT-VALUE}).")
         List<String> shapes;
 
-        @Option(names = "--threads", defaultValue = "1,2", split = ",",
-                description = "Thread counts to run (default: ${DEFAULT-VALUE}).")
-        List<Integer> threads;
+        @CommandLine.Mixin
+        ThreadCounts threads;
 
         @Option(names = "--seconds", defaultValue = "1.5",
                 description = "Timed seconds per shape and mode (default: ${DEFAULT-VALUE}).")
@@ -121,10 +120,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             } else {
                 out.printf(Locale.ROOT, "%-18s %7s %14s %14s%n", "M×K×N", "threads", "prepacked GF/s", "per-call GF/s");
             }
-            for (int t : threads) {
-                if (t < 1) {
-                    throw new IllegalArgumentException("--threads: thread counts must be at least 1, got " + t);
-                }
+            for (int t : threads.validated()) {
                 try (WorkerPool pool = new WorkerPool(t)) {
                     GemmOps gemm = VectorKernels.gemm(pool);
                     for (int[] s : parsed) {
@@ -156,9 +152,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                         + " DiT-XL/2 at 256×256, and a video-length sequence).")
         List<String> shapes;
 
-        @Option(names = "--threads", defaultValue = "1,2", split = ",",
-                description = "Thread counts to run (default: ${DEFAULT-VALUE}).")
-        List<Integer> threads;
+        @CommandLine.Mixin
+        ThreadCounts threads;
 
         @Option(names = "--seconds", defaultValue = "1.5",
                 description = "Timed seconds per shape (default: ${DEFAULT-VALUE}).")
@@ -172,10 +167,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                 parsed.add(parseDims(s, 4, "BxHxNxD"));
             }
             out.printf(Locale.ROOT, "%-18s %7s %10s %10s %10s %7s%n", "B×H×N×D", "threads", "ms", "GF/s", "GEMM GF/s", "ratio");
-            for (int t : threads) {
-                if (t < 1) {
-                    throw new IllegalArgumentException("--threads: thread counts must be at least 1, got " + t);
-                }
+            for (int t : threads.validated()) {
                 try (WorkerPool pool = new WorkerPool(t)) {
                     double gemmRate = GemmBenchmark.measure(VectorKernels.gemm(pool), pool, 512, 1152, 1152, true,
                             Math.min(seconds, 1.0)).gflops();
@@ -189,6 +181,22 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                     }
                 }
             }
+        }
+    }
+
+    /** {@code --threads 1,2}: the thread counts a kernel bench runs at. */
+    static final class ThreadCounts {
+        @Option(names = "--threads", defaultValue = "1,2", split = ",",
+                description = "Thread counts to run (default: ${DEFAULT-VALUE}).")
+        List<Integer> counts;
+
+        List<Integer> validated() {
+            for (int t : counts) {
+                if (t < 1) {
+                    throw new IllegalArgumentException("--threads: thread counts must be at least 1, got " + t);
+                }
+            }
+            return counts;
         }
     }
 

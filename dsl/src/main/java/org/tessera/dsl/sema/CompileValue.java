@@ -1,7 +1,6 @@
 package org.tessera.dsl.sema;
 
 import java.util.List;
-import java.util.Locale;
 import java.util.stream.Collectors;
 import org.tessera.engine.graph.Value;
 
@@ -79,23 +78,4 @@ sealed interface CompileValue {
     }
 
     CompileValue POISON = new Poison();
-
-    static String typeName(CompileValue v) {
-        return switch (v) {
-            case IntV i -> "int";
-            case FloatV f -> "float";
-            case BoolV b -> "bool";
-            case StrV s -> "string";
-            case ListV l -> "list";
-            case TensorV t -> "tensor";
-            case ModuleV m -> "block";
-            case ModuleListV m -> "block list";
-            case WeightV w -> "tensor";
-            case Poison p -> "<error>";
-        };
-    }
-
-    static String format(double d) {
-        return String.format(Locale.ROOT, "%s", d);
-    }
 }

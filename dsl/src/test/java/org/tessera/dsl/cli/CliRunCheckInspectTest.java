@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -17,19 +15,14 @@ class CliRunCheckInspectTest {
     @TempDir
     Path tmp;
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = TesseraCommand.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(code, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void runWritesTheOutputsAndListsThem() {
         Path out = tmp.resolve("out");
-        Run r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", out.toString(), "--threads", "2");
+        CliRun r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", out.toString(), "--threads", "2");
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.isRegularFile(out.resolve("dit_tiny_forward.safetensors")));
         assertTrue(r.out().contains("dit_tiny_forward.safetensors"), r.out());
@@ -39,7 +32,7 @@ class CliRunCheckInspectTest {
     @Test
     void samplingWithOverriddenStepsShowsProgressAndWritesPngs() {
         Path out = tmp.resolve("s");
-        Run r = run("run", RepoFiles.sample("dit-tiny-sample.tess").toString(), "--out", out.toString(), "--seed", "3",
+        CliRun r = run("run", RepoFiles.sample("dit-tiny-sample.tess").toString(), "--out", out.toString(), "--seed", "3",
                 "--set", "sampler=ddim(steps = 4)", "--threads", "1");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("sampling: step 4/4"), r.err());
@@ -51,7 +44,7 @@ class CliRunCheckInspectTest {
     void unwritableOutputFolderFailsBeforeRunningAndWritesNothing() throws Exception {
         Path blocker = tmp.resolve("a-file");
         Files.writeString(blocker, "not a folder");
-        Run r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", blocker.resolve("out").toString());
+        CliRun r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", blocker.resolve("out").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().startsWith("tessera: error: cannot write to"), r.err());
         assertFalse(r.err().contains("Exception"), r.err());
@@ -61,7 +54,7 @@ class CliRunCheckInspectTest {
     void brokenScriptIsACompileErrorWithExitTwo() throws Exception {
         Path bad = tmp.resolve("bad.tess");
         Files.writeString(bad, "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16\n}\n");
-        Run r = run("run", bad.toString(), "--out", tmp.resolve("o").toString());
+        CliRun r = run("run", bad.toString(), "--out", tmp.resolve("o").toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains(bad + ":4:1: error: syntax error"), r.err());
         assertTrue(r.err().strip().endsWith("1 error"), r.err());
@@ -71,7 +64,7 @@ class CliRunCheckInspectTest {
     @Test
     void checkTheWholeStandardLibraryAndTheSamples() {
         Path stdlib = RepoFiles.root().resolve("dsl/src/main/resources/org/tessera/dsl/stdlib");
-        Run r = run("check", stdlib.resolve("layers.tess").toString(), stdlib.resolve("dit.tess").toString(),
+        CliRun r = run("check", stdlib.resolve("layers.tess").toString(), stdlib.resolve("dit.tess").toString(),
                 RepoFiles.sample("dit-tiny-forward.tess").toString(), RepoFiles.sample("dit-xl-2-random.tess").toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("4 files checked") && r.out().contains("0 errors"), r.out());
@@ -89,7 +82,7 @@ class CliRunCheckInspectTest {
                     }
                 }
                 """);
-        Run r = run("check", bad.toString());
+        CliRun r = run("check", bad.toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains(bad + ":4:17: error: unknown function 'silo'"), r.err());
         assertTrue(r.err().contains(bad + ":5:16: error: linear"), r.err());
@@ -99,7 +92,7 @@ class CliRunCheckInspectTest {
 
     @Test
     void inspectListsTensorsAndParameterCount() {
-        Run r = run("inspect", RepoFiles.golden("dit_tiny.safetensors").toString());
+        CliRun r = run("inspect", RepoFiles.golden("dit_tiny.safetensors").toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("pos_embed"), r.out());
         assertTrue(r.out().matches("(?s).*blocks\\.1\\.attn\\.qkv\\.weight +f32 +\\[192, 64\\].*"), r.out());
@@ -111,7 +104,7 @@ class CliRunCheckInspectTest {
         byte[] all = Files.readAllBytes(RepoFiles.golden("dit_tiny.safetensors"));
         Path cut = tmp.resolve("cut.safetensors");
         Files.write(cut, Arrays.copyOf(all, all.length / 2));
-        Run r = run("inspect", cut.toString());
+        CliRun r = run("inspect", cut.toString());
         assertEquals(1, r.code());
         assertTrue(r.err().startsWith("tessera: error: "), r.err());
         assertTrue(r.err().contains("cut.safetensors"), r.err());
@@ -127,7 +120,7 @@ class CliRunCheckInspectTest {
                 + "    sampler = ddim(steps = 3)\n"
                 + "    output \"s.safetensors\" = tensors(samples)\n}\n");
         Path out = tmp.resolve("nan-out");
-        Run r = run("run", script.toString(), "--out", out.toString(), "--threads", "1");
+        CliRun r = run("run", script.toString(), "--out", out.toString(), "--threads", "1");
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains("tessera: error: DDIM: step 0 of 3 (timestep 999) produced"), r.err());
         assertFalse(r.err().contains("\tat "), r.err());
@@ -136,11 +129,11 @@ class CliRunCheckInspectTest {
 
     @Test
     void cudaWithoutACudaBackendIsAClearError() {
-        Run r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", tmp.resolve("c").toString(),
+        CliRun r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", tmp.resolve("c").toString(),
                 "--device", "cuda");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--device cuda: the CUDA backend is not available"), r.err());
-        Run bad = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--device", "tpu");
+        CliRun bad = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--device", "tpu");
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("--device must be cpu, cuda or auto"), bad.err());
     }

@@ -261,6 +261,27 @@ public final class OpChecks {
         contiguous(op, "output", out);
     }
 
+    /** sinCos1d: positions [L], out contiguous f32 [L, dim] with dim even. */
+    public static void sinCos1d(Tensor positions, Tensor out) {
+        rank("sinCos1d", "positions", positions, 1);
+        table("sinCos1d", out, positions.size(0));
+        if (out.size(1) % 2 != 0) {
+            throw new ShapeMismatchException("sinCos1d: dim must be even, output is " + Shapes.toString(out.shape()));
+        }
+    }
+
+    /** sinCos2d: a non-negative grid, out contiguous f32 [gridH·gridW, dim] with dim divisible by 4. */
+    public static void sinCos2d(int gridH, int gridW, Tensor out) {
+        if (gridH < 0 || gridW < 0) {
+            throw new ShapeMismatchException("sinCos2d: negative grid " + gridH + " × " + gridW);
+        }
+        table("sinCos2d", out, gridH * gridW);
+        if (out.size(1) % 4 != 0) {
+            throw new ShapeMismatchException("sinCos2d: dim must be divisible by 4, output is "
+                    + Shapes.toString(out.shape()));
+        }
+    }
+
     /**
      * Patch embedding: x [N, C, *spatial] (2 or 3 spatial dims), weight [D, C, *patch] with each
      * spatial size divisible by its patch size, bias null or [D], out contiguous [N, tokens, D].

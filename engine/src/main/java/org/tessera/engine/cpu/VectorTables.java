@@ -5,8 +5,6 @@ import java.lang.foreign.ValueLayout;
 import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.backend.TableOps;
 import org.tessera.engine.parallel.WorkerPool;
-import org.tessera.engine.tensor.ShapeMismatchException;
-import org.tessera.engine.tensor.Shapes;
 import org.tessera.engine.tensor.Tensor;
 
 /**
@@ -52,12 +50,8 @@ final class VectorTables implements TableOps {
 
     @Override
     public void sinCos1d(Tensor positions, Tensor out) {
-        OpChecks.rank("sinCos1d", "positions", positions, 1);
-        OpChecks.table("sinCos1d", out, positions.size(0));
+        OpChecks.sinCos1d(positions, out);
         int dim = out.size(1);
-        if (dim % 2 != 0) {
-            throw new ShapeMismatchException("sinCos1d: dim must be even, output is " + Shapes.toString(out.shape()));
-        }
         double[] omega = frequencies(10000, dim / 2);
         double[] p = positions.toDoubleArray();
         MemorySegment o = out.storage();
@@ -71,15 +65,8 @@ final class VectorTables implements TableOps {
 
     @Override
     public void sinCos2d(int gridH, int gridW, Tensor out) {
-        if (gridH < 0 || gridW < 0) {
-            throw new ShapeMismatchException("sinCos2d: negative grid " + gridH + " × " + gridW);
-        }
-        OpChecks.table("sinCos2d", out, gridH * gridW);
+        OpChecks.sinCos2d(gridH, gridW, out);
         int dim = out.size(1);
-        if (dim % 4 != 0) {
-            throw new ShapeMismatchException("sinCos2d: dim must be divisible by 4, output is "
-                    + Shapes.toString(out.shape()));
-        }
         int halfDim = dim / 2;
         double[] omega = frequencies(10000, halfDim / 2);
         // One 1-D row per grid index (max of H and W), then each token copies two of them.

@@ -2,8 +2,6 @@ package org.tessera.engine.reference;
 
 import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.backend.TableOps;
-import org.tessera.engine.tensor.ShapeMismatchException;
-import org.tessera.engine.tensor.Shapes;
 import org.tessera.engine.tensor.Tensor;
 
 /** The sinusoidal tables straight from their formulas, in double. */
@@ -34,12 +32,8 @@ public final class ScalarTables implements TableOps {
     /** out[l] = [sin(p_l·ωᵢ), cos(p_l·ωᵢ)] with ωᵢ = 10000^(−i/(dim/2)). */
     @Override
     public void sinCos1d(Tensor positions, Tensor out) {
-        OpChecks.rank("sinCos1d", "positions", positions, 1);
-        OpChecks.table("sinCos1d", out, positions.size(0));
+        OpChecks.sinCos1d(positions, out);
         int dim = out.size(1);
-        if (dim % 2 != 0) {
-            throw new ShapeMismatchException("sinCos1d: dim must be even, output is " + Shapes.toString(out.shape()));
-        }
         double[] p = positions.toDoubleArray();
         double[] r = new double[p.length * dim];
         for (int l = 0; l < p.length; l++) {
@@ -51,15 +45,8 @@ public final class ScalarTables implements TableOps {
     /** Token (i, j) of the grid: [1-D(dim/2) of column j, 1-D(dim/2) of row i]. */
     @Override
     public void sinCos2d(int gridH, int gridW, Tensor out) {
-        if (gridH < 0 || gridW < 0) {
-            throw new ShapeMismatchException("sinCos2d: negative grid " + gridH + " × " + gridW);
-        }
-        OpChecks.table("sinCos2d", out, gridH * gridW);
+        OpChecks.sinCos2d(gridH, gridW, out);
         int dim = out.size(1);
-        if (dim % 4 != 0) {
-            throw new ShapeMismatchException("sinCos2d: dim must be divisible by 4, output is "
-                    + Shapes.toString(out.shape()));
-        }
         double[] r = new double[gridH * gridW * dim];
         for (int i = 0; i < gridH; i++) {
             for (int j = 0; j < gridW; j++) {
