@@ -37,7 +37,8 @@ class GemmPropertyTest {
         // Sizes around the register tile (12 × 32), the K block (256) and the M block (384).
         int[][] mkn = {
             {1, 1, 1}, {1, 7, 17}, {7, 1, 33}, {12, 16, 32}, {13, 33, 31}, {17, 1000, 7},
-            {33, 257, 65}, {397, 300, 70}, {2, 1152, 40}, {25, 13, 1000},
+            {33, 257, 65}, {397, 300, 70}, {2, 1152, 40}, {25, 13, 1000}, {150, 40, 33},
+            {800, 520, 97},
         };
         return Stream.of(mkn).flatMap(s -> Stream.of(
                 Arguments.of(s[0], s[1], s[2], false, false, 1),
