@@ -19,6 +19,10 @@ import java.util.function.Function;
  * each candidate folder is searched for the versioned file name and the first hit is opened with
  * {@link SymbolLookup#libraryLookup(Path, Arena)}.
  *
+ * <p>{@link #load} then loads the libraries found into this class loader with
+ * {@link System#load}, which is where the generated bindings ({@code org.tessera.ffi.bindings},
+ * made without {@code -l}) look their symbols up.
+ *
  * <p>Search order: {@code $TESSERA_CUDA_HOME}, {@code $CUDA_HOME}, {@code /usr/local/cuda*} (newest
  * first), the folders of {@code $LD_LIBRARY_PATH}, and pip's {@code nvidia/<lib>/lib} folders
  * under the Python site-packages found next to {@code python3}. Within a CUDA home both
@@ -40,6 +44,43 @@ public final class CudaLibraries {
     }
 
     private CudaLibraries() {}
+
+    /**
+     * Loading order: cuBLAS needs cuBLASLt, which the dynamic linker then finds among the
+     * libraries already loaded (by its soname) whatever folder it came from.
+     */
+    private static final List<String> LOAD_ORDER = List.of("cudart", "cublasLt", "cublas", "nvrtc");
+
+    /** Results of {@link #load}, once per process: a library is loaded at most once. */
+    private static volatile List<Found> loaded;
+
+    /**
+     * Finds every library and loads those found, in dependency order, once per process. A library
+     * that fails to load is reported with the reason, never thrown.
+     */
+    public static synchronized List<Found> load() {
+        if (loaded != null) {
+            return loaded;
+        }
+        Map<String, Found> byName = new LinkedHashMap<>();
+        for (Found f : locate()) {
+            byName.put(f.name(), f);
+        }
+        List<Found> out = new ArrayList<>();
+        for (String name : LOAD_ORDER) {
+            Found f = byName.get(name);
+            if (f.ok()) {
+                try {
+                    System.load(f.path().toString());
+                } catch (UnsatisfiedLinkError e) {
+                    f = new Found(f.name(), f.file(), f.path(), "found but cannot be loaded: " + e.getMessage());
+                }
+            }
+            out.add(f);
+        }
+        loaded = List.copyOf(out);
+        return loaded;
+    }
 
     /** Looks every library up with the process environment. */
     public static List<Found> locate() {
