@@ -113,6 +113,24 @@ public final class Tensor {
         return new Tensor(segment, dtype, Device.CPU, shape.clone(), Shapes.contiguousStrides(shape), 0);
     }
 
+    /**
+     * A row-major tensor in another device's memory: {@code memory}'s address is the device
+     * pointer and its size the allocation's. Java code never reads such storage; its views are
+     * handed to the backend of that device, and reading it here throws.
+     */
+    public static Tensor onDevice(MemorySegment memory, DType dtype, Device device, int... shape) {
+        checkShape(shape);
+        return new Tensor(memory, dtype, device, shape.clone(), Shapes.contiguousStrides(shape), 0);
+    }
+
+    /** Throws unless this tensor's storage is host memory that Java may read and write. */
+    private void requireHost(String op) {
+        if (device != Device.CPU) {
+            throw new IllegalStateException(op + ": the tensor is in " + device.shortName()
+                    + " memory; copy it to the host first (" + dtype.shortName() + Shapes.toString(shape) + ")");
+        }
+    }
+
     private static void checkShape(int[] shape) {
         for (int d : shape) {
             if (d < 0) {
@@ -430,6 +448,8 @@ public final class Tensor {
      * may be any view of the same shape (including broadcasts).
      */
     public void copyFrom(Tensor src) {
+        requireHost("copy");
+        src.requireHost("copy");
         if (!Arrays.equals(shape, src.shape)) {
             throw new ShapeMismatchException("copy: destination " + Shapes.toString(shape) + " and source "
                     + Shapes.toString(src.shape) + " differ");
@@ -453,6 +473,7 @@ public final class Tensor {
 
     /** All elements, in row-major logical order, as floats. */
     public float[] toFloatArray() {
+        requireHost("toFloatArray");
         long n = numel();
         float[] out = new float[Math.toIntExact(n)];
         if (dtype == DType.F32 && isContiguous()) {
@@ -467,6 +488,7 @@ public final class Tensor {
 
     /** All elements, in row-major logical order, as doubles. */
     public double[] toDoubleArray() {
+        requireHost("toDoubleArray");
         double[] out = new double[Math.toIntExact(numel())];
         for (int i = 0; i < out.length; i++) {
             out[i] = readDouble(elementOffset(i));
@@ -476,6 +498,7 @@ public final class Tensor {
 
     /** All elements, in row-major logical order, as longs (integer dtypes, or truncated floats). */
     public long[] toLongArray() {
+        requireHost("toLongArray");
         long[] out = new long[Math.toIntExact(numel())];
         for (int i = 0; i < out.length; i++) {
             long e = elementOffset(i);
@@ -492,16 +515,19 @@ public final class Tensor {
 
     /** The element at a full index, as a float. */
     public float getFloat(int... index) {
+        requireHost("getFloat");
         return readFloat(offsetOf(index));
     }
 
     /** Writes the element at a full index, converting from float. */
     public void setFloat(float value, int... index) {
+        requireHost("setFloat");
         putFloat(offsetOf(index), value);
     }
 
     /** The element at row-major logical position {@code i}, as a float. */
     public float floatAt(long i) {
+        requireHost("floatAt");
         return readFloat(elementOffset(i));
     }
 

@@ -1,0 +1,102 @@
+package org.tessera.engine.cuda;
+
+import java.lang.foreign.Arena;
+import org.tessera.engine.backend.AttentionMask;
+import org.tessera.engine.backend.AttentionOps;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.ShapeMismatchException;
+import org.tessera.engine.tensor.Tensor;
+
+/** Fused attention (attention.cu): one warp per query row, K and V staged through shared memory. */
+final class CudaAttention implements AttentionOps {
+    private static final int MAX_D = 128;
+    private static final int WARPS = 8;
+    private final CudaDevice dev;
+
+    CudaAttention(CudaDevice dev) {
+        this.dev = dev;
+    }
+
+    @Override
+    public void attention(Tensor q, Tensor k, Tensor v, Tensor out, AttentionMask mask, float scale) {
+        if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4 || out.rank() != 4) {
+            throw new ShapeMismatchException("attention: expects [B, H, N, d] tensors");
+        }
+        int b = q.size(0), h = q.size(1), nq = q.size(2), nk = k.size(2), d = q.size(3);
+        if (d > MAX_D) {
+            throw new ShapeMismatchException("attention on CUDA: head dim " + d + " is above " + MAX_D);
+        }
+        long[] args = new long[5 + 5 * 4];
+        args[0] = b;
+        args[1] = h;
+        args[2] = nq;
+        args[3] = nk;
+        args[4] = d;
+        put(args, 5, q);
+        put(args, 9, k);
+        put(args, 13, v);
+        put(args, 17, out);
+        Tensor bias = null;
+        Tensor segQ = null;
+        Tensor segK = null;
+        switch (mask) {
+            case AttentionMask.None none -> { }
+            case AttentionMask.Additive add -> {
+                bias = add.bias();
+                Tensor full = bias.rank() == 4 ? bias : bias.reshape(padTo4(bias.shape()));
+                int[] target = {b, h, nq, nk};
+                for (int i = 0; i < 4; i++) {
+                    args[21 + i] = full.size(i) == 1 ? 0 : full.stride(i);
+                    if (full.size(i) != 1 && full.size(i) != target[i]) {
+                        throw new ShapeMismatchException("attention: mask " + java.util.Arrays.toString(bias.shape())
+                                + " does not broadcast to " + java.util.Arrays.toString(target));
+                    }
+                }
+            }
+            case AttentionMask.Segments seg -> {
+                segQ = ids(seg.query(), b, nq);
+                segK = seg.key() == seg.query() ? segQ : ids(seg.key(), b, nk);
+            }
+        }
+        try {
+            dev.args().struct(args).f32(scale).ptr(CudaDevice.address(q)).ptr(CudaDevice.address(k))
+                    .ptr(CudaDevice.address(v)).ptr(CudaDevice.address(bias)).ptr(CudaDevice.address(segQ))
+                    .ptr(CudaDevice.address(segK)).ptr(CudaDevice.address(out));
+            dev.launch("attention.cu", "attention_f32", (nq + WARPS - 1) / WARPS, h, b, WARPS * 32);
+        } finally {
+            if (segQ != null) {
+                dev.synchronize("attention");
+                dev.free(segQ);
+                if (segK != segQ) {
+                    dev.free(segK);
+                }
+            }
+        }
+    }
+
+    private static void put(long[] args, int at, Tensor t) {
+        for (int i = 0; i < 4; i++) {
+            args[at + i] = t.stride(i);
+        }
+    }
+
+    private static int[] padTo4(int[] shape) {
+        int[] s = {1, 1, 1, 1};
+        System.arraycopy(shape, 0, s, 4 - shape.length, shape.length);
+        return s;
+    }
+
+    /** Segment ids as an int32 device tensor [batch, n]. */
+    private Tensor ids(int[][] rows, int batch, int n) {
+        if (rows.length != batch || rows[0].length != n) {
+            throw new ShapeMismatchException("attention: segment ids must be [" + batch + ", " + n + "]");
+        }
+        try (Arena a = Arena.ofConfined()) {
+            Tensor host = Tensor.zeros(a, DType.I32, batch, n);
+            for (int i = 0; i < batch; i++) {
+                host.storage().asSlice((long) i * n * 4, (long) n * 4).copyFrom(java.lang.foreign.MemorySegment.ofArray(rows[i]));
+            }
+            return dev.upload(host);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package org.tessera.engine.cuda;
+
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.ShapeMismatchException;
+import org.tessera.engine.tensor.Tensor;
+
+/** Data movement on the device (data.cu): strided copies, casts, row gathers, random fills. */
+public final class CudaData {
+    private static final String FILE = "data.cu";
+
+    private CudaData() {}
+
+    /** dst = src for two f32 views of one shape (either may be strided or, for src, broadcast). */
+    public static void copy(CudaDevice dev, Tensor src, Tensor dst) {
+        if (src.dtype() != DType.F32 || dst.dtype() != DType.F32 || !src.sameShape(dst)) {
+            throw new ShapeMismatchException("copy on CUDA: f32 views of one shape expected, got " + src + " and " + dst);
+        }
+        dev.args().i64(dst.numel()).struct(KernelStrides.of("copy", dst.shape(), src, dst))
+                .ptr(CudaDevice.address(src)).ptr(CudaDevice.address(dst));
+        dev.launch1d(FILE, "copy_f32", dst.numel());
+    }
+
+    /** dst = src converted between f32 and bf16 or f16; both row-major with equal element counts. */
+    public static void cast(CudaDevice dev, Tensor src, Tensor dst) {
+        if (!src.isContiguous() || !dst.isContiguous() || src.numel() != dst.numel()) {
+            throw new ShapeMismatchException("cast on CUDA: row-major tensors of one size expected, got " + src + " and " + dst);
+        }
+        String kernel = switch (src.dtype().shortName() + ">" + dst.dtype().shortName()) {
+            case "f32>bf16" -> "cast_f32_bf16";
+            case "bf16>f32" -> "cast_bf16_f32";
+            case "f32>f16" -> "cast_f32_f16";
+            case "f16>f32" -> "cast_f16_f32";
+            default -> throw new ShapeMismatchException("cast on CUDA: " + src.dtype().shortName() + " to "
+                    + dst.dtype().shortName() + " is not supported");
+        };
+        dev.args().i64(dst.numel()).ptr(CudaDevice.address(src)).ptr(CudaDevice.address(dst));
+        dev.launch1d(FILE, kernel, dst.numel());
+    }
+
+    /**
+     * out[r] = table[ids[r]]: ids [rows] (i64 or i32), table [tableRows, d], out [rows, d].
+     *
+     * @throws IllegalArgumentException naming the first bad row when an id is out of range
+     */
+    public static void gatherRows(CudaDevice dev, Tensor ids, Tensor table, Tensor out) {
+        boolean wide = ids.dtype() == DType.I64;
+        if (!wide && ids.dtype() != DType.I32 || !ids.isContiguous() || !table.isContiguous()) {
+            throw new ShapeMismatchException("gather on CUDA: contiguous i64/i32 ids and table expected");
+        }
+        Tensor bad = dev.allocate(DType.I64, 1);
+        try {
+            long rows = ids.numel();
+            int d = table.size(1);
+            dev.args().i64(rows).i64(d).ptr(CudaDevice.address(ids)).i32(wide ? 1 : 0).i64(table.size(0))
+                    .ptr(CudaDevice.address(table)).ptr(CudaDevice.address(out)).ptr(CudaDevice.address(bad));
+            dev.launch1d(FILE, "gather_rows_f32", rows * d);
+            long row = dev.download(bad).toLongArray()[0];
+            if (row != 0) {
+                throw new IllegalArgumentException("embedding: id at position " + (row - 1) + " is outside [0, "
+                        + table.size(0) + ")");
+            }
+        } finally {
+            dev.free(bad);
+        }
+    }
+
+    /** Fills a row-major f32 device tensor with the counter-based stream (seed, stream) — the CPU's RandomStream. */
+    public static void random(CudaDevice dev, long seed, long stream, boolean normal, Tensor out) {
+        CudaElementwise.requireOut("random", out);
+        long n = out.numel();
+        dev.args().i32(normal ? 1 : 0).i64(n).i64(seed).i64(stream).ptr(CudaDevice.address(out));
+        dev.launch1d(FILE, "random_f32", (n + 3) / 4);
+    }
+
+    /**
+     * im2col for a 3-D convolution (2-D: d = kd = 1): x [n, c, d, h, w] as a strided view, into
+     * cols [n·od·oh·ow, c·kd·kh·kw].
+     */
+    static void im2col(CudaDevice dev, Tensor x5, int[] kernel, int[] stride, int[] pad, int[] outDims, Tensor cols) {
+        long[] g = new long[5 + 3 + 3 + 3 + 3 + 5];
+        for (int i = 0; i < 5; i++) {
+            g[i] = x5.size(i);
+            g[17 + i] = x5.stride(i);
+        }
+        for (int i = 0; i < 3; i++) {
+            g[5 + i] = kernel[i];
+            g[8 + i] = stride[i];
+            g[11 + i] = pad[i];
+            g[14 + i] = outDims[i];
+        }
+        dev.args().struct(g).ptr(CudaDevice.address(x5)).ptr(CudaDevice.address(cols));
+        dev.launch1d(FILE, "im2col_f32", cols.numel());
+    }
+}
