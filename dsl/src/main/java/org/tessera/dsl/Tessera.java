@@ -19,6 +19,11 @@ import org.tessera.dsl.sema.ModelCompiler;
 import org.tessera.dsl.sema.Program;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.backend.Backends;
+import org.tessera.engine.cuda.CudaBackend;
+import org.tessera.engine.cuda.CudaDevice;
+import org.tessera.engine.cuda.CudaUnavailableException;
+import org.tessera.ffi.Cuda;
+import org.tessera.ffi.CudaException;
 import org.tessera.engine.graph.CompiledGraph;
 import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.Planner;
@@ -127,10 +132,6 @@ public final class Tessera {
         if (settings == null) {
             throw new CompilationException(d);
         }
-        if (options.device().equals("cuda")) {
-            d.error(decl.span(), "--device cuda: the CUDA backend is not available in this build yet; use --device cpu");
-            throw new CompilationException(d);
-        }
         ModelCompiler mc = new ModelCompiler(program);
         ModelCompiler.Model model = mc.instantiate(settings.model());
         if (model == null) {
@@ -140,9 +141,14 @@ public final class Tessera {
         List<Arena> weightArenas = java.util.Collections.synchronizedList(new ArrayList<>());
         WorkerPool pool = new WorkerPool(options.threadCount());
         SafetensorsReader checkpoint = null;
+        CudaDevice gpu = null;
         boolean ok = false;
         try {
-            Backend backend = Backends.cpu(pool, System.err::println);
+            // The host backend does the sampler's arithmetic and makes random weights; the model
+            // runs on the GPU when one is chosen.
+            Backend host = Backends.cpu(pool, System.err::println);
+            gpu = openDevice(options.device(), decl, d);
+            Backend backend = gpu == null ? host : CudaBackend.create(gpu, cudaPrecision());
             WeightBinding.Bound weights;
             switch (settings.weights()) {
                 case PipelineSettings.Checkpoint c -> {
@@ -159,7 +165,7 @@ public final class Tessera {
                     }
                     weights = WeightBinding.checkpoint(checkpoint, arena);
                 }
-                case PipelineSettings.RandomWeights r -> weights = WeightBinding.random(r.seed(), r.std(), backend, weightArenas);
+                case PipelineSettings.RandomWeights r -> weights = WeightBinding.random(r.seed(), r.std(), host, weightArenas);
             }
             // Inputs: from a file (forward pipelines) or from the model's annotated shapes (sampling).
             Map<String, Tensor> forwardInputs = null;
@@ -215,7 +221,8 @@ public final class Tessera {
             Object classes = model.constant("num_classes");
             int latentChannels = shapes.get(specs.get(0).name())[1];
             SafetensorsReader file = checkpoint;
-            Pipeline p = new Pipeline(settings, model.name(), compiled, backend, arena,
+            CudaDevice device = gpu;
+            Pipeline p = new Pipeline(settings, model.name(), compiled, host, arena,
                     specs.stream().map(ModelCompiler.InputSpec::name).toList(), shapes, forwardInputs, latentChannels,
                     classes instanceof Long n ? n : 0L, () -> {
                         if (file != null) {
@@ -223,6 +230,9 @@ public final class Tessera {
                         }
                         closeAll(weightArenas);
                         pool.close();
+                        if (device != null) {
+                            device.close();
+                        }
                     });
             ok = true;
             return p;
@@ -234,7 +244,42 @@ public final class Tessera {
                 closeAll(weightArenas);
                 pool.close();
                 arena.close();
+                if (gpu != null) {
+                    gpu.close();
+                }
             }
+        }
+    }
+
+    /**
+     * The GPU for {@code --device}: none for {@code cpu}; for {@code cuda} GPU 0 or a diagnostic
+     * saying why not; for {@code auto} GPU 0 when CUDA is usable, else the CPU (with one warning
+     * line when CUDA is present but fails to start).
+     */
+    private static CudaDevice openDevice(String device, Ast.PipelineDecl decl, Diagnostics d) {
+        if (device.equals("cpu") || device.equals("auto") && !Cuda.probe().available()) {
+            return null;
+        }
+        try {
+            return CudaDevice.open(0);
+        } catch (CudaUnavailableException | CudaException e) {
+            if (device.equals("cuda")) {
+                d.error(decl.span(), "--device cuda: " + e.getMessage());
+                throw new CompilationException(d);
+            }
+            System.err.println("tessera: warning: CUDA is present but could not start (" + e.getMessage().lines().findFirst().orElse("")
+                    + "); running on the CPU");
+            return null;
+        }
+    }
+
+    /** Precision of the GPU's matrix products: {@code -Dtessera.cuda.precision=fp32|tf32|bf16} (default fp32). */
+    private static CudaBackend.Precision cudaPrecision() {
+        String p = System.getProperty("tessera.cuda.precision", "fp32");
+        try {
+            return CudaBackend.Precision.valueOf(p.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("tessera.cuda.precision: expected fp32, tf32 or bf16, got " + p);
         }
     }
 

@@ -45,6 +45,29 @@ class DitGoldenTest {
         }
     }
 
+    /**
+     * The same on the GPU: the first run launches kernel by kernel, the second is captured into a
+     * CUDA graph, the third replays it; all three must match the reference.
+     */
+    @Test
+    void tinyDitForwardOnCudaMatchesTheReference() throws Exception {
+        org.tessera.ffi.Cuda.Status cuda = org.tessera.ffi.Cuda.probe();
+        org.junit.jupiter.api.Assumptions.assumeTrue(cuda.available(), "no CUDA here: " + cuda.problem());
+        try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-forward.tess"), CompileOptions.defaults().withDevice("cuda"));
+             SafetensorsReader ref = SafetensorsReader.open(RepoFiles.golden("dit_tiny_reference.safetensors"))) {
+            float[] e = ref.tensor("forward.out").toFloatArray();
+            for (int run = 0; run < 3; run++) {
+                float[] a = p.runForward().get("out").toFloatArray();
+                double worst = 0;
+                for (int i = 0; i < e.length; i++) {
+                    worst = Math.max(worst, Math.abs(e[i] - a[i]));
+                }
+                System.out.println("cuda golden run " + run + ": max |difference| " + worst);
+                assertTrue(worst <= 1e-4, "run " + run + ": max |difference| to the reference = " + worst);
+            }
+        }
+    }
+
     @Test
     void guidedDdimSamplingRunsAndIsReproducible(@TempDir Path out) throws Exception {
         try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-sample.tess"), CompileOptions.defaults().withThreads(2)

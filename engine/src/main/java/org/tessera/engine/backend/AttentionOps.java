@@ -12,6 +12,14 @@ public interface AttentionOps {
      */
     void attention(Tensor q, Tensor k, Tensor v, Tensor out, AttentionMask mask, float scale);
 
+    /**
+     * Block-diagonal self-attention given segment ids as an integer tensor [B, N] in this
+     * backend's memory (Patch n' Pack): query i sees key j when their ids are equal.
+     */
+    default void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor segmentIds, float scale) {
+        attention(q, k, v, out, AttentionMask.Segments.of(segmentIds), scale);
+    }
+
     /** Attention with the usual scale 1/√d. */
     default void attention(Tensor q, Tensor k, Tensor v, Tensor out, AttentionMask mask) {
         attention(q, k, v, out, mask, (float) (1.0 / Math.sqrt(q.size(-1))));

@@ -8,6 +8,7 @@ import org.tessera.engine.parallel.WorkerPool;
  *
  * @param name short name for messages and benchmarks ({@code vector}, {@code scalar}, …)
  * @param pool the threads this backend's kernels run on
+ * @param memory where its tensors live and how data moves there
  */
 public record Backend(
         String name,
@@ -17,4 +18,17 @@ public record Backend(
         NormOps norms,
         ElementwiseOps elementwise,
         TableOps tables,
-        ConvOps conv) {}
+        ConvOps conv,
+        MemoryOps memory) {
+
+    /** The backends of host memory (the CPU ones) take their defaults from this. */
+    public Backend(String name, WorkerPool pool, GemmOps gemm, AttentionOps attention, NormOps norms,
+                   ElementwiseOps elementwise, TableOps tables, ConvOps conv) {
+        this(name, pool, gemm, attention, norms, elementwise, tables, conv, HostMemory.INSTANCE);
+    }
+
+    /** True when the kernels run on host memory, so Java may read their tensors directly. */
+    public boolean onHost() {
+        return memory.device() == org.tessera.engine.tensor.Device.CPU;
+    }
+}

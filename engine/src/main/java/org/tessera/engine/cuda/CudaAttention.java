@@ -18,24 +18,17 @@ final class CudaAttention implements AttentionOps {
     }
 
     @Override
+    public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor segmentIds, float scale) {
+        if (segmentIds.dtype() != DType.I64 && segmentIds.dtype() != DType.I32 || !segmentIds.isContiguous()) {
+            throw new ShapeMismatchException("attention: segment ids must be a contiguous integer [B, N] tensor");
+        }
+        launch(q, k, v, out, strides(q, k, v, out), null, segmentIds, segmentIds, scale);
+    }
+
+    @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, AttentionMask mask, float scale) {
-        if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4 || out.rank() != 4) {
-            throw new ShapeMismatchException("attention: expects [B, H, N, d] tensors");
-        }
-        int b = q.size(0), h = q.size(1), nq = q.size(2), nk = k.size(2), d = q.size(3);
-        if (d > MAX_D) {
-            throw new ShapeMismatchException("attention on CUDA: head dim " + d + " is above " + MAX_D);
-        }
-        long[] args = new long[5 + 5 * 4];
-        args[0] = b;
-        args[1] = h;
-        args[2] = nq;
-        args[3] = nk;
-        args[4] = d;
-        put(args, 5, q);
-        put(args, 9, k);
-        put(args, 13, v);
-        put(args, 17, out);
+        long[] args = strides(q, k, v, out);
+        int b = q.size(0), h = q.size(1), nq = q.size(2), nk = k.size(2);
         Tensor bias = null;
         Tensor segQ = null;
         Tensor segK = null;
@@ -59,10 +52,7 @@ final class CudaAttention implements AttentionOps {
             }
         }
         try {
-            dev.args().struct(args).f32(scale).ptr(CudaDevice.address(q)).ptr(CudaDevice.address(k))
-                    .ptr(CudaDevice.address(v)).ptr(CudaDevice.address(bias)).ptr(CudaDevice.address(segQ))
-                    .ptr(CudaDevice.address(segK)).ptr(CudaDevice.address(out));
-            dev.launch("attention.cu", "attention_f32", (nq + WARPS - 1) / WARPS, h, b, WARPS * 32);
+            launch(q, k, v, out, args, bias, segQ, segK, scale);
         } finally {
             if (segQ != null) {
                 dev.synchronize("attention");
@@ -72,6 +62,35 @@ final class CudaAttention implements AttentionOps {
                 }
             }
         }
+    }
+
+    private static long[] strides(Tensor q, Tensor k, Tensor v, Tensor out) {
+        if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4 || out.rank() != 4) {
+            throw new ShapeMismatchException("attention: expects [B, H, N, d] tensors");
+        }
+        if (q.size(3) > MAX_D) {
+            throw new ShapeMismatchException("attention on CUDA: head dim " + q.size(3) + " is above " + MAX_D);
+        }
+        long[] args = new long[5 + 5 * 4];
+        args[0] = q.size(0);
+        args[1] = q.size(1);
+        args[2] = q.size(2);
+        args[3] = k.size(2);
+        args[4] = q.size(3);
+        put(args, 5, q);
+        put(args, 9, k);
+        put(args, 13, v);
+        put(args, 17, out);
+        return args;
+    }
+
+    private void launch(Tensor q, Tensor k, Tensor v, Tensor out, long[] args, Tensor bias, Tensor segQ, Tensor segK,
+                        float scale) {
+        boolean wide = segQ != null && segQ.dtype() == DType.I64;
+        dev.args().struct(args).f32(scale).ptr(CudaDevice.address(q)).ptr(CudaDevice.address(k))
+                .ptr(CudaDevice.address(v)).ptr(CudaDevice.address(bias)).ptr(CudaDevice.address(segQ))
+                .ptr(CudaDevice.address(segK)).i32(wide ? 1 : 0).ptr(CudaDevice.address(out));
+        dev.launch("attention.cu", "attention_f32", (q.size(2) + WARPS - 1) / WARPS, q.size(1), q.size(0), WARPS * 32);
     }
 
     private static void put(long[] args, int at, Tensor t) {

@@ -33,6 +33,6 @@ public final class CudaBackend {
         // The pool is for host-side work around the kernels; the GPU does the arithmetic.
         return new Backend("cuda-" + precision.name().toLowerCase(java.util.Locale.ROOT), new WorkerPool(1), gemm,
                 new CudaAttention(device), new CudaNorms(device), elementwise, new CudaTables(device),
-                new CudaConv(device, gemm));
+                new CudaConv(device, gemm), new CudaMemory(device));
     }
 }

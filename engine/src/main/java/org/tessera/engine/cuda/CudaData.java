@@ -43,24 +43,39 @@ public final class CudaData {
      * @throws IllegalArgumentException naming the first bad row when an id is out of range
      */
     public static void gatherRows(CudaDevice dev, Tensor ids, Tensor table, Tensor out) {
-        boolean wide = ids.dtype() == DType.I64;
-        if (!wide && ids.dtype() != DType.I32 || !ids.isContiguous() || !table.isContiguous()) {
-            throw new ShapeMismatchException("gather on CUDA: contiguous i64/i32 ids and table expected");
-        }
         Tensor bad = dev.allocate(DType.I64, 1);
         try {
-            long rows = ids.numel();
-            int d = table.size(1);
-            dev.args().i64(rows).i64(d).ptr(CudaDevice.address(ids)).i32(wide ? 1 : 0).i64(table.size(0))
-                    .ptr(CudaDevice.address(table)).ptr(CudaDevice.address(out)).ptr(CudaDevice.address(bad));
-            dev.launch1d(FILE, "gather_rows_f32", rows * d);
-            long row = dev.download(bad).toLongArray()[0];
-            if (row != 0) {
-                throw new IllegalArgumentException("embedding: id at position " + (row - 1) + " is outside [0, "
-                        + table.size(0) + ")");
-            }
+            gatherRowsAsync(dev, ids, table, out, bad);
+            checkGather(dev, bad, table.size(0));
         } finally {
             dev.free(bad);
+        }
+    }
+
+    /**
+     * {@link #gatherRows} without waiting: a bad id leaves its row + 1 in {@code bad} (an i64
+     * device scalar) for {@link #checkGather} to report later, so that the launch can sit in a
+     * captured CUDA graph.
+     */
+    static void gatherRowsAsync(CudaDevice dev, Tensor ids, Tensor table, Tensor out, Tensor bad) {
+        boolean wide = ids.dtype() == DType.I64;
+        if (!wide && ids.dtype() != DType.I32 || !ids.isContiguous() || !table.isContiguous() || !out.isContiguous()) {
+            throw new ShapeMismatchException("gather on CUDA: contiguous i64/i32 ids, table and out expected");
+        }
+        long rows = ids.numel();
+        int d = table.size(1);
+        dev.args().i64(rows).i64(d).ptr(CudaDevice.address(ids)).i32(wide ? 1 : 0).i64(table.size(0))
+                .ptr(CudaDevice.address(table)).ptr(CudaDevice.address(out)).ptr(CudaDevice.address(bad));
+        dev.launch1d(FILE, "gather_rows_f32", rows * d);
+    }
+
+    /** Throws if a gather since the last check saw a bad id, and clears the flag. */
+    static void checkGather(CudaDevice dev, Tensor bad, int tableRows) {
+        long row = dev.download(bad).toLongArray()[0];
+        if (row != 0) {
+            org.tessera.ffi.CudaRuntime.memsetZero(CudaDevice.address(bad), 8, dev.stream());
+            throw new IllegalArgumentException("embedding: the id at position " + (row - 1) + " is outside [0, "
+                    + tableRows + ")");
         }
     }
 

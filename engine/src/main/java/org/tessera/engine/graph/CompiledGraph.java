@@ -14,10 +14,13 @@ public final class CompiledGraph {
     private final Backend backend;
     private final MemoryPlan plan;
     private final Map<Integer, PackedMatrix> packed;
+    private final Map<Integer, org.tessera.engine.tensor.Tensor> placed;
     private final List<String> passLog;
     private final long flops;
 
-    CompiledGraph(Graph graph, Backend backend, MemoryPlan plan, Map<Integer, PackedMatrix> packed, List<String> passLog) {
+    CompiledGraph(Graph graph, Backend backend, MemoryPlan plan, Map<Integer, PackedMatrix> packed,
+                  Map<Integer, org.tessera.engine.tensor.Tensor> placed, List<String> passLog) {
+        this.placed = placed;
         this.graph = graph;
         this.backend = backend;
         this.plan = plan;
@@ -58,6 +61,12 @@ public final class CompiledGraph {
 
     MemoryPlan plan() {
         return plan;
+    }
+
+    /** A constant node's value where the backend's kernels read it (uploaded once for a device backend). */
+    org.tessera.engine.tensor.Tensor constant(Node constant) {
+        org.tessera.engine.tensor.Tensor t = placed.get(constant.output().id());
+        return t != null ? t : ((Op.Constant) constant.op()).value();
     }
 
     /** The packed weightᵀ of a linear node, or null when its weight is not a constant. */

@@ -8,6 +8,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.tessera.engine.backend.Backend;
+import org.tessera.engine.backend.MemoryOps;
 import org.tessera.engine.backend.PackedMatrix;
 import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Shapes;
@@ -19,11 +21,22 @@ import org.tessera.engine.tensor.Tensor;
  * prepared step per computing node. All of that is built here, once; {@link #run} only copies
  * the inputs in and calls the kernels, so steady-state runs allocate nothing.
  *
+ * <p>On a device backend (CUDA) the slab is device memory, inputs are copied in and outputs
+ * copied back to host tensors on every run, and the step loop is handed to the backend's
+ * {@link MemoryOps#replayable} so that the GPU replays it as one graph.
+ *
  * <p>An execution is for one thread at a time (concurrent callers each take their own);
  * {@link #close()} frees the slab.
  */
 public final class Execution implements AutoCloseable {
     private final Arena arena;
+    private final MemoryOps.Allocation slabMemory;
+    private final MemoryOps memory;
+    private final boolean onHost;
+    private final Runnable forward;
+    private int current;
+    private final Tensor[] deviceOutputs;
+    private final Tensor[] hostOutputs;
     private final String[] inputNames;
     private final Value[] inputValues;
     private final Tensor[] inputTensors;
@@ -36,22 +49,33 @@ public final class Execution implements AutoCloseable {
     Execution(CompiledGraph compiled) {
         Graph g = compiled.optimizedGraph();
         MemoryPlan plan = compiled.plan();
+        Backend backend = compiled.backend();
+        this.memory = backend.memory();
+        this.onHost = backend.onHost();
         this.arena = Arena.ofShared();
+        MemoryOps.Allocation slabAlloc = null;
         try {
-            MemorySegment slab = arena.allocate(Math.max(plan.slabBytes(), MemoryPlan.ALIGNMENT), MemoryPlan.ALIGNMENT);
+            MemorySegment slab;
+            if (onHost) {
+                slab = arena.allocate(Math.max(plan.slabBytes(), MemoryPlan.ALIGNMENT), MemoryPlan.ALIGNMENT);
+            } else {
+                slabAlloc = memory.allocate(Math.max(plan.slabBytes(), MemoryPlan.ALIGNMENT),
+                        "the memory plan (" + Planner.bytes(plan.slabBytes()) + ")");
+                slab = slabAlloc.segment();
+            }
             Tensor[] tensors = new Tensor[g.nextValueId()];
             List<Runnable> stepList = new ArrayList<>();
             List<Node> nodeList = new ArrayList<>();
             for (Node n : g.nodes()) {
                 Value v = n.output();
                 Op op = n.op();
-                if (op instanceof Op.Constant c) {
-                    tensors[v.id()] = c.value();
+                if (op instanceof Op.Constant) {
+                    tensors[v.id()] = compiled.constant(n);
                 } else if (op.isView()) {
                     tensors[v.id()] = NodeKernels.view(op, tensors[n.input(0).id()]);
                 } else {
                     long offset = plan.offset(v.id());
-                    tensors[v.id()] = Tensor.wrap(slab.asSlice(offset, v.byteSize()), v.dtype(), v.shape());
+                    tensors[v.id()] = memory.tensor(slab.asSlice(offset, v.byteSize()), v.dtype(), v.shape());
                     if (!(op instanceof Op.Input)) {
                         Tensor[] in = new Tensor[n.inputs().size()];
                         for (int i = 0; i < in.length; i++) {
@@ -77,11 +101,36 @@ public final class Execution implements AutoCloseable {
                 i++;
             }
             Map<String, Tensor> outs = new LinkedHashMap<>();
-            g.outputs().forEach((name, v) -> outs.put(name, tensors[v.id()]));
+            List<Tensor> devOuts = new ArrayList<>();
+            List<Tensor> hostOuts = new ArrayList<>();
+            g.outputs().forEach((name, v) -> {
+                Tensor t = tensors[v.id()];
+                if (!onHost) {
+                    // Device results come back into host tensors of this execution.
+                    Tensor h = Tensor.zeros(arena, v.dtype(), v.shape());
+                    devOuts.add(t);
+                    hostOuts.add(h);
+                    t = h;
+                }
+                outs.put(name, t);
+            });
             this.outputs = Collections.unmodifiableMap(outs);
+            this.deviceOutputs = devOuts.toArray(Tensor[]::new);
+            this.hostOutputs = hostOuts.toArray(Tensor[]::new);
+            this.slabMemory = slabAlloc;
+            this.forward = memory.replayable(this::runSteps);
         } catch (RuntimeException | Error e) {
+            if (slabAlloc != null) {
+                slabAlloc.close();
+            }
             arena.close();
             throw e;
+        }
+    }
+
+    private void runSteps() {
+        for (current = 0; current < steps.length; current++) {
+            steps[current].run();
         }
     }
 
@@ -108,22 +157,29 @@ public final class Execution implements AutoCloseable {
                 throw new IllegalStateException("run: this Execution is closed");
             }
             copyInputs(inputs);
-            int i = 0;
+            current = 0;
             try {
                 if (profile == null) {
-                    for (; i < steps.length; i++) {
-                        steps[i].run();
-                    }
+                    forward.run();
                 } else {
-                    for (; i < steps.length; i++) {
+                    for (current = 0; current < steps.length; current++) {
                         long t0 = System.nanoTime();
-                        steps[i].run();
-                        profile.record(stepNodes[i], System.nanoTime() - t0);
+                        steps[current].run();
+                        if (!onHost) {
+                            memory.synchronize(); // time the kernel, not its launch
+                        }
+                        profile.record(stepNodes[current], System.nanoTime() - t0);
                     }
                     profile.countRun();
                 }
             } catch (RuntimeException e) {
-                throw new GraphExecutionException(stepNodes[i], null, e);
+                throw new GraphExecutionException(stepNodes[Math.min(current, stepNodes.length - 1)], null, e);
+            }
+            if (!onHost) {
+                memory.synchronize();
+                for (int o = 0; o < deviceOutputs.length; o++) {
+                    memory.copy(deviceOutputs[o], hostOutputs[o]);
+                }
             }
             return outputs;
         } finally {
@@ -152,7 +208,11 @@ public final class Execution implements AutoCloseable {
                 throw new ShapeMismatchException("input '" + inputNames[i] + "': expected " + v.dtype().shortName()
                         + Shapes.toString(v.shape()) + ", got " + t.dtype().shortName() + Shapes.toString(t.shape()));
             }
-            inputTensors[i].copyFrom(t);
+            if (onHost) {
+                inputTensors[i].copyFrom(t);
+            } else {
+                memory.copy(t, inputTensors[i]);
+            }
         }
     }
 
@@ -174,6 +234,16 @@ public final class Execution implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            if (forward instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    // releasing a recorded graph cannot fail in a way the caller could act on
+                }
+            }
+            if (slabMemory != null) {
+                slabMemory.close();
+            }
             arena.close();
         }
     }

@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import org.tessera.engine.backend.AttentionMask;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.backend.ElementwiseOps;
+import org.tessera.engine.backend.EmbeddingGather;
 import org.tessera.engine.backend.PackedMatrix;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
@@ -39,6 +40,12 @@ final class NodeKernels {
      */
     static Runnable step(Backend backend, Node node, Tensor[] in, Tensor out, PackedMatrix packedWeight, Arena arena) {
         ElementwiseOps ew = backend.elementwise();
+        if (!backend.onHost()) {
+            Runnable device = deviceStep(backend, node, in, out, arena);
+            if (device != null) {
+                return device;
+            }
+        }
         return switch (node.op()) {
             case Op.Linear l -> {
                 // The 2-D views and the epilogue are built once here, not per run: linear() would
@@ -127,6 +134,49 @@ final class NodeKernels {
             case Op.Permute p -> throw new IllegalArgumentException("views have no step");
             case Op.Slice s -> throw new IllegalArgumentException("views have no step");
             case Op.Unsqueeze u -> throw new IllegalArgumentException("views have no step");
+        };
+    }
+
+    /**
+     * The steps that differ on a device backend: those that move data (copies, gathers, casts),
+     * read ids, or keep a small constant, which on the host are plain Java. Null for the others,
+     * whose host form already goes through the backend's op families.
+     */
+    private static Runnable deviceStep(Backend backend, Node node, Tensor[] in, Tensor out, Arena arena) {
+        org.tessera.engine.backend.MemoryOps memory = backend.memory();
+        return switch (node.op()) {
+            case Op.Contiguous c -> () -> memory.copy(in[0], out);
+            case Op.Expand e -> {
+                Tensor src = in[0].expand(e.shape());
+                yield () -> memory.copy(src, out);
+            }
+            case Op.Concat c -> {
+                Tensor[] parts = new Tensor[in.length];
+                int at = 0;
+                for (int i = 0; i < in.length; i++) {
+                    int n = in[i].size(c.dim());
+                    parts[i] = out.slice(c.dim(), at, at + n);
+                    at += n;
+                }
+                yield () -> {
+                    for (int i = 0; i < parts.length; i++) {
+                        memory.copy(in[i], parts[i]);
+                    }
+                };
+            }
+            case Op.Cast c -> () -> memory.copy(in[0], out);
+            case Op.Embedding e -> () -> memory.gather(in[0], in[1], out);
+            case Op.Scalar s -> {
+                int[] ones = new int[in[0].rank()];
+                java.util.Arrays.fill(ones, 1);
+                Tensor c = memory.place(Tensor.of(arena, new float[] {s.value()}, ones));
+                yield s.arithmetic() == Op.Arithmetic.ADD
+                        ? () -> backend.elementwise().add(in[0], c, out)
+                        : () -> backend.elementwise().mul(in[0], c, out);
+            }
+            case Op.Attention a when a.segmented() ->
+                    () -> backend.attention().attention(in[0], in[1], in[2], out, in[3], a.scale());
+            default -> null;
         };
     }
 

@@ -53,23 +53,60 @@ public final class Planner {
     public static CompiledGraph compile(Graph graph, Backend backend, Options options,
                                         java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
         List<String> log = new ArrayList<>();
+        // Constants are folded on the host, whatever the backend: their inputs are host tensors.
+        Backend host = backend.onHost() ? backend : org.tessera.engine.backend.Backends.cpu(1);
         Graph g = DeadNodeElimination.apply(graph, log);
         if (options.foldConstants()) {
-            g = ConstantFolding.apply(g, backend, log);
+            g = ConstantFolding.apply(g, host, log);
         }
         if (options.fuse()) {
             g = Fusion.apply(g, log);
         }
         g = LayoutPass.apply(g, log);
         if (options.foldConstants()) {
-            g = ConstantFolding.apply(g, backend, log);
+            g = ConstantFolding.apply(g, host, log);
         }
         g = DeadNodeElimination.apply(g, log);
         Map<Integer, PackedMatrix> packed = packWeights(g, backend, log, packedOnly);
+        Map<Integer, org.tessera.engine.tensor.Tensor> placed = placeConstants(g, backend, log);
         MemoryPlan plan = MemoryPlan.of(g, options.reuseMemory());
         log.add(String.format(Locale.ROOT, "memory: %d buffers in a %s slab (%s without reuse)", plan.buffers(),
                 bytes(plan.slabBytes()), bytes(plan.unsharedBytes())));
-        return new CompiledGraph(g, backend, plan, packed, log);
+        return new CompiledGraph(g, backend, plan, packed, placed, log);
+    }
+
+    /**
+     * On a device backend, uploads once every constant that a kernel reads directly (weights
+     * that only feed a linear were uploaded by packing). The CPU reads constants where they are.
+     */
+    private static Map<Integer, org.tessera.engine.tensor.Tensor> placeConstants(Graph g, Backend backend, List<String> log) {
+        if (backend.onHost()) {
+            return Map.of();
+        }
+        java.util.Set<Integer> read = new java.util.HashSet<>();
+        for (Node n : g.nodes()) {
+            for (int i = 0; i < n.inputs().size(); i++) {
+                if (!(n.op() instanceof Op.Linear) || i != 1 || !(g.producer(n.input(1)).op() instanceof Op.Constant)) {
+                    read.add(n.input(i).id());
+                }
+            }
+        }
+        read.addAll(g.outputs().values().stream().map(Value::id).toList());
+        Map<Integer, org.tessera.engine.tensor.Tensor> placed = new HashMap<>();
+        long bytes = 0;
+        for (Node n : g.nodes()) {
+            if (n.op() instanceof Op.Constant c && read.contains(n.output().id())) {
+                try {
+                    placed.put(n.output().id(), backend.memory().place(c.value()));
+                } catch (RuntimeException e) {
+                    throw new GraphExecutionException(n, "while copying it to the device", e);
+                }
+                bytes += n.output().byteSize();
+            }
+        }
+        log.add("constants: " + placed.size() + " copied to " + backend.memory().device().shortName() + " ("
+                + bytes(bytes) + ")");
+        return Map.copyOf(placed);
     }
 
     /**

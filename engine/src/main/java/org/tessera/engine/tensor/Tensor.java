@@ -123,6 +123,14 @@ public final class Tensor {
         return new Tensor(memory, dtype, device, shape.clone(), Shapes.contiguousStrides(shape), 0);
     }
 
+    /**
+     * This view, labelled as living in {@code device}'s memory: for backends whose device memory
+     * the host can address (unified memory, or a test double of a GPU backend).
+     */
+    public Tensor as(Device device) {
+        return device == this.device ? this : new Tensor(storage, dtype, device, shape, strides, offset);
+    }
+
     /** Throws unless this tensor's storage is host memory that Java may read and write. */
     private void requireHost(String op) {
         if (device != Device.CPU) {

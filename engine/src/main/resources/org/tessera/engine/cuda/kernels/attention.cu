@@ -18,11 +18,16 @@ struct AttnArgs {
     i64 bias[4];
 };
 
-// Masks: bias (additive, may be null); segq/segk (int32 [batch, nq] / [batch, nk], both null or
-// both set): query i sees key j only when their ids are equal; a row that sees no key gets zeros.
+// Masks: bias (additive, may be null); segq/segk ([batch, nq] / [batch, nk] ids, int64 when wide
+// is set, else int32; both null or both set): query i sees key j only when their ids are equal; a
+// row that sees no key gets zeros.
+__device__ __forceinline__ i64 segment(const void* ids, i64 at, int wide) {
+    return wide ? ((const i64*) ids)[at] : (i64) ((const int*) ids)[at];
+}
+
 extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
 attention_f32(AttnArgs a, float scale, const float* q, const float* k, const float* v, const float* bias,
-              const int* segq, const int* segk, float* out) {
+              const void* segq, const void* segk, int wide, float* out) {
     // Rows padded to ATT_MAX_D + 1 floats: lane j reading element t of key j hits bank (j + t) % 32.
     __shared__ float ks[ATT_KEYS][ATT_MAX_D + 1];
     __shared__ float vs[ATT_KEYS][ATT_MAX_D + 1];
@@ -39,7 +44,7 @@ attention_f32(AttnArgs a, float scale, const float* q, const float* k, const flo
     if (live) {
         for (int t = lane; t < d; t += 32) qs[warp][t] = qb[i * a.q[2] + t * a.q[3]] * scale;
     }
-    const int sq = segq && live ? segq[b * a.nq + i] : 0;
+    const i64 sq = segq && live ? segment(segq, b * a.nq + i, wide) : 0;
     float m = NEG_INF, l = 0.f;
     float acc[ATT_MAX_D / 32] = {0.f, 0.f, 0.f, 0.f};
 
@@ -57,7 +62,7 @@ attention_f32(AttnArgs a, float scale, const float* q, const float* k, const flo
 
         const i64 j = j0 + lane;
         float s = NEG_INF;
-        if (j < a.nk && (!segq || segk[b * a.nk + j] == sq)) {
+        if (j < a.nk && (!segq || segment(segk, b * a.nk + j, wide) == sq)) {
             float dot = 0.f;
             for (int t = 0; t < d; t++) dot = fmaf(qs[warp][t], ks[lane][t], dot);
             s = dot;

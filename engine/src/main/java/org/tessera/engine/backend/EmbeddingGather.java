@@ -1,4 +1,4 @@
-package org.tessera.engine.graph;
+package org.tessera.engine.backend;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -12,7 +12,7 @@ import org.tessera.engine.tensor.Tensor;
  * labels and tokens. Table, ids and out are contiguous; each row moves with one bulk copy. An id
  * outside [0, V) throws {@link IndexOutOfBoundsException} before anything is written for it.
  */
-final class EmbeddingGather {
+public final class EmbeddingGather {
     private final MemorySegment table;
     private final long tableBase;
     private final int vocabulary;
@@ -24,7 +24,7 @@ final class EmbeddingGather {
     private final MemorySegment out;
     private final long outBase;
 
-    EmbeddingGather(Tensor table, Tensor ids, Tensor out) {
+    public EmbeddingGather(Tensor table, Tensor ids, Tensor out) {
         if (!table.isContiguous() || !ids.isContiguous() || !out.isContiguous() || table.rank() != 2
                 || out.numel() != ids.numel() * table.size(1) || (ids.dtype() != DType.I64 && ids.dtype() != DType.I32)) {
             throw new ShapeMismatchException("embedding: table " + Shapes.toString(table.shape()) + ", ids "
@@ -43,7 +43,7 @@ final class EmbeddingGather {
         this.outBase = out.byteOffset();
     }
 
-    void run() {
+    public void run() {
         for (int p = 0; p < count; p++) {
             long id = wideIds
                     ? ids.get(ValueLayout.JAVA_LONG_UNALIGNED, idsBase + 8L * p)
