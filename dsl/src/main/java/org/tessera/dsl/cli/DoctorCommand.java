@@ -11,10 +11,14 @@ import picocli.CommandLine.Command;
 /** {@code tessera doctor}: what this machine offers Tessera — JDK, CPU backend, CUDA libraries, driver, GPUs. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = {"Report the JDK, the CPU backend that would be chosen and why,",
-            "the CUDA 13 libraries found, the driver and the GPUs, or why CUDA is not available."})
+            "the CUDA 13 libraries found, the driver and the GPUs, or why CUDA is not available.",
+            "With --gpu, also run every CUDA op against the CPU reference on GPU 0."})
 final class DoctorCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    @CommandLine.Option(names = "--gpu", description = "Check every CUDA op against the CPU reference (needs a GPU).")
+    boolean gpu;
 
     @Override
     public Integer call() {
@@ -34,10 +38,21 @@ final class DoctorCommand implements java.util.concurrent.Callable<Integer> {
             out.printf(Locale.ROOT, "gpu %d    %s, %s, %s, %d SMs%n", d.index(), d.name(), d.arch(),
                     Sizes.bytes(d.totalMemory()), d.multiprocessors());
         }
-        // The backend that runs on these is issue 5's next step; say so rather than imply it exists.
-        out.println(cuda.available()
-                ? "cuda     libraries, driver and GPU present; the CUDA backend itself is not built yet"
-                : "cuda     not available: " + cuda.problem());
-        return TesseraCommand.EXIT_OK;
+        if (!cuda.available()) {
+            out.println("cuda     not available: " + cuda.problem());
+            return gpu ? TesseraCommand.EXIT_RUNTIME : TesseraCommand.EXIT_OK;
+        }
+        out.println("cuda     available: --device auto runs on GPU 0");
+        if (!gpu) {
+            return TesseraCommand.EXIT_OK;
+        }
+        try (var dev = org.tessera.engine.cuda.CudaDevice.open(0)) {
+            var results = org.tessera.engine.cuda.CudaSelfTest.run(dev);
+            results.forEach(r -> out.println("  " + r));
+            long failed = results.stream().filter(r -> !r.ok()).count();
+            out.println(failed == 0 ? "gpu check: all " + results.size() + " ops agree with the CPU reference"
+                    : "gpu check: " + failed + " of " + results.size() + " ops FAILED");
+            return failed == 0 ? TesseraCommand.EXIT_OK : TesseraCommand.EXIT_RUNTIME;
+        }
     }
 }
