@@ -16,11 +16,13 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Q and K are contracted over the head dimension, which is their contiguous one, so both
  * must be transposed into the kernel's panels (d-major); the output comes back transposed too.
- * At 4·N²·d flops per N·d elements moved, a scalar transpose (about a cycle per element) costs
- * a quarter of the kernel time at N = 256, so rows with unit stride take a vector path instead:
- * the rows are copied into a heap buffer with vector moves, then transposed with one gather per
- * output vector. Vᵀ needs no transpose (its panels hold MR consecutive head-dimension values per
- * key) and is copied with masked vector moves. Any other stride takes the scalar loops.
+ * At 4·N²·d flops per N·d elements moved, a transpose element by element straight from the
+ * segment costs a quarter of the kernel time at N = 256, so rows with unit stride are first
+ * copied into a heap buffer with vector moves and transposed from there, where C2 unrolls the
+ * loop (the Vector API's indexed gathers are not intrinsified for this pattern and their
+ * fallback allocates). Vᵀ needs no transpose (its panels hold MR consecutive head-dimension
+ * values per key) and is copied with masked vector moves. Any other stride takes the scalar
+ * loops.
  */
 final class AttentionPack {
     private static final VectorSpecies<Float> S = GemmKernel.S;
@@ -37,8 +39,10 @@ final class AttentionPack {
     }
 
     private void reserve(int floats) {
-        if (rows.length < floats) {
-            rows = new float[floats];
+        // One vector of slack: copyRow's last vector may run past the rows it was asked for, and a
+        // masked store that would cross the array's end leaves the intrinsic for a slow path.
+        if (rows.length < floats + L) {
+            rows = new float[floats + L];
         }
     }
 
@@ -62,6 +66,14 @@ final class AttentionPack {
         }
         // A plain scaled transpose (rows past n repeat the last row). The Vector API's indexed
         // gather from an array is not intrinsified here; its fallback allocated on every call.
+        if (n == NR) {
+            for (int c = 0, at = 0; c < d; c++, at += NR) {
+                for (int i = 0, from = c; i < NR; i++, from += d) {
+                    dst[at + i] = rows[from] * scale;
+                }
+            }
+            return;
+        }
         for (int c = 0, at = 0; c < d; c++, at += NR) {
             for (int i = 0; i < NR; i++) {
                 dst[at + i] = rows[c + Math.min(i, n - 1) * d] * scale;
@@ -89,6 +101,14 @@ final class AttentionPack {
             int at = dstOff + k0 * d;
             // A plain transpose: the Vector API's indexed gather from an array is not intrinsified
             // here and its fallback allocated three arrays per call (~240 KB per DiT-sized call).
+            if (mr == MR) {
+                for (int c = 0; c < d; c++, at += MR) {
+                    for (int r = 0, from = c; r < MR; r++, from += d) {
+                        dst[at + r] = rows[from];
+                    }
+                }
+                continue;
+            }
             for (int c = 0; c < d; c++, at += MR) {
                 for (int r = 0; r < MR; r++) {
                     dst[at + r] = rows[c + Math.min(r, mr - 1) * d];
@@ -174,7 +194,11 @@ final class AttentionPack {
         for (; c + L <= n; c += L) {
             FloatVector.fromMemorySegment(S, x, from + 4L * c, NATIVE).intoArray(rows, at + c);
         }
-        if (c < n) {
+        if (c < n && from + 4L * (c + L) <= x.byteSize()) {
+            // A whole last vector: the lanes past n land in the next row's place (copied over
+            // next) or in the buffer's slack; unmasked moves stay on the intrinsic path.
+            FloatVector.fromMemorySegment(S, x, from + 4L * c, NATIVE).intoArray(rows, at + c);
+        } else if (c < n) {
             VectorMask<Float> tail = S.indexInRange(c, n);
             FloatVector.fromMemorySegment(S, x, from + 4L * c, NATIVE, tail).intoArray(rows, at + c, tail);
         }
