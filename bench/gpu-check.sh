@@ -19,6 +19,8 @@ cd "$root"
 java=.device/jre/bin/java
 [[ -x $java ]] || { echo "gpu-check: no $java (see the header of this script)" >&2; exit 2; }
 export TESSERA_CUDA_HOME=${TESSERA_CUDA_HOME:-/usr/local/cuda-13.0}
+# The loader finds the libraries itself; this also lets NVRTC find its builtins library.
+export LD_LIBRARY_PATH="$TESSERA_CUDA_HOME/targets/x86_64-linux/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export XDG_CACHE_HOME="$out/cache"   # the NVRTC cubin cache, fresh for this run
 tessera() {
     "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \

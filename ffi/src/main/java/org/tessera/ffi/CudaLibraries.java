@@ -71,6 +71,9 @@ public final class CudaLibraries {
             Found f = byName.get(name);
             if (f.ok()) {
                 try {
+                    if (name.equals("nvrtc")) {
+                        loadBuiltins(f.path().getParent());
+                    }
                     System.load(f.path().toString());
                 } catch (UnsatisfiedLinkError e) {
                     f = new Found(f.name(), f.file(), f.path(), "found but cannot be loaded: " + e.getMessage());
@@ -80,6 +83,22 @@ public final class CudaLibraries {
         }
         loaded = List.copyOf(out);
         return loaded;
+    }
+
+    /**
+     * NVRTC opens {@code libnvrtc-builtins.so.13.x} by name when it compiles; loading it first
+     * from NVRTC's own folder makes that work without LD_LIBRARY_PATH. A failure here is left
+     * for NVRTC to report.
+     */
+    private static void loadBuiltins(Path dir) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "libnvrtc-builtins.so.13*")) {
+            for (Path p : ds) {
+                System.load(p.toString());
+                return;
+            }
+        } catch (IOException | UnsatisfiedLinkError e) {
+            // NVRTC will say what it could not open.
+        }
     }
 
     /** Looks every library up with the process environment. */
@@ -118,6 +137,8 @@ public final class CudaLibraries {
             }
         }
         for (Path site : pythonSitePackages()) {
+            // CUDA 13 wheels share nvidia/cu13/lib; CUDA 12's kept one folder per library.
+            dirs.add(site.resolve("nvidia").resolve("cu13").resolve("lib"));
             for (String lib : List.of("cuda_runtime", "cublas", "cuda_nvrtc")) {
                 dirs.add(site.resolve("nvidia").resolve(lib).resolve("lib"));
             }

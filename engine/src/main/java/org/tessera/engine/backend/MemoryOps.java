@@ -53,6 +53,15 @@ public interface MemoryOps {
     void synchronize();
 
     /**
+     * What one run of a plan holds while it copies in, launches and copies out: runs on one
+     * device share its stream (and a CUDA graph capture must not see another run's launches), so
+     * they take turns. The CPU returns null: its runs need no lock.
+     */
+    default Object runLock() {
+        return null;
+    }
+
+    /**
      * Wraps a run of kernel launches that is repeated with the same buffers (one forward pass)
      * so that the device can record it once and replay it: CUDA captures it into a graph. The
      * CPU returns {@code steps} itself.

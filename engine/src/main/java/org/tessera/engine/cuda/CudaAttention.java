@@ -3,6 +3,7 @@ package org.tessera.engine.cuda;
 import java.lang.foreign.Arena;
 import org.tessera.engine.backend.AttentionMask;
 import org.tessera.engine.backend.AttentionOps;
+import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Tensor;
@@ -19,16 +20,28 @@ final class CudaAttention implements AttentionOps {
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor segmentIds, float scale) {
-        if (segmentIds.dtype() != DType.I64 && segmentIds.dtype() != DType.I32 || !segmentIds.isContiguous()) {
-            throw new ShapeMismatchException("attention: segment ids must be a contiguous integer [B, N] tensor");
+        OpChecks.attention(q, k, v, out);
+        if (segmentIds.dtype() != DType.I64 && segmentIds.dtype() != DType.I32 || !segmentIds.isContiguous()
+                || segmentIds.rank() != 2 || segmentIds.size(0) != q.size(0) || segmentIds.size(1) != q.size(2)
+                || q.size(2) != k.size(2)) {
+            throw new ShapeMismatchException("attention: segment ids must be a contiguous integer [" + q.size(0) + ", "
+                    + q.size(2) + "] tensor for self-attention, got " + segmentIds);
+        }
+        if (q.numel() == 0) {
+            return;
         }
         launch(q, k, v, out, strides(q, k, v, out), null, segmentIds, segmentIds, scale);
     }
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, AttentionMask mask, float scale) {
+        OpChecks.attention(q, k, v, out);
+        OpChecks.mask(mask, q.size(0), q.size(1), q.size(2), k.size(2));
         long[] args = strides(q, k, v, out);
         int b = q.size(0), h = q.size(1), nq = q.size(2), nk = k.size(2);
+        if (q.numel() == 0) {
+            return;
+        }
         Tensor bias = null;
         Tensor segQ = null;
         Tensor segK = null;

@@ -22,15 +22,12 @@ final class CudaConv implements ConvOps {
         this.gemm = gemm;
     }
 
+    /** A scratch buffer of at least {@code elements}; one that grows is left to the device (a captured graph may use it). */
     private Tensor buffer(Tensor current, long elements, boolean isCols) {
         if (current != null && current.numel() >= elements) {
             return current;
         }
-        if (current != null) {
-            dev.synchronize("conv");
-            dev.free(current);
-        }
-        Tensor t = dev.allocate(DType.F32, Math.toIntExact(elements));
+        Tensor t = dev.allocate(DType.F32, Math.toIntExact(Math.max(1, elements)));
         if (isCols) {
             cols = t;
         } else {
@@ -41,6 +38,7 @@ final class CudaConv implements ConvOps {
 
     @Override
     public void patchEmbed2d(Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        org.tessera.engine.backend.OpChecks.patchEmbed("patchEmbed2d", x, weight, bias, out, 2);
         int ph = weight.size(2);
         int pw = weight.size(3);
         embed(x.unsqueeze(2), weight, bias, out, new int[] {1, ph, pw}, new int[] {1, x.size(2) / ph, x.size(3) / pw},
@@ -49,6 +47,7 @@ final class CudaConv implements ConvOps {
 
     @Override
     public void patchEmbed3d(Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        org.tessera.engine.backend.OpChecks.patchEmbed("patchEmbed3d", x, weight, bias, out, 3);
         int[] k = {weight.size(2), weight.size(3), weight.size(4)};
         int[] o = {x.size(2) / k[0], x.size(3) / k[1], x.size(4) / k[2]};
         embed(x, weight, bias, out, k, o, x.size(0), x.size(1));
@@ -72,6 +71,7 @@ final class CudaConv implements ConvOps {
 
     @Override
     public void conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, Tensor out) {
+        org.tessera.engine.backend.OpChecks.conv2d(x, weight, bias, stride, padding, out);
         int n = x.size(0);
         int c = x.size(1);
         int o = weight.size(0);
@@ -92,7 +92,7 @@ final class CudaConv implements ConvOps {
 
     @Override
     public void upsampleNearest2d(Tensor x, int factor, Tensor out) {
-        CudaElementwise.requireOut("upsampleNearest2d", out);
+        org.tessera.engine.backend.OpChecks.upsampleNearest2d(x, factor, out);
         dev.args().i64(x.size(0)).i64(x.size(1)).i64(x.size(2)).i64(x.size(3)).i64(factor).i64(x.stride(0)).i64(x.stride(1))
                 .i64(x.stride(2)).i64(x.stride(3)).ptr(CudaDevice.address(x)).ptr(CudaDevice.address(out));
         dev.launch1d("data.cu", "upsample_nearest_f32", out.numel());

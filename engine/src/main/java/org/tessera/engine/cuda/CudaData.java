@@ -10,26 +10,53 @@ public final class CudaData {
 
     private CudaData() {}
 
-    /** dst = src for two f32 views of one shape (either may be strided or, for src, broadcast). */
+    /** dst = src for two views of one shape and dtype (either may be strided or, for src, broadcast). */
     public static void copy(CudaDevice dev, Tensor src, Tensor dst) {
-        if (src.dtype() != DType.F32 || dst.dtype() != DType.F32 || !src.sameShape(dst)) {
-            throw new ShapeMismatchException("copy on CUDA: f32 views of one shape expected, got " + src + " and " + dst);
+        if (src.dtype() != dst.dtype() || !src.sameShape(dst)) {
+            throw new ShapeMismatchException("copy on CUDA: views of one shape and dtype expected, got " + src + " and " + dst);
         }
+        if (dst.numel() == 0) {
+            return;
+        }
+        String kernel = switch (dst.dtype().byteSize()) {
+            case 2 -> "copy_b16";
+            case 4 -> "copy_b32";
+            case 8 -> "copy_b64";
+            default -> throw new ShapeMismatchException("copy on CUDA: unsupported dtype " + dst.dtype().shortName());
+        };
         dev.args().i64(dst.numel()).struct(KernelStrides.of("copy", dst.shape(), src, dst))
                 .ptr(CudaDevice.address(src)).ptr(CudaDevice.address(dst));
-        dev.launch1d(FILE, "copy_f32", dst.numel());
+        dev.launch1d(FILE, kernel, dst.numel());
     }
 
-    /** dst = src converted between f32 and bf16 or f16; both row-major with equal element counts. */
+    /**
+     * dst = src converted: f32 → bf16 from any view (a GEMM operand), and bf16/f16 → f32,
+     * f32 → f16, i64/i32 → f32 between row-major tensors; dst is row-major with src's element count.
+     */
     public static void cast(CudaDevice dev, Tensor src, Tensor dst) {
-        if (!src.isContiguous() || !dst.isContiguous() || src.numel() != dst.numel()) {
-            throw new ShapeMismatchException("cast on CUDA: row-major tensors of one size expected, got " + src + " and " + dst);
+        if (!dst.isContiguous() || src.numel() != dst.numel()) {
+            throw new ShapeMismatchException("cast on CUDA: a row-major destination of the source's size expected, got "
+                    + src + " and " + dst);
         }
-        String kernel = switch (src.dtype().shortName() + ">" + dst.dtype().shortName()) {
-            case "f32>bf16" -> "cast_f32_bf16";
+        if (dst.numel() == 0) {
+            return;
+        }
+        String pair = src.dtype().shortName() + ">" + dst.dtype().shortName();
+        if (pair.equals("f32>bf16")) {
+            dev.args().i64(dst.numel()).struct(KernelStrides.of("cast", src.shape(), src))
+                    .ptr(CudaDevice.address(src)).ptr(CudaDevice.address(dst));
+            dev.launch1d(FILE, "cast_f32_bf16", dst.numel());
+            return;
+        }
+        if (!src.isContiguous()) {
+            throw new ShapeMismatchException("cast on CUDA: " + pair + " needs a row-major source, got " + src);
+        }
+        String kernel = switch (pair) {
             case "bf16>f32" -> "cast_bf16_f32";
             case "f32>f16" -> "cast_f32_f16";
             case "f16>f32" -> "cast_f16_f32";
+            case "i64>f32" -> "cast_i64_f32";
+            case "i32>f32" -> "cast_i32_f32";
             default -> throw new ShapeMismatchException("cast on CUDA: " + src.dtype().shortName() + " to "
                     + dst.dtype().shortName() + " is not supported");
         };

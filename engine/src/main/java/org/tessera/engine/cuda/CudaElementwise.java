@@ -2,6 +2,7 @@ package org.tessera.engine.cuda;
 
 import org.tessera.engine.backend.Activation;
 import org.tessera.engine.backend.ElementwiseOps;
+import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Shapes;
@@ -17,13 +18,8 @@ final class CudaElementwise implements ElementwiseOps {
     }
 
     private void binary(String name, int code, Tensor a, Tensor b, Tensor out) {
-        requireOut(name, out);
-        int[] shape = Shapes.broadcast(name, a.shape(), b.shape());
-        if (!java.util.Arrays.equals(shape, out.shape())) {
-            throw new ShapeMismatchException(name + ": inputs " + Shapes.toString(a.shape()) + " and "
-                    + Shapes.toString(b.shape()) + " broadcast to " + Shapes.toString(shape) + ", out is "
-                    + Shapes.toString(out.shape()));
-        }
+        OpChecks.broadcastBinary(name, a, b, out);
+        int[] shape = out.shape();
         dev.args().i32(code).i64(out.numel()).struct(KernelStrides.of(name, shape, a, b))
                 .ptr(CudaDevice.address(a)).ptr(CudaDevice.address(b)).ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "binary_f32", out.numel());
@@ -51,9 +47,8 @@ final class CudaElementwise implements ElementwiseOps {
 
     @Override
     public void axpby(float alpha, Tensor x, float beta, Tensor y, Tensor out) {
-        requireOut("axpby", out);
-        requireShape("axpby", x, out);
-        requireShape("axpby", y, out);
+        OpChecks.pointwise("axpby", x, out);
+        OpChecks.pointwise("axpby", y, out);
         dev.args().i64(out.numel()).struct(KernelStrides.of("axpby", out.shape(), x, y)).f32(alpha)
                 .ptr(CudaDevice.address(x)).f32(beta).ptr(CudaDevice.address(y)).ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "axpby_f32", out.numel());
@@ -71,8 +66,7 @@ final class CudaElementwise implements ElementwiseOps {
 
     @Override
     public void activate(Activation activation, Tensor x, Tensor out) {
-        requireOut("activate", out);
-        requireShape("activate", x, out);
+        OpChecks.pointwise(activation.name().toLowerCase(java.util.Locale.ROOT), x, out);
         dev.args().i32(activation.ordinal()).i64(out.numel()).struct(KernelStrides.of("activate", out.shape(), x))
                 .ptr(CudaDevice.address(x)).ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "activate_f32", out.numel());
@@ -80,8 +74,9 @@ final class CudaElementwise implements ElementwiseOps {
 
     @Override
     public void modulate(Tensor x, Tensor shift, Tensor scale, Tensor out) {
-        requireOut("modulate", out);
-        requireShape("modulate", x, out);
+        OpChecks.pointwise("modulate", x, out);
+        OpChecks.broadcastsTo("modulate", "shift", shift, x.shape());
+        OpChecks.broadcastsTo("modulate", "scale", scale, x.shape());
         dev.args().i64(out.numel()).struct(KernelStrides.of("modulate", out.shape(), x, shift, scale))
                 .ptr(CudaDevice.address(x)).ptr(CudaDevice.address(shift)).ptr(CudaDevice.address(scale))
                 .ptr(CudaDevice.address(out));
@@ -99,13 +94,6 @@ final class CudaElementwise implements ElementwiseOps {
         if (out.dtype() != DType.F32 || !out.isContiguous()) {
             throw new ShapeMismatchException(op + ": out must be a contiguous f32 tensor, got " + out.dtype().shortName()
                     + Shapes.toString(out.shape()));
-        }
-    }
-
-    private static void requireShape(String op, Tensor x, Tensor out) {
-        if (!x.sameShape(out)) {
-            throw new ShapeMismatchException(op + ": input " + Shapes.toString(x.shape()) + " and out "
-                    + Shapes.toString(out.shape()) + " differ");
         }
     }
 }

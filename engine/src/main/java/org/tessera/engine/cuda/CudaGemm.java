@@ -36,15 +36,22 @@ final class CudaGemm implements GemmOps {
     /** One operand as cuBLAS sees it: a pointer, whether it is transposed in memory, and its leading dimension. */
     private record Operand(long ptr, boolean trans, int ld) {}
 
+    /**
+     * cuBLAS needs one unit stride and a leading dimension at least the other extent: rows that
+     * overlap (a broadcast, stride 0) would be read as distinct rows, so they are refused.
+     */
     private static Operand operand(String name, Tensor t) {
-        if (t.stride(1) == 1 || t.size(1) == 1) {
-            return new Operand(CudaDevice.address(t), false, (int) Math.max(t.stride(0), Math.max(1, t.size(1))));
+        int rows = t.size(0);
+        int cols = t.size(1);
+        if ((t.stride(1) == 1 || cols == 1) && (rows == 1 || t.stride(0) >= cols)) {
+            return new Operand(CudaDevice.address(t), false, (int) Math.max(t.stride(0), Math.max(1, cols)));
         }
-        if (t.stride(0) == 1 || t.size(0) == 1) {
-            return new Operand(CudaDevice.address(t), true, (int) Math.max(t.stride(1), Math.max(1, t.size(0))));
+        if ((t.stride(0) == 1 || rows == 1) && (cols == 1 || t.stride(1) >= rows)) {
+            return new Operand(CudaDevice.address(t), true, (int) Math.max(t.stride(1), Math.max(1, rows)));
         }
-        throw new ShapeMismatchException("gemm on CUDA: " + name + " needs a unit stride in one dimension, got strides "
-                + java.util.Arrays.toString(t.strides()));
+        throw new ShapeMismatchException("gemm on CUDA: " + name + " " + java.util.Arrays.toString(t.shape())
+                + " with strides " + java.util.Arrays.toString(t.strides())
+                + " is not a matrix cuBLAS can read (one unit stride, rows apart by at least a row)");
     }
 
     @Override
@@ -61,11 +68,22 @@ final class CudaGemm implements GemmOps {
 
     @Override
     public PackedMatrix pack(Tensor b, Arena arena) {
-        // Weights arrive as w.t() of a row-major [out, in] weight: upload the weight itself and
+        OpChecks.f32("gemm", "B", b);
+        // Weights arrive as w.t() of a row-major [out, in] weight: keep the weight itself and
         // remember that B is its transpose.
         boolean transposed = b.stride(0) == 1 && b.size(0) > 1;
         Tensor stored = transposed ? b.t() : b;
-        Tensor host = precision == Cublas.Precision.BF16 ? stored.to(DType.BF16, arena) : stored;
+        DType type = precision == Cublas.Precision.BF16 ? DType.BF16 : DType.F32;
+        if (stored.device() == org.tessera.engine.tensor.Device.CUDA) {
+            Tensor copy = dev.allocate(type, stored.shape());
+            if (type == DType.BF16) {
+                CudaData.cast(dev, stored, copy);
+            } else {
+                CudaData.copy(dev, stored, copy);
+            }
+            return new CudaPackedMatrix(b.size(0), b.size(1), copy, transposed);
+        }
+        Tensor host = type == DType.BF16 ? stored.to(DType.BF16, arena) : stored;
         return new CudaPackedMatrix(b.size(0), b.size(1), dev.upload(host), transposed);
     }
 
@@ -83,6 +101,10 @@ final class CudaGemm implements GemmOps {
     }
 
     private void run(Tensor a, Operand oa, Operand ob, Tensor c, int n, float alpha, float beta, Epilogue epilogue) {
+        OpChecks.epilogue(epilogue, n);
+        if (a.size(0) == 0 || n == 0) {
+            return;
+        }
         if (c.stride(1) != 1 && c.size(1) > 1) {
             throw new ShapeMismatchException("gemm on CUDA: C rows must be contiguous");
         }
@@ -117,17 +139,17 @@ final class CudaGemm implements GemmOps {
                 a.stride(0), ob.ptr(), ob.ld(), b.stride(0), beta, CudaDevice.address(c0), ldc, c.stride(0), a.size(0));
     }
 
-    /** A row-major BF16 copy of a 2-D f32 view, in a scratch buffer reused across calls. */
+    /**
+     * A row-major BF16 copy of a 2-D f32 view (any strides), in a scratch buffer reused across
+     * calls. A buffer that grows is not freed but left to the device (freed when it closes): a
+     * CUDA graph captured earlier may still point at it.
+     */
     private Tensor toBf16(Tensor t, boolean isA) {
         int rows = t.size(0);
         int cols = t.size(1);
         Tensor scratch = isA ? scratchA : scratchB;
         if (scratch == null || scratch.numel() < (long) rows * cols) {
-            if (scratch != null) {
-                dev.synchronize("gemm");
-                dev.free(scratch);
-            }
-            scratch = dev.allocate(DType.BF16, rows * cols);
+            scratch = dev.allocate(DType.BF16, Math.max(1, rows * cols));
             if (isA) {
                 scratchA = scratch;
             } else {
@@ -135,17 +157,7 @@ final class CudaGemm implements GemmOps {
             }
         }
         Tensor dst = scratch.slice(0, 0, rows * cols).reshape(rows, cols);
-        Tensor src = t;
-        if (!t.isContiguous()) {
-            Tensor tmp = dev.allocate(DType.F32, rows, cols);
-            CudaData.copy(dev, t, tmp);
-            src = tmp;
-        }
-        CudaData.cast(dev, src, dst);
-        if (src != t) {
-            dev.synchronize("gemm");
-            dev.free(src);
-        }
+        CudaData.cast(dev, t, dst);
         return dst;
     }
 }

@@ -28,7 +28,7 @@ final class CudaKernels {
     static final String HEADER = "common.cuh";
     private static final String ROOT = "/org/tessera/engine/cuda/kernels/";
 
-    private final Map<String, MemorySegment> kernels = new HashMap<>();
+    private final Map<String, MemorySegment> kernels = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, MemorySegment> libraries = new HashMap<>();
 
     /** Compiles (or loads from {@code cacheDir}) every source for {@code arch}, e.g. {@code sm_90}. */

@@ -53,6 +53,12 @@ final class CudaMemory implements MemoryOps {
         };
     }
 
+    /** The device: every run on it takes turns on its one stream. */
+    @Override
+    public Object runLock() {
+        return dev;
+    }
+
     @Override
     public Tensor place(Tensor host) {
         return host.device() == Device.CUDA ? host : dev.upload(host);

@@ -1,8 +1,7 @@
 package org.tessera.engine.cuda;
 
 import org.tessera.engine.backend.NormOps;
-import org.tessera.engine.tensor.ShapeMismatchException;
-import org.tessera.engine.tensor.Shapes;
+import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.tensor.Tensor;
 
 /** Normalisations, one block per row or group (norms.cu). */
@@ -24,7 +23,7 @@ final class CudaNorms implements NormOps {
 
     @Override
     public void softmax(Tensor x, Tensor out) {
-        requireRows("softmax", x, out);
+        OpChecks.rowwise("softmax", x, out);
         long rows = rows(x);
         dev.args().i64(rows).i64(x.size(-1)).ptr(CudaDevice.address(x)).ptr(CudaDevice.address(out));
         dev.launch(FILE, "softmax_f32", blocks(rows), 1, 1, CudaDevice.THREADS);
@@ -32,7 +31,9 @@ final class CudaNorms implements NormOps {
 
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
-        requireRows("layerNorm", x, out);
+        OpChecks.rowwise("layerNorm", x, out);
+        OpChecks.optionalVector("layerNorm", "weight", weight, x.size(-1));
+        OpChecks.optionalVector("layerNorm", "bias", bias, x.size(-1));
         long rows = rows(x);
         dev.args().i64(rows).i64(x.size(-1)).f32(eps).ptr(CudaDevice.address(x)).ptr(CudaDevice.address(weight))
                 .ptr(CudaDevice.address(bias)).ptr(CudaDevice.address(out));
@@ -41,7 +42,9 @@ final class CudaNorms implements NormOps {
 
     @Override
     public void layerNormModulate(Tensor x, Tensor shift, Tensor scale, float eps, Tensor out) {
-        requireRows("layerNormModulate", x, out);
+        OpChecks.rowwise("layerNormModulate", x, out);
+        OpChecks.broadcastsTo("layerNormModulate", "shift", shift, x.shape());
+        OpChecks.broadcastsTo("layerNormModulate", "scale", scale, x.shape());
         long rows = rows(x);
         dev.args().i64(rows).i64(x.size(-1)).f32(eps).struct(KernelStrides.of("layerNormModulate", x.shape(), x, shift, scale))
                 .ptr(CudaDevice.address(x)).ptr(CudaDevice.address(shift)).ptr(CudaDevice.address(scale))
@@ -51,23 +54,12 @@ final class CudaNorms implements NormOps {
 
     @Override
     public void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out) {
-        requireRows("groupNorm", x, out);
+        OpChecks.groupNorm(x, groups, weight, bias, out);
         int n = x.size(0);
         int c = x.size(1);
-        if (groups <= 0 || c % groups != 0) {
-            throw new ShapeMismatchException("groupNorm: " + c + " channels do not split into " + groups + " groups");
-        }
         long spatial = x.numel() / Math.max(1L, (long) n * c);
         dev.args().i64(n).i64(c).i64(spatial).i64(groups).f32(eps).ptr(CudaDevice.address(x))
                 .ptr(CudaDevice.address(weight)).ptr(CudaDevice.address(bias)).ptr(CudaDevice.address(out));
         dev.launch(FILE, "groupnorm_f32", blocks((long) n * groups), 1, 1, CudaDevice.THREADS);
-    }
-
-    private static void requireRows(String op, Tensor x, Tensor out) {
-        CudaElementwise.requireOut(op, out);
-        if (!x.isContiguous() || !x.sameShape(out)) {
-            throw new ShapeMismatchException(op + ": x must be contiguous and shaped like out; x "
-                    + Shapes.toString(x.shape()) + ", out " + Shapes.toString(out.shape()));
-        }
     }
 }

@@ -58,8 +58,12 @@ public final class CudaSelfTest {
         return t;
     }
 
-    /** Runs {@code op} on the reference (host tensors) and on the GPU (uploaded copies); compares output 0. */
     private void check(String name, double tol, Tensor[] inputs, int[] outShape, BiConsumer<Backend, Tensor[]> op) {
+        check(gpu, name, tol, inputs, outShape, op);
+    }
+
+    /** Runs {@code op} on the reference (host tensors) and on {@code gpu} (uploaded copies); compares the output. */
+    private void check(Backend gpu, String name, double tol, Tensor[] inputs, int[] outShape, BiConsumer<Backend, Tensor[]> op) {
         Tensor[] host = new Tensor[inputs.length + 1];
         System.arraycopy(inputs, 0, host, 0, inputs.length);
         host[inputs.length] = Tensor.zeros(DType.F32, outShape);
@@ -103,9 +107,21 @@ public final class CudaSelfTest {
                 (b, t) -> b.gemm().matmul(t[0], t[1], t[2]));
         check("gemm transposed B + bias + gelu", 1e-4, new Tensor[] {random(m, k), random(n, k), random(n)}, new int[] {m, n},
                 (b, t) -> b.gemm().gemm(t[0], t[1].t(), t[3], 1f, 0f, Epilogue.of(t[2], Activation.GELU_TANH)));
-        check("gemm packed weight + silu", 1e-4, new Tensor[] {random(m, k), random(n, k)}, new int[] {m, n},
-                (b, t) -> b.gemm().gemm(t[0], b.gemm().pack(t[1].t(), java.lang.foreign.Arena.ofAuto()), t[2], 1f, 0f,
-                        Epilogue.of(null, Activation.SILU)));
+        // Packing reads the host weight, as compiling a plan does.
+        Tensor weight = random(n, k);
+        check("gemm packed weight + silu", 1e-4, new Tensor[] {random(m, k)}, new int[] {m, n}, (b, t) -> {
+            var packed = b.gemm().pack(weight.t(), java.lang.foreign.Arena.ofAuto());
+            b.gemm().gemm(t[0], packed, t[1], 1f, 0f, Epilogue.of(null, Activation.SILU));
+        });
+        // TF32 keeps 10 mantissa bits and BF16 7: errors grow like 2^-bits·√K relative to the values.
+        Backend tf32 = CudaBackend.create(dev, CudaBackend.Precision.TF32);
+        Backend bf16 = CudaBackend.create(dev, CudaBackend.Precision.BF16);
+        check(tf32, "gemm TF32, transposed B", 5e-3, new Tensor[] {random(m, k), random(n, k)}, new int[] {m, n},
+                (b, t) -> b.gemm().gemm(t[0], t[1].t(), t[2], 1f, 0f, Epilogue.NONE));
+        check(bf16, "gemm BF16, transposed B + bias", 3e-2, new Tensor[] {random(m, k), random(n, k), random(n)},
+                new int[] {m, n}, (b, t) -> b.gemm().gemm(t[0], t[1].t(), t[3], 1f, 0f, Epilogue.of(t[2], Activation.NONE)));
+        check(bf16, "gemm BF16 packed weight", 3e-2, new Tensor[] {random(m, k)}, new int[] {m, n}, (b, t) ->
+                b.gemm().gemm(t[0], b.gemm().pack(weight.t(), java.lang.foreign.Arena.ofAuto()), t[1], 1f, 0f, Epilogue.NONE));
         check("batched gemm 3×17×33×29", 1e-4, new Tensor[] {random(3, 17, 33), random(3, 33, 29)}, new int[] {3, 17, 29},
                 (b, t) -> b.gemm().batchedGemm(t[0], t[1], t[2], 1f, 0f));
         check("attention 2×3×37×72", 1e-4, new Tensor[] {random(2, 3, 37, 72), random(2, 3, 41, 72), random(2, 3, 41, 72)},
@@ -154,6 +170,36 @@ public final class CudaSelfTest {
         check("upsample ×2", 0, new Tensor[] {random(2, 3, 5, 4)}, new int[] {2, 3, 10, 8},
                 (b, t) -> b.conv().upsampleNearest2d(t[0], 2, t[1]));
         randomStreams();
+        integerData();
+    }
+
+    /** Ids and labels: an i64 expand (strided copy of 8-byte elements) and an i64 → f32 cast. */
+    private void integerData() {
+        long[] ids = {3, -1, 1L << 40, 7, 0};
+        Tensor host = Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), ids, 5);
+        Tensor d = dev.upload(host);
+        Tensor wide = dev.allocate(DType.I64, 3, 5);
+        Tensor f = dev.allocate(DType.F32, 5);
+        try {
+            CudaData.copy(dev, d.unsqueeze(0).expand(3, 5), wide);
+            CudaData.cast(dev, d, f);
+            long[] back = dev.download(wide).toLongArray();
+            double err = 0;
+            for (int i = 0; i < 15; i++) {
+                err = Math.max(err, back[i] == ids[i % 5] ? 0 : 1);
+            }
+            results.add(new Result("i64 expand (strided 8-byte copy)", err, 0));
+            float[] fs = dev.download(f).toFloatArray();
+            float[] expected = new float[5];
+            for (int i = 0; i < 5; i++) {
+                expected[i] = (float) ids[i];
+            }
+            results.add(new Result("i64 → f32 cast", maxError(expected, fs), 0));
+        } finally {
+            dev.free(d);
+            dev.free(wide);
+            dev.free(f);
+        }
     }
 
     /** The counter-based noise: the GPU must give the CPU's numbers for a seed. */

@@ -1,5 +1,6 @@
 package org.tessera.engine.cuda;
 
+import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.backend.TableOps;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.ShapeMismatchException;
@@ -16,23 +17,34 @@ final class CudaTables implements TableOps {
 
     @Override
     public void timestepEmbedding(Tensor t, double maxPeriod, Tensor out) {
-        requireF32("timestepEmbedding", t);
-        CudaElementwise.requireOut("timestepEmbedding", out);
-        dev.args().i64(out.size(0)).i64(out.size(1)).f64(maxPeriod).ptr(CudaDevice.address(t)).ptr(CudaDevice.address(out));
+        OpChecks.rank("timestepEmbedding", "t", t, 1);
+        OpChecks.table("timestepEmbedding", out, t.size(0));
+        int type = switch (t.dtype()) {
+            case F32 -> 0;
+            case I64 -> 1;
+            case I32 -> 2;
+            default -> throw new ShapeMismatchException("timestepEmbedding on CUDA: t must be f32, i64 or i32, got "
+                    + t.dtype().shortName());
+        };
+        if (out.numel() == 0) {
+            return;
+        }
+        dev.args().i64(out.size(0)).i64(out.size(1)).f64(maxPeriod).ptr(CudaDevice.address(t)).i32(type).i64(t.stride(0))
+                .ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "timestep_embedding_f32", out.numel());
     }
 
     @Override
     public void sinCos1d(Tensor positions, Tensor out) {
+        OpChecks.sinCos1d(positions, out);
         requireF32("sinCos1d", positions);
-        CudaElementwise.requireOut("sinCos1d", out);
         dev.args().i64(out.size(0)).i64(out.size(1)).ptr(CudaDevice.address(positions)).ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "sincos1d_f32", out.numel());
     }
 
     @Override
     public void sinCos2d(int gridH, int gridW, Tensor out) {
-        CudaElementwise.requireOut("sinCos2d", out);
+        OpChecks.sinCos2d(gridH, gridW, out);
         dev.args().i64(gridH).i64(gridW).i64(out.size(1)).ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "sincos2d_f32", out.numel());
     }

@@ -148,6 +148,16 @@ public final class Execution implements AutoCloseable {
 
     /** Like {@link #run(Map)}, also adding each node's wall time to {@code profile} (when not null). */
     public Map<String, Tensor> run(Map<String, Tensor> inputs, Profile profile) {
+        Object lock = memory.runLock();
+        if (lock == null) {
+            return runUnlocked(inputs, profile);
+        }
+        synchronized (lock) {
+            return runUnlocked(inputs, profile);
+        }
+    }
+
+    private Map<String, Tensor> runUnlocked(Map<String, Tensor> inputs, Profile profile) {
         if (!busy.compareAndSet(false, true)) {
             throw new IllegalStateException("run: this Execution is already running on another thread;"
                     + " use one Execution per concurrent caller");

@@ -2,14 +2,19 @@
 // nearest upsampling, and the counter-based random numbers.
 #include "common.cuh"
 
-// dst[offset s1] = src[offset s0] over the iteration shape s.size (views, expands, concat parts).
-extern "C" __global__ void copy_f32(i64 n, Strides s, const float* src, float* dst) {
-    FOR_EACH(i, n) {
-        i64 os, od, unused;
-        offsets3(s, i, os, od, unused);
-        dst[od] = src[os];
+// dst[offset s1] = src[offset s0] over the iteration shape s.size (views, expands, concat parts),
+// one kernel per element size, since a copy does not look at the bits.
+#define STRIDED_COPY(name, T) \
+    extern "C" __global__ void name(i64 n, Strides s, const T* src, T* dst) { \
+        FOR_EACH(i, n) { \
+            i64 os, od, unused; \
+            offsets3(s, i, os, od, unused); \
+            dst[od] = src[os]; \
+        } \
     }
-}
+STRIDED_COPY(copy_b16, unsigned short)
+STRIDED_COPY(copy_b32, u32)
+STRIDED_COPY(copy_b64, u64)
 
 // Round to nearest even, as org.tessera.engine.tensor.HalfFloats does; NaN stays a quiet NaN.
 __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
@@ -19,12 +24,26 @@ __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
     return (unsigned short) (x >> 16);
 }
 
-extern "C" __global__ void cast_f32_bf16(i64 n, const float* src, unsigned short* dst) {
-    FOR_EACH(i, n) dst[i] = f32_to_bf16(src[i]);
+// A strided f32 view (s.s0) into a row-major bf16 tensor: what a BF16 GEMM operand needs.
+extern "C" __global__ void cast_f32_bf16(i64 n, Strides s, const float* src, unsigned short* dst) {
+    FOR_EACH(i, n) {
+        i64 os, u1, u2;
+        offsets3(s, i, os, u1, u2);
+        dst[i] = f32_to_bf16(src[os]);
+    }
 }
 
 extern "C" __global__ void cast_bf16_f32(i64 n, const unsigned short* src, float* dst) {
     FOR_EACH(i, n) dst[i] = __uint_as_float(((u32) src[i]) << 16);
+}
+
+// Integer ids, labels and timesteps to f32 (exact below 2^24, rounded to nearest above).
+extern "C" __global__ void cast_i64_f32(i64 n, const i64* src, float* dst) {
+    FOR_EACH(i, n) dst[i] = (float) src[i];
+}
+
+extern "C" __global__ void cast_i32_f32(i64 n, const int* src, float* dst) {
+    FOR_EACH(i, n) dst[i] = (float) src[i];
 }
 
 extern "C" __global__ void cast_f32_f16(i64 n, const float* src, unsigned short* dst) {

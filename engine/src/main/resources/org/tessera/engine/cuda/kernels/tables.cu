@@ -2,15 +2,22 @@
 #include "common.cuh"
 
 // DiT / ADM timestep embedding: half = dim/2, f_i = maxPeriod^(−i/half),
-// out[b] = [cos(t_b·f), sin(t_b·f)] (cosines first), a zero column when dim is odd.
-extern "C" __global__ void timestep_embedding_f32(i64 batch, i64 dim, double maxPeriod, const float* t, float* out) {
+// out[b] = [cos(t_b·f), sin(t_b·f)] (cosines first), a zero column when dim is odd. t is f32
+// (tType 0), i64 (1) or i32 (2), read with stride tStride.
+__device__ __forceinline__ double timestep(const void* t, int tType, i64 at) {
+    return tType == 1 ? (double) ((const i64*) t)[at] : tType == 2 ? (double) ((const int*) t)[at]
+                                                                    : (double) ((const float*) t)[at];
+}
+
+extern "C" __global__ void timestep_embedding_f32(i64 batch, i64 dim, double maxPeriod, const void* t, int tType,
+                                                  i64 tStride, float* out) {
     i64 half = dim / 2;
     FOR_EACH(e, batch * dim) {
         i64 b = e / dim, c = e % dim;
         double v = 0.0;
         if (c < 2 * half) {
             i64 idx = c < half ? c : c - half;
-            double arg = (double) t[b] * pow(maxPeriod, -(double) idx / (double) half);
+            double arg = timestep(t, tType, b * tStride) * pow(maxPeriod, -(double) idx / (double) half);
             v = c < half ? cos(arg) : sin(arg);
         }
         out[e] = (float) v;
