@@ -25,8 +25,12 @@ import org.tessera.engine.parallel.WorkerPool;
 final class GemmJob implements WorkerPool.Task {
     /** K block: a B micro-panel of KC×NR floats (32 KiB on AVX-512) stays in L1. */
     static final int KC = Integer.getInteger("tessera.gemm.kc", 256);
-    /** M block: an A block of MC×KC floats (384 KiB) stays in L2. */
-    static final int MC = Integer.getInteger("tessera.gemm.mc", 384) / GemmKernel.MR * GemmKernel.MR;
+    /**
+     * Largest M block: an A block of MC×KC floats (516 KiB) stays in L2 (2 MiB per core here).
+     * M is cut into equal blocks of at most MC rows, so DiT's M = 512 (batch 2 × 256 tokens) is
+     * one block rather than 384 + 128: each block costs two pool barriers (see docs/benchmarks.md).
+     */
+    static final int MC = Integer.getInteger("tessera.gemm.mc", 516) / GemmKernel.MR * GemmKernel.MR;
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     /** Per executing thread: the register tile's landing place (see GemmKernel.kernel). */
@@ -124,7 +128,10 @@ final class GemmJob implements WorkerPool.Task {
             }
             bPanels = bBuf;
         }
-        int needA = Math.min(MC, roundUp(m, MR)) * Math.min(KC, k);
+        // Equal M blocks: ceil(m / MC) of them, each a whole number of register tiles.
+        int mBlocks = Math.max(1, (m + MC - 1) / MC);
+        int mcStep = roundUp((m + mBlocks - 1) / mBlocks, MR);
+        int needA = Math.min(mcStep, roundUp(m, MR)) * Math.min(KC, k);
         if (aBuf.length < needA) {
             aBuf = new float[needA];
         }
@@ -145,8 +152,8 @@ final class GemmJob implements WorkerPool.Task {
                 phase = Phase.PACK_B;
                 pool.run(jChunks, this);
             }
-            for (ic = 0; ic < m; ic += MC) {
-                mc = Math.min(MC, m - ic);
+            for (ic = 0; ic < m; ic += mcStep) {
+                mc = Math.min(mcStep, m - ic);
                 iPanels = (mc + MR - 1) / MR;
                 aTasks = Math.min(iPanels, target);
                 phase = Phase.PACK_A;

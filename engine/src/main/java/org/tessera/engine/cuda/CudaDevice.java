@@ -34,6 +34,8 @@ public final class CudaDevice implements AutoCloseable {
     private final ThreadLocal<Launch> launches;
     private final Map<Long, Long> allocations = new HashMap<>();
     private final int maxBlocks;
+    /** Page-locked staging for host ↔ device copies, grown as needed (DMA runs at full speed from it). */
+    private MemorySegment pinned;
 
     private record Launch(KernelArgs args, MemorySegment grid, MemorySegment block) {}
 
@@ -107,22 +109,30 @@ public final class CudaDevice implements AutoCloseable {
 
     /** A device copy of a host tensor (any view; converted to row-major on the host first). */
     public Tensor upload(Tensor host) {
-        Tensor src = host.isContiguous() ? host : host.contiguous();
-        Tensor out = allocate(src.dtype(), src.shape());
-        long bytes = src.numel() * src.dtype().byteSize();
-        CudaRuntime.copyToDevice(out.storage().address(), src.storage().asSlice(src.byteOffset(), bytes), bytes, stream);
-        // The host buffer may be freed as soon as we return: wait for the copy.
-        CudaRuntime.streamSynchronize(stream);
+        Tensor out = allocate(host.dtype(), host.shape());
+        copyToDevice(host, out);
         return out;
     }
 
-    /** Copies host data into an existing row-major device tensor of the same shape and dtype. */
+    /**
+     * Copies host data into an existing row-major device tensor of the same shape and dtype,
+     * through the pinned staging buffer (in chunks for large tensors); returns when the copy is done.
+     */
     public void copyToDevice(Tensor host, Tensor device) {
         requireSameLayout(host, device);
         Tensor src = host.isContiguous() ? host : host.contiguous();
         long bytes = src.numel() * src.dtype().byteSize();
-        CudaRuntime.copyToDevice(address(device), src.storage().asSlice(src.byteOffset(), bytes), bytes, stream);
-        CudaRuntime.streamSynchronize(stream);
+        long dst = address(device);
+        synchronized (this) {
+            for (long done = 0; done < bytes; ) {
+                long n = Math.min(bytes - done, stagingCapacity(bytes));
+                MemorySegment.copy(src.storage(), src.byteOffset() + done, pinned, 0, n);
+                CudaRuntime.copyToDevice(dst + done, pinned, n, stream);
+                // The staging buffer is reused by the next chunk and call: wait for the copy.
+                CudaRuntime.streamSynchronize(stream);
+                done += n;
+            }
+        }
     }
 
     /** A host copy of a row-major device tensor, after everything queued before it has run. */
@@ -132,9 +142,29 @@ public final class CudaDevice implements AutoCloseable {
         }
         Tensor out = Tensor.zeros(device.dtype(), device.shape());
         long bytes = device.numel() * device.dtype().byteSize();
-        CudaRuntime.copyToHost(out.storage(), address(device), bytes, stream);
-        CudaRuntime.streamSynchronize(stream);
+        long src = address(device);
+        synchronized (this) {
+            for (long done = 0; done < bytes; ) {
+                long n = Math.min(bytes - done, stagingCapacity(bytes));
+                CudaRuntime.copyToHost(pinned, src + done, n, stream);
+                CudaRuntime.streamSynchronize(stream);
+                MemorySegment.copy(pinned, 0, out.storage(), done, n);
+                done += n;
+            }
+        }
         return out;
+    }
+
+    /** Staging of min(bytes, 64 MiB), at least 1 MiB, made or grown on demand. */
+    private long stagingCapacity(long bytes) {
+        long want = Math.max(1L << 20, Math.min(bytes, 64L << 20));
+        if (pinned == null || pinned.byteSize() < want) {
+            if (pinned != null) {
+                CudaRuntime.freeHost(pinned);
+            }
+            pinned = CudaRuntime.mallocHost(want);
+        }
+        return pinned.byteSize();
     }
 
     /** Waits for all queued work; an asynchronous kernel failure surfaces here, naming {@code after}. */
@@ -194,6 +224,9 @@ public final class CudaDevice implements AutoCloseable {
             allocations.clear();
         }
         CudaRuntime.free(workspace);
+        if (pinned != null) {
+            CudaRuntime.freeHost(pinned);
+        }
         CudaRuntime.streamDestroy(stream);
         arena.close();
     }
