@@ -76,6 +76,10 @@ class MalformedScriptsTest {
                     "M()", "x = \"x\""), "3:16: error: rearrange: axis 'd' is on the left of \"b (h d) -> b h\" but not on the right"),
             Arguments.of("unpack count", pipeline("model M() {\n    forward(x: [B, 4]) {\n        let a, b = chunk(x, 4, dim = 1)\n        return a\n    }\n}",
                     "M()", "x = \"x\""), "3:9: error: cannot unpack 4 values into 2 names (a, b)"),
+            Arguments.of("attention mask shape", pipeline("model M() {\n    weight m: [5, 3]\n    forward(x: [B, 4]) {\n"
+                    + "        let q = rearrange(x, \"b (h n d) -> b h n d\", h = 1, n = 2)\n"
+                    + "        return attention(q, q, q, mask = m)\n    }\n}",
+                    "M()", "x = \"x\""), "5:16: error: attention: mask f32[5, 3] must be f32 and broadcast to [B, H, Nq, Nk] = [2, 1, 2, 2]"),
             // 20-25: declarations, pipelines, weights and imports
             Arguments.of("duplicate block", "block A() {\n}\nblock A() {\n}\n", "3:1: error: 'A' is already declared at"),
             Arguments.of("unknown setting", "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"

@@ -25,7 +25,7 @@ final class TensorBuiltins {
         Builtins.add(m, Builtin.of(Signature.of("silu", 1, "x"), (c, a) -> tensor(c.graph().silu(a.tensor("x")))));
         Builtins.add(m, Builtin.of(Signature.of("modulate", 3, "x", "shift", "scale"), (c, a) ->
                 tensor(c.graph().modulate(a.tensor("x"), a.tensor("shift"), a.tensor("scale")))));
-        Builtins.add(m, Builtin.of(Signature.of("attention", 3, "q", "k", "v", "scale", "segments"),
+        Builtins.add(m, Builtin.of(Signature.of("attention", 3, "q", "k", "v", "scale", "segments", "mask"),
                 TensorBuiltins::attention));
         Builtins.add(m, Builtin.of(Signature.of("timestep_embedding", 2, "t", "dim", "max_period"), (c, a) ->
                 tensor(c.graph().timestepEmbedding(a.tensor("t"), a.intValue("dim"), a.number("max_period", 10000)))));
@@ -48,10 +48,8 @@ final class TensorBuiltins {
         GraphBuilder g = c.graph();
         Value q = a.tensor("q");
         double scale = a.number("scale", 1.0 / Math.sqrt(q.size(-1)));
-        if (a.has("segments")) {
-            return tensor(g.attention(q, a.tensor("k"), a.tensor("v"), (float) scale, a.tensor("segments")));
-        }
-        return tensor(g.attention(q, a.tensor("k"), a.tensor("v"), (float) scale));
+        return tensor(g.attention(q, a.tensor("k"), a.tensor("v"), (float) scale,
+                a.has("segments") ? a.tensor("segments") : null, a.has("mask") ? a.tensor("mask") : null));
     }
 
     static CompileValue tensor(Value v) {

@@ -99,8 +99,17 @@ public final class GraphBuilder {
      * Nq = Nk = N, or null for full attention.
      */
     public Value attention(Value q, Value k, Value v, float scale, Value segmentIds) {
+        return attention(q, k, v, scale, segmentIds, null);
+    }
+
+    /**
+     * Attention with either segment ids (see above) or an additive f32 {@code mask} of rank 2 to 4
+     * that broadcasts to [B, H, Nq, Nk] (−inf removes a pair; e.g. a causal [Nq, Nk] mask), or
+     * neither.
+     */
+    public Value attention(Value q, Value k, Value v, float scale, Value segmentIds, Value mask) {
         String op = "attention";
-        use(op, q, k, v, segmentIds);
+        use(op, q, k, v, segmentIds, mask);
         f32(op, q, k, v);
         boolean ok = q.rank() == 4 && k.rank() == 4 && v.rank() == 4
                 && q.size(0) == k.size(0) && q.size(0) == v.size(0) && q.size(1) == k.size(1) && q.size(1) == v.size(1)
@@ -118,7 +127,23 @@ public final class GraphBuilder {
                         + " and K " + dims(k));
             }
         }
-        return add(new Op.Attention(scale, segmentIds != null), list(q, k, v, segmentIds), q.shape(), DType.F32);
+        if (mask != null) {
+            if (segmentIds != null) {
+                throw mismatch(op, "takes segment ids or an additive mask, not both");
+            }
+            int[] target = {q.size(0), q.size(1), q.size(2), k.size(2)};
+            boolean maskOk = mask.dtype() == DType.F32 && mask.rank() >= 2 && mask.rank() <= 4;
+            for (int i = 0; maskOk && i < mask.rank(); i++) {
+                int want = target[4 - mask.rank() + i];
+                maskOk = mask.size(i) == want || mask.size(i) == 1;
+            }
+            if (!maskOk) {
+                throw mismatch(op, "mask " + mask.dtype().shortName() + dims(mask) + " must be f32 and broadcast to [B, H, Nq, Nk] = "
+                        + java.util.Arrays.toString(target));
+            }
+        }
+        return add(new Op.Attention(scale, segmentIds != null, mask != null), list(q, k, v, segmentIds != null ? segmentIds : mask),
+                q.shape(), DType.F32);
     }
 
     // ---------------------------------------------------------------- normalisation

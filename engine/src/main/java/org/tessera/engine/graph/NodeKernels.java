@@ -188,6 +188,10 @@ final class NodeKernels {
         Tensor q = in[0];
         Tensor k = in[1];
         Tensor v = in[2];
+        if (a.masked()) {
+            AttentionMask mask = new AttentionMask.Additive(in[3]);
+            return () -> backend.attention().attention(q, k, v, out, mask, a.scale());
+        }
         if (!a.segmented()) {
             return () -> backend.attention().attention(q, k, v, out, AttentionMask.NONE, a.scale());
         }
@@ -222,7 +226,7 @@ final class NodeKernels {
             case Op.Softmax s -> true;
             case Op.LayerNormModulate l -> slot == 0;
             case Op.Embedding e -> true;
-            case Op.Attention a -> slot == 3;
+            case Op.Attention a -> slot == 3 && a.segmented();
             case Op.PatchEmbed p -> slot >= 1;
             case Op.Conv2d c -> slot >= 1;
             default -> false;

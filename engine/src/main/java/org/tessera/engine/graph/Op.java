@@ -71,14 +71,22 @@ public sealed interface Op {
         }
     }
 
-    /** softmax(scale·QKᵀ)·V; inputs q, k, v, then I64 segment ids [B, N] when {@code segmented}. */
-    record Attention(float scale, boolean segmented) implements Op {
+    /**
+     * softmax(scale·QKᵀ + mask)·V; inputs q, k, v, then integer segment ids [B, N] when
+     * {@code segmented}, or an additive f32 mask broadcastable to [B, H, Nq, Nk] when
+     * {@code masked} (never both).
+     */
+    record Attention(float scale, boolean segmented, boolean masked) implements Op {
+        public Attention(float scale, boolean segmented) {
+            this(scale, segmented, false);
+        }
+
         public String kind() {
             return "attention";
         }
 
         public String attributes() {
-            return "scale=" + scale + (segmented ? " segmented" : "");
+            return "scale=" + scale + (segmented ? " segmented" : "") + (masked ? " masked" : "");
         }
     }
 

@@ -18,6 +18,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.tessera.engine.backend.Activation;
 import org.tessera.engine.backend.AttentionMask;
 import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Tensor;
 
 /** Each op through builder, planner and execution against direct backend calls or hand-computed values. */
@@ -107,6 +108,36 @@ class GraphOpsTest {
         BACKEND.attention().attention(q, k, v, seg, AttentionMask.Segments.of(ids), scale);
         assertClose(full, out.get("full"), 1e-5, 1e-5, "attention");
         assertClose(seg, out.get("seg"), 1e-5, 1e-5, "segmented attention");
+    }
+
+    @Test
+    void attentionWithAnAdditiveMask() {
+        Tensor q = randn(1, 2, 3, 6, 8);
+        Tensor k = randn(2, 2, 3, 5, 8);
+        Tensor v = randn(3, 2, 3, 5, 8);
+        // A causal-style [Nq, Nk] mask broadcast over batch and heads; row 0 sees only key 0.
+        float[] m = new float[6 * 5];
+        for (int i = 0; i < 6; i++) {
+            for (int j = 0; j < 5; j++) {
+                m[i * 5 + j] = j > i ? Float.NEGATIVE_INFINITY : 0.1f * j;
+            }
+        }
+        Tensor mask = Tensor.of(m, 6, 5);
+        GraphBuilder b = new GraphBuilder();
+        Value qv = b.input("q", DType.F32, 2, 3, 6, 8);
+        Value kv = b.input("k", DType.F32, 2, 3, 5, 8);
+        Value vv = b.input("v", DType.F32, 2, 3, 5, 8);
+        b.output("y", b.attention(qv, kv, vv, 0.3f, null, b.input("mask", DType.F32, 6, 5)));
+        Tensor expected = zeros(2, 3, 6, 8);
+        BACKEND.attention().attention(q, k, v, expected, new AttentionMask.Additive(mask), 0.3f);
+        assertClose(expected, runY(b, inputs("q", q, "k", k, "v", v, "mask", mask)), 1e-5, 1e-5, "masked attention");
+        GraphBuilder bad = new GraphBuilder();
+        Value q2 = bad.input("q", DType.F32, 2, 3, 6, 8);
+        Value k2 = bad.input("k", DType.F32, 2, 3, 5, 8);
+        ShapeMismatchException e = assertThrows(ShapeMismatchException.class,
+                () -> bad.attention(q2, k2, k2, 0.3f, null, bad.input("mask", DType.F32, 5, 6)));
+        assertTrue(e.getMessage().contains("mask f32[5, 6] must be f32 and broadcast to [B, H, Nq, Nk] = [2, 3, 6, 5]"),
+                e.getMessage());
     }
 
     @Test
