@@ -41,10 +41,47 @@ public final class OpChecks {
     }
 
     public static void shape(String op, String what, Tensor t, int... expected) {
-        if (!Arrays.equals(t.shape(), expected)) {
+        if (!hasShape(t, expected)) {
             throw new ShapeMismatchException(op + ": " + what + " must be " + Shapes.toString(expected) + ", got "
                     + Shapes.toString(t.shape()));
         }
+    }
+
+    /*
+     * The checks run on every kernel call, so on success they read sizes and allocate nothing
+     * (Tensor.shape() returns a copy); the messages that need arrays are built only on failure.
+     */
+
+    /** Whether t's shape equals {@code expected}, without copying it. */
+    private static boolean hasShape(Tensor t, int[] expected) {
+        if (t.rank() != expected.length) {
+            return false;
+        }
+        for (int i = 0; i < expected.length; i++) {
+            if (t.size(i) != expected[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether a and b broadcast (NumPy rules) to exactly out's shape, without building it. */
+    private static boolean broadcastsExactlyTo(Tensor a, Tensor b, Tensor out) {
+        int rank = out.rank();
+        if (rank != Math.max(a.rank(), b.rank())) {
+            return false;
+        }
+        for (int i = 0; i < rank; i++) {
+            int ia = i - (rank - a.rank());
+            int ib = i - (rank - b.rank());
+            int da = ia < 0 ? 1 : a.size(ia);
+            int db = ib < 0 ? 1 : b.size(ib);
+            int want = out.size(i);
+            if ((da != want && da != 1) || (db != want && db != 1) || (da == 1 && db == 1 && want != 1)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A [M, K] · B [K, N] → C [M, N]; C rows contiguous. */
@@ -101,9 +138,13 @@ public final class OpChecks {
             throw new ShapeMismatchException("linear: input " + Shapes.toString(x.shape()) + " must end in " + in
                     + " features for a weight [" + outFeatures + ", " + in + "]");
         }
-        int[] expected = x.shape();
-        expected[expected.length - 1] = outFeatures;
-        if (!Arrays.equals(out.shape(), expected)) {
+        boolean fits = out.rank() == x.rank() && out.size(-1) == outFeatures;
+        for (int i = 0; fits && i < x.rank() - 1; i++) {
+            fits = out.size(i) == x.size(i);
+        }
+        if (!fits) {
+            int[] expected = x.shape();
+            expected[expected.length - 1] = outFeatures;
             throw new ShapeMismatchException("linear: output must be " + Shapes.toString(expected) + ", got "
                     + Shapes.toString(out.shape()));
         }
@@ -125,16 +166,16 @@ public final class OpChecks {
                         + Shapes.toString(t.shape()));
             }
         }
-        int[] qs = q.shape();
-        int[] ks = k.shape();
-        int[] vs = v.shape();
-        boolean ok = qs[0] == ks[0] && qs[0] == vs[0] && qs[1] == ks[1] && qs[1] == vs[1]
-                && ks[2] == vs[2] && qs[3] == ks[3] && vs[3] == qs[3];
+        boolean ok = q.size(0) == k.size(0) && q.size(0) == v.size(0) && q.size(1) == k.size(1) && q.size(1) == v.size(1)
+                && k.size(2) == v.size(2) && q.size(3) == k.size(3) && v.size(3) == q.size(3);
         if (!ok) {
-            throw new ShapeMismatchException("attention: Q " + Shapes.toString(qs) + ", K " + Shapes.toString(ks)
-                    + " and V " + Shapes.toString(vs) + " do not fit together");
+            throw new ShapeMismatchException("attention: Q " + Shapes.toString(q.shape()) + ", K " + Shapes.toString(k.shape())
+                    + " and V " + Shapes.toString(v.shape()) + " do not fit together");
         }
-        shape("attention", "output", out, qs);
+        if (!out.sameShape(q)) {
+            throw new ShapeMismatchException("attention: output must be " + Shapes.toString(q.shape()) + ", got "
+                    + Shapes.toString(out.shape()));
+        }
         if (out.stride(3) != 1) {
             throw new ShapeMismatchException("attention: output rows must be contiguous");
         }
@@ -145,13 +186,14 @@ public final class OpChecks {
         switch (mask) {
             case AttentionMask.None n -> { }
             case AttentionMask.Additive a -> {
-                int[] s = a.bias().shape();
-                int[] full = {b, h, nq, nk};
-                for (int i = 0; i < s.length; i++) {
-                    int fd = full[4 - s.length + i];
-                    if (s[i] != 1 && s[i] != fd) {
-                        throw new ShapeMismatchException("attention: additive mask " + Shapes.toString(s)
-                                + " does not broadcast to " + Shapes.toString(full));
+                Tensor bias = a.bias();
+                int rank = bias.rank();
+                for (int i = 0; i < rank; i++) {
+                    int at = 4 - rank + i;
+                    int fd = at == 0 ? b : at == 1 ? h : at == 2 ? nq : nk;
+                    if (bias.size(i) != 1 && bias.size(i) != fd) {
+                        throw new ShapeMismatchException("attention: additive mask " + Shapes.toString(bias.shape())
+                                + " does not broadcast to " + Shapes.toString(new int[] {b, h, nq, nk}));
                     }
                 }
                 f32("attention", "mask", a.bias());
@@ -179,6 +221,10 @@ public final class OpChecks {
         f32(op, "a", a);
         f32(op, "b", b);
         f32(op, "output", out);
+        if (broadcastsExactlyTo(a, b, out)) {
+            contiguous(op, "output", out);
+            return;
+        }
         int[] expected = Shapes.broadcast(op, a.shape(), b.shape());
         if (!Arrays.equals(out.shape(), expected)) {
             throw new ShapeMismatchException(op + ": a " + Shapes.toString(a.shape()) + " and b "
@@ -199,15 +245,31 @@ public final class OpChecks {
     /** {@code t} broadcasts to {@code shape} (NumPy rules) without enlarging it. */
     public static void broadcastsTo(String op, String what, Tensor t, int[] shape) {
         f32(op, what, t);
-        int[] s = t.shape();
-        boolean ok = s.length <= shape.length;
-        for (int i = 0; ok && i < s.length; i++) {
-            int want = shape[shape.length - s.length + i];
-            ok = s[i] == want || s[i] == 1;
+        int rank = t.rank();
+        boolean ok = rank <= shape.length;
+        for (int i = 0; ok && i < rank; i++) {
+            int want = shape[shape.length - rank + i];
+            ok = t.size(i) == want || t.size(i) == 1;
         }
         if (!ok) {
-            throw new ShapeMismatchException(op + ": " + what + " " + Shapes.toString(s) + " does not broadcast to "
+            throw new ShapeMismatchException(op + ": " + what + " " + Shapes.toString(t.shape()) + " does not broadcast to "
                     + Shapes.toString(shape));
+        }
+    }
+
+    /** {@link #broadcastsTo(String, String, Tensor, int[])} against another tensor's shape, without copying it. */
+    public static void broadcastsTo(String op, String what, Tensor t, Tensor target) {
+        f32(op, what, t);
+        int rank = t.rank();
+        int full = target.rank();
+        boolean ok = rank <= full;
+        for (int i = 0; ok && i < rank; i++) {
+            int want = target.size(full - rank + i);
+            ok = t.size(i) == want || t.size(i) == 1;
+        }
+        if (!ok) {
+            throw new ShapeMismatchException(op + ": " + what + " " + Shapes.toString(t.shape()) + " does not broadcast to "
+                    + Shapes.toString(target.shape()));
         }
     }
 

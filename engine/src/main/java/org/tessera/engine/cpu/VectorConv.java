@@ -41,9 +41,18 @@ final class VectorConv implements ConvOps {
         this.gemm = gemm;
     }
 
-    /** A growable F32 buffer viewed as a [rows, cols] matrix. */
+    /**
+     * A growable F32 buffer viewed as a [rows, cols] matrix, and the last patch embedding made
+     * on this thread: a compiled plan passes the same tensors on every run, so their views are
+     * built once and the call allocates nothing.
+     */
     private static final class Scratch {
         private MemorySegment segment = MemorySegment.NULL;
+        private Tensor lastX;
+        private Tensor lastWeight;
+        private Tensor lastBias;
+        private Tensor lastOut;
+        private PatchCall lastCall;
 
         Tensor matrix(int rows, int cols) {
             long bytes = 4L * rows * cols;
@@ -56,67 +65,101 @@ final class VectorConv implements ConvOps {
 
     @Override
     public void patchEmbed2d(Tensor x, Tensor weight, Tensor bias, Tensor out) {
-        OpChecks.patchEmbed("patchEmbed2d", x, weight, bias, out, 2);
-        // A 2-D patch is a tubelet of one frame.
-        patchEmbed(x.unsqueeze(2), weight.unsqueeze(2), bias, out);
+        patchEmbed(x, weight, bias, out, 2);
     }
 
     @Override
     public void patchEmbed3d(Tensor x, Tensor weight, Tensor bias, Tensor out) {
-        OpChecks.patchEmbed("patchEmbed3d", x, weight, bias, out, 3);
-        patchEmbed(x, weight, bias, out);
+        patchEmbed(x, weight, bias, out, 3);
     }
 
-    /** x [N, C, T, H, W], weight [D, C, pt, ph, pw] → out [N, tokens, D] = im2col(x) · W2ᵀ + bias. */
-    private void patchEmbed(Tensor x, Tensor weight, Tensor bias, Tensor out) {
-        int n = x.size(0);
-        int c = x.size(1);
-        int d = weight.size(0);
-        int pt = weight.size(2);
-        int ph = weight.size(3);
-        int pw = weight.size(4);
-        int nt = x.size(2) / pt;
-        int nh = x.size(3) / ph;
-        int nw = x.size(4) / pw;
-        int tokens = nt * nh * nw;
-        int k = c * pt * ph * pw;
-        int rows = n * tokens;
-        if (rows == 0 || d == 0) {
-            return;
+    /**
+     * One patch embedding, laid out once: x as [N, C, T, H, W] (a 2-D patch is a tubelet of one
+     * frame), the im2col matrix [N·tokens, C·pt·ph·pw], the weight as its GEMM operand [K, D] and
+     * out as [N·tokens, D].
+     */
+    private record PatchCall(Tensor x, Tensor cols, Tensor weightT, Tensor out2, Epilogue epilogue, int tokens, int c,
+                             int pt, int ph, int pw, int nh, int nw) {}
+
+    private void patchEmbed(Tensor x, Tensor weight, Tensor bias, Tensor out, int spatialDims) {
+        Scratch s = scratch.get();
+        PatchCall call = s.lastCall;
+        if (call == null || s.lastX != x || s.lastWeight != weight || s.lastBias != bias || s.lastOut != out
+                || call.cols().storage() != s.segment) {
+            OpChecks.patchEmbed(spatialDims == 2 ? "patchEmbed2d" : "patchEmbed3d", x, weight, bias, out, spatialDims);
+            Tensor x5 = spatialDims == 2 ? x.unsqueeze(2) : x;
+            Tensor w5 = spatialDims == 2 ? weight.unsqueeze(2) : weight;
+            int d = w5.size(0);
+            int pt = w5.size(2);
+            int ph = w5.size(3);
+            int pw = w5.size(4);
+            int nh = x5.size(3) / ph;
+            int nw = x5.size(4) / pw;
+            int tokens = x5.size(2) / pt * nh * nw;
+            int k = x5.size(1) * pt * ph * pw;
+            int rows = x5.size(0) * tokens;
+            if (rows == 0 || d == 0) {
+                return;
+            }
+            Tensor w = w5.isContiguous() ? w5 : w5.contiguous();
+            call = new PatchCall(x5, s.matrix(rows, k), w.reshape(d, k).t(), out.reshape(rows, d), Epilogue.bias(bias),
+                    tokens, x5.size(1), pt, ph, pw, nh, nw);
+            // A non-contiguous weight was copied just now: its copy must not outlive this call.
+            boolean reusable = w5.isContiguous();
+            s.lastX = x;
+            s.lastWeight = weight;
+            s.lastBias = bias;
+            s.lastOut = out;
+            s.lastCall = reusable ? call : null;
         }
-        Tensor cols = scratch.get().matrix(rows, k);
+        int rows = call.cols().size(0);
+        int k = call.cols().size(1);
+        if ((long) rows * k < 1 << 16) {
+            im2colRows(call, 0, rows); // small: on this thread, with no task object
+        } else {
+            PatchCall c = call;
+            ParallelLoops.rows(pool, rows, k, (from, to) -> im2colRows(c, from, to));
+        }
+        gemm.gemm(call.cols(), call.weightT(), call.out2(), 1f, 0f, call.epilogue());
+    }
+
+    /** Rows [from, to) of the im2col matrix: row (b, tt, ty, tx) holds its patch in the weight's (c, kt, ky, kx) order. */
+    private static void im2colRows(PatchCall p, long from, long to) {
+        Tensor x = p.x();
         MemorySegment xs = x.storage();
-        MemorySegment cs = cols.storage();
+        MemorySegment cs = p.cols().storage();
         long sn = x.stride(0);
         long sc = x.stride(1);
         long st = x.stride(2);
         long sh = x.stride(3);
         long sw = x.stride(4);
         long xBase = x.offset();
-        // Row (b, tt, ty, tx) of the im2col matrix holds the patch in the weight's (c, kt, ky, kx) order.
-        ParallelLoops.rows(pool, rows, k, (from, to) -> {
-            for (long r = from; r < to; r++) {
-                int b = (int) (r / tokens);
-                int tok = (int) (r % tokens);
-                int tx = tok % nw;
-                int ty = tok / nw % nh;
-                int tt = tok / (nw * nh);
-                long dst = r * k;
-                long patch = xBase + b * sn + (long) tt * pt * st + (long) ty * ph * sh + (long) tx * pw * sw;
-                for (int ch = 0; ch < c; ch++) {
-                    for (int kt = 0; kt < pt; kt++) {
-                        for (int ky = 0; ky < ph; ky++) {
-                            long src = patch + ch * sc + kt * st + ky * sh;
-                            for (int kx = 0; kx < pw; kx++) {
-                                cs.setAtIndex(F, dst++, xs.getAtIndex(F, src + kx * sw));
-                            }
+        int k = p.cols().size(1);
+        int tokens = p.tokens();
+        int nw = p.nw();
+        int nh = p.nh();
+        int pt = p.pt();
+        int ph = p.ph();
+        int pw = p.pw();
+        for (long r = from; r < to; r++) {
+            int b = (int) (r / tokens);
+            int tok = (int) (r % tokens);
+            int tx = tok % nw;
+            int ty = tok / nw % nh;
+            int tt = tok / (nw * nh);
+            long dst = r * k;
+            long patch = xBase + b * sn + (long) tt * pt * st + (long) ty * ph * sh + (long) tx * pw * sw;
+            for (int ch = 0; ch < p.c(); ch++) {
+                for (int kt = 0; kt < pt; kt++) {
+                    for (int ky = 0; ky < ph; ky++) {
+                        long src = patch + ch * sc + kt * st + ky * sh;
+                        for (int kx = 0; kx < pw; kx++) {
+                            cs.setAtIndex(F, dst++, xs.getAtIndex(F, src + kx * sw));
                         }
                     }
                 }
             }
-        });
-        Tensor w = weight.isContiguous() ? weight : weight.contiguous();
-        gemm.gemm(cols, w.reshape(d, k).t(), out.reshape(rows, d), 1f, 0f, Epilogue.bias(bias));
+        }
     }
 
     @Override

@@ -17,7 +17,14 @@ import org.tessera.engine.tensor.Tensor;
 final class VectorTables implements TableOps {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
+    /** Below this many output elements a table is filled on the calling thread, with no task object. */
+    private static final long INLINE = 1 << 14;
+
     private final WorkerPool pool;
+    /** The last timestep frequencies, kept: every sampler step asks for the same ones. */
+    private volatile Frequencies timestepFrequencies = new Frequencies(0, 0, new double[0]);
+
+    private record Frequencies(double base, int half, double[] f) {}
 
     VectorTables(WorkerPool pool) {
         this.pool = pool;
@@ -29,23 +36,38 @@ final class VectorTables implements TableOps {
         OpChecks.table("timestepEmbedding", out, t.size(0));
         int dim = out.size(1);
         int half = dim / 2;
-        double[] freq = frequencies(maxPeriod, half);
-        double[] ts = t.toDoubleArray();
+        Frequencies cached = timestepFrequencies;
+        if (cached.base() != maxPeriod || cached.half() != half) {
+            cached = new Frequencies(maxPeriod, half, frequencies(maxPeriod, half));
+            timestepFrequencies = cached;
+        }
+        double[] freq = cached.f();
         MemorySegment o = out.storage();
         long base = out.byteOffset();
-        ParallelLoops.rows(pool, ts.length, dim, (from, to) -> {
-            for (int b = (int) from; b < to; b++) {
-                long row = base + 4L * b * dim;
-                for (int i = 0; i < half; i++) {
-                    double arg = ts[b] * freq[i];
-                    o.set(F, row + 4L * i, (float) Math.cos(arg));
-                    o.set(F, row + 4L * (half + i), (float) Math.sin(arg));
-                }
-                if (dim % 2 != 0) {
-                    o.set(F, row + 4L * (dim - 1), 0f);
-                }
+        int rows = t.size(0);
+        if ((long) rows * dim < INLINE) {
+            // A sampler step's few timesteps: no task, no copy of t, nothing allocated.
+            timestepRows(t, freq, o, base, dim, 0, rows);
+            return;
+        }
+        ParallelLoops.rows(pool, rows, dim, (from, to) -> timestepRows(t, freq, o, base, dim, (int) from, (int) to));
+    }
+
+    /** Rows [from, to) of the timestep table: [cos(t·f), sin(t·f)], then a zero column if dim is odd. */
+    private static void timestepRows(Tensor t, double[] freq, MemorySegment o, long base, int dim, int from, int to) {
+        int half = freq.length;
+        for (int b = from; b < to; b++) {
+            long row = base + 4L * b * dim;
+            double tb = t.doubleAt(b);
+            for (int i = 0; i < half; i++) {
+                double arg = tb * freq[i];
+                o.set(F, row + 4L * i, (float) Math.cos(arg));
+                o.set(F, row + 4L * (half + i), (float) Math.sin(arg));
             }
-        });
+            if (dim % 2 != 0) {
+                o.set(F, row + 4L * (dim - 1), 0f);
+            }
+        }
     }
 
     @Override

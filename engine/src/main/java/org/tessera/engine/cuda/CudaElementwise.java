@@ -75,8 +75,8 @@ final class CudaElementwise implements ElementwiseOps {
     @Override
     public void modulate(Tensor x, Tensor shift, Tensor scale, Tensor out) {
         OpChecks.pointwise("modulate", x, out);
-        OpChecks.broadcastsTo("modulate", "shift", shift, x.shape());
-        OpChecks.broadcastsTo("modulate", "scale", scale, x.shape());
+        OpChecks.broadcastsTo("modulate", "shift", shift, x);
+        OpChecks.broadcastsTo("modulate", "scale", scale, x);
         dev.args().i64(out.numel()).struct(KernelStrides.of("modulate", out.shape(), x, shift, scale))
                 .ptr(CudaDevice.address(x)).ptr(CudaDevice.address(shift)).ptr(CudaDevice.address(scale))
                 .ptr(CudaDevice.address(out));

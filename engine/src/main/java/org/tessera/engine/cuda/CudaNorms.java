@@ -43,8 +43,8 @@ final class CudaNorms implements NormOps {
     @Override
     public void layerNormModulate(Tensor x, Tensor shift, Tensor scale, float eps, Tensor out) {
         OpChecks.rowwise("layerNormModulate", x, out);
-        OpChecks.broadcastsTo("layerNormModulate", "shift", shift, x.shape());
-        OpChecks.broadcastsTo("layerNormModulate", "scale", scale, x.shape());
+        OpChecks.broadcastsTo("layerNormModulate", "shift", shift, x);
+        OpChecks.broadcastsTo("layerNormModulate", "scale", scale, x);
         long rows = rows(x);
         dev.args().i64(rows).i64(x.size(-1)).f32(eps).struct(KernelStrides.of("layerNormModulate", x.shape(), x, shift, scale))
                 .ptr(CudaDevice.address(x)).ptr(CudaDevice.address(shift)).ptr(CudaDevice.address(scale))

@@ -539,6 +539,12 @@ public final class Tensor {
         return readFloat(elementOffset(i));
     }
 
+    /** The element at row-major logical position {@code i}, as a double (exact for every dtype but i64 beyond 2^53). */
+    public double doubleAt(long i) {
+        requireHost("doubleAt");
+        return readDouble(elementOffset(i));
+    }
+
     /** Storage element offset of the element at row-major logical position {@code i}. */
     public long elementOffset(long i) {
         long off = offset;

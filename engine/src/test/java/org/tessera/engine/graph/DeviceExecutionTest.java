@@ -219,7 +219,7 @@ class DeviceExecutionTest {
      * epilogues, layerNorm + modulate, segment-masked attention on permuted (copied) heads, a
      * concat, an expand, a scalar and a cast.
      */
-    private static Graph graph() {
+    static Graph graph() {
         GraphBuilder g = new GraphBuilder();
         Value x = g.input("x", DType.F32, 2, 3, 8, 8);
         Value t = g.input("t", DType.F32, 2);
@@ -249,7 +249,7 @@ class DeviceExecutionTest {
         return g.build();
     }
 
-    private static Map<String, Tensor> inputs() {
+    static Map<String, Tensor> inputs() {
         long[] idRows = new long[32];
         for (int i = 0; i < 32; i++) {
             idRows[i] = i % 16 < 9 ? 0 : 1;

@@ -1,0 +1,44 @@
+package org.tessera.engine.graph;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.management.ManagementFactory;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.tessera.engine.backend.Backend;
+import org.tessera.engine.backend.Backends;
+import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * A whole forward pass through a compiled plan allocates nothing on the heap once warm: the
+ * DiT-like graph of {@link DeviceExecutionTest} (patch embedding, gathers, linears with
+ * epilogues, adaLN, segment-masked attention, copies, concat) on one thread, so every byte is
+ * the measured thread's.
+ */
+class ExecutionAllocationTest {
+    private static final com.sun.management.ThreadMXBean MX =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+
+    @Test
+    void aWarmForwardAllocatesAlmostNothing() {
+        try (WorkerPool pool = new WorkerPool(1)) {
+            Backend cpu = Backends.cpu(pool, m -> { });
+            Map<String, Tensor> inputs = DeviceExecutionTest.inputs();
+            try (Execution e = Planner.compile(DeviceExecutionTest.graph(), cpu).newExecution()) {
+                // Small shapes make short calls: give the JIT up to 30 s to compile every kernel.
+                double best = Double.POSITIVE_INFINITY;
+                long deadline = System.nanoTime() + 30_000_000_000L;
+                while (best >= 64 && System.nanoTime() < deadline) {
+                    long before = MX.getCurrentThreadAllocatedBytes();
+                    for (int i = 0; i < 20; i++) {
+                        e.run(inputs);
+                    }
+                    best = Math.min(best, (MX.getCurrentThreadAllocatedBytes() - before) / 20.0);
+                }
+                System.out.println("forward allocates " + best + " bytes per run after warm-up");
+                assertTrue(best < 64, "a warm forward allocates " + best + " bytes per run");
+            }
+        }
+    }
+}
