@@ -37,9 +37,9 @@ timeout 300 tessera doctor --gpu >"$out/doctor.txt" 2>&1; echo "exit $?" >>"$out
 tail -3 "$out/doctor.txt" | tee -a "$out/summary.txt"
 
 for precision in fp32 tf32; do
-    part "DiT golden on the GPU ($precision), three runs"
-    TESSERA_JAVA_OPTS="-Dtessera.cuda.precision=$precision" timeout 120 tessera run samples/dit-tiny-forward.tess \
-        --device cuda --out "$out/golden-$precision" \
+    part "DiT golden on the GPU ($precision)"
+    timeout 120 tessera run samples/dit-tiny-forward.tess \
+        --device cuda --precision "$precision" --out "$out/golden-$precision" \
         --set "weights=\"$golden/dit_tiny.safetensors\"" \
         --set "inputs=load(\"$golden/dit_tiny_reference.safetensors\", x = \"forward.x\", t = \"forward.t\", y = \"forward.y\")" \
         >"$out/golden-$precision.txt" 2>&1
@@ -68,8 +68,8 @@ part "DiT-XL/2 forward on the GPU"
 classes() { python3 -c "print('[' + ', '.join(str(i) for i in range($1)) + ']')"; }
 for precision in fp32 tf32 bf16; do
     for batch in 2 8 32; do
-        TESSERA_JAVA_OPTS="-Dtessera.cuda.precision=$precision" timeout 180 tessera bench samples/dit-xl-2-random.tess \
-            --device cuda --runs 10 --set guidance=none --set "classes=$(classes $batch)" \
+        timeout 180 tessera bench samples/dit-xl-2-random.tess \
+            --device cuda --precision "$precision" --runs 10 --set guidance=none --set "classes=$(classes $batch)" \
             >"$out/dit-$precision-$batch.txt" 2>&1
         echo "$precision batch $batch: $(grep -h '^forward' "$out/dit-$precision-$batch.txt" || tail -1 "$out/dit-$precision-$batch.txt")" \
             | tee -a "$out/summary.txt"

@@ -148,7 +148,8 @@ public final class Tessera {
             // runs on the GPU when one is chosen.
             Backend host = Backends.cpu(pool, System.err::println);
             gpu = openDevice(options.device(), decl, d);
-            Backend backend = gpu == null ? host : CudaBackend.create(gpu, cudaPrecision());
+            Backend backend = gpu == null ? host
+                    : CudaBackend.create(gpu, CudaBackend.Precision.valueOf(options.precision().toUpperCase(java.util.Locale.ROOT)));
             WeightBinding.Bound weights;
             switch (settings.weights()) {
                 case PipelineSettings.Checkpoint c -> {
@@ -270,16 +271,6 @@ public final class Tessera {
             System.err.println("tessera: warning: CUDA is present but could not start (" + e.getMessage().lines().findFirst().orElse("")
                     + "); running on the CPU");
             return null;
-        }
-    }
-
-    /** Precision of the GPU's matrix products: {@code -Dtessera.cuda.precision=fp32|tf32|bf16} (default fp32). */
-    private static CudaBackend.Precision cudaPrecision() {
-        String p = System.getProperty("tessera.cuda.precision", "fp32");
-        try {
-            return CudaBackend.Precision.valueOf(p.toUpperCase(java.util.Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("tessera.cuda.precision: expected fp32, tf32 or bf16, got " + p);
         }
     }
 

@@ -38,6 +38,10 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "GPU matrix products in fp32, tf32 or bf16 (default: ${DEFAULT-VALUE}; the CPU computes in fp32).")
+    String precision;
+
     @Option(names = "--pipeline", description = "Which pipeline of the file (default: the first).")
     String pipeline;
 
@@ -52,11 +56,12 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             return TesseraCommand.EXIT_OK;
         }
         CliChecks.device(device);
+        CliChecks.precision(precision);
         CliChecks.threads(threads);
         if (runs < 1) {
             throw new IllegalArgumentException("--runs must be at least 1, got " + runs);
         }
-        var options = org.tessera.dsl.CompileOptions.defaults().withThreads(threads).withDevice(device).withPipeline(pipeline)
+        var options = org.tessera.dsl.CompileOptions.defaults().withThreads(threads).withDevice(device).withPrecision(precision).withPipeline(pipeline)
                 .withOverrides(overrides);
         try (var p = org.tessera.dsl.Tessera.compile(file, options)) {
             out.printf(Locale.ROOT, "%s: %s, inputs %s%n", p.settings().name(), p.modelName(), describe(p.inputShapes()));

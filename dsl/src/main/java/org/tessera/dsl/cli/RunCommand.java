@@ -39,6 +39,10 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "GPU matrix products in fp32, tf32 or bf16 (default: ${DEFAULT-VALUE}; the CPU computes in fp32).")
+    String precision;
+
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (default: all processors).")
     int threads;
 
@@ -50,10 +54,11 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter outWriter = spec.commandLine().getOut();
         CliChecks.device(device);
+        CliChecks.precision(precision);
         CliChecks.threads(threads);
         OutputWriter.checkWritable(out); // fail before compiling or sampling, not after
         CompileOptions options = CompileOptions.defaults().withThreads(threads).withOverrides(overrides)
-                .withPipeline(pipeline).withDevice(device);
+                .withPipeline(pipeline).withDevice(device).withPrecision(precision);
         long t0 = System.nanoTime();
         try (Pipeline p = Tessera.compile(file, options)) {
             long compiled = System.nanoTime();
