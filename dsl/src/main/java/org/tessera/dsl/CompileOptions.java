@@ -18,7 +18,10 @@ public record CompileOptions(String pipeline, Map<String, String> overrides, int
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0, got " + threads);
         }
-        if (!precision.equals("fp32") && !precision.equals("tf32") && !precision.equals("bf16")) {
+        if (!"cpu".equals(device) && !"cuda".equals(device) && !"auto".equals(device)) {
+            throw new IllegalArgumentException("device must be cpu, cuda or auto, got '" + device + "'");
+        }
+        if (!"fp32".equals(precision) && !"tf32".equals(precision) && !"bf16".equals(precision)) {
             throw new IllegalArgumentException("precision must be fp32, tf32 or bf16, got '" + precision + "'");
         }
     }

@@ -260,13 +260,29 @@ public final class Pipeline implements AutoCloseable {
 
     @Override
     public void close() {
+        RuntimeException failure = null;
         synchronized (all) {
             for (Execution e : all) {
-                e.close();
+                try {
+                    e.close();
+                } catch (RuntimeException ex) {
+                    // keep closing: the device, pools and arenas below must be released regardless
+                    if (failure == null) {
+                        failure = ex;
+                    } else {
+                        failure.addSuppressed(ex);
+                    }
+                }
             }
             all.clear();
         }
-        onClose.run();
-        arena.close();
+        try {
+            onClose.run();
+        } finally {
+            arena.close();
+        }
+        if (failure != null) {
+            throw failure;
+        }
     }
 }

@@ -150,6 +150,10 @@ public final class Tessera {
             gpu = openDevice(options.device(), decl, d);
             Backend backend = gpu == null ? host
                     : CudaBackend.create(gpu, CudaBackend.Precision.valueOf(options.precision().toUpperCase(java.util.Locale.ROOT)));
+            if (gpu == null && !options.precision().equals("fp32") && !options.device().equals("cpu")) {
+                System.err.println("tessera: warning: --precision " + options.precision()
+                        + " applies to the GPU; the CPU computes in fp32");
+            }
             WeightBinding.Bound weights;
             switch (settings.weights()) {
                 case PipelineSettings.Checkpoint c -> {
@@ -218,7 +222,7 @@ public final class Tessera {
                 throw new CompilationException(d);
             }
             g.output("out", out);
-            CompiledGraph compiled = Planner.compile(g.build(), backend, Planner.Options.DEFAULT, weights.release());
+            CompiledGraph compiled = Planner.compile(g.build(), backend, host, Planner.Options.DEFAULT, weights.release());
             Object classes = model.constant("num_classes");
             int latentChannels = shapes.get(specs.get(0).name())[1];
             SafetensorsReader file = checkpoint;
@@ -268,10 +272,21 @@ public final class Tessera {
                 d.error(decl.span(), "--device cuda: " + e.getMessage());
                 throw new CompilationException(d);
             }
-            System.err.println("tessera: warning: CUDA is present but could not start (" + e.getMessage().lines().findFirst().orElse("")
-                    + "); running on the CPU");
+            warnFallback(e);
+            return null;
+        } catch (RuntimeException e) {
+            // auto must not fail where the CPU would work: a kernel cache or setup problem falls back.
+            if (device.equals("cuda")) {
+                throw e;
+            }
+            warnFallback(e);
             return null;
         }
+    }
+
+    private static void warnFallback(RuntimeException e) {
+        String first = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+        System.err.println("tessera: warning: CUDA is present but could not start (" + first + "); running on the CPU");
     }
 
     private static void closeAll(List<Arena> arenas) {

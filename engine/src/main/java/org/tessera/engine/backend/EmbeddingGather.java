@@ -25,6 +25,9 @@ public final class EmbeddingGather {
     private final long outBase;
 
     public EmbeddingGather(Tensor table, Tensor ids, Tensor out) {
+        table.requireHost("embedding");
+        ids.requireHost("embedding");
+        out.requireHost("embedding");
         if (!table.isContiguous() || !ids.isContiguous() || !out.isContiguous() || table.rank() != 2
                 || out.numel() != ids.numel() * table.size(1) || (ids.dtype() != DType.I64 && ids.dtype() != DType.I32)) {
             throw new ShapeMismatchException("embedding: table " + Shapes.toString(table.shape()) + ", ids "

@@ -67,7 +67,7 @@ public final class CudaData {
     /**
      * out[r] = table[ids[r]]: ids [rows] (i64 or i32), table [tableRows, d], out [rows, d].
      *
-     * @throws IllegalArgumentException naming the first bad row when an id is out of range
+     * @throws IndexOutOfBoundsException naming the bad row when an id is out of range
      */
     public static void gatherRows(CudaDevice dev, Tensor ids, Tensor table, Tensor out) {
         Tensor bad = dev.allocate(DType.I64, 1);
@@ -101,8 +101,8 @@ public final class CudaData {
         long row = dev.download(bad).toLongArray()[0];
         if (row != 0) {
             org.tessera.ffi.CudaRuntime.memsetZero(CudaDevice.address(bad), 8, dev.stream());
-            throw new IllegalArgumentException("embedding: the id at position " + (row - 1) + " is outside [0, "
-                    + tableRows + ")");
+            throw new IndexOutOfBoundsException("embedding: the id at position " + (row - 1)
+                    + " is out of range for a table of " + tableRows + " rows");
         }
     }
 

@@ -37,6 +37,8 @@ public final class Execution implements AutoCloseable {
     private int current;
     private final Tensor[] deviceOutputs;
     private final Tensor[] hostOutputs;
+    /** Device memory the steps keep (small constants of scalar ops), freed with the execution. */
+    private final List<AutoCloseable> owned = new ArrayList<>();
     private final String[] inputNames;
     private final Value[] inputValues;
     private final Tensor[] inputTensors;
@@ -82,7 +84,7 @@ public final class Execution implements AutoCloseable {
                             in[i] = tensors[n.input(i).id()];
                         }
                         PackedMatrix packed = op instanceof Op.Linear ? compiled.packedWeight(n) : null;
-                        stepList.add(NodeKernels.step(compiled.backend(), n, in, tensors[v.id()], packed, arena));
+                        stepList.add(NodeKernels.step(compiled.backend(), n, in, tensors[v.id()], packed, arena, owned::add));
                         nodeList.add(n);
                     }
                 }
@@ -120,6 +122,13 @@ public final class Execution implements AutoCloseable {
             this.slabMemory = slabAlloc;
             this.forward = memory.replayable(this::runSteps);
         } catch (RuntimeException | Error e) {
+            for (AutoCloseable a : owned) {
+                try {
+                    a.close();
+                } catch (Exception ignored) {
+                    // the original failure is the one to report
+                }
+            }
             if (slabAlloc != null) {
                 slabAlloc.close();
             }
@@ -132,6 +141,32 @@ public final class Execution implements AutoCloseable {
         for (current = 0; current < steps.length; current++) {
             steps[current].run();
         }
+    }
+
+    /**
+     * The exception for a failed run, naming the node: the step that threw, or — for an error a
+     * device reports later, when no step is current (a replayed graph, a synchronise) — the
+     * embedding lookup for a bad id, else the last step.
+     */
+    private RuntimeException failure(RuntimeException e) {
+        if (stepNodes.length == 0) {
+            return e;
+        }
+        Node node;
+        if (current >= 0 && current < stepNodes.length) {
+            node = stepNodes[current];
+        } else {
+            node = stepNodes[stepNodes.length - 1];
+            if (e instanceof IndexOutOfBoundsException) {
+                for (Node n : stepNodes) {
+                    if (n.op() instanceof Op.Embedding) {
+                        node = n;
+                        break;
+                    }
+                }
+            }
+        }
+        return new GraphExecutionException(node, null, e);
     }
 
     /**
@@ -167,7 +202,7 @@ public final class Execution implements AutoCloseable {
                 throw new IllegalStateException("run: this Execution is closed");
             }
             copyInputs(inputs);
-            current = 0;
+            current = -1;
             try {
                 if (profile == null) {
                     forward.run();
@@ -182,14 +217,15 @@ public final class Execution implements AutoCloseable {
                     }
                     profile.countRun();
                 }
-            } catch (RuntimeException e) {
-                throw new GraphExecutionException(stepNodes[Math.min(current, stepNodes.length - 1)], null, e);
-            }
-            if (!onHost) {
-                memory.synchronize();
-                for (int o = 0; o < deviceOutputs.length; o++) {
-                    memory.copy(deviceOutputs[o], hostOutputs[o]);
+                if (!onHost) {
+                    // Asynchronous failures surface here; the copies back need the results anyway.
+                    memory.synchronize();
+                    for (int o = 0; o < deviceOutputs.length; o++) {
+                        memory.copy(deviceOutputs[o], hostOutputs[o]);
+                    }
                 }
+            } catch (RuntimeException e) {
+                throw failure(e);
             }
             return outputs;
         } finally {
@@ -242,19 +278,34 @@ public final class Execution implements AutoCloseable {
     /** Frees this execution's buffers; tensors it returned become invalid. */
     @Override
     public void close() {
-        if (!closed) {
+        Object lock = memory.runLock();
+        synchronized (lock != null ? lock : this) { // never free a slab that a run on the device still uses
+            if (closed) {
+                return;
+            }
             closed = true;
-            if (forward instanceof AutoCloseable c) {
-                try {
+            try {
+                if (forward instanceof AutoCloseable c) {
                     c.close();
-                } catch (Exception e) {
-                    // releasing a recorded graph cannot fail in a way the caller could act on
+                }
+            } catch (Exception e) {
+                // releasing a recorded graph cannot fail in a way the caller could act on
+            } finally {
+                try {
+                    for (AutoCloseable a : owned) {
+                        try {
+                            a.close();
+                        } catch (Exception e) {
+                            // as above: free what can be freed
+                        }
+                    }
+                    if (slabMemory != null) {
+                        slabMemory.close();
+                    }
+                } finally {
+                    arena.close();
                 }
             }
-            if (slabMemory != null) {
-                slabMemory.close();
-            }
-            arena.close();
         }
     }
 }

@@ -36,12 +36,14 @@ final class NodeKernels {
      * The step computing {@code node} from {@code in} into {@code out}.
      *
      * @param packedWeight the pre-packed weightᵀ of a linear node, or null to use the weight as is
-     * @param arena owns the small tensors the step keeps (scalar operands)
+     * @param arena owns the small host tensors the step keeps (scalar operands)
+     * @param own takes device memory the step keeps, for the caller to free with the execution
      */
-    static Runnable step(Backend backend, Node node, Tensor[] in, Tensor out, PackedMatrix packedWeight, Arena arena) {
+    static Runnable step(Backend backend, Node node, Tensor[] in, Tensor out, PackedMatrix packedWeight, Arena arena,
+                         java.util.function.Consumer<AutoCloseable> own) {
         ElementwiseOps ew = backend.elementwise();
         if (!backend.onHost()) {
-            Runnable device = deviceStep(backend, node, in, out, arena);
+            Runnable device = deviceStep(backend, node, in, out, own);
             if (device != null) {
                 return device;
             }
@@ -142,7 +144,8 @@ final class NodeKernels {
      * read ids, or keep a small constant, which on the host are plain Java. Null for the others,
      * whose host form already goes through the backend's op families.
      */
-    private static Runnable deviceStep(Backend backend, Node node, Tensor[] in, Tensor out, Arena arena) {
+    private static Runnable deviceStep(Backend backend, Node node, Tensor[] in, Tensor out,
+                                       java.util.function.Consumer<AutoCloseable> own) {
         org.tessera.engine.backend.MemoryOps memory = backend.memory();
         return switch (node.op()) {
             case Op.Contiguous c -> () -> memory.copy(in[0], out);
@@ -169,7 +172,11 @@ final class NodeKernels {
             case Op.Scalar s -> {
                 int[] ones = new int[in[0].rank()];
                 java.util.Arrays.fill(ones, 1);
-                Tensor c = memory.place(Tensor.of(arena, new float[] {s.value()}, ones));
+                // The one-element operand lives in device memory the execution owns and frees.
+                org.tessera.engine.backend.MemoryOps.Allocation a = memory.allocate(4, "a scalar operand");
+                own.accept(a);
+                Tensor c = memory.tensor(a.segment(), DType.F32, ones);
+                memory.copy(Tensor.of(new float[] {s.value()}, ones), c);
                 yield s.arithmetic() == Op.Arithmetic.ADD
                         ? () -> backend.elementwise().add(in[0], c, out)
                         : () -> backend.elementwise().mul(in[0], c, out);

@@ -52,9 +52,21 @@ public final class Planner {
      */
     public static CompiledGraph compile(Graph graph, Backend backend, Options options,
                                         java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
+        Backend host = backend.onHost() ? backend
+                : org.tessera.engine.backend.Backends.cpu(new org.tessera.engine.parallel.WorkerPool(1), m -> { });
+        return compile(graph, backend, host, options, packedOnly);
+    }
+
+    /**
+     * {@link #compile(Graph, Backend, Options, java.util.function.Consumer)} for a device backend,
+     * folding constants on {@code host} (a CPU backend: constants are host tensors).
+     */
+    public static CompiledGraph compile(Graph graph, Backend backend, Backend host, Options options,
+                                        java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
+        if (!host.onHost()) {
+            throw new IllegalArgumentException("compile: constants fold on a host backend, got " + host.name());
+        }
         List<String> log = new ArrayList<>();
-        // Constants are folded on the host, whatever the backend: their inputs are host tensors.
-        Backend host = backend.onHost() ? backend : org.tessera.engine.backend.Backends.cpu(1);
         Graph g = DeadNodeElimination.apply(graph, log);
         if (options.foldConstants()) {
             g = ConstantFolding.apply(g, host, log);

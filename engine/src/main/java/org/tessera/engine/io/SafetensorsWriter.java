@@ -45,6 +45,9 @@ public final class SafetensorsWriter {
      */
     public static void write(Path path, SequencedMap<String, Tensor> tensors, Map<String, String> metadata)
             throws IOException {
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            e.getValue().requireHost("write '" + e.getKey() + "'");
+        }
         byte[] header = header(tensors, metadata);
         Path target = path.toAbsolutePath();
         Path dir = target.getParent();

@@ -58,6 +58,7 @@ public record RandomStream(long seed, long stream) {
     }
 
     private void fill(Tensor out, WorkerPool pool, boolean normal) {
+        out.requireHost("random fill");
         if (out.dtype() != DType.F32 || !out.isContiguous()) {
             throw new ShapeMismatchException("random fill: expects a contiguous f32 tensor, got " + out);
         }

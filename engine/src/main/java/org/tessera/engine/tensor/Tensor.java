@@ -33,12 +33,16 @@ public final class Tensor {
     private final MemorySegment storage;
     private final DType dtype;
     private final Device device;
+    /** False for tensors made by {@link #onDevice}: their storage must never be read from Java. */
+    private final boolean hostAddressable;
     private final int[] shape;
     private final long[] strides;
     private final long offset;
 
-    private Tensor(MemorySegment storage, DType dtype, Device device, int[] shape, long[] strides, long offset) {
+    private Tensor(MemorySegment storage, DType dtype, Device device, boolean hostAddressable, int[] shape, long[] strides,
+                   long offset) {
         this.storage = storage;
+        this.hostAddressable = hostAddressable;
         this.dtype = dtype;
         this.device = device;
         this.shape = shape;
@@ -54,7 +58,7 @@ public final class Tensor {
         checkShape(shape);
         long bytes = Shapes.numel(shape) * dtype.byteSize();
         MemorySegment seg = arena.allocate(Math.max(bytes, 1), 64);
-        return new Tensor(seg, dtype, Device.CPU, shape.clone(), Shapes.contiguousStrides(shape), 0);
+        return new Tensor(seg, dtype, Device.CPU, true, shape.clone(), Shapes.contiguousStrides(shape), 0);
     }
 
     /** A zero-filled tensor freed by the garbage collector. */
@@ -110,7 +114,7 @@ public final class Tensor {
      */
     public static Tensor wrap(MemorySegment segment, DType dtype, int... shape) {
         checkShape(shape);
-        return new Tensor(segment, dtype, Device.CPU, shape.clone(), Shapes.contiguousStrides(shape), 0);
+        return new Tensor(segment, dtype, Device.CPU, true, shape.clone(), Shapes.contiguousStrides(shape), 0);
     }
 
     /**
@@ -120,7 +124,7 @@ public final class Tensor {
      */
     public static Tensor onDevice(MemorySegment memory, DType dtype, Device device, int... shape) {
         checkShape(shape);
-        return new Tensor(memory, dtype, device, shape.clone(), Shapes.contiguousStrides(shape), 0);
+        return new Tensor(memory, dtype, device, device == Device.CPU, shape.clone(), Shapes.contiguousStrides(shape), 0);
     }
 
     /**
@@ -128,11 +132,21 @@ public final class Tensor {
      * the host can address (unified memory, or a test double of a GPU backend).
      */
     public Tensor as(Device device) {
-        return device == this.device ? this : new Tensor(storage, dtype, device, shape, strides, offset);
+        if (device == this.device) {
+            return this;
+        }
+        if (device == Device.CPU && !hostAddressable) {
+            throw new IllegalStateException("as(cpu): this tensor lives in " + this.device.shortName()
+                    + " memory that Java cannot read; copy it to the host instead");
+        }
+        return new Tensor(storage, dtype, device, hostAddressable, shape, strides, offset);
     }
 
-    /** Throws unless this tensor's storage is host memory that Java may read and write. */
-    private void requireHost(String op) {
+    /**
+     * Throws unless this tensor's storage is host memory that Java may read and write: for code
+     * that reads {@link #storage()} directly (writers, fillers, gathers).
+     */
+    public void requireHost(String op) {
         if (device != Device.CPU) {
             throw new IllegalStateException(op + ": the tensor is in " + device.shortName()
                     + " memory; copy it to the host first (" + dtype.shortName() + Shapes.toString(shape) + ")");
@@ -250,7 +264,7 @@ public final class Tensor {
             throw new ShapeMismatchException("reshape: cannot view " + Shapes.toString(shape) + " with strides "
                     + Arrays.toString(strides) + " as " + Shapes.toString(target) + " without a copy; call contiguous() first");
         }
-        return new Tensor(storage, dtype, device, target, newStrides, offset);
+        return new Tensor(storage, dtype, device, hostAddressable, target, newStrides, offset);
     }
 
 
@@ -272,7 +286,7 @@ public final class Tensor {
             newShape[i] = shape[d];
             newStrides[i] = strides[d];
         }
-        return new Tensor(storage, dtype, device, newShape, newStrides, offset);
+        return new Tensor(storage, dtype, device, hostAddressable, newShape, newStrides, offset);
     }
 
     /** A view with two dimensions swapped. */
@@ -312,7 +326,7 @@ public final class Tensor {
         long[] newStrides = strides.clone();
         newShape[d] = (end - start + step - 1) / step;
         newStrides[d] = strides[d] * step;
-        return new Tensor(storage, dtype, device, newShape, newStrides, offset + start * strides[d]);
+        return new Tensor(storage, dtype, device, hostAddressable, newShape, newStrides, offset + start * strides[d]);
     }
 
     /** The sub-tensor at {@code index} along {@code dim}, with that dimension removed. */
@@ -330,7 +344,7 @@ public final class Tensor {
                 newStrides[j++] = strides[i];
             }
         }
-        return new Tensor(storage, dtype, device, newShape, newStrides, offset + index * strides[d]);
+        return new Tensor(storage, dtype, device, hostAddressable, newShape, newStrides, offset + index * strides[d]);
     }
 
     /**
@@ -368,7 +382,7 @@ public final class Tensor {
                 newStrides[i] = strides[j++];
             }
         }
-        return new Tensor(storage, dtype, device, newShape, newStrides, offset);
+        return new Tensor(storage, dtype, device, hostAddressable, newShape, newStrides, offset);
     }
 
     /** Removes dimension {@code dim}, which must have size 1. */
@@ -414,7 +428,7 @@ public final class Tensor {
                         + Shapes.toString(newShape) + " (dim " + i + ": " + have + " vs " + want + ")");
             }
         }
-        return new Tensor(storage, dtype, device, outShape, outStrides, offset);
+        return new Tensor(storage, dtype, device, hostAddressable, outShape, outStrides, offset);
     }
 
     /** Same as {@link #expand}: a broadcast view to {@code newShape}. */

@@ -67,6 +67,12 @@ class DeviceExecutionTest {
             return org.tessera.engine.backend.HostMemory.INSTANCE.allocate(bytes, what);
         }
 
+        /** Host memory labelled as the device's (Tensor.onDevice would make it unreadable, as on a GPU). */
+        @Override
+        public Tensor tensor(java.lang.foreign.MemorySegment segment, DType dtype, int... shape) {
+            return Tensor.wrap(segment, dtype, shape).as(Device.CUDA);
+        }
+
         @Override
         public Tensor place(Tensor host) {
             Tensor copy = Tensor.zeros(host.dtype(), host.shape());
@@ -277,6 +283,14 @@ class DeviceExecutionTest {
             }
         }
         assertEquals(3, memory.replays, "every run goes through replayable()");
+    }
+
+    @Test
+    void aRealDeviceTensorCannotBeRelabelledAsHostMemory() {
+        Tensor gpu = Tensor.onDevice(java.lang.foreign.MemorySegment.ofAddress(0x1000).reinterpret(64), DType.F32,
+                Device.CUDA, 4, 4);
+        assertThrows(IllegalStateException.class, () -> gpu.as(Device.CPU));
+        assertThrows(IllegalStateException.class, () -> gpu.t().as(Device.CPU));
     }
 
     @Test
