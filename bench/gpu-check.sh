@@ -2,7 +2,8 @@
 # Everything Tessera needs from a GPU machine, in one run that builds nothing there: the op-by-op
 # check against the CPU reference, the DiT golden on the GPU (eager, captured, replayed), cuBLAS
 # GEMM throughput, the DiT-XL/2 forward in FP32/TF32/BF16 at batch 2/8/32 next to PyTorch, and
-# the CPU backend on all cores next to PyTorch CPU. Writes one file per part to OUT_DIR.
+# the CPU backend on all cores next to PyTorch CPU. Writes one file per part to OUT_DIR, and
+# summary.txt with the lines that matter. Sized to finish in about 8 minutes on an H200 machine.
 #
 # Prepare here (a machine with JDK 25), then carry .device/, dsl/target/tessera-dsl.jar and
 # dsl/target/lib:
@@ -69,7 +70,7 @@ classes() { python3 -c "print('[' + ', '.join(str(i) for i in range($1)) + ']')"
 for precision in fp32 tf32 bf16; do
     for batch in 2 8 32; do
         timeout 180 tessera bench samples/dit-xl-2-random.tess \
-            --device cuda --precision "$precision" --runs 10 --set guidance=none --set "classes=$(classes $batch)" \
+            --device cuda --precision "$precision" --runs 5 --set guidance=none --set "classes=$(classes $batch)" \
             >"$out/dit-$precision-$batch.txt" 2>&1
         echo "$precision batch $batch: $(grep -h '^forward' "$out/dit-$precision-$batch.txt" || tail -1 "$out/dit-$precision-$batch.txt")" \
             | tee -a "$out/summary.txt"
@@ -77,7 +78,7 @@ for precision in fp32 tf32 bf16; do
 done
 
 part "PyTorch on the GPU, same architecture"
-timeout 300 python3 bench/dit_pytorch.py --device cuda --batch 2,8,32 --precision fp32,tf32,bf16 --compile \
+timeout 240 python3 bench/dit_pytorch.py --device cuda --batch 2,8,32 --precision fp32,tf32,bf16 --runs 10 \
     >"$out/pytorch-cuda.csv" 2>"$out/pytorch-cuda.err"
 cat "$out/pytorch-cuda.csv" | tee -a "$out/summary.txt"
 
