@@ -12,6 +12,8 @@
 #   mkdir -p .device/goldens && cp ../shared/goldens/dit_tiny*.safetensors .device/goldens/
 # On the GPU machine, from the repository root:
 #   bench/gpu-check.sh "$OUT"
+# Before spending device time, rehearse the whole flow here on the CPU (batch 2, fp32 only):
+#   GPU_CHECK_REHEARSE=1 bench/gpu-check.sh /tmp/rehearsal
 set -uo pipefail
 out=${1:?usage: bench/gpu-check.sh OUT_DIR}
 mkdir -p "$out"
@@ -23,24 +25,31 @@ export TESSERA_CUDA_HOME=${TESSERA_CUDA_HOME:-/usr/local/cuda-13.0}
 # The loader finds the libraries itself; this also lets NVRTC find its builtins library.
 export LD_LIBRARY_PATH="$TESSERA_CUDA_HOME/targets/x86_64-linux/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export XDG_CACHE_HOME="$out/cache"   # the NVRTC cubin cache, fresh for this run
-tessera() {
-    "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-        -XX:MinHeapFreeRatio=5 -XX:MaxHeapFreeRatio=10 ${TESSERA_JAVA_OPTS:-} -jar dsl/target/tessera-dsl.jar "$@"
-}
+# The tessera command without the launcher (no JDK or Maven there); an array, so that timeout can run it.
+# shellcheck disable=SC2206
+tessera=("$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
+    -XX:MinHeapFreeRatio=5 -XX:MaxHeapFreeRatio=10 ${TESSERA_JAVA_OPTS:-} -jar dsl/target/tessera-dsl.jar)
 part() { echo "== $1 ($(date +%T))" | tee -a "$out/summary.txt"; }
 golden=$root/.device/goldens
+if [[ ${GPU_CHECK_REHEARSE:-0} == 1 ]]; then
+    dev=cpu; golden_precisions="fp32"; dit_precisions="fp32"; batches="2"
+    gemm_args=(--device cpu --threads 2 --shapes 512x1152x1152)
+else
+    dev=cuda; golden_precisions="fp32 tf32"; dit_precisions="fp32 tf32 bf16"; batches="2 8 32"
+    gemm_args=(--device cuda --shapes 8192x8192x8192,512x1152x1152,512x1152x4608,8192x1152x4608)
+fi
 
 part "machine"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; nproc; python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; } >"$out/machine.txt" 2>&1
 
 part "doctor --gpu: every op against the CPU reference"
-timeout 300 tessera doctor --gpu >"$out/doctor.txt" 2>&1; echo "exit $?" >>"$out/doctor.txt"
+timeout 300 "${tessera[@]}" doctor --gpu >"$out/doctor.txt" 2>&1; echo "exit $?" >>"$out/doctor.txt"
 tail -3 "$out/doctor.txt" | tee -a "$out/summary.txt"
 
-for precision in fp32 tf32; do
+for precision in $golden_precisions; do
     part "DiT golden on the GPU ($precision)"
-    timeout 120 tessera run samples/dit-tiny-forward.tess \
-        --device cuda --precision "$precision" --out "$out/golden-$precision" \
+    timeout 120 "${tessera[@]}" run samples/dit-tiny-forward.tess \
+        --device "$dev" --precision "$precision" --out "$out/golden-$precision" \
         --set "weights=\"$golden/dit_tiny.safetensors\"" \
         --set "inputs=load(\"$golden/dit_tiny_reference.safetensors\", x = \"forward.x\", t = \"forward.t\", y = \"forward.y\")" \
         >"$out/golden-$precision.txt" 2>&1
@@ -61,16 +70,15 @@ PY
 done
 
 part "cuBLAS GEMM through the bindings"
-timeout 240 tessera bench gemm --device cuda --seconds 1 \
-    --shapes 8192x8192x8192,512x1152x1152,512x1152x4608,8192x1152x4608 >"$out/gemm.txt" 2>&1
+timeout 240 "${tessera[@]}" bench gemm --seconds 1 "${gemm_args[@]}" >"$out/gemm.txt" 2>&1
 cat "$out/gemm.txt" | tee -a "$out/summary.txt"
 
 part "DiT-XL/2 forward on the GPU"
 classes() { python3 -c "print('[' + ', '.join(str(i) for i in range($1)) + ']')"; }
-for precision in fp32 tf32 bf16; do
-    for batch in 2 8 32; do
-        timeout 180 tessera bench samples/dit-xl-2-random.tess \
-            --device cuda --precision "$precision" --runs 5 --set guidance=none --set "classes=$(classes $batch)" \
+for precision in $dit_precisions; do
+    for batch in $batches; do
+        timeout 180 "${tessera[@]}" bench samples/dit-xl-2-random.tess \
+            --device "$dev" --precision "$precision" --runs 5 --set guidance=none --set "classes=$(classes $batch)" \
             >"$out/dit-$precision-$batch.txt" 2>&1
         echo "$precision batch $batch: $(grep -h '^forward' "$out/dit-$precision-$batch.txt" || tail -1 "$out/dit-$precision-$batch.txt")" \
             | tee -a "$out/summary.txt"
@@ -83,7 +91,7 @@ timeout 240 python3 bench/dit_pytorch.py --device cuda --batch 2,8,32 --precisio
 cat "$out/pytorch-cuda.csv" | tee -a "$out/summary.txt"
 
 part "CPU backend on all cores, and PyTorch CPU"
-timeout 240 tessera bench samples/dit-xl-2-random.tess --device cpu --runs 2 --set guidance=none >"$out/dit-cpu.txt" 2>&1
+timeout 240 "${tessera[@]}" bench samples/dit-xl-2-random.tess --device cpu --runs 2 --set guidance=none >"$out/dit-cpu.txt" 2>&1
 grep -h '^forward\|^GEMM' "$out/dit-cpu.txt" | tee -a "$out/summary.txt"
 timeout 180 python3 bench/dit_pytorch.py --device cpu --threads "$(nproc),2" --batch 2 --precision fp32 --runs 3 \
     >"$out/pytorch-cpu.csv" 2>&1
