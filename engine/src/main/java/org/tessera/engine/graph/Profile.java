@@ -89,6 +89,33 @@ public final class Profile {
         return out;
     }
 
+    /**
+     * Linear layers grouped by their GEMM shape M×K×N (and fused activation), most time first:
+     * what to hold against {@code tessera bench gemm} for the same shapes.
+     */
+    public List<Entry> byLinearShape() {
+        Map<String, long[]> sums = new LinkedHashMap<>();
+        for (Node n : order) {
+            if (!(n.op() instanceof Op.Linear l)) {
+                continue;
+            }
+            int k = n.input(0).size(-1);
+            long m = n.input(0).numel() / Math.max(1, k);
+            int outFeatures = n.input(1).size(0);
+            String key = m + "×" + k + "×" + outFeatures + (l.activation() == org.tessera.engine.backend.Activation.NONE
+                    ? "" : " +" + l.activation().name().toLowerCase(Locale.ROOT));
+            Counter c = byNode.get(n);
+            long[] s = sums.computeIfAbsent(key, x -> new long[3]);
+            s[0] += c.calls;
+            s[1] += c.nanos;
+            s[2] += c.calls * n.flops();
+        }
+        List<Entry> out = new ArrayList<>();
+        sums.forEach((shape, s) -> out.add(new Entry(shape, "linear", s[0], s[1], s[2])));
+        out.sort(Comparator.comparingLong(Entry::nanos).reversed());
+        return out;
+    }
+
     /** Total time over all nodes. */
     public long totalNanos() {
         return byNode.values().stream().mapToLong(c -> c.nanos).sum();
@@ -112,8 +139,8 @@ public final class Profile {
     }
 
     /**
-     * A formatted table: per op kind (calls, total ms, share of time, GFLOP/s), then the
-     * {@code topNodes} slowest nodes.
+     * A formatted table: per op kind (calls, total ms, share of time, GFLOP/s), the linear layers
+     * per GEMM shape, then the {@code topNodes} slowest nodes.
      */
     public String table(int topNodes) {
         long total = Math.max(1, totalNanos());
@@ -125,6 +152,15 @@ public final class Profile {
         }
         sb.append(String.format(Locale.ROOT, "%-20s %8s %12.3f %6.1f%% %10.2f%n", "total", "", total / 1e6, 100.0,
                 (double) totalFlops() / total));
+        List<Entry> shapes = byLinearShape();
+        if (!shapes.isEmpty()) {
+            sb.append(String.format(Locale.ROOT, "%n%-28s %8s %12s %7s %10s%n", "linear M×K×N", "calls", "total ms", "share",
+                    "GFLOP/s"));
+            for (Entry e : shapes) {
+                sb.append(String.format(Locale.ROOT, "%-28s %8d %12.3f %6.1f%% %10.2f%n", e.name(), e.calls(),
+                        e.nanos() / 1e6, 100.0 * e.nanos() / total, e.gflops()));
+            }
+        }
         if (topNodes > 0) {
             List<Entry> nodes = new ArrayList<>(byNode());
             nodes.sort(Comparator.comparingLong(Entry::nanos).reversed());

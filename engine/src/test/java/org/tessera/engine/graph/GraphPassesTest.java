@@ -268,6 +268,11 @@ class GraphPassesTest {
         assertEquals(2 * cg.flops(), profile.totalFlops());
         String table = profile.table();
         assertTrue(table.contains("linear") && table.contains("layerNormModulate"), table);
+        // Per GEMM shape: x [2, 5, 16] is M = 10 rows; the fused activations are named.
+        List<String> shapes = profile.byLinearShape().stream().map(Profile.Entry::name).toList();
+        assertEquals(List.of("10×16×32 +gelu_tanh", "10×32×16 +silu").stream().sorted().toList(),
+                shapes.stream().sorted().toList());
+        assertTrue(table.contains("linear M×K×N") && table.contains("10×16×32 +gelu_tanh"), table);
     }
 
     @Test
