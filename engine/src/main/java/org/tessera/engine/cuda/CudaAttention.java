@@ -8,14 +8,97 @@ import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Tensor;
 
-/** Fused attention (attention.cu): one warp per query row, K and V staged through shared memory. */
+/**
+ * Attention on the GPU, two ways.
+ *
+ * <p>When one batch row's scores fit a scratch buffer (H·Nq·Nk floats up to {@link #SCORES_BUDGET}
+ * bytes; DiT-XL/2 at 256 tokens needs 4 MiB) and there are no segment ids, the scores are
+ * materialised and the two products go to cuBLAS — tensor cores in TF32 — with the softmax as one
+ * row-wise kernel in between:
+ * <pre>
+ * for b in batch:  S = scale·Q[b]·K[b]ᵀ (+ mask[b])   strided-batched over heads
+ *                  P = softmax_rows(S)
+ *                  out[b] = P·V[b]                    strided-batched over heads
+ * </pre>
+ * Otherwise (long sequences, segment ids, strided head dimensions) the flash-style kernel of
+ * attention.cu runs: one warp per query row, K and V staged through shared memory, an online
+ * softmax, and no N×N buffer. {@code -Dtessera.cuda.attention=flash|gemm} forces one of them.
+ */
 final class CudaAttention implements AttentionOps {
     private static final int MAX_D = 128;
     private static final int WARPS = 8;
-    private final CudaDevice dev;
+    /** Largest score buffer (bytes) for the cuBLAS path. */
+    private static final long SCORES_BUDGET = 64L << 20;
+    private static final String FORCE = System.getProperty("tessera.cuda.attention", "auto");
 
-    CudaAttention(CudaDevice dev) {
+    /** auto, flash or gemm: see the class comment. */
+    private String path = FORCE;
+
+    private final CudaDevice dev;
+    private final CudaElementwise elementwise;
+    private final CudaNorms norms;
+    /** The attention products' precision: TF32 unless the backend computes FP32 (BF16 products also use TF32 here). */
+    private final org.tessera.ffi.Cublas.Precision precision;
+    /** Scores of one batch row [H, Nq, Nk], grown as needed; a grown-out buffer stays with the device (graphs may use it). */
+    private Tensor scores;
+
+    CudaAttention(CudaDevice dev, CudaElementwise elementwise, CudaNorms norms, org.tessera.ffi.Cublas.Precision precision) {
         this.dev = dev;
+        this.elementwise = elementwise;
+        this.norms = norms;
+        this.precision = precision == org.tessera.ffi.Cublas.Precision.FP32
+                ? org.tessera.ffi.Cublas.Precision.FP32 : org.tessera.ffi.Cublas.Precision.TF32;
+    }
+
+    /** Forces a path (auto, flash or gemm), for the self-test to check both. */
+    void usePath(String p) {
+        path = p;
+    }
+
+    /** Whether the cuBLAS path takes this call. */
+    private boolean viaGemm(Tensor q, Tensor k, Tensor v, Tensor out) {
+        if (path.equals("flash")) {
+            return false;
+        }
+        boolean unitRows = q.stride(3) == 1 && k.stride(3) == 1 && v.stride(3) == 1 && out.stride(3) == 1;
+        long bytes = 4L * q.size(1) * q.size(2) * k.size(2);
+        return unitRows && (path.equals("gemm") || bytes <= SCORES_BUDGET);
+    }
+
+    /** The materialised path; {@code bias} (additive, 4-D broadcastable to [B, H, Nq, Nk]) may be null. */
+    private void attentionViaGemm(Tensor q, Tensor k, Tensor v, Tensor out, Tensor bias, float scale) {
+        int batch = q.size(0);
+        int heads = q.size(1);
+        int nq = q.size(2);
+        int nk = k.size(2);
+        int d = q.size(3);
+        long need = (long) heads * nq * nk;
+        if (scores == null || scores.numel() < need) {
+            scores = dev.allocate(DType.F32, Math.toIntExact(Math.max(1, need)));
+        }
+        Tensor s = scores.slice(0, 0, Math.toIntExact(need)).reshape(heads, nq, nk);
+        Tensor bias4 = bias == null ? null : bias.rank() == 4 ? bias : bias.reshape(padTo4(bias.shape()));
+        for (int b = 0; b < batch; b++) {
+            Tensor qb = q.select(0, b);
+            Tensor kb = k.select(0, b);
+            Tensor vb = v.select(0, b);
+            Tensor ob = out.select(0, b);
+            // S[h] = scale·Q[h]·K[h]ᵀ: K rows are the B operand's columns (K stored [Nk, d], read transposed).
+            dev.cublas().gemm(precision, false, true, nq, nk, d, scale,
+                    CudaDevice.address(qb), (int) Math.max(qb.stride(1), d), qb.stride(0),
+                    CudaDevice.address(kb), (int) Math.max(kb.stride(1), d), kb.stride(0),
+                    0f, CudaDevice.address(s), nk, (long) nq * nk, heads);
+            if (bias4 != null) {
+                Tensor row = bias4.size(0) == 1 ? bias4.select(0, 0) : bias4.select(0, b);
+                elementwise.add(s, row, s);
+            }
+            norms.softmax(s, s);
+            // out[h] = P[h]·V[h].
+            dev.cublas().gemm(precision, false, false, nq, d, nk, 1f,
+                    CudaDevice.address(s), nk, (long) nq * nk,
+                    CudaDevice.address(vb), (int) Math.max(vb.stride(1), d), vb.stride(0),
+                    0f, CudaDevice.address(ob), (int) Math.max(ob.stride(1), d), ob.stride(0), heads);
+        }
     }
 
     @Override
@@ -40,6 +123,10 @@ final class CudaAttention implements AttentionOps {
         long[] args = strides(q, k, v, out);
         int b = q.size(0), h = q.size(1), nq = q.size(2), nk = k.size(2);
         if (q.numel() == 0) {
+            return;
+        }
+        if (!(mask instanceof AttentionMask.Segments) && viaGemm(q, k, v, out)) {
+            attentionViaGemm(q, k, v, out, mask instanceof AttentionMask.Additive a ? a.bias() : null, scale);
             return;
         }
         Tensor bias = null;

@@ -29,10 +29,11 @@ public final class CudaBackend {
     /** The op families on {@code device}, with products in {@code precision}. */
     public static Backend create(CudaDevice device, Precision precision) {
         CudaElementwise elementwise = new CudaElementwise(device);
+        CudaNorms norms = new CudaNorms(device);
         CudaGemm gemm = new CudaGemm(device, precision.cublas, elementwise);
         // The pool is for host-side work around the kernels; the GPU does the arithmetic.
         return new Backend("cuda-" + precision.name().toLowerCase(java.util.Locale.ROOT), new WorkerPool(1), gemm,
-                new CudaAttention(device), new CudaNorms(device), elementwise, new CudaTables(device),
+                new CudaAttention(device, elementwise, norms, precision.cublas), norms, elementwise, new CudaTables(device),
                 new CudaConv(device, gemm), new CudaMemory(device));
     }
 }

@@ -130,6 +130,26 @@ public final class CudaSelfTest {
                 new Tensor[] {random(2, 3, 33, 40), random(2, 3, 33, 40), random(2, 3, 33, 40), random(33, 33)},
                 new int[] {2, 3, 33, 40},
                 (b, t) -> b.attention().attention(t[0], t[1], t[2], t[4], new AttentionMask.Additive(t[3])));
+        // The same two cases through the flash kernel (the checks above took the cuBLAS path).
+        CudaAttention attention = (CudaAttention) gpu.attention();
+        attention.usePath("flash");
+        try {
+            check("attention 2×3×37×72 (flash kernel)", 1e-4,
+                    new Tensor[] {random(2, 3, 37, 72), random(2, 3, 41, 72), random(2, 3, 41, 72)},
+                    new int[] {2, 3, 37, 72}, (b, t) -> b.attention().attention(t[0], t[1], t[2], t[3], AttentionMask.NONE));
+            check("attention, additive mask (flash kernel)", 1e-4,
+                    new Tensor[] {random(2, 3, 33, 40), random(2, 3, 33, 40), random(2, 3, 33, 40), random(33, 33)},
+                    new int[] {2, 3, 33, 40},
+                    (b, t) -> b.attention().attention(t[0], t[1], t[2], t[4], new AttentionMask.Additive(t[3])));
+        } finally {
+            attention.usePath("auto");
+        }
+        // Q, K, V as slices of one fused projection [B, N, 3, H, d] (DiT's layout), cuBLAS path.
+        Tensor qkv = random(2, 19, 3, 4, 24);
+        check("attention on qkv slices (strided)", 1e-4, new Tensor[] {qkv}, new int[] {2, 4, 19, 24}, (b, t) -> {
+            Tensor heads = t[0].permute(2, 0, 3, 1, 4); // [3, B, H, N, d]
+            b.attention().attention(heads.select(0, 0), heads.select(0, 1), heads.select(0, 2), t[1], AttentionMask.NONE);
+        });
         int[][] segs = new int[2][35];
         for (int i = 0; i < 35; i++) {
             segs[0][i] = i / 12;
