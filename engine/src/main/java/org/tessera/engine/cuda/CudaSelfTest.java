@@ -191,6 +191,36 @@ public final class CudaSelfTest {
                 (b, t) -> b.conv().upsampleNearest2d(t[0], 2, t[1]));
         randomStreams();
         integerData();
+        wholePlan();
+    }
+
+    /**
+     * One compiled plan on the GPU against the same plan on the CPU: uploads, copies, gathers,
+     * casts, segment-masked attention, and the CUDA graph — run 0 launches kernel by kernel,
+     * run 1 is captured, run 2 replays.
+     */
+    private void wholePlan() {
+        var graph = org.tessera.engine.graph.SampleGraphs.ditLike();
+        var inputs = org.tessera.engine.graph.SampleGraphs.ditLikeInputs();
+        try (WorkerPool pool = new WorkerPool(1)) {
+            Backend host = org.tessera.engine.backend.Backends.cpu(pool, m -> { });
+            float[] expected;
+            try (var e = org.tessera.engine.graph.Planner.compile(graph, host).newExecution()) {
+                expected = e.run(inputs).get("out").toFloatArray();
+            }
+            var compiled = org.tessera.engine.graph.Planner.compile(graph, gpu, host,
+                    org.tessera.engine.graph.Planner.Options.DEFAULT, t -> { });
+            try (var e = compiled.newExecution()) {
+                for (int run = 0; run < 3; run++) {
+                    String name = "DiT-like plan, run " + run + (run == 0 ? " (eager)" : run == 1 ? " (captured)" : " (replayed)");
+                    try {
+                        results.add(new Result(name, maxError(expected, e.run(inputs).get("out").toFloatArray()), 1e-4));
+                    } catch (RuntimeException ex) {
+                        results.add(new Result(name + " (" + ex.getMessage() + ")", Double.POSITIVE_INFINITY, 1e-4));
+                    }
+                }
+            }
+        }
     }
 
     /** Ids and labels: an i64 expand (strided copy of 8-byte elements) and an i64 → f32 cast. */

@@ -6,11 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
-import org.tessera.engine.backend.Activation;
 import org.tessera.engine.backend.AttentionMask;
 import org.tessera.engine.backend.AttentionOps;
 import org.tessera.engine.backend.Backend;
@@ -24,7 +22,6 @@ import org.tessera.engine.backend.NormOps;
 import org.tessera.engine.backend.PackedMatrix;
 import org.tessera.engine.backend.TableOps;
 import org.tessera.engine.parallel.WorkerPool;
-import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Device;
 import org.tessera.engine.tensor.Tensor;
@@ -213,70 +210,19 @@ class DeviceExecutionTest {
         return new Backend("fake-device", new WorkerPool(1), gemm, attention, norms, ew, tables, conv, memory);
     }
 
-    private static Tensor random(long stream, int... shape) {
-        Tensor t = Tensor.zeros(DType.F32, shape);
-        new RandomStream(5, stream).fillNormal(t, POOL);
-        return t;
-    }
-
-    /**
-     * A DiT-like block touching every step that differs on a device: patch embedding, a label
-     * embedding (gather), a constant position table, a timestep embedding, linear layers with
-     * epilogues, layerNorm + modulate, segment-masked attention on permuted (copied) heads, a
-     * concat, an expand, a scalar and a cast.
-     */
-    static Graph graph() {
-        GraphBuilder g = new GraphBuilder();
-        Value x = g.input("x", DType.F32, 2, 3, 8, 8);
-        Value t = g.input("t", DType.F32, 2);
-        Value y = g.input("y", DType.I64, 2);
-        Value ids = g.input("ids", DType.I64, 2, 16);
-        int d = 32;
-        Value tokens = g.patchEmbed2d(x, g.constant("pw", random(1, d, 3, 2, 2)), g.constant("pb", random(2, d)));
-        tokens = g.add(tokens, g.constant("pos", random(3, 16, d)));
-        Value temb = g.linear(g.timestepEmbedding(t, 64, 10000), g.constant("tw", random(4, d, 64)),
-                g.constant("tb", random(5, d)), Activation.SILU);
-        Value c = g.add(temb, g.embedding(g.constant("table", random(6, 10, d)), y));
-        Value mod = g.linear(c, g.constant("mw", random(7, 2 * d, d)), g.constant("mb", random(8, 2 * d)), Activation.NONE);
-        Value shift = g.unsqueeze(g.slice(mod, 1, 0, d), 1);
-        Value scale = g.unsqueeze(g.slice(mod, 1, d, 2 * d), 1);
-        Value h = g.modulate(g.layerNorm(tokens, null, null, 1e-6f), shift, scale);
-        Value qkv = g.linear(h, g.constant("qkv", random(9, 3 * d, d)), g.constant("qkvb", random(10, 3 * d)), Activation.NONE);
-        Value heads = g.permute(g.reshape(qkv, 2, 16, 3, 4, 8), 2, 0, 3, 1, 4);
-        Value q = g.contiguous(g.reshape(g.slice(heads, 0, 0, 1), 2, 4, 16, 8));
-        Value k = g.contiguous(g.reshape(g.slice(heads, 0, 1, 2), 2, 4, 16, 8));
-        Value v = g.contiguous(g.reshape(g.slice(heads, 0, 2, 3), 2, 4, 16, 8));
-        Value att = g.attention(q, k, v, (float) (1 / Math.sqrt(8)), ids);
-        Value merged = g.reshape(g.contiguous(g.permute(att, 0, 2, 1, 3)), 2, 16, d);
-        Value both = g.concat(List.of(merged, g.expand(g.unsqueeze(c, 1), 2, 16, d)), 2);
-        Value out = g.mulScalar(g.linear(both, g.constant("ow", random(11, d, 2 * d)), null, Activation.GELU_TANH), 0.5f);
-        g.output("out", out);
-        g.output("labels", g.cast(y, DType.F32));
-        return g.build();
-    }
-
-    static Map<String, Tensor> inputs() {
-        long[] idRows = new long[32];
-        for (int i = 0; i < 32; i++) {
-            idRows[i] = i % 16 < 9 ? 0 : 1;
-        }
-        return Map.of("x", random(20, 2, 3, 8, 8), "t", Tensor.of(new float[] {3f, 700f}, 2),
-                "y", Tensor.ofLongs(Arena.ofAuto(), new long[] {4, 9}, 2), "ids", Tensor.ofLongs(Arena.ofAuto(), idRows, 2, 16));
-    }
-
     @Test
     void aDeviceBackendRunsTheSamePlanAndMatchesTheCpu() {
         Map<String, Tensor> expected;
-        try (Execution e = Planner.compile(graph(), CPU).newExecution()) {
-            Map<String, Tensor> r = e.run(inputs());
+        try (Execution e = Planner.compile(SampleGraphs.ditLike(), CPU).newExecution()) {
+            Map<String, Tensor> r = e.run(SampleGraphs.ditLikeInputs());
             expected = Map.of("out", copy(r.get("out")), "labels", copy(r.get("labels")));
         }
         FakeDeviceMemory memory = new FakeDeviceMemory();
-        CompiledGraph compiled = Planner.compile(graph(), fakeDevice(memory));
+        CompiledGraph compiled = Planner.compile(SampleGraphs.ditLike(), fakeDevice(memory));
         assertTrue(compiled.passLog().stream().anyMatch(l -> l.startsWith("constants: ")), compiled.passLog().toString());
         try (Execution e = compiled.newExecution()) {
             for (int run = 0; run < 3; run++) {
-                Map<String, Tensor> r = e.run(inputs());
+                Map<String, Tensor> r = e.run(SampleGraphs.ditLikeInputs());
                 assertEquals(Device.CPU, r.get("out").device(), "outputs come back to the host");
                 assertArrayEquals(expected.get("out").toFloatArray(), r.get("out").toFloatArray(), 1e-6f, "run " + run);
                 assertArrayEquals(expected.get("labels").toFloatArray(), r.get("labels").toFloatArray());

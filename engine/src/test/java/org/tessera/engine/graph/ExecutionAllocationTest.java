@@ -24,8 +24,8 @@ class ExecutionAllocationTest {
     void aWarmForwardAllocatesAlmostNothing() {
         try (WorkerPool pool = new WorkerPool(1)) {
             Backend cpu = Backends.cpu(pool, m -> { });
-            Map<String, Tensor> inputs = DeviceExecutionTest.inputs();
-            try (Execution e = Planner.compile(DeviceExecutionTest.graph(), cpu).newExecution()) {
+            Map<String, Tensor> inputs = SampleGraphs.ditLikeInputs();
+            try (Execution e = Planner.compile(SampleGraphs.ditLike(), cpu).newExecution()) {
                 // Small shapes make short calls: give the JIT up to 30 s to compile every kernel.
                 double best = Double.POSITIVE_INFINITY;
                 long deadline = System.nanoTime() + 30_000_000_000L;
