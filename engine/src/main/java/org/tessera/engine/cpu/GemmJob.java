@@ -122,7 +122,7 @@ final class GemmJob implements WorkerPool.Task {
             bPanels = packed.panels();
             bPanelStride = k * NR;
         } else {
-            int need = Math.min(KC, k) * NR * jPanels;
+            int need = kcStep(k) * NR * jPanels;
             if (bBuf.length < need) {
                 bBuf = new float[need];
             }
@@ -131,7 +131,7 @@ final class GemmJob implements WorkerPool.Task {
         // Equal M blocks: ceil(m / MC) of them, each a whole number of register tiles.
         int mBlocks = Math.max(1, (m + MC - 1) / MC);
         int mcStep = roundUp((m + mBlocks - 1) / mBlocks, MR);
-        int needA = Math.min(mcStep, roundUp(m, MR)) * Math.min(KC, k);
+        int needA = Math.min(mcStep, roundUp(m, MR)) * kcStep(k);
         if (aBuf.length < needA) {
             aBuf = new float[needA];
         }
@@ -140,8 +140,9 @@ final class GemmJob implements WorkerPool.Task {
             scaleOnly(pool);
             return;
         }
-        for (pc = 0; pc < k; pc += KC) {
-            kc = Math.min(KC, k - pc);
+        int kcStep = kcStep(k);
+        for (pc = 0; pc < k; pc += kcStep) {
+            kc = Math.min(kcStep, k - pc);
             firstK = pc == 0;
             lastK = pc + kc == k;
             if (packed != null) {
@@ -237,6 +238,15 @@ final class GemmJob implements WorkerPool.Task {
     /** Start of chunk {@code c} when {@code total} items are split into {@code chunks} near-equal runs. */
     private static int chunkStart(int c, int chunks, int total) {
         return (int) ((long) c * total / chunks);
+    }
+
+    /**
+     * Equal K blocks of at most KC: K = 1152 is 3 × 384 when KC = 384, not 256 × 4 + 128. Every
+     * block costs a pass over C (the register tiles are merged into C once per block).
+     */
+    static int kcStep(int k) {
+        int blocks = Math.max(1, (k + KC - 1) / KC);
+        return Math.max(1, (k + blocks - 1) / blocks);
     }
 
     private static int roundUp(int x, int to) {
