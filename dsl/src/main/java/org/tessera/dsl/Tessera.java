@@ -99,13 +99,49 @@ public final class Tessera {
         return d;
     }
 
+    /**
+     * What {@code check} binds the batch dimension B to: a prime no model would hard-code, so that
+     * a shape that only works for one batch size fails here, and every message shows B instead.
+     */
+    static final int SYMBOLIC_BATCH = 97;
+    /** A shape as messages print it: {@code [97, 4]}. */
+    private static final java.util.regex.Pattern ELEMENTS = java.util.regex.Pattern.compile("\\((\\d{1,12}) elements\\)");
+    private static final java.util.regex.Pattern SHAPE = java.util.regex.Pattern.compile("\\[(\\d{1,9}(?:, \\d{1,9})*)\\]");
+
+    /** In the shapes of a message, {@code [97, 4]} → {@code [B, 4]} and {@code [194]} → {@code [2·B]}: B as the checker bound it. */
+    static String symbolicBatch(String message) {
+        String shapes = SHAPE.matcher(message).replaceAll(r -> {
+            StringBuilder sb = new StringBuilder("[");
+            String[] dims = r.group(1).split(", ");
+            for (int i = 0; i < dims.length; i++) {
+                long n = Long.parseLong(dims[i]);
+                long k = n / SYMBOLIC_BATCH;
+                sb.append(i == 0 ? "" : ", ").append(n == 0 || n % SYMBOLIC_BATCH != 0 ? dims[i] : k == 1 ? "B" : k + "·B");
+            }
+            return java.util.regex.Matcher.quoteReplacement(sb.append(']').toString());
+        });
+        return ELEMENTS.matcher(shapes).replaceAll(r -> {
+            long n = Long.parseLong(r.group(1));
+            return n > 0 && n % SYMBOLIC_BATCH == 0 ? "(" + (n / SYMBOLIC_BATCH) + "·B elements)" : r.group();
+        });
+    }
+
     private static void checkModel(ModelCompiler mc, ModelCompiler.Model m, Span span, Diagnostics d) {
         if (m == null) {
             return;
         }
+        int before = d.size();
+        try {
+            lowerForCheck(mc, m, span, d);
+        } finally {
+            d.rewriteFrom(before, Tessera::symbolicBatch);
+        }
+    }
+
+    private static void lowerForCheck(ModelCompiler mc, ModelCompiler.Model m, Span span, Diagnostics d) {
         GraphBuilder g = new GraphBuilder();
         List<Value> inputs = new ArrayList<>();
-        for (ModelCompiler.InputSpec in : mc.inputs(m, Map.of("B", 2))) {
+        for (ModelCompiler.InputSpec in : mc.inputs(m, Map.of("B", SYMBOLIC_BATCH))) {
             if (in.shape() == null || java.util.Arrays.stream(in.shape()).anyMatch(x -> x < 0)) {
                 d.error(span, m.name() + ".forward input '" + in.name() + "' needs a shape annotation such as "
                         + in.name() + ": [B, C, H, W] to be checked");

@@ -35,6 +35,19 @@ public final class Diagnostics {
         }
     }
 
+    /** How many diagnostics there are, to {@link #rewriteFrom} the ones a later pass adds. */
+    public int size() {
+        return items.size();
+    }
+
+    /** Rewrites the messages of the diagnostics added since {@code index} (e.g. to name a symbolic dimension). */
+    public void rewriteFrom(int index, java.util.function.UnaryOperator<String> rewrite) {
+        for (int i = index; i < items.size(); i++) {
+            Diagnostic d = items.get(i);
+            items.set(i, new Diagnostic(d.severity(), d.span(), rewrite.apply(d.message())));
+        }
+    }
+
     public boolean hasErrors() {
         return items.stream().anyMatch(d -> d.severity() == Diagnostic.Severity.ERROR);
     }

@@ -1,0 +1,53 @@
+package org.tessera.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessera.dsl.diag.Diagnostics;
+
+/** {@code tessera check} keeps the batch dimension symbolic: a shape hard-coded for one batch size is caught. */
+class CheckSymbolicBatchTest {
+
+    @Test
+    void aHardCodedBatchIsReportedWithB(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("m.tess");
+        Files.writeString(file, """
+                model M() {
+                    forward(x: [B, 4, 4]) {
+                        return reshape(x, [2, 16])
+                    }
+                }
+                """);
+        Diagnostics d = Tessera.check(List.of(file));
+        String text = d.render();
+        assertEquals(1, d.errorCount(), text);
+        assertTrue(text.contains("m.tess:3:16: error: reshape"), text);
+        assertTrue(text.contains("reshape: [B, 4, 4] (16·B elements) cannot become [2, 16]"), text);
+    }
+
+    @Test
+    void aBatchFreeModelChecksClean(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("ok.tess");
+        Files.writeString(file, """
+                model M() {
+                    forward(x: [B, 4, 4]) {
+                        return reshape(x, [-1, 16])
+                    }
+                }
+                """);
+        Diagnostics d = Tessera.check(List.of(file));
+        assertFalse(d.hasErrors(), d.render());
+    }
+
+    @Test
+    void numbersThatAreMultiplesOfTheBoundBatchBecomeB() {
+        assertEquals("add: a [B, 4] and b [2·B, 3] at 12:97 in /tmp/junit-194",
+                Tessera.symbolicBatch("add: a [97, 4] and b [194, 3] at 12:97 in /tmp/junit-194"));
+    }
+}
