@@ -85,6 +85,10 @@ public final class Tessera {
             for (Ast.Decl decl : p.root().declarations()) {
                 switch (decl) {
                     case Ast.BlockDecl b when b.isModel() -> checkModel(mc, mc.instantiateDefault(b.name(), b.span()), b.span(), d);
+                    // A block whose parameters all have defaults is checked on its own too, when its
+                    // forward inputs are annotated: no model has to use it first.
+                    case Ast.BlockDecl b when b.params().stream().allMatch(param -> param.defaultValue() != null) ->
+                            checkBlock(mc, b, d);
                     case Ast.AliasDecl a -> checkModel(mc, mc.instantiateDefault(a.name(), a.span()), a.span(), d);
                     case Ast.PipelineDecl pd -> {
                         PipelineSettings s = new SettingsReader(d, f.toAbsolutePath().getParent(), Map.of()).read(pd);
@@ -124,6 +128,18 @@ public final class Tessera {
             long n = Long.parseLong(r.group(1));
             return n > 0 && n % SYMBOLIC_BATCH == 0 ? "(" + (n / SYMBOLIC_BATCH) + "·B elements)" : r.group();
         });
+    }
+
+    private static void checkBlock(ModelCompiler mc, Ast.BlockDecl b, Diagnostics d) {
+        ModelCompiler.Model m = mc.instantiateDefault(b.name(), b.span());
+        if (m == null) {
+            return;
+        }
+        boolean annotated = mc.inputs(m, Map.of("B", SYMBOLIC_BATCH)).stream()
+                .allMatch(in -> in.shape() != null && java.util.Arrays.stream(in.shape()).allMatch(x -> x >= 0));
+        if (annotated) {
+            checkModel(mc, m, b.span(), d);
+        }
     }
 
     private static void checkModel(ModelCompiler mc, ModelCompiler.Model m, Span span, Diagnostics d) {

@@ -46,6 +46,28 @@ class CheckSymbolicBatchTest {
     }
 
     @Test
+    void aBlockWithDefaultsIsCheckedEvenIfNoModelUsesIt(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("b.tess");
+        Files.writeString(file, """
+                block Mixer(width: int = 8) {
+                    weight w: [width, width]
+                    forward(x: [B, 4]) {
+                        return linear(x, w)
+                    }
+                }
+                block NeedsArgs(width: int) {
+                    forward(x: [B, width]) {
+                        return x
+                    }
+                }
+                """);
+        Diagnostics d = Tessera.check(List.of(file));
+        String text = d.render();
+        assertEquals(1, d.errorCount(), text);
+        assertTrue(text.contains("b.tess:4:16: error: linear"), text);
+    }
+
+    @Test
     void numbersThatAreMultiplesOfTheBoundBatchBecomeB() {
         assertEquals("add: a [B, 4] and b [2·B, 3] at 12:97 in /tmp/junit-194",
                 Tessera.symbolicBatch("add: a [97, 4] and b [194, 3] at 12:97 in /tmp/junit-194"));
