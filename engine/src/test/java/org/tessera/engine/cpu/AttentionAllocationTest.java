@@ -26,8 +26,10 @@ class AttentionAllocationTest {
             AttentionOps at = VectorKernels.attention(pool);
             Tensor q = Tensor.zeros(DType.F32, 1, 4, 256, 72);
             Tensor out = Tensor.zeros(DType.F32, 1, 4, 256, 72);
+            // Until a round is clean or 30 s pass: C2 may compile late in a JVM busy with other tests.
             double best = Double.MAX_VALUE;
-            for (int round = 0; round < 20 && best >= 1024; round++) {
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (best >= 1024 && System.nanoTime() < deadline) {
                 for (int i = 0; i < 100; i++) {
                     at.attention(q, q, q, out, AttentionMask.NONE);
                 }
