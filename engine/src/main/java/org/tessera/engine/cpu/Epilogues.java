@@ -49,14 +49,7 @@ final class Epilogues {
     }
 
     private static void geluRow(MemorySegment c, long off, int cols, MemorySegment bias, long biasOff) {
-        int j = 0;
-        for (; j + VectorMath.L <= cols; j += VectorMath.L) {
-            FloatVector v = load(c, off, j);
-            if (bias != null) {
-                v = v.add(load(bias, biasOff, j));
-            }
-            VectorMath.gelu(v).intoMemorySegment(c, off + 4L * j, NATIVE);
-        }
+        int j = VectorMath.gatedRow(Activation.GELU_TANH, c, off, bias, biasOff, c, off, cols);
         for (; j < cols; j++) { // scalar tail: the same recipe as the vector body, bit for bit
             float v = c.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, off + 4L * j);
             if (bias != null) {
@@ -67,14 +60,7 @@ final class Epilogues {
     }
 
     private static void siluRow(MemorySegment c, long off, int cols, MemorySegment bias, long biasOff) {
-        int j = 0;
-        for (; j + VectorMath.L <= cols; j += VectorMath.L) {
-            FloatVector v = load(c, off, j);
-            if (bias != null) {
-                v = v.add(load(bias, biasOff, j));
-            }
-            VectorMath.silu(v).intoMemorySegment(c, off + 4L * j, NATIVE);
-        }
+        int j = VectorMath.gatedRow(Activation.SILU, c, off, bias, biasOff, c, off, cols);
         for (; j < cols; j++) {
             float v = c.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, off + 4L * j);
             if (bias != null) {

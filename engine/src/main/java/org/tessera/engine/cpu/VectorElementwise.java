@@ -222,16 +222,13 @@ final class VectorElementwise implements ElementwiseOps {
         };
     }
 
-    // GELU and SiLU have a row kernel each: a kernel holding both exceeds the JIT's inlining
-    // budget, and a vector op left un-inlined boxes every FloatVector it returns.
+    // GELU and SiLU rows run in VectorMath.gatedRow, where no vector crosses a method call (a
+    // FloatVector passed through a call C2 does not inline is boxed).
 
     private static void geluRow(MemorySegment o, long oo, MemorySegment x, long xo, long sx, int n) {
         int j = 0;
         if (sx == 1) {
-            for (int bound = S.loopBound(n); j < bound; j += L) {
-                VectorMath.gelu(FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE))
-                        .intoMemorySegment(o, 4 * (oo + j), NATIVE);
-            }
+            j = VectorMath.gatedRow(org.tessera.engine.backend.Activation.GELU_TANH, x, 4 * xo, null, 0, o, 4 * oo, n);
         }
         for (; j < n; j++) {
             o.setAtIndex(F, oo + j, VectorMath.gelu(x.getAtIndex(F, xo + j * sx)));
@@ -241,10 +238,7 @@ final class VectorElementwise implements ElementwiseOps {
     private static void siluRow(MemorySegment o, long oo, MemorySegment x, long xo, long sx, int n) {
         int j = 0;
         if (sx == 1) {
-            for (int bound = S.loopBound(n); j < bound; j += L) {
-                VectorMath.silu(FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE))
-                        .intoMemorySegment(o, 4 * (oo + j), NATIVE);
-            }
+            j = VectorMath.gatedRow(org.tessera.engine.backend.Activation.SILU, x, 4 * xo, null, 0, o, 4 * oo, n);
         }
         for (; j < n; j++) {
             o.setAtIndex(F, oo + j, VectorMath.silu(x.getAtIndex(F, xo + j * sx)));

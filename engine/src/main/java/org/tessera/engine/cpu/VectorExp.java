@@ -22,22 +22,22 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class VectorExp {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final float LOG2E = 1.44269504088896341f;
+    static final float LOG2E = 1.44269504088896341f;
     /** ln2 split in a high part exact in float and a low correction. */
-    private static final float LN2_HI = 0.693359375f;
-    private static final float LN2_LO = -2.12194440e-4f;
+    static final float LN2_HI = 0.693359375f;
+    static final float LN2_LO = -2.12194440e-4f;
     /** 1.5·2²³: adding it rounds a float of magnitude < 2²² to the nearest integer. */
-    private static final float ROUND = 12582912f;
-    private static final float MIN_X = -87.33654f;
-    private static final float MAX_X = 88.72283f;
+    static final float ROUND = 12582912f;
+    static final float MIN_X = -87.33654f;
+    static final float MAX_X = 88.72283f;
 
     // Broadcast once: FloatVector.fma has no (vector, scalar) overload.
-    private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
-    private static final FloatVector NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
-    private static final FloatVector C3 = FloatVector.broadcast(S, 8.3334519073e-3f);
-    private static final FloatVector C4 = FloatVector.broadcast(S, 4.1665795894e-2f);
-    private static final FloatVector C5 = FloatVector.broadcast(S, 1.6666665459e-1f);
-    private static final FloatVector C6 = FloatVector.broadcast(S, 5.0000001201e-1f);
+    static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
+    static final FloatVector NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+    static final FloatVector C3 = FloatVector.broadcast(S, 8.3334519073e-3f);
+    static final FloatVector C4 = FloatVector.broadcast(S, 4.1665795894e-2f);
+    static final FloatVector C5 = FloatVector.broadcast(S, 1.6666665459e-1f);
+    static final FloatVector C6 = FloatVector.broadcast(S, 5.0000001201e-1f);
 
     private VectorExp() {}
 

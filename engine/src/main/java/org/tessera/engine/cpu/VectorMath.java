@@ -1,6 +1,9 @@
 package org.tessera.engine.cpu;
 
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
@@ -27,6 +30,7 @@ import org.tessera.engine.backend.Activation;
 final class VectorMath {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** −2√(2/π) and −2√(2/π)·0.044715: −2u = x·(GELU_K1 + GELU_K3·x²). */
     private static final float GELU_K1 = -2f * Activation.SQRT_2_OVER_PI;
@@ -97,6 +101,52 @@ final class VectorMath {
     /** SiLU: x / (1 + e^(−x)), within 1e−6·|y| + 1e−6 of the double definition. */
     static FloatVector silu(FloatVector x) {
         return x.div(exp(x.neg()).add(1f));
+    }
+
+    /**
+     * {@code out[j] = act(x[j] + bias[j])} for j &lt; n over unit-stride rows (bias may be null),
+     * for GELU-tanh or SiLU, bit for bit {@link #gelu(FloatVector)} / {@link #silu(FloatVector)}.
+     *
+     * <p>Why a row method with the exp written out: a FloatVector passed to or returned from a
+     * method that C2 does not inline is boxed, and whether {@code gelu(v)} is inlined depends on
+     * what else the process ran first (once compiled standalone it is too big to inline). With the
+     * whole computation here, no vector crosses a call; the scalar tail is the caller's.
+     * Both activations are x / (1 + e^z), with z = −2u for GELU and −x for SiLU.
+     *
+     * @return how many elements were done (a multiple of the vector length)
+     */
+    static int gatedRow(Activation act, MemorySegment x, long xByte, MemorySegment bias, long biasByte,
+                        MemorySegment out, long outByte, int n) {
+        boolean gelu = act == Activation.GELU_TANH;
+        int bound = S.loopBound(n);
+        for (int j = 0; j < bound; j += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, xByte + 4L * j, NATIVE);
+            if (bias != null) {
+                v = v.add(FloatVector.fromMemorySegment(S, bias, biasByte + 4L * j, NATIVE));
+            }
+            FloatVector z = gelu ? v.mul(v).fma(GELU_K3, GELU_K1).mul(v) : v.neg();
+            // VectorExp.exp(z), written out (see above).
+            VectorMask<Float> under = z.compare(VectorOperators.LT, VectorExp.MIN_X);
+            VectorMask<Float> over = z.compare(VectorOperators.GT, VectorExp.MAX_X);
+            FloatVector zc = z.max(VectorExp.MIN_X).min(VectorExp.MAX_X);
+            FloatVector k = zc.fma(VectorExp.LOG2E, VectorExp.ROUND).sub(VectorExp.ROUND);
+            FloatVector r = k.fma(VectorExp.NEG_LN2_HI, zc);
+            r = k.fma(VectorExp.NEG_LN2_LO, r);
+            FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+            p = p.fma(r, VectorExp.C3);
+            p = p.fma(r, VectorExp.C4);
+            p = p.fma(r, VectorExp.C5);
+            p = p.fma(r, VectorExp.C6);
+            FloatVector y = p.mul(r).fma(r, r).add(1f);
+            VectorMask<Float> top = k.compare(VectorOperators.GT, 127f);
+            y = y.blend(y.mul(2f), top);
+            k = k.blend(k.sub(1f), top);
+            IntVector bits = (IntVector) k.convert(VectorOperators.F2I, 0);
+            FloatVector e = y.mul(bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            e = e.blend(0f, under).blend(Float.POSITIVE_INFINITY, over).blend(z, z.test(VectorOperators.IS_NAN));
+            v.div(e.add(1f)).intoMemorySegment(out, outByte + 4L * j, NATIVE);
+        }
+        return bound;
     }
 
     /** A constant in every lane (the JIT hoists it out of loops). */

@@ -96,6 +96,29 @@ class VectorMathTest {
     }
 
     @Test
+    void theRowKernelIsTheSameFunctionBitForBit() {
+        float[] x = sweep(30f);
+        float[] bias = new float[x.length];
+        for (int i = 0; i < bias.length; i++) {
+            bias[i] = 0.25f * (i % 7) - 0.75f;
+        }
+        for (Activation act : new Activation[] {Activation.GELU_TANH, Activation.SILU}) {
+            for (boolean withBias : new boolean[] {false, true}) {
+                java.lang.foreign.MemorySegment in = java.lang.foreign.MemorySegment.ofArray(x.clone());
+                java.lang.foreign.MemorySegment b = withBias ? java.lang.foreign.MemorySegment.ofArray(bias) : null;
+                float[] out = new float[x.length];
+                int done = VectorMath.gatedRow(act, in, 0, b, 0, java.lang.foreign.MemorySegment.ofArray(out), 0, x.length);
+                assertEquals(x.length / VectorMath.L * VectorMath.L, done);
+                for (int i = 0; i < done; i++) {
+                    float arg = withBias ? x[i] + bias[i] : x[i];
+                    assertEquals(Float.floatToIntBits(VectorMath.apply(act, arg)), Float.floatToIntBits(out[i]),
+                            act + "(" + arg + ")" + (withBias ? " with bias" : ""));
+                }
+            }
+        }
+    }
+
+    @Test
     void specialValuesFollowTheDefinitions() {
         float[] x = new float[VectorMath.L];
         x[0] = Float.NaN;
