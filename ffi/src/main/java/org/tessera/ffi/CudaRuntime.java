@@ -85,11 +85,6 @@ public final class CudaRuntime {
                 "cudaMemcpyAsync(device → host, " + bytesText(bytes) + ")");
     }
 
-    public static void copyOnDevice(long dst, long src, long bytes, MemorySegment stream) {
-        Cuda.check(cuda_h.cudaMemcpyAsync(MemorySegment.ofAddress(dst), MemorySegment.ofAddress(src), bytes,
-                cuda_h.cudaMemcpyDeviceToDevice(), stream), "cudaMemcpyAsync(device → device, " + bytesText(bytes) + ")");
-    }
-
     public static void memsetZero(long dst, long bytes, MemorySegment stream) {
         Cuda.check(cuda_h.cudaMemsetAsync(MemorySegment.ofAddress(dst), 0, bytes, stream), "cudaMemsetAsync");
     }

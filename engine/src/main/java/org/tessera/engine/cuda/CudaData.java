@@ -65,24 +65,9 @@ public final class CudaData {
     }
 
     /**
-     * out[r] = table[ids[r]]: ids [rows] (i64 or i32), table [tableRows, d], out [rows, d].
-     *
-     * @throws IndexOutOfBoundsException naming the bad row when an id is out of range
-     */
-    public static void gatherRows(CudaDevice dev, Tensor ids, Tensor table, Tensor out) {
-        Tensor bad = dev.allocate(DType.I64, 1);
-        try {
-            gatherRowsAsync(dev, ids, table, out, bad);
-            checkGather(dev, bad, table.size(0));
-        } finally {
-            dev.free(bad);
-        }
-    }
-
-    /**
-     * {@link #gatherRows} without waiting: a bad id leaves its row + 1 in {@code bad} (an i64
-     * device scalar) for {@link #checkGather} to report later, so that the launch can sit in a
-     * captured CUDA graph.
+     * out[r] = table[ids[r]]: ids [rows] (i64 or i32), table [tableRows, d], out [rows, d], without
+     * waiting. A bad id leaves its row + 1 in {@code bad} (an i64 device scalar) for
+     * {@link #checkGather} to report later, so that the launch can sit in a captured CUDA graph.
      */
     static void gatherRowsAsync(CudaDevice dev, Tensor ids, Tensor table, Tensor out, Tensor bad) {
         boolean wide = ids.dtype() == DType.I64;

@@ -209,10 +209,6 @@ public final class CudaDevice implements AutoCloseable {
                 l.block());
     }
 
-    int maxBlocks() {
-        return maxBlocks;
-    }
-
     @Override
     public void close() {
         CudaRuntime.streamSynchronize(stream);
