@@ -122,18 +122,23 @@ public final class Execution implements AutoCloseable {
             this.slabMemory = slabAlloc;
             this.forward = memory.replayable(this::runSteps);
         } catch (RuntimeException | Error e) {
-            for (AutoCloseable a : owned) {
-                try {
-                    a.close();
-                } catch (Exception ignored) {
-                    // the original failure is the one to report
-                }
-            }
+            closeOwned();
             if (slabAlloc != null) {
                 slabAlloc.close();
             }
             arena.close();
             throw e;
+        }
+    }
+
+    /** Frees the device memory the steps kept; one that fails to free does not stop the others. */
+    private void closeOwned() {
+        for (AutoCloseable a : owned) {
+            try {
+                a.close();
+            } catch (Exception ignored) {
+                // free what can be freed; a failure here has nothing the caller could act on
+            }
         }
     }
 
@@ -292,13 +297,7 @@ public final class Execution implements AutoCloseable {
                 // releasing a recorded graph cannot fail in a way the caller could act on
             } finally {
                 try {
-                    for (AutoCloseable a : owned) {
-                        try {
-                            a.close();
-                        } catch (Exception e) {
-                            // as above: free what can be freed
-                        }
-                    }
+                    closeOwned();
                     if (slabMemory != null) {
                         slabMemory.close();
                     }
