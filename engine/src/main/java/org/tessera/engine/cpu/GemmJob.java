@@ -9,14 +9,22 @@ import org.tessera.engine.backend.Activation;
 import org.tessera.engine.parallel.WorkerPool;
 
 /**
- * One GEMM call, blocked the BLIS way and run on a {@link WorkerPool}.
+ * One GEMM call, blocked the BLIS way and run on a {@link WorkerPool} in two phases.
  *
  * <pre>
- * for pc in K by KC:                      B block [KC × N]: pre-packed, or packed now (parallel)
- *   for ic in M by MC:                    pack A block [MC × KC] once, shared (parallel)
- *     parallel over (jr panels × ir panels):
- *       kernel(A panel ir, B panel jr)    B micro-panel stays in L1 across ir; A block in L2
+ * phase 1, parallel: pack all of A, K block by K block, in MR-row micro-panels
+ * phase 2, parallel over chunks of B's NR-column panels, each chunk on its own:
+ *   for pc in K by KC:                    B block [KC × chunk]: pre-packed, or packed now
+ *     for ic in M by MC:                  A block [MC × KC] (packed in phase 1) stays in L2
+ *       for jr in chunk, ir in block:
+ *         kernel(A panel ir, B panel jr)  B micro-panel stays in L1 across ir
  * </pre>
+ *
+ * <p>Why this shape: a chunk of N columns owns its slice of C and of the packed B for the
+ * whole call, so the chunks never wait on each other. Blocking every (K, M) block across the
+ * threads instead cost two pool barriers per block (ten per DiT product) and measured 15–30%
+ * below OpenBLAS on two threads (docs/benchmarks.md). Packing all of A up front, once, is what
+ * lets the chunks share it; it is M·K floats, read back from L2/L3 by each chunk.
  *
  * <p>One instance per calling thread is reused for every call, buffers included, so the hot
  * path allocates nothing. The first K block applies the caller's β, later ones accumulate
@@ -28,15 +36,21 @@ final class GemmJob implements WorkerPool.Task {
     /**
      * Largest M block: an A block of MC×KC floats (516 KiB) stays in L2 (2 MiB per core here).
      * M is cut into equal blocks of at most MC rows, so DiT's M = 512 (batch 2 × 256 tokens) is
-     * one block rather than 384 + 128: each block costs two pool barriers (see docs/benchmarks.md).
+     * one block rather than 384 + 128.
      */
     static final int MC = Integer.getInteger("tessera.gemm.mc", 516) / GemmKernel.MR * GemmKernel.MR;
+    /** Chunks of N per thread when there are several: enough for the pool's ticket to even out a slow thread. */
+    private static final int CHUNKS_PER_THREAD = Integer.getInteger("tessera.gemm.chunks", 4);
+    /**
+     * Most bytes of C in one chunk. A chunk's slice of C is read back once per K block; under
+     * about half of L2 it is still there. 2048³ on one thread, in one chunk (16 MiB of C), spent
+     * ~10% of its time waiting for those reads; in 1 MiB chunks it ran ~8% faster.
+     */
+    private static final long CHUNK_C_BYTES = 1L << 20;
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     /** Per executing thread: the register tile's landing place (see GemmKernel.kernel). */
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
-
-    private enum Phase { PACK_A, PACK_B, COMPUTE }
 
     // Operands of the current call.
     private int m;
@@ -59,27 +73,28 @@ final class GemmJob implements WorkerPool.Task {
     private long biasOff;
     private Activation activation;
 
-    // Packed operands: B panels either from a CpuPackedMatrix (stride K·NR between panels) or
-    // from bBuf for the current K block (stride kc·NR).
+    // Packed operands. B panel p's K block starting at row pc is at p·bPanelStride + pc·NR: the
+    // stride is K·NR for a CpuPackedMatrix, and also for bBuf, which holds a whole K range per
+    // panel so that chunks pack their own panels without sharing a block buffer.
     private float[] bPanels;
     private int bPanelStride;
-    private int bBlockOff;
     private float[] bBuf = new float[0];
+    private boolean packBNow;
+    // All of A: K block kb (rows pc = kb·kcStep) starts at pc·mPadded; within it, the micro-panel
+    // of rows [p·MR, p·MR + MR) is at p·MR·kc.
     private float[] aBuf = new float[0];
+    private int mPadded;
 
-    // Current block.
-    private Phase phase;
-    private int pc;
-    private int kc;
-    private int ic;
-    private int mc;
-    private int jPanels;
+    // The call's blocking.
+    private int kcStep;
+    private int kBlocks;
+    private int mcStep;
     private int iPanels;
+    private int jPanels;
     private int jChunks;
-    private int iChunks;
-    private int aTasks;
-    private boolean firstK;
-    private boolean lastK;
+    private int aChunks;
+    private boolean packing;
+    private boolean packAInChunk;
 
     void setA(MemorySegment seg, long base, long rs, long cs) {
         aSeg = seg;
@@ -107,122 +122,142 @@ final class GemmJob implements WorkerPool.Task {
         activation = act;
     }
 
-    /** Runs C = epilogue(alpha·A·B + beta·C); {@code packed} is null to pack B per K block. */
+    /** Runs C = epilogue(alpha·A·B + beta·C); {@code packed} is null to pack B in the call. */
     void run(WorkerPool pool, int m, int n, int k, float alpha, float beta, CpuPackedMatrix packed) {
         this.m = m;
         this.n = n;
         this.k = k;
         this.alpha = alpha;
         this.beta = beta;
-        jPanels = (n + NR - 1) / NR;
+        if (k == 0) {
+            // An empty product: C = beta·C, then the epilogue.
+            scaleOnly();
+            clearOperands();
+            return;
+        }
         int threads = pool.threads();
-        int target = threads == 1 ? 1 : 4 * threads;
+        jPanels = (n + NR - 1) / NR;
+        long cBytes = 4L * m * jPanels * NR;
+        int byCache = (int) Math.min(jPanels, (cBytes + CHUNK_C_BYTES - 1) / CHUNK_C_BYTES);
+        int target = Math.max(threads == 1 ? 1 : CHUNKS_PER_THREAD * threads, byCache);
         jChunks = Math.min(jPanels, target);
-        if (packed != null) {
-            bPanels = packed.panels();
-            bPanelStride = k * NR;
-        } else {
-            int need = kcStep(k) * NR * jPanels;
+        iPanels = (m + MR - 1) / MR;
+        mPadded = iPanels * MR;
+        kcStep = kcStep(k);
+        kBlocks = (k + kcStep - 1) / kcStep;
+        // Equal M blocks: ceil(m / MC) of them, each a whole number of register tiles.
+        int mBlocks = (m + MC - 1) / MC;
+        mcStep = roundUp((m + mBlocks - 1) / mBlocks, MR);
+
+        packBNow = packed == null;
+        bPanelStride = k * NR;
+        if (packBNow) {
+            int need = Math.multiplyExact(jPanels, bPanelStride);
             if (bBuf.length < need) {
                 bBuf = new float[need];
             }
             bPanels = bBuf;
+        } else {
+            bPanels = packed.panels();
         }
-        // Equal M blocks: ceil(m / MC) of them, each a whole number of register tiles.
-        int mBlocks = Math.max(1, (m + MC - 1) / MC);
-        int mcStep = roundUp((m + mBlocks - 1) / mBlocks, MR);
-        int needA = Math.min(mcStep, roundUp(m, MR)) * kcStep(k);
+        int needA = Math.multiplyExact(mPadded, k);
         if (aBuf.length < needA) {
             aBuf = new float[needA];
         }
-        if (k == 0) {
-            // An empty product: C = beta·C, then the epilogue.
-            scaleOnly(pool);
-            return;
+
+        // With one chunk there is nobody to share A with: pack each block right before its use,
+        // while it is still in L2, rather than all of A up front.
+        packAInChunk = jChunks == 1;
+        if (!packAInChunk) {
+            aChunks = Math.min(kBlocks * iPanels, target);
+            packing = true;
+            pool.run(aChunks, this);
+            packing = false;
         }
-        int kcStep = kcStep(k);
-        for (pc = 0; pc < k; pc += kcStep) {
-            kc = Math.min(kcStep, k - pc);
-            firstK = pc == 0;
-            lastK = pc + kc == k;
-            if (packed != null) {
-                bBlockOff = pc * NR;
-            } else {
-                bPanelStride = kc * NR;
-                bBlockOff = 0;
-                phase = Phase.PACK_B;
-                pool.run(jChunks, this);
-            }
-            for (ic = 0; ic < m; ic += mcStep) {
-                mc = Math.min(mcStep, m - ic);
-                iPanels = (mc + MR - 1) / MR;
-                aTasks = Math.min(iPanels, target);
-                phase = Phase.PACK_A;
-                pool.run(aTasks, this);
-                iChunks = Math.min(iPanels, Math.max(1, target / jChunks));
-                phase = Phase.COMPUTE;
-                pool.run(jChunks * iChunks, this);
-            }
-        }
+        pool.run(jChunks, this);
+        clearOperands();
+    }
+
+    private void clearOperands() {
         bPanels = null;
         aSeg = bSeg = cSeg = biasSeg = null;
     }
 
     @Override
     public void run(int task) {
-        switch (phase) {
-            case PACK_B -> packB(task);
-            case PACK_A -> packA(task);
-            case COMPUTE -> compute(task);
+        if (packing) {
+            packA(task);
+        } else {
+            compute(task);
         }
     }
 
-    private void packB(int task) {
-        int from = chunkStart(task, jChunks, jPanels);
-        int to = chunkStart(task + 1, jChunks, jPanels);
-        for (int p = from; p < to; p++) {
-            int j0 = p * NR;
-            GemmKernel.packB(bSeg, bBase, bRs, bCs, pc, kc, j0, Math.min(NR, n - j0), bBuf, p * bPanelStride);
-        }
-    }
-
+    /** Packs a run of (K block, row panel) pairs of A. */
     private void packA(int task) {
-        int from = chunkStart(task, aTasks, iPanels);
-        int to = chunkStart(task + 1, aTasks, iPanels);
-        for (int p = from; p < to; p++) {
-            int i0 = ic + p * MR;
-            GemmKernel.packA(aSeg, aBase, aRs, aCs, i0, Math.min(MR, m - i0), pc, kc, aBuf, p * MR * kc);
+        int units = kBlocks * iPanels;
+        int from = chunkStart(task, aChunks, units);
+        int to = chunkStart(task + 1, aChunks, units);
+        for (int u = from; u < to; u++) {
+            int pc = (u / iPanels) * kcStep;
+            int kc = Math.min(kcStep, k - pc);
+            int i0 = (u % iPanels) * MR;
+            GemmKernel.packA(aSeg, aBase, aRs, aCs, i0, Math.min(MR, m - i0), pc, kc, aBuf, pc * mPadded + i0 * kc);
         }
     }
 
+    /** All of C's columns under B panels [jFrom, jTo): every K block, every M block. */
     private void compute(int task) {
-        int jt = task / iChunks;
-        int it = task % iChunks;
-        int jFrom = chunkStart(jt, jChunks, jPanels);
-        int jTo = chunkStart(jt + 1, jChunks, jPanels);
-        int iFrom = chunkStart(it, iChunks, iPanels);
-        int iTo = chunkStart(it + 1, iChunks, iPanels);
-        float betaNow = firstK ? beta : 1f;
-        boolean epilogue = lastK && (biasSeg != null || activation != Activation.NONE);
+        int jFrom = chunkStart(task, jChunks, jPanels);
+        int jTo = chunkStart(task + 1, jChunks, jPanels);
+        boolean withEpilogue = biasSeg != null || activation != Activation.NONE;
         float[] tile = TILE.get();
-        for (int jp = jFrom; jp < jTo; jp++) {
-            int j0 = jp * NR;
-            int nr = Math.min(NR, n - j0);
-            int bOff = jp * bPanelStride + bBlockOff;
-            for (int ip = iFrom; ip < iTo; ip++) {
-                int i0 = ic + ip * MR;
-                int mr = Math.min(MR, m - i0);
-                long cOff = cBase + i0 * ldc + 4L * j0;
-                GemmKernel.kernel(aBuf, ip * MR * kc, bPanels, bOff, kc, tile);
-                GemmKernel.mergeTile(tile, mr, nr, cSeg, cOff, ldc, alpha, betaNow);
-                if (epilogue) {
-                    Epilogues.apply(cSeg, cOff, ldc, mr, nr, biasSeg, biasOff + 4L * j0, activation);
+        for (int pc = 0; pc < k; pc += kcStep) {
+            int kc = Math.min(kcStep, k - pc);
+            if (packBNow) {
+                for (int jp = jFrom; jp < jTo; jp++) {
+                    int j0 = jp * NR;
+                    GemmKernel.packB(bSeg, bBase, bRs, bCs, pc, kc, j0, Math.min(NR, n - j0), bBuf,
+                            jp * bPanelStride + pc * NR);
+                }
+            }
+            float betaNow = pc == 0 ? beta : 1f;
+            boolean epilogue = withEpilogue && pc + kc == k;
+            int aBlock = pc * mPadded;
+            for (int ic = 0; ic < m; ic += mcStep) {
+                int icEnd = Math.min(m, ic + mcStep);
+                if (packAInChunk) {
+                    for (int i0 = ic; i0 < icEnd; i0 += MR) {
+                        GemmKernel.packA(aSeg, aBase, aRs, aCs, i0, Math.min(MR, m - i0), pc, kc, aBuf, aBlock + i0 * kc);
+                    }
+                }
+                for (int jp = jFrom; jp < jTo; jp++) {
+                    int j0 = jp * NR;
+                    int nr = Math.min(NR, n - j0);
+                    int bOff = jp * bPanelStride + pc * NR;
+                    for (int i0 = ic; i0 < icEnd; i0 += MR) {
+                        int mr = Math.min(MR, m - i0);
+                        long cOff = cBase + i0 * ldc + 4L * j0;
+                        int aOff = aBlock + i0 * kc;
+                        if (mr > 8) {
+                            GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile);
+                        } else {
+                            // A short last panel: skip the padding rows, four at a time.
+                            GemmKernel.kernel4(aBuf, aOff, bPanels, bOff, kc, tile, 0);
+                            if (mr > 4) {
+                                GemmKernel.kernel4(aBuf, aOff + 4, bPanels, bOff, kc, tile, 4);
+                            }
+                        }
+                        GemmKernel.mergeTile(tile, mr, nr, cSeg, cOff, ldc, alpha, betaNow);
+                        if (epilogue) {
+                            Epilogues.apply(cSeg, cOff, ldc, mr, nr, biasSeg, biasOff + 4L * j0, activation);
+                        }
+                    }
                 }
             }
         }
     }
 
-    private void scaleOnly(WorkerPool pool) {
+    private void scaleOnly() {
         for (int i = 0; i < m; i++) {
             long row = cBase + i * ldc;
             for (int j = 0; j < n; j++) {
@@ -235,14 +270,21 @@ final class GemmJob implements WorkerPool.Task {
         }
     }
 
-    /** Start of chunk {@code c} when {@code total} items are split into {@code chunks} near-equal runs. */
-    private static int chunkStart(int c, int chunks, int total) {
-        return (int) ((long) c * total / chunks);
+    /**
+     * Start of chunk {@code c} when {@code total} items are split into {@code chunks} runs whose
+     * sizes differ by at most one, the longer runs first. The order matters: the pool hands out
+     * chunks in index order, so with 36 panels in 8 chunks an interleaved 4, 5, 4, 5, … gave one
+     * of two threads every 5 (20 panels against 16, 10% idle); 5, 5, 5, 5, 4, 4, 4, 4 ends even.
+     */
+    static int chunkStart(int c, int chunks, int total) {
+        int base = total / chunks;
+        int longer = total % chunks;
+        return c * base + Math.min(c, longer);
     }
 
     /**
-     * Equal K blocks of at most KC: K = 1152 is 3 × 384 when KC = 384, not 256 × 4 + 128. Every
-     * block costs a pass over C (the register tiles are merged into C once per block).
+     * Equal K blocks of at most KC: K = 1152 is 5 × 231, not 4 × 256 + 128. Every block costs a
+     * pass over C (the register tiles are merged into C once per block).
      */
     static int kcStep(int k) {
         int blocks = Math.max(1, (k + KC - 1) / KC);

@@ -34,11 +34,13 @@ class GemmPropertyTest {
     }
 
     static Stream<Arguments> shapes() {
-        // Sizes around the register tile (12 × 32), the K block (256) and the M block (384).
+        // Sizes around the register tile (12 × 32; last panels of 1–4 and 5–8 rows take the
+        // four-row kernel), the K block (256), the M block (516) and the 1 MiB slice of C that
+        // splits N into chunks even on one thread (600 × 530).
         int[][] mkn = {
             {1, 1, 1}, {1, 7, 17}, {7, 1, 33}, {12, 16, 32}, {13, 33, 31}, {17, 1000, 7},
             {33, 257, 65}, {397, 300, 70}, {2, 1152, 40}, {25, 13, 1000}, {150, 40, 33},
-            {800, 520, 97},
+            {800, 520, 97}, {600, 70, 530},
         };
         return Stream.of(mkn).flatMap(s -> Stream.of(
                 Arguments.of(s[0], s[1], s[2], false, false, 1),
