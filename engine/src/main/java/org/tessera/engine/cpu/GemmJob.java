@@ -214,11 +214,7 @@ final class GemmJob implements WorkerPool.Task {
         for (int pc = 0; pc < k; pc += kcStep) {
             int kc = Math.min(kcStep, k - pc);
             if (packBNow) {
-                for (int jp = jFrom; jp < jTo; jp++) {
-                    int j0 = jp * NR;
-                    GemmKernel.packB(bSeg, bBase, bRs, bCs, pc, kc, j0, Math.min(NR, n - j0), bBuf,
-                            jp * bPanelStride + pc * NR);
-                }
+                packB(jFrom, jTo, pc, kc);
             }
             float betaNow = pc == 0 ? beta : 1f;
             boolean epilogue = withEpilogue && pc + kc == k;
@@ -254,6 +250,23 @@ final class GemmJob implements WorkerPool.Task {
                     }
                 }
             }
+        }
+    }
+
+    /** Packs the K block [pc, pc + kc) of B panels [jFrom, jTo) into bBuf. */
+    private void packB(int jFrom, int jTo, int pc, int kc) {
+        int wholeTo = Math.min(jTo, n / NR);
+        if (bCs == 1 && wholeTo > jFrom) {
+            // Row-major B: read each row of the block once, left to right, writing NR columns to
+            // each panel; the prefetcher then sees one stream per row rather than one page per k.
+            GemmKernel.packBRows(bSeg, bBase, bRs, pc, kc, jFrom, wholeTo - jFrom, bBuf,
+                    jFrom * bPanelStride + pc * NR, bPanelStride);
+            jFrom = wholeTo;
+        }
+        for (int jp = jFrom; jp < jTo; jp++) {
+            int j0 = jp * NR;
+            GemmKernel.packB(bSeg, bBase, bRs, bCs, pc, kc, j0, Math.min(NR, n - j0), bBuf,
+                    jp * bPanelStride + pc * NR);
         }
     }
 

@@ -226,6 +226,25 @@ final class GemmKernel {
     }
 
     /**
+     * Packs rows [k0, k0+kc) × columns [p0·NR, (p0 + panels)·NR) of a row-major B (element
+     * (k, j) at {@code base + k·rs + j}) as {@code panels} whole micro-panels, panel p at
+     * {@code dstOff + p·panelStride}. Row by row, so that each row of the block is read once
+     * from left to right (one panel at a time would touch a new page for every k).
+     */
+    static void packBRows(MemorySegment b, long base, long rs, int k0, int kc, int p0, int panels,
+                          float[] dst, int dstOff, int panelStride) {
+        long row = (base + k0 * rs + (long) p0 * NR) * 4L;
+        for (int k = 0; k < kc; k++, row += rs * 4L) {
+            long src = row;
+            int d = dstOff + k * NR;
+            for (int p = 0; p < panels; p++, src += 4L * NR, d += panelStride) {
+                FloatVector.fromMemorySegment(S, b, src, NATIVE).intoArray(dst, d);
+                FloatVector.fromMemorySegment(S, b, src + 4L * L, NATIVE).intoArray(dst, d + L);
+            }
+        }
+    }
+
+    /**
      * Packs rows [k0, k0+kc) × columns [j0, j0+nr) of B (element (k, j) at
      * {@code base + k·rs + j·cs}) as one micro-panel, zero-padding columns nr..NR.
      */
