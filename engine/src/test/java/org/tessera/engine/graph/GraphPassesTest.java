@@ -262,6 +262,9 @@ class GraphPassesTest {
             ex.run(in, profile);
         }
         assertEquals(2, profile.runs());
+        // The best whole run is one run's node time: positive, at most half the two runs' total.
+        assertTrue(profile.bestRunNanos() > 0 && 2 * profile.bestRunNanos() <= profile.totalNanos(),
+                profile.bestRunNanos() + " of " + profile.totalNanos());
         Profile.Entry linear = profile.byOp().stream().filter(e -> e.kind().equals("linear")).findFirst().orElseThrow();
         assertEquals(4, linear.calls());
         assertEquals(2 * linearFlops, linear.flops());
