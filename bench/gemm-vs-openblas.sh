@@ -27,14 +27,25 @@ command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null || {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-numpy_bench() { # threads -> csv m,k,n,threads,gflops
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$1" OMP_NUM_THREADS="$1" \
-        python3 - "$1" "$shapes" "$seconds" <<'PY'
+echo "numpy: $(python3 -c 'import numpy; print(numpy.__version__)'); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
+"$root/tessera" --version >/dev/null # builds the jars first if they are stale, outside the timing
+
+# This machine's speed drifts (shared cores, frequency) from one second to the next. So the two
+# sides alternate shape by shape: one warm numpy process per thread count and one warm Tessera
+# process (`tessera bench gemm --serve`) answer one shape at a time, round after round, and each
+# side keeps its best round per shape. Both see the machine within seconds of each other.
+rounds=${ROUNDS:-3}
+python3 - "$root/tessera" "$shapes" "$threads" "$seconds" "$rounds" "$tmp" <<'PY'
+import os, subprocess, sys
+tessera, shapes, threads, seconds, rounds, tmp = sys.argv[1:]
+shapes, threads = shapes.split(","), [int(t) for t in threads.split(",")]
+
+NUMPY = r"""
 import sys, time
 import numpy as np
-threads, shapes, seconds = int(sys.argv[1]), sys.argv[2].split(","), float(sys.argv[3])
-for s in shapes:
-    m, k, n = (int(x) for x in s.lower().split("x"))
+seconds = float(sys.argv[1])
+for line in sys.stdin:
+    m, k, n = (int(x) for x in line.split()[0].lower().split("x"))
     rng = np.random.default_rng(1)
     a = rng.random((m, k), dtype=np.float32)
     b = rng.random((k, n), dtype=np.float32)
@@ -47,23 +58,37 @@ for s in shapes:
         t0 = time.perf_counter()
         np.matmul(a, b, out=c)
         best = min(best, time.perf_counter() - t0)
-    print(f"{m},{k},{n},{threads},{2.0 * m * k * n / best / 1e9:.2f}", flush=True)
-PY
-}
+    print(f"{2.0 * m * k * n / best / 1e9:.2f}", flush=True)
+"""
+def numpy_server(t):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env.update(OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t))
+    return subprocess.Popen([sys.executable, "-c", NUMPY, seconds], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
 
-echo "numpy: $(python3 -c 'import numpy; print(numpy.__version__)'); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
-# This machine's speed drifts (shared cores, frequency): alternate the two sides over several
-# rounds and keep each side's best round, so that both see the same conditions.
-rounds=${ROUNDS:-3}
-IFS=, read -ra tlist <<<"$threads"
-for t in "${tlist[@]}"; do
-    for r in $(seq 1 "$rounds"); do
-        echo "round $r/$rounds at $t thread(s): OpenBLAS, then Tessera ..." >&2
-        numpy_bench "$t" >>"$tmp/numpy.csv"
-        "$root/tessera" bench gemm --csv --threads "$t" --shapes "$shapes" --seconds "$seconds" 2>/dev/null \
-            | grep -v '^m,' >>"$tmp/tessera.csv"
-    done
-done
+blas = {t: numpy_server(t) for t in threads}
+ours = subprocess.Popen([tessera, "bench", "gemm", "--serve", "--seconds", seconds],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def ask(proc, line):
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+    answer = proc.stdout.readline()
+    if not answer:
+        sys.exit(f"gemm-vs-openblas: {proc.args[0]} stopped answering")
+    return answer.strip()
+
+with open(f"{tmp}/numpy.csv", "w") as nf, open(f"{tmp}/tessera.csv", "w") as tf:
+    for r in range(1, int(rounds) + 1):
+        for t in threads:
+            print(f"round {r}/{rounds} at {t} thread(s): each shape on OpenBLAS, then on Tessera ...", file=sys.stderr)
+            for s in shapes:
+                m, k, n = s.lower().split("x")
+                nf.write(f"{m},{k},{n},{t},{ask(blas[t], s)}\n")
+                tf.write(ask(ours, f"{s} {t}") + "\n")
+for p in list(blas.values()) + [ours]:
+    p.stdin.close()
+    p.wait()
+PY
 
 python3 - "$tmp/numpy.csv" "$tmp/tessera.csv" <<'PY'
 import sys

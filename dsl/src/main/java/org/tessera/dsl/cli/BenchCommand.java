@@ -127,6 +127,12 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         @Option(names = "--csv", description = "Print CSV instead of a table.")
         boolean csv;
 
+        @Option(names = "--serve", description = {
+            "Read 'MxKxN THREADS' lines from standard input and answer each with one CSV line",
+            "(m,k,n,threads,prepacked_gflops,percall_gflops), until end of input: for scripts that",
+            "alternate with another library shape by shape (bench/gemm-vs-openblas.sh)."})
+        boolean serve;
+
         @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE}).")
         String device;
 
@@ -148,6 +154,10 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             if (!device.equals("cpu")) {
                 throw new IllegalArgumentException("--device must be cpu or cuda, got " + device);
             }
+            if (serve) {
+                serve(out);
+                return;
+            }
             if (csv) {
                 out.println("m,k,n,threads,prepacked_gflops,percall_gflops");
             } else {
@@ -168,6 +178,42 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                         out.flush();
                     }
                 }
+            }
+        }
+
+        /** The --serve loop: one pool per thread count, kept warm between requests. */
+        private void serve(PrintWriter out) {
+            java.util.Map<Integer, WorkerPool> pools = new java.util.TreeMap<>();
+            try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
+                    java.nio.charset.StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    line = line.strip();
+                    if (line.isEmpty()) {
+                        continue;
+                    }
+                    String[] parts = line.split("\\s+");
+                    int[] s;
+                    int t;
+                    try {
+                        s = parseShape(parts[0]);
+                        t = parts.length > 1 ? Integer.parseInt(parts[1]) : threads.validated().get(0);
+                        CliChecks.threads(t);
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException("--serve: expected 'MxKxN THREADS', got '" + line + "' ("
+                                + e.getMessage() + ")");
+                    }
+                    WorkerPool pool = pools.computeIfAbsent(t, WorkerPool::new);
+                    GemmOps gemm = VectorKernels.gemm(pool);
+                    var pre = GemmBenchmark.measure(gemm, pool, s[0], s[1], s[2], true, seconds);
+                    var per = GemmBenchmark.measure(gemm, pool, s[0], s[1], s[2], false, seconds);
+                    out.printf(Locale.ROOT, "%d,%d,%d,%d,%.2f,%.2f%n", s[0], s[1], s[2], t, pre.gflops(), per.gflops());
+                    out.flush();
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("bench gemm --serve: reading standard input", e);
+            } finally {
+                pools.values().forEach(WorkerPool::close);
             }
         }
 
