@@ -268,7 +268,8 @@ final class AttentionPanel {
             FloatVector acc = FloatVector.zero(S);
             for (int j = 0; j < kn; j++) {
                 int at = j * NR + half;
-                FloatVector p = VectorExp.exp(FloatVector.fromArray(S, pt, at).sub(z));
+                // Logits ≤ the running maximum, so the shifted values are ≤ 0 (or −∞ when masked).
+                FloatVector p = VectorExp.expNonPositive(FloatVector.fromArray(S, pt, at).sub(z));
                 p.intoArray(pt, at);
                 acc = acc.add(p);
             }

@@ -163,7 +163,8 @@ final class VectorNorms implements NormOps {
     private static float expAndSum(MemorySegment x, long xo, MemorySegment o, long oo, int bound, float max) {
         FloatVector vsum = FloatVector.zero(S);
         for (int j = 0; j < bound; j += L) {
-            FloatVector e = VectorExp.exp(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max));
+            // x ≤ max, so the shifted values are ≤ 0 (NaN when the row holds one).
+            FloatVector e = VectorExp.expNonPositive(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max));
             e.intoMemorySegment(o, oo + 4L * j, NATIVE);
             vsum = vsum.add(e);
         }

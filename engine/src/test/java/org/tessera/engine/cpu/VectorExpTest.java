@@ -51,6 +51,27 @@ class VectorExpTest {
     }
 
     @Test
+    void nonPositiveVariantMatchesExpBitForBit() {
+        float[] x = inputs();
+        for (int i = 0; i < x.length; i++) {
+            x[i] = x[i] > 0 ? -x[i] : x[i]; // keeps −∞, NaN and 0; folds the rest onto [−95, 0]
+        }
+        x[3] = -0f;
+        x[4] = VectorExp.MIN_X;
+        x[5] = Math.nextDown(VectorExp.MIN_X);
+        x[6] = -Float.MIN_VALUE;
+        float[] expected = vectorExp(x);
+        int l = VectorMath.L;
+        for (int i = 0; i + l <= x.length; i += l) {
+            float[] got = new float[l];
+            VectorExp.expNonPositive(FloatVector.fromArray(VectorMath.S, x, i)).intoArray(got, 0);
+            for (int j = 0; j < l; j++) {
+                assertEquals(Float.floatToIntBits(expected[i + j]), Float.floatToIntBits(got[j]), "x = " + x[i + j]);
+            }
+        }
+    }
+
+    @Test
     void vectorBodyAndScalarTailAgreeBitForBit() {
         float[] x = inputs();
         float[] v = vectorExp(x);
