@@ -6,7 +6,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import org.tessera.engine.backend.Activation;
 
@@ -39,30 +38,13 @@ final class VectorMath {
     private VectorMath() {}
 
     /**
-     * The sum of the lanes by a fixed butterfly: lane i adds lane i xor k for k = L/2, …, 2, 1.
-     * Not {@code reduceLanes(ADD)}: its compiled form adds in a tree and its interpreted form in
-     * sequence, so the same row would sum to different floats before and after the JIT warms up,
-     * and a seed would not reproduce an image. Every step here is an exact shuffle plus an IEEE
-     * add, the same in every execution mode.
+     * The sum of a vector's lanes, stored in {@code lanes} (length L), by a fixed butterfly: lane i
+     * adds lane i xor k for k = L/2, …, 2, 1. Not {@code reduceLanes(ADD)}: its compiled form adds
+     * in a tree and its interpreted form in sequence, so the same row would sum to different
+     * floats before and after the JIT warms up, and a seed would not reproduce an image. Through
+     * an array rather than taking the vector: a vector passed to a method that C2 does not inline
+     * is boxed, and whether it inlines depends on what was compiled first.
      */
-    static float sum(FloatVector v) {
-        // Unrolled over constant shuffles (L is a constant), so C2 keeps v in a register.
-        if (L >= 16) {
-            v = v.add(v.rearrange(XOR8));
-        }
-        if (L >= 8) {
-            v = v.add(v.rearrange(XOR4));
-        }
-        if (L >= 4) {
-            v = v.add(v.rearrange(XOR2));
-        }
-        if (L >= 2) {
-            v = v.add(v.rearrange(XOR1));
-        }
-        return v.lane(0);
-    }
-
-    /** The same butterfly as {@link #sum(FloatVector)} over lanes stored in an array (length L). */
     static float sumLanes(float[] lanes) {
         float[] v = lanes;
         for (int k = L >> 1; k >= 1; k >>= 1) {
@@ -71,16 +53,6 @@ final class VectorMath {
             }
         }
         return v[0];
-    }
-
-    private static final VectorShuffle<Float> XOR8 = xor(8);
-    private static final VectorShuffle<Float> XOR4 = xor(4);
-    private static final VectorShuffle<Float> XOR2 = xor(2);
-    private static final VectorShuffle<Float> XOR1 = xor(1);
-
-    /** Lane i ↦ lane i xor k (kept in range for narrower species, where it is unused). */
-    private static VectorShuffle<Float> xor(int k) {
-        return VectorShuffle.fromOp(S, lane -> (lane ^ k) & (L - 1));
     }
 
     /** e^x, deterministic in every JIT mode; see {@link VectorExp}. */

@@ -168,7 +168,7 @@ final class VectorNorms implements NormOps {
             e.intoMemorySegment(o, oo + 4L * j, NATIVE);
             vsum = vsum.add(e);
         }
-        // Lanes out through the heap, summed in a fixed order (see VectorMath.sum): no vector
+        // Lanes out through the heap, summed in a fixed order (see VectorMath.sumLanes): no vector
         // crosses a call boundary here, so none is boxed.
         float[] lanes = LANES.get();
         vsum.intoArray(lanes, 0);
@@ -321,7 +321,9 @@ final class VectorNorms implements NormOps {
         for (int bound = S.loopBound(n); j < bound; j += L) {
             acc = acc.add(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE));
         }
-        float s = VectorMath.sum(acc);
+        float[] lanes = LANES.get(); // out through the heap: no vector crosses a call (see expAndSum)
+        acc.intoArray(lanes, 0);
+        float s = VectorMath.sumLanes(lanes);
         for (; j < n; j++) {
             s += x.get(F, xo + 4L * j);
         }
@@ -336,7 +338,9 @@ final class VectorNorms implements NormOps {
             FloatVector dx = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean);
             acc = dx.fma(dx, acc);
         }
-        float s = VectorMath.sum(acc);
+        float[] lanes = LANES.get(); // out through the heap: no vector crosses a call (see expAndSum)
+        acc.intoArray(lanes, 0);
+        float s = VectorMath.sumLanes(lanes);
         for (; j < n; j++) {
             float dx = x.get(F, xo + 4L * j) - mean;
             s += dx * dx;
