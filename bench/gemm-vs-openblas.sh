@@ -67,14 +67,17 @@ def numpy_server(t):
                             stdout=subprocess.PIPE, text=True, env=env)
 
 blas = {t: numpy_server(t) for t in threads}
+errors = open(f"{tmp}/tessera.err", "w")
 ours = subprocess.Popen([tessera, "bench", "gemm", "--serve", "--seconds", seconds],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
 def ask(proc, line):
     proc.stdin.write(line + "\n")
     proc.stdin.flush()
     answer = proc.stdout.readline()
     if not answer:
-        sys.exit(f"gemm-vs-openblas: {proc.args[0]} stopped answering")
+        errors.flush()
+        detail = open(f"{tmp}/tessera.err").read().strip() if proc is ours else ""
+        sys.exit(f"gemm-vs-openblas: {proc.args[0]} stopped answering" + (f":\n{detail}" if detail else ""))
     return answer.strip()
 
 with open(f"{tmp}/numpy.csv", "w") as nf, open(f"{tmp}/tessera.csv", "w") as tf:
@@ -82,7 +85,7 @@ with open(f"{tmp}/numpy.csv", "w") as nf, open(f"{tmp}/tessera.csv", "w") as tf:
         for t in threads:
             print(f"round {r}/{rounds} at {t} thread(s): each shape on OpenBLAS, then on Tessera ...", file=sys.stderr)
             for s in shapes:
-                m, k, n = s.lower().split("x")
+                m, k, n = (str(int(x)) for x in s.lower().split("x")) # as Tessera prints them back
                 nf.write(f"{m},{k},{n},{t},{ask(blas[t], s)}\n")
                 tf.write(ask(ours, f"{s} {t}") + "\n")
 for p in list(blas.values()) + [ours]:

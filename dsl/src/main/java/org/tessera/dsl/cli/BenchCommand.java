@@ -184,6 +184,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         /** The --serve loop: one pool per thread count, kept warm between requests. */
         private void serve(PrintWriter out) {
             java.util.Map<Integer, WorkerPool> pools = new java.util.TreeMap<>();
+            java.util.Map<Integer, GemmOps> gemms = new java.util.TreeMap<>(); // warm buffers, one per pool
             try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
                     java.nio.charset.StandardCharsets.UTF_8))) {
                 String line;
@@ -204,7 +205,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                                 + e.getMessage() + ")");
                     }
                     WorkerPool pool = pools.computeIfAbsent(t, WorkerPool::new);
-                    GemmOps gemm = VectorKernels.gemm(pool);
+                    GemmOps gemm = gemms.computeIfAbsent(t, x -> VectorKernels.gemm(pool));
                     var pre = GemmBenchmark.measure(gemm, pool, s[0], s[1], s[2], true, seconds);
                     var per = GemmBenchmark.measure(gemm, pool, s[0], s[1], s[2], false, seconds);
                     out.printf(Locale.ROOT, "%d,%d,%d,%d,%.2f,%.2f%n", s[0], s[1], s[2], t, pre.gflops(), per.gflops());

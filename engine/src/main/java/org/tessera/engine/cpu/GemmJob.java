@@ -13,18 +13,17 @@ import org.tessera.engine.parallel.WorkerPool;
  *
  * <pre>
  * phase 1, parallel: pack all of A, K block by K block, in MR-row micro-panels
- * phase 2, parallel over chunks of B's NR-column panels, each chunk on its own:
- *   for pc in K by KC:                    B block [KC × chunk]: pre-packed, or packed now
- *     for ic in M by MC:                  A block [MC × KC] (packed in phase 1) stays in L2
- *       for jr in chunk, ir in block:
- *         kernel(A panel ir, B panel jr)  B micro-panel stays in L1 across ir
+ *          (and all of B when it is packed in the call and several M blocks share its panels)
+ * phase 2, parallel over chunks = (M block ≤ MC rows) × (run of B's NR-column panels), each on its own:
+ *   for pc in K by KC:                    B block [KC × run]: pre-packed, or packed now by the chunk
+ *     for jr in run, ir in the M block:   A block [MC × KC] (packed in phase 1) stays in L2
+ *       kernel(A panel ir, B panel jr)    B micro-panel stays in L1 across ir
  * </pre>
  *
- * <p>Why this shape: a chunk of N columns owns its slice of C and of the packed B for the
- * whole call, so the chunks never wait on each other. Blocking every (K, M) block across the
- * threads instead cost two pool barriers per block (ten per DiT product) and measured 15–30%
- * below OpenBLAS on two threads (docs/benchmarks.md). Packing all of A up front, once, is what
- * lets the chunks share it; it is M·K floats, read back from L2/L3 by each chunk.
+ * <p>Why this shape: a chunk owns its slice of C for the whole call, so the chunks never wait
+ * on each other. Blocking every (K, M) block across the threads instead cost two pool barriers
+ * per block (ten per DiT product) and measured 15–30% below OpenBLAS on two threads
+ * (docs/benchmarks.md). Packing all of A up front, once, is what lets the chunks share it.
  *
  * <p>One instance per calling thread is reused for every call, buffers included, so the hot
  * path allocates nothing. The first K block applies the caller's β, later ones accumulate
@@ -47,8 +46,17 @@ final class GemmJob implements WorkerPool.Task {
      * ~10% of its time waiting for those reads; in 1 MiB chunks it ran ~8% faster.
      */
     private static final long CHUNK_C_BYTES = 1L << 20;
+    /**
+     * Most floats of packed A per pass over M, and of B packed whole in a call (64 MiB each).
+     * Bounds the per-thread buffers whatever the shape (a 3×3 convolution over a large image
+     * has N in the millions); DiT's products (A at most 512 × 4608) fit in one pass.
+     */
+    private static final long PASS_FLOATS = 1L << 24;
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    private enum Phase { PACK_A, PACK_B, COMPUTE }
+
     /** Per executing thread: the register tile's landing place (see GemmKernel.kernel). */
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
 
@@ -73,28 +81,36 @@ final class GemmJob implements WorkerPool.Task {
     private long biasOff;
     private Activation activation;
 
-    // Packed operands. B panel p's K block starting at row pc is at p·bPanelStride + pc·NR: the
-    // stride is K·NR for a CpuPackedMatrix, and also for bBuf, which holds a whole K range per
-    // panel so that chunks pack their own panels without sharing a block buffer.
+    // Packed B. Panel p's K block starting at row pc is at p·bPanelStride + pc·bRowStep: for a
+    // CpuPackedMatrix, and for all of B packed up front into bBuf, the stride is K·NR and the step
+    // NR; when each chunk packs its panels one K block at a time, bBuf holds one block per panel
+    // (stride kcStep·NR, step 0), rewritten for every block.
     private float[] bPanels;
     private int bPanelStride;
+    private int bRowStep;
     private float[] bBuf = new float[0];
-    private boolean packBNow;
-    // All of A: K block kb (rows pc = kb·kcStep) starts at pc·mPadded; within it, the micro-panel
-    // of rows [p·MR, p·MR + MR) is at p·MR·kc.
+    // A for the rows of the current pass: K block kb (rows pc = kb·kcStep) starts at
+    // pc·passPadded; within it, the micro-panel of rows [r0 + q·MR, r0 + q·MR + MR) is at q·MR·kc.
     private float[] aBuf = new float[0];
-    private int mPadded;
+    private int passPadded;
 
     // The call's blocking.
     private int kcStep;
     private int kBlocks;
     private int mcStep;
-    private int iPanels;
     private int jPanels;
     private int jChunks;
-    private int aChunks;
-    private boolean packing;
+    private int target;
+    private Phase phase;
     private boolean packAInChunk;
+    private boolean packBInChunk;
+    // The current pass: rows [r0, r1), in mBlocks blocks of mcStep.
+    private int r0;
+    private int r1;
+    private int mBlocks;
+    private int passPanels;
+    private int aChunks;
+    private int bChunks;
 
     void setA(MemorySegment seg, long base, long rs, long cs) {
         aSeg = seg;
@@ -129,6 +145,10 @@ final class GemmJob implements WorkerPool.Task {
         this.k = k;
         this.alpha = alpha;
         this.beta = beta;
+        if (m == 0 || n == 0) {
+            clearOperands();
+            return;
+        }
         if (k == 0) {
             // An empty product: C = beta·C, then the epilogue.
             scaleOnly();
@@ -137,21 +157,32 @@ final class GemmJob implements WorkerPool.Task {
         }
         int threads = pool.threads();
         jPanels = (n + NR - 1) / NR;
-        long cBytes = 4L * m * jPanels * NR;
-        int byCache = (int) Math.min(jPanels, (cBytes + CHUNK_C_BYTES - 1) / CHUNK_C_BYTES);
-        int target = Math.max(threads == 1 ? 1 : CHUNKS_PER_THREAD * threads, byCache);
-        jChunks = Math.min(jPanels, target);
-        iPanels = (m + MR - 1) / MR;
-        mPadded = iPanels * MR;
+        int iPanels = (m + MR - 1) / MR;
         kcStep = kcStep(k);
         kBlocks = (k + kcStep - 1) / kcStep;
-        // Equal M blocks: ceil(m / MC) of them, each a whole number of register tiles.
-        int mBlocks = (m + MC - 1) / MC;
-        mcStep = roundUp((m + mBlocks - 1) / mBlocks, MR);
+        // Chunks: (M block, run of B panels) pairs, enough for the threads and for C's slices to
+        // stay under CHUNK_C_BYTES. A chunk keeps to one M block, so with several (2048³) its A
+        // block is reused across all its panels, and so that a narrow N (DiT's final layer,
+        // N = 32: one panel) still gives every thread rows of its own.
+        long cBytes = 4L * m * jPanels * NR;
+        int byCache = (int) Math.min((long) iPanels * jPanels, (cBytes + CHUNK_C_BYTES - 1) / CHUNK_C_BYTES);
+        target = Math.max(threads == 1 ? 1 : CHUNKS_PER_THREAD * threads, byCache);
+        int blocks = Math.max((m + MC - 1) / MC, Math.min(iPanels, (target + jPanels - 1) / jPanels));
+        mcStep = roundUp((m + blocks - 1) / blocks, MR); // equal M blocks, whole register tiles
 
-        packBNow = packed == null;
-        bPanelStride = k * NR;
+        // Rows per pass, so the buffers stay bounded whatever the shape: all of M when A fits
+        // PASS_FLOATS packed. B packed in the call goes up front, whole, when a pass has several
+        // M blocks and it fits; otherwise each pass is one M block and its chunks pack their own
+        // panels one K block at a time.
+        int rowsForA = (int) Math.max(mcStep, Math.min(m, PASS_FLOATS / k / mcStep * mcStep));
+        boolean packBNow = packed == null;
+        boolean wholeB = packBNow && (long) jPanels * NR * k <= PASS_FLOATS;
+        int passRows = packBNow && !wholeB ? mcStep : rowsForA;
+        // Several M blocks in a pass share B's panels: then B is packed whole, before the chunks.
+        packBInChunk = packBNow && !(wholeB && passRows > mcStep);
         if (packBNow) {
+            bPanelStride = packBInChunk ? kcStep * NR : k * NR;
+            bRowStep = packBInChunk ? 0 : NR;
             int need = Math.multiplyExact(jPanels, bPanelStride);
             if (bBuf.length < need) {
                 bBuf = new float[need];
@@ -159,23 +190,42 @@ final class GemmJob implements WorkerPool.Task {
             bPanels = bBuf;
         } else {
             bPanels = packed.panels();
+            bPanelStride = k * NR;
+            bRowStep = NR;
         }
-        int needA = Math.multiplyExact(mPadded, k);
+        int needA = Math.multiplyExact(roundUp(Math.min(m, passRows), MR), k);
         if (aBuf.length < needA) {
             aBuf = new float[needA];
         }
-
-        // With one chunk there is nobody to share A with: pack each block right before its use,
-        // while it is still in L2, rather than all of A up front.
-        packAInChunk = jChunks == 1;
-        if (!packAInChunk) {
-            aChunks = Math.min(kBlocks * iPanels, target);
-            packing = true;
-            pool.run(aChunks, this);
-            packing = false;
+        for (r0 = 0; r0 < m; r0 += passRows) {
+            r1 = Math.min(m, r0 + passRows);
+            pass(pool, packBNow);
         }
-        pool.run(jChunks, this);
         clearOperands();
+    }
+
+    /** Rows [r0, r1) of C: pack what the chunks share, then run the chunks. */
+    private void pass(WorkerPool pool, boolean packBNow) {
+        passPanels = (r1 - r0 + MR - 1) / MR;
+        passPadded = passPanels * MR;
+        mBlocks = (r1 - r0 + mcStep - 1) / mcStep;
+        jChunks = Math.min(jPanels, (target + mBlocks - 1) / mBlocks);
+        int chunks = mBlocks * jChunks;
+        // With one chunk there is nobody to share A with: pack each block right before its use,
+        // while it is still in L2, rather than all of the pass's rows up front.
+        packAInChunk = chunks == 1;
+        if (!packAInChunk) {
+            aChunks = Math.min(kBlocks * passPanels, target);
+            phase = Phase.PACK_A;
+            pool.run(aChunks, this);
+        }
+        if (packBNow && !packBInChunk && r0 == 0) {
+            bChunks = Math.min(jPanels, target);
+            phase = Phase.PACK_B;
+            pool.run(bChunks, this);
+        }
+        phase = Phase.COMPUTE;
+        pool.run(chunks, this);
     }
 
     private void clearOperands() {
@@ -185,68 +235,75 @@ final class GemmJob implements WorkerPool.Task {
 
     @Override
     public void run(int task) {
-        if (packing) {
-            packA(task);
-        } else {
-            compute(task);
+        switch (phase) {
+            case PACK_A -> packA(task);
+            case PACK_B -> {
+                int from = chunkStart(task, bChunks, jPanels);
+                int to = chunkStart(task + 1, bChunks, jPanels);
+                for (int pc = 0; pc < k; pc += kcStep) {
+                    packB(from, to, pc, Math.min(kcStep, k - pc));
+                }
+            }
+            case COMPUTE -> compute(task);
         }
     }
 
-    /** Packs a run of (K block, row panel) pairs of A. */
+    /** Packs a run of (K block, row panel) pairs of the pass's rows of A. */
     private void packA(int task) {
-        int units = kBlocks * iPanels;
+        int units = kBlocks * passPanels;
         int from = chunkStart(task, aChunks, units);
         int to = chunkStart(task + 1, aChunks, units);
         for (int u = from; u < to; u++) {
-            int pc = (u / iPanels) * kcStep;
+            int pc = (u / passPanels) * kcStep;
             int kc = Math.min(kcStep, k - pc);
-            int i0 = (u % iPanels) * MR;
-            GemmKernel.packA(aSeg, aBase, aRs, aCs, i0, Math.min(MR, m - i0), pc, kc, aBuf, pc * mPadded + i0 * kc);
+            int q = (u % passPanels) * MR;
+            GemmKernel.packA(aSeg, aBase, aRs, aCs, r0 + q, Math.min(MR, r1 - r0 - q), pc, kc, aBuf,
+                    pc * passPadded + q * kc);
         }
     }
 
-    /** All of C's columns under B panels [jFrom, jTo): every K block, every M block. */
+    /** C's rows of the pass's M block {@code task / jChunks} under its run of B panels: every K block. */
     private void compute(int task) {
-        int jFrom = chunkStart(task, jChunks, jPanels);
-        int jTo = chunkStart(task + 1, jChunks, jPanels);
+        int jt = task % jChunks;
+        int jFrom = chunkStart(jt, jChunks, jPanels);
+        int jTo = chunkStart(jt + 1, jChunks, jPanels);
+        int ic = r0 + task / jChunks * mcStep;
+        int icEnd = Math.min(r1, ic + mcStep);
         boolean withEpilogue = biasSeg != null || activation != Activation.NONE;
         float[] tile = TILE.get();
         for (int pc = 0; pc < k; pc += kcStep) {
             int kc = Math.min(kcStep, k - pc);
-            if (packBNow) {
+            if (packBInChunk) {
                 packB(jFrom, jTo, pc, kc);
             }
             float betaNow = pc == 0 ? beta : 1f;
             boolean epilogue = withEpilogue && pc + kc == k;
-            int aBlock = pc * mPadded;
-            for (int ic = 0; ic < m; ic += mcStep) {
-                int icEnd = Math.min(m, ic + mcStep);
-                if (packAInChunk) {
-                    for (int i0 = ic; i0 < icEnd; i0 += MR) {
-                        GemmKernel.packA(aSeg, aBase, aRs, aCs, i0, Math.min(MR, m - i0), pc, kc, aBuf, aBlock + i0 * kc);
-                    }
+            int aBlock = pc * passPadded - r0 * kc; // row i's panel is at aBlock + i·kc
+            if (packAInChunk) {
+                for (int i0 = ic; i0 < icEnd; i0 += MR) {
+                    GemmKernel.packA(aSeg, aBase, aRs, aCs, i0, Math.min(MR, icEnd - i0), pc, kc, aBuf, aBlock + i0 * kc);
                 }
-                for (int jp = jFrom; jp < jTo; jp++) {
-                    int j0 = jp * NR;
-                    int nr = Math.min(NR, n - j0);
-                    int bOff = jp * bPanelStride + pc * NR;
-                    for (int i0 = ic; i0 < icEnd; i0 += MR) {
-                        int mr = Math.min(MR, m - i0);
-                        long cOff = cBase + i0 * ldc + 4L * j0;
-                        int aOff = aBlock + i0 * kc;
-                        if (mr > 8) {
-                            GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile);
-                        } else {
-                            // A short last panel: skip the padding rows, four at a time.
-                            GemmKernel.kernel4(aBuf, aOff, bPanels, bOff, kc, tile, 0);
-                            if (mr > 4) {
-                                GemmKernel.kernel4(aBuf, aOff + 4, bPanels, bOff, kc, tile, 4);
-                            }
+            }
+            for (int jp = jFrom; jp < jTo; jp++) {
+                int j0 = jp * NR;
+                int nr = Math.min(NR, n - j0);
+                int bOff = jp * bPanelStride + pc * bRowStep;
+                for (int i0 = ic; i0 < icEnd; i0 += MR) {
+                    int mr = Math.min(MR, icEnd - i0);
+                    long cOff = cBase + i0 * ldc + 4L * j0;
+                    int aOff = aBlock + i0 * kc;
+                    if (mr > 8) {
+                        GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile);
+                    } else {
+                        // A short last panel: skip the padding rows, four at a time.
+                        GemmKernel.kernel4(aBuf, aOff, bPanels, bOff, kc, tile, 0);
+                        if (mr > 4) {
+                            GemmKernel.kernel4(aBuf, aOff + 4, bPanels, bOff, kc, tile, 4);
                         }
-                        GemmKernel.mergeTile(tile, mr, nr, cSeg, cOff, ldc, alpha, betaNow);
-                        if (epilogue) {
-                            Epilogues.apply(cSeg, cOff, ldc, mr, nr, biasSeg, biasOff + 4L * j0, activation);
-                        }
+                    }
+                    GemmKernel.mergeTile(tile, mr, nr, cSeg, cOff, ldc, alpha, betaNow);
+                    if (epilogue) {
+                        Epilogues.apply(cSeg, cOff, ldc, mr, nr, biasSeg, biasOff + 4L * j0, activation);
                     }
                 }
             }
@@ -260,13 +317,13 @@ final class GemmJob implements WorkerPool.Task {
             // Row-major B: read each row of the block once, left to right, writing NR columns to
             // each panel; the prefetcher then sees one stream per row rather than one page per k.
             GemmKernel.packBRows(bSeg, bBase, bRs, pc, kc, jFrom, wholeTo - jFrom, bBuf,
-                    jFrom * bPanelStride + pc * NR, bPanelStride);
+                    jFrom * bPanelStride + pc * bRowStep, bPanelStride);
             jFrom = wholeTo;
         }
         for (int jp = jFrom; jp < jTo; jp++) {
             int j0 = jp * NR;
             GemmKernel.packB(bSeg, bBase, bRs, bCs, pc, kc, j0, Math.min(NR, n - j0), bBuf,
-                    jp * bPanelStride + pc * NR);
+                    jp * bPanelStride + pc * bRowStep);
         }
     }
 

@@ -212,6 +212,7 @@ public final class Execution implements AutoCloseable {
                 if (profile == null) {
                     forward.run();
                 } else {
+                    profile.beginRun();
                     for (current = 0; current < steps.length; current++) {
                         long t0 = System.nanoTime();
                         steps[current].run();

@@ -57,6 +57,11 @@ public final class Profile {
         runNanos += nanos;
     }
 
+    /** Starts a run: forgets the node time of one that failed part-way. */
+    void beginRun() {
+        runNanos = 0;
+    }
+
     /** Counts one whole run. */
     void countRun() {
         runs++;

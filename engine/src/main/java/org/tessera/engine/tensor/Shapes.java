@@ -53,6 +53,11 @@ public final class Shapes {
 
     /** True when {@code strides} lay {@code shape} out row-major without gaps (size-1 dims ignored). */
     public static boolean isContiguous(int[] shape, long[] strides) {
+        for (int d : shape) {
+            if (d == 0) {
+                return true; // no elements: any layout is a contiguous one (as in PyTorch)
+            }
+        }
         long expected = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
             if (shape[i] != 1 && strides[i] != expected) {

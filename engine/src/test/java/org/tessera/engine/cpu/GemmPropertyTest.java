@@ -107,6 +107,56 @@ class GemmPropertyTest {
     }
 
     @Test
+    void emptyProductsRun() {
+        GemmOps gemm = VectorKernels.gemm(THREE);
+        gemm.gemm(random(1, 0, 8), random(2, 8, 16), Tensor.zeros(DType.F32, 0, 16), 1f, 0f, Epilogue.NONE);
+        Tensor c = random(3, 5, 0);
+        gemm.gemm(random(1, 5, 8), random(2, 8, 0), c, 1f, 0f, Epilogue.NONE);
+        Tensor b = random(2, 8, 16);
+        gemm.gemm(random(1, 0, 8), gemm.pack(b, Arena.ofAuto()), Tensor.zeros(DType.F32, 0, 16), 1f, 0f, Epilogue.NONE);
+    }
+
+    /**
+     * Shapes past the per-pass buffer bound (64 MiB of packed A, or of B packed in the call): A of
+     * 4100 × 4100 runs in two passes over M; a per-call B of 13 × 1.3 M is packed by each chunk one
+     * K block at a time, one M block per pass. Checked on sampled elements (a full reference
+     * product would take minutes).
+     */
+    @Test
+    void largeOperandsRunInBoundedPasses() {
+        GemmOps gemm = VectorKernels.gemm(THREE);
+        spotCheck(gemm, random(11, 4100, 4100), random(12, 4100, 7), true);
+        spotCheck(gemm, random(13, 530, 13), random(14, 13, 1_300_000), false);
+    }
+
+    private static void spotCheck(GemmOps gemm, Tensor a, Tensor b, boolean prepacked) {
+        int m = a.size(0);
+        int k = a.size(1);
+        int n = b.size(1);
+        Tensor c = Tensor.zeros(DType.F32, m, n);
+        if (prepacked) {
+            gemm.gemm(a, gemm.pack(b, Arena.ofAuto()), c, 1f, 0f, Epilogue.NONE);
+        } else {
+            gemm.gemm(a, b, c, 1f, 0f, Epilogue.NONE);
+        }
+        java.util.Random rnd = new java.util.Random(7);
+        for (int s = 0; s < 3000; s++) {
+            // Every corner and edge row/column now and then, random elements otherwise.
+            int i = s % 10 == 0 ? m - 1 : s % 10 == 1 ? 0 : rnd.nextInt(m);
+            int j = s % 10 == 2 ? n - 1 : s % 10 == 3 ? 0 : rnd.nextInt(n);
+            double e = 0;
+            double mag = 0;
+            for (int q = 0; q < k; q++) {
+                double t = (double) a.getFloat(i, q) * b.getFloat(q, j);
+                e += t;
+                mag += Math.abs(t);
+            }
+            float got = c.getFloat(i, j);
+            assertTrue(Math.abs(got - e) <= 1e-5 * (1 + mag), "C[" + i + ", " + j + "] = " + got + ", expected " + e);
+        }
+    }
+
+    @Test
     void linearMatchesPyTorchLayout() {
         GemmOps gemm = VectorKernels.gemm(THREE);
         Tensor x = random(5, 2, 3, 40);

@@ -31,6 +31,12 @@ class TensorTest {
     }
 
     @Test
+    void emptyTensorsAreContiguous() {
+        assertTrue(Tensor.zeros(DType.F32, 5, 0).isContiguous());
+        assertTrue(Tensor.zeros(DType.F32, 0, 3, 2).transpose(0, 2).isContiguous());
+    }
+
+    @Test
     void permuteTransposeAndContiguousCopy() {
         Tensor t = iota(2, 3, 4);
         Tensor p = t.permute(2, 0, 1);
