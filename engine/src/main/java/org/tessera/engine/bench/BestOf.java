@@ -9,6 +9,11 @@ final class BestOf {
 
     /** Seconds per call of the best round after {@code warmSeconds} of warm-up and {@code minSeconds} of rounds. */
     static double secondsPerCall(Runnable call, double warmSeconds, double minSeconds) {
+        return secondsPerCall(call, warmSeconds, minSeconds, 0.05);
+    }
+
+    /** The same with rounds of about {@code roundSeconds} each. */
+    static double secondsPerCall(Runnable call, double warmSeconds, double minSeconds, double roundSeconds) {
         long warmEnd = System.nanoTime() + (long) (warmSeconds * 1e9);
         for (int i = 0; i < 3 || System.nanoTime() < warmEnd; i++) {
             call.run();
@@ -16,7 +21,7 @@ final class BestOf {
         long t0 = System.nanoTime();
         call.run();
         double estimate = Math.max(1e-6, (System.nanoTime() - t0) / 1e9);
-        int perRound = Math.max(1, (int) (0.05 / estimate));
+        int perRound = Math.max(1, (int) (roundSeconds / estimate));
         double best = Double.MAX_VALUE;
         long end = System.nanoTime() + (long) (minSeconds * 1e9);
         do {

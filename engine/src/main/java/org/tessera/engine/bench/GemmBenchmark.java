@@ -26,6 +26,16 @@ public final class GemmBenchmark {
      */
     public static Result measure(GemmOps gemm, WorkerPool pool, int m, int k, int n, boolean prepacked,
                                  double minSeconds) {
+        return measure(gemm, pool, m, k, n, prepacked, minSeconds, 0.05);
+    }
+
+    /**
+     * {@link #measure(GemmOps, WorkerPool, int, int, int, boolean, double)} with rounds of about
+     * {@code roundSeconds} (the best round wins): set beside a whole forward pass, rounds as long
+     * as the forward let both see the machine over the same stretch of time.
+     */
+    public static Result measure(GemmOps gemm, WorkerPool pool, int m, int k, int n, boolean prepacked,
+                                 double minSeconds, double roundSeconds) {
         try (Arena arena = Arena.ofShared()) {
             Tensor a = Tensor.zeros(arena, DType.F32, m, k);
             Tensor b = Tensor.zeros(arena, DType.F32, k, n);
@@ -37,7 +47,7 @@ public final class GemmBenchmark {
                     ? () -> gemm.gemm(a, packed, c, 1f, 0f, Epilogue.NONE)
                     : () -> gemm.gemm(a, b, c, 1f, 0f, Epilogue.NONE);
             double flops = 2.0 * m * k * n;
-            double best = BestOf.secondsPerCall(call, 0.3, minSeconds);
+            double best = BestOf.secondsPerCall(call, 0.3, minSeconds, roundSeconds);
             return new Result(m, k, n, prepacked, pool.threads(), flops / best / 1e9, best * 1e3);
         }
     }
