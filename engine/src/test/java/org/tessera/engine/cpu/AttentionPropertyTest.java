@@ -82,6 +82,15 @@ class AttentionPropertyTest {
         }
     }
 
+    /** 16 (batch, head) pairs: on 3 threads each task takes whole pairs (≥ 4 per thread), not panels. */
+    @Test
+    void manyHeadsRunAsWholePairs() {
+        check("16 pairs", normal(2, 8, 33, 17), normal(2, 8, 47, 17), normal(2, 8, 47, 17), AttentionMask.NONE);
+        Tensor bias = normal(2, 1, 33, 47); // additive, broadcast over heads
+        check("16 pairs, additive mask", normal(2, 8, 33, 17), normal(2, 8, 47, 17), normal(2, 8, 47, 17),
+                new AttentionMask.Additive(bias));
+    }
+
     @Test
     void crossAttentionWithDifferentQueryAndKeyCounts() {
         int[][] shapes = {{7, 300}, {100, 33}, {300, 1}, {1, 17}, {33, 241}};
