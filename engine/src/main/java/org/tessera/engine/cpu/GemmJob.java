@@ -60,6 +60,8 @@ final class GemmJob implements WorkerPool.Task {
 
     /** Per executing thread: the register tile's landing place (see GemmKernel.kernel). */
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
+    /** Per executing thread: a chunk's tiles, carried from one K block to the next. */
+    private static final ThreadLocal<float[]> CARRIED = ThreadLocal.withInitial(() -> new float[0]);
 
     // Operands of the current call.
     private int m;
@@ -270,29 +272,57 @@ final class GemmJob implements WorkerPool.Task {
         int jTo = chunkStart(jt + 1, jChunks, jPanels);
         int ic = r0 + task / jChunks * mcStep;
         int icEnd = Math.min(r1, ic + mcStep);
-        boolean withEpilogue = biasSeg != null || activation != Activation.NONE;
-        float[] tile = TILE.get();
+        // Several K blocks: the chunk's tiles are carried in a packed buffer from one block to the
+        // next and C is written once, at the end, rather than read and written after every block.
+        // Interleaved call by call against merging per block: +11–16% on one thread, +2–9% on two.
+        float[] carried = null;
+        if (kBlocks > 1) {
+            int need = (jTo - jFrom) * ((icEnd - ic + MR - 1) / MR) * MR * NR;
+            carried = CARRIED.get();
+            if (carried.length < need) {
+                carried = new float[need];
+                CARRIED.set(carried);
+            }
+        }
         for (int pc = 0; pc < k; pc += kcStep) {
             int kc = Math.min(kcStep, k - pc);
             if (packBInChunk) {
                 packB(jFrom, jTo, pc, kc);
             }
-            float betaNow = pc == 0 ? beta : 1f;
-            boolean epilogue = withEpilogue && pc + kc == k;
             int aBlock = pc * passPadded - r0 * kc; // row i's panel is at aBlock + i·kc
             if (packAInChunk) {
                 for (int i0 = ic; i0 < icEnd; i0 += MR) {
                     GemmKernel.packA(aSeg, aBase, aRs, aCs, i0, Math.min(MR, icEnd - i0), pc, kc, aBuf, aBlock + i0 * kc);
                 }
             }
-            for (int jp = jFrom; jp < jTo; jp++) {
-                int j0 = jp * NR;
-                int nr = Math.min(NR, n - j0);
-                int bOff = jp * bPanelStride + pc * bRowStep;
-                for (int i0 = ic; i0 < icEnd; i0 += MR) {
-                    int mr = Math.min(MR, icEnd - i0);
-                    long cOff = cBase + i0 * ldc + 4L * j0;
-                    int aOff = aBlock + i0 * kc;
+            block(jFrom, jTo, ic, icEnd, pc, kc, aBlock, carried);
+        }
+    }
+
+    /**
+     * One K block of a chunk. Tile (jp, i0) is carried at ((jp − jFrom)·panels + (i0 − ic)/MR)·MR·NR
+     * in {@code carried}: the first block stores it, later ones add to it, and the last merges it
+     * into C with α, β and the epilogue (straight from the register tile when there is one block).
+     */
+    private void block(int jFrom, int jTo, int ic, int icEnd, int pc, int kc, int aBlock, float[] carried) {
+        boolean first = pc == 0;
+        boolean last = pc + kc == k;
+        boolean epilogue = last && (biasSeg != null || activation != Activation.NONE);
+        float[] tile = TILE.get();
+        int panels = (icEnd - ic + MR - 1) / MR;
+        for (int jp = jFrom; jp < jTo; jp++) {
+            int j0 = jp * NR;
+            int nr = Math.min(NR, n - j0);
+            int bOff = jp * bPanelStride + pc * bRowStep;
+            int t = (jp - jFrom) * panels * MR * NR;
+            for (int i0 = ic; i0 < icEnd; i0 += MR, t += MR * NR) {
+                int mr = Math.min(MR, icEnd - i0);
+                int aOff = aBlock + i0 * kc;
+                float[] result = carried;
+                int at = t;
+                if (mr > 8 && !first) {
+                    GemmKernel.kernelAdd(aBuf, aOff, bPanels, bOff, kc, carried, t);
+                } else {
                     if (mr > 8) {
                         GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile);
                     } else {
@@ -302,7 +332,16 @@ final class GemmJob implements WorkerPool.Task {
                             GemmKernel.kernel4(aBuf, aOff + 4, bPanels, bOff, kc, tile, 4);
                         }
                     }
-                    GemmKernel.mergeTile(tile, mr, nr, cSeg, cOff, ldc, alpha, betaNow);
+                    if (first && last) {
+                        result = tile;
+                        at = 0;
+                    } else {
+                        GemmKernel.carryTile(tile, mr, carried, t, first);
+                    }
+                }
+                if (last) {
+                    long cOff = cBase + i0 * ldc + 4L * j0;
+                    GemmKernel.mergeTile(result, at, mr, nr, cSeg, cOff, ldc, alpha, beta);
                     if (epilogue) {
                         Epilogues.apply(cSeg, cOff, ldc, mr, nr, biasSeg, biasOff + 4L * j0, activation);
                     }
