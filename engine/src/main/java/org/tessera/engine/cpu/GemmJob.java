@@ -48,6 +48,15 @@ final class GemmJob implements WorkerPool.Task {
      */
     private static final long CHUNK_C_BYTES = 1L << 20;
     /**
+     * Fewest B panels in a chunk that packs its own B (12 panels: 1.5 KiB of each row of B). Such
+     * a chunk reads its strip of B row by row, and each row segment costs about one memory
+     * latency whatever its length: the prefetcher needs a few lines of a page before it runs
+     * ahead. At 256×4608×1152 on two threads, strips of 4–5 panels (8 chunks) packed per call ran
+     * at 0.89 of the pre-packed rate and strips of 18 (2 chunks) at 0.95–1.03, interleaved call by
+     * call in one JVM; wide shapes (3456 columns) already have strips of 13 or more.
+     */
+    private static final int MIN_STRIP_PANELS = 12;
+    /**
      * Most floats of packed A per pass over M, and of B packed whole in a call (64 MiB each).
      * Bounds the per-thread buffers whatever the shape (a 3×3 convolution over a large image
      * has N in the millions); DiT's products (A at most 512 × 4608) fit in one pass.
@@ -104,6 +113,7 @@ final class GemmJob implements WorkerPool.Task {
     private int jPanels;
     private int jChunks;
     private int target;
+    private int threads;
     private Phase phase;
     private boolean packAInChunk;
     private boolean packBInChunk;
@@ -158,7 +168,7 @@ final class GemmJob implements WorkerPool.Task {
             clearOperands();
             return;
         }
-        int threads = pool.threads();
+        threads = pool.threads();
         jPanels = (n + NR - 1) / NR;
         int iPanels = (m + MR - 1) / MR;
         kcStep = kcStep(k);
@@ -213,6 +223,12 @@ final class GemmJob implements WorkerPool.Task {
         passPadded = passPanels * MR;
         mBlocks = (r1 - r0 + mcStep - 1) / mcStep;
         jChunks = Math.min(jPanels, (target + mBlocks - 1) / mBlocks);
+        if (packBInChunk && jPanels / jChunks < MIN_STRIP_PANELS) {
+            // Wider strips, in a multiple of the threads so that none idles at the end; at least
+            // one strip per thread, however narrow.
+            int wide = jPanels / MIN_STRIP_PANELS;
+            jChunks = Math.min(jChunks, wide >= threads ? wide / threads * threads : threads);
+        }
         int chunks = mBlocks * jChunks;
         // With one chunk there is nobody to share A with: pack each block right before its use,
         // while it is still in L2, rather than all of the pass's rows up front.

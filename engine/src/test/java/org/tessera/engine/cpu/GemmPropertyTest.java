@@ -42,9 +42,14 @@ class GemmPropertyTest {
             {33, 257, 65}, {397, 300, 70}, {2, 1152, 40}, {25, 13, 1000}, {150, 40, 33},
             {800, 520, 97}, {600, 70, 530},
         };
-        return Stream.of(mkn).flatMap(s -> Stream.of(
+        Stream<Arguments> grid = Stream.of(mkn).flatMap(s -> Stream.of(
                 Arguments.of(s[0], s[1], s[2], false, false, 1),
                 Arguments.of(s[0], s[1], s[2], true, true, 3)));
+        // B packed per call by chunks whose strips are widened to 12 panels (38 panels, 3 threads:
+        // 3 strips instead of 12), for a row-major and a transposed B.
+        return Stream.concat(grid, Stream.of(
+                Arguments.of(40, 600, 1200, false, false, 3),
+                Arguments.of(40, 600, 1200, false, true, 3)));
     }
 
     private static Tensor random(long stream, int... shape) {
