@@ -113,6 +113,8 @@ final class GemmJob implements WorkerPool.Task {
     private int jPanels;
     private int jChunks;
     private int target;
+    /** Where the prefetching reads' sum goes, so that the JIT keeps them. */
+    private float touchSink;
     private int threads;
     private Phase phase;
     private boolean packAInChunk;
@@ -327,21 +329,43 @@ final class GemmJob implements WorkerPool.Task {
         boolean last = pc + kc == k;
         boolean epilogue = last && (biasSeg != null || activation != Activation.NONE);
         int panels = (icEnd - ic + MR - 1) / MR;
+        int touch = GemmKernel.touchFloats(kc);
+        float touched = 0f;
         for (int jp = jFrom; jp < jTo; jp++) {
             int j0 = jp * NR;
             int nr = Math.min(NR, n - j0);
             int bOff = jp * bPanelStride + pc * bRowStep;
+            // The B panel used after this one, which the kernels prefetch (GemmKernel.kernel): the
+            // run's next in this K block, else its first in the next K block. A B packed by the
+            // chunk is in L2 already (prefetching it measured no gain): they read their own panel.
+            int next = bOff;
+            int nextLen = kc * NR;
+            if (!packBInChunk) {
+                if (jp + 1 < jTo) {
+                    next = bOff + bPanelStride;
+                } else if (!last) {
+                    next = jFrom * bPanelStride + (pc + kc) * bRowStep;
+                    nextLen = Math.min(kcStep, k - pc - kc) * NR;
+                }
+            }
+            if (nextLen < touch) {
+                next = bOff;
+                nextLen = kc * NR;
+            }
+            // Each A panel's call reads its share of the next panel.
+            int span = Math.max(GemmKernel.LINE_FLOATS, nextLen / panels / GemmKernel.LINE_FLOATS * GemmKernel.LINE_FLOATS);
             int t = (jp - jFrom) * panels * MR * NR;
-            for (int i0 = ic; i0 < icEnd; i0 += MR, t += MR * NR) {
+            for (int i0 = ic, q = 0; i0 < icEnd; i0 += MR, t += MR * NR, q++) {
                 int mr = Math.min(MR, icEnd - i0);
                 int aOff = aBlock + i0 * kc;
+                int nextOff = next + Math.min(q * span, nextLen - touch);
                 float[] result = carried;
                 int at = t;
                 if (mr > 8 && !first) {
-                    GemmKernel.kernelAdd(aBuf, aOff, bPanels, bOff, kc, carried, t);
+                    touched += GemmKernel.kernelAdd(aBuf, aOff, bPanels, bOff, kc, carried, t, bPanels, nextOff);
                 } else {
                     if (mr > 8) {
-                        GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile);
+                        touched += GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile, bPanels, nextOff);
                     } else {
                         // A short last panel: skip the padding rows, four at a time.
                         GemmKernel.kernel4(aBuf, aOff, bPanels, bOff, kc, tile, 0);
@@ -365,6 +389,7 @@ final class GemmJob implements WorkerPool.Task {
                 }
             }
         }
+        touchSink = touched;
     }
 
     /** Packs the K block [pc, pc + kc) of B panels [jFrom, jTo) into bBuf. */
