@@ -226,10 +226,13 @@ final class GemmJob implements WorkerPool.Task {
         mBlocks = (r1 - r0 + mcStep - 1) / mcStep;
         jChunks = Math.min(jPanels, (target + mBlocks - 1) / mBlocks);
         if (packBInChunk && jPanels / jChunks < MIN_STRIP_PANELS) {
-            // Wider strips, in a multiple of the threads so that none idles at the end; at least
-            // one strip per thread, however narrow.
-            int wide = jPanels / MIN_STRIP_PANELS;
-            jChunks = Math.min(jChunks, wide >= threads ? wide / threads * threads : threads);
+            // Wider strips, in a multiple of the threads so that none idles at the end, at least
+            // one strip per thread however narrow, and still enough of them for each slice of C
+            // to stay under CHUNK_C_BYTES (512×1152×1152 takes 4 strips of 9, not 2 of 18).
+            int wide = Math.max(threads, jPanels / MIN_STRIP_PANELS / threads * threads);
+            long passC = 4L * (r1 - r0) * jPanels * NR;
+            int byCache = roundUp((int) ((passC + CHUNK_C_BYTES - 1) / CHUNK_C_BYTES), threads);
+            jChunks = Math.min(jChunks, Math.max(wide, byCache));
         }
         int chunks = mBlocks * jChunks;
         // With one chunk there is nobody to share A with: pack each block right before its use,
