@@ -368,7 +368,7 @@ final class GemmJob implements WorkerPool.Task {
                     touched += GemmKernel.kernelAdd(aBuf, aOff, bPanels, bOff, kc, carried, t, bPanels, nextOff);
                 } else {
                     if (mr > 8) {
-                        touched += GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile, bPanels, nextOff);
+                        touched += GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile, 0, bPanels, nextOff);
                     } else {
                         // A short last panel: skip the padding rows, four at a time.
                         GemmKernel.kernel4(aBuf, aOff, bPanels, bOff, kc, tile, 0);

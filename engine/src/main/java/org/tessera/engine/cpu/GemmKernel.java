@@ -50,7 +50,7 @@ final class GemmKernel {
     }
 
     /**
-     * tile[r·NR + j] = Σ_k A-panel[k·MR + r] · B-panel[k·NR + j] for the full MR×NR tile.
+     * tile[tileOff + r·NR + j] = Σ_k A-panel[k·MR + r] · B-panel[k·NR + j] for the full MR×NR tile.
      *
      * <p>Every eighth step it also reads one float of {@code next}, from {@code nextOff} on, one
      * cache line apart, and returns their sum (for the caller to keep, so that the reads stay).
@@ -67,7 +67,8 @@ final class GemmKernel {
      * calls; stores into a native segment with β/α handling here measured 4–90 GF/s against
      * ~150 for this form. {@link #mergeTile} then applies β and the edges.
      */
-    static float kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, float[] next, int nextOff) {
+    static float kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next,
+                        int nextOff) {
         float touched = 0f;
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
@@ -127,36 +128,39 @@ final class GemmKernel {
                 nextOff += LINE_FLOATS;
             }
         }
-        c0a.intoArray(tile, 0 * NR);
-        c0b.intoArray(tile, 0 * NR + L);
-        c1a.intoArray(tile, 1 * NR);
-        c1b.intoArray(tile, 1 * NR + L);
-        c2a.intoArray(tile, 2 * NR);
-        c2b.intoArray(tile, 2 * NR + L);
-        c3a.intoArray(tile, 3 * NR);
-        c3b.intoArray(tile, 3 * NR + L);
-        c4a.intoArray(tile, 4 * NR);
-        c4b.intoArray(tile, 4 * NR + L);
-        c5a.intoArray(tile, 5 * NR);
-        c5b.intoArray(tile, 5 * NR + L);
-        c6a.intoArray(tile, 6 * NR);
-        c6b.intoArray(tile, 6 * NR + L);
-        c7a.intoArray(tile, 7 * NR);
-        c7b.intoArray(tile, 7 * NR + L);
-        c8a.intoArray(tile, 8 * NR);
-        c8b.intoArray(tile, 8 * NR + L);
-        c9a.intoArray(tile, 9 * NR);
-        c9b.intoArray(tile, 9 * NR + L);
-        c10a.intoArray(tile, 10 * NR);
-        c10b.intoArray(tile, 10 * NR + L);
-        c11a.intoArray(tile, 11 * NR);
-        c11b.intoArray(tile, 11 * NR + L);
+        c0a.intoArray(tile, tileOff + 0 * NR);
+        c0b.intoArray(tile, tileOff + 0 * NR + L);
+        c1a.intoArray(tile, tileOff + 1 * NR);
+        c1b.intoArray(tile, tileOff + 1 * NR + L);
+        c2a.intoArray(tile, tileOff + 2 * NR);
+        c2b.intoArray(tile, tileOff + 2 * NR + L);
+        c3a.intoArray(tile, tileOff + 3 * NR);
+        c3b.intoArray(tile, tileOff + 3 * NR + L);
+        c4a.intoArray(tile, tileOff + 4 * NR);
+        c4b.intoArray(tile, tileOff + 4 * NR + L);
+        c5a.intoArray(tile, tileOff + 5 * NR);
+        c5b.intoArray(tile, tileOff + 5 * NR + L);
+        c6a.intoArray(tile, tileOff + 6 * NR);
+        c6b.intoArray(tile, tileOff + 6 * NR + L);
+        c7a.intoArray(tile, tileOff + 7 * NR);
+        c7b.intoArray(tile, tileOff + 7 * NR + L);
+        c8a.intoArray(tile, tileOff + 8 * NR);
+        c8b.intoArray(tile, tileOff + 8 * NR + L);
+        c9a.intoArray(tile, tileOff + 9 * NR);
+        c9b.intoArray(tile, tileOff + 9 * NR + L);
+        c10a.intoArray(tile, tileOff + 10 * NR);
+        c10b.intoArray(tile, tileOff + 10 * NR + L);
+        c11a.intoArray(tile, tileOff + 11 * NR);
+        c11b.intoArray(tile, tileOff + 11 * NR + L);
         return touched;
     }
 
-    /** {@link #kernel(float[], int, float[], int, int, float[], float[], int)} touching nothing but its own B panel. */
-    static void kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile) {
-        kernel(a, aOff, b, bOff, kc, tile, b, bOff);
+    /**
+     * {@link #kernel(float[], int, float[], int, int, float[], int, float[], int)} into the tile at
+     * {@code tileOff}, touching nothing but its own B panel.
+     */
+    static void kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff) {
+        kernel(a, aOff, b, bOff, kc, tile, tileOff, b, bOff);
     }
 
     /**
