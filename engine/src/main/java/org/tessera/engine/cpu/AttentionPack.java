@@ -18,9 +18,10 @@ import jdk.incubator.vector.VectorSpecies;
  * must be transposed into the kernel's panels (d-major); the output comes back transposed too.
  * At 4·N²·d flops per N·d elements moved, a transpose element by element straight from the
  * segment costs a quarter of the kernel time at N = 256, so rows with unit stride are first
- * copied into a heap buffer with vector moves and transposed from there, where C2 unrolls the
- * loop (the Vector API's indexed gathers are not intrinsified for this pattern and their
- * fallback allocates). Vᵀ needs no transpose (its panels hold MR consecutive head-dimension
+ * copied into a heap buffer with vector moves and transposed from there: on AVX-512 with d ≥ 16
+ * in 16×16 register blocks ({@link #transpose16}), otherwise element by element, where C2
+ * unrolls the loop (the Vector API's indexed gathers are not intrinsified for this pattern and
+ * their fallback allocates). Vᵀ needs no transpose (its panels hold MR consecutive head-dimension
  * values per key) and is copied with masked vector moves. Any other stride takes the scalar
  * loops.
  */
