@@ -103,13 +103,21 @@ for line in open(sys.argv[2]):
     m, k, n, t, pre, per = line.strip().split(",")
     old = ours.get((m, k, n, t), (0.0, 0.0))
     ours[(m, k, n, t)] = (max(old[0], float(pre)), max(old[1], float(per)))
+# The targets (0.95 pre-packed, 0.85 per call) are for DiT-XL/2's products; other shapes are shown
+# without one.
+DIT = {("256", "1152", "3456"), ("256", "1152", "4608"), ("256", "4608", "1152"), ("512", "1152", "1152")}
 print(f"{'M×K×N':<18} {'thr':>3} {'OpenBLAS':>9} {'prepacked':>9} {'ratio':>6} {'per-call':>9} {'ratio':>6}")
-worst_pre, worst_per = 9.0, 9.0
+worst = {True: [9.0, 9.0], False: [9.0, 9.0]}
 for (m, k, n, t), (pre, per) in ours.items():
     b = blas[(m, k, n, t)]
     rp, rc = float(pre) / b, float(per) / b
-    worst_pre, worst_per = min(worst_pre, rp), min(worst_per, rc)
+    w = worst[(m, k, n) in DIT]
+    w[0], w[1] = min(w[0], rp), min(w[1], rc)
     print(f"{m + '×' + k + '×' + n:<18} {t:>3} {b:>9.1f} {float(pre):>9.1f} {rp:>6.2f} {float(per):>9.1f} {rc:>6.2f}")
-print(f"GF/s; ratio = Tessera / OpenBLAS. Worst ratio: prepacked {worst_pre:.2f}, per-call {worst_per:.2f}"
-      f" (targets 0.95 and 0.85).")
+print("GF/s; ratio = Tessera / OpenBLAS.")
+if worst[True][0] < 9.0:
+    print(f"Worst on the DiT shapes: prepacked {worst[True][0]:.2f}, per-call {worst[True][1]:.2f}"
+          f" (targets 0.95 and 0.85).")
+if worst[False][0] < 9.0:
+    print(f"Worst on the other shapes (no target): prepacked {worst[False][0]:.2f}, per-call {worst[False][1]:.2f}.")
 PY
