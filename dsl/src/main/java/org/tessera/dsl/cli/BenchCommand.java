@@ -111,7 +111,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @Command(name = "gemm", mixinStandardHelpOptions = true,
             description = {"Time C = A·B on the CPU backend for each shape and thread count.",
                 "Prints GF/s with B packed once up front (weights) and packed inside every call.",
-                "With --device cuda: TFLOP/s through cuBLAS on GPU 0 in each --precision."})
+                "With --device cuda: TFLOP/s through cuBLAS on GPU 0 in each --precision.",
+                "Side by side with OpenBLAS, as ratios: bench/gemm-vs-openblas.sh (drives --serve)."})
     static final class Gemm implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
