@@ -115,7 +115,6 @@ final class GemmJob implements WorkerPool.Task {
     private int target;
     /** Where the prefetching reads' sum goes, so that the JIT keeps them. */
     private float touchSink;
-    private int threads;
     private Phase phase;
     private boolean packAInChunk;
     private boolean packBInChunk;
@@ -170,7 +169,7 @@ final class GemmJob implements WorkerPool.Task {
             clearOperands();
             return;
         }
-        threads = pool.threads();
+        int threads = pool.threads();
         jPanels = (n + NR - 1) / NR;
         int iPanels = (m + MR - 1) / MR;
         kcStep = kcStep(k);
@@ -229,6 +228,7 @@ final class GemmJob implements WorkerPool.Task {
             // Wider strips, in a multiple of the threads so that none idles at the end, at least
             // one strip per thread however narrow, and still enough of them for each slice of C
             // to stay under CHUNK_C_BYTES (512×1152×1152 takes 4 strips of 9, not 2 of 18).
+            int threads = pool.threads();
             int wide = Math.max(threads, jPanels / MIN_STRIP_PANELS / threads * threads);
             long passC = 4L * (r1 - r0) * jPanels * NR;
             int byCache = roundUp((int) ((passC + CHUNK_C_BYTES - 1) / CHUNK_C_BYTES), threads);
