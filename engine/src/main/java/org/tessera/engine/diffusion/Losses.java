@@ -11,8 +11,9 @@ import org.tessera.engine.tensor.Tensor;
  *       according to the {@link Parameterization} (Ho et al. 2020, eq. 14);
  *   <li>for {@link VarianceType#LEARNED_RANGE}, the hybrid L_simple + L_vlb (Nichol &amp;
  *       Dhariwal 2021): L_vlb is the bound's term L_t with the model's mean treated as a
- *       constant, so L_vlb trains only the variance, and it is scaled by T/1000 (DiT's
- *       {@code RESCALED_MSE}).
+ *       constant, so L_vlb trains only the variance. DiT's {@code RESCALED_MSE} (its default,
+ *       {@code rescale_learned_sigmas}) scales it by T/1000; improved-diffusion's plain
+ *       {@code MSE} loss type does not: {@link VbScale} chooses.
  * </ul>
  *
  * <p>The engine computes values, not gradients: "treated as a constant" (the reference's
@@ -22,12 +23,27 @@ public final class Losses {
     /** Per-sample terms: the MSE, the (scaled) VLB term (0 for fixed variances) and their sum. */
     public record Terms(double[] mse, double[] vlb, double[] loss) {}
 
+    /** How the VLB term of the hybrid loss is weighted. */
+    public enum VbScale {
+        /** × T/1000: DiT's {@code LossType.RESCALED_MSE}, its default. */
+        RESCALED,
+        /** × 1: {@code LossType.MSE} with a learned variance (improved-diffusion's hybrid loss). */
+        NONE
+    }
+
     private final GaussianDiffusion diffusion;
     private final VariationalBound bound;
+    private final VbScale vbScale;
 
+    /** The hybrid loss as DiT trains it ({@link VbScale#RESCALED}). */
     public Losses(GaussianDiffusion diffusion) {
+        this(diffusion, VbScale.RESCALED);
+    }
+
+    public Losses(GaussianDiffusion diffusion, VbScale vbScale) {
         this.diffusion = diffusion;
         this.bound = new VariationalBound(diffusion);
+        this.vbScale = java.util.Objects.requireNonNull(vbScale, "vbScale");
     }
 
     /** The loss of {@code model} on x_0 at steps {@code t} with the given noise. */
@@ -42,7 +58,7 @@ public final class Losses {
             // Frozen mean: the bound sees the same output, with no clipping of x̂_0 (as the reference).
             GaussianDiffusion.Prediction p = diffusion.pMeanVariance(output, xt, t, X0Processing.none());
             double[] term = bound.term(p, x0, xt, t).bitsPerDim();
-            double scale = diffusion.steps() / 1000.0;
+            double scale = vbScale == VbScale.RESCALED ? diffusion.steps() / 1000.0 : 1.0;
             for (int b = 0; b < vlb.length; b++) {
                 vlb[b] = term[b] * scale;
             }

@@ -99,12 +99,14 @@ class GuidanceAndLossTest {
         new RandomStream(2, 2).fillNormal(out, POOL);
         int[] t = {0, 50};
         Losses.Terms terms = new Losses(d).trainingLoss((x, ts, c) -> out, x0, t, noise, null);
+        Losses.Terms plain = new Losses(d, Losses.VbScale.NONE).trainingLoss((x, ts, c) -> out, x0, t, noise, null);
         Tensor xt = d.qSample(x0, t, noise);
         double[] bound = new VariationalBound(d).term(d.pMeanVariance(out, xt, t, X0Processing.none()), x0, xt, t)
                 .bitsPerDim();
         double[] mse = Losses.meanSquaredError(OPS, out.slice(1, 0, 3), noise);
         for (int b = 0; b < 2; b++) {
             assertEquals(bound[b] * 100 / 1000.0, terms.vlb()[b], 1e-12);
+            assertEquals(bound[b], plain.vlb()[b], 1e-12);
             assertEquals(mse[b], terms.mse()[b], 1e-12);
             assertEquals(terms.mse()[b] + terms.vlb()[b], terms.loss()[b], 1e-12);
         }
