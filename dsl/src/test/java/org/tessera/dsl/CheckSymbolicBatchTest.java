@@ -24,7 +24,7 @@ class CheckSymbolicBatchTest {
                     }
                 }
                 """);
-        Diagnostics d = Tessera.check(List.of(file));
+        Diagnostics d = Script.check(List.of(file));
         String text = d.render();
         assertEquals(1, d.errorCount(), text);
         assertTrue(text.contains("m.tess:3:16: error: reshape"), text);
@@ -41,7 +41,7 @@ class CheckSymbolicBatchTest {
                     }
                 }
                 """);
-        Diagnostics d = Tessera.check(List.of(file));
+        Diagnostics d = Script.check(List.of(file));
         assertFalse(d.hasErrors(), d.render());
     }
 
@@ -61,7 +61,7 @@ class CheckSymbolicBatchTest {
                     }
                 }
                 """);
-        Diagnostics d = Tessera.check(List.of(file));
+        Diagnostics d = Script.check(List.of(file));
         String text = d.render();
         assertEquals(1, d.errorCount(), text);
         assertTrue(text.contains("b.tess:4:16: error: linear"), text);
@@ -70,6 +70,6 @@ class CheckSymbolicBatchTest {
     @Test
     void numbersThatAreMultiplesOfTheBoundBatchBecomeB() {
         assertEquals("add: a [B, 4] and b [2·B, 3] at 12:97 in /tmp/junit-194",
-                Tessera.symbolicBatch("add: a [97, 4] and b [194, 3] at 12:97 in /tmp/junit-194"));
+                Checker.symbolicBatch("add: a [97, 4] and b [194, 3] at 12:97 in /tmp/junit-194"));
     }
 }

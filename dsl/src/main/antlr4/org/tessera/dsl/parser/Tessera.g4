@@ -20,7 +20,11 @@ member
     | WEIGHT path COLON shape=expr (FIXED)?                         # weightMember
     | IF expr LBRACE member* RBRACE (ELSE LBRACE member* RBRACE)?   # ifMember
     | FORWARD LPAREN inputs? RPAREN body                            # forwardMember
+    | CONTRACT LBRACE contractEntry* RBRACE                         # contractMember
     ;
+// What a model is to a pipeline: which forward input is the latent, the timestep, the label or
+// other conditioning; what its output predicts; where its variance and guidance split.
+contractEntry : ident ASSIGN expr ;
 
 body        : LBRACE statement* RBRACE ;
 statement
@@ -37,7 +41,7 @@ input       : ident (COLON expr)? ;
 path        : ident (DOT (ident | INT))* ;
 // Keywords that only start declarations or members are also ordinary names elsewhere
 // (a Linear's `weight`, `proj.weight`, `for block in blocks`).
-ident       : IDENT | WEIGHT | BLOCK | MODEL | FIXED | OUTPUT | REPEAT | SUB | FORWARD | PIPELINE | IMPORT ;
+ident       : IDENT | WEIGHT | BLOCK | MODEL | FIXED | OUTPUT | REPEAT | SUB | FORWARD | PIPELINE | IMPORT | CONTRACT ;
 
 expr
     : primary                                               # primaryExpr
@@ -80,6 +84,7 @@ WEIGHT   : 'weight' ;
 FIXED    : 'fixed' ;
 REPEAT   : 'repeat' ;
 FORWARD  : 'forward' ;
+CONTRACT : 'contract' ;
 FOR      : 'for' ;
 IN       : 'in' ;
 IF       : 'if' ;

@@ -35,7 +35,7 @@ public final class Ast {
     public record Param(String name, String type, Expr defaultValue, Span span) {}
 
     /** A member of a block body. */
-    public sealed interface Member permits LetMember, SubMember, WeightMember, IfMember, ForwardMember {
+    public sealed interface Member permits LetMember, SubMember, WeightMember, IfMember, ForwardMember, ContractMember {
         Span span();
     }
 
@@ -56,6 +56,15 @@ public final class Ast {
 
     /** {@code forward(inputs) { body }}. */
     public record ForwardMember(List<Input> inputs, List<Stmt> body, Span span) implements Member {}
+
+    /**
+     * {@code contract { latent = x  timestep = t ... }}: the model's roles for a pipeline; entries
+     * in source order.
+     */
+    public record ContractMember(List<ContractEntry> entries, Span span) implements Member {}
+
+    /** One {@code key = value} of a contract. */
+    public record ContractEntry(String key, Expr value, Span span) {}
 
     /** A forward input; {@code shape} (may be null) is a list expression whose unknown names are symbolic sizes. */
     public record Input(String name, Expr shape, Span span) {}

@@ -15,6 +15,9 @@ public final class Diagnostics {
     private final List<Diagnostic> items = new ArrayList<>();
     private final Map<String, String[]> sources = new HashMap<>();
 
+    /** An empty collection. */
+    public Diagnostics() {}
+
     /** Registers a file's text so that messages can quote its lines. */
     public void addSource(String file, String text) {
         sources.put(file, text.split("\r?\n", -1));
@@ -33,6 +36,12 @@ public final class Diagnostics {
         if (!items.contains(d)) {
             items.add(d);
         }
+    }
+
+    /** Adds every diagnostic of {@code other}, with the sources it can quote. */
+    public void addAll(Diagnostics other) {
+        sources.putAll(other.sources);
+        other.items.forEach(this::add);
     }
 
     /** How many diagnostics there are, to {@link #rewriteFrom} the ones a later pass adds. */

@@ -70,6 +70,8 @@ final class AstBuilder {
             }
             case TesseraParser.ForwardMemberContext c -> new Ast.ForwardMember(inputs(c.inputs()), body(c.body()),
                     span(c));
+            case TesseraParser.ContractMemberContext c -> new Ast.ContractMember(c.contractEntry().stream()
+                    .map(e -> new Ast.ContractEntry(e.ident().getText(), expr(e.expr()), span(e))).toList(), span(c));
             default -> throw new IllegalStateException("unknown member " + ctx.getClass());
         };
     }

@@ -3,7 +3,6 @@ package org.tessera.dsl.pipeline;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.tessera.dsl.ast.Ast;
 import org.tessera.dsl.diag.Span;
 
 /**
@@ -11,14 +10,13 @@ import org.tessera.dsl.diag.Span;
  * the inputs of one forward pass or how to sample.
  *
  * @param name the pipeline's name
- * @param model the model call, e.g. {@code DiT_XL_2(input_size = 32)}
  * @param weights a checkpoint or random weights
  * @param inputs tensors for a single forward pass (forward mode), or null to sample
  * @param sampling schedule, sampler, guidance, classes, latent shape (sampling mode), or null
  * @param seed the default seed ({@code --seed} overrides it)
  * @param outputs files to write
  */
-public record PipelineSettings(String name, Ast.Call model, Weights weights, Inputs inputs, Sampling sampling,
+public record PipelineSettings(String name, Weights weights, Inputs inputs, Sampling sampling,
                                long seed, List<Output> outputs, Span span) {
 
     /** Where weights come from. */
@@ -38,6 +36,8 @@ public record PipelineSettings(String name, Ast.Call model, Weights weights, Inp
      * @param scheduleSteps T of the training process
      * @param sampler ddim or ddpm
      * @param steps sampling steps (the schedule is respaced to them)
+     * @param spacing which timesteps the steps keep ({@code "ddim25"}, {@code "10,15,20"}), or null
+     *     for {@code "steps"}: evenly spaced, as DiT's {@code respace.py} reads a plain count
      * @param eta DDIM η
      * @param guidanceScale classifier-free guidance scale, 1 for none
      * @param guidanceForm "dit" (first three channels, DiT's published variant) or "standard"
@@ -45,7 +45,7 @@ public record PipelineSettings(String name, Ast.Call model, Weights weights, Inp
      * @param latent latent shape per sample [C, H, W]
      * @param clipX0 whether to clip the predicted x₀ to [−1, 1]
      */
-    public record Sampling(String schedule, int scheduleSteps, String sampler, int steps, double eta,
+    public record Sampling(String schedule, int scheduleSteps, String sampler, int steps, String spacing, double eta,
                            double guidanceScale, String guidanceForm, long[] classes, int[] latent, boolean clipX0,
                            Span span) {}
 

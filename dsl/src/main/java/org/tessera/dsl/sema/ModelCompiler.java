@@ -11,9 +11,9 @@ import org.tessera.dsl.diag.Diagnostics;
 import org.tessera.dsl.diag.Span;
 import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.Value;
+import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.ShapeMismatchException;
-import org.tessera.engine.tensor.Tensor;
 
 /**
  * Instantiates blocks with concrete parameters and lowers their forward bodies to the engine's
@@ -21,11 +21,6 @@ import org.tessera.engine.tensor.Tensor;
  * expression that caused it, and compilation goes on to find the others.
  */
 public final class ModelCompiler {
-    /** Supplies weight tensors by key (a checkpoint, random data, or shape-only placeholders). */
-    public interface WeightSource {
-        Tensor tensor(String key, int[] shape);
-    }
-
     /** A forward input with its declared shape resolved ({@code dtype} from an {@code i64(...)} annotation). */
     public record InputSpec(String name, int[] shape, DType dtype) {}
 
@@ -37,6 +32,11 @@ public final class ModelCompiler {
         this.program = program;
         this.diagnostics = program.diagnostics();
         this.constants = Evaluator.constantsOnly(diagnostics);
+    }
+
+    /** Where this compiler reports (the program's diagnostics). */
+    public Diagnostics diagnostics() {
+        return diagnostics;
     }
 
     /** An instantiated model: the root instance and every weight it declares. */
@@ -273,6 +273,12 @@ public final class ModelCompiler {
                         diagnostics.error(i.condition().span(), "the condition of 'if' must be a bool, got " + c.describe());
                     }
                 }
+                case Ast.ContractMember c -> {
+                    if (!m.contracts().isEmpty()) {
+                        diagnostics.error(c.span(), m.declName() + " has more than one contract { ... }");
+                    }
+                    m.contracts().add(c);
+                }
                 case Ast.ForwardMember f -> {
                     if (forward != null) {
                         diagnostics.error(f.span(), m.declName() + " has more than one forward(...)");
@@ -302,6 +308,133 @@ public final class ModelCompiler {
         }
         diagnostics.error(span, what + ": a shape must be a list like [out, in], got " + v.describe());
         return null;
+    }
+
+    // ------------------------------------------------------------------ contract
+
+    private static final java.util.Set<String> CONTRACT_KEYS = java.util.Set.of("latent", "timestep", "label",
+            "null_label", "condition", "predicts", "variance", "split_axis");
+
+    /**
+     * The root model's {@code contract { ... }}, checked against its forward inputs; null when it
+     * declares none or after errors (reported).
+     */
+    public org.tessera.dsl.ModelContract contract(Model model) {
+        ModuleInstance m = model.root;
+        if (m.contracts().isEmpty()) {
+            return null;
+        }
+        Ast.ContractMember c = m.contracts().get(0);
+        int errors = diagnostics.errorCount();
+        List<String> inputs = m.forward() == null ? List.of()
+                : m.forward().inputs().stream().map(Ast.Input::name).toList();
+        Map<String, Ast.ContractEntry> entries = new LinkedHashMap<>();
+        for (Ast.ContractEntry e : c.entries()) {
+            if (!CONTRACT_KEYS.contains(e.key())) {
+                diagnostics.error(e.span(), "unknown contract entry '" + e.key() + "'" + Suggestions.didYouMean(e.key(),
+                        CONTRACT_KEYS) + " (entries: " + String.join(", ", new java.util.TreeSet<>(CONTRACT_KEYS)) + ")");
+            } else if (entries.putIfAbsent(e.key(), e) != null) {
+                diagnostics.error(e.span(), "contract entry '" + e.key() + "' is given twice");
+            }
+        }
+        String latent = role(entries.get("latent"), "latent", inputs, c.span(), true);
+        String timestep = role(entries.get("timestep"), "timestep", inputs, c.span(), true);
+        String label = role(entries.get("label"), "label", inputs, c.span(), false);
+        List<String> conditions = new ArrayList<>();
+        Ast.ContractEntry cond = entries.get("condition");
+        if (cond != null) {
+            List<Ast.Expr> items = cond.value() instanceof Ast.ListLit l ? l.items() : List.of(cond.value());
+            for (Ast.Expr item : items) {
+                String name = inputName(item, "condition", inputs);
+                if (name != null) {
+                    conditions.add(name);
+                }
+            }
+        }
+        java.util.Set<String> used = new java.util.HashSet<>();
+        for (String r : java.util.stream.Stream.concat(java.util.stream.Stream.of(latent, timestep, label),
+                conditions.stream()).filter(java.util.Objects::nonNull).toList()) {
+            if (!used.add(r)) {
+                diagnostics.error(c.span(), "forward input '" + r + "' has two roles in the contract");
+            }
+        }
+        for (String in : inputs) {
+            if (!used.contains(in) && latent != null && timestep != null) {
+                diagnostics.error(c.span(), m.declName() + ".forward input '" + in + "' has no role in the contract"
+                        + " (latent, timestep, label or condition)");
+            }
+        }
+        Scope scope = Scope.of(m.env());
+        Long nullLabel = null;
+        if (entries.get("null_label") != null) {
+            CompileValue v = constants.eval(entries.get("null_label").value(), scope);
+            if (v instanceof CompileValue.IntV i && i.value() >= 0) {
+                nullLabel = i.value();
+            } else if (!(v instanceof CompileValue.Poison)) {
+                diagnostics.error(entries.get("null_label").value().span(), "null_label must be a non-negative int, got "
+                        + v.describe());
+            }
+        }
+        org.tessera.engine.diffusion.Parameterization prediction = choice(entries.get("predicts"), scope,
+                Map.of("eps", org.tessera.engine.diffusion.Parameterization.EPSILON,
+                        "x0", org.tessera.engine.diffusion.Parameterization.X0,
+                        "v", org.tessera.engine.diffusion.Parameterization.V),
+                org.tessera.engine.diffusion.Parameterization.EPSILON, "predicts");
+        org.tessera.engine.diffusion.VarianceType variance = choice(entries.get("variance"), scope,
+                Map.of("fixed_small", org.tessera.engine.diffusion.VarianceType.FIXED_SMALL,
+                        "fixed_large", org.tessera.engine.diffusion.VarianceType.FIXED_LARGE,
+                        "learned_range", org.tessera.engine.diffusion.VarianceType.LEARNED_RANGE),
+                org.tessera.engine.diffusion.VarianceType.FIXED_LARGE, "variance");
+        int splitAxis = 1;
+        if (entries.get("split_axis") != null) {
+            CompileValue v = constants.eval(entries.get("split_axis").value(), scope);
+            if (v instanceof CompileValue.IntV i && i.value() >= 1 && i.value() <= 8) {
+                splitAxis = (int) i.value();
+            } else if (!(v instanceof CompileValue.Poison)) {
+                diagnostics.error(entries.get("split_axis").value().span(), "split_axis must be an axis after the batch"
+                        + " (1 or more), got " + v.describe());
+            }
+        }
+        if (diagnostics.errorCount() > errors) {
+            return null;
+        }
+        return new org.tessera.dsl.ModelContract(latent, timestep, label, nullLabel, conditions, prediction, variance,
+                splitAxis);
+    }
+
+    private String role(Ast.ContractEntry e, String role, List<String> inputs, Span contract, boolean required) {
+        if (e == null) {
+            if (required) {
+                diagnostics.error(contract, "the contract does not say which forward input is the " + role
+                        + ": add  " + role + " = <input name>");
+            }
+            return null;
+        }
+        return inputName(e.value(), role, inputs);
+    }
+
+    private String inputName(Ast.Expr e, String role, List<String> inputs) {
+        if (e instanceof Ast.Name n && n.path().size() == 1 && inputs.contains(n.dotted())) {
+            return n.dotted();
+        }
+        diagnostics.error(e.span(), "contract: " + role + " must name a forward input (" + String.join(", ", inputs) + ")");
+        return null;
+    }
+
+    private <T> T choice(Ast.ContractEntry e, Scope scope, Map<String, T> options, T fallback, String key) {
+        if (e == null) {
+            return fallback;
+        }
+        CompileValue v = constants.eval(e.value(), scope);
+        if (v instanceof CompileValue.StrV s && options.containsKey(s.value())) {
+            return options.get(s.value());
+        }
+        if (!(v instanceof CompileValue.Poison)) {
+            diagnostics.error(e.value().span(), key + " must be one of " + String.join(", ",
+                    new java.util.TreeSet<>(options.keySet()).stream().map(k -> "\"" + k + "\"").toList()) + ", got "
+                    + v.describe());
+        }
+        return fallback;
     }
 
     // ------------------------------------------------------------------ forward inputs

@@ -16,19 +16,20 @@ import org.tessera.dsl.diag.Span;
  * @param env names visible in the forward body
  * @param weights the weights this block declares itself (not those of its sub-blocks)
  * @param forward the forward member, or null for a block without one
+ * @param contracts the {@code contract { ... }} members that applied (at most one is valid)
  */
 record ModuleInstance(String declName, String prefix, Map<String, CompileValue> env, List<WeightSpec> weights,
-                      Ast.ForwardMember forward) {
+                      Ast.ForwardMember forward, List<Ast.ContractMember> contracts) {
 
     /** A weight declared by a block, with its full checkpoint key. */
     record WeightSpec(String key, int[] shape, boolean fixed, Span span) {}
 
     static ModuleInstance create(String declName, String prefix) {
-        return new ModuleInstance(declName, prefix, new LinkedHashMap<>(), new ArrayList<>(), null);
+        return new ModuleInstance(declName, prefix, new LinkedHashMap<>(), new ArrayList<>(), null, new ArrayList<>());
     }
 
     ModuleInstance withForward(Ast.ForwardMember f) {
-        return new ModuleInstance(declName, prefix, env, weights, f);
+        return new ModuleInstance(declName, prefix, env, weights, f, contracts);
     }
 
     /** Every weight of this instance and its sub-blocks, in declaration order. */

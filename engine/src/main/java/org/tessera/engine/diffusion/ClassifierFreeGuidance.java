@@ -78,6 +78,15 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
         this.ops = ops;
     }
 
+    /**
+     * The batch the wrapped model sees for {@code samples} samples: the conditional and the
+     * unconditional halves in one call. The one place this rule lives; a pipeline sizes its
+     * model's plan with it.
+     */
+    public static int modelBatch(int samples) {
+        return 2 * samples;
+    }
+
     @Override
     public Tensor predict(Tensor xt, Tensor timesteps, Tensor conditioning) {
         if (conditioning == null) {
@@ -165,7 +174,7 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
     /** A zeroed [2n, …] buffer for {@code half} [n, …], in its dtype, freed by the garbage collector. */
     private static Tensor doubled(Tensor half) {
         int[] shape = half.shape();
-        shape[0] *= 2;
+        shape[0] = modelBatch(shape[0]);
         return Tensor.zeros(Arena.ofAuto(), half.dtype(), shape);
     }
 }

@@ -12,7 +12,30 @@ public final class Schedules {
     /** The offset s of the cosine schedule, which keeps β_0 from being vanishingly small. */
     private static final double COSINE_S = 0.008;
 
+    /**
+     * The schedules a script names, with the reference's constants: {@code linear} (DiT/ADM,
+     * {@link #linear(int)}), {@code cosine}, {@code scaled_linear} (Stable Diffusion's 0.00085 to
+     * 0.012) and {@code sqrt_linear} (LDM's {@code "sqrt"}, 1e-4 to 0.02). The one list the
+     * language checks against and the runtime builds from.
+     */
+    public static final java.util.List<String> NAMES = java.util.List.of("linear", "cosine", "scaled_linear", "sqrt_linear");
+
     private Schedules() {}
+
+    /**
+     * The schedule called {@code name} (one of {@link #NAMES}) over {@code steps} steps.
+     *
+     * @throws IllegalArgumentException for any other name, listing the known ones
+     */
+    public static NoiseSchedule named(String name, int steps) {
+        return switch (name) {
+            case "linear" -> linear(steps);
+            case "cosine" -> cosine(steps);
+            case "scaled_linear" -> scaledLinear(steps, 0.00085, 0.012);
+            case "sqrt_linear" -> sqrtLinear(steps, 0.0001, 0.02);
+            default -> throw new IllegalArgumentException("unknown schedule '" + name + "' (" + String.join(", ", NAMES) + ")");
+        };
+    }
 
     /**
      * DiT's and ADM's {@code "linear"}: β linear from 1e-4 to 0.02 for T = 1000; for other T both

@@ -1,0 +1,8 @@
+/** The {@code tessera} command. picocli reads the commands' annotated fields reflectively. */
+module org.tessera.cli {
+    requires org.tessera.runtime;
+    requires org.tessera.ffi;
+    requires info.picocli;
+
+    opens org.tessera.cli to info.picocli;
+}

@@ -1,0 +1,42 @@
+package org.tessera.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
+import org.tessera.engine.io.SafetensorsReader;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code tessera inspect WEIGHTS}: names, dtypes, shapes and the parameter count of a safetensors file. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "List the tensors of a safetensors file: name, dtype, shape; and the parameter count.")
+final class InspectCommand implements java.util.concurrent.Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "WEIGHTS", description = "A .safetensors file.")
+    Path file;
+
+    @Override
+    public Integer call() throws java.io.IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            int width = r.names().stream().mapToInt(String::length).max().orElse(4);
+            long total = 0;
+            for (String name : r.names()) {
+                int[] shape = r.shape(name);
+                long n = Arrays.stream(shape).asLongStream().reduce(1, (a, b) -> a * b);
+                total += n;
+                out.printf(Locale.ROOT, "%-" + width + "s  %-4s  %s%n", name, r.dtype(name).shortName(), Arrays.toString(shape));
+            }
+            for (Map.Entry<String, String> m : r.metadata().entrySet()) {
+                out.printf(Locale.ROOT, "metadata %s = %s%n", m.getKey(), m.getValue());
+            }
+            out.printf(Locale.ROOT, "%d tensors, %,d parameters%n", r.names().size(), total);
+        }
+        return TesseraCommand.EXIT_OK;
+    }
+}

@@ -1,0 +1,53 @@
+package org.tessera.cli;
+
+import java.io.PrintWriter;
+import java.util.Locale;
+import org.tessera.engine.diffusion.StepCallback;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Sampler progress: a redrawn bar with step, steps/s and ETA on a terminal; plain lines otherwise
+ * (logs, CI), at most one per second plus the last.
+ */
+final class Progress implements StepCallback {
+    private final PrintWriter err;
+    private final boolean terminal;
+    private final long start = System.nanoTime();
+    private long lastPrint;
+
+    Progress(PrintWriter err, boolean terminal) {
+        this.err = err;
+        this.terminal = terminal;
+    }
+
+    @Override
+    public void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0) {
+        long now = System.nanoTime();
+        int done = step + 1;
+        double seconds = (now - start) / 1e9;
+        double rate = done / Math.max(seconds, 1e-9);
+        double eta = (total - done) / Math.max(rate, 1e-9);
+        String stats = String.format(Locale.ROOT, "step %d/%d  t=%d  %.2f steps/s  ETA %s", done, total, timestep, rate,
+                formatSeconds(eta));
+        if (terminal) {
+            int width = 30;
+            int filled = (int) Math.round(width * (double) done / total);
+            err.print("\r[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + stats + "   ");
+            if (done == total) {
+                err.println();
+            }
+            err.flush();
+        } else if (done == total || now - lastPrint >= 1_000_000_000L) {
+            lastPrint = now;
+            err.println("sampling: " + stats);
+            err.flush();
+        }
+    }
+
+    static String formatSeconds(double s) {
+        if (s < 60) {
+            return String.format(Locale.ROOT, "%.1fs", s);
+        }
+        return String.format(Locale.ROOT, "%dm%02ds", (long) s / 60, (long) s % 60);
+    }
+}

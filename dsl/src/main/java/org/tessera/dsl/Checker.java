@@ -1,0 +1,131 @@
+package org.tessera.dsl;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.tessera.dsl.ast.Ast;
+import org.tessera.dsl.diag.Diagnostics;
+import org.tessera.dsl.diag.Span;
+import org.tessera.dsl.sema.Loader;
+import org.tessera.dsl.sema.ModelCompiler;
+import org.tessera.dsl.sema.Program;
+import org.tessera.dsl.sema.SettingsReader;
+import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.Value;
+import org.tessera.engine.io.WeightBinding;
+
+/**
+ * {@code tessera check}: parses, resolves, instantiates every model with its defaults and every
+ * pipeline's model, and shape-checks their forward passes with the batch left symbolic — without
+ * weights or any computation. Every file is checked, whatever the earlier ones gave.
+ */
+final class Checker {
+    /**
+     * What {@code check} binds the batch dimension B to: a prime no model would hard-code, so that
+     * a shape that only works for one batch size fails here, and every message shows B instead.
+     */
+    static final int SYMBOLIC_BATCH = 97;
+    private static final Pattern ELEMENTS = Pattern.compile("\\((\\d{1,12}) elements\\)");
+    private static final Pattern SHAPE = Pattern.compile("\\[(\\d{1,9}(?:, \\d{1,9})*)\\]");
+
+    private Checker() {}
+
+    static Diagnostics check(List<Path> files) {
+        Diagnostics all = new Diagnostics();
+        for (Path f : files) {
+            // Each file gets its own diagnostics, so that errors in one do not stop the checks of the next.
+            Diagnostics d = new Diagnostics();
+            checkFile(f, d);
+            all.addAll(d);
+        }
+        return all;
+    }
+
+    private static void checkFile(Path f, Diagnostics d) {
+        Program p = Loader.load(f, d);
+        if (d.hasErrors()) {
+            return;
+        }
+        ModelCompiler mc = new ModelCompiler(p);
+        for (Ast.Decl decl : p.root().declarations()) {
+            switch (decl) {
+                case Ast.BlockDecl b when b.isModel() -> checkModel(mc, mc.instantiateDefault(b.name(), b.span()), b.span(), d);
+                // A block whose parameters all have defaults is checked on its own too, when its
+                // forward inputs are annotated: no model has to use it first.
+                case Ast.BlockDecl b when b.params().stream().allMatch(param -> param.defaultValue() != null) ->
+                        checkBlock(mc, b, d);
+                case Ast.AliasDecl a -> checkModel(mc, mc.instantiateDefault(a.name(), a.span()), a.span(), d);
+                case Ast.PipelineDecl pd -> {
+                    SettingsReader.Result s = new SettingsReader(d, f.toAbsolutePath().getParent(), Map.of()).read(pd);
+                    if (s != null && s.model() != null) {
+                        checkModel(mc, mc.instantiate(s.model()), s.model().span(), d);
+                    }
+                }
+                default -> { }
+            }
+        }
+    }
+
+    /** In the shapes of a message, {@code [97, 4]} → {@code [B, 4]} and {@code [194]} → {@code [2·B]}: B as the checker bound it. */
+    static String symbolicBatch(String message) {
+        String shapes = SHAPE.matcher(message).replaceAll(r -> {
+            StringBuilder sb = new StringBuilder("[");
+            String[] dims = r.group(1).split(", ");
+            for (int i = 0; i < dims.length; i++) {
+                long n = Long.parseLong(dims[i]);
+                long k = n / SYMBOLIC_BATCH;
+                sb.append(i == 0 ? "" : ", ").append(n == 0 || n % SYMBOLIC_BATCH != 0 ? dims[i] : k == 1 ? "B" : k + "·B");
+            }
+            return Matcher.quoteReplacement(sb.append(']').toString());
+        });
+        return ELEMENTS.matcher(shapes).replaceAll(r -> {
+            long n = Long.parseLong(r.group(1));
+            return n > 0 && n % SYMBOLIC_BATCH == 0 ? "(" + (n / SYMBOLIC_BATCH) + "·B elements)" : r.group();
+        });
+    }
+
+    private static void checkBlock(ModelCompiler mc, Ast.BlockDecl b, Diagnostics d) {
+        ModelCompiler.Model m = mc.instantiateDefault(b.name(), b.span());
+        if (m == null) {
+            return;
+        }
+        boolean annotated = mc.inputs(m, Map.of("B", SYMBOLIC_BATCH)).stream()
+                .allMatch(in -> in.shape() != null && java.util.Arrays.stream(in.shape()).allMatch(x -> x >= 0));
+        if (annotated) {
+            checkModel(mc, m, b.span(), d);
+        }
+    }
+
+    private static void checkModel(ModelCompiler mc, ModelCompiler.Model m, Span span, Diagnostics d) {
+        if (m == null) {
+            return;
+        }
+        int before = d.size();
+        try {
+            mc.contract(m); // checked when declared; errors are reported
+            lower(mc, m, span, d);
+        } finally {
+            d.rewriteFrom(before, Checker::symbolicBatch);
+        }
+    }
+
+    private static void lower(ModelCompiler mc, ModelCompiler.Model m, Span span, Diagnostics d) {
+        GraphBuilder g = new GraphBuilder();
+        List<Value> inputs = new ArrayList<>();
+        for (ModelCompiler.InputSpec in : mc.inputs(m, Map.of("B", SYMBOLIC_BATCH))) {
+            if (in.shape() == null || java.util.Arrays.stream(in.shape()).anyMatch(x -> x < 0)) {
+                d.error(span, m.name() + ".forward input '" + in.name() + "' needs a shape annotation such as "
+                        + in.name() + ": [B, C, H, W] to be checked");
+                return;
+            }
+            inputs.add(g.input(in.name(), in.dtype(), in.shape()));
+        }
+        Value out = mc.lower(m, g, inputs, WeightBinding.placeholders(), span);
+        if (out != null) {
+            g.output("out", out);
+        }
+    }
+}

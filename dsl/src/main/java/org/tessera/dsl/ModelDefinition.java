@@ -1,0 +1,91 @@
+package org.tessera.dsl;
+
+import java.util.List;
+import java.util.Map;
+import org.tessera.dsl.diag.Diagnostics;
+import org.tessera.dsl.diag.Span;
+import org.tessera.dsl.sema.ModelCompiler;
+import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.Value;
+import org.tessera.engine.io.WeightSource;
+
+/**
+ * A model instantiated with concrete parameters: its weights by checkpoint key, its forward
+ * inputs, and the lowering of its forward pass to an engine graph for given input shapes.
+ */
+public final class ModelDefinition {
+    private final ModelCompiler compiler;
+    private final ModelCompiler.Model model;
+    private final Span span;
+
+    ModelDefinition(ModelCompiler compiler, ModelCompiler.Model model, Span span) {
+        this.compiler = compiler;
+        this.model = model;
+        this.span = span;
+    }
+
+    /** The declared name, e.g. {@code DiT}. */
+    public String name() {
+        return model.name();
+    }
+
+    /** Where the script instantiates the model (for messages about it). */
+    public Span span() {
+        return span;
+    }
+
+    /** Every weight, keyed as in reference checkpoints, with its shape. */
+    public Map<String, int[]> weightShapes() {
+        return model.weightShapes();
+    }
+
+    /** Parameters in learned weights (fixed buffers excluded). */
+    public long parameterCount() {
+        return model.parameterCount();
+    }
+
+    /** A compile-time parameter or let of the model (Long, Double, Boolean or String), or null. */
+    public Object constant(String name) {
+        return model.constant(name);
+    }
+
+    /**
+     * The model's {@code contract { ... }}: its inputs' and outputs' roles for a pipeline.
+     *
+     * @throws CompilationException when the model declares none or it is invalid
+     */
+    public ModelContract contract() {
+        int before = compiler.diagnostics().errorCount();
+        ModelContract c = compiler.contract(model);
+        if (c == null) {
+            if (compiler.diagnostics().errorCount() == before) {
+                compiler.diagnostics().error(span, name() + " declares no contract; a pipeline that samples needs one,"
+                        + " e.g.  contract { latent = x  timestep = t  label = y  predicts = \"eps\" }");
+            }
+            throw new CompilationException(compiler.diagnostics());
+        }
+        return c;
+    }
+
+    /** The forward inputs, with symbolic sizes such as {@code B} taken from {@code symbols}. */
+    public List<ModelInput> inputs(Map<String, Integer> symbols) {
+        return compiler.inputs(model, symbols).stream()
+                .map(in -> new ModelInput(in.name(), in.shape(), in.dtype())).toList();
+    }
+
+    /**
+     * Adds the forward pass applied to {@code inputs} to {@code graph}, weights from
+     * {@code weights}; every shape is checked as nodes are added.
+     *
+     * @return the output value
+     * @throws CompilationException with every problem found, at its source position
+     */
+    public Value lower(GraphBuilder graph, List<Value> inputs, WeightSource weights) {
+        Diagnostics d = compiler.diagnostics();
+        Value out = compiler.lower(model, graph, inputs, weights, span);
+        if (out == null || d.hasErrors()) {
+            throw new CompilationException(d);
+        }
+        return out;
+    }
+}

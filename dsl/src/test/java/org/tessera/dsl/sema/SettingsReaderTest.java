@@ -1,0 +1,100 @@
+package org.tessera.dsl.sema;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.tessera.dsl.ast.Ast;
+import org.tessera.dsl.diag.Diagnostics;
+import org.tessera.dsl.parser.TesseraParserFacade;
+import org.tessera.dsl.pipeline.PipelineSettings;
+
+/** Pipeline settings: what is accepted, the defaults, and the errors at the setting. */
+class SettingsReaderTest {
+    private final Diagnostics diagnostics = new Diagnostics();
+
+    private SettingsReader.Result read(String settings, Map<String, String> overrides) {
+        String text = "pipeline p {\n    model = M()\n    weights = random()\n" + settings
+                + "    output \"s.safetensors\" = tensors(samples)\n}\n";
+        Ast.SourceFile f = TesseraParserFacade.parse("p.tess", text, diagnostics);
+        diagnostics.addSource("p.tess", text);
+        return new SettingsReader(diagnostics, Path.of("/tmp"), overrides).read((Ast.PipelineDecl) f.declarations().get(0));
+    }
+
+    private SettingsReader.Result read(String settings) {
+        return read(settings, Map.of());
+    }
+
+    @Test
+    void defaultsAreDitsSampler() {
+        PipelineSettings.Sampling s = read("").settings().sampling();
+        assertEquals("linear", s.schedule());
+        assertEquals(1000, s.scheduleSteps());
+        assertEquals("ddim", s.sampler());
+        assertEquals(50, s.steps());
+        assertNull(s.spacing());
+        assertEquals(1.0, s.guidanceScale());
+    }
+
+    @Test
+    void spacingGivesTheStepCount() {
+        PipelineSettings.Sampling s = read("    sampler = ddim(spacing = \"ddim25\")\n").settings().sampling();
+        assertEquals("ddim25", s.spacing());
+        assertEquals(25, s.steps());
+        assertEquals(45, read("    sampler = ddpm(spacing = \"10,15,20\")\n").settings().sampling().steps());
+    }
+
+    @Test
+    void spacingAndStepsMustAgree() {
+        assertNull(read("    sampler = ddim(steps = 10, spacing = \"ddim25\")\n"));
+        assertTrue(diagnostics.render().contains("p.tess:4:42: error: spacing \"ddim25\" keeps 25 steps, but steps = 10"),
+                diagnostics.render());
+    }
+
+    @Test
+    void anInvalidSpacingIsReportedAtIt() {
+        assertNull(read("    sampler = ddim(spacing = \"ddim999\")\n"));
+        assertTrue(diagnostics.render().contains("p.tess:4:30: error: spacing \"ddim999\":"), diagnostics.render());
+    }
+
+    @Test
+    void unknownSchedulesAreNamedWithTheKnownOnes() {
+        assertNull(read("    schedule = cosin(1000)\n"));
+        String text = diagnostics.render();
+        assertTrue(text.contains("p.tess:4:16: error: unknown schedule 'cosin'; did you mean 'cosine'?"), text);
+        assertTrue(text.contains("(linear, cosine, scaled_linear, sqrt_linear)"), text);
+    }
+
+    @Test
+    void anEmptyScheduleIsNotAStepRange() {
+        assertNull(read("    schedule = linear(0)\n"));
+        assertTrue(diagnostics.render().contains("a schedule needs at least 1 step, got 0"), diagnostics.render());
+    }
+
+    @Test
+    void overridesReplaceSettings() {
+        SettingsReader.Result r = read("    sampler = ddim(steps = 50)\n", Map.of("sampler", "ddpm(steps = 7)", "seed", "3"));
+        assertNotNull(r, diagnostics.render());
+        assertEquals("ddpm", r.settings().sampling().sampler());
+        assertEquals(7, r.settings().sampling().steps());
+        assertEquals(3, r.settings().seed());
+    }
+
+    @Test
+    void unknownSettingsSuggestTheNearestOne() {
+        assertNull(read("    sampeler = ddim()\n"));
+        assertTrue(diagnostics.render().contains("unknown pipeline setting 'sampeler'; did you mean 'sampler'?"),
+                diagnostics.render());
+    }
+
+    @Test
+    void theModelCallIsKeptForInstantiation() {
+        SettingsReader.Result r = read("");
+        assertEquals("M", r.model().dotted());
+        assertEquals(2, r.model().span().line());
+    }
+}

@@ -1,0 +1,73 @@
+package org.tessera.runtime.internal;
+
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SequencedMap;
+import org.tessera.dsl.pipeline.PipelineSettings;
+import org.tessera.engine.io.ImageOutput;
+import org.tessera.engine.io.SafetensorsWriter;
+import org.tessera.engine.tensor.Tensor;
+
+/** Writes a pipeline's outputs; every file appears whole or not at all. */
+public final class OutputWriter {
+    private OutputWriter() {}
+
+    /**
+     * Fails early, before any long computation, when {@code dir} cannot be created or written.
+     *
+     * @throws IOException naming the folder and the reason
+     */
+    public static void checkWritable(Path dir) throws IOException {
+        try {
+            Files.createDirectories(dir);
+            Path probe = Files.createTempFile(dir, ".tessera-probe", ".tmp");
+            Files.delete(probe);
+        } catch (AccessDeniedException e) {
+            throw new IOException("cannot write to " + dir + ": permission denied", e);
+        } catch (FileSystemException e) {
+            throw new IOException("cannot write to " + dir + ": " + (e.getReason() == null ? "not a writable folder"
+                    : e.getReason()), e);
+        }
+    }
+
+    /** Writes every output from {@code results} (by name) under {@code outDir}; returns the files. */
+    public static List<Path> write(List<PipelineSettings.Output> outputs, Map<String, Tensor> results, Path outDir,
+                                   Map<String, String> metadata) throws IOException {
+        checkWritable(outDir);
+        List<Path> written = new ArrayList<>();
+        for (PipelineSettings.Output o : outputs) {
+            Path file = outDir.resolve(o.file());
+            switch (o.format()) {
+                case "tensors" -> {
+                    SequencedMap<String, Tensor> named = new LinkedHashMap<>();
+                    for (String n : o.names()) {
+                        named.put(n, results.get(n));
+                    }
+                    Files.createDirectories(file.toAbsolutePath().getParent());
+                    SafetensorsWriter.write(file, named, metadata);
+                    written.add(file);
+                }
+                case "png" -> written.addAll(ImageOutput.perSample(image(results, o), file));
+                case "grid" -> written.add(ImageOutput.grid(image(results, o), file));
+                default -> throw new IllegalStateException("unknown output format " + o.format());
+            }
+        }
+        return written;
+    }
+
+    private static Tensor image(Map<String, Tensor> results, PipelineSettings.Output o) {
+        Tensor t = results.get(o.names().get(0));
+        if (t.rank() != 4) {
+            throw new IllegalArgumentException(o.span() + ": " + o.format() + "(" + o.names().get(0)
+                    + ") needs a [N, C, H, W] tensor, got " + java.util.Arrays.toString(t.shape()));
+        }
+        return t;
+    }
+}

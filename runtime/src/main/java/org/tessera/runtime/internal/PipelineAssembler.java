@@ -1,0 +1,240 @@
+package org.tessera.runtime.internal;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tessera.dsl.ModelContract;
+import org.tessera.dsl.ModelDefinition;
+import org.tessera.dsl.ModelInput;
+import org.tessera.dsl.PipelineDefinition;
+import org.tessera.dsl.pipeline.PipelineSettings;
+import org.tessera.engine.device.ComputeDevice;
+import org.tessera.engine.device.DeviceChoice;
+import org.tessera.engine.device.DeviceUnavailableException;
+import org.tessera.engine.device.Devices;
+import org.tessera.engine.device.Precision;
+import org.tessera.engine.diffusion.ClassifierFreeGuidance;
+import org.tessera.engine.graph.CompiledGraph;
+import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.Planner;
+import org.tessera.engine.graph.Value;
+import org.tessera.engine.io.SafetensorsReader;
+import org.tessera.engine.io.WeightBinding;
+import org.tessera.engine.io.WeightsFormatException;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Turns a checked pipeline into a runnable one: opens the device, binds the weights (checked
+ * against the model first), loads a forward pipeline's inputs and compiles the plan for the
+ * pipeline's own shapes. Every failure releases what was opened.
+ */
+public final class PipelineAssembler {
+    private PipelineAssembler() {}
+
+    public static CompiledPipeline assemble(PipelineDefinition def, DeviceChoice deviceChoice, Precision precision,
+                                            int threads) {
+        PipelineSettings settings = def.settings();
+        ModelDefinition model = def.model();
+        Arena arena = Arena.ofShared();
+        List<Arena> weightArenas = Collections.synchronizedList(new ArrayList<>());
+        List<AutoCloseable> owned = new ArrayList<>();
+        boolean ok = false;
+        try {
+            ComputeDevice device;
+            try {
+                device = Devices.open(deviceChoice, precision, threads, System.err::println);
+            } catch (DeviceUnavailableException e) {
+                throw def.error(settings.span(), e.getMessage());
+            }
+            owned.add(device);
+            WeightBinding.Bound weights = switch (settings.weights()) {
+                case PipelineSettings.Checkpoint c -> {
+                    SafetensorsReader file;
+                    try {
+                        file = SafetensorsReader.open(c.path());
+                    } catch (IOException | WeightsFormatException e) {
+                        throw def.error(c.span(), "cannot load weights: " + describe(e));
+                    }
+                    owned.add(file);
+                    String mismatch = WeightBinding.mismatch(file, model.weightShapes(), model.name());
+                    if (mismatch != null) {
+                        throw def.error(c.span(), mismatch);
+                    }
+                    yield WeightBinding.checkpoint(file, arena);
+                }
+                case PipelineSettings.RandomWeights r -> WeightBinding.random(r.seed(), r.std(), device.host(), weightArenas);
+            };
+            Map<String, Tensor> forwardInputs = settings.inputs() == null ? null : loadInputs(def, arena);
+            Map<String, int[]> shapes = new LinkedHashMap<>();
+            Map<String, DType> dtypes = new LinkedHashMap<>();
+            List<ModelInput> specs;
+            ModelContract contract = null;
+            if (forwardInputs != null) {
+                specs = model.inputs(Map.of("B", forwardInputs.values().iterator().next().size(0)));
+                for (ModelInput in : specs) {
+                    Tensor t = forwardInputs.get(in.name());
+                    if (t == null) {
+                        throw def.error(settings.inputs().span(), "load(...) gives no tensor for forward input '" + in.name() + "'");
+                    }
+                    shapes.put(in.name(), t.shape());
+                    dtypes.put(in.name(), t.dtype());
+                }
+            } else {
+                contract = model.contract();
+                PipelineSettings.Sampling s = settings.sampling();
+                int batch = modelBatch(s.classes().length, s.guidanceScale());
+                specs = model.inputs(Map.of("B", batch));
+                for (ModelInput in : specs) {
+                    int[] shape = in.shape();
+                    DType dtype = in.dtype();
+                    if (in.name().equals(contract.latent())) {
+                        dtype = DType.F32;
+                        if (s.latent() != null) {
+                            shape = new int[s.latent().length + 1];
+                            shape[0] = batch;
+                            System.arraycopy(s.latent(), 0, shape, 1, s.latent().length);
+                        }
+                    } else if (in.name().equals(contract.timestep()) || in.name().equals(contract.label())) {
+                        dtype = DType.I64; // the sampler's timesteps and the labels are integers
+                    } else {
+                        throw def.error(model.span(), model.name() + ".forward input '" + in.name() + "' is a condition;"
+                                + " a one-stage pipeline has nothing to give it (a stage of a multi-stage pipeline does)");
+                    }
+                    if (shape == null || java.util.Arrays.stream(shape).anyMatch(x -> x < 0)) {
+                        throw def.error(model.span(), model.name() + ".forward input '" + in.name()
+                                + "' has no shape annotation; the pipeline cannot size it");
+                    }
+                    shapes.put(in.name(), shape);
+                    dtypes.put(in.name(), dtype);
+                }
+            }
+            List<String> inputNames = specs.stream().map(ModelInput::name).toList();
+            ModelPlans plans = new ModelPlans(inputShapes -> {
+                GraphBuilder g = new GraphBuilder();
+                List<Value> inputs = new ArrayList<>();
+                for (String name : inputNames) {
+                    inputs.add(g.input(name, dtypes.get(name), inputShapes.get(name)));
+                }
+                g.output("out", model.lower(g, inputs, weights.source()));
+                return Planner.compile(g.build(), device.compute(), device.host(), Planner.Options.DEFAULT, weights.release());
+            });
+            owned.add(plans);
+            ModelPlans.Plan first = plans.plan(shapes); // the pipeline's own shapes, compiled up front
+            if (contract != null) {
+                checkOutput(def, contract, first.graph().optimizedGraph().outputs().get("out").shape(),
+                        shapes.get(contract.latent()));
+            }
+            Object classes = model.constant("num_classes");
+            CompiledPipeline p = new CompiledPipeline(settings, model.name(), contract, device, plans, inputNames, shapes,
+                    forwardInputs, classes instanceof Long n ? n : 0L, arena, () -> {
+                        closeAll(weightArenas);
+                        for (int i = owned.size() - 1; i >= 0; i--) {
+                            closeQuietly(owned.get(i));
+                        }
+                    });
+            ok = true;
+            return p;
+        } finally {
+            if (!ok) {
+                for (int i = owned.size() - 1; i >= 0; i--) {
+                    closeQuietly(owned.get(i));
+                }
+                closeAll(weightArenas);
+                arena.close();
+            }
+        }
+    }
+
+    /**
+     * The model's output must hold what its contract says along the split axis: C channels of
+     * the prediction for a latent of C channels, and C more for a learned variance.
+     */
+    private static void checkOutput(PipelineDefinition def, ModelContract c, int[] out, int[] latent) {
+        int axis = c.splitAxis();
+        if (axis >= latent.length || axis >= out.length) {
+            throw def.error(def.model().span(), "contract: split_axis " + axis + " is outside the latent "
+                    + java.util.Arrays.toString(latent) + " or the output " + java.util.Arrays.toString(out));
+        }
+        int channels = latent[axis];
+        int expected = c.variance().outputChannels(channels);
+        int[] want = latent.clone();
+        want[axis] = expected;
+        if (!java.util.Arrays.equals(out, want)) {
+            throw def.error(def.model().span(), def.model().name() + " returns " + java.util.Arrays.toString(out)
+                    + " for a latent " + java.util.Arrays.toString(latent) + ", but its contract (variance "
+                    + c.variance().name().toLowerCase(java.util.Locale.ROOT) + ") says " + java.util.Arrays.toString(want));
+        }
+    }
+
+    /**
+     * The batch the model sees for {@code samples} samples: twice as many with classifier-free
+     * guidance (conditional and unconditional halves in one call, as DiT does), which
+     * {@link ClassifierFreeGuidance} builds.
+     */
+    public static int modelBatch(int samples, double guidanceScale) {
+        return guided(guidanceScale) ? ClassifierFreeGuidance.modelBatch(samples) : samples;
+    }
+
+    /** Guidance is on unless its scale is 1 (ε_u + 1·(ε_c − ε_u) = ε_c). */
+    public static boolean guided(double guidanceScale) {
+        return guidanceScale != 1.0;
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            System.err.println("tessera: warning: while releasing " + c.getClass().getSimpleName() + ": " + e.getMessage());
+        }
+    }
+
+    static void closeAll(List<Arena> arenas) {
+        synchronized (arenas) {
+            for (Arena a : arenas) {
+                a.close();
+            }
+            arenas.clear();
+        }
+    }
+
+    static String describe(Exception e) {
+        return switch (e) {
+            case java.nio.file.NoSuchFileException n -> "no such file " + n.getFile();
+            case java.nio.file.AccessDeniedException a -> "permission denied: " + a.getFile();
+            default -> String.valueOf(e.getMessage());
+        };
+    }
+
+    private static Map<String, Tensor> loadInputs(PipelineDefinition def, Arena arena) {
+        PipelineSettings.Inputs in = def.settings().inputs();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        List<String> missing = new ArrayList<>();
+        try (SafetensorsReader r = SafetensorsReader.open(in.path())) {
+            for (Map.Entry<String, String> e : in.names().entrySet()) {
+                if (!r.contains(e.getValue())) {
+                    missing.add(e.getValue());
+                    continue;
+                }
+                Tensor src = r.tensor(e.getValue());
+                Tensor t = Tensor.zeros(arena, src.dtype(), src.shape());
+                t.copyFrom(src); // the reader's mapping closes below
+                out.put(e.getKey(), t);
+            }
+        } catch (IOException | WeightsFormatException e) {
+            throw def.error(in.span(), "cannot load inputs: " + describe(e));
+        }
+        if (!missing.isEmpty()) {
+            throw def.error(in.span(), in.path().getFileName() + " has no tensor" + (missing.size() == 1 ? " '" : "s '")
+                    + String.join("', '", missing) + "'");
+        }
+        if (out.isEmpty()) {
+            throw def.error(in.span(), "load(...) names no inputs");
+        }
+        return out;
+    }
+}
