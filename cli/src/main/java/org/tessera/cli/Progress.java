@@ -12,12 +12,20 @@ import org.tessera.engine.tensor.Tensor;
 final class Progress implements StepCallback {
     private final PrintWriter err;
     private final boolean terminal;
-    private final long start = System.nanoTime();
+    private long start = System.nanoTime();
     private long lastPrint;
+    private String label = "sampling";
 
     Progress(PrintWriter err, boolean terminal) {
         this.err = err;
         this.terminal = terminal;
+    }
+
+    @Override
+    public void onStage(String stage, int index, int count) {
+        start = System.nanoTime();
+        lastPrint = 0;
+        label = String.format(Locale.ROOT, "stage %s (%d/%d)", stage, index + 1, count);
     }
 
     @Override
@@ -32,14 +40,14 @@ final class Progress implements StepCallback {
         if (terminal) {
             int width = 30;
             int filled = (int) Math.round(width * (double) done / total);
-            err.print("\r[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + stats + "   ");
+            err.print("\r" + label + " [" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + stats + "   ");
             if (done == total) {
                 err.println();
             }
             err.flush();
         } else if (done == total || now - lastPrint >= 1_000_000_000L) {
             lastPrint = now;
-            err.println("sampling: " + stats);
+            err.println(label + ": " + stats);
             err.flush();
         }
     }

@@ -60,8 +60,10 @@ final class Checker {
                 case Ast.AliasDecl a -> checkModel(mc, mc.instantiateDefault(a.name(), a.span()), a.span(), d);
                 case Ast.PipelineDecl pd -> {
                     SettingsReader.Result s = new SettingsReader(d, f.toAbsolutePath().getParent(), Map.of()).read(pd);
-                    if (s != null && s.model() != null) {
-                        checkModel(mc, mc.instantiate(s.model()), s.model().span(), d);
+                    if (s != null) {
+                        for (Ast.Call model : s.models().values()) {
+                            checkModel(mc, mc.instantiate(model), model.span(), d);
+                        }
                     }
                 }
                 default -> { }

@@ -1,5 +1,6 @@
 package org.tessera.dsl;
 
+import java.util.Map;
 import org.tessera.dsl.diag.Diagnostics;
 import org.tessera.dsl.diag.Span;
 import org.tessera.dsl.pipeline.PipelineSettings;
@@ -10,12 +11,12 @@ import org.tessera.dsl.pipeline.PipelineSettings;
  */
 public final class PipelineDefinition {
     private final PipelineSettings settings;
-    private final ModelDefinition model;
+    private final Map<String, ModelDefinition> models;
     private final Diagnostics diagnostics;
 
-    PipelineDefinition(PipelineSettings settings, ModelDefinition model, Diagnostics diagnostics) {
+    PipelineDefinition(PipelineSettings settings, Map<String, ModelDefinition> models, Diagnostics diagnostics) {
         this.settings = settings;
-        this.model = model;
+        this.models = Map.copyOf(models);
         this.diagnostics = diagnostics;
     }
 
@@ -23,8 +24,13 @@ public final class PipelineDefinition {
         return settings;
     }
 
-    public ModelDefinition model() {
-        return model;
+    /** The model of stage {@code stage} (a sample or forward stage). */
+    public ModelDefinition model(String stage) {
+        ModelDefinition m = models.get(stage);
+        if (m == null) {
+            throw new IllegalArgumentException("stage '" + stage + "' has no model");
+        }
+        return m;
     }
 
     /** The pipeline's name. */

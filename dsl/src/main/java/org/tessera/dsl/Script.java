@@ -75,11 +75,17 @@ public final class Script {
             throw new CompilationException(d);
         }
         ModelCompiler mc = new ModelCompiler(program);
-        ModelCompiler.Model model = mc.instantiate(read.model());
-        if (model == null || d.hasErrors()) {
+        Map<String, ModelDefinition> models = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Ast.Call> e : read.models().entrySet()) {
+            ModelCompiler.Model model = mc.instantiate(e.getValue());
+            if (model != null) {
+                models.put(e.getKey(), new ModelDefinition(mc, model, e.getValue().span()));
+            }
+        }
+        if (d.hasErrors()) {
             throw new CompilationException(d);
         }
-        return new PipelineDefinition(read.settings(), new ModelDefinition(mc, model, read.model().span()), d);
+        return new PipelineDefinition(read.settings(), models, d);
     }
 
     private Ast.PipelineDecl pick(String name, Diagnostics d) {

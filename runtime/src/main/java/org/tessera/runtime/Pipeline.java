@@ -11,6 +11,7 @@ import org.tessera.engine.graph.CompiledGraph;
 import org.tessera.engine.graph.Profile;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.runtime.internal.CompiledPipeline;
+import org.tessera.runtime.internal.ModelStage;
 
 /**
  * A compiled pipeline: its model's forward pass as optimised plans on a device, its weights, and
@@ -39,9 +40,22 @@ public final class Pipeline implements AutoCloseable {
         return impl.settings().seed();
     }
 
-    /** The model's declared name, e.g. {@code DiT}. */
+    /** The names of the pipeline's stages in the order they run ({@code samples} or {@code out} for the slot form). */
+    public List<String> stageNames() {
+        return impl.stageNames();
+    }
+
+    /**
+     * Runs every stage from {@code request} (its seed, and what it overrides) and returns each
+     * stage's result by name; a forward stage's inputs are among them.
+     */
+    public PipelineResult runStages(SampleRequest request, StepCallback callback) {
+        return new PipelineResult(impl.run(request, callback));
+    }
+
+    /** The model's declared name, e.g. {@code DiT} (of the last model stage in a pipeline of stages). */
     public String modelName() {
-        return impl.modelName();
+        return impl.main().modelName();
     }
 
     /** Where the model runs: {@code vector}, {@code scalar} (the CPU backends) or {@code cuda-fp32}, …. */
@@ -51,17 +65,17 @@ public final class Pipeline implements AutoCloseable {
 
     /** The optimised plan of one forward pass at the script's shapes (pass log, FLOPs, buffer size). */
     public CompiledGraph graph() {
-        return impl.defaultPlan().graph();
+        return impl.main().defaultPlan().graph();
     }
 
     /** The forward inputs by name with the shapes the script's plan was compiled for. */
     public Map<String, int[]> inputShapes() {
-        return impl.inputShapes();
+        return impl.main().inputShapes();
     }
 
     /** True when the pipeline samples (no {@code inputs} setting). */
     public boolean isSampling() {
-        return impl.isSampling();
+        return impl.main().isSampling();
     }
 
     /**
@@ -70,12 +84,12 @@ public final class Pipeline implements AutoCloseable {
      * {@code out} as a fresh tensor the caller owns.
      */
     public Map<String, Tensor> run(Map<String, Tensor> inputs) {
-        return impl.forward(inputs);
+        return impl.main().forward(inputs);
     }
 
     /** The forward pass on the pipeline's own {@code inputs} (forward pipelines only), with the inputs among the results. */
     public Map<String, Tensor> runForward() {
-        return impl.runForward();
+        return impl.main().runForward();
     }
 
     /** Samples with the pipeline's own settings from {@code seed}; returns x_0, [classes, C, H, W]. */
@@ -108,7 +122,7 @@ public final class Pipeline implements AutoCloseable {
      * The variance is learned when the model outputs it, else β_t, as DiT.
      */
     public GaussianDiffusion diffusion() {
-        return impl.diffusion();
+        return impl.main().diffusion();
     }
 
     /**
@@ -117,14 +131,14 @@ public final class Pipeline implements AutoCloseable {
      * use it from one thread and close it when done.
      */
     public Denoiser denoiser(int batch) {
-        return new Denoiser(impl.denoiser(batch));
+        return new Denoiser(impl.main().denoiser(batch));
     }
 
     /** The network of {@link #denoiser(int)}: a {@link DenoisingModel} holding one set of buffers until closed. */
     public static final class Denoiser implements DenoisingModel, AutoCloseable {
-        private final CompiledPipeline.Denoiser impl;
+        private final ModelStage.Denoiser impl;
 
-        Denoiser(CompiledPipeline.Denoiser impl) {
+        Denoiser(ModelStage.Denoiser impl) {
             this.impl = impl;
         }
 
@@ -144,12 +158,12 @@ public final class Pipeline implements AutoCloseable {
      * each node, after two warm-up runs.
      */
     public Profile profile(int runs) {
-        return impl.profile(runs);
+        return impl.main().profile(runs);
     }
 
     /** Milliseconds per forward pass, best of {@code runs} after two warm-ups; includes copies in and out. */
     public double forwardMillis(int runs) {
-        return impl.forwardMillis(runs);
+        return impl.main().forwardMillis(runs);
     }
 
     /**

@@ -71,6 +71,7 @@ arg         : (ident ASSIGN)? expr ;
 pipelineDecl : PIPELINE name=ident LBRACE setting* RBRACE ;
 setting
     : ident ASSIGN expr                                     # assignSetting
+    | LET ident ASSIGN expr                                 # stageSetting
     | OUTPUT STRING ASSIGN expr                             # outputSetting
     ;
 

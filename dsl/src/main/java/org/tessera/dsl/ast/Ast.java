@@ -91,12 +91,15 @@ public final class Ast {
     public record Return(Expr value, Span span) implements Stmt {}
 
     /** A pipeline setting. */
-    public sealed interface Setting permits AssignSetting, OutputSetting {
+    public sealed interface Setting permits AssignSetting, StageSetting, OutputSetting {
         Span span();
     }
 
     /** {@code key = expr}. */
     public record AssignSetting(String key, Expr value, Span span) implements Setting {}
+
+    /** {@code let name = sample(...)}: a stage of a pipeline program. */
+    public record StageSetting(String name, Expr value, Span span) implements Setting {}
 
     /** {@code output "file" = expr}. */
     public record OutputSetting(String file, Expr value, Span span) implements Setting {}

@@ -131,6 +131,8 @@ final class AstBuilder {
             settings.add(switch (s) {
                 case TesseraParser.AssignSettingContext c -> new Ast.AssignSetting(c.ident().getText(), expr(c.expr()),
                         span(c));
+                case TesseraParser.StageSettingContext c -> new Ast.StageSetting(c.ident().getText(), expr(c.expr()),
+                        span(c));
                 case TesseraParser.OutputSettingContext c -> new Ast.OutputSetting(unquote(c.STRING().getSymbol()),
                         expr(c.expr()), span(c));
                 default -> throw new IllegalStateException("unknown setting " + s.getClass());

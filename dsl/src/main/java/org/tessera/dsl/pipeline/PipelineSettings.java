@@ -6,18 +6,73 @@ import java.util.Map;
 import org.tessera.dsl.diag.Span;
 
 /**
- * A pipeline's settings after checking: what to build, where its weights come from, and either
- * the inputs of one forward pass or how to sample.
+ * A pipeline's settings after checking: a program of stages, its default seed and its outputs.
+ *
+ * <p>A pipeline written with slots ({@code model = …}, {@code sampler = …}) is the one-stage case:
+ * one {@link SampleStage} named {@code samples}, or one {@link ForwardStage} named {@code out}
+ * for a pipeline with {@code inputs}. A pipeline of stages binds each with {@code let}:
+ *
+ * <pre>
+ * let base = sample(model = DiT(...), weights = random(seed = 1), sampler = ddim(steps = 10), classes = [1, 7])
+ * let up   = upsample(base, 2)
+ * let sr   = sample(model = DiTSR(...), weights = ..., condition = up, classes = [1, 7])
+ * </pre>
  *
  * @param name the pipeline's name
- * @param weights a checkpoint or random weights
- * @param inputs tensors for a single forward pass (forward mode), or null to sample
- * @param sampling schedule, sampler, guidance, classes, latent shape (sampling mode), or null
+ * @param stages the stages in the order they run; each reads only stages before it
  * @param seed the default seed ({@code --seed} overrides it)
  * @param outputs files to write
+ * @param staged whether the script binds stages with {@code let} (else the slot form)
  */
-public record PipelineSettings(String name, Weights weights, Inputs inputs, Sampling sampling,
-                               long seed, List<Output> outputs, Span span) {
+public record PipelineSettings(String name, List<Stage> stages, long seed, List<Output> outputs, boolean staged,
+                               Span span) {
+    public PipelineSettings {
+        stages = List.copyOf(stages);
+        outputs = List.copyOf(outputs);
+    }
+
+    /** One step of a pipeline's program; its result is named {@link #name()}. */
+    public sealed interface Stage permits SampleStage, ForwardStage, UpsampleStage, ConcatStage {
+        String name();
+
+        Span span();
+    }
+
+    /**
+     * Sampling with a model of its own.
+     *
+     * @param conditions the stages whose results feed the model's {@code condition} inputs, in the
+     *     contract's order
+     */
+    public record SampleStage(String name, Weights weights, Sampling sampling, List<String> conditions, Span span)
+            implements Stage {
+        public SampleStage {
+            conditions = List.copyOf(conditions);
+        }
+    }
+
+    /** One forward pass on tensors from a file; its results are {@code out} and the inputs by name. */
+    public record ForwardStage(String name, Weights weights, Inputs inputs, Span span) implements Stage {}
+
+    /** Nearest-neighbour upsampling of a stage's [N, C, H, W] result by an integer factor. */
+    public record UpsampleStage(String name, String input, int factor, Span span) implements Stage {}
+
+    /** Stages' results joined along {@code dim} (channels: 1; time in a video latent: 2). */
+    public record ConcatStage(String name, List<String> inputs, int dim, Span span) implements Stage {
+        public ConcatStage {
+            inputs = List.copyOf(inputs);
+        }
+    }
+
+    /** The sampling settings of a one-stage sampling pipeline, else null. */
+    public Sampling sampling() {
+        return !staged && stages.size() == 1 && stages.get(0) instanceof SampleStage s ? s.sampling() : null;
+    }
+
+    /** The inputs of a one-stage forward pipeline, else null. */
+    public Inputs inputs() {
+        return !staged && stages.size() == 1 && stages.get(0) instanceof ForwardStage f ? f.inputs() : null;
+    }
 
     /** Where weights come from. */
     public sealed interface Weights permits Checkpoint, RandomWeights {}

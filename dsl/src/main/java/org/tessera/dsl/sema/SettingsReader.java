@@ -37,12 +37,27 @@ public final class SettingsReader {
         this.overrides = overrides;
     }
 
-    /** A pipeline's checked settings and the call of its model (to instantiate). */
-    public record Result(PipelineSettings settings, Ast.Call model) {}
+    /** A pipeline's checked settings and the model call of each model stage, by stage name (to instantiate). */
+    public record Result(PipelineSettings settings, Map<String, Ast.Call> models) {
+        public Result {
+            models = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(models));
+        }
+
+        /** The model call of a one-stage pipeline. */
+        public Ast.Call model() {
+            return models.values().iterator().next();
+        }
+    }
+
+    /** The keys a {@code sample(...)} stage takes: a one-stage pipeline's slots, less the pipeline-wide ones. */
+    private static final Set<String> SAMPLE_KEYS = Set.of("model", "weights", "schedule", "sampler", "guidance",
+            "classes", "latent", "clip_x0", "condition");
+    private static final Set<String> STAGE_CALLS = Set.of("sample", "upsample", "concat");
 
     /** The settings, or null when the declaration has errors (reported to the diagnostics). */
     public Result read(Ast.PipelineDecl decl) {
         Map<String, Ast.Expr> settings = new LinkedHashMap<>();
+        Map<String, Ast.StageSetting> stageDecls = new LinkedHashMap<>();
         List<PipelineSettings.Output> outputs = new ArrayList<>();
         int errors = diagnostics.errorCount();
         for (Ast.Setting s : decl.settings()) {
@@ -57,19 +72,102 @@ public final class SettingsReader {
                         settings.put(a.key(), a.value());
                     }
                 }
+                case Ast.StageSetting st -> {
+                    if (stageDecls.putIfAbsent(st.name(), st) != null) {
+                        diagnostics.error(st.span(), "stage '" + st.name() + "' is bound twice");
+                    }
+                }
                 case Ast.OutputSetting o -> outputs.add(output(o));
             }
         }
+        boolean staged = !stageDecls.isEmpty();
+        Map<String, Map<String, Ast.Expr>> stageOverrides = new LinkedHashMap<>();
         for (Map.Entry<String, String> o : overrides.entrySet()) {
-            if (!KEYS.contains(o.getKey())) {
-                diagnostics.error(decl.span(), "--set " + o.getKey() + ": unknown pipeline setting" + didYouMean(o.getKey()));
+            String key = o.getKey();
+            int dot = key.indexOf('.');
+            if (staged && dot > 0) {
+                String stage = key.substring(0, dot);
+                String arg = key.substring(dot + 1);
+                if (!stageDecls.containsKey(stage)) {
+                    diagnostics.error(decl.span(), "--set " + key + ": no stage '" + stage + "'"
+                            + Suggestions.didYouMean(stage, stageDecls.keySet()));
+                    continue;
+                }
+                Ast.Expr e = parseOverride(arg, o.getValue(), decl.span());
+                if (e != null) {
+                    stageOverrides.computeIfAbsent(stage, k -> new LinkedHashMap<>()).put(arg, e);
+                }
                 continue;
             }
-            Ast.Expr e = parseOverride(o.getKey(), o.getValue(), decl.span());
+            if (!KEYS.contains(key)) {
+                diagnostics.error(decl.span(), "--set " + key + ": unknown pipeline setting" + didYouMean(key)
+                        + (staged ? " (in a pipeline of stages, name the stage: --set STAGE.KEY=VALUE)" : ""));
+                continue;
+            }
+            Ast.Expr e = parseOverride(key, o.getValue(), decl.span());
             if (e != null) {
-                settings.put(o.getKey(), e);
+                settings.put(key, e);
             }
         }
+        long seed = settings.containsKey("seed") ? integer(settings.get("seed"), "seed") : 0;
+        Ast.Expr decoder = settings.get("decoder");
+        if (decoder != null && !(decoder instanceof Ast.Name n && n.dotted().equals("none"))) {
+            diagnostics.error(decoder.span(), "decoding latents through a VAE is not supported yet; use decoder = none"
+                    + " and write the latents (output \"x.safetensors\" = tensors(samples))");
+        }
+        List<PipelineSettings.Stage> stages = new ArrayList<>();
+        Map<String, Ast.Call> models = new LinkedHashMap<>();
+        if (staged) {
+            for (String k : settings.keySet()) {
+                if (!k.equals("seed") && !k.equals("decoder")) {
+                    diagnostics.error(settings.get(k).span(), "'" + k + "' belongs in a stage in a pipeline of stages:"
+                            + " let name = sample(" + k + " = ..., ...)");
+                }
+            }
+            for (Ast.StageSetting st : stageDecls.values()) {
+                PipelineSettings.Stage stage = stage(st, stages, models,
+                        stageOverrides.getOrDefault(st.name(), Map.of()));
+                if (stage != null) {
+                    stages.add(stage);
+                }
+            }
+        } else {
+            oneStage(decl, settings, stages, models);
+        }
+        if (outputs.isEmpty()) {
+            diagnostics.warning(decl.span(), "pipeline '" + decl.name() + "' writes no output; add e.g. "
+                    + (staged ? "output \"x.safetensors\" = tensors(" + stageDecls.keySet().iterator().next() + ")"
+                            : settings.containsKey("inputs") ? "output \"out.safetensors\" = tensors(out)"
+                            : "output \"samples.png\" = png(samples)"));
+        }
+        java.util.Set<String> results = new java.util.LinkedHashSet<>();
+        for (PipelineSettings.Stage st : stages) {
+            results.add(st.name());
+            if (st instanceof PipelineSettings.ForwardStage f && f.inputs() != null) {
+                results.addAll(f.inputs().names().keySet());
+            }
+        }
+        for (PipelineSettings.Output o : outputs) {
+            if (o == null) {
+                continue;
+            }
+            for (String n : o.names()) {
+                if (!results.contains(n) && diagnostics.errorCount() == errors) {
+                    diagnostics.error(o.span(), "output names '" + n + "', which this pipeline does not produce ("
+                            + (staged ? "its stages: " : "it produces ") + String.join(", ", results) + ")");
+                }
+            }
+        }
+        if (diagnostics.errorCount() > errors) {
+            return null;
+        }
+        return new Result(new PipelineSettings(decl.name(), stages, seed,
+                outputs.stream().filter(java.util.Objects::nonNull).toList(), staged, decl.span()), models);
+    }
+
+    /** The slot form: one sampling stage named {@code samples}, or one forward stage named {@code out}. */
+    private void oneStage(Ast.PipelineDecl decl, Map<String, Ast.Expr> settings, List<PipelineSettings.Stage> stages,
+                          Map<String, Ast.Call> models) {
         Ast.Call model = null;
         if (!(settings.get("model") instanceof Ast.Call c)) {
             diagnostics.error(settings.containsKey("model") ? settings.get("model").span() : decl.span(),
@@ -79,46 +177,114 @@ public final class SettingsReader {
             model = c;
         }
         PipelineSettings.Weights weights = weights(settings.get("weights"), decl.span());
-        Ast.Expr decoder = settings.get("decoder");
-        if (decoder != null && !(decoder instanceof Ast.Name n && n.dotted().equals("none"))) {
-            diagnostics.error(decoder.span(), "decoding latents through a VAE is not supported yet; use decoder = none"
-                    + " and write the latents (output \"x.safetensors\" = tensors(samples))");
-        }
-        long seed = settings.containsKey("seed") ? integer(settings.get("seed"), "seed") : 0;
         PipelineSettings.Inputs inputs = settings.containsKey("inputs") ? inputs(settings.get("inputs")) : null;
-        PipelineSettings.Sampling sampling = null;
-        if (inputs == null) {
-            sampling = sampling(settings, decl.span());
-        } else {
+        String name;
+        if (settings.containsKey("inputs")) {
+            name = "out";
             for (String k : List.of("schedule", "sampler", "guidance", "classes", "latent")) {
                 if (settings.containsKey(k)) {
                     diagnostics.error(settings.get(k).span(), "'" + k + "' has no effect in a forward pipeline (one with"
                             + " 'inputs'); remove it or remove 'inputs' to sample");
                 }
             }
+            stages.add(new PipelineSettings.ForwardStage(name, weights, inputs, decl.span()));
+        } else {
+            name = "samples";
+            stages.add(new PipelineSettings.SampleStage(name, weights, sampling(settings, decl.span()), List.of(),
+                    decl.span()));
         }
-        if (outputs.isEmpty()) {
-            diagnostics.warning(decl.span(), "pipeline '" + decl.name() + "' writes no output; add e.g. "
-                    + (inputs == null ? "output \"samples.png\" = png(samples)" : "output \"out.safetensors\" = tensors(out)"));
+        if (model != null) {
+            models.put(name, model);
         }
-        for (PipelineSettings.Output o : outputs) {
-            if (o == null) {
-                continue;
-            }
-            for (String n : o.names()) {
-                boolean ok = inputs == null ? n.equals("samples") : n.equals("out") || inputs.names().containsKey(n);
-                if (!ok) {
-                    diagnostics.error(o.span(), "output names '" + n + "', which this pipeline does not produce"
-                            + (inputs == null ? " (a sampling pipeline produces 'samples')"
-                                    : " (a forward pipeline produces 'out' and its inputs)"));
-                }
-            }
-        }
-        if (diagnostics.errorCount() > errors) {
+    }
+
+    /** One {@code let name = ...} stage; its inputs must name earlier stages. */
+    private PipelineSettings.Stage stage(Ast.StageSetting st, List<PipelineSettings.Stage> earlier,
+                                         Map<String, Ast.Call> models, Map<String, Ast.Expr> overrides) {
+        if (!(st.value() instanceof Ast.Call c) || c.callee().size() != 1 || !STAGE_CALLS.contains(c.dotted())) {
+            diagnostics.error(st.value().span(), "a stage is sample(...), upsample(stage, factor) or concat([stages], dim = 1)"
+                    + (st.value() instanceof Ast.Call c2 ? Suggestions.didYouMean(c2.dotted(), STAGE_CALLS) : ""));
             return null;
         }
-        return new Result(new PipelineSettings(decl.name(), weights, inputs, sampling, seed,
-                outputs.stream().filter(java.util.Objects::nonNull).toList(), decl.span()), model);
+        List<String> names = earlier.stream().map(PipelineSettings.Stage::name).toList();
+        switch (c.dotted()) {
+            case "sample" -> {
+                Map<String, Ast.Expr> args = named(c, SAMPLE_KEYS);
+                if (args == null) {
+                    return null;
+                }
+                for (Map.Entry<String, Ast.Expr> o : overrides.entrySet()) {
+                    if (!SAMPLE_KEYS.contains(o.getKey())) {
+                        diagnostics.error(st.span(), "--set " + st.name() + "." + o.getKey() + ": sample(...) has no '"
+                                + o.getKey() + "'" + Suggestions.didYouMean(o.getKey(), SAMPLE_KEYS));
+                    } else {
+                        args.put(o.getKey(), o.getValue());
+                    }
+                }
+                if (!(args.get("model") instanceof Ast.Call model)) {
+                    diagnostics.error(args.containsKey("model") ? args.get("model").span() : c.span(),
+                            "sample(...) needs model = a model call such as DiT(input_size = 8)");
+                    return null;
+                }
+                models.put(st.name(), model);
+                List<String> conditions = new ArrayList<>();
+                if (args.containsKey("condition")) {
+                    Ast.Expr cond = args.get("condition");
+                    for (Ast.Expr e : cond instanceof Ast.ListLit l ? l.items() : List.of(cond)) {
+                        String n = stageRef(e, names);
+                        if (n != null) {
+                            conditions.add(n);
+                        }
+                    }
+                }
+                return new PipelineSettings.SampleStage(st.name(), weights(args.get("weights"), c.span()),
+                        sampling(args, c.span()), conditions, st.span());
+            }
+            case "upsample" -> {
+                Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("x", "factor"));
+                if (args == null || !args.containsKey("x") || !args.containsKey("factor")) {
+                    diagnostics.error(c.span(), "upsample takes a stage and an integer factor: upsample(base, 2)");
+                    return null;
+                }
+                String in = stageRef(args.get("x"), names);
+                long factor = integer(args.get("factor"), "upsample factor");
+                if (factor < 1 || factor > 64) {
+                    diagnostics.error(args.get("factor").span(), "upsample factor must be in 1..64, got " + factor);
+                }
+                return in == null ? null : new PipelineSettings.UpsampleStage(st.name(), in, (int) factor, st.span());
+            }
+            default -> {
+                Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("xs", "dim"));
+                if (args == null || !(args.get("xs") instanceof Ast.ListLit l) || l.items().isEmpty()) {
+                    diagnostics.error(c.span(), "concat takes a list of stages and a dimension: concat([a, b], dim = 1)");
+                    return null;
+                }
+                List<String> ins = new ArrayList<>();
+                for (Ast.Expr e : l.items()) {
+                    String n = stageRef(e, names);
+                    if (n != null) {
+                        ins.add(n);
+                    }
+                }
+                long dim = args.containsKey("dim") ? integer(args.get("dim"), "concat dim") : 1;
+                if (dim < 0 || dim > 7) {
+                    diagnostics.error(args.get("dim").span(), "concat dim must be in 0..7, got " + dim);
+                }
+                return new PipelineSettings.ConcatStage(st.name(), ins, (int) dim, st.span());
+            }
+        }
+    }
+
+    /** A reference to an earlier stage's result, or null after reporting what is wrong with it. */
+    private String stageRef(Ast.Expr e, List<String> earlier) {
+        if (e instanceof Ast.Name n && n.path().size() == 1 && earlier.contains(n.dotted())) {
+            return n.dotted();
+        }
+        String what = e instanceof Ast.Name n ? "'" + n.dotted() + "'" : "this";
+        diagnostics.error(e.span(), what + " is not an earlier stage" + (e instanceof Ast.Name n
+                ? Suggestions.didYouMean(n.dotted(), earlier) : "") + (earlier.isEmpty() ? " (no stage comes before it)"
+                : " (earlier stages: " + String.join(", ", earlier) + ")"));
+        return null;
     }
 
     private PipelineSettings.Output output(Ast.OutputSetting o) {
@@ -288,7 +454,7 @@ public final class SettingsReader {
     // ---------------------------------------------------------------- small readers
 
     private Map<String, Ast.Expr> named(Ast.Call c, Set<String> allowed) {
-        Map<String, Ast.Expr> out = new HashMap<>();
+        Map<String, Ast.Expr> out = new LinkedHashMap<>();
         for (Ast.Arg a : c.args()) {
             if (a.name() == null || !allowed.contains(a.name())) {
                 diagnostics.error(a.span(), c.dotted() + "(...) takes named arguments " + String.join(", ",

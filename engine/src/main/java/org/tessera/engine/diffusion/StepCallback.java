@@ -17,4 +17,14 @@ public interface StepCallback {
      *     (a work buffer of the sampler's, freed when the run ends)
      */
     void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0);
+
+    /**
+     * Called before each sampling stage of a pipeline of stages, so that progress can say which
+     * stage runs; the steps that follow belong to it.
+     *
+     * @param stage the stage's name
+     * @param index 0 for the first sampling stage
+     * @param count how many sampling stages the pipeline has
+     */
+    default void onStage(String stage, int index, int count) { }
 }

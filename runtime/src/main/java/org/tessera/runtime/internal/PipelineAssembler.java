@@ -18,7 +18,6 @@ import org.tessera.engine.device.DeviceUnavailableException;
 import org.tessera.engine.device.Devices;
 import org.tessera.engine.device.Precision;
 import org.tessera.engine.diffusion.ClassifierFreeGuidance;
-import org.tessera.engine.graph.CompiledGraph;
 import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
@@ -39,20 +38,46 @@ public final class PipelineAssembler {
     public static CompiledPipeline assemble(PipelineDefinition def, DeviceChoice deviceChoice, Precision precision,
                                             int threads) {
         PipelineSettings settings = def.settings();
-        ModelDefinition model = def.model();
+        ComputeDevice device;
+        try {
+            device = Devices.open(deviceChoice, precision, threads, System.err::println);
+        } catch (DeviceUnavailableException e) {
+            throw def.error(settings.span(), e.getMessage());
+        }
+        Map<String, ModelStage> stages = new LinkedHashMap<>();
+        boolean ok = false;
+        try {
+            for (PipelineSettings.Stage st : settings.stages()) {
+                switch (st) {
+                    case PipelineSettings.SampleStage s ->
+                            stages.put(s.name(), stage(def, s.name(), s.weights(), s, null, device));
+                    case PipelineSettings.ForwardStage f ->
+                            stages.put(f.name(), stage(def, f.name(), f.weights(), null, f.inputs(), device));
+                    default -> { } // tensor stages need no assembly
+                }
+            }
+            CompiledPipeline p = new CompiledPipeline(settings, device, stages);
+            ok = true;
+            return p;
+        } finally {
+            if (!ok) {
+                stages.values().forEach(PipelineAssembler::closeQuietly);
+                closeQuietly(device);
+            }
+        }
+    }
+
+    /** One model stage: its weights bound and checked, its inputs sized, its first plan compiled. */
+    private static ModelStage stage(PipelineDefinition def, String name, PipelineSettings.Weights weightsSetting,
+                                    PipelineSettings.SampleStage sample, PipelineSettings.Inputs forward,
+                                    ComputeDevice device) {
+        ModelDefinition model = def.model(name);
         Arena arena = Arena.ofShared();
         List<Arena> weightArenas = Collections.synchronizedList(new ArrayList<>());
         List<AutoCloseable> owned = new ArrayList<>();
         boolean ok = false;
         try {
-            ComputeDevice device;
-            try {
-                device = Devices.open(deviceChoice, precision, threads, System.err::println);
-            } catch (DeviceUnavailableException e) {
-                throw def.error(settings.span(), e.getMessage());
-            }
-            owned.add(device);
-            WeightBinding.Bound weights = switch (settings.weights()) {
+            WeightBinding.Bound weights = switch (weightsSetting) {
                 case PipelineSettings.Checkpoint c -> {
                     SafetensorsReader file;
                     try {
@@ -69,7 +94,7 @@ public final class PipelineAssembler {
                 }
                 case PipelineSettings.RandomWeights r -> WeightBinding.random(r.seed(), r.std(), device.host(), weightArenas);
             };
-            Map<String, Tensor> forwardInputs = settings.inputs() == null ? null : loadInputs(def, arena);
+            Map<String, Tensor> forwardInputs = forward == null ? null : loadInputs(def, forward, arena);
             Map<String, int[]> shapes = new LinkedHashMap<>();
             Map<String, DType> dtypes = new LinkedHashMap<>();
             List<ModelInput> specs;
@@ -79,14 +104,21 @@ public final class PipelineAssembler {
                 for (ModelInput in : specs) {
                     Tensor t = forwardInputs.get(in.name());
                     if (t == null) {
-                        throw def.error(settings.inputs().span(), "load(...) gives no tensor for forward input '" + in.name() + "'");
+                        throw def.error(forward.span(), "load(...) gives no tensor for forward input '" + in.name() + "'");
                     }
                     shapes.put(in.name(), t.shape());
                     dtypes.put(in.name(), t.dtype());
                 }
             } else {
                 contract = model.contract();
-                PipelineSettings.Sampling s = settings.sampling();
+                PipelineSettings.Sampling s = sample.sampling();
+                if (contract.conditions().size() != sample.conditions().size()) {
+                    throw def.error(sample.span(), model.name() + " is conditioned on " + contract.conditions()
+                            + " (its contract's condition); " + (sample.conditions().isEmpty()
+                                    ? (def.settings().staged() ? "give it with condition = <stage>"
+                                            : "a one-stage pipeline has nothing to give it: bind stages with let")
+                                    : "this stage gives " + sample.conditions()));
+                }
                 int batch = modelBatch(s.classes().length, s.guidanceScale());
                 specs = model.inputs(Map.of("B", batch));
                 for (ModelInput in : specs) {
@@ -102,8 +134,7 @@ public final class PipelineAssembler {
                     } else if (in.name().equals(contract.timestep()) || in.name().equals(contract.label())) {
                         dtype = DType.I64; // the sampler's timesteps and the labels are integers
                     } else {
-                        throw def.error(model.span(), model.name() + ".forward input '" + in.name() + "' is a condition;"
-                                + " a one-stage pipeline has nothing to give it (a stage of a multi-stage pipeline does)");
+                        dtype = DType.F32; // a condition: another stage's result
                     }
                     if (shape == null || java.util.Arrays.stream(shape).anyMatch(x -> x < 0)) {
                         throw def.error(model.span(), model.name() + ".forward input '" + in.name()
@@ -117,28 +148,29 @@ public final class PipelineAssembler {
             ModelPlans plans = new ModelPlans(inputShapes -> {
                 GraphBuilder g = new GraphBuilder();
                 List<Value> inputs = new ArrayList<>();
-                for (String name : inputNames) {
-                    inputs.add(g.input(name, dtypes.get(name), inputShapes.get(name)));
+                for (String in : inputNames) {
+                    inputs.add(g.input(in, dtypes.get(in), inputShapes.get(in)));
                 }
                 g.output("out", model.lower(g, inputs, weights.source()));
                 return Planner.compile(g.build(), device.compute(), device.host(), Planner.Options.DEFAULT, weights.release());
             });
             owned.add(plans);
-            ModelPlans.Plan first = plans.plan(shapes); // the pipeline's own shapes, compiled up front
+            ModelPlans.Plan first = plans.plan(shapes); // the stage's own shapes, compiled up front
             if (contract != null) {
-                checkOutput(def, contract, first.graph().optimizedGraph().outputs().get("out").shape(),
+                checkOutput(def, model, contract, first.graph().optimizedGraph().outputs().get("out").shape(),
                         shapes.get(contract.latent()));
             }
             Object classes = model.constant("num_classes");
-            CompiledPipeline p = new CompiledPipeline(settings, model.name(), contract, device, plans, inputNames, shapes,
-                    forwardInputs, classes instanceof Long n ? n : 0L, arena, () -> {
+            ModelStage stage = new ModelStage(name, sample == null ? null : sample.sampling(),
+                    sample == null ? List.of() : sample.conditions(), model.name(), contract, device, plans, inputNames,
+                    shapes, forwardInputs, classes instanceof Long n ? n : 0L, arena, () -> {
                         closeAll(weightArenas);
                         for (int i = owned.size() - 1; i >= 0; i--) {
                             closeQuietly(owned.get(i));
                         }
                     });
             ok = true;
-            return p;
+            return stage;
         } finally {
             if (!ok) {
                 for (int i = owned.size() - 1; i >= 0; i--) {
@@ -154,10 +186,11 @@ public final class PipelineAssembler {
      * The model's output must hold what its contract says along the split axis: C channels of
      * the prediction for a latent of C channels, and C more for a learned variance.
      */
-    private static void checkOutput(PipelineDefinition def, ModelContract c, int[] out, int[] latent) {
+    private static void checkOutput(PipelineDefinition def, ModelDefinition model, ModelContract c, int[] out,
+                                    int[] latent) {
         int axis = c.splitAxis();
         if (axis >= latent.length || axis >= out.length) {
-            throw def.error(def.model().span(), "contract: split_axis " + axis + " is outside the latent "
+            throw def.error(model.span(), "contract: split_axis " + axis + " is outside the latent "
                     + java.util.Arrays.toString(latent) + " or the output " + java.util.Arrays.toString(out));
         }
         int channels = latent[axis];
@@ -165,7 +198,7 @@ public final class PipelineAssembler {
         int[] want = latent.clone();
         want[axis] = expected;
         if (!java.util.Arrays.equals(out, want)) {
-            throw def.error(def.model().span(), def.model().name() + " returns " + java.util.Arrays.toString(out)
+            throw def.error(model.span(), model.name() + " returns " + java.util.Arrays.toString(out)
                     + " for a latent " + java.util.Arrays.toString(latent) + ", but its contract (variance "
                     + c.variance().name().toLowerCase(java.util.Locale.ROOT) + ") says " + java.util.Arrays.toString(want));
         }
@@ -210,8 +243,7 @@ public final class PipelineAssembler {
         };
     }
 
-    private static Map<String, Tensor> loadInputs(PipelineDefinition def, Arena arena) {
-        PipelineSettings.Inputs in = def.settings().inputs();
+    private static Map<String, Tensor> loadInputs(PipelineDefinition def, PipelineSettings.Inputs in, Arena arena) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         List<String> missing = new ArrayList<>();
         try (SafetensorsReader r = SafetensorsReader.open(in.path())) {

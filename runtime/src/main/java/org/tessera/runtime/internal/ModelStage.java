@@ -1,0 +1,380 @@
+package org.tessera.runtime.internal;
+
+import java.lang.foreign.Arena;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tessera.dsl.ModelContract;
+import org.tessera.dsl.pipeline.PipelineSettings;
+import org.tessera.engine.device.ComputeDevice;
+import org.tessera.engine.diffusion.ClassifierFreeGuidance;
+import org.tessera.engine.diffusion.DenoisingModel;
+import org.tessera.engine.diffusion.GaussianDiffusion;
+import org.tessera.engine.diffusion.Sampler;
+import org.tessera.engine.diffusion.StepCallback;
+import org.tessera.engine.graph.Execution;
+import org.tessera.engine.graph.Profile;
+import org.tessera.engine.tensor.Tensor;
+import org.tessera.runtime.SampleRequest;
+import org.tessera.runtime.SampleResult;
+
+/**
+ * One model stage of a pipeline, ready to run: its weights and plans on the pipeline's device,
+ * and what its settings say — one forward pass on loaded inputs, or sampling.
+ */
+public final class ModelStage implements AutoCloseable {
+    private final String name;
+    private final PipelineSettings.Sampling sampling;
+    private final List<String> conditionStages;
+    private final String modelName;
+    private final ModelContract contract;
+    private final ComputeDevice device;
+    private final ModelPlans plans;
+    private final List<String> inputNames;
+    private final Map<String, int[]> inputShapes;
+    private final Map<String, Tensor> forwardInputs;
+    private final long numClasses;
+    private final Arena arena;
+    private final Runnable onClose;
+
+    ModelStage(String name, PipelineSettings.Sampling sampling, List<String> conditionStages, String modelName,
+               ModelContract contract, ComputeDevice device, ModelPlans plans, List<String> inputNames,
+               Map<String, int[]> inputShapes, Map<String, Tensor> forwardInputs, long numClasses, Arena arena,
+               Runnable onClose) {
+        this.name = name;
+        this.sampling = sampling;
+        this.conditionStages = List.copyOf(conditionStages);
+        this.modelName = modelName;
+        this.contract = contract;
+        this.device = device;
+        this.plans = plans;
+        this.inputNames = List.copyOf(inputNames);
+        this.inputShapes = inputShapes;
+        this.forwardInputs = forwardInputs;
+        this.numClasses = numClasses;
+        this.arena = arena;
+        this.onClose = onClose;
+    }
+
+    /** The stage's name: its result's name in the pipeline. */
+    public String name() {
+        return name;
+    }
+
+    /** The stages whose results feed the model's condition inputs, in the contract's order. */
+    public List<String> conditionStages() {
+        return conditionStages;
+    }
+
+    public String modelName() {
+        return modelName;
+    }
+
+    public ComputeDevice device() {
+        return device;
+    }
+
+    /** The plan of the pipeline's own shapes. */
+    public ModelPlans.Plan defaultPlan() {
+        return plans.plan(inputShapes);
+    }
+
+    public ModelPlans plans() {
+        return plans;
+    }
+
+    public List<String> inputNames() {
+        return inputNames;
+    }
+
+    public Map<String, int[]> inputShapes() {
+        Map<String, int[]> m = new LinkedHashMap<>();
+        inputShapes.forEach((k, v) -> m.put(k, v.clone()));
+        return m;
+    }
+
+    public boolean isSampling() {
+        return sampling != null;
+    }
+
+    /** One forward pass at the inputs' own shapes (a plan is compiled for new shapes). */
+    public Map<String, Tensor> forward(Map<String, Tensor> inputs) {
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        for (String name : inputNames) {
+            Tensor t = inputs.get(name);
+            if (t == null) {
+                throw new IllegalArgumentException("forward input '" + name + "' is missing (inputs: "
+                        + String.join(", ", inputNames) + ")");
+            }
+            shapes.put(name, t.shape());
+        }
+        for (String name : inputs.keySet()) {
+            if (!inputNames.contains(name)) {
+                throw new IllegalArgumentException("'" + name + "' is not a forward input of " + modelName + " (inputs: "
+                        + String.join(", ", inputNames) + ")");
+            }
+        }
+        return plans.plan(shapes).run(inputs);
+    }
+
+    /** The forward pass on the pipeline's own {@code inputs}, with the inputs among the results. */
+    public Map<String, Tensor> runForward() {
+        if (forwardInputs == null) {
+            throw new IllegalStateException("stage '" + name + "' samples; it has no forward inputs");
+        }
+        Map<String, Tensor> result = new LinkedHashMap<>(forwardInputs);
+        result.putAll(forward(forwardInputs));
+        return result;
+    }
+
+    /** Profiles {@code runs} forward passes after two warm-ups (the JIT compiles kernels during the first). */
+    public Profile profile(int runs) {
+        Map<String, Tensor> inputs = forwardInputs != null ? forwardInputs : zeroInputs();
+        ModelPlans.Plan plan = defaultPlan();
+        Execution e = plan.acquire();
+        try {
+            e.run(inputs);
+            e.run(inputs);
+            Profile p = new Profile();
+            for (int i = 0; i < runs; i++) {
+                e.run(inputs, p);
+            }
+            return p;
+        } finally {
+            plan.release(e);
+        }
+    }
+
+    /**
+     * Milliseconds per forward pass without per-node timing, best of {@code runs} after two
+     * warm-ups (on a GPU the first sizes buffers, the second records the CUDA graph).
+     */
+    public double forwardMillis(int runs) {
+        Map<String, Tensor> inputs = forwardInputs != null ? forwardInputs : zeroInputs();
+        ModelPlans.Plan plan = defaultPlan();
+        Execution e = plan.acquire();
+        try {
+            e.run(inputs);
+            e.run(inputs);
+            double best = Double.POSITIVE_INFINITY;
+            for (int i = 0; i < runs; i++) {
+                long t0 = System.nanoTime();
+                e.run(inputs);
+                best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+            }
+            return best;
+        } finally {
+            plan.release(e);
+        }
+    }
+
+    private Map<String, Tensor> zeroInputs() {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        defaultPlan().graph().optimizedGraph().inputs()
+                .forEach((name, v) -> m.put(name, Tensor.zeros(v.dtype(), v.shape())));
+        return m;
+    }
+
+    private PipelineSettings.Sampling sampling() {
+        if (sampling == null) {
+            throw new IllegalStateException("stage '" + name + "' runs one forward pass; it does not sample");
+        }
+        return sampling;
+    }
+
+    /** The model's contract; sampling pipelines have one (the assembler checked it). */
+    private ModelContract contract() {
+        sampling();
+        return contract;
+    }
+
+    /** The spacing a request asks for: its own, else {@code "N"} for its (or the pipeline's) step count. */
+    private static String spacing(SampleRequest r, PipelineSettings.Sampling s) {
+        if (r.spacing() != null) {
+            return r.spacing();
+        }
+        if (r.steps() > 0) {
+            return Integer.toString(r.steps());
+        }
+        return s.spacing() != null ? s.spacing() : Integer.toString(s.steps());
+    }
+
+    /**
+     * The pipeline's training process (all T steps, unspaced), for the diffusion core's
+     * quantities: q(x_t | x_0), the posterior, p_mean_variance, losses and the bound.
+     */
+    public GaussianDiffusion diffusion() {
+        PipelineSettings.Sampling s = sampling();
+        return new GaussianDiffusion(SamplerFactory.trainingSchedule(s), contract().prediction(), contract.variance(),
+                device.host().elementwise());
+    }
+
+    /**
+     * The network as a {@link DenoisingModel} for batches of {@code batch} (x [batch, C, H, W], the
+     * timesteps, the class labels), without guidance. Its output is a buffer valid until its next call.
+     * One caller at a time; close the returned handle to give the execution back.
+     */
+    public Denoiser denoiser(int batch) {
+        return denoiser(batch, Map.of());
+    }
+
+    /**
+     * {@link #denoiser(int)} with the model's condition inputs fixed to {@code conditions} (by
+     * input name), each of the model batch.
+     */
+    Denoiser denoiser(int batch, Map<String, Tensor> conditions) {
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        inputShapes.forEach((k, v) -> {
+            int[] s = v.clone();
+            s[0] = batch;
+            shapes.put(k, conditions.containsKey(k) ? conditions.get(k).shape() : s);
+        });
+        for (String c : contract().conditions()) {
+            if (!conditions.containsKey(c)) {
+                throw new IllegalArgumentException(modelName + " is conditioned on '" + c + "'; this call gives it nothing"
+                        + " (a stage gives it with condition = <stage>)");
+            }
+        }
+        ModelPlans.Plan plan = plans.plan(shapes);
+        return new Denoiser(plan, plan.acquire(), contract, conditions);
+    }
+
+    /** A network bound to one execution of a plan; see {@link #denoiser}. */
+    public static final class Denoiser implements DenoisingModel, AutoCloseable {
+        private final ModelPlans.Plan plan;
+        private final Execution execution;
+        private final ModelContract contract;
+        private final Map<String, Tensor> in = new LinkedHashMap<>();
+        private boolean closed;
+
+        Denoiser(ModelPlans.Plan plan, Execution execution, ModelContract contract, Map<String, Tensor> conditions) {
+            this.plan = plan;
+            this.execution = execution;
+            this.contract = contract;
+            in.putAll(conditions);
+        }
+
+        @Override
+        public Tensor predict(Tensor xt, Tensor timesteps, Tensor conditioning) {
+            if (closed) {
+                throw new IllegalStateException("this denoiser is closed");
+            }
+            in.put(contract.latent(), xt);
+            in.put(contract.timestep(), timesteps);
+            if (contract.label() != null) {
+                if (conditioning == null) {
+                    throw new IllegalArgumentException("the model takes class labels ('" + contract.label() + "'); none given");
+                }
+                in.put(contract.label(), conditioning);
+            }
+            return execution.run(in).get("out");
+        }
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                plan.release(execution);
+            }
+        }
+    }
+
+    /** Samples as the stage's settings say, with whatever {@code r} overrides. */
+    public SampleResult sample(SampleRequest r, StepCallback callback) {
+        return sample(r, List.of(), callback);
+    }
+
+    /**
+     * {@link #sample(SampleRequest, StepCallback)} with the results of the stages this one is
+     * conditioned on, in {@link #conditionStages()} order, each [samples, …].
+     */
+    public SampleResult sample(SampleRequest r, List<Tensor> conditionValues, StepCallback callback) {
+        PipelineSettings.Sampling s = sampling();
+        long[] classes = r.classes() != null ? r.classes() : s.classes();
+        double scale = Double.isNaN(r.guidanceScale()) ? s.guidanceScale() : r.guidanceScale();
+        double eta = Double.isNaN(r.eta()) ? s.eta() : r.eta();
+        boolean guided = PipelineAssembler.guided(scale);
+        int batch = classes.length;
+        for (long c : classes) {
+            if (c < 0 || numClasses > 0 && c >= numClasses) {
+                throw new IllegalArgumentException("class " + c + " is outside 0.." + (numClasses - 1) + " of " + modelName);
+            }
+        }
+        GaussianDiffusion diffusion;
+        try {
+            diffusion = SamplerFactory.diffusion(s, spacing(r, s), contract(), device.host());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("spacing '" + spacing(r, s) + "': " + e.getMessage(), e);
+        }
+        Sampler sampler = SamplerFactory.sampler(s, eta, diffusion, device.host());
+        int[] xShape = inputShapes.get(contract.latent()).clone();
+        xShape[0] = batch;
+        if (r.startNoise() != null && !java.util.Arrays.equals(r.startNoise().shape(), xShape)) {
+            throw new IllegalArgumentException("the starting noise x_T is " + java.util.Arrays.toString(r.startNoise().shape())
+                    + "; this request samples " + java.util.Arrays.toString(xShape));
+        }
+        int modelBatch = PipelineAssembler.modelBatch(batch, scale);
+        Map<String, Tensor> conditions = new LinkedHashMap<>();
+        List<String> condInputs = contract().conditions();
+        if (conditionValues.size() != condInputs.size()) {
+            throw new IllegalArgumentException(modelName + " takes " + condInputs.size() + " condition input(s) "
+                    + condInputs + " but " + conditionValues.size() + " were given");
+        }
+        for (int i = 0; i < condInputs.size(); i++) {
+            Tensor c = conditionValues.get(i);
+            if (c.rank() < 1 || c.size(0) != batch) {
+                throw new IllegalArgumentException("condition '" + condInputs.get(i) + "' of stage '" + name + "' has "
+                        + java.util.Arrays.toString(c.shape()) + "; it needs a batch of " + batch);
+            }
+            // Guidance runs the conditional and unconditional halves in one batch: both see the condition.
+            conditions.put(condInputs.get(i), guided ? repeatBatch(c, modelBatch / batch) : c);
+        }
+        try (Denoiser net = denoiser(modelBatch, conditions)) {
+            Tensor labels = contract.label() == null ? null : Tensor.ofLongs(Arena.ofAuto(), classes, batch);
+            DenoisingModel model = net;
+            if (guided) {
+                if (contract.label() == null || contract.nullLabel() == null) {
+                    throw new IllegalArgumentException("guidance needs a model with a label and a null_label in its contract;"
+                            + " " + modelName + " has " + (contract.label() == null ? "no label" : "no null_label")
+                            + " (use guidance = none)");
+                }
+                if (contract.splitAxis() != 1) {
+                    throw new IllegalArgumentException("guidance along axis " + contract.splitAxis()
+                            + " is not supported yet (axis 1 is)");
+                }
+                Tensor nullLabel = Tensor.ofLongs(Arena.ofAuto(), new long[] {contract.nullLabel()}, 1);
+                model = new ClassifierFreeGuidance(net, scale, nullLabel,
+                        s.guidanceForm().equals("dit") ? ClassifierFreeGuidance.Channels.DIT_FIRST_THREE
+                                : ClassifierFreeGuidance.Channels.EPSILON, device.host().elementwise());
+            }
+            Tensor x = r.startNoise() != null ? sampler.sample(model, r.startNoise(), labels, r.seed(), callback)
+                    : sampler.sample(model, xShape, labels, r.seed(), callback);
+            int[] timesteps = new int[diffusion.steps()];
+            for (int i = 0; i < timesteps.length; i++) {
+                timesteps[i] = diffusion.schedule().modelTimestep(timesteps.length - 1 - i);
+            }
+            return new SampleResult(x, classes, r.seed(), timesteps, guided ? scale : 1.0);
+        }
+    }
+
+    /** {@code c} [n, …] stacked {@code times} along the batch: [c; c; …]. */
+    private static Tensor repeatBatch(Tensor c, int times) {
+        int[] shape = c.shape();
+        int n = shape[0];
+        shape[0] = n * times;
+        Tensor out = Tensor.zeros(c.dtype(), shape);
+        for (int i = 0; i < times; i++) {
+            out.slice(0, i * n, (i + 1) * n).copyFrom(c);
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        try {
+            onClose.run();
+        } finally {
+            arena.close();
+        }
+    }
+}
