@@ -5,8 +5,8 @@
 # the CPU backend on all cores next to PyTorch CPU. Writes one file per part to OUT_DIR, and
 # summary.txt with the lines that matter. Sized to finish in about 8 minutes on an H200 machine.
 #
-# Prepare here (a machine with JDK 25), then carry .device/, dsl/target/tessera-dsl.jar and
-# dsl/target/lib:
+# Prepare here (a machine with JDK 25), then carry .device/, cli/target/tessera-cli.jar and
+# cli/target/lib:
 #   JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 ./mvnw -q -pl samples -am package -DskipTests
 #   ../shared/tools/device-jre .device/jre
 #   mkdir -p .device/goldens && cp ../shared/goldens/dit_tiny*.safetensors .device/goldens/
@@ -28,7 +28,7 @@ export XDG_CACHE_HOME="$out/cache"   # the NVRTC cubin cache, fresh for this run
 # The tessera command without the launcher (no JDK or Maven there); an array, so that timeout can run it.
 # shellcheck disable=SC2206
 tessera=("$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
-    -XX:MinHeapFreeRatio=5 -XX:MaxHeapFreeRatio=10 ${TESSERA_JAVA_OPTS:-} -jar dsl/target/tessera-dsl.jar)
+    -XX:MinHeapFreeRatio=5 -XX:MaxHeapFreeRatio=10 ${TESSERA_JAVA_OPTS:-} -jar cli/target/tessera-cli.jar)
 part() { echo "== $1 ($(date +%T))" | tee -a "$out/summary.txt"; }
 golden=$root/.device/goldens
 if [[ ${GPU_CHECK_REHEARSE:-0} == 1 ]]; then

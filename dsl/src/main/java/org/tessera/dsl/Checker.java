@@ -31,6 +31,9 @@ final class Checker {
     private static final Pattern ELEMENTS = Pattern.compile("\\((\\d{1,12}) elements\\)");
     private static final Pattern SHAPE = Pattern.compile("\\[(\\d{1,9}(?:, \\d{1,9})*)\\]");
 
+    /** Schedule values for checking a sampler outside a run (a middle step of three). */
+    static final StepValues PROBE_STEP = new StepValues(0.5, 0.6, 0.4, 0.2, 0.15, Math.log(0.15), 500, 1, 3);
+
     private Checker() {}
 
     static Diagnostics check(List<Path> files) {
@@ -53,6 +56,8 @@ final class Checker {
         for (Ast.Decl decl : p.root().declarations()) {
             switch (decl) {
                 case Ast.BlockDecl b when b.isModel() -> checkModel(mc, mc.instantiateDefault(b.name(), b.span()), b.span(), d);
+                case Ast.BlockDecl b when b.isSampler() && b.params().stream().allMatch(q -> q.defaultValue() != null) ->
+                        checkSampler(new SamplerDefinition(mc, new Ast.Call(List.of(b.name()), List.of(), b.span())), d);
                 // A block whose parameters all have defaults is checked on its own too, when its
                 // forward inputs are annotated: no model has to use it first.
                 case Ast.BlockDecl b when b.params().stream().allMatch(param -> param.defaultValue() != null) ->
@@ -64,10 +69,38 @@ final class Checker {
                         for (Ast.Call model : s.models().values()) {
                             checkModel(mc, mc.instantiate(model), model.span(), d);
                         }
+                        for (Ast.Call sampler : s.samplers().values()) {
+                            checkSampler(new SamplerDefinition(mc, sampler), d);
+                        }
                     }
                 }
                 default -> { }
             }
+        }
+    }
+
+    /**
+     * Lowers a sampler's step at its first, a middle and its last step (their branches differ),
+     * on a symbolic batch of [B, 4, 8, 8] quantities.
+     */
+    private static void checkSampler(SamplerDefinition sampler, Diagnostics d) {
+        int before = d.size();
+        try {
+            for (StepValues step : List.of(new StepValues(0.4, 0.5, 0.4, 0.2, 0.15, Math.log(0.15), 999, 0, 3), PROBE_STEP,
+                    new StepValues(0.9, 1.0, 0.5, 0.1, 0.05, Math.log(0.05), 0, 2, 3))) {
+                GraphBuilder g = new GraphBuilder();
+                Map<String, Value> quantities = new java.util.LinkedHashMap<>();
+                for (String q : SamplerDefinition.QUANTITIES) {
+                    quantities.put(q, g.input(q, org.tessera.engine.tensor.DType.F32,
+                            q.equals("output") ? new int[] {SYMBOLIC_BATCH, 8, 8, 8} : new int[] {SYMBOLIC_BATCH, 4, 8, 8}));
+                }
+                sampler.inputs(step);
+                g.output("x", sampler.lowerStep(g, quantities, step));
+            }
+        } catch (CompilationException e) {
+            // reported in d
+        } finally {
+            d.rewriteFrom(before, Checker::symbolicBatch);
         }
     }
 

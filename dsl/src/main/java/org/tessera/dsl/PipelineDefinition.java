@@ -12,11 +12,14 @@ import org.tessera.dsl.pipeline.PipelineSettings;
 public final class PipelineDefinition {
     private final PipelineSettings settings;
     private final Map<String, ModelDefinition> models;
+    private final Map<String, SamplerDefinition> samplers;
     private final Diagnostics diagnostics;
 
-    PipelineDefinition(PipelineSettings settings, Map<String, ModelDefinition> models, Diagnostics diagnostics) {
+    PipelineDefinition(PipelineSettings settings, Map<String, ModelDefinition> models,
+                       Map<String, SamplerDefinition> samplers, Diagnostics diagnostics) {
         this.settings = settings;
         this.models = Map.copyOf(models);
+        this.samplers = Map.copyOf(samplers);
         this.diagnostics = diagnostics;
     }
 
@@ -36,6 +39,15 @@ public final class PipelineDefinition {
     /** The pipeline's name. */
     public String name() {
         return settings.name();
+    }
+
+    /** The sampler of sample stage {@code stage}. */
+    public SamplerDefinition sampler(String stage) {
+        SamplerDefinition s = samplers.get(stage);
+        if (s == null) {
+            throw new IllegalArgumentException("stage '" + stage + "' has no sampler");
+        }
+        return s;
     }
 
     /**

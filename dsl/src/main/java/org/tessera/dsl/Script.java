@@ -82,10 +82,20 @@ public final class Script {
                 models.put(e.getKey(), new ModelDefinition(mc, model, e.getValue().span()));
             }
         }
+        Map<String, SamplerDefinition> samplers = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Ast.Call> e : read.samplers().entrySet()) {
+            SamplerDefinition sampler = new SamplerDefinition(mc, e.getValue());
+            try {
+                sampler.inputs(Checker.PROBE_STEP); // instantiates it once: unknown samplers and bad arguments fail here
+                samplers.put(e.getKey(), sampler);
+            } catch (CompilationException ignored) {
+                // reported in d
+            }
+        }
         if (d.hasErrors()) {
             throw new CompilationException(d);
         }
-        return new PipelineDefinition(read.settings(), models, d);
+        return new PipelineDefinition(read.settings(), models, samplers, d);
     }
 
     private Ast.PipelineDecl pick(String name, Diagnostics d) {

@@ -7,8 +7,9 @@ declaration : importDecl | blockDecl | aliasDecl | pipelineDecl ;
 
 importDecl  : IMPORT STRING ;
 
-// `block` and `model` declare the same thing; `model` marks a top-level network.
-blockDecl   : kind=(BLOCK | MODEL) name=ident LPAREN params? RPAREN LBRACE member* RBRACE ;
+// `block` and `model` declare the same thing; `model` marks a top-level network. A `sampler` is a
+// block whose forward is one reverse step, instantiated for each step with its schedule values.
+blockDecl   : kind=(BLOCK | MODEL | SAMPLER) name=ident LPAREN params? RPAREN LBRACE member* RBRACE ;
 // `model DiT_XL_2 = DiT(depth = 28, ...)`: a named configuration, i.e. a block with new defaults.
 aliasDecl   : MODEL name=ident ASSIGN call ;
 params      : param (COMMA param)* COMMA? ;
@@ -41,7 +42,7 @@ input       : ident (COLON expr)? ;
 path        : ident (DOT (ident | INT))* ;
 // Keywords that only start declarations or members are also ordinary names elsewhere
 // (a Linear's `weight`, `proj.weight`, `for block in blocks`).
-ident       : IDENT | WEIGHT | BLOCK | MODEL | FIXED | OUTPUT | REPEAT | SUB | FORWARD | PIPELINE | IMPORT | CONTRACT ;
+ident       : IDENT | WEIGHT | BLOCK | MODEL | FIXED | OUTPUT | REPEAT | SUB | FORWARD | PIPELINE | IMPORT | CONTRACT | SAMPLER ;
 
 expr
     : primary                                               # primaryExpr
@@ -78,6 +79,7 @@ setting
 IMPORT   : 'import' ;
 BLOCK    : 'block' ;
 MODEL    : 'model' ;
+SAMPLER  : 'sampler' ;
 PIPELINE : 'pipeline' ;
 LET      : 'let' ;
 SUB      : 'sub' ;

@@ -21,9 +21,27 @@ public final class Ast {
     /** {@code import "other.tess"}: a file path, relative to the importing file or the stdlib. */
     public record Import(String path, Span span) implements Decl {}
 
-    /** {@code block Name(params) { members }}; {@code model} is the same with {@code isModel}. */
-    public record BlockDecl(boolean isModel, String name, List<Param> params, List<Member> members, Span span)
-            implements Decl {}
+    /** What a block declaration declares. */
+    public enum BlockKind {
+        /** {@code block}: a building block. */
+        BLOCK,
+        /** {@code model}: a top-level network (checked on its own by {@code tessera check}). */
+        MODEL,
+        /** {@code sampler}: one reverse step, instantiated per step with the step's schedule values. */
+        SAMPLER
+    }
+
+    /** {@code block Name(params) { members }}; {@code model} and {@code sampler} are the same with another kind. */
+    public record BlockDecl(BlockKind kind, String name, List<Param> params, List<Member> members, Span span)
+            implements Decl {
+        public boolean isModel() {
+            return kind == BlockKind.MODEL;
+        }
+
+        public boolean isSampler() {
+            return kind == BlockKind.SAMPLER;
+        }
+    }
 
     /** {@code model Name = Block(args)}: a named configuration of a block (new defaults). */
     public record AliasDecl(String name, Call target, Span span) implements Decl {}

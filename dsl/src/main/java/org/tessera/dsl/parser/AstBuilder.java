@@ -43,7 +43,11 @@ final class AstBuilder {
                         span(p)));
             }
         }
-        return new Ast.BlockDecl(ctx.kind.getType() == TesseraParser.MODEL, ctx.name.getText(), params,
+        return new Ast.BlockDecl(switch (ctx.kind.getType()) {
+            case TesseraParser.MODEL -> Ast.BlockKind.MODEL;
+            case TesseraParser.SAMPLER -> Ast.BlockKind.SAMPLER;
+            default -> Ast.BlockKind.BLOCK;
+        }, ctx.name.getText(), params,
                 members(ctx.member()), span(ctx));
     }
 

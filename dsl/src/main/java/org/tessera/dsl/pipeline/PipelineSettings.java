@@ -89,18 +89,17 @@ public record PipelineSettings(String name, List<Stage> stages, long seed, List<
     /**
      * @param schedule schedule kind: linear, cosine, scaled_linear, sqrt_linear
      * @param scheduleSteps T of the training process
-     * @param sampler ddim or ddpm
+     * @param sampler the name of the sampler (a {@code sampler} declaration, e.g. the stdlib's ddim)
      * @param steps sampling steps (the schedule is respaced to them)
      * @param spacing which timesteps the steps keep ({@code "ddim25"}, {@code "10,15,20"}), or null
      *     for {@code "steps"}: evenly spaced, as DiT's {@code respace.py} reads a plain count
-     * @param eta DDIM η
      * @param guidanceScale classifier-free guidance scale, 1 for none
      * @param guidanceForm "dit" (first three channels, DiT's published variant) or "standard"
      * @param classes class labels, one sample each
      * @param latent latent shape per sample [C, H, W]
      * @param clipX0 whether to clip the predicted x₀ to [−1, 1]
      */
-    public record Sampling(String schedule, int scheduleSteps, String sampler, int steps, String spacing, double eta,
+    public record Sampling(String schedule, int scheduleSteps, String sampler, int steps, String spacing,
                            double guidanceScale, String guidanceForm, long[] classes, int[] latent, boolean clipX0,
                            Span span) {}
 

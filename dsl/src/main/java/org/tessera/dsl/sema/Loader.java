@@ -21,6 +21,8 @@ import org.tessera.dsl.parser.TesseraParserFacade;
 public final class Loader {
     /** Classpath folder of the standard library. */
     public static final String STDLIB = "/org/tessera/dsl/stdlib/";
+    /** Standard library files every program sees without importing them: the samplers. */
+    private static final List<String> PRELUDE = List.of("samplers.tess");
     /** The name stdlib files carry in messages. */
     private static final String STDLIB_PREFIX = "stdlib/";
 
@@ -44,6 +46,7 @@ public final class Loader {
             return Program.index(new Ast.SourceFile(display, List.of()), List.of(), diagnostics);
         }
         Ast.SourceFile root = l.parse(display, text, path.toAbsolutePath().getParent());
+        l.prelude(root);
         return Program.index(root, l.files, diagnostics);
     }
 
@@ -51,6 +54,7 @@ public final class Loader {
     public static Program loadText(String name, String text, Path dir, Diagnostics diagnostics) {
         Loader l = new Loader(diagnostics);
         Ast.SourceFile root = l.parse(name, text, dir);
+        l.prelude(root);
         return Program.index(root, l.files, diagnostics);
     }
 
@@ -64,6 +68,13 @@ public final class Loader {
             }
         }
         return file;
+    }
+
+    /** Loads the prelude from the standard library, as if {@code root} imported it. */
+    private void prelude(Ast.SourceFile root) {
+        for (String file : PRELUDE) {
+            importFile(new Ast.Import(file, new Span(root.path(), 1, 1, 1, 1)), null);
+        }
     }
 
     private void importFile(Ast.Import imp, Path dir) {

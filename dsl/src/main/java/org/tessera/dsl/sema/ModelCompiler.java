@@ -96,6 +96,54 @@ public final class ModelCompiler {
         return instantiate(new Ast.Call(List.of(name), List.of(), span));
     }
 
+    /**
+     * Instantiates the sampler {@code call} for one step: its parameters from the call's
+     * arguments, and {@code step} (the step's schedule values: {@code alpha_bar}, {@code last}, …)
+     * in scope for its lets and its forward. Null after errors (reported).
+     */
+    public Model instantiateSampler(Ast.Call call, Map<String, Object> step) {
+        Ast.BlockDecl decl = program.blocks().get(call.dotted());
+        if (decl == null || !decl.isSampler()) {
+            List<String> samplers = program.blocks().values().stream().filter(Ast.BlockDecl::isSampler)
+                    .map(Ast.BlockDecl::name).toList();
+            diagnostics.error(call.span(), (decl == null ? "unknown sampler '" : "'") + call.dotted()
+                    + (decl == null ? "'" : "' is a " + decl.kind().name().toLowerCase(java.util.Locale.ROOT)
+                            + ", not a sampler") + Suggestions.didYouMean(call.dotted(), samplers)
+                    + " (samplers: " + String.join(", ", samplers) + ")");
+            return null;
+        }
+        for (Ast.Param p : decl.params()) {
+            if (step.containsKey(p.name())) {
+                diagnostics.error(p.span(), "sampler parameter '" + p.name() + "' hides the step value of that name");
+                return null;
+            }
+        }
+        Map<String, CompileValue> params = bindParams(decl, call.args(), Scope.of(Map.of()), Map.of(), call.span());
+        if (params == null) {
+            return null;
+        }
+        ModuleInstance m = ModuleInstance.create(decl.name(), "");
+        step.forEach((k, v) -> m.env().put(k, switch (v) {
+            case Integer i -> new CompileValue.IntV(i);
+            case Long l -> new CompileValue.IntV(l);
+            case Double d -> new CompileValue.FloatV(d);
+            case Boolean b -> new CompileValue.BoolV(b);
+            default -> throw new IllegalArgumentException("step value " + k + " = " + v);
+        }));
+        m.env().putAll(params);
+        Ast.ForwardMember forward = members(decl.members(), m, Scope.of(m.env()));
+        if (!m.weights().isEmpty()) {
+            diagnostics.error(m.weights().get(0).span(), "a sampler has no weights; it combines the step's quantities");
+            return null;
+        }
+        if (forward == null) {
+            diagnostics.error(decl.span(), "sampler " + decl.name() + " has no forward(...): the step, e.g. forward(x0, eps) {"
+                    + " return ... }");
+            return null;
+        }
+        return new Model(m.withForward(forward));
+    }
+
     private ModuleInstance instantiate(Ast.Call call, Scope callerScope, String prefix) {
         String name = call.dotted();
         List<Ast.Arg> args = new ArrayList<>(call.args());
@@ -308,6 +356,18 @@ public final class ModelCompiler {
         }
         diagnostics.error(span, what + ": a shape must be a list like [out, in], got " + v.describe());
         return null;
+    }
+
+    /** The parameter names of block {@code name}, in order (empty for an unknown block). */
+    public List<String> parameterNames(String name) {
+        Ast.BlockDecl decl = program.blocks().get(name);
+        return decl == null ? List.of() : decl.params().stream().map(Ast.Param::name).toList();
+    }
+
+    /** The names of the instance's forward inputs, in order. */
+    public List<String> forwardInputNames(Model model) {
+        return model.root.forward() == null ? List.of()
+                : model.root.forward().inputs().stream().map(Ast.Input::name).toList();
     }
 
     // ------------------------------------------------------------------ contract

@@ -11,7 +11,9 @@ final class ScalarBuiltins {
     static void register(Map<String, Builtin> m) {
         Builtins.add(m, Builtin.of(Signature.of("int", 1, "x"), (c, a) -> new CompileValue.IntV((long) a.number("x", 0))));
         Builtins.add(m, Builtin.of(Signature.of("float", 1, "x"), (c, a) -> new CompileValue.FloatV(a.number("x", 0))));
-        Builtins.add(m, Builtin.of(Signature.of("sqrt", 1, "x"), (c, a) -> new CompileValue.FloatV(Math.sqrt(a.number("x", 0)))));
+        Builtins.add(m, Builtin.of(Signature.of("sqrt", 1, "x"), (c, a) -> finite("sqrt", a.number("x", 0), Math::sqrt)));
+        Builtins.add(m, Builtin.of(Signature.of("log", 1, "x"), (c, a) -> finite("log", a.number("x", 0), Math::log)));
+        Builtins.add(m, Builtin.of(Signature.of("exp", 1, "x"), (c, a) -> finite("exp", a.number("x", 0), Math::exp)));
         Builtins.add(m, Builtin.of(Signature.of("min", 2, "a", "b"), (c, a) -> pick(a, true)));
         Builtins.add(m, Builtin.of(Signature.of("max", 2, "a", "b"), (c, a) -> pick(a, false)));
         Builtins.add(m, Builtin.of(Signature.of("len", 1, "x"), (c, a) -> switch (a.raw("x")) {
@@ -29,6 +31,18 @@ final class ScalarBuiltins {
         }));
         Builtins.add(m, Builtin.of(Signature.of("size", 2, "x", "dim"), (c, a) ->
                 new CompileValue.IntV(a.tensor("x").size(a.intValue("dim")))));
+    }
+
+    /**
+     * {@code f(x)} as a compile-time float; a NaN or infinite result (sqrt of a negative, log of
+     * 0) is an error at the call rather than a value that poisons every later step.
+     */
+    private static CompileValue finite(String name, double x, java.util.function.DoubleUnaryOperator f) {
+        double y = f.applyAsDouble(x);
+        if (!Double.isFinite(y)) {
+            throw new CompileError(name + "(" + x + ") is not a finite number");
+        }
+        return new CompileValue.FloatV(y);
     }
 
     private static CompileValue pick(BoundArgs a, boolean min) {

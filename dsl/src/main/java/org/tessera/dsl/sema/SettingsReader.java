@@ -24,6 +24,10 @@ public final class SettingsReader {
     private static final Set<String> FORMATS = Set.of("tensors", "png", "grid");
 
     private final Diagnostics diagnostics;
+    /** The sampler call (its own arguments only) of the last {@link #sampling} read. */
+    private Ast.Call lastSamplerCall;
+    /** The sampler call of each sample stage, by stage name. */
+    private final Map<String, Ast.Call> samplers = new LinkedHashMap<>();
     private final Path baseDir;
     private final Map<String, String> overrides;
 
@@ -38,9 +42,10 @@ public final class SettingsReader {
     }
 
     /** A pipeline's checked settings and the model call of each model stage, by stage name (to instantiate). */
-    public record Result(PipelineSettings settings, Map<String, Ast.Call> models) {
+    public record Result(PipelineSettings settings, Map<String, Ast.Call> models, Map<String, Ast.Call> samplers) {
         public Result {
             models = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(models));
+            samplers = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(samplers));
         }
 
         /** The model call of a one-stage pipeline. */
@@ -162,7 +167,7 @@ public final class SettingsReader {
             return null;
         }
         return new Result(new PipelineSettings(decl.name(), stages, seed,
-                outputs.stream().filter(java.util.Objects::nonNull).toList(), staged, decl.span()), models);
+                outputs.stream().filter(java.util.Objects::nonNull).toList(), staged, decl.span()), models, samplers);
     }
 
     /** The slot form: one sampling stage named {@code samples}, or one forward stage named {@code out}. */
@@ -192,6 +197,7 @@ public final class SettingsReader {
             name = "samples";
             stages.add(new PipelineSettings.SampleStage(name, weights, sampling(settings, decl.span()), List.of(),
                     decl.span()));
+            samplers.put(name, lastSamplerCall);
         }
         if (model != null) {
             models.put(name, model);
@@ -237,8 +243,10 @@ public final class SettingsReader {
                         }
                     }
                 }
-                return new PipelineSettings.SampleStage(st.name(), weights(args.get("weights"), c.span()),
-                        sampling(args, c.span()), conditions, st.span());
+                PipelineSettings.Sampling sampling = sampling(args, c.span());
+                samplers.put(st.name(), lastSamplerCall);
+                return new PipelineSettings.SampleStage(st.name(), weights(args.get("weights"), c.span()), sampling,
+                        conditions, st.span());
             }
             case "upsample" -> {
                 Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("x", "factor"));
@@ -371,37 +379,44 @@ public final class SettingsReader {
         }
         String sampler = "ddim";
         int steps = 50;
-        double eta = 0;
         String spacing = null;
-        if (s.get("sampler") instanceof Ast.Call c) {
+        lastSamplerCall = new Ast.Call(List.of("ddim"), List.of(), span);
+        if (s.get("sampler") instanceof Ast.Call c && c.callee().size() == 1) {
             sampler = c.dotted();
-            if (!sampler.equals("ddim") && !sampler.equals("ddpm")) {
-                diagnostics.error(c.span(), "unknown sampler '" + sampler + "' (ddim, ddpm)");
+            // steps and spacing choose the timesteps (the pipeline's business); the rest are the
+            // sampler's own parameters, checked when it is instantiated.
+            List<Ast.Arg> own = new ArrayList<>();
+            Map<String, Ast.Expr> args = new LinkedHashMap<>();
+            for (Ast.Arg a : c.args()) {
+                if (a.name() == null) {
+                    diagnostics.error(a.span(), c.dotted() + "(...) takes named arguments: steps, spacing and the"
+                            + " sampler's parameters");
+                } else if (a.name().equals("steps") || a.name().equals("spacing")) {
+                    args.put(a.name(), a.value());
+                } else {
+                    own.add(a);
+                }
             }
-            Map<String, Ast.Expr> args = named(c, Set.of("steps", "eta", "spacing"));
-            if (args != null) {
-                if (args.containsKey("steps")) {
-                    steps = (int) integer(args.get("steps"), "sampler steps");
+            lastSamplerCall = new Ast.Call(c.callee(), own, c.span());
+            if (args.containsKey("steps")) {
+                steps = (int) integer(args.get("steps"), "sampler steps");
+            }
+            if (args.get("spacing") instanceof Ast.StringLit sp) {
+                spacing = sp.value();
+                Integer n = spacedSteps(spacing, scheduleSteps, sp.span());
+                if (n != null && args.containsKey("steps") && n != steps) {
+                    diagnostics.error(sp.span(), "spacing \"" + spacing + "\" keeps " + n + " steps, but steps = " + steps
+                            + "; give one of the two");
+                } else if (n != null) {
+                    steps = n;
                 }
-                if (args.get("spacing") instanceof Ast.StringLit sp) {
-                    spacing = sp.value();
-                    Integer n = spacedSteps(spacing, scheduleSteps, sp.span());
-                    if (n != null && args.containsKey("steps") && n != steps) {
-                        diagnostics.error(sp.span(), "spacing \"" + spacing + "\" keeps " + n + " steps, but steps = " + steps
-                                + "; give one of the two");
-                    } else if (n != null) {
-                        steps = n;
-                    }
-                } else if (args.containsKey("spacing")) {
-                    diagnostics.error(args.get("spacing").span(), "spacing must be a string: \"ddim25\", \"25\" or"
-                            + " section counts \"10,15,20\"");
-                }
-                if (args.containsKey("eta")) {
-                    eta = number(args.get("eta"), "eta");
-                }
+            } else if (args.containsKey("spacing")) {
+                diagnostics.error(args.get("spacing").span(), "spacing must be a string: \"ddim25\", \"25\" or"
+                        + " section counts \"10,15,20\"");
             }
         } else if (s.containsKey("sampler")) {
-            diagnostics.error(s.get("sampler").span(), "sampler must be ddim(steps = 50, eta = 0.0) or ddpm(steps = 250)");
+            diagnostics.error(s.get("sampler").span(), "sampler must be a sampler call such as ddim(steps = 50, eta = 0.0),"
+                    + " ddpm(steps = 250) or euler(steps = 20)");
         }
         if (scheduleSteps < 1) {
             diagnostics.error(s.get("schedule").span(), "a schedule needs at least 1 step, got " + scheduleSteps);
@@ -437,7 +452,7 @@ public final class SettingsReader {
             }
         }
         boolean clip = s.get("clip_x0") instanceof Ast.BoolLit b && b.value();
-        return new PipelineSettings.Sampling(schedule, scheduleSteps, sampler, steps, spacing, eta, scale, form, classes, latent,
+        return new PipelineSettings.Sampling(schedule, scheduleSteps, sampler, steps, spacing, scale, form, classes, latent,
                 clip, span);
     }
 

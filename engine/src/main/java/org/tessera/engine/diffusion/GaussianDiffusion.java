@@ -340,6 +340,16 @@ public final class GaussianDiffusion {
     }
 
     /**
+     * σ = exp(½ log σ²) per element of {@code logVariance} into {@code out} (contiguous F32 of the
+     * same shape): the reverse step's standard deviation.
+     */
+    public void stdInto(Tensor logVariance, Tensor out) {
+        Buffers.checkDestination("GaussianDiffusion.stdInto", "out", out, logVariance);
+        out.copyFrom(logVariance);
+        Buffers.expInPlace(out, 0.5);
+    }
+
+    /**
      * The reverse step's log variance per element into {@code out} (a contiguous F32 tensor of
      * xt's shape): the fixed per-step value, or for {@link VarianceType#LEARNED_RANGE}
      * log σ² = frac·log β_t + (1 − frac)·log β̃_t (clipped), frac = (v + 1)/2, from the output's

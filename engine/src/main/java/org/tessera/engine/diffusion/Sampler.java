@@ -132,11 +132,6 @@ public abstract sealed class Sampler permits DdpmSampler, DdimSampler {
     }
 
     private void checkFinite(Tensor x, int i, int total, int timestep) {
-        long first = Buffers.firstNonFinite(x);
-        if (first >= 0) {
-            throw new SamplingException(name() + ": step " + i + " of " + total + " (timestep " + timestep + ") produced "
-                    + Buffers.countNonFinite(x) + " non-finite values (first at element " + first + ": "
-                    + Buffers.get(x, first) + ")", i, timestep);
-        }
+        SamplingException.checkFinite(name(), x, i, total, timestep);
     }
 }

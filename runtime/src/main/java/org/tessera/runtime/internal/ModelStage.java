@@ -5,12 +5,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tessera.dsl.ModelContract;
+import org.tessera.dsl.SamplerDefinition;
 import org.tessera.dsl.pipeline.PipelineSettings;
 import org.tessera.engine.device.ComputeDevice;
 import org.tessera.engine.diffusion.ClassifierFreeGuidance;
 import org.tessera.engine.diffusion.DenoisingModel;
 import org.tessera.engine.diffusion.GaussianDiffusion;
-import org.tessera.engine.diffusion.Sampler;
+import org.tessera.engine.diffusion.X0Processing;
 import org.tessera.engine.diffusion.StepCallback;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.Profile;
@@ -26,6 +27,11 @@ public final class ModelStage implements AutoCloseable {
     private final String name;
     private final PipelineSettings.Sampling sampling;
     private final List<String> conditionStages;
+    private final SamplerDefinition sampler;
+    /** Idle scripted samplers (with their compiled step plans) by sampler, spacing and clipping. */
+    private final Map<String, java.util.concurrent.ConcurrentLinkedQueue<ScriptedSampler>> samplers =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private final List<ScriptedSampler> allSamplers = new java.util.ArrayList<>();
     private final String modelName;
     private final ModelContract contract;
     private final ComputeDevice device;
@@ -37,12 +43,14 @@ public final class ModelStage implements AutoCloseable {
     private final Arena arena;
     private final Runnable onClose;
 
-    ModelStage(String name, PipelineSettings.Sampling sampling, List<String> conditionStages, String modelName,
+    ModelStage(String name, PipelineSettings.Sampling sampling, SamplerDefinition sampler, List<String> conditionStages,
+               String modelName,
                ModelContract contract, ComputeDevice device, ModelPlans plans, List<String> inputNames,
                Map<String, int[]> inputShapes, Map<String, Tensor> forwardInputs, long numClasses, Arena arena,
                Runnable onClose) {
         this.name = name;
         this.sampling = sampling;
+        this.sampler = sampler;
         this.conditionStages = List.copyOf(conditionStages);
         this.modelName = modelName;
         this.contract = contract;
@@ -292,7 +300,7 @@ public final class ModelStage implements AutoCloseable {
         PipelineSettings.Sampling s = sampling();
         long[] classes = r.classes() != null ? r.classes() : s.classes();
         double scale = Double.isNaN(r.guidanceScale()) ? s.guidanceScale() : r.guidanceScale();
-        double eta = Double.isNaN(r.eta()) ? s.eta() : r.eta();
+        SamplerDefinition steps = Double.isNaN(r.eta()) ? sampler : sampler.withArgument("eta", r.eta());
         boolean guided = PipelineAssembler.guided(scale);
         int batch = classes.length;
         for (long c : classes) {
@@ -306,7 +314,6 @@ public final class ModelStage implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("spacing '" + spacing(r, s) + "': " + e.getMessage(), e);
         }
-        Sampler sampler = SamplerFactory.sampler(s, eta, diffusion, device.host());
         int[] xShape = inputShapes.get(contract.latent()).clone();
         xShape[0] = batch;
         if (r.startNoise() != null && !java.util.Arrays.equals(r.startNoise().shape(), xShape)) {
@@ -347,14 +354,34 @@ public final class ModelStage implements AutoCloseable {
                         s.guidanceForm().equals("dit") ? ClassifierFreeGuidance.Channels.DIT_FIRST_THREE
                                 : ClassifierFreeGuidance.Channels.EPSILON, device.host().elementwise());
             }
-            Tensor x = r.startNoise() != null ? sampler.sample(model, r.startNoise(), labels, r.seed(), callback)
-                    : sampler.sample(model, xShape, labels, r.seed(), callback);
+            String key = steps.describe() + "|" + spacing(r, s) + "|" + s.clipX0();
+            ScriptedSampler run = acquireSampler(key, steps, diffusion);
+            Tensor x;
+            try {
+                x = run.sample(model, xShape, r.startNoise(), labels, r.seed(), callback);
+            } finally {
+                samplers.get(key).add(run);
+            }
             int[] timesteps = new int[diffusion.steps()];
             for (int i = 0; i < timesteps.length; i++) {
                 timesteps[i] = diffusion.schedule().modelTimestep(timesteps.length - 1 - i);
             }
             return new SampleResult(x, classes, r.seed(), timesteps, guided ? scale : 1.0);
         }
+    }
+
+    /** An idle scripted sampler for {@code key}, or a new one (its step plans compile as it first runs). */
+    private ScriptedSampler acquireSampler(String key, SamplerDefinition steps, GaussianDiffusion diffusion) {
+        ScriptedSampler idle = samplers.computeIfAbsent(key, k -> new java.util.concurrent.ConcurrentLinkedQueue<>()).poll();
+        if (idle != null) {
+            return idle;
+        }
+        ScriptedSampler fresh = new ScriptedSampler(steps, diffusion,
+                sampling.clipX0() ? X0Processing.clip() : X0Processing.none(), device.host());
+        synchronized (allSamplers) {
+            allSamplers.add(fresh);
+        }
+        return fresh;
     }
 
     /** {@code c} [n, …] stacked {@code times} along the batch: [c; c; …]. */
@@ -371,6 +398,10 @@ public final class ModelStage implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (allSamplers) {
+            allSamplers.forEach(ScriptedSampler::close);
+            allSamplers.clear();
+        }
         try {
             onClose.run();
         } finally {

@@ -162,6 +162,7 @@ public final class PipelineAssembler {
             }
             Object classes = model.constant("num_classes");
             ModelStage stage = new ModelStage(name, sample == null ? null : sample.sampling(),
+                    sample == null ? null : def.sampler(name),
                     sample == null ? List.of() : sample.conditions(), model.name(), contract, device, plans, inputNames,
                     shapes, forwardInputs, classes instanceof Long n ? n : 0L, arena, () -> {
                         closeAll(weightArenas);
