@@ -96,7 +96,7 @@ public record PipelineSettings(String name, List<Stage> stages, long seed, List<
      * @param guidanceScale classifier-free guidance scale, 1 for none
      * @param guidanceForm "dit" (first three channels, DiT's published variant) or "standard"
      * @param classes class labels, one sample each
-     * @param latent latent shape per sample [C, H, W]
+     * @param latent latent shape per sample, any rank ([C, H, W], [C, T, H, W]), or null for the model's annotation
      * @param clipX0 whether to clip the predicted x₀ to [−1, 1]
      */
     public record Sampling(String schedule, int scheduleSteps, String sampler, int steps, String spacing,

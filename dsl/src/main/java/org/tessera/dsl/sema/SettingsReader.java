@@ -444,11 +444,17 @@ public final class SettingsReader {
         long[] classes = s.containsKey("classes") ? longs(s.get("classes"), "classes") : new long[] {0};
         int[] latent = null;
         if (s.containsKey("latent")) {
+            // Any rank: [C, H, W] for images, [C, T, H, W] for video latents.
             long[] l = longs(s.get("latent"), "latent");
-            if (l != null && l.length != 3) {
-                diagnostics.error(s.get("latent").span(), "latent must be [channels, height, width]");
-            } else if (l != null) {
-                latent = new int[] {(int) l[0], (int) l[1], (int) l[2]};
+            if (l != null) {
+                latent = new int[l.length];
+                for (int i = 0; i < l.length; i++) {
+                    if (l[i] < 1 || l[i] > Integer.MAX_VALUE) {
+                        diagnostics.error(s.get("latent").span(), "latent sizes must be positive, got " + l[i]);
+                        break;
+                    }
+                    latent[i] = (int) l[i];
+                }
             }
         }
         boolean clip = s.get("clip_x0") instanceof Ast.BoolLit b && b.value();

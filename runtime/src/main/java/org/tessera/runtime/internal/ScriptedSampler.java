@@ -35,14 +35,36 @@ import org.tessera.engine.tensor.Tensor;
  * (step, shape) and kept with this object; buffers are allocated once per run.
  */
 final class ScriptedSampler implements AutoCloseable {
+    private static final List<String> BUFFERS = List.of("x", "x0", "eps", "mean", "log_variance", "std", "noise",
+            "prev_x0");
+
     private final SamplerDefinition sampler;
     private final GaussianDiffusion diffusion;
     private final X0Processing x0Processing;
     private final Backend host;
-    /** Step plans by "step index|shape", kept across runs of the same sampler and process. */
-    private final Map<String, StepPlan> plans = new HashMap<>();
+    /** Buffers and step plans by "x shape|output shape", kept across runs: a run allocates once, its steps not at all. */
+    private final Map<String, Shaped> shaped = new HashMap<>();
 
-    private record StepPlan(CompiledGraph graph, List<String> inputs, Execution execution) {}
+    /** One step's plan, the quantities it takes, and its input map (prebuilt over the buffers). */
+    private record StepPlan(List<String> inputs, Execution execution, Map<String, Tensor> in, boolean variance) {}
+
+    /** What runs of one shape reuse: the quantities' buffers and the plan of each step index. */
+    private static final class Shaped {
+        final Arena arena = Arena.ofShared(); // the pool's workers fill the noise
+        final Map<String, Tensor> buffers = new HashMap<>();
+        final Tensor timesteps;
+        final int[] t;
+        final StepPlan[] steps;
+
+        Shaped(int[] shape, int total) {
+            for (String b : BUFFERS) {
+                buffers.put(b, Tensor.zeros(arena, DType.F32, shape));
+            }
+            timesteps = Tensor.zeros(arena, DType.I64, shape[0]);
+            t = new int[shape[0]];
+            steps = new StepPlan[total];
+        }
+    }
 
     ScriptedSampler(SamplerDefinition sampler, GaussianDiffusion diffusion, X0Processing x0Processing, Backend host) {
         this.sampler = sampler;
@@ -58,29 +80,38 @@ final class ScriptedSampler implements AutoCloseable {
                 s.posteriorLogVarianceClipped(k), s.modelTimestep(k), i, total);
     }
 
-    private StepPlan plan(int k, int i, int total, int[] shape, int[] outputShape) {
-        String key = k + "|" + Arrays.toString(shape) + "|" + Arrays.toString(outputShape);
-        StepPlan p = plans.get(key);
+    /** The plan of step index k, compiled on its first run: the sampler's forward with the step's values folded in. */
+    private StepPlan plan(Shaped run, int k, int i, int total, int[] shape, Tensor output) {
+        StepPlan p = run.steps[k];
         if (p == null) {
             StepValues values = stepValues(diffusion.schedule(), k, i, total);
             List<String> inputs = sampler.inputs(values);
             GraphBuilder g = new GraphBuilder();
             Map<String, Value> quantities = new LinkedHashMap<>();
+            Map<String, Tensor> in = new HashMap<>();
             for (String q : inputs) {
-                quantities.put(q, g.input(q, DType.F32, q.equals("output") ? outputShape : shape));
+                quantities.put(q, g.input(q, DType.F32, q.equals("output") ? output.shape() : shape));
+                in.put(q, q.equals("output") ? output : run.buffers.get(q));
             }
             g.output("x", sampler.lowerStep(g, quantities, values));
             CompiledGraph graph = Planner.compile(g.build(), host);
-            p = new StepPlan(graph, inputs, graph.newExecution());
-            plans.put(key, p);
+            p = new StepPlan(inputs, graph.newExecution(), in, inputs.contains("log_variance") || inputs.contains("std"));
+            run.steps[k] = p;
         }
         return p;
     }
 
     @Override
     public void close() {
-        plans.values().forEach(p -> p.execution().close());
-        plans.clear();
+        for (Shaped run : shaped.values()) {
+            for (StepPlan p : run.steps) {
+                if (p != null) {
+                    p.execution().close();
+                }
+            }
+            run.arena.close();
+        }
+        shaped.clear();
     }
 
     /**
@@ -89,57 +120,60 @@ final class ScriptedSampler implements AutoCloseable {
      * @return x_0, a new tensor the caller owns
      */
     Tensor sample(DenoisingModel model, int[] shape, Tensor xT, Tensor conditioning, long seed, StepCallback callback) {
-        Tensor x = Tensor.zeros(DType.F32, shape);
-        if (xT != null) {
-            x.copyFrom(xT);
-        } else {
-            new RandomStream(seed, 0).fillNormal(x, host.pool());
-        }
         int total = diffusion.steps();
-        int batch = shape[0];
-        int[] t = new int[batch];
-        try (Arena arena = Arena.ofShared()) {
-            Tensor timesteps = Tensor.zeros(arena, DType.I64, batch);
-            Map<String, Tensor> q = new HashMap<>();
-            for (String name : List.of("x0", "eps", "mean", "log_variance", "std", "noise", "prev_x0")) {
-                q.put(name, Tensor.zeros(arena, DType.F32, shape));
-            }
-            q.put("x", x);
-            Map<String, Tensor> in = new HashMap<>();
-            for (int i = 0; i < total; i++) {
-                int k = total - 1 - i;
-                Arrays.fill(t, k);
-                int timestep = diffusion.schedule().modelTimestep(k);
-                // The model's output is read within this step, before the model runs again.
-                Tensor output = diffusion.modelOutput(model, x, t, conditioning, timesteps);
-                StepPlan plan = plan(k, i, total, shape, output.shape());
-                List<String> needs = plan.inputs();
-                boolean variance = needs.contains("log_variance") || needs.contains("std");
-                diffusion.pMeanVarianceInto(output, x, t, x0Processing, q.get("x0"),
-                        needs.contains("mean") ? q.get("mean") : null, variance ? q.get("log_variance") : null);
-                if (needs.contains("eps")) {
-                    diffusion.epsFromX0Into(x, t, q.get("x0"), q.get("eps"));
-                }
-                if (needs.contains("std")) {
-                    diffusion.stdInto(q.get("log_variance"), q.get("std"));
-                }
-                if (needs.contains("noise")) {
-                    new RandomStream(seed, k + 1L).fillNormal(q.get("noise"), host.pool());
-                }
-                if (i == 0) {
-                    q.get("prev_x0").copyFrom(q.get("x0"));
-                }
-                in.clear();
-                for (String name : needs) {
-                    in.put(name, name.equals("output") ? output : q.get(name));
-                }
-                Tensor next = plan.execution().run(in).get("x");
-                x.copyFrom(next);
-                q.get("prev_x0").copyFrom(q.get("x0"));
-                SamplingException.checkFinite(sampler.name(), x, i, total, timestep);
-                callback.onStep(i, total, timestep, x, q.get("x0"));
-            }
+        Shaped run = null;
+        Tensor x = null;
+        Tensor start = Tensor.zeros(DType.F32, shape);
+        if (xT != null) {
+            start.copyFrom(xT);
+        } else {
+            new RandomStream(seed, 0).fillNormal(start, host.pool());
         }
-        return x;
+        for (int i = 0; i < total; i++) {
+            int k = total - 1 - i;
+            int timestep = diffusion.schedule().modelTimestep(k);
+            Tensor output;
+            if (run == null) {
+                // The buffers are keyed by the model's output shape too, known from the first call.
+                int[] t0 = new int[shape[0]];
+                Arrays.fill(t0, k);
+                output = diffusion.modelOutput(model, start, t0, conditioning);
+                String key = Arrays.toString(shape) + "|" + Arrays.toString(output.shape());
+                run = shaped.computeIfAbsent(key, s -> new Shaped(shape, total));
+                x = run.buffers.get("x");
+                x.copyFrom(start);
+            } else {
+                Arrays.fill(run.t, k);
+                output = diffusion.modelOutput(model, x, run.t, conditioning, run.timesteps);
+            }
+            Arrays.fill(run.t, k);
+            // The model's output is read within this step, before the model runs again.
+            StepPlan plan = plan(run, k, i, total, shape, output);
+            Map<String, Tensor> q = run.buffers;
+            List<String> needs = plan.inputs();
+            diffusion.pMeanVarianceInto(output, x, run.t, x0Processing, q.get("x0"),
+                    needs.contains("mean") ? q.get("mean") : null, plan.variance() ? q.get("log_variance") : null);
+            if (needs.contains("eps")) {
+                diffusion.epsFromX0Into(x, run.t, q.get("x0"), q.get("eps"));
+            }
+            if (needs.contains("std")) {
+                diffusion.stdInto(q.get("log_variance"), q.get("std"));
+            }
+            if (needs.contains("noise")) {
+                new RandomStream(seed, k + 1L).fillNormal(q.get("noise"), host.pool());
+            }
+            if (i == 0) {
+                q.get("prev_x0").copyFrom(q.get("x0"));
+            }
+            if (needs.contains("output")) {
+                plan.in().put("output", output); // the same key: no allocation
+            }
+            x.copyFrom(plan.execution().run(plan.in()).get("x"));
+            q.get("prev_x0").copyFrom(q.get("x0"));
+            SamplingException.checkFinite(sampler.name(), x, i, total, timestep);
+            callback.onStep(i, total, timestep, x, q.get("x0"));
+        }
+        start.copyFrom(x);
+        return start;
     }
 }

@@ -9,21 +9,32 @@ final class TensorStages {
     private TensorStages() {}
 
     /**
-     * Nearest-neighbour upsampling of [N, C, H, W] by {@code f}: each value becomes an f×f block,
-     * as PyTorch's {@code interpolate(mode="nearest")} with an integer scale — the view
-     * [N, C, H, 1, W, 1] expanded to [N, C, H, f, W, f], copied, then read as [N, C, H·f, W·f].
+     * Nearest-neighbour upsampling of the last two (spatial) axes by {@code f}: [N, C, H, W] or a
+     * video's [N, C, T, H, W]; each value becomes an f×f block, as PyTorch's
+     * {@code interpolate(mode="nearest")} with an integer scale. The view [..., H, 1, W, 1] is
+     * expanded to [..., H, f, W, f], copied, then read as [..., H·f, W·f].
      */
     static Tensor upsample(Tensor x, int f, String stage) {
-        if (x.rank() != 4) {
-            throw new IllegalArgumentException("stage '" + stage + "': upsample needs [N, C, H, W], got "
+        int rank = x.rank();
+        if (rank < 4) {
+            throw new IllegalArgumentException("stage '" + stage + "': upsample needs [N, C, H, W] or [N, C, T, H, W], got "
                     + Arrays.toString(x.shape()));
         }
-        int n = x.size(0);
-        int c = x.size(1);
-        int h = x.size(2);
-        int w = x.size(3);
-        Tensor blocks = x.contiguous().reshape(n, c, h, 1, w, 1).expand(n, c, h, f, w, f).contiguous();
-        return blocks.reshape(n, c, h * f, w * f);
+        int[] shape = x.shape();
+        int h = shape[rank - 2];
+        int w = shape[rank - 1];
+        int[] split = Arrays.copyOf(shape, rank + 2);
+        split[rank - 2] = h;
+        split[rank - 1] = 1;
+        split[rank] = w;
+        split[rank + 1] = 1;
+        int[] expanded = split.clone();
+        expanded[rank - 1] = f;
+        expanded[rank + 1] = f;
+        int[] out = shape.clone();
+        out[rank - 2] = h * f;
+        out[rank - 1] = w * f;
+        return x.contiguous().reshape(split).expand(expanded).contiguous().reshape(out);
     }
 
     /** {@code xs} joined along {@code dim}; every other dimension must agree. */
