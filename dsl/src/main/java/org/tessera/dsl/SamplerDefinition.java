@@ -3,7 +3,6 @@ package org.tessera.dsl;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.tessera.dsl.ast.Ast;
 import org.tessera.dsl.diag.Span;
 import org.tessera.dsl.sema.ModelCompiler;
@@ -141,8 +140,4 @@ public final class SamplerDefinition {
         return m;
     }
 
-    /** The names a step gives a sampler (they may not be its parameters). */
-    public static Set<String> stepNames() {
-        return new StepValues(0.5, 0.6, 0.4, 0.1, 0.1, -2.3, 1, 0, 1).byName().keySet();
-    }
 }

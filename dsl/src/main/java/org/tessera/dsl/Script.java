@@ -6,6 +6,7 @@ import java.util.Map;
 import org.tessera.dsl.ast.Ast;
 import org.tessera.dsl.diag.Diagnostics;
 import org.tessera.dsl.diag.Span;
+import org.tessera.dsl.pipeline.PipelineSettings;
 import org.tessera.dsl.sema.Loader;
 import org.tessera.dsl.sema.ModelCompiler;
 import org.tessera.dsl.sema.Program;
@@ -85,11 +86,13 @@ public final class Script {
         Map<String, SamplerDefinition> samplers = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, Ast.Call> e : read.samplers().entrySet()) {
             SamplerDefinition sampler = new SamplerDefinition(mc, e.getValue());
-            try {
-                sampler.inputs(Checker.PROBE_STEP); // instantiates it once: unknown samplers and bad arguments fail here
+            // Lowered here at a first, a middle and a last step: unknown samplers, bad arguments,
+            // and a sampler written for the other kind of process (flow or diffusion) fail now.
+            boolean flow = read.settings().stages().stream()
+                    .filter(st -> st.name().equals(e.getKey()) && st instanceof PipelineSettings.SampleStage)
+                    .anyMatch(st -> ((PipelineSettings.SampleStage) st).sampling().isFlow());
+            if (Checker.lowers(sampler, flow)) {
                 samplers.put(e.getKey(), sampler);
-            } catch (CompilationException ignored) {
-                // reported in d
             }
         }
         if (d.hasErrors()) {

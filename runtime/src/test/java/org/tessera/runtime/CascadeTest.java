@@ -20,6 +20,7 @@ import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
+import org.tessera.testing.RepoFiles;
 
 /** samples/cascade-tiny.tess: a base model whose upsampled samples condition a super-resolution model. */
 class CascadeTest {
@@ -112,7 +113,7 @@ class CascadeTest {
         CompilationException e = assertThrows(CompilationException.class, () -> Tessera.compile(file).close());
         String text = e.getMessage();
         assertTrue(text.contains("s.tess:3:159: error: 'b' is not an earlier stage (no stage comes before it)"), text);
-        assertTrue(text.contains("s.tess:5:13: error: a stage is sample(...), upsample(stage, factor) or concat("), text);
+        assertTrue(text.contains("s.tess:5:13: error: a stage is sample(...), decode(stage, model = ..., weights = ...), encode(...), upsample("), text);
         assertTrue(text.contains("s.tess:6:13: error: 'model' belongs in a stage in a pipeline of stages"), text);
     }
 

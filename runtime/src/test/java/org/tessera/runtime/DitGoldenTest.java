@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.tessera.engine.diffusion.StepCallback;
 import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.tensor.Tensor;
+import org.tessera.testing.RepoFiles;
 
 /**
  * The stdlib DiT, built by samples/dit-tiny-forward.tess with the reference checkpoint, against

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.tessera.engine.tensor.Tensor;
+import org.tessera.testing.RepoFiles;
 
 /** The full-size DiT-XL/2 (256×256, 675 M parameters) with random weights: two guided DDIM steps on the CPU. */
 class DitXlSmokeTest {

@@ -12,6 +12,7 @@ import org.tessera.dsl.CompilationException;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.tessera.testing.RepoFiles;
 
 /**
  * Broken scripts, each with the diagnostic it must produce: {@code line:col: error: message}

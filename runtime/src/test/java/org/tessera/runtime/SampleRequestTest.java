@@ -20,6 +20,7 @@ import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
+import org.tessera.testing.RepoFiles;
 
 /**
  * Typed sampling requests on the tiny reference DiT: the batch, the starting noise, the steps,

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.management.ManagementFactory;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.tessera.testing.RepoFiles;
 
 /**
  * A warm sampling loop allocates (almost) nothing per step: the model's plan, the step plans of a

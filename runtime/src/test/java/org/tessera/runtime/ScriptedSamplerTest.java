@@ -26,6 +26,7 @@ import org.tessera.engine.diffusion.StepCallback;
 import org.tessera.engine.diffusion.X0Processing;
 import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.tensor.Tensor;
+import org.tessera.testing.RepoFiles;
 
 /**
  * The samplers of the standard library, written in the language, against the engine's Java
@@ -180,9 +181,9 @@ class ScriptedSamplerTest {
         Files.writeString(file, "sampler odd() {\n    forward(x, velocity) {\n        return x\n    }\n}\n");
         String text = Tessera.check(java.util.List.of(file)).render();
         assertTrue(text.contains("sampler odd: forward input 'velocity' is not a step quantity"), text);
-        Files.writeString(file, "sampler clash(alpha_bar: float = 1.0) {\n    forward(x) {\n        return x\n    }\n}\n");
+        Files.writeString(file, "sampler clash(last: bool = false) {\n    forward(x) {\n        return x\n    }\n}\n");
         text = Tessera.check(java.util.List.of(file)).render();
-        assertTrue(text.contains("bad.tess:1:15: error: sampler parameter 'alpha_bar' hides the step value"), text);
+        assertTrue(text.contains("bad.tess:1:15: error: sampler parameter 'last' hides the step value"), text);
         try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-sample.tess"), CompileOptions.defaults()
                 .withThreads(1).withDevice("cpu").withOverrides(Map.of("sampler", "euler(steps = 2)")))) {
             IllegalArgumentException noEta = assertThrows(IllegalArgumentException.class,

@@ -49,6 +49,13 @@ public final class Diagnostics {
         return items.size();
     }
 
+    /** Drops the diagnostics added since {@code size} (a pass that was only a trial). */
+    public void truncate(int size) {
+        while (items.size() > size) {
+            items.remove(items.size() - 1);
+        }
+    }
+
     /** Rewrites the messages of the diagnostics added since {@code index} (e.g. to name a symbolic dimension). */
     public void rewriteFrom(int index, java.util.function.UnaryOperator<String> rewrite) {
         for (int i = index; i < items.size(); i++) {

@@ -32,7 +32,7 @@ public record PipelineSettings(String name, List<Stage> stages, long seed, List<
     }
 
     /** One step of a pipeline's program; its result is named {@link #name()}. */
-    public sealed interface Stage permits SampleStage, ForwardStage, UpsampleStage, ConcatStage {
+    public sealed interface Stage permits SampleStage, ForwardStage, ApplyStage, UpsampleStage, ConcatStage {
         String name();
 
         Span span();
@@ -53,6 +53,14 @@ public record PipelineSettings(String name, List<Stage> stages, long seed, List<
 
     /** One forward pass on tensors from a file; its results are {@code out} and the inputs by name. */
     public record ForwardStage(String name, Weights weights, Inputs inputs, Span span) implements Stage {}
+
+    /**
+     * A model's forward pass on an earlier stage's result: {@code decode} (e.g. a VAE decoder on
+     * latents) or {@code encode}. The model takes exactly one forward input.
+     *
+     * @param verb {@code decode} or {@code encode}, as written
+     */
+    public record ApplyStage(String name, String verb, String input, Weights weights, Span span) implements Stage {}
 
     /** Nearest-neighbour upsampling of a stage's [N, C, H, W] result by an integer factor. */
     public record UpsampleStage(String name, String input, int factor, Span span) implements Stage {}
@@ -87,8 +95,9 @@ public record PipelineSettings(String name, List<Stage> stages, long seed, List<
     public record Inputs(Path path, Map<String, String> names, Span span) {}
 
     /**
-     * @param schedule schedule kind: linear, cosine, scaled_linear, sqrt_linear
+     * @param schedule schedule kind: linear, cosine, scaled_linear, sqrt_linear, or flow (a rectified flow)
      * @param scheduleSteps T of the training process
+     * @param shift the time shift of a {@code flow} schedule (1 for none; unused otherwise)
      * @param sampler the name of the sampler (a {@code sampler} declaration, e.g. the stdlib's ddim)
      * @param steps sampling steps (the schedule is respaced to them)
      * @param spacing which timesteps the steps keep ({@code "ddim25"}, {@code "10,15,20"}), or null
@@ -98,10 +107,20 @@ public record PipelineSettings(String name, List<Stage> stages, long seed, List<
      * @param classes class labels, one sample each
      * @param latent latent shape per sample, any rank ([C, H, W], [C, T, H, W]), or null for the model's annotation
      * @param clipX0 whether to clip the predicted x₀ to [−1, 1]
+     * @param noise the starting noise x_T ({@code noise = load("x.safetensors", "key")}), or null
+     *     to draw it from the seed
      */
-    public record Sampling(String schedule, int scheduleSteps, String sampler, int steps, String spacing,
+    public record Sampling(String schedule, int scheduleSteps, double shift, String sampler, int steps, String spacing,
                            double guidanceScale, String guidanceForm, long[] classes, int[] latent, boolean clipX0,
-                           Span span) {}
+                           TensorRef noise, Span span) {
+        /** True for the rectified-flow schedule ({@code schedule = flow(1000, shift = 3.0)}). */
+        public boolean isFlow() {
+            return schedule.equals("flow");
+        }
+    }
+
+    /** One tensor of a safetensors file. */
+    public record TensorRef(Path path, String key, Span span) {}
 
     /**
      * {@code output "file" = format(name)}: format is {@code tensors} (safetensors of the named

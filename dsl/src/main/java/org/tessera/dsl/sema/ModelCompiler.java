@@ -435,11 +435,12 @@ public final class ModelCompiler {
                         + v.describe());
             }
         }
-        org.tessera.engine.diffusion.Parameterization prediction = choice(entries.get("predicts"), scope,
-                Map.of("eps", org.tessera.engine.diffusion.Parameterization.EPSILON,
-                        "x0", org.tessera.engine.diffusion.Parameterization.X0,
-                        "v", org.tessera.engine.diffusion.Parameterization.V),
-                org.tessera.engine.diffusion.Parameterization.EPSILON, "predicts");
+        org.tessera.dsl.ModelContract.Prediction prediction = choice(entries.get("predicts"), scope,
+                Map.of("eps", org.tessera.dsl.ModelContract.Prediction.EPS,
+                        "x0", org.tessera.dsl.ModelContract.Prediction.X0,
+                        "v", org.tessera.dsl.ModelContract.Prediction.V,
+                        "flow", org.tessera.dsl.ModelContract.Prediction.FLOW),
+                org.tessera.dsl.ModelContract.Prediction.EPS, "predicts");
         org.tessera.engine.diffusion.VarianceType variance = choice(entries.get("variance"), scope,
                 Map.of("fixed_small", org.tessera.engine.diffusion.VarianceType.FIXED_SMALL,
                         "fixed_large", org.tessera.engine.diffusion.VarianceType.FIXED_LARGE,
@@ -529,9 +530,9 @@ public final class ModelCompiler {
             int[] shape = new int[list.items().size()];
             for (int i = 0; i < shape.length; i++) {
                 Ast.Expr item = list.items().get(i);
-                if (item instanceof Ast.Name n && n.path().size() == 1 && !m.env().containsKey(n.dotted())
-                        && symbols.containsKey(n.dotted())) {
-                    shape[i] = symbols.get(n.dotted());
+                if (item instanceof Ast.Name n && n.path().size() == 1 && !m.env().containsKey(n.dotted())) {
+                    // A symbolic size (B, H, W): known only when the caller binds it.
+                    shape[i] = symbols.getOrDefault(n.dotted(), -1);
                 } else {
                     CompileValue v = constants.eval(item, Scope.of(m.env()));
                     shape[i] = v instanceof CompileValue.IntV iv ? Math.toIntExact(iv.value()) : -1;

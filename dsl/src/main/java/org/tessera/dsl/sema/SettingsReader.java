@@ -20,8 +20,10 @@ import org.tessera.engine.diffusion.Schedules;
  */
 public final class SettingsReader {
     private static final Set<String> KEYS = Set.of("model", "weights", "inputs", "schedule", "sampler", "guidance",
-            "classes", "latent", "seed", "decoder", "clip_x0");
+            "classes", "latent", "seed", "decoder", "clip_x0", "noise");
     private static final Set<String> FORMATS = Set.of("tensors", "png", "grid");
+    /** The rectified-flow schedule (flow matching): not a β schedule. */
+    private static final String FLOW = "flow";
 
     private final Diagnostics diagnostics;
     /** The sampler call (its own arguments only) of the last {@link #sampling} read. */
@@ -56,8 +58,8 @@ public final class SettingsReader {
 
     /** The keys a {@code sample(...)} stage takes: a one-stage pipeline's slots, less the pipeline-wide ones. */
     private static final Set<String> SAMPLE_KEYS = Set.of("model", "weights", "schedule", "sampler", "guidance",
-            "classes", "latent", "clip_x0", "condition");
-    private static final Set<String> STAGE_CALLS = Set.of("sample", "upsample", "concat");
+            "classes", "latent", "clip_x0", "condition", "noise");
+    private static final Set<String> STAGE_CALLS = Set.of("sample", "decode", "encode", "upsample", "concat");
 
     /** The settings, or null when the declaration has errors (reported to the diagnostics). */
     public Result read(Ast.PipelineDecl decl) {
@@ -208,7 +210,8 @@ public final class SettingsReader {
     private PipelineSettings.Stage stage(Ast.StageSetting st, List<PipelineSettings.Stage> earlier,
                                          Map<String, Ast.Call> models, Map<String, Ast.Expr> overrides) {
         if (!(st.value() instanceof Ast.Call c) || c.callee().size() != 1 || !STAGE_CALLS.contains(c.dotted())) {
-            diagnostics.error(st.value().span(), "a stage is sample(...), upsample(stage, factor) or concat([stages], dim = 1)"
+            diagnostics.error(st.value().span(), "a stage is sample(...), decode(stage, model = ..., weights = ...),"
+                    + " encode(...), upsample(stage, factor) or concat([stages], dim = 1)"
                     + (st.value() instanceof Ast.Call c2 ? Suggestions.didYouMean(c2.dotted(), STAGE_CALLS) : ""));
             return null;
         }
@@ -248,6 +251,32 @@ public final class SettingsReader {
                 return new PipelineSettings.SampleStage(st.name(), weights(args.get("weights"), c.span()), sampling,
                         conditions, st.span());
             }
+            case "decode", "encode" -> {
+                // A second model applied to a stage's result: a VAE's decoder on latents, its encoder on images.
+                if (c.args().isEmpty() || c.args().get(0).name() != null) {
+                    diagnostics.error(c.span(), c.dotted() + " takes the stage first: " + c.dotted()
+                            + "(samples, model = ..., weights = ...)");
+                    return null;
+                }
+                String in = stageRef(c.args().get(0).value(), names);
+                Map<String, Ast.Expr> args = new LinkedHashMap<>();
+                for (Ast.Arg a : c.args().subList(1, c.args().size())) {
+                    if (a.name() == null || !Set.of("model", "weights").contains(a.name())) {
+                        diagnostics.error(a.span(), c.dotted() + "(stage, ...) takes model = ... and weights = ...");
+                        return null;
+                    }
+                    args.put(a.name(), a.value());
+                }
+                args.putAll(overrides);
+                if (!(args.get("model") instanceof Ast.Call model)) {
+                    diagnostics.error(args.containsKey("model") ? args.get("model").span() : c.span(),
+                            c.dotted() + "(...) needs model = a model call");
+                    return null;
+                }
+                models.put(st.name(), model);
+                PipelineSettings.Weights w = weights(args.get("weights"), c.span());
+                return in == null ? null : new PipelineSettings.ApplyStage(st.name(), c.dotted(), in, w, st.span());
+            }
             case "upsample" -> {
                 Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("x", "factor"));
                 if (args == null || !args.containsKey("x") || !args.containsKey("factor")) {
@@ -281,6 +310,17 @@ public final class SettingsReader {
                 return new PipelineSettings.ConcatStage(st.name(), ins, (int) dim, st.span());
             }
         }
+    }
+
+    /** {@code load("file.safetensors", "key")}: one tensor of a file, e.g. a starting noise x_T. */
+    private PipelineSettings.TensorRef tensorRef(Ast.Expr e, String what) {
+        if (e instanceof Ast.Call c && c.dotted().equals("load") && c.args().size() == 2 && c.args().get(0).name() == null
+                && c.args().get(1).name() == null && c.args().get(0).value() instanceof Ast.StringLit file
+                && c.args().get(1).value() instanceof Ast.StringLit key) {
+            return new PipelineSettings.TensorRef(baseDir.resolve(file.value()).normalize(), key.value(), c.span());
+        }
+        diagnostics.error(e.span(), what + " must be load(\"file.safetensors\", \"tensor name\")");
+        return null;
     }
 
     /** A reference to an earlier stage's result, or null after reporting what is wrong with it. */
@@ -364,18 +404,29 @@ public final class SettingsReader {
     private PipelineSettings.Sampling sampling(Map<String, Ast.Expr> s, Span span) {
         String schedule = "linear";
         int scheduleSteps = 1000;
+        double shift = 1.0;
         if (s.get("schedule") instanceof Ast.Call c) {
             schedule = c.dotted();
-            if (!Schedules.NAMES.contains(schedule)) {
+            List<String> known = new ArrayList<>(Schedules.NAMES);
+            known.add(FLOW);
+            if (!known.contains(schedule)) {
                 diagnostics.error(c.span(), "unknown schedule '" + schedule + "'" + Suggestions.didYouMean(
-                        schedule, Schedules.NAMES) + " (" + String.join(", ", Schedules.NAMES) + ")");
+                        schedule, known) + " (" + String.join(", ", known) + ")");
             }
-            Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("steps"));
+            Map<String, Ast.Expr> args = positionalOrNamed(c, schedule.equals(FLOW) ? List.of("steps", "shift")
+                    : List.of("steps"));
             if (args != null && args.containsKey("steps")) {
                 scheduleSteps = (int) integer(args.get("steps"), "schedule steps");
             }
+            if (args != null && args.containsKey("shift")) {
+                shift = number(args.get("shift"), "flow shift");
+                if (!(shift > 0)) {
+                    diagnostics.error(args.get("shift").span(), "the flow shift must be positive, got " + shift);
+                }
+            }
         } else if (s.containsKey("schedule")) {
-            diagnostics.error(s.get("schedule").span(), "schedule must be a call such as linear(1000) or cosine(1000)");
+            diagnostics.error(s.get("schedule").span(), "schedule must be a call such as linear(1000), cosine(1000)"
+                    + " or flow(1000, shift = 3.0)");
         }
         String sampler = "ddim";
         int steps = 50;
@@ -401,7 +452,10 @@ public final class SettingsReader {
             if (args.containsKey("steps")) {
                 steps = (int) integer(args.get("steps"), "sampler steps");
             }
-            if (args.get("spacing") instanceof Ast.StringLit sp) {
+            if (args.containsKey("spacing") && schedule.equals(FLOW)) {
+                diagnostics.error(args.get("spacing").span(), "a flow schedule places its levels itself (and its shift"
+                        + " moves them); give steps = N");
+            } else if (args.get("spacing") instanceof Ast.StringLit sp) {
                 spacing = sp.value();
                 Integer n = spacedSteps(spacing, scheduleSteps, sp.span());
                 if (n != null && args.containsKey("steps") && n != steps) {
@@ -458,8 +512,9 @@ public final class SettingsReader {
             }
         }
         boolean clip = s.get("clip_x0") instanceof Ast.BoolLit b && b.value();
-        return new PipelineSettings.Sampling(schedule, scheduleSteps, sampler, steps, spacing, scale, form, classes, latent,
-                clip, span);
+        PipelineSettings.TensorRef noise = s.containsKey("noise") ? tensorRef(s.get("noise"), "noise") : null;
+        return new PipelineSettings.Sampling(schedule, scheduleSteps, shift, sampler, steps, spacing, scale, form, classes,
+                latent, clip, noise, span);
     }
 
     /** The number of steps {@code spacing} keeps out of {@code total}, or null after reporting why it is invalid. */

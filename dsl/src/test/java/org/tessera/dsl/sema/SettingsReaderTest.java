@@ -66,7 +66,7 @@ class SettingsReaderTest {
         assertNull(read("    schedule = cosin(1000)\n"));
         String text = diagnostics.render();
         assertTrue(text.contains("p.tess:4:16: error: unknown schedule 'cosin'; did you mean 'cosine'?"), text);
-        assertTrue(text.contains("(linear, cosine, scaled_linear, sqrt_linear)"), text);
+        assertTrue(text.contains("(linear, cosine, scaled_linear, sqrt_linear, flow)"), text);
     }
 
     @Test

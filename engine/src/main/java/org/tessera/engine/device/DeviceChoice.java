@@ -1,7 +1,5 @@
 package org.tessera.engine.device;
 
-import java.util.Locale;
-
 /** Where a user asks the model to run: {@code --device cpu|cuda|auto}. */
 public enum DeviceChoice {
     /** The CPU backend (SIMD kernels, or the scalar fallback). */
@@ -17,16 +15,11 @@ public enum DeviceChoice {
      * @throws IllegalArgumentException naming the valid values
      */
     public static DeviceChoice parse(String text) {
-        for (DeviceChoice c : values()) {
-            if (c.name().equalsIgnoreCase(text.strip())) {
-                return c;
-            }
-        }
-        throw new IllegalArgumentException("device must be cpu, cuda or auto, got '" + text + "'");
+        return Labels.parse(DeviceChoice.class, text, "device");
     }
 
     /** The lower-case name as users write it. */
     public String label() {
-        return name().toLowerCase(Locale.ROOT);
+        return Labels.label(this);
     }
 }

@@ -1,7 +1,5 @@
 package org.tessera.engine.device;
 
-import java.util.Locale;
-
 /**
  * How a GPU computes matrix products ({@code --precision}); everything else is FP32. The CPU
  * always computes in FP32.
@@ -17,16 +15,11 @@ public enum Precision {
      * @throws IllegalArgumentException naming the valid values
      */
     public static Precision parse(String text) {
-        for (Precision p : values()) {
-            if (p.name().equalsIgnoreCase(text.strip())) {
-                return p;
-            }
-        }
-        throw new IllegalArgumentException("precision must be fp32, tf32 or bf16, got '" + text + "'");
+        return Labels.parse(Precision.class, text, "precision");
     }
 
     /** The lower-case name as users write it. */
     public String label() {
-        return name().toLowerCase(Locale.ROOT);
+        return Labels.label(this);
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.Test;
+import org.tessera.engine.SecondJvm;
 import org.tessera.engine.backend.AttentionMask;
 import org.tessera.engine.backend.AttentionOps;
 import org.tessera.engine.parallel.WorkerPool;
@@ -20,13 +21,12 @@ class AttentionAllocationTest {
         return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
     }
 
-    @Test
-    void aWarmCallAllocatesAlmostNothing() {
+    /** Bytes per warm call: the best of rounds until one is clean or 30 s pass (C2 may compile late in a busy JVM). */
+    static double measure() {
         try (WorkerPool pool = new WorkerPool(1)) {
             AttentionOps at = VectorKernels.attention(pool);
             Tensor q = Tensor.zeros(DType.F32, 1, 4, 256, 72);
             Tensor out = Tensor.zeros(DType.F32, 1, 4, 256, 72);
-            // Until a round is clean or 30 s pass: C2 may compile late in a JVM busy with other tests.
             double best = Double.MAX_VALUE;
             long deadline = System.nanoTime() + 30_000_000_000L;
             while (best >= 1024 && System.nanoTime() < deadline) {
@@ -39,7 +39,18 @@ class AttentionAllocationTest {
                 }
                 best = Math.min(best, (allocated() - before) / 50.0);
             }
-            assertTrue(best < 1024, "attention allocates " + best + " bytes per call after warm-up");
+            return best;
         }
+    }
+
+    @Test
+    void aWarmCallAllocatesAlmostNothing() throws Exception {
+        double best = measure();
+        if (best >= 1024) {
+            System.out.println("attention allocated " + best + " bytes per call in this JVM; measuring in a fresh one"
+                    + " (see SecondJvm)");
+            best = SecondJvm.measure(AttentionAllocationTest.class, "measure");
+        }
+        assertTrue(best < 1024, "attention allocates " + best + " bytes per call after warm-up");
     }
 }

@@ -37,15 +37,22 @@ public final class CompiledPipeline implements AutoCloseable {
         return device;
     }
 
-    /** The model stage the single-stage API (forward, profile, denoiser, diffusion) works on: the last one. */
+    /**
+     * The model stage the single-stage API (forward, profile, denoiser, diffusion) works on: the
+     * last sample stage, else the last model stage.
+     */
     public ModelStage main() {
         ModelStage last = null;
+        ModelStage lastSample = null;
         for (PipelineSettings.Stage st : settings.stages()) {
             if (models.containsKey(st.name())) {
                 last = models.get(st.name());
+                if (st instanceof PipelineSettings.SampleStage) {
+                    lastSample = last;
+                }
             }
         }
-        return last;
+        return lastSample != null ? lastSample : last;
     }
 
     /** The model stage {@code name}. */
@@ -97,6 +104,10 @@ public final class CompiledPipeline implements AutoCloseable {
                     sampleIndex++;
                 }
                 case PipelineSettings.ForwardStage f -> results.putAll(models.get(f.name()).runForward());
+                case PipelineSettings.ApplyStage a -> {
+                    ModelStage m = models.get(a.name());
+                    results.put(a.name(), m.forward(Map.of(m.inputNames().get(0), results.get(a.input()))).get("out"));
+                }
                 case PipelineSettings.UpsampleStage u -> results.put(u.name(), TensorStages.upsample(results.get(u.input()),
                         u.factor(), u.name()));
                 case PipelineSettings.ConcatStage c -> results.put(c.name(), TensorStages.concat(

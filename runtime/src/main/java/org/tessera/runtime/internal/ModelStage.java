@@ -10,6 +10,7 @@ import org.tessera.dsl.pipeline.PipelineSettings;
 import org.tessera.engine.device.ComputeDevice;
 import org.tessera.engine.diffusion.ClassifierFreeGuidance;
 import org.tessera.engine.diffusion.DenoisingModel;
+import org.tessera.engine.diffusion.FlowSchedule;
 import org.tessera.engine.diffusion.GaussianDiffusion;
 import org.tessera.engine.diffusion.X0Processing;
 import org.tessera.engine.diffusion.StepCallback;
@@ -40,13 +41,16 @@ public final class ModelStage implements AutoCloseable {
     private final Map<String, int[]> inputShapes;
     private final Map<String, Tensor> forwardInputs;
     private final long numClasses;
+    /** The script's {@code noise = load(...)}: x_T when a request gives none and keeps the script's batch. */
+    private final Tensor startNoise;
     private final Arena arena;
     private final Runnable onClose;
 
     ModelStage(String name, PipelineSettings.Sampling sampling, SamplerDefinition sampler, List<String> conditionStages,
                String modelName,
                ModelContract contract, ComputeDevice device, ModelPlans plans, List<String> inputNames,
-               Map<String, int[]> inputShapes, Map<String, Tensor> forwardInputs, long numClasses, Arena arena,
+               Map<String, int[]> inputShapes, Map<String, Tensor> forwardInputs, Tensor startNoise, long numClasses,
+               Arena arena,
                Runnable onClose) {
         this.name = name;
         this.sampling = sampling;
@@ -60,6 +64,7 @@ public final class ModelStage implements AutoCloseable {
         this.inputShapes = inputShapes;
         this.forwardInputs = forwardInputs;
         this.numClasses = numClasses;
+        this.startNoise = startNoise;
         this.arena = arena;
         this.onClose = onClose;
     }
@@ -137,20 +142,13 @@ public final class ModelStage implements AutoCloseable {
 
     /** Profiles {@code runs} forward passes after two warm-ups (the JIT compiles kernels during the first). */
     public Profile profile(int runs) {
-        Map<String, Tensor> inputs = forwardInputs != null ? forwardInputs : zeroInputs();
-        ModelPlans.Plan plan = defaultPlan();
-        Execution e = plan.acquire();
-        try {
-            e.run(inputs);
-            e.run(inputs);
+        return warm((e, inputs) -> {
             Profile p = new Profile();
             for (int i = 0; i < runs; i++) {
                 e.run(inputs, p);
             }
             return p;
-        } finally {
-            plan.release(e);
-        }
+        });
     }
 
     /**
@@ -158,12 +156,7 @@ public final class ModelStage implements AutoCloseable {
      * warm-ups (on a GPU the first sizes buffers, the second records the CUDA graph).
      */
     public double forwardMillis(int runs) {
-        Map<String, Tensor> inputs = forwardInputs != null ? forwardInputs : zeroInputs();
-        ModelPlans.Plan plan = defaultPlan();
-        Execution e = plan.acquire();
-        try {
-            e.run(inputs);
-            e.run(inputs);
+        return warm((e, inputs) -> {
             double best = Double.POSITIVE_INFINITY;
             for (int i = 0; i < runs; i++) {
                 long t0 = System.nanoTime();
@@ -171,6 +164,18 @@ public final class ModelStage implements AutoCloseable {
                 best = Math.min(best, (System.nanoTime() - t0) / 1e6);
             }
             return best;
+        });
+    }
+
+    /** {@code timed} on an execution of the default plan after two warm-up runs, on the stage's inputs or zeros. */
+    private <T> T warm(java.util.function.BiFunction<Execution, Map<String, Tensor>, T> timed) {
+        Map<String, Tensor> inputs = forwardInputs != null ? forwardInputs : zeroInputs();
+        ModelPlans.Plan plan = defaultPlan();
+        Execution e = plan.acquire();
+        try {
+            e.run(inputs);
+            e.run(inputs);
+            return timed.apply(e, inputs);
         } finally {
             plan.release(e);
         }
@@ -213,7 +218,7 @@ public final class ModelStage implements AutoCloseable {
      */
     public GaussianDiffusion diffusion() {
         PipelineSettings.Sampling s = sampling();
-        return new GaussianDiffusion(SamplerFactory.trainingSchedule(s), contract().prediction(), contract.variance(),
+        return new GaussianDiffusion(SamplerFactory.trainingSchedule(s), contract().prediction().parameterization(), contract.variance(),
                 device.host().elementwise());
     }
 
@@ -308,11 +313,26 @@ public final class ModelStage implements AutoCloseable {
                 throw new IllegalArgumentException("class " + c + " is outside 0.." + (numClasses - 1) + " of " + modelName);
             }
         }
-        GaussianDiffusion diffusion;
-        try {
-            diffusion = SamplerFactory.diffusion(s, spacing(r, s), contract(), device.host());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("spacing '" + spacing(r, s) + "': " + e.getMessage(), e);
+        StepProcess process;
+        String processKey;
+        if (s.isFlow()) {
+            if (r.spacing() != null) {
+                throw new IllegalArgumentException("a flow schedule places its levels itself (spacing '" + r.spacing()
+                        + "'); give steps");
+            }
+            int n = r.steps() > 0 ? r.steps() : s.steps();
+            process = new StepProcess.Flow(FlowSchedule.of(s.scheduleSteps(), n, s.shift()), device.host(),
+                    s.scheduleSteps());
+            processKey = "flow" + n + "/" + s.shift();
+        } else {
+            GaussianDiffusion diffusion;
+            try {
+                diffusion = SamplerFactory.diffusion(s, spacing(r, s), contract(), device.host());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("spacing '" + spacing(r, s) + "': " + e.getMessage(), e);
+            }
+            process = new StepProcess.Diffusion(diffusion, s.clipX0() ? X0Processing.clip() : X0Processing.none());
+            processKey = spacing(r, s) + "|" + s.clipX0();
         }
         int[] xShape = inputShapes.get(contract.latent()).clone();
         xShape[0] = batch;
@@ -354,30 +374,31 @@ public final class ModelStage implements AutoCloseable {
                         s.guidanceForm().equals("dit") ? ClassifierFreeGuidance.Channels.DIT_FIRST_THREE
                                 : ClassifierFreeGuidance.Channels.EPSILON, device.host().elementwise());
             }
-            String key = steps.describe() + "|" + spacing(r, s) + "|" + s.clipX0();
-            ScriptedSampler run = acquireSampler(key, steps, diffusion);
+            String key = steps.describe() + "|" + processKey;
+            ScriptedSampler run = acquireSampler(key, steps, process);
             Tensor x;
             try {
-                x = run.sample(model, xShape, r.startNoise(), labels, r.seed(), callback);
+                Tensor xT = r.startNoise() != null ? r.startNoise()
+                        : startNoise != null && startNoise.size(0) == batch ? startNoise : null;
+                x = run.sample(model, xShape, xT, labels, r.seed(), callback);
             } finally {
                 samplers.get(key).add(run);
             }
-            int[] timesteps = new int[diffusion.steps()];
+            int[] timesteps = new int[process.steps()];
             for (int i = 0; i < timesteps.length; i++) {
-                timesteps[i] = diffusion.schedule().modelTimestep(timesteps.length - 1 - i);
+                timesteps[i] = process.timestep(i);
             }
             return new SampleResult(x, classes, r.seed(), timesteps, guided ? scale : 1.0);
         }
     }
 
     /** An idle scripted sampler for {@code key}, or a new one (its step plans compile as it first runs). */
-    private ScriptedSampler acquireSampler(String key, SamplerDefinition steps, GaussianDiffusion diffusion) {
+    private ScriptedSampler acquireSampler(String key, SamplerDefinition steps, StepProcess process) {
         ScriptedSampler idle = samplers.computeIfAbsent(key, k -> new java.util.concurrent.ConcurrentLinkedQueue<>()).poll();
         if (idle != null) {
             return idle;
         }
-        ScriptedSampler fresh = new ScriptedSampler(steps, diffusion,
-                sampling.clipX0() ? X0Processing.clip() : X0Processing.none(), device.host());
+        ScriptedSampler fresh = new ScriptedSampler(steps, process, device.host());
         synchronized (allSamplers) {
             allSamplers.add(fresh);
         }

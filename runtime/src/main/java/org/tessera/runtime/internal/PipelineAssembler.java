@@ -53,6 +53,8 @@ public final class PipelineAssembler {
                             stages.put(s.name(), stage(def, s.name(), s.weights(), s, null, device));
                     case PipelineSettings.ForwardStage f ->
                             stages.put(f.name(), stage(def, f.name(), f.weights(), null, f.inputs(), device));
+                    case PipelineSettings.ApplyStage a ->
+                            stages.put(a.name(), stage(def, a.name(), a.weights(), null, null, device));
                     default -> { } // tensor stages need no assembly
                 }
             }
@@ -109,6 +111,18 @@ public final class PipelineAssembler {
                     shapes.put(in.name(), t.shape());
                     dtypes.put(in.name(), t.dtype());
                 }
+            } else if (sample == null) {
+                // decode / encode: one input, whatever shape the earlier stage gives (planned on first use).
+                specs = model.inputs(Map.of("B", 1));
+                if (specs.size() != 1) {
+                    throw def.error(model.span(), model.name() + " takes " + specs.size() + " forward inputs "
+                            + specs.stream().map(ModelInput::name).toList() + "; a decode or encode stage gives it one");
+                }
+                ModelInput in = specs.get(0);
+                if (in.sized()) {
+                    shapes.put(in.name(), in.shape());
+                }
+                dtypes.put(in.name(), DType.F32);
             } else {
                 contract = model.contract();
                 PipelineSettings.Sampling s = sample.sampling();
@@ -118,6 +132,16 @@ public final class PipelineAssembler {
                                     ? (def.settings().staged() ? "give it with condition = <stage>"
                                             : "a one-stage pipeline has nothing to give it: bind stages with let")
                                     : "this stage gives " + sample.conditions()));
+                }
+                boolean flowModel = contract.prediction().isFlow();
+                if (s.isFlow() != flowModel) {
+                    throw def.error(sample.span(), s.isFlow()
+                            ? "a flow schedule samples a model that predicts the flow's velocity; " + model.name()
+                                    + "'s contract says predicts = \"" + contract.prediction().name().toLowerCase(java.util.Locale.ROOT) + "\""
+                            : model.name() + " predicts a flow's velocity (its contract); give it schedule = flow(1000)");
+                }
+                if (flowModel && contract.variance() == org.tessera.engine.diffusion.VarianceType.LEARNED_RANGE) {
+                    throw def.error(model.span(), "a flow model has no learned variance; its contract says learned_range");
                 }
                 int batch = modelBatch(s.classes().length, s.guidanceScale());
                 specs = model.inputs(Map.of("B", batch));
@@ -131,14 +155,20 @@ public final class PipelineAssembler {
                             shape[0] = batch;
                             System.arraycopy(s.latent(), 0, shape, 1, s.latent().length);
                         }
-                    } else if (in.name().equals(contract.timestep()) || in.name().equals(contract.label())) {
-                        dtype = DType.I64; // the sampler's timesteps and the labels are integers
+                    } else if (in.name().equals(contract.timestep())) {
+                        // A diffusion's timesteps are integers; a flow's are σ·T.
+                        dtype = s.isFlow() ? DType.F32 : DType.I64;
+                    } else if (in.name().equals(contract.label())) {
+                        dtype = DType.I64;
                     } else {
                         dtype = DType.F32; // a condition: another stage's result
                     }
                     if (shape == null || java.util.Arrays.stream(shape).anyMatch(x -> x < 0)) {
-                        throw def.error(model.span(), model.name() + ".forward input '" + in.name()
-                                + "' has no shape annotation; the pipeline cannot size it");
+                        throw def.error(model.span(), model.name() + ".forward input '" + in.name() + "' "
+                                + (shape == null ? "has no shape annotation" : "has sizes only a caller could bind, "
+                                        + java.util.Arrays.toString(shape).replace("-1", "?"))
+                                + "; the pipeline cannot size it" + (in.name().equals(contract.latent())
+                                        ? " (give latent = [C, H, W] in the pipeline)" : ""));
                     }
                     shapes.put(in.name(), shape);
                     dtypes.put(in.name(), dtype);
@@ -155,16 +185,23 @@ public final class PipelineAssembler {
                 return Planner.compile(g.build(), device.compute(), device.host(), Planner.Options.DEFAULT, weights.release());
             });
             owned.add(plans);
-            ModelPlans.Plan first = plans.plan(shapes); // the stage's own shapes, compiled up front
+            // The stage's own shapes, compiled up front (a decode stage's come from the stage before it).
+            ModelPlans.Plan first = shapes.size() == inputNames.size() ? plans.plan(shapes) : null;
             if (contract != null) {
                 checkOutput(def, model, contract, first.graph().optimizedGraph().outputs().get("out").shape(),
                         shapes.get(contract.latent()));
+            }
+            Tensor noise = null;
+            if (sample != null && sample.sampling().noise() != null) {
+                int[] want = shapes.get(contract.latent()).clone();
+                want[0] = sample.sampling().classes().length;
+                noise = loadTensor(def, sample.sampling().noise(), want, arena);
             }
             Object classes = model.constant("num_classes");
             ModelStage stage = new ModelStage(name, sample == null ? null : sample.sampling(),
                     sample == null ? null : def.sampler(name),
                     sample == null ? List.of() : sample.conditions(), model.name(), contract, device, plans, inputNames,
-                    shapes, forwardInputs, classes instanceof Long n ? n : 0L, arena, () -> {
+                    shapes, forwardInputs, noise, classes instanceof Long n ? n : 0L, arena, () -> {
                         closeAll(weightArenas);
                         for (int i = owned.size() - 1; i >= 0; i--) {
                             closeQuietly(owned.get(i));
@@ -242,6 +279,26 @@ public final class PipelineAssembler {
             case java.nio.file.AccessDeniedException a -> "permission denied: " + a.getFile();
             default -> String.valueOf(e.getMessage());
         };
+    }
+
+    /** One F32 tensor of {@code want}'s shape from a file (a starting noise), copied into {@code arena}. */
+    private static Tensor loadTensor(PipelineDefinition def, PipelineSettings.TensorRef ref, int[] want, Arena arena) {
+        try (SafetensorsReader r = SafetensorsReader.open(ref.path())) {
+            if (!r.contains(ref.key())) {
+                throw def.error(ref.span(), ref.path().getFileName() + " has no tensor '" + ref.key() + "'");
+            }
+            Tensor src = r.tensor(ref.key());
+            if (!java.util.Arrays.equals(src.shape(), want)) {
+                throw def.error(ref.span(), "'" + ref.key() + "' is " + java.util.Arrays.toString(src.shape())
+                        + "; the starting noise of this stage is " + java.util.Arrays.toString(want)
+                        + " (one per class, the latent's shape)");
+            }
+            Tensor t = Tensor.zeros(arena, DType.F32, want);
+            t.copyFrom(src.dtype() == DType.F32 ? src : src.to(DType.F32, arena));
+            return t;
+        } catch (IOException | WeightsFormatException e) {
+            throw def.error(ref.span(), "cannot load the starting noise: " + describe(e));
+        }
     }
 
     private static Map<String, Tensor> loadInputs(PipelineDefinition def, PipelineSettings.Inputs in, Arena arena) {

@@ -28,7 +28,7 @@ public final class SamplerFactory {
     public static GaussianDiffusion diffusion(PipelineSettings.Sampling s, String spacing, ModelContract contract,
                                               Backend host) {
         NoiseSchedule schedule = Respacing.respace(trainingSchedule(s), spacing);
-        return new GaussianDiffusion(schedule, contract.prediction(), contract.variance(), host.elementwise());
+        return new GaussianDiffusion(schedule, contract.prediction().parameterization(), contract.variance(), host.elementwise());
     }
 
 }

@@ -10,11 +10,8 @@ import org.tessera.dsl.SamplerDefinition;
 import org.tessera.dsl.StepValues;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.diffusion.DenoisingModel;
-import org.tessera.engine.diffusion.GaussianDiffusion;
-import org.tessera.engine.diffusion.NoiseSchedule;
 import org.tessera.engine.diffusion.SamplingException;
 import org.tessera.engine.diffusion.StepCallback;
-import org.tessera.engine.diffusion.X0Processing;
 import org.tessera.engine.graph.CompiledGraph;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.GraphBuilder;
@@ -25,66 +22,56 @@ import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
 /**
- * Runs a sampler written in the language over a diffusion process. Each step: the model's
- * output at (x_t, t); the diffusion core's quantities the sampler's step asks for (x̂₀, ε̂, the
- * posterior mean, the variance, the step's noise); then the step's own plan — the sampler's
- * forward lowered with that step's schedule values folded in as constants — gives x_{t−1}.
+ * Runs a sampler written in the language over a {@link StepProcess} (a Gaussian diffusion or a
+ * rectified flow). Each step: the model's output at (x_t, t); the quantities the sampler's step
+ * asks for (x̂₀, ε̂, the posterior mean, the variance, the step's noise); then the step's own plan
+ * — the sampler's forward lowered with that step's values folded in as constants — gives x_{t−1}.
  *
  * <p>Randomness matches the Java samplers: x_T from stream 0 of the seed, the noise of step k
  * (the index in the respaced process) from stream k + 1. Step plans are compiled once per
- * (step, shape) and kept with this object; buffers are allocated once per run.
+ * (step, shape) and kept with this object, and so are the buffers: a warm run allocates its result
+ * and little else.
  */
 final class ScriptedSampler implements AutoCloseable {
     private static final List<String> BUFFERS = List.of("x", "x0", "eps", "mean", "log_variance", "std", "noise",
             "prev_x0");
 
     private final SamplerDefinition sampler;
-    private final GaussianDiffusion diffusion;
-    private final X0Processing x0Processing;
+    private final StepProcess process;
     private final Backend host;
     /** Buffers and step plans by "x shape|output shape", kept across runs: a run allocates once, its steps not at all. */
     private final Map<String, Shaped> shaped = new HashMap<>();
 
     /** One step's plan, the quantities it takes, and its input map (prebuilt over the buffers). */
-    private record StepPlan(List<String> inputs, Execution execution, Map<String, Tensor> in, boolean variance) {}
+    private record StepPlan(List<String> inputs, Execution execution, Map<String, Tensor> in) {}
 
     /** What runs of one shape reuse: the quantities' buffers and the plan of each step index. */
     private static final class Shaped {
         final Arena arena = Arena.ofShared(); // the pool's workers fill the noise
         final Map<String, Tensor> buffers = new HashMap<>();
         final Tensor timesteps;
-        final int[] t;
         final StepPlan[] steps;
 
-        Shaped(int[] shape, int total) {
+        Shaped(int[] shape, int total, DType timestepType) {
             for (String b : BUFFERS) {
                 buffers.put(b, Tensor.zeros(arena, DType.F32, shape));
             }
-            timesteps = Tensor.zeros(arena, DType.I64, shape[0]);
-            t = new int[shape[0]];
+            timesteps = Tensor.zeros(arena, timestepType, shape[0]);
             steps = new StepPlan[total];
         }
     }
 
-    ScriptedSampler(SamplerDefinition sampler, GaussianDiffusion diffusion, X0Processing x0Processing, Backend host) {
+    ScriptedSampler(SamplerDefinition sampler, StepProcess process, Backend host) {
         this.sampler = sampler;
-        this.diffusion = diffusion;
-        this.x0Processing = x0Processing;
+        this.process = process;
         this.host = host;
     }
 
-    /** The schedule values of step index k (in the respaced process) when it is run as step i of total. */
-    static StepValues stepValues(NoiseSchedule s, int k, int i, int total) {
-        double before = k + 1 < s.steps() ? s.alphaBar(k + 1) : s.alphaBar(k);
-        return new StepValues(s.alphaBar(k), s.alphaBarPrev(k), before, s.beta(k), s.posteriorVariance(k),
-                s.posteriorLogVarianceClipped(k), s.modelTimestep(k), i, total);
-    }
-
-    /** The plan of step index k, compiled on its first run: the sampler's forward with the step's values folded in. */
-    private StepPlan plan(Shaped run, int k, int i, int total, int[] shape, Tensor output) {
-        StepPlan p = run.steps[k];
+    /** The plan of step i, compiled on its first run: the sampler's forward with the step's values folded in. */
+    private StepPlan plan(Shaped run, int i, int[] shape, Tensor output) {
+        StepPlan p = run.steps[i];
         if (p == null) {
-            StepValues values = stepValues(diffusion.schedule(), k, i, total);
+            StepValues values = process.values(i);
             List<String> inputs = sampler.inputs(values);
             GraphBuilder g = new GraphBuilder();
             Map<String, Value> quantities = new LinkedHashMap<>();
@@ -95,8 +82,8 @@ final class ScriptedSampler implements AutoCloseable {
             }
             g.output("x", sampler.lowerStep(g, quantities, values));
             CompiledGraph graph = Planner.compile(g.build(), host);
-            p = new StepPlan(inputs, graph.newExecution(), in, inputs.contains("log_variance") || inputs.contains("std"));
-            run.steps[k] = p;
+            p = new StepPlan(inputs, graph.newExecution(), in);
+            run.steps[i] = p;
         }
         return p;
     }
@@ -120,47 +107,34 @@ final class ScriptedSampler implements AutoCloseable {
      * @return x_0, a new tensor the caller owns
      */
     Tensor sample(DenoisingModel model, int[] shape, Tensor xT, Tensor conditioning, long seed, StepCallback callback) {
-        int total = diffusion.steps();
-        Shaped run = null;
-        Tensor x = null;
+        int total = process.steps();
         Tensor start = Tensor.zeros(DType.F32, shape);
         if (xT != null) {
             start.copyFrom(xT);
         } else {
             new RandomStream(seed, 0).fillNormal(start, host.pool());
         }
+        Shaped run = null;
+        Tensor x = start;
         for (int i = 0; i < total; i++) {
-            int k = total - 1 - i;
-            int timestep = diffusion.schedule().modelTimestep(k);
-            Tensor output;
+            int timestep = process.timestep(i);
+            Tensor timesteps = run != null ? run.timesteps : Tensor.zeros(process.timestepType(), shape[0]);
+            // The model's output is read within this step, before the model runs again.
+            Tensor output = process.modelOutput(model, x, i, conditioning, timesteps);
             if (run == null) {
                 // The buffers are keyed by the model's output shape too, known from the first call.
-                int[] t0 = new int[shape[0]];
-                Arrays.fill(t0, k);
-                output = diffusion.modelOutput(model, start, t0, conditioning);
                 String key = Arrays.toString(shape) + "|" + Arrays.toString(output.shape());
-                run = shaped.computeIfAbsent(key, s -> new Shaped(shape, total));
+                run = shaped.computeIfAbsent(key, s -> new Shaped(shape, total, process.timestepType()));
                 x = run.buffers.get("x");
                 x.copyFrom(start);
-            } else {
-                Arrays.fill(run.t, k);
-                output = diffusion.modelOutput(model, x, run.t, conditioning, run.timesteps);
             }
-            Arrays.fill(run.t, k);
-            // The model's output is read within this step, before the model runs again.
-            StepPlan plan = plan(run, k, i, total, shape, output);
+            StepPlan plan = plan(run, i, shape, output);
             Map<String, Tensor> q = run.buffers;
             List<String> needs = plan.inputs();
-            diffusion.pMeanVarianceInto(output, x, run.t, x0Processing, q.get("x0"),
-                    needs.contains("mean") ? q.get("mean") : null, plan.variance() ? q.get("log_variance") : null);
-            if (needs.contains("eps")) {
-                diffusion.epsFromX0Into(x, run.t, q.get("x0"), q.get("eps"));
-            }
-            if (needs.contains("std")) {
-                diffusion.stdInto(q.get("log_variance"), q.get("std"));
-            }
+            process.quantities(output, x, i, needs, q);
             if (needs.contains("noise")) {
-                new RandomStream(seed, k + 1L).fillNormal(q.get("noise"), host.pool());
+                // As the Java samplers: step index k = total − 1 − i draws from stream k + 1.
+                new RandomStream(seed, total - i).fillNormal(q.get("noise"), host.pool());
             }
             if (i == 0) {
                 q.get("prev_x0").copyFrom(q.get("x0"));

@@ -1,4 +1,4 @@
-package org.tessera.runtime;
+package org.tessera.testing;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
