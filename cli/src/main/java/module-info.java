@@ -4,5 +4,6 @@ module org.tessera.cli {
     requires org.tessera.ffi;
     requires info.picocli;
 
-    opens org.tessera.cli to info.picocli;
+    opens org.tessera.cli to
+            info.picocli;
 }

@@ -5,5 +5,7 @@
  * was found).
  */
 module org.tessera.ffi {
-    exports org.tessera.ffi to org.tessera.engine, org.tessera.cli;
+    exports org.tessera.ffi to
+            org.tessera.engine,
+            org.tessera.cli;
 }

@@ -33,7 +33,9 @@ import org.tessera.engine.tensor.Tensor;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class GemmJmh {
     @Param({"256x1152x3456", "256x1152x4608", "256x4608x1152", "512x1152x1152", "2048x2048x2048"})
     public String shape;

@@ -9,10 +9,14 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code tessera doctor}: what this machine offers Tessera — JDK, CPU backend, CUDA libraries, driver, GPUs. */
-@Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = {"Report the JDK, the CPU backend that would be chosen and why,",
+@Command(
+        name = "doctor",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Report the JDK, the CPU backend that would be chosen and why,",
             "the CUDA 13 libraries found, the driver and the GPUs, or why CUDA is not available.",
-            "With --gpu, also run every CUDA op against the CPU reference on GPU 0."})
+            "With --gpu, also run every CUDA op against the CPU reference on GPU 0."
+        })
 final class DoctorCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -23,7 +27,11 @@ final class DoctorCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        out.printf(Locale.ROOT, "java     %s (%s), %d processors%n", Runtime.version(), System.getProperty("java.vm.name"),
+        out.printf(
+                Locale.ROOT,
+                "java     %s (%s), %d processors%n",
+                Runtime.version(),
+                System.getProperty("java.vm.name"),
                 Runtime.getRuntime().availableProcessors());
         out.println("cpu      " + Backends.describeCpu());
         Cuda.Status cuda = Cuda.probe();
@@ -31,12 +39,21 @@ final class DoctorCommand implements java.util.concurrent.Callable<Integer> {
             out.printf(Locale.ROOT, "%-8s %s%n", f.name(), f.ok() ? f.path() : f.file() + ": " + f.problem());
         }
         if (cuda.runtimeVersion() != 0) {
-            out.printf(Locale.ROOT, "runtime  CUDA %s; driver supports CUDA %s%n", Cuda.versionText(cuda.runtimeVersion()),
+            out.printf(
+                    Locale.ROOT,
+                    "runtime  CUDA %s; driver supports CUDA %s%n",
+                    Cuda.versionText(cuda.runtimeVersion()),
                     Cuda.versionText(cuda.driverVersion()));
         }
         for (Cuda.Device d : cuda.devices()) {
-            out.printf(Locale.ROOT, "gpu %d    %s, %s, %s, %d SMs%n", d.index(), d.name(), d.arch(),
-                    Sizes.bytes(d.totalMemory()), d.multiprocessors());
+            out.printf(
+                    Locale.ROOT,
+                    "gpu %d    %s, %s, %s, %d SMs%n",
+                    d.index(),
+                    d.name(),
+                    d.arch(),
+                    Sizes.bytes(d.totalMemory()),
+                    d.multiprocessors());
         }
         if (!cuda.available()) {
             out.println("cuda     not available: " + cuda.problem());
@@ -50,8 +67,10 @@ final class DoctorCommand implements java.util.concurrent.Callable<Integer> {
             var results = org.tessera.engine.cuda.CudaSelfTest.run(dev);
             results.forEach(r -> out.println("  " + r));
             long failed = results.stream().filter(r -> !r.ok()).count();
-            out.println(failed == 0 ? "gpu check: all " + results.size() + " ops agree with the CPU reference"
-                    : "gpu check: " + failed + " of " + results.size() + " ops FAILED");
+            out.println(
+                    failed == 0
+                            ? "gpu check: all " + results.size() + " ops agree with the CPU reference"
+                            : "gpu check: " + failed + " of " + results.size() + " ops FAILED");
             return failed == 0 ? TesseraCommand.EXIT_OK : TesseraCommand.EXIT_RUNTIME;
         }
     }

@@ -11,7 +11,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /** {@code tessera inspect WEIGHTS}: names, dtypes, shapes and the parameter count of a safetensors file. */
-@Command(name = "inspect", mixinStandardHelpOptions = true,
+@Command(
+        name = "inspect",
+        mixinStandardHelpOptions = true,
         description = "List the tensors of a safetensors file: name, dtype, shape; and the parameter count.")
 final class InspectCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
@@ -30,7 +32,12 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
                 int[] shape = r.shape(name);
                 long n = Arrays.stream(shape).asLongStream().reduce(1, (a, b) -> a * b);
                 total += n;
-                out.printf(Locale.ROOT, "%-" + width + "s  %-4s  %s%n", name, r.dtype(name).shortName(), Arrays.toString(shape));
+                out.printf(
+                        Locale.ROOT,
+                        "%-" + width + "s  %-4s  %s%n",
+                        name,
+                        r.dtype(name).shortName(),
+                        Arrays.toString(shape));
             }
             for (Map.Entry<String, String> m : r.metadata().entrySet()) {
                 out.printf(Locale.ROOT, "metadata %s = %s%n", m.getKey(), m.getValue());

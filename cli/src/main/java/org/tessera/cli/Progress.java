@@ -35,8 +35,8 @@ final class Progress implements StepCallback {
         double seconds = (now - start) / 1e9;
         double rate = done / Math.max(seconds, 1e-9);
         double eta = (total - done) / Math.max(rate, 1e-9);
-        String stats = String.format(Locale.ROOT, "step %d/%d  t=%d  %.2f steps/s  ETA %s", done, total, timestep, rate,
-                formatSeconds(eta));
+        String stats = String.format(
+                Locale.ROOT, "step %d/%d  t=%d  %.2f steps/s  ETA %s", done, total, timestep, rate, formatSeconds(eta));
         if (terminal) {
             int width = 30;
             int filled = (int) Math.round(width * (double) done / total);

@@ -14,9 +14,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code tessera run FILE}: compile a pipeline and run it, writing its outputs. */
-@Command(name = "run", mixinStandardHelpOptions = true,
-        description = {"Compile a .tess pipeline and run it: one forward pass (pipelines with 'inputs')",
-            "or sampling, then write the pipeline's outputs into the output folder."})
+@Command(
+        name = "run",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Compile a .tess pipeline and run it: one forward pass (pipelines with 'inputs')",
+            "or sampling, then write the pipeline's outputs into the output folder."
+        })
 final class RunCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -42,8 +46,13 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         long t0 = System.nanoTime();
         try (Pipeline p = Tessera.compile(file, compileOptions)) {
             long compiled = System.nanoTime();
-            err.printf(Locale.ROOT, "compiled %s (%s) in %.2fs: %.1f GFLOP per forward, %s of buffers%n",
-                    p.name(), p.modelName(), (compiled - t0) / 1e9, p.graph().flops() / 1e9,
+            err.printf(
+                    Locale.ROOT,
+                    "compiled %s (%s) in %.2fs: %.1f GFLOP per forward, %s of buffers%n",
+                    p.name(),
+                    p.modelName(),
+                    (compiled - t0) / 1e9,
+                    p.graph().flops() / 1e9,
                     Sizes.bytes(p.graph().bufferBytes()));
             long s = seed != null ? seed : p.defaultSeed();
             List<Path> files = p.execute(out, s, new Progress(err, System.console() != null));

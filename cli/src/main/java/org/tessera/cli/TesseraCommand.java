@@ -17,8 +17,14 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = TesseraCommand.Version.class,
         description = "Tessera: a Java engine and language for diffusion transformers.",
-        subcommands = {RunCommand.class, CheckCommand.class, InspectCommand.class, BenchCommand.class, DoctorCommand.class,
-            CommandLine.HelpCommand.class})
+        subcommands = {
+            RunCommand.class,
+            CheckCommand.class,
+            InspectCommand.class,
+            BenchCommand.class,
+            DoctorCommand.class,
+            CommandLine.HelpCommand.class
+        })
 public final class TesseraCommand implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_RUNTIME = 1;
@@ -52,8 +58,10 @@ public final class TesseraCommand implements Runnable {
                 return EXIT_USAGE;
             }
             commandLine.getErr().println("tessera: error: " + describe(e));
-            return e instanceof IllegalArgumentException && !(e instanceof org.tessera.engine.tensor.ShapeMismatchException)
-                    ? EXIT_USAGE : EXIT_RUNTIME;
+            return e instanceof IllegalArgumentException
+                            && !(e instanceof org.tessera.engine.tensor.ShapeMismatchException)
+                    ? EXIT_USAGE
+                    : EXIT_RUNTIME;
         });
         return cl.execute(args);
     }

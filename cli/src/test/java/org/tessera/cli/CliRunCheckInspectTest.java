@@ -11,7 +11,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tessera.testing.RepoFiles;
 
-
 class CliRunCheckInspectTest {
     @TempDir
     Path tmp;
@@ -23,7 +22,8 @@ class CliRunCheckInspectTest {
     @Test
     void runWritesTheOutputsAndListsThem() {
         Path out = tmp.resolve("out");
-        CliRun r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", out.toString(), "--threads", "2");
+        CliRun r = run(
+                "run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", out.toString(), "--threads", "2");
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.isRegularFile(out.resolve("dit_tiny_forward.safetensors")));
         assertTrue(r.out().contains("dit_tiny_forward.safetensors"), r.out());
@@ -33,8 +33,17 @@ class CliRunCheckInspectTest {
     @Test
     void samplingWithOverriddenStepsShowsProgressAndWritesPngs() {
         Path out = tmp.resolve("s");
-        CliRun r = run("run", RepoFiles.sample("dit-tiny-sample.tess").toString(), "--out", out.toString(), "--seed", "3",
-                "--set", "sampler=ddim(steps = 4)", "--threads", "1");
+        CliRun r = run(
+                "run",
+                RepoFiles.sample("dit-tiny-sample.tess").toString(),
+                "--out",
+                out.toString(),
+                "--seed",
+                "3",
+                "--set",
+                "sampler=ddim(steps = 4)",
+                "--threads",
+                "1");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("sampling: step 4/4"), r.err());
         assertTrue(Files.isRegularFile(out.resolve("grid.png")));
@@ -45,7 +54,11 @@ class CliRunCheckInspectTest {
     void unwritableOutputFolderFailsBeforeRunningAndWritesNothing() throws Exception {
         Path blocker = tmp.resolve("a-file");
         Files.writeString(blocker, "not a folder");
-        CliRun r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", blocker.resolve("out").toString());
+        CliRun r = run(
+                "run",
+                RepoFiles.sample("dit-tiny-forward.tess").toString(),
+                "--out",
+                blocker.resolve("out").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().startsWith("tessera: error: cannot write to"), r.err());
         assertFalse(r.err().contains("Exception"), r.err());
@@ -65,8 +78,12 @@ class CliRunCheckInspectTest {
     @Test
     void checkTheWholeStandardLibraryAndTheSamples() {
         Path stdlib = RepoFiles.root().resolve("dsl/src/main/resources/org/tessera/dsl/stdlib");
-        CliRun r = run("check", stdlib.resolve("layers.tess").toString(), stdlib.resolve("dit.tess").toString(),
-                RepoFiles.sample("dit-tiny-forward.tess").toString(), RepoFiles.sample("dit-xl-2-random.tess").toString());
+        CliRun r = run(
+                "check",
+                stdlib.resolve("layers.tess").toString(),
+                stdlib.resolve("dit.tess").toString(),
+                RepoFiles.sample("dit-tiny-forward.tess").toString(),
+                RepoFiles.sample("dit-xl-2-random.tess").toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("4 files checked") && r.out().contains("0 errors"), r.out());
     }
@@ -115,11 +132,13 @@ class CliRunCheckInspectTest {
     @Test
     void aNanInASamplerStepStopsWithTheStepAndWritesNothing() throws Exception {
         Path script = tmp.resolve("nan.tess");
-        Files.writeString(script, "import \"dit.tess\"\npipeline p {\n"
-                + "    model = DiT(input_size = 8, patch_size = 2, hidden_size = 64, depth = 1, num_heads = 4, num_classes = 10)\n"
-                + "    weights = random(seed = 1, std = 1e30)\n"
-                + "    sampler = ddim(steps = 3)\n"
-                + "    output \"s.safetensors\" = tensors(samples)\n}\n");
+        Files.writeString(
+                script,
+                "import \"dit.tess\"\npipeline p {\n"
+                        + "    model = DiT(input_size = 8, patch_size = 2, hidden_size = 64, depth = 1, num_heads = 4, num_classes = 10)\n"
+                        + "    weights = random(seed = 1, std = 1e30)\n"
+                        + "    sampler = ddim(steps = 3)\n"
+                        + "    output \"s.safetensors\" = tensors(samples)\n}\n");
         Path out = tmp.resolve("nan-out");
         CliRun r = run("run", script.toString(), "--out", out.toString(), "--threads", "1");
         assertEquals(1, r.code(), r.err());
@@ -132,12 +151,18 @@ class CliRunCheckInspectTest {
     void cudaWithoutAGpuIsAClearError() throws Exception {
         org.tessera.ffi.Cuda.Status cuda = org.tessera.ffi.Cuda.probe();
         org.junit.jupiter.api.Assumptions.assumeFalse(cuda.available(), "this machine has a GPU");
-        CliRun r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", tmp.resolve("c").toString(),
-                "--device", "cuda");
+        CliRun r = run(
+                "run",
+                RepoFiles.sample("dit-tiny-forward.tess").toString(),
+                "--out",
+                tmp.resolve("c").toString(),
+                "--device",
+                "cuda");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--device cuda: CUDA is not available: " + cuda.problem()), r.err());
         assertFalse(r.err().contains("\tat "), r.err());
-        assertFalse(Files.exists(tmp.resolve("c")) && Files.list(tmp.resolve("c")).findAny().isPresent());
+        assertFalse(Files.exists(tmp.resolve("c"))
+                && Files.list(tmp.resolve("c")).findAny().isPresent());
         CliRun bad = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--device", "tpu");
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("--device must be cpu, cuda or auto"), bad.err());

@@ -36,8 +36,17 @@ class TesseraCommandTest {
 
     @Test
     void benchAttentionPrintsRatios() {
-        CliRun r = run("bench", "attention", "--shapes", "1x2x33x8,1x1x20x16", "--threads", "1", "--seconds", "0.05",
-                "--rounds", "2");
+        CliRun r = run(
+                "bench",
+                "attention",
+                "--shapes",
+                "1x2x33x8,1x1x20x16",
+                "--threads",
+                "1",
+                "--seconds",
+                "0.05",
+                "--rounds",
+                "2");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("1×2×33×8"), r.out());
         assertTrue(r.out().contains("1×1×20×16"), r.out());

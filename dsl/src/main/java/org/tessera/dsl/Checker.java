@@ -28,15 +28,19 @@ final class Checker {
      * a shape that only works for one batch size fails here, and every message shows B instead.
      */
     static final int SYMBOLIC_BATCH = 97;
+
     private static final Pattern ELEMENTS = Pattern.compile("\\((\\d{1,12}) elements\\)");
     private static final Pattern SHAPE = Pattern.compile("\\[(\\d{1,9}(?:, \\d{1,9})*)\\]");
 
-    private static final StepValues PROBE_STEP = StepValues.diffusion(0.5, 0.6, 0.4, 0.2, 0.15, Math.log(0.15), 500, 1, 3);
+    private static final StepValues PROBE_STEP =
+            StepValues.diffusion(0.5, 0.6, 0.4, 0.2, 0.15, Math.log(0.15), 500, 1, 3);
     private static final StepValues PROBE_FLOW_STEP = StepValues.flow(0.6, 0.3, 600.0, 1, 3);
 
     /** A first, a middle and a last step of each kind of process (their branches differ). */
     private static final List<List<StepValues>> PROBES = List.of(
-            List.of(StepValues.diffusion(0.4, 0.5, 0.4, 0.2, 0.15, Math.log(0.15), 999, 0, 3), PROBE_STEP,
+            List.of(
+                    StepValues.diffusion(0.4, 0.5, 0.4, 0.2, 0.15, Math.log(0.15), 999, 0, 3),
+                    PROBE_STEP,
                     StepValues.diffusion(0.9, 1.0, 0.5, 0.1, 0.05, Math.log(0.05), 0, 2, 3)),
             List.of(StepValues.flow(1.0, 0.6, 1000.0, 0, 3), PROBE_FLOW_STEP, StepValues.flow(0.3, 0.0, 300.0, 2, 3)));
 
@@ -61,31 +65,35 @@ final class Checker {
         ModelCompiler mc = new ModelCompiler(p);
         for (Ast.Decl decl : p.root().declarations()) {
             switch (decl) {
-                case Ast.BlockDecl b when b.isModel() -> checkModel(mc, mc.instantiateDefault(b.name(), b.span()), b.span(), d);
-                case Ast.BlockDecl b when b.isSampler() && b.params().stream().allMatch(q -> q.defaultValue() != null) ->
-                        checkSampler(new SamplerDefinition(mc, new Ast.Call(List.of(b.name()), List.of(), b.span())), d);
+                case Ast.BlockDecl b
+                when b.isModel() -> checkModel(mc, mc.instantiateDefault(b.name(), b.span()), b.span(), d);
+                case Ast.BlockDecl b
+                when b.isSampler() && b.params().stream().allMatch(q -> q.defaultValue() != null) ->
+                    checkSampler(new SamplerDefinition(mc, new Ast.Call(List.of(b.name()), List.of(), b.span())), d);
                 // A block whose parameters all have defaults is checked on its own too, when its
                 // forward inputs are annotated: no model has to use it first.
-                case Ast.BlockDecl b when b.params().stream().allMatch(param -> param.defaultValue() != null) ->
-                        checkBlock(mc, b, d);
+                case Ast.BlockDecl b
+                when b.params().stream().allMatch(param -> param.defaultValue() != null) -> checkBlock(mc, b, d);
                 case Ast.AliasDecl a -> checkModel(mc, mc.instantiateDefault(a.name(), a.span()), a.span(), d);
                 case Ast.PipelineDecl pd -> {
-                    SettingsReader.Result s = new SettingsReader(d, f.toAbsolutePath().getParent(), Map.of()).read(pd);
+                    SettingsReader.Result s =
+                            new SettingsReader(d, f.toAbsolutePath().getParent(), Map.of()).read(pd);
                     if (s != null) {
                         for (Ast.Call model : s.models().values()) {
                             checkModel(mc, mc.instantiate(model), model.span(), d);
                         }
                         for (Map.Entry<String, Ast.Call> e : s.samplers().entrySet()) {
-                            boolean flow = s.settings().stages().stream().anyMatch(st -> st.name().equals(e.getKey())
-                                    && st instanceof org.tessera.dsl.pipeline.PipelineSettings.SampleStage ss
-                                    && ss.sampling().isFlow());
+                            boolean flow = s.settings().stages().stream()
+                                    .anyMatch(st -> st.name().equals(e.getKey())
+                                            && st instanceof org.tessera.dsl.pipeline.PipelineSettings.SampleStage ss
+                                            && ss.sampling().isFlow());
                             int before = d.size();
                             lowers(new SamplerDefinition(mc, e.getValue()), flow);
                             d.rewriteFrom(before, Checker::symbolicBatch);
                         }
                     }
                 }
-                default -> { }
+                default -> {}
             }
         }
     }
@@ -140,7 +148,8 @@ final class Checker {
             for (int i = 0; i < dims.length; i++) {
                 long n = Long.parseLong(dims[i]);
                 long k = n / SYMBOLIC_BATCH;
-                sb.append(i == 0 ? "" : ", ").append(n == 0 || n % SYMBOLIC_BATCH != 0 ? dims[i] : k == 1 ? "B" : k + "·B");
+                sb.append(i == 0 ? "" : ", ")
+                        .append(n == 0 || n % SYMBOLIC_BATCH != 0 ? dims[i] : k == 1 ? "B" : k + "·B");
             }
             return Matcher.quoteReplacement(sb.append(']').toString());
         });
@@ -156,7 +165,8 @@ final class Checker {
             return;
         }
         boolean annotated = mc.inputs(m, Map.of("B", SYMBOLIC_BATCH)).stream()
-                .allMatch(in -> in.shape() != null && java.util.Arrays.stream(in.shape()).allMatch(x -> x >= 0));
+                .allMatch(in -> in.shape() != null
+                        && java.util.Arrays.stream(in.shape()).allMatch(x -> x >= 0));
         if (annotated) {
             checkModel(mc, m, b.span(), d);
         }
@@ -180,14 +190,18 @@ final class Checker {
         List<Value> inputs = new ArrayList<>();
         for (ModelCompiler.InputSpec in : mc.inputs(m, Map.of("B", SYMBOLIC_BATCH))) {
             if (in.shape() == null) {
-                d.error(span, m.name() + ".forward input '" + in.name() + "' needs a shape annotation such as "
-                        + in.name() + ": [B, C, H, W] to be checked");
+                d.error(
+                        span,
+                        m.name() + ".forward input '" + in.name() + "' needs a shape annotation such as " + in.name()
+                                + ": [B, C, H, W] to be checked");
                 return;
             }
             if (java.util.Arrays.stream(in.shape()).anyMatch(x -> x < 0)) {
                 // Sizes other than the batch (H, W of a decoder) are bound by whoever calls it.
-                d.warning(span, m.name() + " is not shape-checked on its own: forward input '" + in.name()
-                        + "' has sizes other than B that only a caller binds");
+                d.warning(
+                        span,
+                        m.name() + " is not shape-checked on its own: forward input '" + in.name()
+                                + "' has sizes other than B that only a caller binds");
                 return;
             }
             inputs.add(g.input(in.name(), in.dtype(), in.shape()));

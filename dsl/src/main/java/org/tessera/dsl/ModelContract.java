@@ -30,8 +30,15 @@ import org.tessera.engine.diffusion.VarianceType;
  * @param variance how the reverse step's variance is chosen
  * @param splitAxis the channel axis
  */
-public record ModelContract(String latent, String timestep, String label, Long nullLabel, List<String> conditions,
-                            Prediction prediction, VarianceType variance, int splitAxis) {
+public record ModelContract(
+        String latent,
+        String timestep,
+        String label,
+        Long nullLabel,
+        List<String> conditions,
+        Prediction prediction,
+        VarianceType variance,
+        int splitAxis) {
     public ModelContract {
         conditions = List.copyOf(conditions);
     }

@@ -59,8 +59,11 @@ public final class ModelDefinition {
         ModelContract c = compiler.contract(model);
         if (c == null) {
             if (compiler.diagnostics().errorCount() == before) {
-                compiler.diagnostics().error(span, name() + " declares no contract; a pipeline that samples needs one,"
-                        + " e.g.  contract { latent = x  timestep = t  label = y  predicts = \"eps\" }");
+                compiler.diagnostics()
+                        .error(
+                                span,
+                                name() + " declares no contract; a pipeline that samples needs one,"
+                                        + " e.g.  contract { latent = x  timestep = t  label = y  predicts = \"eps\" }");
             }
             throw new CompilationException(compiler.diagnostics());
         }
@@ -70,7 +73,8 @@ public final class ModelDefinition {
     /** The forward inputs, with symbolic sizes such as {@code B} taken from {@code symbols}. */
     public List<ModelInput> inputs(Map<String, Integer> symbols) {
         return compiler.inputs(model, symbols).stream()
-                .map(in -> new ModelInput(in.name(), in.shape(), in.dtype())).toList();
+                .map(in -> new ModelInput(in.name(), in.shape(), in.dtype()))
+                .toList();
     }
 
     /**

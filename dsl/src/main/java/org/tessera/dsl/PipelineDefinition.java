@@ -15,8 +15,11 @@ public final class PipelineDefinition {
     private final Map<String, SamplerDefinition> samplers;
     private final Diagnostics diagnostics;
 
-    PipelineDefinition(PipelineSettings settings, Map<String, ModelDefinition> models,
-                       Map<String, SamplerDefinition> samplers, Diagnostics diagnostics) {
+    PipelineDefinition(
+            PipelineSettings settings,
+            Map<String, ModelDefinition> models,
+            Map<String, SamplerDefinition> samplers,
+            Diagnostics diagnostics) {
         this.settings = settings;
         this.models = Map.copyOf(models);
         this.samplers = Map.copyOf(samplers);

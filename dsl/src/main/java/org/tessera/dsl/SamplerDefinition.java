@@ -24,8 +24,8 @@ import org.tessera.engine.io.WeightBinding;
  */
 public final class SamplerDefinition {
     /** Every quantity a step can take, in the order the runtime computes them. */
-    public static final List<String> QUANTITIES = List.of("x", "output", "x0", "eps", "mean", "log_variance", "std",
-            "noise", "prev_x0");
+    public static final List<String> QUANTITIES =
+            List.of("x", "output", "x0", "eps", "mean", "log_variance", "std", "noise", "prev_x0");
 
     private final ModelCompiler compiler;
     private final Ast.Call call;
@@ -44,7 +44,10 @@ public final class SamplerDefinition {
     public String describe() {
         StringBuilder sb = new StringBuilder(name()).append('(');
         for (Ast.Arg a : call.args()) {
-            sb.append(sb.charAt(sb.length() - 1) == '(' ? "" : ", ").append(a.name()).append(" = ").append(text(a.value()));
+            sb.append(sb.charAt(sb.length() - 1) == '(' ? "" : ", ")
+                    .append(a.name())
+                    .append(" = ")
+                    .append(text(a.value()));
         }
         return sb.append(')').toString();
     }
@@ -99,8 +102,11 @@ public final class SamplerDefinition {
         List<String> names = compiler.forwardInputNames(m);
         for (String n : names) {
             if (!QUANTITIES.contains(n)) {
-                compiler.diagnostics().error(call.span(), "sampler " + name() + ": forward input '" + n
-                        + "' is not a step quantity (" + String.join(", ", QUANTITIES) + ")");
+                compiler.diagnostics()
+                        .error(
+                                call.span(),
+                                "sampler " + name() + ": forward input '" + n + "' is not a step quantity ("
+                                        + String.join(", ", QUANTITIES) + ")");
                 throw new CompilationException(compiler.diagnostics());
             }
         }
@@ -139,5 +145,4 @@ public final class SamplerDefinition {
         }
         return m;
     }
-
 }

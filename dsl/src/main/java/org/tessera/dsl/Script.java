@@ -80,7 +80,8 @@ public final class Script {
         for (Map.Entry<String, Ast.Call> e : read.models().entrySet()) {
             ModelCompiler.Model model = mc.instantiate(e.getValue());
             if (model != null) {
-                models.put(e.getKey(), new ModelDefinition(mc, model, e.getValue().span()));
+                models.put(
+                        e.getKey(), new ModelDefinition(mc, model, e.getValue().span()));
             }
         }
         Map<String, SamplerDefinition> samplers = new java.util.LinkedHashMap<>();
@@ -90,7 +91,8 @@ public final class Script {
             // and a sampler written for the other kind of process (flow or diffusion) fail now.
             boolean flow = read.settings().stages().stream()
                     .filter(st -> st.name().equals(e.getKey()) && st instanceof PipelineSettings.SampleStage)
-                    .anyMatch(st -> ((PipelineSettings.SampleStage) st).sampling().isFlow());
+                    .anyMatch(
+                            st -> ((PipelineSettings.SampleStage) st).sampling().isFlow());
             if (Checker.lowers(sampler, flow)) {
                 samplers.put(e.getKey(), sampler);
             }
@@ -105,7 +107,9 @@ public final class Script {
         List<Ast.PipelineDecl> all = program.pipelines();
         Span where = new Span(program.root().path(), 1, 1, 1, 1);
         if (all.isEmpty()) {
-            d.error(where, "no pipeline in " + program.root().path() + "; add  pipeline name { model = ..., weights = ... }");
+            d.error(
+                    where,
+                    "no pipeline in " + program.root().path() + "; add  pipeline name { model = ..., weights = ... }");
             return null;
         }
         if (name == null) {

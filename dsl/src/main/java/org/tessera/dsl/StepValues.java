@@ -40,9 +40,16 @@ public final class StepValues {
     }
 
     /** A step of a Gaussian diffusion. */
-    public static StepValues diffusion(double alphaBar, double alphaBarPrev, double alphaBarBefore, double beta,
-                                       double posteriorVariance, double posteriorLogVariance, int timestep, int step,
-                                       int steps) {
+    public static StepValues diffusion(
+            double alphaBar,
+            double alphaBarPrev,
+            double alphaBarBefore,
+            double beta,
+            double posteriorVariance,
+            double posteriorLogVariance,
+            int timestep,
+            int step,
+            int steps) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("alpha_bar", alphaBar);
         m.put("alpha_bar_prev", alphaBarPrev);

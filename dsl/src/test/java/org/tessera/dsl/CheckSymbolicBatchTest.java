@@ -69,7 +69,8 @@ class CheckSymbolicBatchTest {
 
     @Test
     void numbersThatAreMultiplesOfTheBoundBatchBecomeB() {
-        assertEquals("add: a [B, 4] and b [2·B, 3] at 12:97 in /tmp/junit-194",
+        assertEquals(
+                "add: a [B, 4] and b [2·B, 3] at 12:97 in /tmp/junit-194",
                 Checker.symbolicBatch("add: a [97, 4] and b [194, 3] at 12:97 in /tmp/junit-194"));
     }
 }

@@ -22,8 +22,17 @@ public final class SecondJvm {
     /** Calls the static no-argument method {@code owner.method()} returning a double in a new JVM. */
     public static double measure(Class<?> owner, String method) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-Xss4m", "-cp", System.getProperty("java.class.path"), SecondJvm.class.getName(), owner.getName(), method);
+        List<String> cmd = List.of(
+                java,
+                "--add-modules",
+                "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED",
+                "-Xss4m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                SecondJvm.class.getName(),
+                owner.getName(),
+                method);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(120, TimeUnit.SECONDS)) {

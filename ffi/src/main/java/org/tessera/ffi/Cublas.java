@@ -39,7 +39,9 @@ public final class Cublas implements AutoCloseable {
         check(cuda_h.cublasSetStream_v2(handle, stream), "cublasSetStream");
         if (workspaceBytes > 0) {
             // A fixed workspace keeps cuBLAS from allocating during CUDA graph capture.
-            check(cuda_h.cublasSetWorkspace_v2(handle, MemorySegment.ofAddress(workspace), workspaceBytes), "cublasSetWorkspace");
+            check(
+                    cuda_h.cublasSetWorkspace_v2(handle, MemorySegment.ofAddress(workspace), workspaceBytes),
+                    "cublasSetWorkspace");
         }
     }
 
@@ -57,8 +59,25 @@ public final class Cublas implements AutoCloseable {
      * ldb, ldc, batched over {@code batch} matrices with element strides sa, sb, sc. A and B are
      * FP32, or BF16 for {@link Precision#BF16}; C is FP32.
      */
-    public void gemm(Precision precision, boolean transA, boolean transB, int m, int n, int k, float alphaValue,
-                     long a, int lda, long sa, long b, int ldb, long sb, float betaValue, long c, int ldc, long sc, int batch) {
+    public void gemm(
+            Precision precision,
+            boolean transA,
+            boolean transB,
+            int m,
+            int n,
+            int k,
+            float alphaValue,
+            long a,
+            int lda,
+            long sa,
+            long b,
+            int ldb,
+            long sb,
+            float betaValue,
+            long c,
+            int ldc,
+            long sc,
+            int batch) {
         alpha.set(JAVA_FLOAT, 0, alphaValue);
         beta.set(JAVA_FLOAT, 0, betaValue);
         int inType = precision == Precision.BF16 ? cuda_h.CUDA_R_16BF() : cuda_h.CUDA_R_32F();
@@ -68,17 +87,57 @@ public final class Cublas implements AutoCloseable {
         int opA = transA ? cuda_h.CUBLAS_OP_T() : cuda_h.CUBLAS_OP_N();
         int rc;
         if (batch == 1) {
-            rc = cuda_h.cublasGemmEx(handle, opB, opA, n, m, k, alpha, MemorySegment.ofAddress(b), inType, ldb,
-                    MemorySegment.ofAddress(a), inType, lda, beta, MemorySegment.ofAddress(c), cuda_h.CUDA_R_32F(), ldc,
-                    compute, cuda_h.CUBLAS_GEMM_DEFAULT());
+            rc = cuda_h.cublasGemmEx(
+                    handle,
+                    opB,
+                    opA,
+                    n,
+                    m,
+                    k,
+                    alpha,
+                    MemorySegment.ofAddress(b),
+                    inType,
+                    ldb,
+                    MemorySegment.ofAddress(a),
+                    inType,
+                    lda,
+                    beta,
+                    MemorySegment.ofAddress(c),
+                    cuda_h.CUDA_R_32F(),
+                    ldc,
+                    compute,
+                    cuda_h.CUBLAS_GEMM_DEFAULT());
         } else {
-            rc = cuda_h.cublasGemmStridedBatchedEx(handle, opB, opA, n, m, k, alpha, MemorySegment.ofAddress(b), inType, ldb,
-                    sb, MemorySegment.ofAddress(a), inType, lda, sa, beta, MemorySegment.ofAddress(c), cuda_h.CUDA_R_32F(),
-                    ldc, sc, batch, compute, cuda_h.CUBLAS_GEMM_DEFAULT());
+            rc = cuda_h.cublasGemmStridedBatchedEx(
+                    handle,
+                    opB,
+                    opA,
+                    n,
+                    m,
+                    k,
+                    alpha,
+                    MemorySegment.ofAddress(b),
+                    inType,
+                    ldb,
+                    sb,
+                    MemorySegment.ofAddress(a),
+                    inType,
+                    lda,
+                    sa,
+                    beta,
+                    MemorySegment.ofAddress(c),
+                    cuda_h.CUDA_R_32F(),
+                    ldc,
+                    sc,
+                    batch,
+                    compute,
+                    cuda_h.CUBLAS_GEMM_DEFAULT());
         }
         if (rc != cuda_h.CUBLAS_STATUS_SUCCESS()) {
-            throw new CudaException("cublasGemm" + (batch == 1 ? "Ex" : "StridedBatchedEx") + "(" + precision + ", " + m + "×"
-                    + k + "×" + n + (batch == 1 ? "" : ", batch " + batch) + "): " + statusText(rc), rc);
+            throw new CudaException(
+                    "cublasGemm" + (batch == 1 ? "Ex" : "StridedBatchedEx") + "(" + precision + ", " + m + "×" + k + "×"
+                            + n + (batch == 1 ? "" : ", batch " + batch) + "): " + statusText(rc),
+                    rc);
         }
     }
 

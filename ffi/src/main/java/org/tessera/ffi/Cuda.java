@@ -36,8 +36,12 @@ public final class Cuda {
      * @param devices the visible GPUs
      * @param problem why CUDA cannot be used, or null when it can
      */
-    public record Status(List<CudaLibraries.Found> libraries, int runtimeVersion, int driverVersion,
-                         List<Device> devices, String problem) {
+    public record Status(
+            List<CudaLibraries.Found> libraries,
+            int runtimeVersion,
+            int driverVersion,
+            List<Device> devices,
+            String problem) {
         public boolean available() {
             return problem == null;
         }
@@ -81,8 +85,12 @@ public final class Cuda {
                 MemorySegment prop = arena.allocate(cudaDeviceProp.layout());
                 for (int i = 0; i < count; i++) {
                     check(cuda_h.cudaGetDeviceProperties(prop, i), "cudaGetDeviceProperties(" + i + ")");
-                    devices.add(new Device(i, cudaDeviceProp.name(prop).getString(0), cudaDeviceProp.major(prop),
-                            cudaDeviceProp.minor(prop), cudaDeviceProp.totalGlobalMem(prop),
+                    devices.add(new Device(
+                            i,
+                            cudaDeviceProp.name(prop).getString(0),
+                            cudaDeviceProp.major(prop),
+                            cudaDeviceProp.minor(prop),
+                            cudaDeviceProp.totalGlobalMem(prop),
                             cudaDeviceProp.multiProcessorCount(prop)));
                 }
                 if (count == 0) {

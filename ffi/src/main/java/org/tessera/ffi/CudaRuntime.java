@@ -1,8 +1,8 @@
 package org.tessera.ffi;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
@@ -49,8 +49,8 @@ public final class CudaRuntime {
                     long[] info = memInfo();
                     free = "; " + bytesText(info[0]) + " free of " + bytesText(info[1]);
                 }
-                throw new CudaException("cudaMalloc(" + bytesText(bytes) + ") for " + what + ": " + Cuda.errorText(err)
-                        + free, err);
+                throw new CudaException(
+                        "cudaMalloc(" + bytesText(bytes) + ") for " + what + ": " + Cuda.errorText(err) + free, err);
             }
             return p.get(ADDRESS, 0).address();
         }
@@ -75,13 +75,17 @@ public final class CudaRuntime {
 
     /** Host → device, ordered on {@code stream}. */
     public static void copyToDevice(long dst, MemorySegment src, long bytes, MemorySegment stream) {
-        Cuda.check(cuda_h.cudaMemcpyAsync(MemorySegment.ofAddress(dst), src, bytes, cuda_h.cudaMemcpyHostToDevice(), stream),
+        Cuda.check(
+                cuda_h.cudaMemcpyAsync(
+                        MemorySegment.ofAddress(dst), src, bytes, cuda_h.cudaMemcpyHostToDevice(), stream),
                 "cudaMemcpyAsync(host → device, " + bytesText(bytes) + ")");
     }
 
     /** Device → host, ordered on {@code stream} (synchronise before reading {@code dst}). */
     public static void copyToHost(MemorySegment dst, long src, long bytes, MemorySegment stream) {
-        Cuda.check(cuda_h.cudaMemcpyAsync(dst, MemorySegment.ofAddress(src), bytes, cuda_h.cudaMemcpyDeviceToHost(), stream),
+        Cuda.check(
+                cuda_h.cudaMemcpyAsync(
+                        dst, MemorySegment.ofAddress(src), bytes, cuda_h.cudaMemcpyDeviceToHost(), stream),
                 "cudaMemcpyAsync(device → host, " + bytesText(bytes) + ")");
     }
 
@@ -93,7 +97,8 @@ public final class CudaRuntime {
     public static MemorySegment streamCreate() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = a.allocate(ADDRESS);
-            Cuda.check(cuda_h.cudaStreamCreateWithFlags(p, cuda_h.cudaStreamNonBlocking()), "cudaStreamCreateWithFlags");
+            Cuda.check(
+                    cuda_h.cudaStreamCreateWithFlags(p, cuda_h.cudaStreamNonBlocking()), "cudaStreamCreateWithFlags");
             return p.get(ADDRESS, 0);
         }
     }
@@ -108,7 +113,9 @@ public final class CudaRuntime {
 
     /** Starts recording {@code stream}'s work into a graph instead of running it. */
     public static void beginCapture(MemorySegment stream) {
-        Cuda.check(cuda_h.cudaStreamBeginCapture(stream, cuda_h.cudaStreamCaptureModeThreadLocal()), "cudaStreamBeginCapture");
+        Cuda.check(
+                cuda_h.cudaStreamBeginCapture(stream, cuda_h.cudaStreamCaptureModeThreadLocal()),
+                "cudaStreamBeginCapture");
     }
 
     /** Ends the capture and instantiates it: the returned executable graph replays the work. */
@@ -166,8 +173,17 @@ public final class CudaRuntime {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment code = a.allocateFrom(JAVA_BYTE, cubin);
             MemorySegment lib = a.allocate(ADDRESS);
-            Cuda.check(cuda_h.cudaLibraryLoadData(lib, code, MemorySegment.NULL, MemorySegment.NULL, 0, MemorySegment.NULL,
-                    MemorySegment.NULL, 0), "cudaLibraryLoadData(" + what + ")");
+            Cuda.check(
+                    cuda_h.cudaLibraryLoadData(
+                            lib,
+                            code,
+                            MemorySegment.NULL,
+                            MemorySegment.NULL,
+                            0,
+                            MemorySegment.NULL,
+                            MemorySegment.NULL,
+                            0),
+                    "cudaLibraryLoadData(" + what + ")");
             return lib.get(ADDRESS, 0);
         }
     }
@@ -176,7 +192,9 @@ public final class CudaRuntime {
     public static MemorySegment kernel(MemorySegment library, String name) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment k = a.allocate(ADDRESS);
-            Cuda.check(cuda_h.cudaLibraryGetKernel(k, library, a.allocateFrom(name)), "cudaLibraryGetKernel(" + name + ")");
+            Cuda.check(
+                    cuda_h.cudaLibraryGetKernel(k, library, a.allocateFrom(name)),
+                    "cudaLibraryGetKernel(" + name + ")");
             return k.get(ADDRESS, 0);
         }
     }
@@ -185,8 +203,18 @@ public final class CudaRuntime {
      * Launches {@code kernel} on a grid of {@code gx·gy·gz} blocks of {@code threads} threads.
      * {@code args} is the kernel's {@code void**} argument array (see {@link KernelArgs}).
      */
-    public static void launch(MemorySegment kernel, String name, int gx, int gy, int gz, int threads, int sharedBytes,
-                              MemorySegment args, MemorySegment stream, MemorySegment grid, MemorySegment block) {
+    public static void launch(
+            MemorySegment kernel,
+            String name,
+            int gx,
+            int gy,
+            int gz,
+            int threads,
+            int sharedBytes,
+            MemorySegment args,
+            MemorySegment stream,
+            MemorySegment grid,
+            MemorySegment block) {
         dim3.x(grid, gx);
         dim3.y(grid, gy);
         dim3.z(grid, gz);
@@ -195,8 +223,10 @@ public final class CudaRuntime {
         dim3.z(block, 1);
         int err = cuda_h.cudaLaunchKernel(kernel, grid, block, args, sharedBytes, stream);
         if (err != cuda_h.cudaSuccess()) {
-            throw new CudaException("cudaLaunchKernel(" + name + ", grid " + gx + "×" + gy + "×" + gz + ", block " + threads
-                    + "): " + Cuda.errorText(err), err);
+            throw new CudaException(
+                    "cudaLaunchKernel(" + name + ", grid " + gx + "×" + gy + "×" + gz + ", block " + threads + "): "
+                            + Cuda.errorText(err),
+                    err);
         }
     }
 

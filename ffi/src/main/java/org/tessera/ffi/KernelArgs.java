@@ -37,8 +37,8 @@ public final class KernelArgs {
 
     private long next(long bytes) {
         if (count == maxArgs || used + bytes > slots.byteSize()) {
-            throw new IllegalStateException("kernel arguments: more than " + maxArgs + " arguments or "
-                    + slots.byteSize() + " bytes");
+            throw new IllegalStateException(
+                    "kernel arguments: more than " + maxArgs + " arguments or " + slots.byteSize() + " bytes");
         }
         long at = used;
         pointers.setAtIndex(ADDRESS, count++, slots.asSlice(at));

@@ -31,7 +31,8 @@ public final class Nvrtc {
      *
      * @throws CudaException whose message holds the compiler's log when compilation fails
      */
-    public static byte[] compile(String name, String source, Map<String, String> headers, String arch, List<String> options) {
+    public static byte[] compile(
+            String name, String source, Map<String, String> headers, String arch, List<String> options) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment prog = a.allocate(ADDRESS);
             int n = headers.size();
@@ -43,8 +44,10 @@ public final class Nvrtc {
                 texts.setAtIndex(ADDRESS, i, a.allocateFrom(h.getValue()));
                 i++;
             }
-            check(cuda_h.nvrtcCreateProgram(prog, a.allocateFrom(source), a.allocateFrom(name), n, texts, names),
-                    "nvrtcCreateProgram(" + name + ")", null);
+            check(
+                    cuda_h.nvrtcCreateProgram(prog, a.allocateFrom(source), a.allocateFrom(name), n, texts, names),
+                    "nvrtcCreateProgram(" + name + ")",
+                    null);
             MemorySegment p = prog.get(ADDRESS, 0);
             try {
                 List<String> all = new java.util.ArrayList<>();
@@ -57,8 +60,10 @@ public final class Nvrtc {
                 }
                 int rc = cuda_h.nvrtcCompileProgram(p, all.size(), opts);
                 if (rc != cuda_h.NVRTC_SUCCESS()) {
-                    throw new CudaException("NVRTC could not compile " + name + " for " + arch + ": " + errorText(rc)
-                            + "\n" + log(a, p), rc);
+                    throw new CudaException(
+                            "NVRTC could not compile " + name + " for " + arch + ": " + errorText(rc) + "\n"
+                                    + log(a, p),
+                            rc);
                 }
                 MemorySegment size = a.allocate(JAVA_LONG);
                 check(cuda_h.nvrtcGetCUBINSize(p, size), "nvrtcGetCUBINSize(" + name + ")", null);

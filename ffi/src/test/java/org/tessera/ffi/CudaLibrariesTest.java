@@ -15,8 +15,8 @@ class CudaLibrariesTest {
 
     @Test
     void searchOrderStartsWithTheConfiguredHomes(@TempDir Path home) {
-        Map<String, String> env = Map.of("TESSERA_CUDA_HOME", home.toString(), "CUDA_HOME", "/opt/cuda",
-                "LD_LIBRARY_PATH", "/a:/b");
+        Map<String, String> env =
+                Map.of("TESSERA_CUDA_HOME", home.toString(), "CUDA_HOME", "/opt/cuda", "LD_LIBRARY_PATH", "/a:/b");
         List<Path> dirs = CudaLibraries.searchPath(env::get);
         assertEquals(home.resolve("lib64"), dirs.get(0));
         assertEquals(home.resolve("targets/x86_64-linux/lib"), dirs.get(1));
@@ -31,7 +31,9 @@ class CudaLibrariesTest {
         Files.createDirectories(lib);
         Files.writeString(lib.resolve("libnvrtc.so.13"), "not an ELF file");
         CudaLibraries.Found nvrtc = CudaLibraries.locate(Map.of("TESSERA_CUDA_HOME", home.toString())::get).stream()
-                .filter(f -> f.name().equals("nvrtc")).findFirst().orElseThrow();
+                .filter(f -> f.name().equals("nvrtc"))
+                .findFirst()
+                .orElseThrow();
         assertEquals(lib.resolve("libnvrtc.so.13"), nvrtc.path());
         assertTrue(nvrtc.problem().startsWith("found but cannot be loaded"), nvrtc.problem());
     }

@@ -36,7 +36,9 @@ class CudaProbeTest {
     @Test
     void runtimeBindingsWork() {
         Cuda.Status s = Cuda.probe();
-        assumeTrue(s.libraries().get(0).ok(), "libcudart.so.13 not found: " + s.libraries().get(0).problem());
+        assumeTrue(
+                s.libraries().get(0).ok(),
+                "libcudart.so.13 not found: " + s.libraries().get(0).problem());
         assertTrue(s.runtimeVersion() >= 13000, "runtime version " + s.runtimeVersion());
         if (s.devices().isEmpty()) {
             assertFalse(s.available());

@@ -14,15 +14,16 @@ import org.tessera.engine.device.Precision;
  *     used) or {@code AUTO} (the GPU when CUDA is usable, else the CPU)
  * @param precision how a GPU computes matrix products (the CPU always computes in fp32)
  */
-public record CompileOptions(String pipeline, Map<String, String> overrides, int threads, DeviceChoice device,
-                             Precision precision) {
+public record CompileOptions(
+        String pipeline, Map<String, String> overrides, int threads, DeviceChoice device, Precision precision) {
     /** The most threads asked for that is not a typing mistake: more than this is refused. */
     public static final int MAX_THREADS = 4096;
 
     public CompileOptions {
         overrides = Map.copyOf(overrides);
         if (threads < 0 || threads > MAX_THREADS) {
-            throw new IllegalArgumentException("threads must be 0 (all processors) to " + MAX_THREADS + ", got " + threads);
+            throw new IllegalArgumentException(
+                    "threads must be 0 (all processors) to " + MAX_THREADS + ", got " + threads);
         }
         java.util.Objects.requireNonNull(device, "device");
         java.util.Objects.requireNonNull(precision, "precision");

@@ -25,7 +25,8 @@ public final class PipelineResult {
     public Tensor get(String name) {
         Tensor t = results.get(name);
         if (t == null) {
-            throw new IllegalArgumentException("no result '" + name + "' (results: " + String.join(", ", names()) + ")");
+            throw new IllegalArgumentException(
+                    "no result '" + name + "' (results: " + String.join(", ", names()) + ")");
         }
         return t;
     }
@@ -38,7 +39,9 @@ public final class PipelineResult {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("PipelineResult[");
-        results.forEach((k, v) -> sb.append(sb.length() > 15 ? ", " : "").append(k).append(' ')
+        results.forEach((k, v) -> sb.append(sb.length() > 15 ? ", " : "")
+                .append(k)
+                .append(' ')
                 .append(java.util.Arrays.toString(v.shape())));
         return sb.append(']').toString();
     }

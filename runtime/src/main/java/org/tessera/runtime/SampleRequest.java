@@ -24,15 +24,16 @@ import org.tessera.engine.tensor.Tensor;
  * @param guidanceScale classifier-free guidance scale (1 for none); NaN for the pipeline's
  * @param eta DDIM's η; NaN for the pipeline's
  */
-public record SampleRequest(long seed, long[] classes, Tensor startNoise, int steps, String spacing,
-                            double guidanceScale, double eta) {
+public record SampleRequest(
+        long seed, long[] classes, Tensor startNoise, int steps, String spacing, double guidanceScale, double eta) {
     public SampleRequest {
         classes = classes == null ? null : classes.clone();
         if (classes != null && classes.length == 0) {
             throw new IllegalArgumentException("SampleRequest: classes must not be empty");
         }
         if (steps < 0) {
-            throw new IllegalArgumentException("SampleRequest: steps must be positive (0 for the pipeline's), got " + steps);
+            throw new IllegalArgumentException(
+                    "SampleRequest: steps must be positive (0 for the pipeline's), got " + steps);
         }
         if (!Double.isNaN(eta) && !(eta >= 0)) {
             throw new IllegalArgumentException("SampleRequest: eta must be non-negative, got " + eta);
@@ -84,9 +85,14 @@ public record SampleRequest(long seed, long[] classes, Tensor startNoise, int st
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof SampleRequest r && seed == r.seed && Arrays.equals(classes, r.classes)
-                && startNoise == r.startNoise && steps == r.steps && Objects.equals(spacing, r.spacing)
-                && Double.compare(guidanceScale, r.guidanceScale) == 0 && Double.compare(eta, r.eta) == 0;
+        return o instanceof SampleRequest r
+                && seed == r.seed
+                && Arrays.equals(classes, r.classes)
+                && startNoise == r.startNoise
+                && steps == r.steps
+                && Objects.equals(spacing, r.spacing)
+                && Double.compare(guidanceScale, r.guidanceScale) == 0
+                && Double.compare(eta, r.eta) == 0;
     }
 
     @Override

@@ -35,8 +35,12 @@ public record SampleResult(Tensor samples, long[] classes, long seed, int[] time
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof SampleResult r && samples == r.samples && Arrays.equals(classes, r.classes) && seed == r.seed
-                && Arrays.equals(timesteps, r.timesteps) && Double.compare(guidanceScale, r.guidanceScale) == 0;
+        return o instanceof SampleResult r
+                && samples == r.samples
+                && Arrays.equals(classes, r.classes)
+                && seed == r.seed
+                && Arrays.equals(timesteps, r.timesteps)
+                && Double.compare(guidanceScale, r.guidanceScale) == 0;
     }
 
     @Override

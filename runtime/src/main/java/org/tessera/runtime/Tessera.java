@@ -47,10 +47,21 @@ public final class Tessera {
     /**
      * Checks files without running anything: parses, resolves, instantiates every model with its
      * defaults and every pipeline's model, and shape-checks their forward passes with the batch
-     * left symbolic. Returns all diagnostics; none of them throw.
+     * left symbolic, and lowers every sampler the scripts name or declare. Returns every message;
+     * nothing throws.
      */
-    public static Diagnostics check(List<Path> files) {
-        return Script.check(files);
+    public static CheckReport check(List<Path> files) {
+        Diagnostics d = Script.check(files);
+        return new CheckReport(
+                d.all().stream()
+                        .map(m -> new CheckReport.Message(
+                                m.severity() == org.tessera.dsl.diag.Diagnostic.Severity.ERROR,
+                                m.span().file(),
+                                m.span().line(),
+                                m.span().column(),
+                                m.message()))
+                        .toList(),
+                d.render());
     }
 
     /**
@@ -65,6 +76,7 @@ public final class Tessera {
 
     private static Pipeline build(Script script, CompileOptions options) {
         PipelineDefinition def = script.pipeline(options.pipeline(), options.overrides());
-        return new Pipeline(PipelineAssembler.assemble(def, options.device(), options.precision(), options.threadCount()));
+        return new Pipeline(
+                PipelineAssembler.assemble(def, options.device(), options.precision(), options.threadCount()));
     }
 }

@@ -11,8 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.tessera.engine.backend.AttentionMask;
 import org.tessera.engine.backend.Backends;
 import org.tessera.engine.io.SafetensorsWriter;
-import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
@@ -54,8 +54,9 @@ class AttentionMaskScriptTest {
             Tensor actual = p.runForward().get("out");
             Tensor expected = Tensor.zeros(DType.F32, 2, 2, 4, 8);
             try (WorkerPool pool = new WorkerPool(1)) {
-                Backends.cpu(pool, s -> { }).attention().attention(x, x, x, expected, new AttentionMask.Additive(mask),
-                        (float) (1 / Math.sqrt(8)));
+                Backends.cpu(pool, s -> {})
+                        .attention()
+                        .attention(x, x, x, expected, new AttentionMask.Additive(mask), (float) (1 / Math.sqrt(8)));
             }
             assertArrayEquals(expected.toFloatArray(), actual.toFloatArray(), 1e-6f);
         }

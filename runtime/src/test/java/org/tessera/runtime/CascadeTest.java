@@ -28,8 +28,12 @@ class CascadeTest {
 
     @BeforeAll
     static void compile() {
-        cascade = Tessera.compile(RepoFiles.sample("cascade-tiny.tess"), CompileOptions.defaults().withThreads(2)
-                .withDevice("cpu").withOverrides(Map.of("base.sampler", "ddim(steps = 3)", "sr.sampler", "ddim(steps = 3)")));
+        cascade = Tessera.compile(
+                RepoFiles.sample("cascade-tiny.tess"),
+                CompileOptions.defaults()
+                        .withThreads(2)
+                        .withDevice("cpu")
+                        .withOverrides(Map.of("base.sampler", "ddim(steps = 3)", "sr.sampler", "ddim(steps = 3)")));
     }
 
     @AfterAll
@@ -56,7 +60,9 @@ class CascadeTest {
             }
         }
         assertEquals(List.of("base", "low", "sr"), cascade.stageNames());
-        assertArrayEquals(r.get("sr").toFloatArray(), cascade.sample(SampleRequest.seed(7)).samples().toFloatArray());
+        assertArrayEquals(
+                r.get("sr").toFloatArray(),
+                cascade.sample(SampleRequest.seed(7)).samples().toFloatArray());
     }
 
     @Test
@@ -69,10 +75,16 @@ class CascadeTest {
         }
         PipelineResult a = cascade.runStages(SampleRequest.seed(7), StepCallback.NONE);
         PipelineResult b = cascade.runStages(SampleRequest.seed(7).withStartNoise(xT), StepCallback.NONE);
-        assertFalse(java.util.Arrays.equals(a.get("base").toFloatArray(), b.get("base").toFloatArray()));
-        assertFalse(java.util.Arrays.equals(a.get("sr").toFloatArray(), b.get("sr").toFloatArray()));
-        assertArrayEquals(a.get("sr").toFloatArray(),
-                cascade.runStages(SampleRequest.seed(7), StepCallback.NONE).get("sr").toFloatArray(), "reproducible");
+        assertFalse(java.util.Arrays.equals(
+                a.get("base").toFloatArray(), b.get("base").toFloatArray()));
+        assertFalse(
+                java.util.Arrays.equals(a.get("sr").toFloatArray(), b.get("sr").toFloatArray()));
+        assertArrayEquals(
+                a.get("sr").toFloatArray(),
+                cascade.runStages(SampleRequest.seed(7), StepCallback.NONE)
+                        .get("sr")
+                        .toFloatArray(),
+                "reproducible");
     }
 
     @Test
@@ -86,7 +98,13 @@ class CascadeTest {
 
             @Override
             public void onStage(String stage, int index, int count) {
-                seen.append('[').append(stage).append(' ').append(index).append('/').append(count).append(']');
+                seen.append('[')
+                        .append(stage)
+                        .append(' ')
+                        .append(index)
+                        .append('/')
+                        .append(count)
+                        .append(']');
             }
         });
         assertEquals("[base 0/2]012[sr 1/2]012", seen.toString());
@@ -102,29 +120,41 @@ class CascadeTest {
         return "import \"dit.tess\"\npipeline p {\n" + stages + "    output \"o.safetensors\" = tensors(a)\n}\n";
     }
 
-    private static final String TINY = "DiT(input_size = 8, patch_size = 4, hidden_size = 32, depth = 1, num_heads = 2,"
-            + " num_classes = 10)";
+    private static final String TINY =
+            "DiT(input_size = 8, patch_size = 4, hidden_size = 32, depth = 1, num_heads = 2," + " num_classes = 10)";
 
     @Test
     void stageErrorsAreReportedAtTheStage(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("s.tess");
-        Files.writeString(file, staged("    let a = sample(model = " + TINY + ", weights = random(), condition = b)\n"
-                + "    let b = upsample(a, 2)\n    let c = upscale(a, 2)\n    model = " + TINY + "\n"));
-        CompilationException e = assertThrows(CompilationException.class, () -> Tessera.compile(file).close());
+        Files.writeString(
+                file,
+                staged("    let a = sample(model = " + TINY + ", weights = random(), condition = b)\n"
+                        + "    let b = upsample(a, 2)\n    let c = upscale(a, 2)\n    model = " + TINY + "\n"));
+        CompilationException e = assertThrows(
+                CompilationException.class, () -> Tessera.compile(file).close());
         String text = e.getMessage();
         assertTrue(text.contains("s.tess:3:159: error: 'b' is not an earlier stage (no stage comes before it)"), text);
-        assertTrue(text.contains("s.tess:5:13: error: a stage is sample(...), decode(stage, model = ..., weights = ...), encode(...), upsample("), text);
+        assertTrue(
+                text.contains(
+                        "s.tess:5:13: error: a stage is sample(...), decode(stage, model = ..., weights = ...), encode(...), upsample("),
+                text);
         assertTrue(text.contains("s.tess:6:13: error: 'model' belongs in a stage in a pipeline of stages"), text);
     }
 
     @Test
     void aConditionedModelNeedsItsCondition(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("sr.tess");
-        Files.writeString(file, "import \"dit.tess\"\npipeline p {\n    model = DiTSR(input_size = 8, patch_size = 4,"
-                + " hidden_size = 32, depth = 1, num_heads = 2, num_classes = 10)\n    weights = random()\n"
-                + "    output \"o.safetensors\" = tensors(samples)\n}\n");
-        CompilationException e = assertThrows(CompilationException.class, () -> Tessera.compile(file).close());
-        assertTrue(e.getMessage().contains("DiTSR is conditioned on [low] (its contract's condition); a one-stage"
-                + " pipeline has nothing to give it"), e.getMessage());
+        Files.writeString(
+                file,
+                "import \"dit.tess\"\npipeline p {\n    model = DiTSR(input_size = 8, patch_size = 4,"
+                        + " hidden_size = 32, depth = 1, num_heads = 2, num_classes = 10)\n    weights = random()\n"
+                        + "    output \"o.safetensors\" = tensors(samples)\n}\n");
+        CompilationException e = assertThrows(
+                CompilationException.class, () -> Tessera.compile(file).close());
+        assertTrue(
+                e.getMessage()
+                        .contains("DiTSR is conditioned on [low] (its contract's condition); a one-stage"
+                                + " pipeline has nothing to give it"),
+                e.getMessage());
     }
 }

@@ -14,8 +14,9 @@ import org.tessera.engine.diffusion.VarianceType;
 
 /** A model's contract decides how it is sampled; nothing is guessed from its output's shape. */
 class ContractTest {
-    private static final String TINY = "DiT(input_size = 8, patch_size = 4, in_channels = 4, hidden_size = 32, depth = 1,"
-            + " num_heads = 2, num_classes = 10";
+    private static final String TINY =
+            "DiT(input_size = 8, patch_size = 4, in_channels = 4, hidden_size = 32, depth = 1,"
+                    + " num_heads = 2, num_classes = 10";
 
     private static Pipeline compile(Path dir, String script) throws Exception {
         Path file = dir.resolve("p.tess");
@@ -24,7 +25,8 @@ class ContractTest {
     }
 
     private static String sampling(String model, String extra) {
-        return "import \"dit.tess\"\n" + extra + "pipeline p {\n    model = " + model + "\n    weights = random(seed = 3)\n"
+        return "import \"dit.tess\"\n" + extra + "pipeline p {\n    model = " + model
+                + "\n    weights = random(seed = 3)\n"
                 + "    sampler = ddpm(steps = 2)\n    guidance = none\n    output \"s.safetensors\" = tensors(samples)\n}\n";
     }
 
@@ -65,7 +67,8 @@ class ContractTest {
     @Test
     void samplingAModelWithoutAContractIsAnErrorAtTheModel(@TempDir Path dir) {
         String model = "model Bare() {\n    forward(x: [B, 4, 8, 8], t: [B]) {\n        return x\n    }\n}\n";
-        CompilationException e = assertThrows(CompilationException.class, () -> compile(dir, sampling("Bare()", model)));
+        CompilationException e =
+                assertThrows(CompilationException.class, () -> compile(dir, sampling("Bare()", model)));
         assertTrue(e.getMessage().contains("p.tess:8:13: error: Bare declares no contract"), e.getMessage());
     }
 
@@ -83,9 +86,13 @@ class ContractTest {
                     }
                 }
                 """;
-        CompilationException e = assertThrows(CompilationException.class, () -> compile(dir, sampling("Liar()", model)));
-        assertTrue(e.getMessage().contains("Liar returns [1, 4, 8, 8] for a latent [1, 4, 8, 8], but its contract"
-                + " (variance learned_range) says [1, 8, 8, 8]"), e.getMessage());
+        CompilationException e =
+                assertThrows(CompilationException.class, () -> compile(dir, sampling("Liar()", model)));
+        assertTrue(
+                e.getMessage()
+                        .contains("Liar returns [1, 4, 8, 8] for a latent [1, 4, 8, 8], but its contract"
+                                + " (variance learned_range) says [1, 8, 8, 8]"),
+                e.getMessage());
     }
 
     @Test
@@ -104,8 +111,9 @@ class ContractTest {
                 """;
         Path file = dir.resolve("odd.tess");
         Files.writeString(file, model);
-        String text = Tessera.check(java.util.List.of(file)).render();
+        String text = Tessera.check(java.util.List.of(file)).rendered();
         assertTrue(text.contains("odd.tess:4:20: error: contract: timestep must name a forward input (x, t)"), text);
-        assertTrue(text.contains("odd.tess:5:9: error: unknown contract entry 'predict'; did you mean 'predicts'?"), text);
+        assertTrue(
+                text.contains("odd.tess:5:9: error: unknown contract entry 'predict'; did you mean 'predicts'?"), text);
     }
 }

@@ -23,8 +23,10 @@ class DitGoldenTest {
 
     @Test
     void tinyDitForwardMatchesTheReferenceImplementation(@TempDir Path out) throws Exception {
-        try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-forward.tess"), CompileOptions.defaults().withThreads(2));
-             SafetensorsReader ref = SafetensorsReader.open(RepoFiles.golden("dit_tiny_reference.safetensors"))) {
+        try (Pipeline p = Tessera.compile(
+                        RepoFiles.sample("dit-tiny-forward.tess"),
+                        CompileOptions.defaults().withThreads(2));
+                SafetensorsReader ref = SafetensorsReader.open(RepoFiles.golden("dit_tiny_reference.safetensors"))) {
             Map<String, Tensor> result = p.runForward();
             Tensor expected = ref.tensor("forward.out");
             Tensor actual = result.get("out");
@@ -54,8 +56,10 @@ class DitGoldenTest {
     void tinyDitForwardOnCudaMatchesTheReference() throws Exception {
         String problem = org.tessera.engine.device.Devices.cudaProblem();
         org.junit.jupiter.api.Assumptions.assumeTrue(problem == null, "no CUDA here: " + problem);
-        try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-forward.tess"), CompileOptions.defaults().withDevice("cuda"));
-             SafetensorsReader ref = SafetensorsReader.open(RepoFiles.golden("dit_tiny_reference.safetensors"))) {
+        try (Pipeline p = Tessera.compile(
+                        RepoFiles.sample("dit-tiny-forward.tess"),
+                        CompileOptions.defaults().withDevice("cuda"));
+                SafetensorsReader ref = SafetensorsReader.open(RepoFiles.golden("dit_tiny_reference.safetensors"))) {
             float[] e = ref.tensor("forward.out").toFloatArray();
             for (int run = 0; run < 3; run++) {
                 float[] a = p.runForward().get("out").toFloatArray();
@@ -71,8 +75,9 @@ class DitGoldenTest {
 
     @Test
     void guidedDdimSamplingRunsAndIsReproducible(@TempDir Path out) throws Exception {
-        try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-sample.tess"), CompileOptions.defaults().withThreads(2)
-                .withOverrides(Map.of("sampler", "ddim(steps = 5)")))) {
+        try (Pipeline p = Tessera.compile(
+                RepoFiles.sample("dit-tiny-sample.tess"),
+                CompileOptions.defaults().withThreads(2).withOverrides(Map.of("sampler", "ddim(steps = 5)")))) {
             int[] calls = {0};
             Tensor a = p.sample(3, (step, total, t, x, x0) -> calls[0]++);
             Tensor b = p.sample(3, StepCallback.NONE);

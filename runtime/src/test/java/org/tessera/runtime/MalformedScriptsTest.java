@@ -8,10 +8,10 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
-import org.tessera.dsl.CompilationException;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.tessera.dsl.CompilationException;
 import org.tessera.testing.RepoFiles;
 
 /**
@@ -37,71 +37,177 @@ class MalformedScriptsTest {
     static Stream<Arguments> cases() {
         String lin = "import \"layers.tess\"\n";
         return Stream.of(
-            // 1-4: syntax
-            Arguments.of("unclosed list", "block A() {\n    weight w: [3, 4\n}\n", "3:1: error: syntax error"),
-            Arguments.of("stray character", "block A() {\n    let x = 3 $ 4\n}\n",
-                    "2:15: error: syntax error: unexpected character '$'"),
-            Arguments.of("missing brace", "block A() {\n    forward(x) {\n        return x\n}\n",
-                    "5:1: error: syntax error: unexpected end of file"),
-            Arguments.of("let without a name", "block A() {\n    let = 3\n}\n", "2:9: error: syntax error"),
-            // 5-9: names and calls in forward bodies
-            Arguments.of("unknown name", pipeline("model M() {\n    forward(x: [B, 4]) {\n        return y + 1\n    }\n}",
-                    "M()", "x = \"x\""), "3:16: error: unknown name 'y'"),
-            Arguments.of("misspelled built-in", pipeline("model M() {\n    forward(x: [B, 4]) {\n        return silo(x)\n    }\n}",
-                    "M()", "x = \"x\""), "3:16: error: unknown function 'silo'; did you mean 'silu'?"),
-            Arguments.of("missing argument", pipeline("model M() {\n    weight w: [4, 4]\n    forward(x: [B, 4]) {\n        return linear(x)\n    }\n}",
-                    "M()", "x = \"x\""), "4:16: error: linear is missing argument 'weight'"),
-            Arguments.of("too many arguments", pipeline("model M() {\n    forward(x: [B, 4]) {\n        return gelu(x, 2)\n    }\n}",
-                    "M()", "x = \"x\""), "3:16: error: gelu takes at most 1 argument but 2 were given"),
-            Arguments.of("unknown keyword", pipeline("model M() {\n    forward(x: [B, 4]) {\n        return layernorm(x, epsilon = 1e-6)\n    }\n}",
-                    "M()", "x = \"x\""), "3:16: error: layernorm has no parameter 'epsilon'"),
-            // 10-14: blocks and their parameters
-            Arguments.of("unknown block", pipeline(lin + "model M() {\n    sub fc = Linearr(4, 4)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
-                    "M()", "x = \"x\""), "3:14: error: unknown block 'Linearr'; did you mean 'Linear'?"),
-            Arguments.of("parameter type", pipeline(lin + "model M() {\n    sub fc = Linear(3.5, 4)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
-                    "M()", "x = \"x\""), "3:21: error: Linear: parameter 'in_features' is int but got float 3.5"),
-            Arguments.of("missing block parameter", pipeline(lin + "model M() {\n    sub fc = Linear(4)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
-                    "M()", "x = \"x\""), "3:14: error: Linear is missing parameter 'out_features: int'"),
-            Arguments.of("unknown block parameter", pipeline(lin + "model M() {\n    sub fc = Linear(4, 4, hasbias = false)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
-                    "M()", "x = \"x\""), "3:27: error: Linear has no parameter 'hasbias'; did you mean 'has_bias'?"),
-            Arguments.of("wrong forward arity", pipeline(lin + "model M() {\n    sub fc = Linear(4, 4)\n    forward(x: [B, 4]) {\n        return fc(x, x)\n    }\n}",
-                    "M()", "x = \"x\""), "5:16: error: Linear.forward takes 1 input (x) but 2 were given"),
-            // 15-19: shapes
-            Arguments.of("linear width mismatch", pipeline(lin + "model M() {\n    sub fc = Linear(16, 4)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
-                    "M()", "x = \"x\""), "5:16: error: linear"),
-            Arguments.of("broadcast mismatch", pipeline("model M() {\n    weight b: [3]\n    forward(x: [B, 4]) {\n        return x + b\n    }\n}",
-                    "M()", "x = \"x\""), "4:16: error: add: a [2, 4] and b [3] do not broadcast"),
-            Arguments.of("input annotation mismatch", pipeline("block Inner() {\n    forward(h: [B, 16]) {\n        return h\n    }\n}\n"
-                    + "model M() {\n    sub inner = Inner()\n    forward(x: [B, 4]) {\n        return inner(x)\n    }\n}",
-                    "M()", "x = \"x\""), "9:16: error: Inner.forward: input 'h' should be [B, 16] but is [2, 4]"),
-            Arguments.of("rearrange axis missing", pipeline("model M() {\n    forward(x: [B, 4]) {\n        return rearrange(x, \"b (h d) -> b h\", h = 2)\n    }\n}",
-                    "M()", "x = \"x\""), "3:16: error: rearrange: axis 'd' is on the left of \"b (h d) -> b h\" but not on the right"),
-            Arguments.of("unpack count", pipeline("model M() {\n    forward(x: [B, 4]) {\n        let a, b = chunk(x, 4, dim = 1)\n        return a\n    }\n}",
-                    "M()", "x = \"x\""), "3:9: error: cannot unpack 4 values into 2 names (a, b)"),
-            Arguments.of("attention mask shape", pipeline("model M() {\n    weight m: [5, 3]\n    forward(x: [B, 4]) {\n"
-                    + "        let q = rearrange(x, \"b (h n d) -> b h n d\", h = 1, n = 2)\n"
-                    + "        return attention(q, q, q, mask = m)\n    }\n}",
-                    "M()", "x = \"x\""), "5:16: error: attention: mask f32[5, 3] must be f32 and broadcast to [B, H, Nq, Nk] = [2, 1, 2, 2]"),
-            // 20-25: declarations, pipelines, weights and imports
-            Arguments.of("duplicate block", "block A() {\n}\nblock A() {\n}\n", "3:1: error: 'A' is already declared at"),
-            Arguments.of("unknown setting", "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"
-                    + "    weights = random()\n    sampler_steps = 5\n}\n",
-                    "5:5: error: unknown pipeline setting 'sampler_steps'"),
-            Arguments.of("missing weights file", "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"
-                    + "    weights = \"no-such.safetensors\"\n    output \"s.png\" = png(samples)\n}\n",
-                    "4:15: error: cannot load weights:"),
-            Arguments.of("weights that do not fit", "import \"dit.tess\"\npipeline p {\n"
-                    + "    model = DiT(input_size = 8, patch_size = 2, hidden_size = 32, depth = 2, num_heads = 4, num_classes = 10)\n"
-                    + "    weights = \"" + "GOLDEN" + "\"\n    output \"s.png\" = png(samples)\n}\n",
-                    "4:15: error: weights dit_tiny.safetensors do not fit DiT:"),
-            Arguments.of("unknown import", "import \"nothing.tess\"\n", "1:1: error: cannot find \"nothing.tess\""),
-            Arguments.of("if needs a bool", "block A(n: int) {\n    if n {\n        weight w: [n]\n    }\n}\n"
-                    + "model M() {\n    sub a = A(3)\n    forward(x: [B, 4]) {\n        return x\n    }\n}\n"
-                    + "pipeline p {\n    model = M()\n    weights = random()\n    inputs = load(\"inputs.safetensors\", x = \"x\")\n}\n",
-                    "2:8: error: the condition of 'if' must be a bool, got int 3"),
-            Arguments.of("assign before let", pipeline("model M() {\n    forward(x: [B, 4]) {\n        z = x\n        return x\n    }\n}",
-                    "M()", "x = \"x\""), "3:9: error: 'z' is not defined; use 'let z = ...'"),
-            Arguments.of("no pipeline", "block A() {\n}\n", "1:1: error: no pipeline in"));
+                // 1-4: syntax
+                Arguments.of("unclosed list", "block A() {\n    weight w: [3, 4\n}\n", "3:1: error: syntax error"),
+                Arguments.of(
+                        "stray character",
+                        "block A() {\n    let x = 3 $ 4\n}\n",
+                        "2:15: error: syntax error: unexpected character '$'"),
+                Arguments.of(
+                        "missing brace",
+                        "block A() {\n    forward(x) {\n        return x\n}\n",
+                        "5:1: error: syntax error: unexpected end of file"),
+                Arguments.of("let without a name", "block A() {\n    let = 3\n}\n", "2:9: error: syntax error"),
+                // 5-9: names and calls in forward bodies
+                Arguments.of(
+                        "unknown name",
+                        pipeline(
+                                "model M() {\n    forward(x: [B, 4]) {\n        return y + 1\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:16: error: unknown name 'y'"),
+                Arguments.of(
+                        "misspelled built-in",
+                        pipeline(
+                                "model M() {\n    forward(x: [B, 4]) {\n        return silo(x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:16: error: unknown function 'silo'; did you mean 'silu'?"),
+                Arguments.of(
+                        "missing argument",
+                        pipeline(
+                                "model M() {\n    weight w: [4, 4]\n    forward(x: [B, 4]) {\n        return linear(x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "4:16: error: linear is missing argument 'weight'"),
+                Arguments.of(
+                        "too many arguments",
+                        pipeline(
+                                "model M() {\n    forward(x: [B, 4]) {\n        return gelu(x, 2)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:16: error: gelu takes at most 1 argument but 2 were given"),
+                Arguments.of(
+                        "unknown keyword",
+                        pipeline(
+                                "model M() {\n    forward(x: [B, 4]) {\n        return layernorm(x, epsilon = 1e-6)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:16: error: layernorm has no parameter 'epsilon'"),
+                // 10-14: blocks and their parameters
+                Arguments.of(
+                        "unknown block",
+                        pipeline(
+                                lin
+                                        + "model M() {\n    sub fc = Linearr(4, 4)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:14: error: unknown block 'Linearr'; did you mean 'Linear'?"),
+                Arguments.of(
+                        "parameter type",
+                        pipeline(
+                                lin
+                                        + "model M() {\n    sub fc = Linear(3.5, 4)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:21: error: Linear: parameter 'in_features' is int but got float 3.5"),
+                Arguments.of(
+                        "missing block parameter",
+                        pipeline(
+                                lin
+                                        + "model M() {\n    sub fc = Linear(4)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:14: error: Linear is missing parameter 'out_features: int'"),
+                Arguments.of(
+                        "unknown block parameter",
+                        pipeline(
+                                lin
+                                        + "model M() {\n    sub fc = Linear(4, 4, hasbias = false)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:27: error: Linear has no parameter 'hasbias'; did you mean 'has_bias'?"),
+                Arguments.of(
+                        "wrong forward arity",
+                        pipeline(
+                                lin
+                                        + "model M() {\n    sub fc = Linear(4, 4)\n    forward(x: [B, 4]) {\n        return fc(x, x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "5:16: error: Linear.forward takes 1 input (x) but 2 were given"),
+                // 15-19: shapes
+                Arguments.of(
+                        "linear width mismatch",
+                        pipeline(
+                                lin
+                                        + "model M() {\n    sub fc = Linear(16, 4)\n    forward(x: [B, 4]) {\n        return fc(x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "5:16: error: linear"),
+                Arguments.of(
+                        "broadcast mismatch",
+                        pipeline(
+                                "model M() {\n    weight b: [3]\n    forward(x: [B, 4]) {\n        return x + b\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "4:16: error: add: a [2, 4] and b [3] do not broadcast"),
+                Arguments.of(
+                        "input annotation mismatch",
+                        pipeline(
+                                "block Inner() {\n    forward(h: [B, 16]) {\n        return h\n    }\n}\n"
+                                        + "model M() {\n    sub inner = Inner()\n    forward(x: [B, 4]) {\n        return inner(x)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "9:16: error: Inner.forward: input 'h' should be [B, 16] but is [2, 4]"),
+                Arguments.of(
+                        "rearrange axis missing",
+                        pipeline(
+                                "model M() {\n    forward(x: [B, 4]) {\n        return rearrange(x, \"b (h d) -> b h\", h = 2)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:16: error: rearrange: axis 'd' is on the left of \"b (h d) -> b h\" but not on the right"),
+                Arguments.of(
+                        "unpack count",
+                        pipeline(
+                                "model M() {\n    forward(x: [B, 4]) {\n        let a, b = chunk(x, 4, dim = 1)\n        return a\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:9: error: cannot unpack 4 values into 2 names (a, b)"),
+                Arguments.of(
+                        "attention mask shape",
+                        pipeline(
+                                "model M() {\n    weight m: [5, 3]\n    forward(x: [B, 4]) {\n"
+                                        + "        let q = rearrange(x, \"b (h n d) -> b h n d\", h = 1, n = 2)\n"
+                                        + "        return attention(q, q, q, mask = m)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "5:16: error: attention: mask f32[5, 3] must be f32 and broadcast to [B, H, Nq, Nk] = [2, 1, 2, 2]"),
+                // 20-25: declarations, pipelines, weights and imports
+                Arguments.of(
+                        "duplicate block",
+                        "block A() {\n}\nblock A() {\n}\n",
+                        "3:1: error: 'A' is already declared at"),
+                Arguments.of(
+                        "unknown setting",
+                        "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"
+                                + "    weights = random()\n    sampler_steps = 5\n}\n",
+                        "5:5: error: unknown pipeline setting 'sampler_steps'"),
+                Arguments.of(
+                        "missing weights file",
+                        "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"
+                                + "    weights = \"no-such.safetensors\"\n    output \"s.png\" = png(samples)\n}\n",
+                        "4:15: error: cannot load weights:"),
+                Arguments.of(
+                        "weights that do not fit",
+                        "import \"dit.tess\"\npipeline p {\n"
+                                + "    model = DiT(input_size = 8, patch_size = 2, hidden_size = 32, depth = 2, num_heads = 4, num_classes = 10)\n"
+                                + "    weights = \"" + "GOLDEN" + "\"\n    output \"s.png\" = png(samples)\n}\n",
+                        "4:15: error: weights dit_tiny.safetensors do not fit DiT:"),
+                Arguments.of("unknown import", "import \"nothing.tess\"\n", "1:1: error: cannot find \"nothing.tess\""),
+                Arguments.of(
+                        "if needs a bool",
+                        "block A(n: int) {\n    if n {\n        weight w: [n]\n    }\n}\n"
+                                + "model M() {\n    sub a = A(3)\n    forward(x: [B, 4]) {\n        return x\n    }\n}\n"
+                                + "pipeline p {\n    model = M()\n    weights = random()\n    inputs = load(\"inputs.safetensors\", x = \"x\")\n}\n",
+                        "2:8: error: the condition of 'if' must be a bool, got int 3"),
+                Arguments.of(
+                        "assign before let",
+                        pipeline(
+                                "model M() {\n    forward(x: [B, 4]) {\n        z = x\n        return x\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:9: error: 'z' is not defined; use 'let z = ...'"),
+                Arguments.of("no pipeline", "block A() {\n}\n", "1:1: error: no pipeline in"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -115,10 +221,14 @@ class MalformedScriptsTest {
             org.tessera.engine.io.SafetensorsWriter.write(inputs, map);
         }
         Path file = dir.resolve(name.replace(' ', '-') + ".tess");
-        Files.writeString(file, script.replace("GOLDEN", RepoFiles.golden("dit_tiny.safetensors").toString()));
+        Files.writeString(
+                file,
+                script.replace(
+                        "GOLDEN", RepoFiles.golden("dit_tiny.safetensors").toString()));
         String rendered;
         try {
-            Tessera.compile(file, CompileOptions.defaults().withThreads(1).withOverrides(Map.of())).close();
+            Tessera.compile(file, CompileOptions.defaults().withThreads(1).withOverrides(Map.of()))
+                    .close();
             fail("expected a compilation error for '" + name + "'");
             return;
         } catch (CompilationException e) {

@@ -33,8 +33,12 @@ class SampleRequestTest {
 
     @BeforeAll
     static void compile() {
-        pipeline = Tessera.compile(RepoFiles.sample("dit-tiny-sample.tess"), CompileOptions.defaults().withThreads(2)
-                .withDevice("cpu").withOverrides(Map.of("sampler", "ddim(steps = 4)")));
+        pipeline = Tessera.compile(
+                RepoFiles.sample("dit-tiny-sample.tess"),
+                CompileOptions.defaults()
+                        .withThreads(2)
+                        .withDevice("cpu")
+                        .withOverrides(Map.of("sampler", "ddim(steps = 4)")));
     }
 
     @AfterAll
@@ -76,8 +80,11 @@ class SampleRequestTest {
     void aStartingNoiseDrawnFromTheSeedGivesTheSeedsSamples() {
         Tensor xT = Tensor.zeros(DType.F32, 2, 4, 8, 8);
         new RandomStream(11, 0).fillNormal(xT, POOL);
-        assertArrayEquals(pipeline.sample(SampleRequest.seed(11)).samples().toFloatArray(),
-                pipeline.sample(SampleRequest.seed(11).withStartNoise(xT)).samples().toFloatArray());
+        assertArrayEquals(
+                pipeline.sample(SampleRequest.seed(11)).samples().toFloatArray(),
+                pipeline.sample(SampleRequest.seed(11).withStartNoise(xT))
+                        .samples()
+                        .toFloatArray());
     }
 
     @Test
@@ -91,13 +98,18 @@ class SampleRequestTest {
 
     @Test
     void theRequestMatchesTheDiffusionCoreRunByHand() {
-        SampleResult r = pipeline.sample(SampleRequest.seed(9).withSteps(3).withGuidance(2.5).withEta(0.5));
+        SampleResult r = pipeline.sample(
+                SampleRequest.seed(9).withSteps(3).withGuidance(2.5).withEta(0.5));
         GaussianDiffusion base = pipeline.diffusion();
-        GaussianDiffusion spaced = new GaussianDiffusion(Respacing.respace(base.schedule(), "3"), base.parameterization(),
-                base.varianceType(), base.ops());
+        GaussianDiffusion spaced = new GaussianDiffusion(
+                Respacing.respace(base.schedule(), "3"), base.parameterization(), base.varianceType(), base.ops());
         try (Pipeline.Denoiser net = pipeline.denoiser(ClassifierFreeGuidance.modelBatch(2))) {
-            var guided = new ClassifierFreeGuidance(net, 2.5, Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), new long[] {10}, 1),
-                    ClassifierFreeGuidance.Channels.DIT_FIRST_THREE, base.ops());
+            var guided = new ClassifierFreeGuidance(
+                    net,
+                    2.5,
+                    Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), new long[] {10}, 1),
+                    ClassifierFreeGuidance.Channels.DIT_FIRST_THREE,
+                    base.ops());
             Tensor labels = Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), new long[] {1, 7}, 2);
             Tensor byHand = new DdimSampler(spaced, 0.5, X0Processing.none(), POOL)
                     .sample(guided, new int[] {2, 4, 8, 8}, labels, 9, StepCallback.NONE);
@@ -113,14 +125,22 @@ class SampleRequestTest {
 
     @Test
     void badRequestsAreRefusedWithAReason() {
-        assertTrue(assertThrows(IllegalArgumentException.class,
-                () -> pipeline.sample(SampleRequest.seed(1).withClasses(10))).getMessage().contains("class 10 is outside 0..9"));
+        assertTrue(assertThrows(
+                        IllegalArgumentException.class,
+                        () -> pipeline.sample(SampleRequest.seed(1).withClasses(10)))
+                .getMessage()
+                .contains("class 10 is outside 0..9"));
         Tensor wrong = Tensor.zeros(DType.F32, 2, 4, 16, 16);
-        assertTrue(assertThrows(IllegalArgumentException.class,
-                () -> pipeline.sample(SampleRequest.seed(1).withStartNoise(wrong))).getMessage()
+        assertTrue(assertThrows(
+                        IllegalArgumentException.class,
+                        () -> pipeline.sample(SampleRequest.seed(1).withStartNoise(wrong)))
+                .getMessage()
                 .contains("x_T is [2, 4, 16, 16]; this request samples [2, 4, 8, 8]"));
-        assertTrue(assertThrows(IllegalArgumentException.class,
-                () -> pipeline.sample(SampleRequest.seed(1).withSpacing("ddim999"))).getMessage().contains("ddim999"));
+        assertTrue(assertThrows(
+                        IllegalArgumentException.class,
+                        () -> pipeline.sample(SampleRequest.seed(1).withSpacing("ddim999")))
+                .getMessage()
+                .contains("ddim999"));
         assertThrows(IllegalArgumentException.class, () -> SampleRequest.seed(1).withSteps(0));
     }
 }

@@ -27,8 +27,12 @@ class SamplingAllocationTest {
     @Test
     void aWarmStepAllocatesAlmostNothing() {
         for (String sampler : new String[] {"ddim(eta = 0.5)", "ddpm()", "dpmpp_2m()"}) {
-            try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-sample.tess"), CompileOptions.defaults()
-                    .withThreads(1).withDevice("cpu").withOverrides(Map.of("sampler", sampler)))) {
+            try (Pipeline p = Tessera.compile(
+                    RepoFiles.sample("dit-tiny-sample.tess"),
+                    CompileOptions.defaults()
+                            .withThreads(1)
+                            .withDevice("cpu")
+                            .withOverrides(Map.of("sampler", sampler)))) {
                 double best = Double.MAX_VALUE;
                 long deadline = System.nanoTime() + 20_000_000_000L;
                 while (best >= 1024 && System.nanoTime() < deadline) {

@@ -38,8 +38,9 @@ class ScriptedSamplerTest {
 
     @BeforeAll
     static void compile() {
-        pipeline = Tessera.compile(RepoFiles.sample("dit-tiny-sample.tess"), CompileOptions.defaults().withThreads(2)
-                .withDevice("cpu"));
+        pipeline = Tessera.compile(
+                RepoFiles.sample("dit-tiny-sample.tess"),
+                CompileOptions.defaults().withThreads(2).withDevice("cpu"));
     }
 
     @AfterAll
@@ -49,21 +50,32 @@ class ScriptedSamplerTest {
     }
 
     /** The Java sampler {@code make} on the pipeline's process respaced to {@code steps}, guided as the script says. */
-    private static float[] javaSamples(int steps, long seed, java.util.function.Function<GaussianDiffusion, Sampler> make) {
+    private static float[] javaSamples(
+            int steps, long seed, java.util.function.Function<GaussianDiffusion, Sampler> make) {
         GaussianDiffusion base = pipeline.diffusion();
-        GaussianDiffusion spaced = new GaussianDiffusion(Respacing.respace(base.schedule(), Integer.toString(steps)),
-                base.parameterization(), base.varianceType(), base.ops());
+        GaussianDiffusion spaced = new GaussianDiffusion(
+                Respacing.respace(base.schedule(), Integer.toString(steps)),
+                base.parameterization(),
+                base.varianceType(),
+                base.ops());
         try (Pipeline.Denoiser net = pipeline.denoiser(ClassifierFreeGuidance.modelBatch(2))) {
-            DenoisingModel guided = new ClassifierFreeGuidance(net, 4.0, Tensor.ofLongs(Arena.ofAuto(), new long[] {10}, 1),
-                    ClassifierFreeGuidance.Channels.DIT_FIRST_THREE, base.ops());
+            DenoisingModel guided = new ClassifierFreeGuidance(
+                    net,
+                    4.0,
+                    Tensor.ofLongs(Arena.ofAuto(), new long[] {10}, 1),
+                    ClassifierFreeGuidance.Channels.DIT_FIRST_THREE,
+                    base.ops());
             Tensor labels = Tensor.ofLongs(Arena.ofAuto(), new long[] {1, 7}, 2);
-            return make.apply(spaced).sample(guided, new int[] {2, 4, 8, 8}, labels, seed, StepCallback.NONE).toFloatArray();
+            return make.apply(spaced)
+                    .sample(guided, new int[] {2, 4, 8, 8}, labels, seed, StepCallback.NONE)
+                    .toFloatArray();
         }
     }
 
     private static float[] scripted(String sampler, long seed) {
-        try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-sample.tess"), CompileOptions.defaults().withThreads(2)
-                .withDevice("cpu").withOverrides(Map.of("sampler", sampler)))) {
+        try (Pipeline p = Tessera.compile(
+                RepoFiles.sample("dit-tiny-sample.tess"),
+                CompileOptions.defaults().withThreads(2).withDevice("cpu").withOverrides(Map.of("sampler", sampler)))) {
             return p.sample(SampleRequest.seed(seed)).samples().toFloatArray();
         }
     }
@@ -80,30 +92,39 @@ class ScriptedSamplerTest {
 
     @Test
     void ddimFromTheStandardLibraryEqualsTheJavaDdim() {
-        assertArrayEquals(javaSamples(10, 3, d -> new DdimSampler(d, 0.0, X0Processing.none(), POOL)),
+        assertArrayEquals(
+                javaSamples(10, 3, d -> new DdimSampler(d, 0.0, X0Processing.none(), POOL)),
                 scripted("ddim(steps = 10)", 3));
-        assertClose(javaSamples(10, 3, d -> new DdimSampler(d, 0.5, X0Processing.none(), POOL)),
-                scripted("ddim(steps = 10, eta = 0.5)", 3), 1e-6);
+        assertClose(
+                javaSamples(10, 3, d -> new DdimSampler(d, 0.5, X0Processing.none(), POOL)),
+                scripted("ddim(steps = 10, eta = 0.5)", 3),
+                1e-6);
     }
 
     @Test
     void ddpmFromTheStandardLibraryEqualsTheJavaDdpm() {
         // DiT's learned variance: σ per element from the model's second half of channels.
-        assertClose(javaSamples(8, 5, d -> new DdpmSampler(d, X0Processing.none(), POOL)), scripted("ddpm(steps = 8)", 5),
+        assertClose(
+                javaSamples(8, 5, d -> new DdpmSampler(d, X0Processing.none(), POOL)),
+                scripted("ddpm(steps = 8)", 5),
                 1e-6);
     }
 
     @Test
     void eulerTakesDdimsDeterministicStep() {
-        assertClose(javaSamples(6, 2, d -> new DdimSampler(d, 0.0, X0Processing.none(), POOL)), scripted("euler(steps = 6)", 2),
+        assertClose(
+                javaSamples(6, 2, d -> new DdimSampler(d, 0.0, X0Processing.none(), POOL)),
+                scripted("euler(steps = 6)", 2),
                 1e-4);
     }
 
     @Test
     void dpmSolverIsDdimForTwoStepsAndSecondOrderAfter() {
         // Its first step is first order (DDIM's) and its last returns x̂₀, as DDIM's last does.
-        assertClose(javaSamples(2, 4, d -> new DdimSampler(d, 0.0, X0Processing.none(), POOL)),
-                scripted("dpmpp_2m(steps = 2)", 4), 1e-4);
+        assertClose(
+                javaSamples(2, 4, d -> new DdimSampler(d, 0.0, X0Processing.none(), POOL)),
+                scripted("dpmpp_2m(steps = 2)", 4),
+                1e-4);
         float[] ddim = javaSamples(6, 4, d -> new DdimSampler(d, 0.0, X0Processing.none(), POOL));
         float[] dpm = scripted("dpmpp_2m(steps = 6)", 4);
         assertFalse(java.util.Arrays.equals(ddim, dpm));
@@ -122,8 +143,12 @@ class ScriptedSamplerTest {
 
     @Test
     void aRequestsEtaReachesTheSampler() {
-        assertClose(javaSamples(50, 6, d -> new DdimSampler(d, 1.0, X0Processing.none(), POOL)),
-                pipeline.sample(SampleRequest.seed(6).withEta(1.0).withSteps(50)).samples().toFloatArray(), 1e-6);
+        assertClose(
+                javaSamples(50, 6, d -> new DdimSampler(d, 1.0, X0Processing.none(), POOL)),
+                pipeline.sample(SampleRequest.seed(6).withEta(1.0).withSteps(50))
+                        .samples()
+                        .toFloatArray(),
+                1e-6);
     }
 
     private static final String USER_PIPELINE = """
@@ -147,9 +172,15 @@ class ScriptedSamplerTest {
     @Test
     void aSamplerDefinedInAUsersScriptRuns(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("mine.tess");
-        Files.writeString(file, USER_PIPELINE.replace("GOLDEN", RepoFiles.golden("dit_tiny.safetensors").toString()));
-        assertFalse(Tessera.check(java.util.List.of(file)).hasErrors(), Tessera.check(java.util.List.of(file)).render());
-        try (Pipeline p = Tessera.compile(file, CompileOptions.defaults().withThreads(1).withDevice("cpu"))) {
+        Files.writeString(
+                file,
+                USER_PIPELINE.replace(
+                        "GOLDEN", RepoFiles.golden("dit_tiny.safetensors").toString()));
+        assertFalse(
+                Tessera.check(java.util.List.of(file)).hasErrors(),
+                Tessera.check(java.util.List.of(file)).rendered());
+        try (Pipeline p =
+                Tessera.compile(file, CompileOptions.defaults().withThreads(1).withDevice("cpu"))) {
             SampleResult r = p.sample(SampleRequest.seed(1));
             Tensor samples = r.samples();
             // One step keeps timestep 0 (DiT's space_timesteps for a single section); by hand: x_T
@@ -160,9 +191,13 @@ class ScriptedSamplerTest {
             new org.tessera.engine.random.RandomStream(1, 0).fillNormal(xT, POOL);
             GaussianDiffusion d = p.diffusion();
             try (Pipeline.Denoiser net = p.denoiser(1)) {
-                Tensor out = net.predict(xT, Tensor.ofLongs(Arena.ofAuto(), new long[] {t}, 1),
+                Tensor out = net.predict(
+                        xT,
+                        Tensor.ofLongs(Arena.ofAuto(), new long[] {t}, 1),
                         Tensor.ofLongs(Arena.ofAuto(), new long[] {3}, 1));
-                float[] x0 = d.pMeanVariance(out, xT, new int[] {t}, X0Processing.none()).predictedX0().toFloatArray();
+                float[] x0 = d.pMeanVariance(out, xT, new int[] {t}, X0Processing.none())
+                        .predictedX0()
+                        .toFloatArray();
                 float[] got = samples.toFloatArray();
                 for (int i = 0; i < x0.length; i++) {
                     assertEquals(0.25f * x0[i], got[i], 1e-5 * Math.max(1, Math.abs(x0[i])), "element " + i);
@@ -174,19 +209,30 @@ class ScriptedSamplerTest {
     @Test
     void samplerMistakesAreCompileErrors(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("bad.tess");
-        Files.writeString(file, USER_PIPELINE.replace("GOLDEN", RepoFiles.golden("dit_tiny.safetensors").toString())
-                .replace("sampler = shrink(steps = 1, k = 0.25)", "sampler = shrnk(steps = 1)"));
-        CompilationException e = assertThrows(CompilationException.class, () -> Tessera.compile(file).close());
+        Files.writeString(
+                file,
+                USER_PIPELINE
+                        .replace(
+                                "GOLDEN",
+                                RepoFiles.golden("dit_tiny.safetensors").toString())
+                        .replace("sampler = shrink(steps = 1, k = 0.25)", "sampler = shrnk(steps = 1)"));
+        CompilationException e = assertThrows(
+                CompilationException.class, () -> Tessera.compile(file).close());
         assertTrue(e.getMessage().contains("unknown sampler 'shrnk'; did you mean 'shrink'?"), e.getMessage());
         Files.writeString(file, "sampler odd() {\n    forward(x, velocity) {\n        return x\n    }\n}\n");
-        String text = Tessera.check(java.util.List.of(file)).render();
+        String text = Tessera.check(java.util.List.of(file)).rendered();
         assertTrue(text.contains("sampler odd: forward input 'velocity' is not a step quantity"), text);
         Files.writeString(file, "sampler clash(last: bool = false) {\n    forward(x) {\n        return x\n    }\n}\n");
-        text = Tessera.check(java.util.List.of(file)).render();
+        text = Tessera.check(java.util.List.of(file)).rendered();
         assertTrue(text.contains("bad.tess:1:15: error: sampler parameter 'last' hides the step value"), text);
-        try (Pipeline p = Tessera.compile(RepoFiles.sample("dit-tiny-sample.tess"), CompileOptions.defaults()
-                .withThreads(1).withDevice("cpu").withOverrides(Map.of("sampler", "euler(steps = 2)")))) {
-            IllegalArgumentException noEta = assertThrows(IllegalArgumentException.class,
+        try (Pipeline p = Tessera.compile(
+                RepoFiles.sample("dit-tiny-sample.tess"),
+                CompileOptions.defaults()
+                        .withThreads(1)
+                        .withDevice("cpu")
+                        .withOverrides(Map.of("sampler", "euler(steps = 2)")))) {
+            IllegalArgumentException noEta = assertThrows(
+                    IllegalArgumentException.class,
                     () -> p.sample(SampleRequest.seed(1).withEta(0.5)));
             assertTrue(noEta.getMessage().contains("sampler euler has no parameter 'eta'"), noEta.getMessage());
         }

@@ -27,17 +27,26 @@ public final class EmbedExample {
 
     public static void main(String[] args) throws Exception {
         Path script = Path.of(args.length > 0 ? args[0] : "samples/dit-tiny-sample.tess");
-        try (Pipeline pipeline = Tessera.compile(script, CompileOptions.defaults().withThreads(2))) {
-            System.out.printf(Locale.ROOT, "compiled %s: model %s on %s, %.2f GFLOP per forward%n",
-                    pipeline.name(), pipeline.modelName(), pipeline.deviceName(), pipeline.graph().flops() / 1e9);
+        try (Pipeline pipeline =
+                Tessera.compile(script, CompileOptions.defaults().withThreads(2))) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "compiled %s: model %s on %s, %.2f GFLOP per forward%n",
+                    pipeline.name(),
+                    pipeline.modelName(),
+                    pipeline.deviceName(),
+                    pipeline.graph().flops() / 1e9);
 
-            SampleResult first = pipeline.sample(SampleRequest.seed(7), (step, total, timestep, x, x0) ->
-                    System.out.printf(Locale.ROOT, "  step %d/%d (t = %d)%n", step + 1, total, timestep));
+            SampleResult first = pipeline.sample(
+                    SampleRequest.seed(7),
+                    (step, total, timestep, x, x0) ->
+                            System.out.printf(Locale.ROOT, "  step %d/%d (t = %d)%n", step + 1, total, timestep));
             System.out.println("samples: " + first);
 
             // Three classes instead of the script's two, 10 DDIM steps, weaker guidance: a plan for
             // the new batch is compiled once, on this call.
-            SampleResult custom = pipeline.sample(SampleRequest.seed(7).withClasses(1, 2, 3).withSteps(10).withGuidance(1.5));
+            SampleResult custom = pipeline.sample(
+                    SampleRequest.seed(7).withClasses(1, 2, 3).withSteps(10).withGuidance(1.5));
             System.out.println("custom:  " + custom + " at timesteps " + Arrays.toString(custom.timesteps()));
 
             // One compiled pipeline, two concurrent callers: each gets its own buffers.
@@ -47,7 +56,8 @@ public final class EmbedExample {
                 Future<SampleResult> b = callers.submit(() -> pipeline.sample(SampleRequest.seed(2)));
                 System.out.println("seed 1: " + a.get());
                 System.out.println("seed 2: " + b.get());
-                boolean same = Arrays.equals(first.samples().toFloatArray(),
+                boolean same = Arrays.equals(
+                        first.samples().toFloatArray(),
                         pipeline.sample(SampleRequest.seed(7)).samples().toFloatArray());
                 System.out.println("same seed reproduces: " + same);
             } finally {

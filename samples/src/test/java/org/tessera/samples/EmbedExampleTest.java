@@ -19,7 +19,8 @@ class EmbedExampleTest {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf, true));
         try {
-            EmbedExample.main(new String[] {root.resolve("samples/dit-tiny-sample.tess").toString()});
+            EmbedExample.main(
+                    new String[] {root.resolve("samples/dit-tiny-sample.tess").toString()});
         } finally {
             System.setOut(old);
         }

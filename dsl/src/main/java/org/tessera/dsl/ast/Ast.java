@@ -99,8 +99,7 @@ public final class Ast {
     public record Assign(List<String> names, Expr value, Span span) implements Stmt {}
 
     /** {@code for i, blk in blocks { ... }} over a list of sub-blocks; {@code index} may be null. */
-    public record For(String index, String item, List<String> collection, List<Stmt> body, Span span)
-            implements Stmt {}
+    public record For(String index, String item, List<String> collection, List<Stmt> body, Span span) implements Stmt {}
 
     /** Compile-time {@code if} in a forward body. */
     public record If(Expr condition, List<Stmt> then, List<Stmt> otherwise, Span span) implements Stmt {}
@@ -123,7 +122,8 @@ public final class Ast {
     public record OutputSetting(String file, Expr value, Span span) implements Setting {}
 
     /** An expression. */
-    public sealed interface Expr permits IntLit, FloatLit, StringLit, BoolLit, ListLit, Name, Call, Unary, Binary, Cond {
+    public sealed interface Expr
+            permits IntLit, FloatLit, StringLit, BoolLit, ListLit, Name, Call, Unary, Binary, Cond {
         Span span();
     }
 

@@ -69,7 +69,9 @@ public final class Diagnostics {
     }
 
     public int errorCount() {
-        return (int) items.stream().filter(d -> d.severity() == Diagnostic.Severity.ERROR).count();
+        return (int) items.stream()
+                .filter(d -> d.severity() == Diagnostic.Severity.ERROR)
+                .count();
     }
 
     public List<Diagnostic> all() {
@@ -98,7 +100,11 @@ public final class Diagnostics {
                 int col = Math.max(1, d.span().column());
                 int width = d.span().endLine() == line ? Math.max(1, d.span().endColumn() - col) : 1;
                 width = Math.max(1, Math.min(width, Math.max(1, text.length() - col + 1)));
-                sb.append("    ").append(caretPad(text, col - 1)).append("^").append("~".repeat(width - 1)).append('\n');
+                sb.append("    ")
+                        .append(caretPad(text, col - 1))
+                        .append("^")
+                        .append("~".repeat(width - 1))
+                        .append('\n');
             }
         }
         return sb.toString();

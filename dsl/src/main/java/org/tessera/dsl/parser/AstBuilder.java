@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.antlr.v4.runtime.ParserRuleContext;
 import org.antlr.v4.runtime.Token;
-import org.antlr.v4.runtime.tree.TerminalNode;
 import org.tessera.dsl.ast.Ast;
 import org.tessera.dsl.diag.Diagnostics;
 import org.tessera.dsl.diag.Span;
@@ -27,7 +26,8 @@ final class AstBuilder {
             } else if (d.blockDecl() != null) {
                 decls.add(block(d.blockDecl()));
             } else if (d.aliasDecl() != null) {
-                decls.add(new Ast.AliasDecl(d.aliasDecl().name.getText(), call(d.aliasDecl().call()), span(d)));
+                decls.add(new Ast.AliasDecl(
+                        d.aliasDecl().name.getText(), call(d.aliasDecl().call()), span(d)));
             } else if (d.pipelineDecl() != null) {
                 decls.add(pipeline(d.pipelineDecl()));
             }
@@ -39,16 +39,20 @@ final class AstBuilder {
         List<Ast.Param> params = new ArrayList<>();
         if (ctx.params() != null) {
             for (TesseraParser.ParamContext p : ctx.params().param()) {
-                params.add(new Ast.Param(p.name.getText(), p.type.getText(), p.expr() == null ? null : expr(p.expr()),
-                        span(p)));
+                params.add(new Ast.Param(
+                        p.name.getText(), p.type.getText(), p.expr() == null ? null : expr(p.expr()), span(p)));
             }
         }
-        return new Ast.BlockDecl(switch (ctx.kind.getType()) {
-            case TesseraParser.MODEL -> Ast.BlockKind.MODEL;
-            case TesseraParser.SAMPLER -> Ast.BlockKind.SAMPLER;
-            default -> Ast.BlockKind.BLOCK;
-        }, ctx.name.getText(), params,
-                members(ctx.member()), span(ctx));
+        return new Ast.BlockDecl(
+                switch (ctx.kind.getType()) {
+                    case TesseraParser.MODEL -> Ast.BlockKind.MODEL;
+                    case TesseraParser.SAMPLER -> Ast.BlockKind.SAMPLER;
+                    default -> Ast.BlockKind.BLOCK;
+                },
+                ctx.name.getText(),
+                params,
+                members(ctx.member()),
+                span(ctx));
     }
 
     private List<Ast.Member> members(List<TesseraParser.MemberContext> list) {
@@ -62,20 +66,28 @@ final class AstBuilder {
     private Ast.Member member(TesseraParser.MemberContext ctx) {
         return switch (ctx) {
             case TesseraParser.LetMemberContext c -> new Ast.LetMember(c.ident().getText(), expr(c.expr()), span(c));
-            case TesseraParser.SubMemberContext c -> new Ast.SubMember(path(c.path()),
-                    c.count == null ? null : expr(c.count), call(c.call()), span(c));
-            case TesseraParser.WeightMemberContext c -> new Ast.WeightMember(path(c.path()), expr(c.shape),
-                    c.FIXED() != null, span(c));
+            case TesseraParser.SubMemberContext c ->
+                new Ast.SubMember(path(c.path()), c.count == null ? null : expr(c.count), call(c.call()), span(c));
+            case TesseraParser.WeightMemberContext c ->
+                new Ast.WeightMember(path(c.path()), expr(c.shape), c.FIXED() != null, span(c));
             case TesseraParser.IfMemberContext c -> {
                 List<TesseraParser.MemberContext> all = c.member();
-                int thenCount = countBefore(c, c.ELSE() == null ? null : c.ELSE().getSymbol());
-                yield new Ast.IfMember(expr(c.expr()), members(all.subList(0, thenCount)),
-                        members(all.subList(thenCount, all.size())), span(c));
+                int thenCount =
+                        countBefore(c, c.ELSE() == null ? null : c.ELSE().getSymbol());
+                yield new Ast.IfMember(
+                        expr(c.expr()),
+                        members(all.subList(0, thenCount)),
+                        members(all.subList(thenCount, all.size())),
+                        span(c));
             }
-            case TesseraParser.ForwardMemberContext c -> new Ast.ForwardMember(inputs(c.inputs()), body(c.body()),
-                    span(c));
-            case TesseraParser.ContractMemberContext c -> new Ast.ContractMember(c.contractEntry().stream()
-                    .map(e -> new Ast.ContractEntry(e.ident().getText(), expr(e.expr()), span(e))).toList(), span(c));
+            case TesseraParser.ForwardMemberContext c ->
+                new Ast.ForwardMember(inputs(c.inputs()), body(c.body()), span(c));
+            case TesseraParser.ContractMemberContext c ->
+                new Ast.ContractMember(
+                        c.contractEntry().stream()
+                                .map(e -> new Ast.ContractEntry(e.ident().getText(), expr(e.expr()), span(e)))
+                                .toList(),
+                        span(c));
             default -> throw new IllegalStateException("unknown member " + ctx.getClass());
         };
     }
@@ -122,8 +134,8 @@ final class AstBuilder {
                 String item = ids.get(ids.size() - 1).getText();
                 yield new Ast.For(index, item, path(c.path()), body(c.body()), span(c));
             }
-            case TesseraParser.IfStmtContext c -> new Ast.If(expr(c.expr()), body(c.body(0)),
-                    c.body().size() > 1 ? body(c.body(1)) : List.of(), span(c));
+            case TesseraParser.IfStmtContext c ->
+                new Ast.If(expr(c.expr()), body(c.body(0)), c.body().size() > 1 ? body(c.body(1)) : List.of(), span(c));
             case TesseraParser.ReturnStmtContext c -> new Ast.Return(expr(c.expr()), span(c));
             default -> throw new IllegalStateException("unknown statement " + ctx.getClass());
         };
@@ -132,15 +144,16 @@ final class AstBuilder {
     private Ast.PipelineDecl pipeline(TesseraParser.PipelineDeclContext ctx) {
         List<Ast.Setting> settings = new ArrayList<>();
         for (TesseraParser.SettingContext s : ctx.setting()) {
-            settings.add(switch (s) {
-                case TesseraParser.AssignSettingContext c -> new Ast.AssignSetting(c.ident().getText(), expr(c.expr()),
-                        span(c));
-                case TesseraParser.StageSettingContext c -> new Ast.StageSetting(c.ident().getText(), expr(c.expr()),
-                        span(c));
-                case TesseraParser.OutputSettingContext c -> new Ast.OutputSetting(unquote(c.STRING().getSymbol()),
-                        expr(c.expr()), span(c));
-                default -> throw new IllegalStateException("unknown setting " + s.getClass());
-            });
+            settings.add(
+                    switch (s) {
+                        case TesseraParser.AssignSettingContext c ->
+                            new Ast.AssignSetting(c.ident().getText(), expr(c.expr()), span(c));
+                        case TesseraParser.StageSettingContext c ->
+                            new Ast.StageSetting(c.ident().getText(), expr(c.expr()), span(c));
+                        case TesseraParser.OutputSettingContext c ->
+                            new Ast.OutputSetting(unquote(c.STRING().getSymbol()), expr(c.expr()), span(c));
+                        default -> throw new IllegalStateException("unknown setting " + s.getClass());
+                    });
         }
         return new Ast.PipelineDecl(ctx.name.getText(), settings, span(ctx));
     }
@@ -150,10 +163,10 @@ final class AstBuilder {
             case TesseraParser.PrimaryExprContext c -> primary(c.primary());
             case TesseraParser.PowExprContext c -> new Ast.Binary("**", expr(c.expr(0)), expr(c.expr(1)), span(c));
             case TesseraParser.UnaryExprContext c -> new Ast.Unary(c.op.getText(), expr(c.expr()), span(c));
-            case TesseraParser.BinaryExprContext c -> new Ast.Binary(c.op.getText(), expr(c.expr(0)), expr(c.expr(1)),
-                    span(c));
-            case TesseraParser.CondExprContext c -> new Ast.Cond(expr(c.expr(0)), expr(c.expr(1)), expr(c.expr(2)),
-                    span(c));
+            case TesseraParser.BinaryExprContext c ->
+                new Ast.Binary(c.op.getText(), expr(c.expr(0)), expr(c.expr(1)), span(c));
+            case TesseraParser.CondExprContext c ->
+                new Ast.Cond(expr(c.expr(0)), expr(c.expr(1)), expr(c.expr(2)), span(c));
             default -> throw new IllegalStateException("unknown expression " + ctx.getClass());
         };
     }
@@ -161,9 +174,10 @@ final class AstBuilder {
     private Ast.Expr primary(TesseraParser.PrimaryContext ctx) {
         return switch (ctx) {
             case TesseraParser.IntLitContext c -> intLit(c);
-            case TesseraParser.FloatLitContext c -> new Ast.FloatLit(Double.parseDouble(c.getText().replace("_", "")),
-                    span(c));
-            case TesseraParser.StringLitContext c -> new Ast.StringLit(unquote(c.STRING().getSymbol()), span(c));
+            case TesseraParser.FloatLitContext c ->
+                new Ast.FloatLit(Double.parseDouble(c.getText().replace("_", "")), span(c));
+            case TesseraParser.StringLitContext c ->
+                new Ast.StringLit(unquote(c.STRING().getSymbol()), span(c));
             case TesseraParser.BoolLitContext c -> new Ast.BoolLit(c.TRUE() != null, span(c));
             case TesseraParser.ListLitContext c -> {
                 List<Ast.Expr> items = new ArrayList<>();
@@ -221,11 +235,12 @@ final class AstBuilder {
             char ch = s.charAt(i);
             if (ch == '\\' && i + 1 < s.length() - 1) {
                 char n = s.charAt(++i);
-                sb.append(switch (n) {
-                    case 'n' -> '\n';
-                    case 't' -> '\t';
-                    default -> n;
-                });
+                sb.append(
+                        switch (n) {
+                            case 'n' -> '\n';
+                            case 't' -> '\t';
+                            default -> n;
+                        });
             } else {
                 sb.append(ch);
             }
@@ -237,7 +252,11 @@ final class AstBuilder {
         Token start = ctx.getStart();
         Token stop = ctx.getStop() == null ? start : ctx.getStop();
         int stopLen = stop.getStopIndex() >= stop.getStartIndex() ? stop.getStopIndex() - stop.getStartIndex() + 1 : 0;
-        return new Span(file, start.getLine(), start.getCharPositionInLine() + 1, stop.getLine(),
+        return new Span(
+                file,
+                start.getLine(),
+                start.getCharPositionInLine() + 1,
+                stop.getLine(),
                 stop.getCharPositionInLine() + 1 + stopLen);
     }
 }

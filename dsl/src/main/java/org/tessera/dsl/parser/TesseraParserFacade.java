@@ -45,8 +45,13 @@ public final class TesseraParserFacade {
         }
 
         @Override
-        public void syntaxError(Recognizer<?, ?> recognizer, Object offendingSymbol, int line, int col, String msg,
-                                RecognitionException e) {
+        public void syntaxError(
+                Recognizer<?, ?> recognizer,
+                Object offendingSymbol,
+                int line,
+                int col,
+                String msg,
+                RecognitionException e) {
             count++;
             int width = 1;
             String message = msg;
@@ -65,7 +70,8 @@ public final class TesseraParserFacade {
 
         /** ANTLR's messages list token names like {@code 'let'}; keep them but drop internal rule names. */
         private static String tidy(String msg) {
-            return msg.replace("<EOF>", "end of file").replace("extraneous input", "unexpected")
+            return msg.replace("<EOF>", "end of file")
+                    .replace("extraneous input", "unexpected")
                     .replace("mismatched input", "unexpected");
         }
     }

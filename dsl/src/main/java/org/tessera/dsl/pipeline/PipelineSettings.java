@@ -24,8 +24,8 @@ import org.tessera.dsl.diag.Span;
  * @param outputs files to write
  * @param staged whether the script binds stages with {@code let} (else the slot form)
  */
-public record PipelineSettings(String name, List<Stage> stages, long seed, List<Output> outputs, boolean staged,
-                               Span span) {
+public record PipelineSettings(
+        String name, List<Stage> stages, long seed, List<Output> outputs, boolean staged, Span span) {
     public PipelineSettings {
         stages = List.copyOf(stages);
         outputs = List.copyOf(outputs);
@@ -110,9 +110,20 @@ public record PipelineSettings(String name, List<Stage> stages, long seed, List<
      * @param noise the starting noise x_T ({@code noise = load("x.safetensors", "key")}), or null
      *     to draw it from the seed
      */
-    public record Sampling(String schedule, int scheduleSteps, double shift, String sampler, int steps, String spacing,
-                           double guidanceScale, String guidanceForm, long[] classes, int[] latent, boolean clipX0,
-                           TensorRef noise, Span span) {
+    public record Sampling(
+            String schedule,
+            int scheduleSteps,
+            double shift,
+            String sampler,
+            int steps,
+            String spacing,
+            double guidanceScale,
+            String guidanceForm,
+            long[] classes,
+            int[] latent,
+            boolean clipX0,
+            TensorRef noise,
+            Span span) {
         /** True for the rectified-flow schedule ({@code schedule = flow(1000, shift = 3.0)}). */
         public boolean isFlow() {
             return schedule.equals("flow");

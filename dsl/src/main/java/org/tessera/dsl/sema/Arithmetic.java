@@ -79,15 +79,16 @@ final class Arithmetic {
     }
 
     private static CompileValue compare(String op, int c) {
-        return new CompileValue.BoolV(switch (op) {
-            case "==" -> c == 0;
-            case "!=" -> c != 0;
-            case "<" -> c < 0;
-            case ">" -> c > 0;
-            case "<=" -> c <= 0;
-            case ">=" -> c >= 0;
-            default -> throw new CompileError("unknown operator '" + op + "'");
-        });
+        return new CompileValue.BoolV(
+                switch (op) {
+                    case "==" -> c == 0;
+                    case "!=" -> c != 0;
+                    case "<" -> c < 0;
+                    case ">" -> c > 0;
+                    case "<=" -> c <= 0;
+                    case ">=" -> c >= 0;
+                    default -> throw new CompileError("unknown operator '" + op + "'");
+                });
     }
 
     static boolean isNumber(CompileValue v) {

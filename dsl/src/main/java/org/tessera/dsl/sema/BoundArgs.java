@@ -83,8 +83,9 @@ final class BoundArgs {
         return switch (v) {
             case CompileValue.IntV i -> i.value();
             case CompileValue.FloatV f -> f.value();
-            default -> throw new CompileError(signature.name() + ": argument '" + name + "' must be a number, got "
-                    + v.describe());
+            default ->
+                throw new CompileError(
+                        signature.name() + ": argument '" + name + "' must be a number, got " + v.describe());
         };
     }
 
@@ -104,8 +105,8 @@ final class BoundArgs {
             int[] out = new int[l.items().size()];
             for (int i = 0; i < out.length; i++) {
                 if (!(l.items().get(i) instanceof CompileValue.IntV iv)) {
-                    throw new CompileError(signature.name() + ": argument '" + name + "' must be a list of ints, got "
-                            + v.describe());
+                    throw new CompileError(
+                            signature.name() + ": argument '" + name + "' must be a list of ints, got " + v.describe());
                 }
                 out[i] = Math.toIntExact(iv.value());
             }

@@ -31,6 +31,7 @@ final class Evaluator implements LoweringContext {
     private final Diagnostics diagnostics;
     /** Spans of the sub-block calls being lowered, innermost last. */
     private final java.util.ArrayDeque<Ast.Call> calls = new java.util.ArrayDeque<>();
+
     private final GraphBuilder graph;
     private final ModuleInvoker invoker;
     private final WeightLowering weights;
@@ -84,7 +85,8 @@ final class Evaluator implements LoweringContext {
                     for (Ast.Expr item : l.items()) {
                         items.add(eval(item, scope));
                     }
-                    yield items.stream().anyMatch(CompileValue.Poison.class::isInstance) ? CompileValue.POISON
+                    yield items.stream().anyMatch(CompileValue.Poison.class::isInstance)
+                            ? CompileValue.POISON
                             : new CompileValue.ListV(items);
                 }
                 case Ast.Name n -> lookup(n, scope);
@@ -142,7 +144,9 @@ final class Evaluator implements LoweringContext {
         // a.b.c where a is a sub-block: look inside it
         CompileValue head = scope.lookup(n.path().get(0));
         if (head instanceof CompileValue.ModuleV m && n.path().size() > 1) {
-            CompileValue inner = m.module().env().get(String.join(".", n.path().subList(1, n.path().size())));
+            CompileValue inner = m.module()
+                    .env()
+                    .get(String.join(".", n.path().subList(1, n.path().size())));
             if (inner != null) {
                 return inner;
             }
@@ -159,7 +163,8 @@ final class Evaluator implements LoweringContext {
             List<CompileValue> args = new ArrayList<>();
             for (Ast.Arg a : c.args()) {
                 if (a.name() != null) {
-                    throw new CompileError("sub-block calls take positional arguments only; remove '" + a.name() + " ='");
+                    throw new CompileError(
+                            "sub-block calls take positional arguments only; remove '" + a.name() + " ='");
                 }
                 CompileValue v = eval(a.value(), scope);
                 if (v instanceof CompileValue.Poison) {
@@ -170,7 +175,8 @@ final class Evaluator implements LoweringContext {
             return invoker.invoke(m.module(), args, c);
         }
         if (callee != null) {
-            throw new CompileError("'" + c.dotted() + "' is " + callee.describe() + ", not something that can be called");
+            throw new CompileError(
+                    "'" + c.dotted() + "' is " + callee.describe() + ", not something that can be called");
         }
         Builtin b = c.callee().size() == 1 ? Builtins.get(c.dotted()) : null;
         if (b == null) {
@@ -213,9 +219,10 @@ final class Evaluator implements LoweringContext {
             case CompileValue.IntV i when u.op().equals("-") -> new CompileValue.IntV(-i.value());
             case CompileValue.FloatV f when u.op().equals("-") -> new CompileValue.FloatV(-f.value());
             case CompileValue.BoolV b when u.op().equals("not") -> new CompileValue.BoolV(!b.value());
-            case CompileValue.TensorV t when u.op().equals("-") -> TensorBuiltins.tensor(graph().mulScalar(t.value(), -1f));
-            case CompileValue.WeightV w when u.op().equals("-") ->
-                    TensorBuiltins.tensor(graph().mulScalar(tensor(w, "operand"), -1f));
+            case CompileValue.TensorV t
+            when u.op().equals("-") -> TensorBuiltins.tensor(graph().mulScalar(t.value(), -1f));
+            case CompileValue.WeightV w
+            when u.op().equals("-") -> TensorBuiltins.tensor(graph().mulScalar(tensor(w, "operand"), -1f));
             default -> throw new CompileError("operator '" + u.op() + "' does not apply to " + v.describe());
         };
     }
@@ -261,27 +268,30 @@ final class Evaluator implements LoweringContext {
         if (lt && rt) {
             Value a = tensor(l, "left operand of '" + op + "'");
             Value c = tensor(r, "right operand of '" + op + "'");
-            return TensorBuiltins.tensor(switch (op) {
-                case "+" -> g.add(a, c);
-                case "-" -> g.sub(a, c);
-                case "*" -> g.mul(a, c);
-                case "/" -> g.div(a, c);
-                default -> throw new CompileError("operator '" + op + "' does not apply to two tensors");
-            });
+            return TensorBuiltins.tensor(
+                    switch (op) {
+                        case "+" -> g.add(a, c);
+                        case "-" -> g.sub(a, c);
+                        case "*" -> g.mul(a, c);
+                        case "/" -> g.div(a, c);
+                        default -> throw new CompileError("operator '" + op + "' does not apply to two tensors");
+                    });
         }
         Value t = tensor(lt ? l : r, "operand of '" + op + "'");
         float s = (float) Arithmetic.number(lt ? r : l, op);
-        return TensorBuiltins.tensor(switch (op) {
-            case "+" -> g.addScalar(t, s);
-            case "*" -> g.mulScalar(t, s);
-            case "-" -> lt ? g.addScalar(t, -s) : g.addScalar(g.mulScalar(t, -1f), s);
-            case "/" -> {
-                if (!lt) {
-                    throw new CompileError("dividing a number by a tensor is not supported; write 1 / x as a tensor op");
-                }
-                yield g.mulScalar(t, 1f / s);
-            }
-            default -> throw new CompileError("operator '" + op + "' does not apply to a tensor and a number");
-        });
+        return TensorBuiltins.tensor(
+                switch (op) {
+                    case "+" -> g.addScalar(t, s);
+                    case "*" -> g.mulScalar(t, s);
+                    case "-" -> lt ? g.addScalar(t, -s) : g.addScalar(g.mulScalar(t, -1f), s);
+                    case "/" -> {
+                        if (!lt) {
+                            throw new CompileError(
+                                    "dividing a number by a tensor is not supported; write 1 / x as a tensor op");
+                        }
+                        yield g.mulScalar(t, 1f / s);
+                    }
+                    default -> throw new CompileError("operator '" + op + "' does not apply to a tensor and a number");
+                });
     }
 }

@@ -100,8 +100,10 @@ public final class Loader {
         }
         try (InputStream in = Loader.class.getResourceAsStream(STDLIB + target)) {
             if (in == null) {
-                diagnostics.error(imp.span(), "cannot find \"" + target + "\": not next to this file"
-                        + (dir == null ? "" : " (" + dir + ")") + " and not in the standard library");
+                diagnostics.error(
+                        imp.span(),
+                        "cannot find \"" + target + "\": not next to this file" + (dir == null ? "" : " (" + dir + ")")
+                                + " and not in the standard library");
                 return;
             }
             parse(display, new String(in.readAllBytes(), StandardCharsets.UTF_8), null);

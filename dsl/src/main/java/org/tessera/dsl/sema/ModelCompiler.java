@@ -104,12 +104,19 @@ public final class ModelCompiler {
     public Model instantiateSampler(Ast.Call call, Map<String, Object> step) {
         Ast.BlockDecl decl = program.blocks().get(call.dotted());
         if (decl == null || !decl.isSampler()) {
-            List<String> samplers = program.blocks().values().stream().filter(Ast.BlockDecl::isSampler)
-                    .map(Ast.BlockDecl::name).toList();
-            diagnostics.error(call.span(), (decl == null ? "unknown sampler '" : "'") + call.dotted()
-                    + (decl == null ? "'" : "' is a " + decl.kind().name().toLowerCase(java.util.Locale.ROOT)
-                            + ", not a sampler") + Suggestions.didYouMean(call.dotted(), samplers)
-                    + " (samplers: " + String.join(", ", samplers) + ")");
+            List<String> samplers = program.blocks().values().stream()
+                    .filter(Ast.BlockDecl::isSampler)
+                    .map(Ast.BlockDecl::name)
+                    .toList();
+            diagnostics.error(
+                    call.span(),
+                    (decl == null ? "unknown sampler '" : "'") + call.dotted()
+                            + (decl == null
+                                    ? "'"
+                                    : "' is a " + decl.kind().name().toLowerCase(java.util.Locale.ROOT)
+                                            + ", not a sampler")
+                            + Suggestions.didYouMean(call.dotted(), samplers)
+                            + " (samplers: " + String.join(", ", samplers) + ")");
             return null;
         }
         for (Ast.Param p : decl.params()) {
@@ -123,13 +130,16 @@ public final class ModelCompiler {
             return null;
         }
         ModuleInstance m = ModuleInstance.create(decl.name(), "");
-        step.forEach((k, v) -> m.env().put(k, switch (v) {
-            case Integer i -> new CompileValue.IntV(i);
-            case Long l -> new CompileValue.IntV(l);
-            case Double d -> new CompileValue.FloatV(d);
-            case Boolean b -> new CompileValue.BoolV(b);
-            default -> throw new IllegalArgumentException("step value " + k + " = " + v);
-        }));
+        step.forEach((k, v) -> m.env()
+                .put(
+                        k,
+                        switch (v) {
+                            case Integer i -> new CompileValue.IntV(i);
+                            case Long l -> new CompileValue.IntV(l);
+                            case Double d -> new CompileValue.FloatV(d);
+                            case Boolean b -> new CompileValue.BoolV(b);
+                            default -> throw new IllegalArgumentException("step value " + k + " = " + v);
+                        }));
         m.env().putAll(params);
         Ast.ForwardMember forward = members(decl.members(), m, Scope.of(m.env()));
         if (!m.weights().isEmpty()) {
@@ -137,8 +147,10 @@ public final class ModelCompiler {
             return null;
         }
         if (forward == null) {
-            diagnostics.error(decl.span(), "sampler " + decl.name() + " has no forward(...): the step, e.g. forward(x0, eps) {"
-                    + " return ... }");
+            diagnostics.error(
+                    decl.span(),
+                    "sampler " + decl.name() + " has no forward(...): the step, e.g. forward(x0, eps) {"
+                            + " return ... }");
             return null;
         }
         return new Model(m.withForward(forward));
@@ -180,8 +192,8 @@ public final class ModelCompiler {
         return m.withForward(forward);
     }
 
-    private Map<String, CompileValue> bindParams(Ast.BlockDecl decl, List<Ast.Arg> args, Scope scope,
-                                                 Map<String, CompileValue> aliasArgs, Span span) {
+    private Map<String, CompileValue> bindParams(
+            Ast.BlockDecl decl, List<Ast.Arg> args, Scope scope, Map<String, CompileValue> aliasArgs, Span span) {
         Map<String, CompileValue> out = new LinkedHashMap<>();
         List<Ast.Param> params = decl.params();
         boolean ok = true;
@@ -190,17 +202,26 @@ public final class ModelCompiler {
             Ast.Param target;
             if (a.name() == null) {
                 if (position >= params.size()) {
-                    diagnostics.error(a.span(), decl.name() + " takes " + params.size() + " parameter"
-                            + (params.size() == 1 ? "" : "s") + " but more arguments were given");
+                    diagnostics.error(
+                            a.span(),
+                            decl.name() + " takes " + params.size() + " parameter" + (params.size() == 1 ? "" : "s")
+                                    + " but more arguments were given");
                     ok = false;
                     continue;
                 }
                 target = params.get(position++);
             } else {
-                target = params.stream().filter(p -> p.name().equals(a.name())).findFirst().orElse(null);
+                target = params.stream()
+                        .filter(p -> p.name().equals(a.name()))
+                        .findFirst()
+                        .orElse(null);
                 if (target == null) {
-                    diagnostics.error(a.span(), decl.name() + " has no parameter '" + a.name() + "'" + Suggestions
-                            .didYouMean(a.name(), params.stream().map(Ast.Param::name).toList()));
+                    diagnostics.error(
+                            a.span(),
+                            decl.name() + " has no parameter '" + a.name() + "'"
+                                    + Suggestions.didYouMean(
+                                            a.name(),
+                                            params.stream().map(Ast.Param::name).toList()));
                     ok = false;
                     continue;
                 }
@@ -246,19 +267,25 @@ public final class ModelCompiler {
         }
         CompileValue result = switch (p.type()) {
             case "int" -> v instanceof CompileValue.IntV ? v : null;
-            case "float" -> v instanceof CompileValue.FloatV ? v
-                    : v instanceof CompileValue.IntV i ? new CompileValue.FloatV(i.value()) : null;
+            case "float" ->
+                v instanceof CompileValue.FloatV
+                        ? v
+                        : v instanceof CompileValue.IntV i ? new CompileValue.FloatV(i.value()) : null;
             case "bool" -> v instanceof CompileValue.BoolV ? v : null;
             case "string" -> v instanceof CompileValue.StrV ? v : null;
-            case "shape" -> v instanceof CompileValue.ListV l && l.items().stream().allMatch(CompileValue.IntV.class::isInstance)
-                    ? v : null;
+            case "shape" ->
+                v instanceof CompileValue.ListV l && l.items().stream().allMatch(CompileValue.IntV.class::isInstance)
+                        ? v
+                        : null;
             default -> {
-                diagnostics.error(p.span(), "unknown parameter type '" + p.type() + "' (int, float, bool, string, shape)");
+                diagnostics.error(
+                        p.span(), "unknown parameter type '" + p.type() + "' (int, float, bool, string, shape)");
                 yield CompileValue.POISON;
             }
         };
         if (result == null) {
-            diagnostics.error(span, block + ": parameter '" + p.name() + "' is " + p.type() + " but got " + v.describe());
+            diagnostics.error(
+                    span, block + ": parameter '" + p.name() + "' is " + p.type() + " but got " + v.describe());
             return null;
         }
         return result instanceof CompileValue.Poison ? null : result;
@@ -275,7 +302,8 @@ public final class ModelCompiler {
                     scope.define(let.name(), v);
                 }
                 case Ast.WeightMember w -> {
-                    int[] shape = shape(constants.eval(w.shape(), scope), w.shape().span(), "weight " + String.join(".", w.path()));
+                    int[] shape = shape(
+                            constants.eval(w.shape(), scope), w.shape().span(), "weight " + String.join(".", w.path()));
                     if (shape != null) {
                         ModuleInstance.WeightSpec spec = new ModuleInstance.WeightSpec(
                                 m.prefix() + String.join(".", w.path()), shape, w.fixed(), w.span());
@@ -289,8 +317,9 @@ public final class ModelCompiler {
                         CompileValue count = constants.eval(s.repeat(), scope);
                         if (!(count instanceof CompileValue.IntV n) || n.value() < 0) {
                             if (!(count instanceof CompileValue.Poison)) {
-                                diagnostics.error(s.repeat().span(), "repeat count must be a non-negative int, got "
-                                        + count.describe());
+                                diagnostics.error(
+                                        s.repeat().span(),
+                                        "repeat count must be a non-negative int, got " + count.describe());
                             }
                             continue;
                         }
@@ -318,7 +347,8 @@ public final class ModelCompiler {
                             forward = f;
                         }
                     } else if (!(c instanceof CompileValue.Poison)) {
-                        diagnostics.error(i.condition().span(), "the condition of 'if' must be a bool, got " + c.describe());
+                        diagnostics.error(
+                                i.condition().span(), "the condition of 'if' must be a bool, got " + c.describe());
                     }
                 }
                 case Ast.ContractMember c -> {
@@ -346,8 +376,10 @@ public final class ModelCompiler {
             int[] out = new int[l.items().size()];
             for (int i = 0; i < out.length; i++) {
                 if (!(l.items().get(i) instanceof CompileValue.IntV iv) || iv.value() < 0) {
-                    diagnostics.error(span, what + ": dimension " + i + " must be a non-negative int, got "
-                            + l.items().get(i).describe());
+                    diagnostics.error(
+                            span,
+                            what + ": dimension " + i + " must be a non-negative int, got "
+                                    + l.items().get(i).describe());
                     return null;
                 }
                 out[i] = Math.toIntExact(iv.value());
@@ -361,19 +393,22 @@ public final class ModelCompiler {
     /** The parameter names of block {@code name}, in order (empty for an unknown block). */
     public List<String> parameterNames(String name) {
         Ast.BlockDecl decl = program.blocks().get(name);
-        return decl == null ? List.of() : decl.params().stream().map(Ast.Param::name).toList();
+        return decl == null
+                ? List.of()
+                : decl.params().stream().map(Ast.Param::name).toList();
     }
 
     /** The names of the instance's forward inputs, in order. */
     public List<String> forwardInputNames(Model model) {
-        return model.root.forward() == null ? List.of()
+        return model.root.forward() == null
+                ? List.of()
                 : model.root.forward().inputs().stream().map(Ast.Input::name).toList();
     }
 
     // ------------------------------------------------------------------ contract
 
-    private static final java.util.Set<String> CONTRACT_KEYS = java.util.Set.of("latent", "timestep", "label",
-            "null_label", "condition", "predicts", "variance", "split_axis");
+    private static final java.util.Set<String> CONTRACT_KEYS = java.util.Set.of(
+            "latent", "timestep", "label", "null_label", "condition", "predicts", "variance", "split_axis");
 
     /**
      * The root model's {@code contract { ... }}, checked against its forward inputs; null when it
@@ -386,13 +421,16 @@ public final class ModelCompiler {
         }
         Ast.ContractMember c = m.contracts().get(0);
         int errors = diagnostics.errorCount();
-        List<String> inputs = m.forward() == null ? List.of()
+        List<String> inputs = m.forward() == null
+                ? List.of()
                 : m.forward().inputs().stream().map(Ast.Input::name).toList();
         Map<String, Ast.ContractEntry> entries = new LinkedHashMap<>();
         for (Ast.ContractEntry e : c.entries()) {
             if (!CONTRACT_KEYS.contains(e.key())) {
-                diagnostics.error(e.span(), "unknown contract entry '" + e.key() + "'" + Suggestions.didYouMean(e.key(),
-                        CONTRACT_KEYS) + " (entries: " + String.join(", ", new java.util.TreeSet<>(CONTRACT_KEYS)) + ")");
+                diagnostics.error(
+                        e.span(),
+                        "unknown contract entry '" + e.key() + "'" + Suggestions.didYouMean(e.key(), CONTRACT_KEYS)
+                                + " (entries: " + String.join(", ", new java.util.TreeSet<>(CONTRACT_KEYS)) + ")");
             } else if (entries.putIfAbsent(e.key(), e) != null) {
                 diagnostics.error(e.span(), "contract entry '" + e.key() + "' is given twice");
             }
@@ -412,16 +450,20 @@ public final class ModelCompiler {
             }
         }
         java.util.Set<String> used = new java.util.HashSet<>();
-        for (String r : java.util.stream.Stream.concat(java.util.stream.Stream.of(latent, timestep, label),
-                conditions.stream()).filter(java.util.Objects::nonNull).toList()) {
+        for (String r : java.util.stream.Stream.concat(
+                        java.util.stream.Stream.of(latent, timestep, label), conditions.stream())
+                .filter(java.util.Objects::nonNull)
+                .toList()) {
             if (!used.add(r)) {
                 diagnostics.error(c.span(), "forward input '" + r + "' has two roles in the contract");
             }
         }
         for (String in : inputs) {
             if (!used.contains(in) && latent != null && timestep != null) {
-                diagnostics.error(c.span(), m.declName() + ".forward input '" + in + "' has no role in the contract"
-                        + " (latent, timestep, label or condition)");
+                diagnostics.error(
+                        c.span(),
+                        m.declName() + ".forward input '" + in + "' has no role in the contract"
+                                + " (latent, timestep, label or condition)");
             }
         }
         Scope scope = Scope.of(m.env());
@@ -431,43 +473,62 @@ public final class ModelCompiler {
             if (v instanceof CompileValue.IntV i && i.value() >= 0) {
                 nullLabel = i.value();
             } else if (!(v instanceof CompileValue.Poison)) {
-                diagnostics.error(entries.get("null_label").value().span(), "null_label must be a non-negative int, got "
-                        + v.describe());
+                diagnostics.error(
+                        entries.get("null_label").value().span(),
+                        "null_label must be a non-negative int, got " + v.describe());
             }
         }
-        org.tessera.dsl.ModelContract.Prediction prediction = choice(entries.get("predicts"), scope,
-                Map.of("eps", org.tessera.dsl.ModelContract.Prediction.EPS,
-                        "x0", org.tessera.dsl.ModelContract.Prediction.X0,
-                        "v", org.tessera.dsl.ModelContract.Prediction.V,
-                        "flow", org.tessera.dsl.ModelContract.Prediction.FLOW),
-                org.tessera.dsl.ModelContract.Prediction.EPS, "predicts");
-        org.tessera.engine.diffusion.VarianceType variance = choice(entries.get("variance"), scope,
-                Map.of("fixed_small", org.tessera.engine.diffusion.VarianceType.FIXED_SMALL,
-                        "fixed_large", org.tessera.engine.diffusion.VarianceType.FIXED_LARGE,
-                        "learned_range", org.tessera.engine.diffusion.VarianceType.LEARNED_RANGE),
-                org.tessera.engine.diffusion.VarianceType.FIXED_LARGE, "variance");
+        org.tessera.dsl.ModelContract.Prediction prediction = choice(
+                entries.get("predicts"),
+                scope,
+                Map.of(
+                        "eps",
+                        org.tessera.dsl.ModelContract.Prediction.EPS,
+                        "x0",
+                        org.tessera.dsl.ModelContract.Prediction.X0,
+                        "v",
+                        org.tessera.dsl.ModelContract.Prediction.V,
+                        "flow",
+                        org.tessera.dsl.ModelContract.Prediction.FLOW),
+                org.tessera.dsl.ModelContract.Prediction.EPS,
+                "predicts");
+        org.tessera.engine.diffusion.VarianceType variance = choice(
+                entries.get("variance"),
+                scope,
+                Map.of(
+                        "fixed_small",
+                        org.tessera.engine.diffusion.VarianceType.FIXED_SMALL,
+                        "fixed_large",
+                        org.tessera.engine.diffusion.VarianceType.FIXED_LARGE,
+                        "learned_range",
+                        org.tessera.engine.diffusion.VarianceType.LEARNED_RANGE),
+                org.tessera.engine.diffusion.VarianceType.FIXED_LARGE,
+                "variance");
         int splitAxis = 1;
         if (entries.get("split_axis") != null) {
             CompileValue v = constants.eval(entries.get("split_axis").value(), scope);
             if (v instanceof CompileValue.IntV i && i.value() >= 1 && i.value() <= 8) {
                 splitAxis = (int) i.value();
             } else if (!(v instanceof CompileValue.Poison)) {
-                diagnostics.error(entries.get("split_axis").value().span(), "split_axis must be an axis after the batch"
-                        + " (1 or more), got " + v.describe());
+                diagnostics.error(
+                        entries.get("split_axis").value().span(),
+                        "split_axis must be an axis after the batch" + " (1 or more), got " + v.describe());
             }
         }
         if (diagnostics.errorCount() > errors) {
             return null;
         }
-        return new org.tessera.dsl.ModelContract(latent, timestep, label, nullLabel, conditions, prediction, variance,
-                splitAxis);
+        return new org.tessera.dsl.ModelContract(
+                latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis);
     }
 
     private String role(Ast.ContractEntry e, String role, List<String> inputs, Span contract, boolean required) {
         if (e == null) {
             if (required) {
-                diagnostics.error(contract, "the contract does not say which forward input is the " + role
-                        + ": add  " + role + " = <input name>");
+                diagnostics.error(
+                        contract,
+                        "the contract does not say which forward input is the " + role + ": add  " + role
+                                + " = <input name>");
             }
             return null;
         }
@@ -478,7 +539,8 @@ public final class ModelCompiler {
         if (e instanceof Ast.Name n && n.path().size() == 1 && inputs.contains(n.dotted())) {
             return n.dotted();
         }
-        diagnostics.error(e.span(), "contract: " + role + " must name a forward input (" + String.join(", ", inputs) + ")");
+        diagnostics.error(
+                e.span(), "contract: " + role + " must name a forward input (" + String.join(", ", inputs) + ")");
         return null;
     }
 
@@ -491,9 +553,15 @@ public final class ModelCompiler {
             return options.get(s.value());
         }
         if (!(v instanceof CompileValue.Poison)) {
-            diagnostics.error(e.value().span(), key + " must be one of " + String.join(", ",
-                    new java.util.TreeSet<>(options.keySet()).stream().map(k -> "\"" + k + "\"").toList()) + ", got "
-                    + v.describe());
+            diagnostics.error(
+                    e.value().span(),
+                    key + " must be one of "
+                            + String.join(
+                                    ", ",
+                                    new java.util.TreeSet<>(options.keySet())
+                                            .stream().map(k -> "\"" + k + "\"").toList())
+                            + ", got "
+                            + v.describe());
         }
         return fallback;
     }
@@ -518,7 +586,10 @@ public final class ModelCompiler {
             }
             Ast.Expr e = in.shape();
             DType dtype = DType.F32;
-            if (e instanceof Ast.Call c && c.callee().size() == 1 && c.args().size() == 1 && dtypeOf(c.dotted()) != null) {
+            if (e instanceof Ast.Call c
+                    && c.callee().size() == 1
+                    && c.args().size() == 1
+                    && dtypeOf(c.dotted()) != null) {
                 dtype = dtypeOf(c.dotted());
                 e = c.args().get(0).value();
             }
@@ -530,7 +601,9 @@ public final class ModelCompiler {
             int[] shape = new int[list.items().size()];
             for (int i = 0; i < shape.length; i++) {
                 Ast.Expr item = list.items().get(i);
-                if (item instanceof Ast.Name n && n.path().size() == 1 && !m.env().containsKey(n.dotted())) {
+                if (item instanceof Ast.Name n
+                        && n.path().size() == 1
+                        && !m.env().containsKey(n.dotted())) {
                     // A symbolic size (B, H, W): known only when the caller binds it.
                     shape[i] = symbols.getOrDefault(n.dotted(), -1);
                 } else {
@@ -561,8 +634,8 @@ public final class ModelCompiler {
      */
     public Value lower(Model model, GraphBuilder graph, List<Value> inputs, WeightSource weights, Span callSpan) {
         Map<String, Value> weightValues = new HashMap<>();
-        Evaluator.WeightLowering lowering = spec -> weightValues.computeIfAbsent(spec.key(),
-                k -> graph.constant(k, weights.tensor(k, spec.shape())));
+        Evaluator.WeightLowering lowering = spec ->
+                weightValues.computeIfAbsent(spec.key(), k -> graph.constant(k, weights.tensor(k, spec.shape())));
         Lowering l = new Lowering(graph, lowering);
         List<CompileValue> args = new ArrayList<>();
         for (Value v : inputs) {
@@ -594,9 +667,12 @@ public final class ModelCompiler {
                 throw new CompileError(m.declName() + " has no forward(...) and cannot be called");
             }
             if (args.size() != f.inputs().size()) {
-                throw new CompileError(m.declName() + ".forward takes " + f.inputs().size() + " input"
-                        + (f.inputs().size() == 1 ? "" : "s") + " (" + String.join(", ",
-                        f.inputs().stream().map(Ast.Input::name).toList()) + ") but " + args.size() + " were given");
+                throw new CompileError(m.declName() + ".forward takes "
+                        + f.inputs().size() + " input"
+                        + (f.inputs().size() == 1 ? "" : "s") + " ("
+                        + String.join(
+                                ", ", f.inputs().stream().map(Ast.Input::name).toList()) + ") but " + args.size()
+                        + " were given");
             }
             if (++depth > 64) {
                 depth = 0;
@@ -627,8 +703,8 @@ public final class ModelCompiler {
         }
 
         /** Checks an argument against the input's annotation; names unknown to the block are symbols bound on first use. */
-        private void checkInputShape(ModuleInstance m, Ast.Input in, CompileValue arg, Map<String, Integer> symbols,
-                                     Ast.Call call) {
+        private void checkInputShape(
+                ModuleInstance m, Ast.Input in, CompileValue arg, Map<String, Integer> symbols, Ast.Call call) {
             if (in.shape() == null || !(arg instanceof CompileValue.TensorV || arg instanceof CompileValue.WeightV)) {
                 return;
             }
@@ -640,7 +716,8 @@ public final class ModelCompiler {
                 return;
             }
             int[] actual = evaluator.tensor(arg, "input").shape();
-            String expected = list.items().stream().map(ModelCompiler::source).toList().toString();
+            String expected =
+                    list.items().stream().map(ModelCompiler::source).toList().toString();
             if (actual.length != list.items().size()) {
                 throw new CompileError(m.declName() + ".forward: input '" + in.name() + "' should be " + expected
                         + " but is " + Arrays.toString(actual));
@@ -648,7 +725,9 @@ public final class ModelCompiler {
             for (int i = 0; i < actual.length; i++) {
                 Ast.Expr item = list.items().get(i);
                 int want;
-                if (item instanceof Ast.Name n && n.path().size() == 1 && !m.env().containsKey(n.dotted())) {
+                if (item instanceof Ast.Name n
+                        && n.path().size() == 1
+                        && !m.env().containsKey(n.dotted())) {
                     Integer bound = symbols.putIfAbsent(n.dotted(), actual[i]);
                     want = bound == null ? actual[i] : bound;
                 } else {
@@ -683,21 +762,26 @@ public final class ModelCompiler {
                                 return r;
                             }
                         } else if (!(c instanceof CompileValue.Poison)) {
-                            evaluator.report(i.condition().span(), "'if' in a forward body needs a compile-time bool, got "
-                                    + c.describe());
+                            evaluator.report(
+                                    i.condition().span(),
+                                    "'if' in a forward body needs a compile-time bool, got " + c.describe());
                         }
                     }
                     case Ast.For f -> {
                         CompileValue coll = scope.lookup(String.join(".", f.collection()));
                         if (!(coll instanceof CompileValue.ModuleListV list)) {
-                            evaluator.report(f.span(), "'for' iterates over a repeated sub-block list; '"
-                                    + String.join(".", f.collection()) + "' is "
-                                    + (coll == null ? "not defined" : coll.describe()));
+                            evaluator.report(
+                                    f.span(),
+                                    "'for' iterates over a repeated sub-block list; '"
+                                            + String.join(".", f.collection()) + "' is "
+                                            + (coll == null ? "not defined" : coll.describe()));
                             continue;
                         }
                         for (int i = 0; i < list.modules().size(); i++) {
                             Scope inner = new Scope(scope);
-                            inner.define(f.item(), new CompileValue.ModuleV(list.modules().get(i)));
+                            inner.define(
+                                    f.item(),
+                                    new CompileValue.ModuleV(list.modules().get(i)));
                             if (f.index() != null) {
                                 inner.define(f.index(), new CompileValue.IntV(i));
                             }
@@ -728,23 +812,28 @@ public final class ModelCompiler {
                 values = java.util.Collections.nCopies(names.size(), CompileValue.POISON);
             }
             if (values.size() != names.size()) {
-                evaluator.report(span, "cannot unpack " + values.size() + " values into " + names.size() + " names ("
-                        + String.join(", ", names) + ")");
+                evaluator.report(
+                        span,
+                        "cannot unpack " + values.size() + " values into " + names.size() + " names ("
+                                + String.join(", ", names) + ")");
                 values = java.util.Collections.nCopies(names.size(), CompileValue.POISON);
             }
             for (int i = 0; i < names.size(); i++) {
                 if (define) {
                     scope.define(names.get(i), values.get(i));
                 } else if (!scope.assign(names.get(i), values.get(i))) {
-                    evaluator.report(span, "'" + names.get(i) + "' is not defined; use 'let " + names.get(i) + " = ...'");
+                    evaluator.report(
+                            span, "'" + names.get(i) + "' is not defined; use 'let " + names.get(i) + " = ...'");
                 }
             }
         }
 
         private List<CompileValue> unbind(Value t, int n, Span span) {
             if (t.rank() == 0 || t.size(0) != n) {
-                evaluator.report(span, "cannot unpack a tensor " + Arrays.toString(t.shape()) + " into " + n
-                        + " names: its first dimension must be " + n);
+                evaluator.report(
+                        span,
+                        "cannot unpack a tensor " + Arrays.toString(t.shape()) + " into " + n
+                                + " names: its first dimension must be " + n);
                 return java.util.Collections.nCopies(n, CompileValue.POISON);
             }
             try {

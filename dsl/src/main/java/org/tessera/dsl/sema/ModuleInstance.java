@@ -18,8 +18,13 @@ import org.tessera.dsl.diag.Span;
  * @param forward the forward member, or null for a block without one
  * @param contracts the {@code contract { ... }} members that applied (at most one is valid)
  */
-record ModuleInstance(String declName, String prefix, Map<String, CompileValue> env, List<WeightSpec> weights,
-                      Ast.ForwardMember forward, List<Ast.ContractMember> contracts) {
+record ModuleInstance(
+        String declName,
+        String prefix,
+        Map<String, CompileValue> env,
+        List<WeightSpec> weights,
+        Ast.ForwardMember forward,
+        List<Ast.ContractMember> contracts) {
 
     /** A weight declared by a block, with its full checkpoint key. */
     record WeightSpec(String key, int[] shape, boolean fixed, Span span) {}
@@ -45,7 +50,7 @@ record ModuleInstance(String declName, String prefix, Map<String, CompileValue> 
             switch (v) {
                 case CompileValue.ModuleV sub -> collect(sub.module(), out);
                 case CompileValue.ModuleListV subs -> subs.modules().forEach(s -> collect(s, out));
-                default -> { }
+                default -> {}
             }
         }
     }

@@ -16,9 +16,13 @@ import org.tessera.dsl.diag.Diagnostics;
  * @param pipelines the root file's pipelines, in order
  * @param diagnostics everything found so far
  */
-public record Program(Ast.SourceFile root, List<Ast.SourceFile> files, Map<String, Ast.BlockDecl> blocks,
-                      Map<String, Ast.AliasDecl> aliases, List<Ast.PipelineDecl> pipelines,
-                      Diagnostics diagnostics) {
+public record Program(
+        Ast.SourceFile root,
+        List<Ast.SourceFile> files,
+        Map<String, Ast.BlockDecl> blocks,
+        Map<String, Ast.AliasDecl> aliases,
+        List<Ast.PipelineDecl> pipelines,
+        Diagnostics diagnostics) {
 
     static Program index(Ast.SourceFile root, List<Ast.SourceFile> files, Diagnostics diagnostics) {
         Map<String, Ast.BlockDecl> blocks = new LinkedHashMap<>();
@@ -47,7 +51,9 @@ public record Program(Ast.SourceFile root, List<Ast.SourceFile> files, Map<Strin
             }
         }
         List<Ast.PipelineDecl> pipelines = root.declarations().stream()
-                .filter(Ast.PipelineDecl.class::isInstance).map(Ast.PipelineDecl.class::cast).toList();
+                .filter(Ast.PipelineDecl.class::isInstance)
+                .map(Ast.PipelineDecl.class::cast)
+                .toList();
         return new Program(root, files, blocks, aliases, pipelines, diagnostics);
     }
 }

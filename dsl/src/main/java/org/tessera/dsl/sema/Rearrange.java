@@ -84,7 +84,8 @@ final class Rearrange {
         int[] shape = x.shape();
         if (p.left().groups().size() != shape.length) {
             throw new CompileError(op + ": the input has " + shape.length + " dimensions " + Arrays.toString(shape)
-                    + " but the left side of \"" + text + "\" has " + p.left().groups().size());
+                    + " but the left side of \"" + text + "\" has "
+                    + p.left().groups().size());
         }
         Map<String, Long> known = new HashMap<>(sizes);
         Map<String, Integer> axisSize = new LinkedHashMap<>();
@@ -117,7 +118,8 @@ final class Rearrange {
                             + String.join(" ", group) + ")");
                 }
                 known.put(unknown, shape[gi] / product);
-            } else if (product != shape[gi] && !(group.size() == 1 && group.get(0).equals("1") && shape[gi] == 1)) {
+            } else if (product != shape[gi]
+                    && !(group.size() == 1 && group.get(0).equals("1") && shape[gi] == 1)) {
                 throw new CompileError(op + ": dimension " + gi + " has size " + shape[gi] + " but ("
                         + String.join(" ", group) + ") = " + product);
             }
@@ -143,11 +145,12 @@ final class Rearrange {
                 rightAxes.add(a);
                 if (!axisSize.containsKey(a)) {
                     if (!allowNew) {
-                        throw new CompileError(op + ": axis '" + a + "' is on the right of \"" + text
-                                + "\" but not on the left");
+                        throw new CompileError(
+                                op + ": axis '" + a + "' is on the right of \"" + text + "\" but not on the left");
                     }
                     if (!sizes.containsKey(a)) {
-                        throw new CompileError(op + ": new axis '" + a + "' needs a size: " + op + "(..., " + a + " = n)");
+                        throw new CompileError(
+                                op + ": new axis '" + a + "' needs a size: " + op + "(..., " + a + " = n)");
                     }
                 }
                 product *= axisSize.containsKey(a) ? axisSize.get(a) : sizes.get(a);
@@ -156,7 +159,8 @@ final class Rearrange {
         }
         for (String a : leftAxes) {
             if (!a.startsWith("1#") && !rightAxes.contains(a)) {
-                throw new CompileError(op + ": axis '" + a + "' is on the left of \"" + text + "\" but not on the right");
+                throw new CompileError(
+                        op + ": axis '" + a + "' is on the left of \"" + text + "\" but not on the right");
             }
         }
         // 1. split into elementary axes (unit axes dropped)

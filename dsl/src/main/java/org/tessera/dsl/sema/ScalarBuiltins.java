@@ -9,9 +9,11 @@ final class ScalarBuiltins {
     private ScalarBuiltins() {}
 
     static void register(Map<String, Builtin> m) {
-        Builtins.add(m, Builtin.of(Signature.of("int", 1, "x"), (c, a) -> new CompileValue.IntV((long) a.number("x", 0))));
+        Builtins.add(
+                m, Builtin.of(Signature.of("int", 1, "x"), (c, a) -> new CompileValue.IntV((long) a.number("x", 0))));
         Builtins.add(m, Builtin.of(Signature.of("float", 1, "x"), (c, a) -> new CompileValue.FloatV(a.number("x", 0))));
-        Builtins.add(m, Builtin.of(Signature.of("sqrt", 1, "x"), (c, a) -> finite("sqrt", a.number("x", 0), Math::sqrt)));
+        Builtins.add(
+                m, Builtin.of(Signature.of("sqrt", 1, "x"), (c, a) -> finite("sqrt", a.number("x", 0), Math::sqrt)));
         Builtins.add(m, Builtin.of(Signature.of("log", 1, "x"), (c, a) -> finite("log", a.number("x", 0), Math::log)));
         Builtins.add(m, Builtin.of(Signature.of("exp", 1, "x"), (c, a) -> finite("exp", a.number("x", 0), Math::exp)));
         Builtins.add(m, Builtin.of(Signature.of("min", 2, "a", "b"), (c, a) -> pick(a, true)));
@@ -29,8 +31,11 @@ final class ScalarBuiltins {
             }
             return new CompileValue.ListV(items);
         }));
-        Builtins.add(m, Builtin.of(Signature.of("size", 2, "x", "dim"), (c, a) ->
-                new CompileValue.IntV(a.tensor("x").size(a.intValue("dim")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("size", 2, "x", "dim"),
+                        (c, a) -> new CompileValue.IntV(a.tensor("x").size(a.intValue("dim")))));
     }
 
     /**

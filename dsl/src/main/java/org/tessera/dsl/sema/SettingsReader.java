@@ -19,8 +19,19 @@ import org.tessera.engine.diffusion.Schedules;
  * settings, wrong types and missing pieces at their source positions.
  */
 public final class SettingsReader {
-    private static final Set<String> KEYS = Set.of("model", "weights", "inputs", "schedule", "sampler", "guidance",
-            "classes", "latent", "seed", "decoder", "clip_x0", "noise");
+    private static final Set<String> KEYS = Set.of(
+            "model",
+            "weights",
+            "inputs",
+            "schedule",
+            "sampler",
+            "guidance",
+            "classes",
+            "latent",
+            "seed",
+            "decoder",
+            "clip_x0",
+            "noise");
     private static final Set<String> FORMATS = Set.of("tensors", "png", "grid");
     /** The rectified-flow schedule (flow matching): not a β schedule. */
     private static final String FLOW = "flow";
@@ -30,6 +41,7 @@ public final class SettingsReader {
     private Ast.Call lastSamplerCall;
     /** The sampler call of each sample stage, by stage name. */
     private final Map<String, Ast.Call> samplers = new LinkedHashMap<>();
+
     private final Path baseDir;
     private final Map<String, String> overrides;
 
@@ -57,8 +69,18 @@ public final class SettingsReader {
     }
 
     /** The keys a {@code sample(...)} stage takes: a one-stage pipeline's slots, less the pipeline-wide ones. */
-    private static final Set<String> SAMPLE_KEYS = Set.of("model", "weights", "schedule", "sampler", "guidance",
-            "classes", "latent", "clip_x0", "condition", "noise");
+    private static final Set<String> SAMPLE_KEYS = Set.of(
+            "model",
+            "weights",
+            "schedule",
+            "sampler",
+            "guidance",
+            "classes",
+            "latent",
+            "clip_x0",
+            "condition",
+            "noise");
+
     private static final Set<String> STAGE_CALLS = Set.of("sample", "decode", "encode", "upsample", "concat");
 
     /** The settings, or null when the declaration has errors (reported to the diagnostics). */
@@ -71,8 +93,10 @@ public final class SettingsReader {
             switch (s) {
                 case Ast.AssignSetting a -> {
                     if (!KEYS.contains(a.key())) {
-                        diagnostics.error(a.span(), "unknown pipeline setting '" + a.key() + "'"
-                                + didYouMean(a.key()) + " (settings: " + String.join(", ", new java.util.TreeSet<>(KEYS)) + ")");
+                        diagnostics.error(
+                                a.span(),
+                                "unknown pipeline setting '" + a.key() + "'" + didYouMean(a.key()) + " (settings: "
+                                        + String.join(", ", new java.util.TreeSet<>(KEYS)) + ")");
                     } else if (settings.containsKey(a.key())) {
                         diagnostics.error(a.span(), "setting '" + a.key() + "' is given twice");
                     } else {
@@ -96,19 +120,25 @@ public final class SettingsReader {
                 String stage = key.substring(0, dot);
                 String arg = key.substring(dot + 1);
                 if (!stageDecls.containsKey(stage)) {
-                    diagnostics.error(decl.span(), "--set " + key + ": no stage '" + stage + "'"
-                            + Suggestions.didYouMean(stage, stageDecls.keySet()));
+                    diagnostics.error(
+                            decl.span(),
+                            "--set " + key + ": no stage '" + stage + "'"
+                                    + Suggestions.didYouMean(stage, stageDecls.keySet()));
                     continue;
                 }
                 Ast.Expr e = parseOverride(arg, o.getValue(), decl.span());
                 if (e != null) {
-                    stageOverrides.computeIfAbsent(stage, k -> new LinkedHashMap<>()).put(arg, e);
+                    stageOverrides
+                            .computeIfAbsent(stage, k -> new LinkedHashMap<>())
+                            .put(arg, e);
                 }
                 continue;
             }
             if (!KEYS.contains(key)) {
-                diagnostics.error(decl.span(), "--set " + key + ": unknown pipeline setting" + didYouMean(key)
-                        + (staged ? " (in a pipeline of stages, name the stage: --set STAGE.KEY=VALUE)" : ""));
+                diagnostics.error(
+                        decl.span(),
+                        "--set " + key + ": unknown pipeline setting" + didYouMean(key)
+                                + (staged ? " (in a pipeline of stages, name the stage: --set STAGE.KEY=VALUE)" : ""));
                 continue;
             }
             Ast.Expr e = parseOverride(key, o.getValue(), decl.span());
@@ -119,21 +149,25 @@ public final class SettingsReader {
         long seed = settings.containsKey("seed") ? integer(settings.get("seed"), "seed") : 0;
         Ast.Expr decoder = settings.get("decoder");
         if (decoder != null && !(decoder instanceof Ast.Name n && n.dotted().equals("none"))) {
-            diagnostics.error(decoder.span(), "decoding latents through a VAE is not supported yet; use decoder = none"
-                    + " and write the latents (output \"x.safetensors\" = tensors(samples))");
+            diagnostics.error(
+                    decoder.span(),
+                    "decoding latents through a VAE is not supported yet; use decoder = none"
+                            + " and write the latents (output \"x.safetensors\" = tensors(samples))");
         }
         List<PipelineSettings.Stage> stages = new ArrayList<>();
         Map<String, Ast.Call> models = new LinkedHashMap<>();
         if (staged) {
             for (String k : settings.keySet()) {
                 if (!k.equals("seed") && !k.equals("decoder")) {
-                    diagnostics.error(settings.get(k).span(), "'" + k + "' belongs in a stage in a pipeline of stages:"
-                            + " let name = sample(" + k + " = ..., ...)");
+                    diagnostics.error(
+                            settings.get(k).span(),
+                            "'" + k + "' belongs in a stage in a pipeline of stages:" + " let name = sample(" + k
+                                    + " = ..., ...)");
                 }
             }
             for (Ast.StageSetting st : stageDecls.values()) {
-                PipelineSettings.Stage stage = stage(st, stages, models,
-                        stageOverrides.getOrDefault(st.name(), Map.of()));
+                PipelineSettings.Stage stage =
+                        stage(st, stages, models, stageOverrides.getOrDefault(st.name(), Map.of()));
                 if (stage != null) {
                     stages.add(stage);
                 }
@@ -142,10 +176,15 @@ public final class SettingsReader {
             oneStage(decl, settings, stages, models);
         }
         if (outputs.isEmpty()) {
-            diagnostics.warning(decl.span(), "pipeline '" + decl.name() + "' writes no output; add e.g. "
-                    + (staged ? "output \"x.safetensors\" = tensors(" + stageDecls.keySet().iterator().next() + ")"
-                            : settings.containsKey("inputs") ? "output \"out.safetensors\" = tensors(out)"
-                            : "output \"samples.png\" = png(samples)"));
+            diagnostics.warning(
+                    decl.span(),
+                    "pipeline '" + decl.name() + "' writes no output; add e.g. "
+                            + (staged
+                                    ? "output \"x.safetensors\" = tensors("
+                                            + stageDecls.keySet().iterator().next() + ")"
+                                    : settings.containsKey("inputs")
+                                            ? "output \"out.safetensors\" = tensors(out)"
+                                            : "output \"samples.png\" = png(samples)"));
         }
         java.util.Set<String> results = new java.util.LinkedHashSet<>();
         for (PipelineSettings.Stage st : stages) {
@@ -160,25 +199,40 @@ public final class SettingsReader {
             }
             for (String n : o.names()) {
                 if (!results.contains(n) && diagnostics.errorCount() == errors) {
-                    diagnostics.error(o.span(), "output names '" + n + "', which this pipeline does not produce ("
-                            + (staged ? "its stages: " : "it produces ") + String.join(", ", results) + ")");
+                    diagnostics.error(
+                            o.span(),
+                            "output names '" + n + "', which this pipeline does not produce ("
+                                    + (staged ? "its stages: " : "it produces ") + String.join(", ", results) + ")");
                 }
             }
         }
         if (diagnostics.errorCount() > errors) {
             return null;
         }
-        return new Result(new PipelineSettings(decl.name(), stages, seed,
-                outputs.stream().filter(java.util.Objects::nonNull).toList(), staged, decl.span()), models, samplers);
+        return new Result(
+                new PipelineSettings(
+                        decl.name(),
+                        stages,
+                        seed,
+                        outputs.stream().filter(java.util.Objects::nonNull).toList(),
+                        staged,
+                        decl.span()),
+                models,
+                samplers);
     }
 
     /** The slot form: one sampling stage named {@code samples}, or one forward stage named {@code out}. */
-    private void oneStage(Ast.PipelineDecl decl, Map<String, Ast.Expr> settings, List<PipelineSettings.Stage> stages,
-                          Map<String, Ast.Call> models) {
+    private void oneStage(
+            Ast.PipelineDecl decl,
+            Map<String, Ast.Expr> settings,
+            List<PipelineSettings.Stage> stages,
+            Map<String, Ast.Call> models) {
         Ast.Call model = null;
         if (!(settings.get("model") instanceof Ast.Call c)) {
-            diagnostics.error(settings.containsKey("model") ? settings.get("model").span() : decl.span(),
-                    settings.containsKey("model") ? "model must be a model call such as DiT_XL_2(input_size = 32)"
+            diagnostics.error(
+                    settings.containsKey("model") ? settings.get("model").span() : decl.span(),
+                    settings.containsKey("model")
+                            ? "model must be a model call such as DiT_XL_2(input_size = 32)"
                             : "pipeline '" + decl.name() + "' has no model: add  model = DiT_XL_2(input_size = 32)");
         } else {
             model = c;
@@ -190,15 +244,17 @@ public final class SettingsReader {
             name = "out";
             for (String k : List.of("schedule", "sampler", "guidance", "classes", "latent")) {
                 if (settings.containsKey(k)) {
-                    diagnostics.error(settings.get(k).span(), "'" + k + "' has no effect in a forward pipeline (one with"
-                            + " 'inputs'); remove it or remove 'inputs' to sample");
+                    diagnostics.error(
+                            settings.get(k).span(),
+                            "'" + k + "' has no effect in a forward pipeline (one with"
+                                    + " 'inputs'); remove it or remove 'inputs' to sample");
                 }
             }
             stages.add(new PipelineSettings.ForwardStage(name, weights, inputs, decl.span()));
         } else {
             name = "samples";
-            stages.add(new PipelineSettings.SampleStage(name, weights, sampling(settings, decl.span()), List.of(),
-                    decl.span()));
+            stages.add(new PipelineSettings.SampleStage(
+                    name, weights, sampling(settings, decl.span()), List.of(), decl.span()));
             samplers.put(name, lastSamplerCall);
         }
         if (model != null) {
@@ -207,12 +263,19 @@ public final class SettingsReader {
     }
 
     /** One {@code let name = ...} stage; its inputs must name earlier stages. */
-    private PipelineSettings.Stage stage(Ast.StageSetting st, List<PipelineSettings.Stage> earlier,
-                                         Map<String, Ast.Call> models, Map<String, Ast.Expr> overrides) {
+    private PipelineSettings.Stage stage(
+            Ast.StageSetting st,
+            List<PipelineSettings.Stage> earlier,
+            Map<String, Ast.Call> models,
+            Map<String, Ast.Expr> overrides) {
         if (!(st.value() instanceof Ast.Call c) || c.callee().size() != 1 || !STAGE_CALLS.contains(c.dotted())) {
-            diagnostics.error(st.value().span(), "a stage is sample(...), decode(stage, model = ..., weights = ...),"
-                    + " encode(...), upsample(stage, factor) or concat([stages], dim = 1)"
-                    + (st.value() instanceof Ast.Call c2 ? Suggestions.didYouMean(c2.dotted(), STAGE_CALLS) : ""));
+            diagnostics.error(
+                    st.value().span(),
+                    "a stage is sample(...), decode(stage, model = ..., weights = ...),"
+                            + " encode(...), upsample(stage, factor) or concat([stages], dim = 1)"
+                            + (st.value() instanceof Ast.Call c2
+                                    ? Suggestions.didYouMean(c2.dotted(), STAGE_CALLS)
+                                    : ""));
             return null;
         }
         List<String> names = earlier.stream().map(PipelineSettings.Stage::name).toList();
@@ -224,14 +287,17 @@ public final class SettingsReader {
                 }
                 for (Map.Entry<String, Ast.Expr> o : overrides.entrySet()) {
                     if (!SAMPLE_KEYS.contains(o.getKey())) {
-                        diagnostics.error(st.span(), "--set " + st.name() + "." + o.getKey() + ": sample(...) has no '"
-                                + o.getKey() + "'" + Suggestions.didYouMean(o.getKey(), SAMPLE_KEYS));
+                        diagnostics.error(
+                                st.span(),
+                                "--set " + st.name() + "." + o.getKey() + ": sample(...) has no '" + o.getKey() + "'"
+                                        + Suggestions.didYouMean(o.getKey(), SAMPLE_KEYS));
                     } else {
                         args.put(o.getKey(), o.getValue());
                     }
                 }
                 if (!(args.get("model") instanceof Ast.Call model)) {
-                    diagnostics.error(args.containsKey("model") ? args.get("model").span() : c.span(),
+                    diagnostics.error(
+                            args.containsKey("model") ? args.get("model").span() : c.span(),
                             "sample(...) needs model = a model call such as DiT(input_size = 8)");
                     return null;
                 }
@@ -248,14 +314,16 @@ public final class SettingsReader {
                 }
                 PipelineSettings.Sampling sampling = sampling(args, c.span());
                 samplers.put(st.name(), lastSamplerCall);
-                return new PipelineSettings.SampleStage(st.name(), weights(args.get("weights"), c.span()), sampling,
-                        conditions, st.span());
+                return new PipelineSettings.SampleStage(
+                        st.name(), weights(args.get("weights"), c.span()), sampling, conditions, st.span());
             }
             case "decode", "encode" -> {
                 // A second model applied to a stage's result: a VAE's decoder on latents, its encoder on images.
                 if (c.args().isEmpty() || c.args().get(0).name() != null) {
-                    diagnostics.error(c.span(), c.dotted() + " takes the stage first: " + c.dotted()
-                            + "(samples, model = ..., weights = ...)");
+                    diagnostics.error(
+                            c.span(),
+                            c.dotted() + " takes the stage first: " + c.dotted()
+                                    + "(samples, model = ..., weights = ...)");
                     return null;
                 }
                 String in = stageRef(c.args().get(0).value(), names);
@@ -269,7 +337,8 @@ public final class SettingsReader {
                 }
                 args.putAll(overrides);
                 if (!(args.get("model") instanceof Ast.Call model)) {
-                    diagnostics.error(args.containsKey("model") ? args.get("model").span() : c.span(),
+                    diagnostics.error(
+                            args.containsKey("model") ? args.get("model").span() : c.span(),
                             c.dotted() + "(...) needs model = a model call");
                     return null;
                 }
@@ -292,8 +361,11 @@ public final class SettingsReader {
             }
             default -> {
                 Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("xs", "dim"));
-                if (args == null || !(args.get("xs") instanceof Ast.ListLit l) || l.items().isEmpty()) {
-                    diagnostics.error(c.span(), "concat takes a list of stages and a dimension: concat([a, b], dim = 1)");
+                if (args == null
+                        || !(args.get("xs") instanceof Ast.ListLit l)
+                        || l.items().isEmpty()) {
+                    diagnostics.error(
+                            c.span(), "concat takes a list of stages and a dimension: concat([a, b], dim = 1)");
                     return null;
                 }
                 List<String> ins = new ArrayList<>();
@@ -314,8 +386,12 @@ public final class SettingsReader {
 
     /** {@code load("file.safetensors", "key")}: one tensor of a file, e.g. a starting noise x_T. */
     private PipelineSettings.TensorRef tensorRef(Ast.Expr e, String what) {
-        if (e instanceof Ast.Call c && c.dotted().equals("load") && c.args().size() == 2 && c.args().get(0).name() == null
-                && c.args().get(1).name() == null && c.args().get(0).value() instanceof Ast.StringLit file
+        if (e instanceof Ast.Call c
+                && c.dotted().equals("load")
+                && c.args().size() == 2
+                && c.args().get(0).name() == null
+                && c.args().get(1).name() == null
+                && c.args().get(0).value() instanceof Ast.StringLit file
                 && c.args().get(1).value() instanceof Ast.StringLit key) {
             return new PipelineSettings.TensorRef(baseDir.resolve(file.value()).normalize(), key.value(), c.span());
         }
@@ -329,9 +405,13 @@ public final class SettingsReader {
             return n.dotted();
         }
         String what = e instanceof Ast.Name n ? "'" + n.dotted() + "'" : "this";
-        diagnostics.error(e.span(), what + " is not an earlier stage" + (e instanceof Ast.Name n
-                ? Suggestions.didYouMean(n.dotted(), earlier) : "") + (earlier.isEmpty() ? " (no stage comes before it)"
-                : " (earlier stages: " + String.join(", ", earlier) + ")"));
+        diagnostics.error(
+                e.span(),
+                what + " is not an earlier stage"
+                        + (e instanceof Ast.Name n ? Suggestions.didYouMean(n.dotted(), earlier) : "")
+                        + (earlier.isEmpty()
+                                ? " (no stage comes before it)"
+                                : " (earlier stages: " + String.join(", ", earlier) + ")"));
         return null;
     }
 
@@ -349,14 +429,18 @@ public final class SettingsReader {
             names.add(n.dotted());
         }
         if (names.isEmpty() || (!c.dotted().equals("tensors") && names.size() != 1)) {
-            diagnostics.error(c.span(), c.dotted() + "(...) takes " + (c.dotted().equals("tensors") ? "one or more result names"
-                    : "exactly one result name"));
+            diagnostics.error(
+                    c.span(),
+                    c.dotted() + "(...) takes "
+                            + (c.dotted().equals("tensors") ? "one or more result names" : "exactly one result name"));
             return null;
         }
         String expectedExt = c.dotted().equals("tensors") ? ".safetensors" : ".png";
         if (!o.file().endsWith(expectedExt)) {
-            diagnostics.error(o.span(), c.dotted() + "(...) writes a " + expectedExt + " file, but the output is named \""
-                    + o.file() + "\"");
+            diagnostics.error(
+                    o.span(),
+                    c.dotted() + "(...) writes a " + expectedExt + " file, but the output is named \"" + o.file()
+                            + "\"");
             return null;
         }
         return new PipelineSettings.Output(o.file(), c.dotted(), names, o.span());
@@ -364,8 +448,10 @@ public final class SettingsReader {
 
     private PipelineSettings.Weights weights(Ast.Expr e, Span pipelineSpan) {
         if (e == null) {
-            diagnostics.error(pipelineSpan, "pipeline has no weights: add  weights = \"model.safetensors\"  or"
-                    + "  weights = random(seed = 0)");
+            diagnostics.error(
+                    pipelineSpan,
+                    "pipeline has no weights: add  weights = \"model.safetensors\"  or"
+                            + "  weights = random(seed = 0)");
             return null;
         }
         if (e instanceof Ast.StringLit s) {
@@ -385,8 +471,11 @@ public final class SettingsReader {
     }
 
     private PipelineSettings.Inputs inputs(Ast.Expr e) {
-        if (!(e instanceof Ast.Call c) || !c.dotted().equals("load") || c.args().isEmpty()
-                || c.args().get(0).name() != null || !(c.args().get(0).value() instanceof Ast.StringLit file)) {
+        if (!(e instanceof Ast.Call c)
+                || !c.dotted().equals("load")
+                || c.args().isEmpty()
+                || c.args().get(0).name() != null
+                || !(c.args().get(0).value() instanceof Ast.StringLit file)) {
             diagnostics.error(e.span(), "inputs must be load(\"file.safetensors\", x = \"key\", ...)");
             return null;
         }
@@ -410,11 +499,13 @@ public final class SettingsReader {
             List<String> known = new ArrayList<>(Schedules.NAMES);
             known.add(FLOW);
             if (!known.contains(schedule)) {
-                diagnostics.error(c.span(), "unknown schedule '" + schedule + "'" + Suggestions.didYouMean(
-                        schedule, known) + " (" + String.join(", ", known) + ")");
+                diagnostics.error(
+                        c.span(),
+                        "unknown schedule '" + schedule + "'" + Suggestions.didYouMean(schedule, known) + " ("
+                                + String.join(", ", known) + ")");
             }
-            Map<String, Ast.Expr> args = positionalOrNamed(c, schedule.equals(FLOW) ? List.of("steps", "shift")
-                    : List.of("steps"));
+            Map<String, Ast.Expr> args =
+                    positionalOrNamed(c, schedule.equals(FLOW) ? List.of("steps", "shift") : List.of("steps"));
             if (args != null && args.containsKey("steps")) {
                 scheduleSteps = (int) integer(args.get("steps"), "schedule steps");
             }
@@ -425,8 +516,9 @@ public final class SettingsReader {
                 }
             }
         } else if (s.containsKey("schedule")) {
-            diagnostics.error(s.get("schedule").span(), "schedule must be a call such as linear(1000), cosine(1000)"
-                    + " or flow(1000, shift = 3.0)");
+            diagnostics.error(
+                    s.get("schedule").span(),
+                    "schedule must be a call such as linear(1000), cosine(1000)" + " or flow(1000, shift = 3.0)");
         }
         String sampler = "ddim";
         int steps = 50;
@@ -440,8 +532,10 @@ public final class SettingsReader {
             Map<String, Ast.Expr> args = new LinkedHashMap<>();
             for (Ast.Arg a : c.args()) {
                 if (a.name() == null) {
-                    diagnostics.error(a.span(), c.dotted() + "(...) takes named arguments: steps, spacing and the"
-                            + " sampler's parameters");
+                    diagnostics.error(
+                            a.span(),
+                            c.dotted() + "(...) takes named arguments: steps, spacing and the"
+                                    + " sampler's parameters");
                 } else if (a.name().equals("steps") || a.name().equals("spacing")) {
                     args.put(a.name(), a.value());
                 } else {
@@ -453,30 +547,37 @@ public final class SettingsReader {
                 steps = (int) integer(args.get("steps"), "sampler steps");
             }
             if (args.containsKey("spacing") && schedule.equals(FLOW)) {
-                diagnostics.error(args.get("spacing").span(), "a flow schedule places its levels itself (and its shift"
-                        + " moves them); give steps = N");
+                diagnostics.error(
+                        args.get("spacing").span(),
+                        "a flow schedule places its levels itself (and its shift" + " moves them); give steps = N");
             } else if (args.get("spacing") instanceof Ast.StringLit sp) {
                 spacing = sp.value();
                 Integer n = spacedSteps(spacing, scheduleSteps, sp.span());
                 if (n != null && args.containsKey("steps") && n != steps) {
-                    diagnostics.error(sp.span(), "spacing \"" + spacing + "\" keeps " + n + " steps, but steps = " + steps
-                            + "; give one of the two");
+                    diagnostics.error(
+                            sp.span(),
+                            "spacing \"" + spacing + "\" keeps " + n + " steps, but steps = " + steps
+                                    + "; give one of the two");
                 } else if (n != null) {
                     steps = n;
                 }
             } else if (args.containsKey("spacing")) {
-                diagnostics.error(args.get("spacing").span(), "spacing must be a string: \"ddim25\", \"25\" or"
-                        + " section counts \"10,15,20\"");
+                diagnostics.error(
+                        args.get("spacing").span(),
+                        "spacing must be a string: \"ddim25\", \"25\" or" + " section counts \"10,15,20\"");
             }
         } else if (s.containsKey("sampler")) {
-            diagnostics.error(s.get("sampler").span(), "sampler must be a sampler call such as ddim(steps = 50, eta = 0.0),"
-                    + " ddpm(steps = 250) or euler(steps = 20)");
+            diagnostics.error(
+                    s.get("sampler").span(),
+                    "sampler must be a sampler call such as ddim(steps = 50, eta = 0.0),"
+                            + " ddpm(steps = 250) or euler(steps = 20)");
         }
         if (scheduleSteps < 1) {
             diagnostics.error(s.get("schedule").span(), "a schedule needs at least 1 step, got " + scheduleSteps);
         } else if (steps < 1 || steps > scheduleSteps) {
-            diagnostics.error(s.containsKey("sampler") ? s.get("sampler").span() : span, "sampler steps must be in 1.."
-                    + scheduleSteps + ", got " + steps);
+            diagnostics.error(
+                    s.containsKey("sampler") ? s.get("sampler").span() : span,
+                    "sampler steps must be in 1.." + scheduleSteps + ", got " + steps);
         }
         double scale = 1;
         String form = "dit";
@@ -487,12 +588,15 @@ public final class SettingsReader {
                 if (args.get("form") instanceof Ast.StringLit f) {
                     form = f.value();
                     if (!form.equals("dit") && !form.equals("standard")) {
-                        diagnostics.error(f.span(), "guidance form must be \"dit\" (first three channels, as published)"
-                                + " or \"standard\" (all channels)");
+                        diagnostics.error(
+                                f.span(),
+                                "guidance form must be \"dit\" (first three channels, as published)"
+                                        + " or \"standard\" (all channels)");
                     }
                 }
             }
-        } else if (s.containsKey("guidance") && !(s.get("guidance") instanceof Ast.Name n && n.dotted().equals("none"))) {
+        } else if (s.containsKey("guidance")
+                && !(s.get("guidance") instanceof Ast.Name n && n.dotted().equals("none"))) {
             diagnostics.error(s.get("guidance").span(), "guidance must be cfg(scale = 4.0, form = \"dit\") or none");
         }
         long[] classes = s.containsKey("classes") ? longs(s.get("classes"), "classes") : new long[] {0};
@@ -513,8 +617,20 @@ public final class SettingsReader {
         }
         boolean clip = s.get("clip_x0") instanceof Ast.BoolLit b && b.value();
         PipelineSettings.TensorRef noise = s.containsKey("noise") ? tensorRef(s.get("noise"), "noise") : null;
-        return new PipelineSettings.Sampling(schedule, scheduleSteps, shift, sampler, steps, spacing, scale, form, classes,
-                latent, clip, noise, span);
+        return new PipelineSettings.Sampling(
+                schedule,
+                scheduleSteps,
+                shift,
+                sampler,
+                steps,
+                spacing,
+                scale,
+                form,
+                classes,
+                latent,
+                clip,
+                noise,
+                span);
     }
 
     /** The number of steps {@code spacing} keeps out of {@code total}, or null after reporting why it is invalid. */
@@ -533,8 +649,10 @@ public final class SettingsReader {
         Map<String, Ast.Expr> out = new LinkedHashMap<>();
         for (Ast.Arg a : c.args()) {
             if (a.name() == null || !allowed.contains(a.name())) {
-                diagnostics.error(a.span(), c.dotted() + "(...) takes named arguments " + String.join(", ",
-                        new java.util.TreeSet<>(allowed)));
+                diagnostics.error(
+                        a.span(),
+                        c.dotted() + "(...) takes named arguments "
+                                + String.join(", ", new java.util.TreeSet<>(allowed)));
                 return null;
             }
             out.put(a.name(), a.value());

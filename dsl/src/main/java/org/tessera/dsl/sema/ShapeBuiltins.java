@@ -12,27 +12,54 @@ final class ShapeBuiltins {
     private ShapeBuiltins() {}
 
     static void register(Map<String, Builtin> m) {
-        Builtins.add(m, Builtin.of(Signature.of("reshape", 2, "x", "shape"), (c, a) ->
-                TensorBuiltins.tensor(c.graph().reshape(a.tensor("x"), a.ints("shape")))));
-        Builtins.add(m, Builtin.of(Signature.of("permute", 2, "x", "dims"), (c, a) ->
-                TensorBuiltins.tensor(c.graph().permute(a.tensor("x"), a.ints("dims")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("reshape", 2, "x", "shape"),
+                        (c, a) -> TensorBuiltins.tensor(c.graph().reshape(a.tensor("x"), a.ints("shape")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("permute", 2, "x", "dims"),
+                        (c, a) -> TensorBuiltins.tensor(c.graph().permute(a.tensor("x"), a.ints("dims")))));
         Builtins.add(m, Builtin.of(Signature.of("transpose", 3, "x", "dim0", "dim1"), ShapeBuiltins::transpose));
-        Builtins.add(m, Builtin.of(Signature.of("unsqueeze", 2, "x", "dim"), (c, a) ->
-                TensorBuiltins.tensor(c.graph().unsqueeze(a.tensor("x"), a.intValue("dim")))));
-        Builtins.add(m, Builtin.of(Signature.of("contiguous", 1, "x"), (c, a) ->
-                TensorBuiltins.tensor(c.graph().contiguous(a.tensor("x")))));
-        Builtins.add(m, Builtin.of(Signature.of("chunk", 2, "x", "chunks", "dim"), (c, a) ->
-                list(c.graph().chunk(a.tensor("x"), a.intValue("chunks"), a.intValue("dim", -1)))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("unsqueeze", 2, "x", "dim"),
+                        (c, a) -> TensorBuiltins.tensor(c.graph().unsqueeze(a.tensor("x"), a.intValue("dim")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("contiguous", 1, "x"),
+                        (c, a) -> TensorBuiltins.tensor(c.graph().contiguous(a.tensor("x")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("chunk", 2, "x", "chunks", "dim"),
+                        (c, a) -> list(c.graph().chunk(a.tensor("x"), a.intValue("chunks"), a.intValue("dim", -1)))));
         Builtins.add(m, Builtin.of(Signature.of("split", 2, "x", "size", "dim"), ShapeBuiltins::split));
-        Builtins.add(m, Builtin.of(Signature.of("concat", 1, "xs", "dim"), (c, a) ->
-                TensorBuiltins.tensor(c.graph().concat(a.tensors("xs"), a.intValue("dim", 0)))));
-        Builtins.add(m, Builtin.of(Signature.withExtraKeywords("rearrange", 2, "x", "pattern"), (c, a) ->
-                TensorBuiltins.tensor(Rearrange.apply(c.graph(), a.tensor("x"), "rearrange", a.string("pattern"),
-                        sizes(a), false))));
-        Builtins.add(m, Builtin.of(Signature.of("unpatchify", 3, "x", "patch", "channels", "grid_h"), ShapeBuiltins::unpatchify));
-        Builtins.add(m, Builtin.of(Signature.withExtraKeywords("repeat", 2, "x", "pattern"), (c, a) ->
-                TensorBuiltins.tensor(Rearrange.apply(c.graph(), a.tensor("x"), "repeat", a.string("pattern"),
-                        sizes(a), true))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("concat", 1, "xs", "dim"),
+                        (c, a) -> TensorBuiltins.tensor(c.graph().concat(a.tensors("xs"), a.intValue("dim", 0)))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.withExtraKeywords("rearrange", 2, "x", "pattern"),
+                        (c, a) -> TensorBuiltins.tensor(Rearrange.apply(
+                                c.graph(), a.tensor("x"), "rearrange", a.string("pattern"), sizes(a), false))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("unpatchify", 3, "x", "patch", "channels", "grid_h"), ShapeBuiltins::unpatchify));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.withExtraKeywords("repeat", 2, "x", "pattern"),
+                        (c, a) -> TensorBuiltins.tensor(Rearrange.apply(
+                                c.graph(), a.tensor("x"), "repeat", a.string("pattern"), sizes(a), true))));
     }
 
     private static CompileValue transpose(LoweringContext c, BoundArgs a) {
@@ -71,7 +98,8 @@ final class ShapeBuiltins {
     private static CompileValue unpatchify(LoweringContext c, BoundArgs a) {
         Value x = a.tensor("x");
         if (x.rank() != 3) {
-            throw new CompileError("unpatchify: expects tokens [B, T, p·p·c], got " + java.util.Arrays.toString(x.shape()));
+            throw new CompileError(
+                    "unpatchify: expects tokens [B, T, p·p·c], got " + java.util.Arrays.toString(x.shape()));
         }
         int p = a.intValue("patch");
         int ch = a.intValue("channels");
@@ -81,15 +109,16 @@ final class ShapeBuiltins {
             throw new CompileError("unpatchify: " + tokens + " tokens do not form a grid with " + gh + " rows");
         }
         Map<String, Long> sizes = Map.of("gh", (long) gh, "p", (long) p, "q", (long) p, "c", (long) ch);
-        return TensorBuiltins.tensor(Rearrange.apply(c.graph(), x, "unpatchify",
-                "b (gh gw) (p q c) -> b c (gh p) (gw q)", sizes, false));
+        return TensorBuiltins.tensor(
+                Rearrange.apply(c.graph(), x, "unpatchify", "b (gh gw) (p q c) -> b c (gh p) (gw q)", sizes, false));
     }
 
     private static Map<String, Long> sizes(BoundArgs a) {
         Map<String, Long> out = new HashMap<>();
         for (Map.Entry<String, CompileValue> e : a.extra().entrySet()) {
             if (!(e.getValue() instanceof CompileValue.IntV i)) {
-                throw new CompileError("axis size " + e.getKey() + " must be an int, got " + e.getValue().describe());
+                throw new CompileError("axis size " + e.getKey() + " must be an int, got "
+                        + e.getValue().describe());
             }
             out.put(e.getKey(), i.value());
         }

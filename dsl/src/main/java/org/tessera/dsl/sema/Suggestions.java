@@ -15,7 +15,9 @@ public final class Suggestions {
                 best = c;
             }
         }
-        return best != null && bestDistance <= Math.max(1, Math.min(2, name.length() / 3)) ? "; did you mean '" + best + "'?" : "";
+        return best != null && bestDistance <= Math.max(1, Math.min(2, name.length() / 3))
+                ? "; did you mean '" + best + "'?"
+                : "";
     }
 
     private static int distance(String a, String b) {

@@ -10,46 +10,120 @@ final class TensorBuiltins {
     private TensorBuiltins() {}
 
     static void register(Map<String, Builtin> m) {
-        Builtins.add(m, Builtin.of(Signature.of("linear", 2, "x", "weight", "bias"), (c, a) ->
-                tensor(c.graph().linear(a.tensor("x"), a.tensor("weight"), a.optionalTensor("bias"), Activation.NONE))));
-        Builtins.add(m, Builtin.of(Signature.of("matmul", 2, "a", "b"), (c, a) ->
-                tensor(c.graph().matmul(a.tensor("a"), a.tensor("b")))));
-        Builtins.add(m, Builtin.of(Signature.of("layernorm", 1, "x", "weight", "bias", "eps"), (c, a) ->
-                tensor(c.graph().layerNorm(a.tensor("x"), a.optionalTensor("weight"), a.optionalTensor("bias"),
-                        (float) a.number("eps", 1e-5)))));
-        Builtins.add(m, Builtin.of(Signature.of("groupnorm", 2, "x", "groups", "weight", "bias", "eps"), (c, a) ->
-                tensor(c.graph().groupNorm(a.tensor("x"), a.intValue("groups"), a.optionalTensor("weight"),
-                        a.optionalTensor("bias"), (float) a.number("eps", 1e-5)))));
-        Builtins.add(m, Builtin.of(Signature.of("softmax", 1, "x"), (c, a) -> tensor(c.graph().softmax(a.tensor("x")))));
-        Builtins.add(m, Builtin.of(Signature.of("gelu", 1, "x"), (c, a) -> tensor(c.graph().gelu(a.tensor("x")))));
-        Builtins.add(m, Builtin.of(Signature.of("silu", 1, "x"), (c, a) -> tensor(c.graph().silu(a.tensor("x")))));
-        Builtins.add(m, Builtin.of(Signature.of("modulate", 3, "x", "shift", "scale"), (c, a) ->
-                tensor(c.graph().modulate(a.tensor("x"), a.tensor("shift"), a.tensor("scale")))));
-        Builtins.add(m, Builtin.of(Signature.of("attention", 3, "q", "k", "v", "scale", "segments", "mask"),
-                TensorBuiltins::attention));
-        Builtins.add(m, Builtin.of(Signature.of("timestep_embedding", 2, "t", "dim", "max_period"), (c, a) ->
-                tensor(c.graph().timestepEmbedding(a.tensor("t"), a.intValue("dim"), a.number("max_period", 10000)))));
-        Builtins.add(m, Builtin.of(Signature.of("sincos_2d", 3, "grid_h", "grid_w", "dim"), (c, a) ->
-                tensor(c.graph().sinCos2d(a.intValue("grid_h"), a.intValue("grid_w"), a.intValue("dim")))));
-        Builtins.add(m, Builtin.of(Signature.of("embedding", 2, "table", "ids"), (c, a) ->
-                tensor(c.graph().embedding(a.tensor("table"), a.tensor("ids")))));
-        Builtins.add(m, Builtin.of(Signature.of("patch_embed", 2, "x", "weight", "bias"), (c, a) ->
-                tensor(c.graph().patchEmbed2d(a.tensor("x"), a.tensor("weight"), a.optionalTensor("bias")))));
-        Builtins.add(m, Builtin.of(Signature.of("patch_embed_3d", 2, "x", "weight", "bias"), (c, a) ->
-                tensor(c.graph().patchEmbed3d(a.tensor("x"), a.tensor("weight"), a.optionalTensor("bias")))));
-        Builtins.add(m, Builtin.of(Signature.of("conv2d", 2, "x", "weight", "bias", "stride", "padding"), (c, a) ->
-                tensor(c.graph().conv2d(a.tensor("x"), a.tensor("weight"), a.optionalTensor("bias"),
-                        a.intValue("stride", 1), a.intValue("padding", 0)))));
-        Builtins.add(m, Builtin.of(Signature.of("upsample", 2, "x", "factor"), (c, a) ->
-                tensor(c.graph().upsampleNearest2d(a.tensor("x"), a.intValue("factor")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("linear", 2, "x", "weight", "bias"),
+                        (c, a) -> tensor(c.graph()
+                                .linear(
+                                        a.tensor("x"),
+                                        a.tensor("weight"),
+                                        a.optionalTensor("bias"),
+                                        Activation.NONE))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("matmul", 2, "a", "b"),
+                        (c, a) -> tensor(c.graph().matmul(a.tensor("a"), a.tensor("b")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("layernorm", 1, "x", "weight", "bias", "eps"),
+                        (c, a) -> tensor(c.graph()
+                                .layerNorm(a.tensor("x"), a.optionalTensor("weight"), a.optionalTensor("bias"), (float)
+                                        a.number("eps", 1e-5)))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("groupnorm", 2, "x", "groups", "weight", "bias", "eps"),
+                        (c, a) -> tensor(c.graph()
+                                .groupNorm(
+                                        a.tensor("x"),
+                                        a.intValue("groups"),
+                                        a.optionalTensor("weight"),
+                                        a.optionalTensor("bias"),
+                                        (float) a.number("eps", 1e-5)))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("softmax", 1, "x"),
+                        (c, a) -> tensor(c.graph().softmax(a.tensor("x")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("gelu", 1, "x"), (c, a) -> tensor(c.graph().gelu(a.tensor("x")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("silu", 1, "x"), (c, a) -> tensor(c.graph().silu(a.tensor("x")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("modulate", 3, "x", "shift", "scale"),
+                        (c, a) -> tensor(c.graph().modulate(a.tensor("x"), a.tensor("shift"), a.tensor("scale")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("attention", 3, "q", "k", "v", "scale", "segments", "mask"),
+                        TensorBuiltins::attention));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("timestep_embedding", 2, "t", "dim", "max_period"),
+                        (c, a) -> tensor(c.graph()
+                                .timestepEmbedding(a.tensor("t"), a.intValue("dim"), a.number("max_period", 10000)))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("sincos_2d", 3, "grid_h", "grid_w", "dim"),
+                        (c, a) -> tensor(
+                                c.graph().sinCos2d(a.intValue("grid_h"), a.intValue("grid_w"), a.intValue("dim")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("embedding", 2, "table", "ids"),
+                        (c, a) -> tensor(c.graph().embedding(a.tensor("table"), a.tensor("ids")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("patch_embed", 2, "x", "weight", "bias"),
+                        (c, a) -> tensor(
+                                c.graph().patchEmbed2d(a.tensor("x"), a.tensor("weight"), a.optionalTensor("bias")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("patch_embed_3d", 2, "x", "weight", "bias"),
+                        (c, a) -> tensor(
+                                c.graph().patchEmbed3d(a.tensor("x"), a.tensor("weight"), a.optionalTensor("bias")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("conv2d", 2, "x", "weight", "bias", "stride", "padding"),
+                        (c, a) -> tensor(c.graph()
+                                .conv2d(
+                                        a.tensor("x"),
+                                        a.tensor("weight"),
+                                        a.optionalTensor("bias"),
+                                        a.intValue("stride", 1),
+                                        a.intValue("padding", 0)))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("upsample", 2, "x", "factor"),
+                        (c, a) -> tensor(c.graph().upsampleNearest2d(a.tensor("x"), a.intValue("factor")))));
     }
 
     private static CompileValue attention(LoweringContext c, BoundArgs a) {
         GraphBuilder g = c.graph();
         Value q = a.tensor("q");
         double scale = a.number("scale", 1.0 / Math.sqrt(q.size(-1)));
-        return tensor(g.attention(q, a.tensor("k"), a.tensor("v"), (float) scale,
-                a.has("segments") ? a.tensor("segments") : null, a.has("mask") ? a.tensor("mask") : null));
+        return tensor(g.attention(
+                q,
+                a.tensor("k"),
+                a.tensor("v"),
+                (float) scale,
+                a.has("segments") ? a.tensor("segments") : null,
+                a.has("mask") ? a.tensor("mask") : null));
     }
 
     static CompileValue tensor(Value v) {

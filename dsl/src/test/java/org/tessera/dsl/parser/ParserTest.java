@@ -53,7 +53,8 @@ class ParserTest {
         assertEquals(2, b.params().size());
         Ast.SubMember sub = assertInstanceOf(Ast.SubMember.class, b.members().get(1));
         assertEquals("Other", sub.call().dotted());
-        Ast.ForwardMember fwd = assertInstanceOf(Ast.ForwardMember.class, b.members().get(2));
+        Ast.ForwardMember fwd =
+                assertInstanceOf(Ast.ForwardMember.class, b.members().get(2));
         assertEquals(4, fwd.span().line());
         assertEquals(5, fwd.span().column());
         Ast.Let let = assertInstanceOf(Ast.Let.class, fwd.body().get(0));

@@ -19,7 +19,9 @@ class EvaluatorTest {
     private CompileValue eval(String expr, Map<String, CompileValue> names) {
         Ast.SourceFile f = TesseraParserFacade.parse("e.tess", "pipeline p {\n    v = " + expr + "\n}\n", diagnostics);
         assertTrue(!diagnostics.hasErrors(), diagnostics.render());
-        Ast.Expr e = ((Ast.AssignSetting) ((Ast.PipelineDecl) f.declarations().get(0)).settings().get(0)).value();
+        Ast.Expr e = ((Ast.AssignSetting)
+                        ((Ast.PipelineDecl) f.declarations().get(0)).settings().get(0))
+                .value();
         return Evaluator.constantsOnly(diagnostics).eval(e, Scope.of(names));
     }
 
@@ -57,8 +59,8 @@ class EvaluatorTest {
     @Test
     void namesComeFromTheScope() {
         assertEquals(i(1152 / 16), eval("hidden // heads", Map.of("hidden", i(1152), "heads", i(16))));
-        assertEquals(i(4), eval("if learn then c * 2 else c",
-                Map.of("learn", new CompileValue.BoolV(true), "c", i(2))));
+        assertEquals(
+                i(4), eval("if learn then c * 2 else c", Map.of("learn", new CompileValue.BoolV(true), "c", i(2))));
     }
 
     @Test
@@ -83,7 +85,8 @@ class EvaluatorTest {
     @Test
     void aConditionMustBeABool() {
         assertInstanceOf(CompileValue.Poison.class, eval("if 3 then 1 else 2"));
-        assertTrue(diagnostics.render().contains("the condition of 'if' must be a bool, got int 3"), diagnostics.render());
+        assertTrue(
+                diagnostics.render().contains("the condition of 'if' must be a bool, got int 3"), diagnostics.render());
     }
 
     @Test

@@ -22,7 +22,8 @@ class SettingsReaderTest {
                 + "    output \"s.safetensors\" = tensors(samples)\n}\n";
         Ast.SourceFile f = TesseraParserFacade.parse("p.tess", text, diagnostics);
         diagnostics.addSource("p.tess", text);
-        return new SettingsReader(diagnostics, Path.of("/tmp"), overrides).read((Ast.PipelineDecl) f.declarations().get(0));
+        return new SettingsReader(diagnostics, Path.of("/tmp"), overrides)
+                .read((Ast.PipelineDecl) f.declarations().get(0));
     }
 
     private SettingsReader.Result read(String settings) {
@@ -42,16 +43,23 @@ class SettingsReaderTest {
 
     @Test
     void spacingGivesTheStepCount() {
-        PipelineSettings.Sampling s = read("    sampler = ddim(spacing = \"ddim25\")\n").settings().sampling();
+        PipelineSettings.Sampling s =
+                read("    sampler = ddim(spacing = \"ddim25\")\n").settings().sampling();
         assertEquals("ddim25", s.spacing());
         assertEquals(25, s.steps());
-        assertEquals(45, read("    sampler = ddpm(spacing = \"10,15,20\")\n").settings().sampling().steps());
+        assertEquals(
+                45,
+                read("    sampler = ddpm(spacing = \"10,15,20\")\n")
+                        .settings()
+                        .sampling()
+                        .steps());
     }
 
     @Test
     void spacingAndStepsMustAgree() {
         assertNull(read("    sampler = ddim(steps = 10, spacing = \"ddim25\")\n"));
-        assertTrue(diagnostics.render().contains("p.tess:4:42: error: spacing \"ddim25\" keeps 25 steps, but steps = 10"),
+        assertTrue(
+                diagnostics.render().contains("p.tess:4:42: error: spacing \"ddim25\" keeps 25 steps, but steps = 10"),
                 diagnostics.render());
     }
 
@@ -77,7 +85,8 @@ class SettingsReaderTest {
 
     @Test
     void overridesReplaceSettings() {
-        SettingsReader.Result r = read("    sampler = ddim(steps = 50)\n", Map.of("sampler", "ddpm(steps = 7)", "seed", "3"));
+        SettingsReader.Result r =
+                read("    sampler = ddim(steps = 50)\n", Map.of("sampler", "ddpm(steps = 7)", "seed", "3"));
         assertNotNull(r, diagnostics.render());
         assertEquals("ddpm", r.settings().sampling().sampler());
         assertEquals(7, r.settings().sampling().steps());
@@ -87,7 +96,8 @@ class SettingsReaderTest {
     @Test
     void unknownSettingsSuggestTheNearestOne() {
         assertNull(read("    sampeler = ddim()\n"));
-        assertTrue(diagnostics.render().contains("unknown pipeline setting 'sampeler'; did you mean 'sampler'?"),
+        assertTrue(
+                diagnostics.render().contains("unknown pipeline setting 'sampeler'; did you mean 'sampler'?"),
                 diagnostics.render());
     }
 

@@ -20,8 +20,8 @@ public sealed interface AttentionMask {
     record Additive(Tensor bias) implements AttentionMask {
         public Additive {
             if (bias.rank() < 2 || bias.rank() > 4) {
-                throw new ShapeMismatchException("attention mask: additive bias must have rank 2..4, got "
-                        + Arrays.toString(bias.shape()));
+                throw new ShapeMismatchException(
+                        "attention mask: additive bias must have rank 2..4, got " + Arrays.toString(bias.shape()));
             }
         }
     }

@@ -22,8 +22,15 @@ public record Backend(
         MemoryOps memory) {
 
     /** The backends of host memory (the CPU ones) take their defaults from this. */
-    public Backend(String name, WorkerPool pool, GemmOps gemm, AttentionOps attention, NormOps norms,
-                   ElementwiseOps elementwise, TableOps tables, ConvOps conv) {
+    public Backend(
+            String name,
+            WorkerPool pool,
+            GemmOps gemm,
+            AttentionOps attention,
+            NormOps norms,
+            ElementwiseOps elementwise,
+            TableOps tables,
+            ConvOps conv) {
         this(name, pool, gemm, attention, norms, elementwise, tables, conv, HostMemory.INSTANCE);
     }
 

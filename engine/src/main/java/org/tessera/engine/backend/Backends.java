@@ -27,7 +27,8 @@ public final class Backends {
     /** The CPU backend on {@code pool}; a fallback warning (at most one line) goes to {@code warn}. */
     public static Backend cpu(WorkerPool pool, Consumer<String> warn) {
         String choice = System.getProperty("tessera.cpu", System.getenv().getOrDefault("TESSERA_CPU", "auto"))
-                .trim().toLowerCase(Locale.ROOT);
+                .trim()
+                .toLowerCase(Locale.ROOT);
         return switch (choice) {
             case "scalar" -> ScalarBackend.create(pool);
             case "vector" -> {
@@ -46,8 +47,8 @@ public final class Backends {
                         + " Run java with --add-modules jdk.incubator.vector.");
                 yield ScalarBackend.create(pool);
             }
-            default -> throw new IllegalArgumentException("tessera.cpu must be auto, vector or scalar, got '"
-                    + choice + "'");
+            default ->
+                throw new IllegalArgumentException("tessera.cpu must be auto, vector or scalar, got '" + choice + "'");
         };
     }
 
@@ -58,7 +59,8 @@ public final class Backends {
             return "scalar fallback: " + why;
         }
         try {
-            return "vector (" + Class.forName(VECTOR_FACTORY).getMethod("describe").invoke(null) + ")";
+            return "vector ("
+                    + Class.forName(VECTOR_FACTORY).getMethod("describe").invoke(null) + ")";
         } catch (ReflectiveOperationException | LinkageError e) {
             return "scalar fallback: the SIMD backend failed to load: " + e;
         }
@@ -75,7 +77,9 @@ public final class Backends {
     private static Backend vector(WorkerPool pool) {
         try {
             // Reflective so that this class loads (and can fall back) when the module is absent.
-            return (Backend) Class.forName(VECTOR_FACTORY).getMethod("backend", WorkerPool.class).invoke(null, pool);
+            return (Backend) Class.forName(VECTOR_FACTORY)
+                    .getMethod("backend", WorkerPool.class)
+                    .invoke(null, pool);
         } catch (InvocationTargetException e) {
             throw new IllegalStateException("the SIMD CPU backend failed to start: " + e.getCause(), e.getCause());
         } catch (ReflectiveOperationException | LinkageError e) {

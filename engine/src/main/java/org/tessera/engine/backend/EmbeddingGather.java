@@ -28,8 +28,12 @@ public final class EmbeddingGather {
         table.requireHost("embedding");
         ids.requireHost("embedding");
         out.requireHost("embedding");
-        if (!table.isContiguous() || !ids.isContiguous() || !out.isContiguous() || table.rank() != 2
-                || out.numel() != ids.numel() * table.size(1) || (ids.dtype() != DType.I64 && ids.dtype() != DType.I32)) {
+        if (!table.isContiguous()
+                || !ids.isContiguous()
+                || !out.isContiguous()
+                || table.rank() != 2
+                || out.numel() != ids.numel() * table.size(1)
+                || (ids.dtype() != DType.I64 && ids.dtype() != DType.I32)) {
             throw new ShapeMismatchException("embedding: table " + Shapes.toString(table.shape()) + ", ids "
                     + ids.dtype().shortName() + Shapes.toString(ids.shape()) + " and output "
                     + Shapes.toString(out.shape()) + " must be contiguous [V, D], integer [B...] and [B..., D]");

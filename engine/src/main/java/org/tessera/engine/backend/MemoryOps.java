@@ -31,7 +31,9 @@ public interface MemoryOps {
      * A row-major tensor over {@code segment} (from {@link #allocate}) in this device's memory.
      */
     default Tensor tensor(MemorySegment segment, org.tessera.engine.tensor.DType dtype, int... shape) {
-        return device() == Device.CPU ? Tensor.wrap(segment, dtype, shape) : Tensor.onDevice(segment, dtype, device(), shape);
+        return device() == Device.CPU
+                ? Tensor.wrap(segment, dtype, shape)
+                : Tensor.onDevice(segment, dtype, device(), shape);
     }
 
     /**

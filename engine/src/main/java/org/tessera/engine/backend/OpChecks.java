@@ -15,14 +15,15 @@ public final class OpChecks {
 
     public static void f32(String op, String what, Tensor t) {
         if (t.dtype() != DType.F32) {
-            throw new ShapeMismatchException(op + ": " + what + " must be f32, got " + t.dtype().shortName() + " "
-                    + Shapes.toString(t.shape()));
+            throw new ShapeMismatchException(
+                    op + ": " + what + " must be f32, got " + t.dtype().shortName() + " " + Shapes.toString(t.shape()));
         }
     }
 
     public static void rank(String op, String what, Tensor t, int rank) {
         if (t.rank() != rank) {
-            throw new ShapeMismatchException(op + ": " + what + " must be " + rank + "-D, got " + Shapes.toString(t.shape()));
+            throw new ShapeMismatchException(
+                    op + ": " + what + " must be " + rank + "-D, got " + Shapes.toString(t.shape()));
         }
     }
 
@@ -35,15 +36,15 @@ public final class OpChecks {
 
     public static void sameShape(String op, Tensor a, Tensor b) {
         if (!a.sameShape(b)) {
-            throw new ShapeMismatchException(op + ": shapes " + Shapes.toString(a.shape()) + " and "
-                    + Shapes.toString(b.shape()) + " differ");
+            throw new ShapeMismatchException(
+                    op + ": shapes " + Shapes.toString(a.shape()) + " and " + Shapes.toString(b.shape()) + " differ");
         }
     }
 
     public static void shape(String op, String what, Tensor t, int... expected) {
         if (!hasShape(t, expected)) {
-            throw new ShapeMismatchException(op + ": " + what + " must be " + Shapes.toString(expected) + ", got "
-                    + Shapes.toString(t.shape()));
+            throw new ShapeMismatchException(
+                    op + ": " + what + " must be " + Shapes.toString(expected) + ", got " + Shapes.toString(t.shape()));
         }
     }
 
@@ -89,8 +90,8 @@ public final class OpChecks {
         f32("gemm", "A", a);
         f32("gemm", "C", c);
         if (a.rank() != 2 || c.rank() != 2) {
-            throw new ShapeMismatchException("gemm: A " + Shapes.toString(a.shape()) + " and C "
-                    + Shapes.toString(c.shape()) + " must be 2-D");
+            throw new ShapeMismatchException(
+                    "gemm: A " + Shapes.toString(a.shape()) + " and C " + Shapes.toString(c.shape()) + " must be 2-D");
         }
         if (a.size(1) != bRows) {
             throw new ShapeMismatchException("gemm: A " + Shapes.toString(a.shape()) + " and B [" + bRows + ", " + bCols
@@ -145,8 +146,8 @@ public final class OpChecks {
         if (!fits) {
             int[] expected = x.shape();
             expected[expected.length - 1] = outFeatures;
-            throw new ShapeMismatchException("linear: output must be " + Shapes.toString(expected) + ", got "
-                    + Shapes.toString(out.shape()));
+            throw new ShapeMismatchException(
+                    "linear: output must be " + Shapes.toString(expected) + ", got " + Shapes.toString(out.shape()));
         }
         contiguous("linear", "input", x);
         contiguous("linear", "output", out);
@@ -162,15 +163,20 @@ public final class OpChecks {
         for (Tensor t : new Tensor[] {q, k, v, out}) {
             f32("attention", "operand", t);
             if (t.rank() != 4) {
-                throw new ShapeMismatchException("attention: operands must be [batch, heads, tokens, dim], got "
-                        + Shapes.toString(t.shape()));
+                throw new ShapeMismatchException(
+                        "attention: operands must be [batch, heads, tokens, dim], got " + Shapes.toString(t.shape()));
             }
         }
-        boolean ok = q.size(0) == k.size(0) && q.size(0) == v.size(0) && q.size(1) == k.size(1) && q.size(1) == v.size(1)
-                && k.size(2) == v.size(2) && q.size(3) == k.size(3) && v.size(3) == q.size(3);
+        boolean ok = q.size(0) == k.size(0)
+                && q.size(0) == v.size(0)
+                && q.size(1) == k.size(1)
+                && q.size(1) == v.size(1)
+                && k.size(2) == v.size(2)
+                && q.size(3) == k.size(3)
+                && v.size(3) == q.size(3);
         if (!ok) {
-            throw new ShapeMismatchException("attention: Q " + Shapes.toString(q.shape()) + ", K " + Shapes.toString(k.shape())
-                    + " and V " + Shapes.toString(v.shape()) + " do not fit together");
+            throw new ShapeMismatchException("attention: Q " + Shapes.toString(q.shape()) + ", K "
+                    + Shapes.toString(k.shape()) + " and V " + Shapes.toString(v.shape()) + " do not fit together");
         }
         if (!out.sameShape(q)) {
             throw new ShapeMismatchException("attention: output must be " + Shapes.toString(q.shape()) + ", got "
@@ -184,7 +190,7 @@ public final class OpChecks {
     /** Checks that a mask fits [B, H, Nq, Nk]. */
     public static void mask(AttentionMask mask, int b, int h, int nq, int nk) {
         switch (mask) {
-            case AttentionMask.None n -> { }
+            case AttentionMask.None n -> {}
             case AttentionMask.Additive a -> {
                 Tensor bias = a.bias();
                 int rank = bias.rank();
@@ -252,8 +258,8 @@ public final class OpChecks {
             ok = t.size(i) == want || t.size(i) == 1;
         }
         if (!ok) {
-            throw new ShapeMismatchException(op + ": " + what + " " + Shapes.toString(t.shape()) + " does not broadcast to "
-                    + Shapes.toString(shape));
+            throw new ShapeMismatchException(op + ": " + what + " " + Shapes.toString(t.shape())
+                    + " does not broadcast to " + Shapes.toString(shape));
         }
     }
 
@@ -268,8 +274,8 @@ public final class OpChecks {
             ok = t.size(i) == want || t.size(i) == 1;
         }
         if (!ok) {
-            throw new ShapeMismatchException(op + ": " + what + " " + Shapes.toString(t.shape()) + " does not broadcast to "
-                    + Shapes.toString(target.shape()));
+            throw new ShapeMismatchException(op + ": " + what + " " + Shapes.toString(t.shape())
+                    + " does not broadcast to " + Shapes.toString(target.shape()));
         }
     }
 
@@ -278,8 +284,8 @@ public final class OpChecks {
         f32(op, "input", x);
         f32(op, "output", out);
         if (x.rank() < 1) {
-            throw new ShapeMismatchException(op + ": input must have at least one dimension, got "
-                    + Shapes.toString(x.shape()));
+            throw new ShapeMismatchException(
+                    op + ": input must have at least one dimension, got " + Shapes.toString(x.shape()));
         }
         sameShape(op, x, out);
         contiguous(op, "input", x);
@@ -293,8 +299,8 @@ public final class OpChecks {
         }
         f32(op, what, v);
         if (v.rank() != 1 || v.size(0) != n || !v.isContiguous()) {
-            throw new ShapeMismatchException(op + ": " + what + " must be a contiguous [" + n + "], got "
-                    + Shapes.toString(v.shape()));
+            throw new ShapeMismatchException(
+                    op + ": " + what + " must be a contiguous [" + n + "], got " + Shapes.toString(v.shape()));
         }
     }
 
@@ -317,8 +323,8 @@ public final class OpChecks {
     public static void table(String op, Tensor out, int rows) {
         f32(op, "output", out);
         if (out.rank() != 2 || out.size(0) != rows) {
-            throw new ShapeMismatchException(op + ": output must be [" + rows + ", dim], got "
-                    + Shapes.toString(out.shape()));
+            throw new ShapeMismatchException(
+                    op + ": output must be [" + rows + ", dim], got " + Shapes.toString(out.shape()));
         }
         contiguous(op, "output", out);
     }
@@ -339,8 +345,8 @@ public final class OpChecks {
         }
         table("sinCos2d", out, gridH * gridW);
         if (out.size(1) % 4 != 0) {
-            throw new ShapeMismatchException("sinCos2d: dim must be divisible by 4, output is "
-                    + Shapes.toString(out.shape()));
+            throw new ShapeMismatchException(
+                    "sinCos2d: dim must be divisible by 4, output is " + Shapes.toString(out.shape()));
         }
     }
 
@@ -385,8 +391,8 @@ public final class OpChecks {
                     + Shapes.toString(weight.shape()) + " [O, C, kh, kw] do not fit together");
         }
         if (stride < 1 || padding < 0) {
-            throw new ShapeMismatchException("conv2d: stride " + stride + " and padding " + padding
-                    + " must be positive and non-negative");
+            throw new ShapeMismatchException(
+                    "conv2d: stride " + stride + " and padding " + padding + " must be positive and non-negative");
         }
         int hp = x.size(2) + 2 * padding - weight.size(2);
         int wp = x.size(3) + 2 * padding - weight.size(3);
@@ -405,8 +411,8 @@ public final class OpChecks {
         f32("upsampleNearest2d", "output", out);
         rank("upsampleNearest2d", "input", x, 4);
         if (factor < 1) {
-            throw new ShapeMismatchException("upsampleNearest2d: factor must be at least 1, got " + factor + " for input "
-                    + Shapes.toString(x.shape()));
+            throw new ShapeMismatchException("upsampleNearest2d: factor must be at least 1, got " + factor
+                    + " for input " + Shapes.toString(x.shape()));
         }
         shape("upsampleNearest2d", "output", out, x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor);
         contiguous("upsampleNearest2d", "output", out);

@@ -23,8 +23,8 @@ public final class AttentionBenchmark {
      * Measures unmasked self-attention with Q, K and V [batch, heads, tokens, headDim] row-major,
      * filled with N(0, 1) noise, and the usual scale 1/√headDim.
      */
-    public static Result measure(AttentionOps ops, WorkerPool pool, int batch, int heads, int tokens, int headDim,
-                                 double minSeconds) {
+    public static Result measure(
+            AttentionOps ops, WorkerPool pool, int batch, int heads, int tokens, int headDim, double minSeconds) {
         try (Arena arena = Arena.ofShared()) {
             Tensor q = Tensor.zeros(arena, DType.F32, batch, heads, tokens, headDim);
             Tensor k = Tensor.zeros(arena, DType.F32, batch, heads, tokens, headDim);

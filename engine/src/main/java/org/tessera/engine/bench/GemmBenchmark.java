@@ -4,8 +4,8 @@ import java.lang.foreign.Arena;
 import org.tessera.engine.backend.Epilogue;
 import org.tessera.engine.backend.GemmOps;
 import org.tessera.engine.backend.PackedMatrix;
-import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
@@ -24,8 +24,8 @@ public final class GemmBenchmark {
      * Measures C = A·B with A [m, k] and B [k, n] row-major, either with B packed once up front
      * ({@code prepacked}) or packed inside every call.
      */
-    public static Result measure(GemmOps gemm, WorkerPool pool, int m, int k, int n, boolean prepacked,
-                                 double minSeconds) {
+    public static Result measure(
+            GemmOps gemm, WorkerPool pool, int m, int k, int n, boolean prepacked, double minSeconds) {
         return measure(gemm, pool, m, k, n, prepacked, minSeconds, 0.05);
     }
 
@@ -34,8 +34,15 @@ public final class GemmBenchmark {
      * {@code roundSeconds} (the best round wins): set beside a whole forward pass, rounds as long
      * as the forward let both see the machine over the same stretch of time.
      */
-    public static Result measure(GemmOps gemm, WorkerPool pool, int m, int k, int n, boolean prepacked,
-                                 double minSeconds, double roundSeconds) {
+    public static Result measure(
+            GemmOps gemm,
+            WorkerPool pool,
+            int m,
+            int k,
+            int n,
+            boolean prepacked,
+            double minSeconds,
+            double roundSeconds) {
         try (Arena arena = Arena.ofShared()) {
             Tensor a = Tensor.zeros(arena, DType.F32, m, k);
             Tensor b = Tensor.zeros(arena, DType.F32, k, n);

@@ -34,7 +34,11 @@ final class AttentionJob implements WorkerPool.Task {
     /** Packed K and V floats per wave: 16 MiB, so the packed heads of a wave stay near the cores. */
     private static final long WAVE_FLOATS = 1L << 22;
 
-    private enum Phase { PACK, COMPUTE, WHOLE_PAIRS }
+    private enum Phase {
+        PACK,
+        COMPUTE,
+        WHOLE_PAIRS
+    }
 
     /** Pairs per thread in a wave from which each task takes a whole pair. */
     private static final int PAIRS_PER_THREAD = 4;
@@ -104,7 +108,7 @@ final class AttentionJob implements WorkerPool.Task {
         biasSeg = null;
         querySegments = keySegments = null;
         switch (mask) {
-            case AttentionMask.None none -> { }
+            case AttentionMask.None none -> {}
             case AttentionMask.Additive add -> {
                 Tensor bias = add.bias();
                 biasSeg = bias.storage();
@@ -190,8 +194,8 @@ final class AttentionJob implements WorkerPool.Task {
         int pair = wave0 + slot;
         int b = pair / heads;
         int h = pair % heads;
-        AttentionPack.forThisThread().packKeys(kSeg, kOff + b * ks[0] + h * ks[1], ks[2], ks[3], nk, d, kv,
-                slot * pairFloats);
+        AttentionPack.forThisThread()
+                .packKeys(kSeg, kOff + b * ks[0] + h * ks[1], ks[2], ks[3], nk, d, kv, slot * pairFloats);
     }
 
     /** Packs Vᵀ of the wave's pair in {@code slot} (the A operand of Oᵀ = Vᵀ·Pᵀ). */
@@ -199,8 +203,17 @@ final class AttentionJob implements WorkerPool.Task {
         int pair = wave0 + slot;
         int b = pair / heads;
         int h = pair % heads;
-        AttentionPack.forThisThread().packValues(vSeg, vOff + b * vs[0] + h * vs[1], vs[2], vs[3], nk, nkPad,
-                d, kv, slot * pairFloats + kFloats);
+        AttentionPack.forThisThread()
+                .packValues(
+                        vSeg,
+                        vOff + b * vs[0] + h * vs[1],
+                        vs[2],
+                        vs[3],
+                        nk,
+                        nkPad,
+                        d,
+                        kv,
+                        slot * pairFloats + kFloats);
     }
 
     /** Drops the references to the caller's memory. */

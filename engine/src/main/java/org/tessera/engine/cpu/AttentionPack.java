@@ -40,6 +40,7 @@ final class AttentionPack {
      * the row's block q rounded down to even (low output) or that plus one (high output).
      */
     private static final float[][] LOW = new float[4][16];
+
     private static final float[][] HIGH = new float[4][16];
 
     static {
@@ -56,6 +57,7 @@ final class AttentionPack {
 
     /** Rows copied out of a tensor: row r at r·d. */
     private float[] rows = new float[0];
+
     private AttentionPack() {}
 
     static AttentionPack forThisThread() {
@@ -75,8 +77,8 @@ final class AttentionPack {
      * {@code base + i·rs + c·cs}: the transposed B panel of NR rows; rows past {@code n} repeat
      * the last row (their lanes are computed and dropped).
      */
-    void packRowsTransposed(MemorySegment x, long base, long rs, long cs, int i0, int n, int d, float scale,
-                            float[] dst) {
+    void packRowsTransposed(
+            MemorySegment x, long base, long rs, long cs, int i0, int n, int d, float scale, float[] dst) {
         if (cs != 1) {
             GemmKernel.packB(x, base, cs, rs, 0, d, i0, n, dst, 0);
             for (int i = 0; i < d * NR; i += L) {
@@ -229,7 +231,8 @@ final class AttentionPack {
                         : FloatVector.fromMemorySegment(S, v, from, NATIVE, full);
                 x.intoArray(dst, at, full);
             }
-            FloatVector.fromMemorySegment(S, v, row + 4L * (dPanels - 1) * MR, NATIVE, last).intoArray(dst, at, full);
+            FloatVector.fromMemorySegment(S, v, row + 4L * (dPanels - 1) * MR, NATIVE, last)
+                    .intoArray(dst, at, full);
         }
     }
 

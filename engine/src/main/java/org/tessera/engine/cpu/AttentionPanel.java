@@ -55,11 +55,13 @@ final class AttentionPanel {
     private final float[] tile = new float[MR * NR];
     /** Running max m and sum l per query. */
     private final float[] max = new float[NR];
+
     private final float[] sum = new float[NR];
     /** The maximum of the current block's logits per query. */
     private final float[] blockMax = new float[NR];
     /** Scratch for the exp helpers: α per query, the shift per query, a block's row sums. */
     private final float[] alpha = new float[NR];
+
     private final float[] shift = new float[NR];
     private final float[] blockSum = new float[NR];
     /** Segment ids of the panel's queries. */
@@ -87,8 +89,17 @@ final class AttentionPanel {
             ot = new float[job.dPanels * MR * NR];
         }
         // Qᵀ as a B panel (element (c, i) = Q[q0 + i, c]), pre-scaled so the kernel yields scale·q·k.
-        AttentionPack.forThisThread().packRowsTransposed(job.qSeg, job.qOff + b * job.qs[0] + h * job.qs[1],
-                job.qs[2], job.qs[3], q0, qn, d, job.scale, qt);
+        AttentionPack.forThisThread()
+                .packRowsTransposed(
+                        job.qSeg,
+                        job.qOff + b * job.qs[0] + h * job.qs[1],
+                        job.qs[2],
+                        job.qs[3],
+                        q0,
+                        qn,
+                        d,
+                        job.scale,
+                        qt);
         Arrays.fill(ot, 0, job.dPanels * MR * NR, 0f);
         Arrays.fill(max, NEG_INF);
         Arrays.fill(sum, 0f);
@@ -234,8 +245,12 @@ final class AttentionPanel {
         z0.intoArray(shift, 0);
         z1.intoArray(shift, L);
         expShifted(pt, kn, shift, blockSum);
-        FloatVector.fromArray(S, sum, 0).fma(a0, FloatVector.fromArray(S, blockSum, 0)).intoArray(sum, 0);
-        FloatVector.fromArray(S, sum, L).fma(a1, FloatVector.fromArray(S, blockSum, L)).intoArray(sum, L);
+        FloatVector.fromArray(S, sum, 0)
+                .fma(a0, FloatVector.fromArray(S, blockSum, 0))
+                .intoArray(sum, 0);
+        FloatVector.fromArray(S, sum, L)
+                .fma(a1, FloatVector.fromArray(S, blockSum, L))
+                .intoArray(sum, L);
 
         // The maximum rarely moves once a few blocks are in: skip the rescale when α is all 1.
         boolean rescale = false;
@@ -284,7 +299,8 @@ final class AttentionPanel {
             for (int j = 0; j < kn; j++) {
                 int at = j * NR + half;
                 // Logits ≤ the running maximum, so the shifted values are ≤ 0 (or −∞ when masked).
-                FloatVector p = VectorExp.expNonPositive(FloatVector.fromArray(S, pt, at).sub(z));
+                FloatVector p = VectorExp.expNonPositive(
+                        FloatVector.fromArray(S, pt, at).sub(z));
                 p.intoArray(pt, at);
                 acc = acc.add(p);
             }

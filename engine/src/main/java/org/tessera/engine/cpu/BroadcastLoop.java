@@ -32,6 +32,7 @@ abstract class BroadcastLoop extends ParallelLoops.RangeJob {
     private boolean flat;
     /** Inner strides of inputs a, b, c (0 for absent inputs). */
     long sa;
+
     long sb;
     long sc;
 

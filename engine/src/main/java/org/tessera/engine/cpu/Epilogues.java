@@ -23,8 +23,8 @@ final class Epilogues {
      * {@code off} (row stride {@code ld} bytes); {@code bias} (may be null) is read from byte
      * {@code biasOff} on.
      */
-    static void apply(MemorySegment c, long off, long ld, int rows, int cols,
-                      MemorySegment bias, long biasOff, Activation act) {
+    static void apply(
+            MemorySegment c, long off, long ld, int rows, int cols, MemorySegment bias, long biasOff, Activation act) {
         for (int r = 0; r < rows; r++, off += ld) {
             switch (act) {
                 case NONE -> biasRow(c, off, cols, bias, biasOff);

@@ -65,7 +65,11 @@ final class GemmJob implements WorkerPool.Task {
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
-    private enum Phase { PACK_A, PACK_B, COMPUTE }
+    private enum Phase {
+        PACK_A,
+        PACK_B,
+        COMPUTE
+    }
 
     /** Per executing thread: the register tile's landing place (see GemmKernel.kernel). */
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
@@ -115,6 +119,7 @@ final class GemmJob implements WorkerPool.Task {
     private int target;
     /** Where the prefetching reads' sum goes, so that the JIT keeps them. */
     private float touchSink;
+
     private Phase phase;
     private boolean packAInChunk;
     private boolean packBInChunk;
@@ -281,8 +286,8 @@ final class GemmJob implements WorkerPool.Task {
             int pc = (u / passPanels) * kcStep;
             int kc = Math.min(kcStep, k - pc);
             int q = (u % passPanels) * MR;
-            GemmKernel.packA(aSeg, aBase, aRs, aCs, r0 + q, Math.min(MR, r1 - r0 - q), pc, kc, aBuf,
-                    pc * passPadded + q * kc);
+            GemmKernel.packA(
+                    aSeg, aBase, aRs, aCs, r0 + q, Math.min(MR, r1 - r0 - q), pc, kc, aBuf, pc * passPadded + q * kc);
         }
     }
 
@@ -314,7 +319,8 @@ final class GemmJob implements WorkerPool.Task {
             int aBlock = pc * passPadded - r0 * kc; // row i's panel is at aBlock + i·kc
             if (packAInChunk) {
                 for (int i0 = ic; i0 < icEnd; i0 += MR) {
-                    GemmKernel.packA(aSeg, aBase, aRs, aCs, i0, Math.min(MR, icEnd - i0), pc, kc, aBuf, aBlock + i0 * kc);
+                    GemmKernel.packA(
+                            aSeg, aBase, aRs, aCs, i0, Math.min(MR, icEnd - i0), pc, kc, aBuf, aBlock + i0 * kc);
                 }
             }
             block(jFrom, jTo, ic, icEnd, pc, kc, aBlock, tile, carried);
@@ -326,8 +332,8 @@ final class GemmJob implements WorkerPool.Task {
      * in {@code carried}: the first block stores it, later ones add to it, and the last merges it
      * into C with α, β and the epilogue (straight from the register tile when there is one block).
      */
-    private void block(int jFrom, int jTo, int ic, int icEnd, int pc, int kc, int aBlock, float[] tile,
-                       float[] carried) {
+    private void block(
+            int jFrom, int jTo, int ic, int icEnd, int pc, int kc, int aBlock, float[] tile, float[] carried) {
         boolean first = pc == 0;
         boolean last = pc + kc == k;
         boolean epilogue = last && (biasSeg != null || activation != Activation.NONE);
@@ -356,7 +362,8 @@ final class GemmJob implements WorkerPool.Task {
                 nextLen = kc * NR;
             }
             // Each A panel's call reads its share of the next panel.
-            int span = Math.max(GemmKernel.LINE_FLOATS, nextLen / panels / GemmKernel.LINE_FLOATS * GemmKernel.LINE_FLOATS);
+            int span = Math.max(
+                    GemmKernel.LINE_FLOATS, nextLen / panels / GemmKernel.LINE_FLOATS * GemmKernel.LINE_FLOATS);
             int t = (jp - jFrom) * panels * MR * NR;
             for (int i0 = ic, q = 0; i0 < icEnd; i0 += MR, t += MR * NR, q++) {
                 int mr = Math.min(MR, icEnd - i0);
@@ -401,14 +408,23 @@ final class GemmJob implements WorkerPool.Task {
         if (bCs == 1 && wholeTo > jFrom) {
             // Row-major B: read each row of the block once, left to right, writing NR columns to
             // each panel; the prefetcher then sees one stream per row rather than one page per k.
-            GemmKernel.packBRows(bSeg, bBase, bRs, pc, kc, jFrom, wholeTo - jFrom, bBuf,
-                    jFrom * bPanelStride + pc * bRowStep, bPanelStride);
+            GemmKernel.packBRows(
+                    bSeg,
+                    bBase,
+                    bRs,
+                    pc,
+                    kc,
+                    jFrom,
+                    wholeTo - jFrom,
+                    bBuf,
+                    jFrom * bPanelStride + pc * bRowStep,
+                    bPanelStride);
             jFrom = wholeTo;
         }
         for (int jp = jFrom; jp < jTo; jp++) {
             int j0 = jp * NR;
-            GemmKernel.packB(bSeg, bBase, bRs, bCs, pc, kc, j0, Math.min(NR, n - j0), bBuf,
-                    jp * bPanelStride + pc * bRowStep);
+            GemmKernel.packB(
+                    bSeg, bBase, bRs, bCs, pc, kc, j0, Math.min(NR, n - j0), bBuf, jp * bPanelStride + pc * bRowStep);
         }
     }
 

@@ -67,8 +67,8 @@ final class GemmKernel {
      * calls; stores into a native segment with β/α handling here measured 4–90 GF/s against
      * ~150 for this form. {@link #mergeTile} then applies β and the edges.
      */
-    static float kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next,
-                        int nextOff) {
+    static float kernel(
+            float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next, int nextOff) {
         float touched = 0f;
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
@@ -170,8 +170,8 @@ final class GemmKernel {
      * chose between storing and adding at its end measured 3–6% slower in isolation, and one
      * that started its accumulators from the buffer instead of zero ~25% slower.
      */
-    static float kernelAdd(float[] a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff,
-                           float[] next, int nextOff) {
+    static float kernelAdd(
+            float[] a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
         float touched = 0f;
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
@@ -304,8 +304,8 @@ final class GemmKernel {
      * C[0..mr, 0..nr] = alpha·tile + beta·C for the tile at {@code tileOff} (C not read when beta
      * is 0); {@code ldc} in bytes.
      */
-    static void mergeTile(float[] tile, int tileOff, int mr, int nr, MemorySegment c, long cOff, long ldc,
-                          float alpha, float beta) {
+    static void mergeTile(
+            float[] tile, int tileOff, int mr, int nr, MemorySegment c, long cOff, long ldc, float alpha, float beta) {
         VectorMask<Float> m0 = S.indexInRange(0, nr);
         VectorMask<Float> m1 = S.indexInRange(L, nr);
         for (int r = 0; r < mr; r++, cOff += ldc) {
@@ -317,15 +317,23 @@ final class GemmKernel {
             }
             if (nr == NR) {
                 if (beta != 0f) {
-                    v0 = FloatVector.fromMemorySegment(S, c, cOff, NATIVE).mul(beta).add(v0);
-                    v1 = FloatVector.fromMemorySegment(S, c, cOff + 4L * L, NATIVE).mul(beta).add(v1);
+                    v0 = FloatVector.fromMemorySegment(S, c, cOff, NATIVE)
+                            .mul(beta)
+                            .add(v0);
+                    v1 = FloatVector.fromMemorySegment(S, c, cOff + 4L * L, NATIVE)
+                            .mul(beta)
+                            .add(v1);
                 }
                 v0.intoMemorySegment(c, cOff, NATIVE);
                 v1.intoMemorySegment(c, cOff + 4L * L, NATIVE);
             } else {
                 if (beta != 0f) {
-                    v0 = FloatVector.fromMemorySegment(S, c, cOff, NATIVE, m0).mul(beta).add(v0);
-                    v1 = FloatVector.fromMemorySegment(S, c, cOff + 4L * L, NATIVE, m1).mul(beta).add(v1);
+                    v0 = FloatVector.fromMemorySegment(S, c, cOff, NATIVE, m0)
+                            .mul(beta)
+                            .add(v0);
+                    v1 = FloatVector.fromMemorySegment(S, c, cOff + 4L * L, NATIVE, m1)
+                            .mul(beta)
+                            .add(v1);
                 }
                 v0.intoMemorySegment(c, cOff, NATIVE, m0);
                 v1.intoMemorySegment(c, cOff + 4L * L, NATIVE, m1);
@@ -351,8 +359,8 @@ final class GemmKernel {
      * Packs rows [i0, i0+mr) × columns [k0, k0+kc) of A (element (i, k) at
      * {@code base + i·rs + k·cs}) as one micro-panel, zero-padding rows mr..MR.
      */
-    static void packA(MemorySegment a, long base, long rs, long cs, int i0, int mr, int k0, int kc,
-                      float[] dst, int dstOff) {
+    static void packA(
+            MemorySegment a, long base, long rs, long cs, int i0, int mr, int k0, int kc, float[] dst, int dstOff) {
         for (int r = 0; r < mr; r++) {
             long row = base + (i0 + r) * rs + k0 * cs;
             int d = dstOff + r;
@@ -379,8 +387,17 @@ final class GemmKernel {
      * {@code dstOff + p·panelStride}. Row by row, so that each row of the block is read once
      * from left to right (one panel at a time would touch a new page for every k).
      */
-    static void packBRows(MemorySegment b, long base, long rs, int k0, int kc, int p0, int panels,
-                          float[] dst, int dstOff, int panelStride) {
+    static void packBRows(
+            MemorySegment b,
+            long base,
+            long rs,
+            int k0,
+            int kc,
+            int p0,
+            int panels,
+            float[] dst,
+            int dstOff,
+            int panelStride) {
         long row = (base + k0 * rs + (long) p0 * NR) * 4L;
         for (int k = 0; k < kc; k++, row += rs * 4L) {
             long src = row;
@@ -396,8 +413,8 @@ final class GemmKernel {
      * Packs rows [k0, k0+kc) × columns [j0, j0+nr) of B (element (k, j) at
      * {@code base + k·rs + j·cs}) as one micro-panel, zero-padding columns nr..NR.
      */
-    static void packB(MemorySegment b, long base, long rs, long cs, int k0, int kc, int j0, int nr,
-                      float[] dst, int dstOff) {
+    static void packB(
+            MemorySegment b, long base, long rs, long cs, int k0, int kc, int j0, int nr, float[] dst, int dstOff) {
         if (cs == 1 && nr == NR) {
             // Row-major B: each k contributes two whole vectors.
             long byteRow = (base + k0 * rs + j0) * 4L;

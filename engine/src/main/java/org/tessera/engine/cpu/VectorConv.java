@@ -78,13 +78,28 @@ final class VectorConv implements ConvOps {
      * frame), the im2col matrix [N·tokens, C·pt·ph·pw], the weight as its GEMM operand [K, D] and
      * out as [N·tokens, D].
      */
-    private record PatchCall(Tensor x, Tensor cols, Tensor weightT, Tensor out2, Epilogue epilogue, int tokens, int c,
-                             int pt, int ph, int pw, int nh, int nw) {}
+    private record PatchCall(
+            Tensor x,
+            Tensor cols,
+            Tensor weightT,
+            Tensor out2,
+            Epilogue epilogue,
+            int tokens,
+            int c,
+            int pt,
+            int ph,
+            int pw,
+            int nh,
+            int nw) {}
 
     private void patchEmbed(Tensor x, Tensor weight, Tensor bias, Tensor out, int spatialDims) {
         Scratch s = scratch.get();
         PatchCall call = s.lastCall;
-        if (call == null || s.lastX != x || s.lastWeight != weight || s.lastBias != bias || s.lastOut != out
+        if (call == null
+                || s.lastX != x
+                || s.lastWeight != weight
+                || s.lastBias != bias
+                || s.lastOut != out
                 || call.cols().storage() != s.segment) {
             OpChecks.patchEmbed(spatialDims == 2 ? "patchEmbed2d" : "patchEmbed3d", x, weight, bias, out, spatialDims);
             Tensor x5 = spatialDims == 2 ? x.unsqueeze(2) : x;
@@ -102,8 +117,19 @@ final class VectorConv implements ConvOps {
                 return;
             }
             Tensor w = w5.isContiguous() ? w5 : w5.contiguous();
-            call = new PatchCall(x5, s.matrix(rows, k), w.reshape(d, k).t(), out.reshape(rows, d), Epilogue.bias(bias),
-                    tokens, x5.size(1), pt, ph, pw, nh, nw);
+            call = new PatchCall(
+                    x5,
+                    s.matrix(rows, k),
+                    w.reshape(d, k).t(),
+                    out.reshape(rows, d),
+                    Epilogue.bias(bias),
+                    tokens,
+                    x5.size(1),
+                    pt,
+                    ph,
+                    pw,
+                    nh,
+                    nw);
             // A non-contiguous weight was copied just now: its copy must not outlive this call.
             boolean reusable = w5.isContiguous();
             s.lastX = x;
@@ -182,7 +208,9 @@ final class VectorConv implements ConvOps {
         boolean pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0;
         for (int b = 0; b < n; b++) {
             Tensor image = x.select(0, b);
-            Tensor cols = pointwise && image.isContiguous() ? image.reshape(c, positions) : im2col(image, kh, kw, stride, padding, ho, wo);
+            Tensor cols = pointwise && image.isContiguous()
+                    ? image.reshape(c, positions)
+                    : im2col(image, kh, kw, stride, padding, ho, wo);
             Tensor dst = out.select(0, b).reshape(oc, positions);
             float beta = 0f;
             if (bias != null) {

@@ -112,7 +112,8 @@ final class VectorElementwise implements ElementwiseOps {
      */
     @Override
     public void modulate(Tensor x, Tensor shift, Tensor scale, Tensor out) {
-        if (!(validPointwise(x, out) && BroadcastLoop.broadcastsTo(shift, out)
+        if (!(validPointwise(x, out)
+                && BroadcastLoop.broadcastsTo(shift, out)
                 && BroadcastLoop.broadcastsTo(scale, out))) {
             OpChecks.pointwise("modulate", x, out);
             int[] shape = x.shape();
@@ -141,7 +142,10 @@ final class VectorElementwise implements ElementwiseOps {
 
     /** add/sub/mul/div arguments, checked without allocating: f32, out contiguous with the broadcast shape. */
     private static boolean validBinary(Tensor a, Tensor b, Tensor out) {
-        return a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32 && out.isContiguous()
+        return a.dtype() == DType.F32
+                && b.dtype() == DType.F32
+                && out.dtype() == DType.F32
+                && out.isContiguous()
                 && BroadcastLoop.isBroadcastOf(out, a, b);
     }
 
@@ -173,8 +177,19 @@ final class VectorElementwise implements ElementwiseOps {
 
     // ---------------------------------------------------------------- rows (offsets in elements)
 
-    private static void binaryRow(int op, float alpha, float beta, MemorySegment o, long oo,
-                                  MemorySegment a, long ao, long sa, MemorySegment b, long bo, long sb, int n) {
+    private static void binaryRow(
+            int op,
+            float alpha,
+            float beta,
+            MemorySegment o,
+            long oo,
+            MemorySegment a,
+            long ao,
+            long sa,
+            MemorySegment b,
+            long bo,
+            long sb,
+            int n) {
         // The op is switched on inside each loop rather than in a helper taking vectors: a
         // FloatVector passed to a method C2 does not inline is boxed, and whether it inlines one
         // depends on what else was compiled first (axpby once allocated 5.5 MB per call that way).
@@ -260,23 +275,37 @@ final class VectorElementwise implements ElementwiseOps {
     }
 
     /** out = x·(1 + scale) + shift; shift and scale rows may each be contiguous (1) or one value (0). */
-    private static void modulateRow(MemorySegment o, long oo, MemorySegment x, long xo, long sx,
-                                    MemorySegment sh, long sho, long ssh, MemorySegment sc, long sco, long ssc, int n) {
+    private static void modulateRow(
+            MemorySegment o,
+            long oo,
+            MemorySegment x,
+            long xo,
+            long sx,
+            MemorySegment sh,
+            long sho,
+            long ssh,
+            MemorySegment sc,
+            long sco,
+            long ssc,
+            int n) {
         int j = 0;
         if (sx == 1 && (ssh == 0 || ssh == 1) && (ssc == 0 || ssc == 1)) {
             int bound = S.loopBound(n);
             if (ssh == 1 && ssc == 1) {
                 for (; j < bound; j += L) {
-                    FloatVector scale = FloatVector.fromMemorySegment(S, sc, 4 * (sco + j), NATIVE).add(1f);
+                    FloatVector scale = FloatVector.fromMemorySegment(S, sc, 4 * (sco + j), NATIVE)
+                            .add(1f);
                     FloatVector shift = FloatVector.fromMemorySegment(S, sh, 4 * (sho + j), NATIVE);
-                    FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE).fma(scale, shift)
+                    FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE)
+                            .fma(scale, shift)
                             .intoMemorySegment(o, 4 * (oo + j), NATIVE);
                 }
             } else if (ssh == 0 && ssc == 0) {
                 FloatVector scale = FloatVector.broadcast(S, 1f + sc.getAtIndex(F, sco));
                 FloatVector shift = FloatVector.broadcast(S, sh.getAtIndex(F, sho));
                 for (; j < bound; j += L) {
-                    FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE).fma(scale, shift)
+                    FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE)
+                            .fma(scale, shift)
                             .intoMemorySegment(o, 4 * (oo + j), NATIVE);
                 }
             } else {
@@ -284,9 +313,13 @@ final class VectorElementwise implements ElementwiseOps {
                 FloatVector scale1 = FloatVector.broadcast(S, 1f + sc.getAtIndex(F, sco));
                 FloatVector shift0 = FloatVector.broadcast(S, sh.getAtIndex(F, sho));
                 for (; j < bound; j += L) {
-                    FloatVector scale = ssc == 1 ? FloatVector.fromMemorySegment(S, sc, 4 * (sco + j), NATIVE).add(1f) : scale1;
+                    FloatVector scale = ssc == 1
+                            ? FloatVector.fromMemorySegment(S, sc, 4 * (sco + j), NATIVE)
+                                    .add(1f)
+                            : scale1;
                     FloatVector shift = ssh == 1 ? FloatVector.fromMemorySegment(S, sh, 4 * (sho + j), NATIVE) : shift0;
-                    FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE).fma(scale, shift)
+                    FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE)
+                            .fma(scale, shift)
                             .intoMemorySegment(o, 4 * (oo + j), NATIVE);
                 }
             }

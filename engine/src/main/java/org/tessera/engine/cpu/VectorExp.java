@@ -25,9 +25,11 @@ final class VectorExp {
     static final float LOG2E = 1.44269504088896341f;
     /** ln2 split in a high part exact in float and a low correction. */
     static final float LN2_HI = 0.693359375f;
+
     static final float LN2_LO = -2.12194440e-4f;
     /** 1.5·2²³: adding it rounds a float of magnitude < 2²² to the nearest integer. */
     static final float ROUND = 12582912f;
+
     static final float MIN_X = -87.33654f;
     static final float MAX_X = 88.72283f;
 
@@ -46,14 +48,14 @@ final class VectorExp {
         VectorMask<Float> over = x.compare(VectorOperators.GT, MAX_X);
         FloatVector xc = x.max(MIN_X).min(MAX_X);
         FloatVector n = xc.fma(LOG2E, ROUND).sub(ROUND); // round(x·log₂e)
-        FloatVector r = n.fma(NEG_LN2_HI, xc);               // x − n·ln2, in two steps for accuracy
+        FloatVector r = n.fma(NEG_LN2_HI, xc); // x − n·ln2, in two steps for accuracy
         r = n.fma(NEG_LN2_LO, r);
         FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
         p = p.fma(r, C3);
         p = p.fma(r, C4);
         p = p.fma(r, C5);
         p = p.fma(r, C6);
-        FloatVector y = p.mul(r).fma(r, r).add(1f);         // 1 + r + r²·p(r)
+        FloatVector y = p.mul(r).fma(r, r).add(1f); // 1 + r + r²·p(r)
         // Near the top of the range n reaches 128, one past the largest exponent: use 2·2¹²⁷.
         VectorMask<Float> top = n.compare(VectorOperators.GT, 127f);
         y = y.blend(y.mul(2f), top);

@@ -33,7 +33,8 @@ final class VectorGemm implements GemmOps {
     @Override
     public void gemm(Tensor a, PackedMatrix b, Tensor c, float alpha, float beta, Epilogue epilogue) {
         if (!(b instanceof CpuPackedMatrix packed)) {
-            throw new ShapeMismatchException("gemm: B was packed by another backend (" + b.getClass().getSimpleName() + ")");
+            throw new ShapeMismatchException(
+                    "gemm: B was packed by another backend (" + b.getClass().getSimpleName() + ")");
         }
         OpChecks.gemm(a, packed.rows(), packed.cols(), c);
         OpChecks.epilogue(epilogue, c.size(1));
@@ -46,7 +47,8 @@ final class VectorGemm implements GemmOps {
         job.setA(a.storage(), a.offset(), a.stride(0), a.stride(1));
         job.setC(c.storage(), c.byteOffset(), 4L * c.stride(0));
         Tensor bias = epilogue.bias();
-        job.setEpilogue(bias == null ? null : bias.storage(), bias == null ? 0 : bias.byteOffset(), epilogue.activation());
+        job.setEpilogue(
+                bias == null ? null : bias.storage(), bias == null ? 0 : bias.byteOffset(), epilogue.activation());
         return job;
     }
 
@@ -58,8 +60,19 @@ final class VectorGemm implements GemmOps {
         int n = b.size(1);
         int panels = (n + NR - 1) / NR;
         float[] dst = new float[Math.multiplyExact(Math.multiplyExact(panels, NR), Math.max(k, 1))];
-        pool.run(panels, p -> GemmKernel.packB(b.storage(), b.offset(), b.stride(0), b.stride(1), 0, k, p * NR,
-                Math.min(NR, n - p * NR), dst, p * k * NR));
+        pool.run(
+                panels,
+                p -> GemmKernel.packB(
+                        b.storage(),
+                        b.offset(),
+                        b.stride(0),
+                        b.stride(1),
+                        0,
+                        k,
+                        p * NR,
+                        Math.min(NR, n - p * NR),
+                        dst,
+                        p * k * NR));
         return new CpuPackedMatrix(k, n, dst);
     }
 }

@@ -15,8 +15,15 @@ public final class VectorKernels {
     /** Every op family on {@code pool}. */
     public static Backend backend(WorkerPool pool) {
         GemmOps gemm = gemm(pool);
-        return new Backend("vector", pool, gemm, attention(pool), new VectorNorms(pool),
-                new VectorElementwise(pool), new VectorTables(pool), new VectorConv(pool, gemm));
+        return new Backend(
+                "vector",
+                pool,
+                gemm,
+                attention(pool),
+                new VectorNorms(pool),
+                new VectorElementwise(pool),
+                new VectorTables(pool),
+                new VectorConv(pool, gemm));
     }
 
     /** e.g. "512-bit vectors, 12×32 GEMM tile". */

@@ -33,6 +33,7 @@ final class VectorMath {
 
     /** −2√(2/π) and −2√(2/π)·0.044715: −2u = x·(GELU_K1 + GELU_K3·x²). */
     private static final float GELU_K1 = -2f * Activation.SQRT_2_OVER_PI;
+
     private static final float GELU_K3 = -2f * Activation.SQRT_2_OVER_PI * Activation.GELU_CUBIC;
 
     private VectorMath() {}
@@ -87,8 +88,15 @@ final class VectorMath {
      *
      * @return how many elements were done (a multiple of the vector length)
      */
-    static int gatedRow(Activation act, MemorySegment x, long xByte, MemorySegment bias, long biasByte,
-                        MemorySegment out, long outByte, int n) {
+    static int gatedRow(
+            Activation act,
+            MemorySegment x,
+            long xByte,
+            MemorySegment bias,
+            long biasByte,
+            MemorySegment out,
+            long outByte,
+            int n) {
         boolean gelu = act == Activation.GELU_TANH;
         int bound = S.loopBound(n);
         for (int j = 0; j < bound; j += L) {
@@ -114,7 +122,8 @@ final class VectorMath {
             y = y.blend(y.mul(2f), top);
             k = k.blend(k.sub(1f), top);
             IntVector bits = (IntVector) k.convert(VectorOperators.F2I, 0);
-            FloatVector e = y.mul(bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector e =
+                    y.mul(bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
             e = e.blend(0f, under).blend(Float.POSITIVE_INFINITY, over).blend(z, z.test(VectorOperators.IS_NAN));
             v.div(e.add(1f)).intoMemorySegment(out, outByte + 4L * j, NATIVE);
         }

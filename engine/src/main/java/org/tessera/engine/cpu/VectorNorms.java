@@ -117,8 +117,20 @@ final class VectorNorms implements NormOps {
                 long xo = xBase + 4 * r * d;
                 float mean = sum(xs, xo, d) / d;
                 float rstd = (float) (1 / Math.sqrt(sumSquaredDeviations(xs, xo, d, mean) / d + eps));
-                layerNormModulateRow(xs, xo, os, oBase + 4 * r * d, d, mean, rstd,
-                        sh, BroadcastLoop.rowOffset(shift, x, r), ssh, sc, BroadcastLoop.rowOffset(scale, x, r), ssc);
+                layerNormModulateRow(
+                        xs,
+                        xo,
+                        os,
+                        oBase + 4 * r * d,
+                        d,
+                        mean,
+                        rstd,
+                        sh,
+                        BroadcastLoop.rowOffset(shift, x, r),
+                        ssh,
+                        sc,
+                        BroadcastLoop.rowOffset(scale, x, r),
+                        ssc);
             }
         }
     }
@@ -164,7 +176,8 @@ final class VectorNorms implements NormOps {
         FloatVector vsum = FloatVector.zero(S);
         for (int j = 0; j < bound; j += L) {
             // x ≤ max, so the shifted values are ≤ 0 (NaN when the row holds one).
-            FloatVector e = VectorExp.expNonPositive(FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max));
+            FloatVector e = VectorExp.expNonPositive(
+                    FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(max));
             e.intoMemorySegment(o, oo + 4L * j, NATIVE);
             vsum = vsum.add(e);
         }
@@ -204,9 +217,14 @@ final class VectorNorms implements NormOps {
      */
     @Override
     public void layerNormModulate(Tensor x, Tensor shift, Tensor scale, float eps, Tensor out) {
-        boolean valid = x.dtype() == DType.F32 && out.dtype() == DType.F32 && x.rank() >= 1 && x.sameShape(out)
-                && x.isContiguous() && out.isContiguous()
-                && BroadcastLoop.broadcastsTo(shift, x) && BroadcastLoop.broadcastsTo(scale, x);
+        boolean valid = x.dtype() == DType.F32
+                && out.dtype() == DType.F32
+                && x.rank() >= 1
+                && x.sameShape(out)
+                && x.isContiguous()
+                && out.isContiguous()
+                && BroadcastLoop.broadcastsTo(shift, x)
+                && BroadcastLoop.broadcastsTo(scale, x);
         if (!valid) {
             OpChecks.rowwise("layerNormModulate", x, out);
             int[] shape = x.shape();
@@ -228,15 +246,29 @@ final class VectorNorms implements NormOps {
     }
 
     /** out = (x − mean)·rstd·(1 + scale) + shift over one row; shift and scale offsets in elements. */
-    private static void layerNormModulateRow(MemorySegment x, long xo, MemorySegment o, long oo, int d, float mean,
-                                             float rstd, MemorySegment sh, long sho, long ssh,
-                                             MemorySegment sc, long sco, long ssc) {
+    private static void layerNormModulateRow(
+            MemorySegment x,
+            long xo,
+            MemorySegment o,
+            long oo,
+            int d,
+            float mean,
+            float rstd,
+            MemorySegment sh,
+            long sho,
+            long ssh,
+            MemorySegment sc,
+            long sco,
+            long ssc) {
         int j = 0;
         if (ssh == 1 && ssc == 1) {
             for (int bound = S.loopBound(d); j < bound; j += L) {
-                FloatVector a = FloatVector.fromMemorySegment(S, sc, 4 * (sco + j), NATIVE).fma(rstd, rstd);
+                FloatVector a = FloatVector.fromMemorySegment(S, sc, 4 * (sco + j), NATIVE)
+                        .fma(rstd, rstd);
                 FloatVector b = FloatVector.fromMemorySegment(S, sh, 4 * (sho + j), NATIVE);
-                FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean).fma(a, b)
+                FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE)
+                        .sub(mean)
+                        .fma(a, b)
                         .intoMemorySegment(o, oo + 4L * j, NATIVE);
             }
         } else if (ssh == 0 && ssc == 0) {
@@ -252,12 +284,24 @@ final class VectorNorms implements NormOps {
     }
 
     /** out = (x − mean)·rstd·w + b, a missing w counting as 1 and a missing b as 0. */
-    private static void layerNormAffine(MemorySegment x, long xo, MemorySegment o, long oo, int d, float mean, float rstd,
-                                        MemorySegment w, long wo, MemorySegment b, long bo) {
+    private static void layerNormAffine(
+            MemorySegment x,
+            long xo,
+            MemorySegment o,
+            long oo,
+            int d,
+            float mean,
+            float rstd,
+            MemorySegment w,
+            long wo,
+            MemorySegment b,
+            long bo) {
         int bound = S.loopBound(d);
         int j = 0;
         for (; j < bound; j += L) {
-            FloatVector v = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean).mul(rstd);
+            FloatVector v = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE)
+                    .sub(mean)
+                    .mul(rstd);
             if (w != null) {
                 v = v.mul(FloatVector.fromMemorySegment(S, w, wo + 4L * j, NATIVE));
             }
@@ -335,7 +379,8 @@ final class VectorNorms implements NormOps {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (int bound = S.loopBound(n); j < bound; j += L) {
-            FloatVector dx = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean);
+            FloatVector dx =
+                    FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean);
             acc = dx.fma(dx, acc);
         }
         float[] lanes = LANES.get(); // out through the heap: no vector crosses a call (see expAndSum)
@@ -349,10 +394,13 @@ final class VectorNorms implements NormOps {
     }
 
     /** out = (x − mean)·a + b over n floats. */
-    private static void normalise(MemorySegment x, long xo, MemorySegment o, long oo, int n, float mean, float a, float b) {
+    private static void normalise(
+            MemorySegment x, long xo, MemorySegment o, long oo, int n, float mean, float a, float b) {
         int j = 0;
         for (int bound = S.loopBound(n); j < bound; j += L) {
-            FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE).sub(mean).fma(a, b)
+            FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE)
+                    .sub(mean)
+                    .fma(a, b)
                     .intoMemorySegment(o, oo + 4L * j, NATIVE);
         }
         for (; j < n; j++) {

@@ -29,6 +29,7 @@ final class CudaAttention implements AttentionOps {
     private static final int WARPS = 8;
     /** Largest score buffer (bytes) for the cuBLAS path. */
     private static final long SCORES_BUDGET = 64L << 20;
+
     private static final String FORCE = System.getProperty("tessera.cuda.attention", "auto");
 
     /** auto, flash or gemm: see the class comment. */
@@ -42,12 +43,14 @@ final class CudaAttention implements AttentionOps {
     /** Scores of one batch row [H, Nq, Nk], grown as needed; a grown-out buffer stays with the device (graphs may use it). */
     private Tensor scores;
 
-    CudaAttention(CudaDevice dev, CudaElementwise elementwise, CudaNorms norms, org.tessera.ffi.Cublas.Precision precision) {
+    CudaAttention(
+            CudaDevice dev, CudaElementwise elementwise, CudaNorms norms, org.tessera.ffi.Cublas.Precision precision) {
         this.dev = dev;
         this.elementwise = elementwise;
         this.norms = norms;
         this.precision = precision == org.tessera.ffi.Cublas.Precision.FP32
-                ? org.tessera.ffi.Cublas.Precision.FP32 : org.tessera.ffi.Cublas.Precision.TF32;
+                ? org.tessera.ffi.Cublas.Precision.FP32
+                : org.tessera.ffi.Cublas.Precision.TF32;
     }
 
     /** Forces a path (auto, flash or gemm), for the self-test to check both. */
@@ -84,28 +87,63 @@ final class CudaAttention implements AttentionOps {
             Tensor vb = v.select(0, b);
             Tensor ob = out.select(0, b);
             // S[h] = scale·Q[h]·K[h]ᵀ: K rows are the B operand's columns (K stored [Nk, d], read transposed).
-            dev.cublas().gemm(precision, false, true, nq, nk, d, scale,
-                    CudaDevice.address(qb), (int) Math.max(qb.stride(1), d), qb.stride(0),
-                    CudaDevice.address(kb), (int) Math.max(kb.stride(1), d), kb.stride(0),
-                    0f, CudaDevice.address(s), nk, (long) nq * nk, heads);
+            dev.cublas()
+                    .gemm(
+                            precision,
+                            false,
+                            true,
+                            nq,
+                            nk,
+                            d,
+                            scale,
+                            CudaDevice.address(qb),
+                            (int) Math.max(qb.stride(1), d),
+                            qb.stride(0),
+                            CudaDevice.address(kb),
+                            (int) Math.max(kb.stride(1), d),
+                            kb.stride(0),
+                            0f,
+                            CudaDevice.address(s),
+                            nk,
+                            (long) nq * nk,
+                            heads);
             if (bias4 != null) {
                 Tensor row = bias4.size(0) == 1 ? bias4.select(0, 0) : bias4.select(0, b);
                 elementwise.add(s, row, s);
             }
             norms.softmax(s, s);
             // out[h] = P[h]·V[h].
-            dev.cublas().gemm(precision, false, false, nq, d, nk, 1f,
-                    CudaDevice.address(s), nk, (long) nq * nk,
-                    CudaDevice.address(vb), (int) Math.max(vb.stride(1), d), vb.stride(0),
-                    0f, CudaDevice.address(ob), (int) Math.max(ob.stride(1), d), ob.stride(0), heads);
+            dev.cublas()
+                    .gemm(
+                            precision,
+                            false,
+                            false,
+                            nq,
+                            d,
+                            nk,
+                            1f,
+                            CudaDevice.address(s),
+                            nk,
+                            (long) nq * nk,
+                            CudaDevice.address(vb),
+                            (int) Math.max(vb.stride(1), d),
+                            vb.stride(0),
+                            0f,
+                            CudaDevice.address(ob),
+                            (int) Math.max(ob.stride(1), d),
+                            ob.stride(0),
+                            heads);
         }
     }
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor segmentIds, float scale) {
         OpChecks.attention(q, k, v, out);
-        if (segmentIds.dtype() != DType.I64 && segmentIds.dtype() != DType.I32 || !segmentIds.isContiguous()
-                || segmentIds.rank() != 2 || segmentIds.size(0) != q.size(0) || segmentIds.size(1) != q.size(2)
+        if (segmentIds.dtype() != DType.I64 && segmentIds.dtype() != DType.I32
+                || !segmentIds.isContiguous()
+                || segmentIds.rank() != 2
+                || segmentIds.size(0) != q.size(0)
+                || segmentIds.size(1) != q.size(2)
                 || q.size(2) != k.size(2)) {
             throw new ShapeMismatchException("attention: segment ids must be a contiguous integer [" + q.size(0) + ", "
                     + q.size(2) + "] tensor for self-attention, got " + segmentIds);
@@ -133,7 +171,7 @@ final class CudaAttention implements AttentionOps {
         Tensor segQ = null;
         Tensor segK = null;
         switch (mask) {
-            case AttentionMask.None none -> { }
+            case AttentionMask.None none -> {}
             case AttentionMask.Additive add -> {
                 bias = add.bias();
                 Tensor full = bias.rank() == 4 ? bias : bias.reshape(padTo4(bias.shape()));
@@ -184,12 +222,20 @@ final class CudaAttention implements AttentionOps {
         return args;
     }
 
-    private void launch(Tensor q, Tensor k, Tensor v, Tensor out, long[] args, Tensor bias, Tensor segQ, Tensor segK,
-                        float scale) {
+    private void launch(
+            Tensor q, Tensor k, Tensor v, Tensor out, long[] args, Tensor bias, Tensor segQ, Tensor segK, float scale) {
         boolean wide = segQ != null && segQ.dtype() == DType.I64;
-        dev.args().struct(args).f32(scale).ptr(CudaDevice.address(q)).ptr(CudaDevice.address(k))
-                .ptr(CudaDevice.address(v)).ptr(CudaDevice.address(bias)).ptr(CudaDevice.address(segQ))
-                .ptr(CudaDevice.address(segK)).i32(wide ? 1 : 0).ptr(CudaDevice.address(out));
+        dev.args()
+                .struct(args)
+                .f32(scale)
+                .ptr(CudaDevice.address(q))
+                .ptr(CudaDevice.address(k))
+                .ptr(CudaDevice.address(v))
+                .ptr(CudaDevice.address(bias))
+                .ptr(CudaDevice.address(segQ))
+                .ptr(CudaDevice.address(segK))
+                .i32(wide ? 1 : 0)
+                .ptr(CudaDevice.address(out));
         dev.launch("attention.cu", "attention_f32", (q.size(2) + WARPS - 1) / WARPS, q.size(1), q.size(0), WARPS * 32);
     }
 
@@ -213,7 +259,9 @@ final class CudaAttention implements AttentionOps {
         try (Arena a = Arena.ofConfined()) {
             Tensor host = Tensor.zeros(a, DType.I32, batch, n);
             for (int i = 0; i < batch; i++) {
-                host.storage().asSlice((long) i * n * 4, (long) n * 4).copyFrom(java.lang.foreign.MemorySegment.ofArray(rows[i]));
+                host.storage()
+                        .asSlice((long) i * n * 4, (long) n * 4)
+                        .copyFrom(java.lang.foreign.MemorySegment.ofArray(rows[i]));
             }
             return dev.upload(host);
         }

@@ -32,8 +32,15 @@ public final class CudaBackend {
         CudaNorms norms = new CudaNorms(device);
         CudaGemm gemm = new CudaGemm(device, precision.cublas, elementwise);
         // The pool is for host-side work around the kernels; the GPU does the arithmetic.
-        return new Backend("cuda-" + precision.name().toLowerCase(java.util.Locale.ROOT), new WorkerPool(1), gemm,
-                new CudaAttention(device, elementwise, norms, precision.cublas), norms, elementwise, new CudaTables(device),
-                new CudaConv(device, gemm), new CudaMemory(device));
+        return new Backend(
+                "cuda-" + precision.name().toLowerCase(java.util.Locale.ROOT),
+                new WorkerPool(1),
+                gemm,
+                new CudaAttention(device, elementwise, norms, precision.cublas),
+                norms,
+                elementwise,
+                new CudaTables(device),
+                new CudaConv(device, gemm),
+                new CudaMemory(device));
     }
 }

@@ -41,8 +41,15 @@ final class CudaConv implements ConvOps {
         org.tessera.engine.backend.OpChecks.patchEmbed("patchEmbed2d", x, weight, bias, out, 2);
         int ph = weight.size(2);
         int pw = weight.size(3);
-        embed(x.unsqueeze(2), weight, bias, out, new int[] {1, ph, pw}, new int[] {1, x.size(2) / ph, x.size(3) / pw},
-                x.size(0), x.size(1));
+        embed(
+                x.unsqueeze(2),
+                weight,
+                bias,
+                out,
+                new int[] {1, ph, pw},
+                new int[] {1, x.size(2) / ph, x.size(3) / pw},
+                x.size(0),
+                x.size(1));
     }
 
     @Override
@@ -59,10 +66,11 @@ final class CudaConv implements ConvOps {
         int width = c * k[0] * k[1] * k[2];
         long rows = (long) n * o[0] * o[1] * o[2];
         if (out.numel() != rows * d || !out.isContiguous()) {
-            throw new ShapeMismatchException("patchEmbed on CUDA: out must be contiguous [" + n + ", " + (rows / n) + ", " + d
-                    + "], got " + java.util.Arrays.toString(out.shape()));
+            throw new ShapeMismatchException("patchEmbed on CUDA: out must be contiguous [" + n + ", " + (rows / n)
+                    + ", " + d + "], got " + java.util.Arrays.toString(out.shape()));
         }
-        Tensor colBuf = buffer(cols, rows * width, true).slice(0, 0, Math.toIntExact(rows * width))
+        Tensor colBuf = buffer(cols, rows * width, true)
+                .slice(0, 0, Math.toIntExact(rows * width))
                 .reshape(Math.toIntExact(rows), width);
         CudaData.im2col(dev, x5, k, k, new int[3], o, colBuf);
         Tensor w2 = weight.reshape(d, width);
@@ -81,11 +89,20 @@ final class CudaConv implements ConvOps {
         int wo = out.size(3);
         int width = c * kh * kw;
         int rows = n * ho * wo;
-        Tensor colBuf = buffer(cols, (long) rows * width, true).slice(0, 0, rows * width).reshape(rows, width);
-        CudaData.im2col(dev, x.unsqueeze(2), new int[] {1, kh, kw}, new int[] {1, stride, stride},
-                new int[] {0, padding, padding}, new int[] {1, ho, wo}, colBuf);
+        Tensor colBuf = buffer(cols, (long) rows * width, true)
+                .slice(0, 0, rows * width)
+                .reshape(rows, width);
+        CudaData.im2col(
+                dev,
+                x.unsqueeze(2),
+                new int[] {1, kh, kw},
+                new int[] {1, stride, stride},
+                new int[] {0, padding, padding},
+                new int[] {1, ho, wo},
+                colBuf);
         // GEMM into [n, ho·wo, o], then permute into [n, o, ho, wo].
-        Tensor tmp = buffer(staging, (long) rows * o, false).slice(0, 0, rows * o).reshape(rows, o);
+        Tensor tmp =
+                buffer(staging, (long) rows * o, false).slice(0, 0, rows * o).reshape(rows, o);
         gemm.gemm(colBuf, weight.reshape(o, width).t(), tmp, 1f, 0f, Epilogue.of(bias, Activation.NONE));
         CudaData.copy(dev, tmp.reshape(n, ho * wo, o).permute(0, 2, 1).reshape(n, o, ho, wo), out);
     }
@@ -93,8 +110,18 @@ final class CudaConv implements ConvOps {
     @Override
     public void upsampleNearest2d(Tensor x, int factor, Tensor out) {
         org.tessera.engine.backend.OpChecks.upsampleNearest2d(x, factor, out);
-        dev.args().i64(x.size(0)).i64(x.size(1)).i64(x.size(2)).i64(x.size(3)).i64(factor).i64(x.stride(0)).i64(x.stride(1))
-                .i64(x.stride(2)).i64(x.stride(3)).ptr(CudaDevice.address(x)).ptr(CudaDevice.address(out));
+        dev.args()
+                .i64(x.size(0))
+                .i64(x.size(1))
+                .i64(x.size(2))
+                .i64(x.size(3))
+                .i64(factor)
+                .i64(x.stride(0))
+                .i64(x.stride(1))
+                .i64(x.stride(2))
+                .i64(x.stride(3))
+                .ptr(CudaDevice.address(x))
+                .ptr(CudaDevice.address(out));
         dev.launch1d("data.cu", "upsample_nearest_f32", out.numel());
     }
 }

@@ -13,7 +13,8 @@ public final class CudaData {
     /** dst = src for two views of one shape and dtype (either may be strided or, for src, broadcast). */
     public static void copy(CudaDevice dev, Tensor src, Tensor dst) {
         if (src.dtype() != dst.dtype() || !src.sameShape(dst)) {
-            throw new ShapeMismatchException("copy on CUDA: views of one shape and dtype expected, got " + src + " and " + dst);
+            throw new ShapeMismatchException(
+                    "copy on CUDA: views of one shape and dtype expected, got " + src + " and " + dst);
         }
         if (dst.numel() == 0) {
             return;
@@ -22,10 +23,15 @@ public final class CudaData {
             case 2 -> "copy_b16";
             case 4 -> "copy_b32";
             case 8 -> "copy_b64";
-            default -> throw new ShapeMismatchException("copy on CUDA: unsupported dtype " + dst.dtype().shortName());
+            default ->
+                throw new ShapeMismatchException(
+                        "copy on CUDA: unsupported dtype " + dst.dtype().shortName());
         };
-        dev.args().i64(dst.numel()).struct(KernelStrides.of("copy", dst.shape(), src, dst))
-                .ptr(CudaDevice.address(src)).ptr(CudaDevice.address(dst));
+        dev.args()
+                .i64(dst.numel())
+                .struct(KernelStrides.of("copy", dst.shape(), src, dst))
+                .ptr(CudaDevice.address(src))
+                .ptr(CudaDevice.address(dst));
         dev.launch1d(FILE, kernel, dst.numel());
     }
 
@@ -35,16 +41,19 @@ public final class CudaData {
      */
     public static void cast(CudaDevice dev, Tensor src, Tensor dst) {
         if (!dst.isContiguous() || src.numel() != dst.numel()) {
-            throw new ShapeMismatchException("cast on CUDA: a row-major destination of the source's size expected, got "
-                    + src + " and " + dst);
+            throw new ShapeMismatchException(
+                    "cast on CUDA: a row-major destination of the source's size expected, got " + src + " and " + dst);
         }
         if (dst.numel() == 0) {
             return;
         }
         String pair = src.dtype().shortName() + ">" + dst.dtype().shortName();
         if (pair.equals("f32>bf16")) {
-            dev.args().i64(dst.numel()).struct(KernelStrides.of("cast", src.shape(), src))
-                    .ptr(CudaDevice.address(src)).ptr(CudaDevice.address(dst));
+            dev.args()
+                    .i64(dst.numel())
+                    .struct(KernelStrides.of("cast", src.shape(), src))
+                    .ptr(CudaDevice.address(src))
+                    .ptr(CudaDevice.address(dst));
             dev.launch1d(FILE, "cast_f32_bf16", dst.numel());
             return;
         }
@@ -57,8 +66,9 @@ public final class CudaData {
             case "f16>f32" -> "cast_f16_f32";
             case "i64>f32" -> "cast_i64_f32";
             case "i32>f32" -> "cast_i32_f32";
-            default -> throw new ShapeMismatchException("cast on CUDA: " + src.dtype().shortName() + " to "
-                    + dst.dtype().shortName() + " is not supported");
+            default ->
+                throw new ShapeMismatchException("cast on CUDA: " + src.dtype().shortName() + " to "
+                        + dst.dtype().shortName() + " is not supported");
         };
         dev.args().i64(dst.numel()).ptr(CudaDevice.address(src)).ptr(CudaDevice.address(dst));
         dev.launch1d(FILE, kernel, dst.numel());
@@ -76,8 +86,15 @@ public final class CudaData {
         }
         long rows = ids.numel();
         int d = table.size(1);
-        dev.args().i64(rows).i64(d).ptr(CudaDevice.address(ids)).i32(wide ? 1 : 0).i64(table.size(0))
-                .ptr(CudaDevice.address(table)).ptr(CudaDevice.address(out)).ptr(CudaDevice.address(bad));
+        dev.args()
+                .i64(rows)
+                .i64(d)
+                .ptr(CudaDevice.address(ids))
+                .i32(wide ? 1 : 0)
+                .i64(table.size(0))
+                .ptr(CudaDevice.address(table))
+                .ptr(CudaDevice.address(out))
+                .ptr(CudaDevice.address(bad));
         dev.launch1d(FILE, "gather_rows_f32", rows * d);
     }
 

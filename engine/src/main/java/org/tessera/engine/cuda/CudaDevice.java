@@ -46,8 +46,8 @@ public final class CudaDevice implements AutoCloseable {
         this.workspace = CudaRuntime.malloc(CUBLAS_WORKSPACE, "the cuBLAS workspace");
         this.cublas = new Cublas(stream, workspace, CUBLAS_WORKSPACE);
         this.kernels = new CudaKernels(info.arch(), cacheDir);
-        this.launches = ThreadLocal.withInitial(() -> new Launch(new KernelArgs(arena, 16, 1024),
-                CudaRuntime.dim3(arena), CudaRuntime.dim3(arena)));
+        this.launches = ThreadLocal.withInitial(
+                () -> new Launch(new KernelArgs(arena, 16, 1024), CudaRuntime.dim3(arena), CudaRuntime.dim3(arena)));
         // Grid-stride kernels need no more than a few waves of blocks.
         this.maxBlocks = Math.max(1, info.multiprocessors()) * 16;
     }
@@ -64,7 +64,8 @@ public final class CudaDevice implements AutoCloseable {
             throw new CudaUnavailableException("CUDA is not available: " + s.problem());
         }
         if (index < 0 || index >= s.devices().size()) {
-            throw new CudaUnavailableException("no GPU " + index + " (" + s.devices().size() + " visible)");
+            throw new CudaUnavailableException(
+                    "no GPU " + index + " (" + s.devices().size() + " visible)");
         }
         return new CudaDevice(s.devices().get(index), CudaKernels.defaultCacheDir());
     }
@@ -179,8 +180,9 @@ public final class CudaDevice implements AutoCloseable {
             return 0L;
         }
         if (t.device() != Device.CUDA) {
-            throw new ShapeMismatchException("expected a CUDA tensor, got one in " + t.device().shortName()
-                    + " memory: " + t.dtype().shortName() + java.util.Arrays.toString(t.shape()));
+            throw new ShapeMismatchException(
+                    "expected a CUDA tensor, got one in " + t.device().shortName() + " memory: "
+                            + t.dtype().shortName() + java.util.Arrays.toString(t.shape()));
         }
         return t.storage().address() + t.byteOffset();
     }
@@ -205,7 +207,17 @@ public final class CudaDevice implements AutoCloseable {
     /** Launches a kernel on a gx·gy·gz grid of blocks of {@code threads} threads. */
     void launch(String file, String name, int gx, int gy, int gz, int threads) {
         Launch l = launches.get();
-        CudaRuntime.launch(kernels.kernel(file, name), name, gx, gy, gz, threads, 0, l.args().pointers(), stream, l.grid(),
+        CudaRuntime.launch(
+                kernels.kernel(file, name),
+                name,
+                gx,
+                gy,
+                gz,
+                threads,
+                0,
+                l.args().pointers(),
+                stream,
+                l.grid(),
                 l.block());
     }
 

@@ -20,8 +20,13 @@ final class CudaElementwise implements ElementwiseOps {
     private void binary(String name, int code, Tensor a, Tensor b, Tensor out) {
         OpChecks.broadcastBinary(name, a, b, out);
         int[] shape = out.shape();
-        dev.args().i32(code).i64(out.numel()).struct(KernelStrides.of(name, shape, a, b))
-                .ptr(CudaDevice.address(a)).ptr(CudaDevice.address(b)).ptr(CudaDevice.address(out));
+        dev.args()
+                .i32(code)
+                .i64(out.numel())
+                .struct(KernelStrides.of(name, shape, a, b))
+                .ptr(CudaDevice.address(a))
+                .ptr(CudaDevice.address(b))
+                .ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "binary_f32", out.numel());
     }
 
@@ -49,8 +54,14 @@ final class CudaElementwise implements ElementwiseOps {
     public void axpby(float alpha, Tensor x, float beta, Tensor y, Tensor out) {
         OpChecks.pointwise("axpby", x, out);
         OpChecks.pointwise("axpby", y, out);
-        dev.args().i64(out.numel()).struct(KernelStrides.of("axpby", out.shape(), x, y)).f32(alpha)
-                .ptr(CudaDevice.address(x)).f32(beta).ptr(CudaDevice.address(y)).ptr(CudaDevice.address(out));
+        dev.args()
+                .i64(out.numel())
+                .struct(KernelStrides.of("axpby", out.shape(), x, y))
+                .f32(alpha)
+                .ptr(CudaDevice.address(x))
+                .f32(beta)
+                .ptr(CudaDevice.address(y))
+                .ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "axpby_f32", out.numel());
     }
 
@@ -67,8 +78,12 @@ final class CudaElementwise implements ElementwiseOps {
     @Override
     public void activate(Activation activation, Tensor x, Tensor out) {
         OpChecks.pointwise(activation.name().toLowerCase(java.util.Locale.ROOT), x, out);
-        dev.args().i32(activation.ordinal()).i64(out.numel()).struct(KernelStrides.of("activate", out.shape(), x))
-                .ptr(CudaDevice.address(x)).ptr(CudaDevice.address(out));
+        dev.args()
+                .i32(activation.ordinal())
+                .i64(out.numel())
+                .struct(KernelStrides.of("activate", out.shape(), x))
+                .ptr(CudaDevice.address(x))
+                .ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "activate_f32", out.numel());
     }
 
@@ -77,23 +92,32 @@ final class CudaElementwise implements ElementwiseOps {
         OpChecks.pointwise("modulate", x, out);
         OpChecks.broadcastsTo("modulate", "shift", shift, x);
         OpChecks.broadcastsTo("modulate", "scale", scale, x);
-        dev.args().i64(out.numel()).struct(KernelStrides.of("modulate", out.shape(), x, shift, scale))
-                .ptr(CudaDevice.address(x)).ptr(CudaDevice.address(shift)).ptr(CudaDevice.address(scale))
+        dev.args()
+                .i64(out.numel())
+                .struct(KernelStrides.of("modulate", out.shape(), x, shift, scale))
+                .ptr(CudaDevice.address(x))
+                .ptr(CudaDevice.address(shift))
+                .ptr(CudaDevice.address(scale))
                 .ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "modulate_f32", out.numel());
     }
 
     /** The epilogue cuBLAS did not fuse: c = act(c + bias) over a [rows, cols] matrix with row stride ldc. */
     void biasActivate(Tensor c, Tensor bias, Activation activation) {
-        dev.args().i64(c.size(0)).i64(c.size(1)).i64(c.stride(0)).ptr(CudaDevice.address(bias)).i32(activation.ordinal())
+        dev.args()
+                .i64(c.size(0))
+                .i64(c.size(1))
+                .i64(c.stride(0))
+                .ptr(CudaDevice.address(bias))
+                .i32(activation.ordinal())
                 .ptr(CudaDevice.address(c));
         dev.launch1d(FILE, "bias_activate_f32", c.numel());
     }
 
     static void requireOut(String op, Tensor out) {
         if (out.dtype() != DType.F32 || !out.isContiguous()) {
-            throw new ShapeMismatchException(op + ": out must be a contiguous f32 tensor, got " + out.dtype().shortName()
-                    + Shapes.toString(out.shape()));
+            throw new ShapeMismatchException(op + ": out must be a contiguous f32 tensor, got "
+                    + out.dtype().shortName() + Shapes.toString(out.shape()));
         }
     }
 }

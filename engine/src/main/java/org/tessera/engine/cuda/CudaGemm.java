@@ -22,6 +22,7 @@ final class CudaGemm implements GemmOps {
     private final CudaElementwise elementwise;
     /** BF16 copies of A (and of an unpacked B), grown as needed and then reused. */
     private Tensor scratchA;
+
     private Tensor scratchB;
 
     /** B on the device: rows × cols, stored either row-major (ld = cols) or transposed (ld = rows). */
@@ -93,8 +94,8 @@ final class CudaGemm implements GemmOps {
             throw new IllegalArgumentException("gemm on CUDA: B was packed by another backend");
         }
         if (a.size(1) != p.rows() || c.size(0) != a.size(0) || c.size(1) != p.cols()) {
-            throw new ShapeMismatchException("gemm: A " + java.util.Arrays.toString(a.shape()) + " · B [" + p.rows() + ", "
-                    + p.cols() + "] → C " + java.util.Arrays.toString(c.shape()));
+            throw new ShapeMismatchException("gemm: A " + java.util.Arrays.toString(a.shape()) + " · B [" + p.rows()
+                    + ", " + p.cols() + "] → C " + java.util.Arrays.toString(c.shape()));
         }
         Operand ob = new Operand(CudaDevice.address(p.data()), p.transposed(), p.transposed() ? p.rows() : p.cols());
         run(a, operand("A", a), ob, c, p.cols(), alpha, beta, epilogue);
@@ -115,8 +116,26 @@ final class CudaGemm implements GemmOps {
             oa = new Operand(CudaDevice.address(a16), false, k);
         }
         int ldc = (int) Math.max(c.stride(0), Math.max(1, n));
-        dev.cublas().gemm(precision, oa.trans(), ob.trans(), m, n, k, alpha, oa.ptr(), oa.ld(), 0, ob.ptr(), ob.ld(), 0, beta,
-                CudaDevice.address(c), ldc, 0, 1);
+        dev.cublas()
+                .gemm(
+                        precision,
+                        oa.trans(),
+                        ob.trans(),
+                        m,
+                        n,
+                        k,
+                        alpha,
+                        oa.ptr(),
+                        oa.ld(),
+                        0,
+                        ob.ptr(),
+                        ob.ld(),
+                        0,
+                        beta,
+                        CudaDevice.address(c),
+                        ldc,
+                        0,
+                        1);
         if (epilogue.bias() != null || epilogue.activation() != Activation.NONE) {
             elementwise.biasActivate(c, epilogue.bias(), epilogue.activation());
         }
@@ -135,8 +154,26 @@ final class CudaGemm implements GemmOps {
         Operand oa = operand("A", a0);
         Operand ob = operand("B", b0);
         int ldc = (int) Math.max(c0.stride(0), Math.max(1, c0.size(1)));
-        dev.cublas().gemm(precision, oa.trans(), ob.trans(), a0.size(0), b0.size(1), a0.size(1), alpha, oa.ptr(), oa.ld(),
-                a.stride(0), ob.ptr(), ob.ld(), b.stride(0), beta, CudaDevice.address(c0), ldc, c.stride(0), a.size(0));
+        dev.cublas()
+                .gemm(
+                        precision,
+                        oa.trans(),
+                        ob.trans(),
+                        a0.size(0),
+                        b0.size(1),
+                        a0.size(1),
+                        alpha,
+                        oa.ptr(),
+                        oa.ld(),
+                        a.stride(0),
+                        ob.ptr(),
+                        ob.ld(),
+                        b.stride(0),
+                        beta,
+                        CudaDevice.address(c0),
+                        ldc,
+                        c.stride(0),
+                        a.size(0));
     }
 
     /**

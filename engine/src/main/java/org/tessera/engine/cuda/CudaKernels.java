@@ -48,7 +48,8 @@ final class CudaKernels {
     }
 
     private static byte[] cached(Path dir, String file, String arch, String nvrtc, String source, String header) {
-        String key = sha256(file + "\0" + arch + "\0" + nvrtc + "\0" + header + "\0" + source).substring(0, 24);
+        String key = sha256(file + "\0" + arch + "\0" + nvrtc + "\0" + header + "\0" + source)
+                .substring(0, 24);
         Path path = dir == null ? null : dir.resolve(file.replace(".cu", "") + "-" + arch + "-" + key + ".cubin");
         if (path != null && Files.isRegularFile(path)) {
             try {
@@ -91,7 +92,8 @@ final class CudaKernels {
 
     private static String sha256(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -19,6 +19,7 @@ final class CudaMemory implements MemoryOps {
     private final CudaDevice dev;
     /** Row + 1 of the last bad embedding id since the last synchronize (i64 on the device), made at first use. */
     private Tensor badId;
+
     private int badIdTableRows;
 
     CudaMemory(CudaDevice dev) {
@@ -73,8 +74,9 @@ final class CudaMemory implements MemoryOps {
         }
         if (src.dtype() != dst.dtype()) {
             if (fromHost || toHost) {
-                throw new ShapeMismatchException("copy: converting " + src.dtype().shortName() + " to "
-                        + dst.dtype().shortName() + " while moving between host and device is not supported");
+                throw new ShapeMismatchException(
+                        "copy: converting " + src.dtype().shortName() + " to "
+                                + dst.dtype().shortName() + " while moving between host and device is not supported");
             }
             CudaData.cast(dev, src, dst);
             return;

@@ -35,8 +35,14 @@ final class CudaNorms implements NormOps {
         OpChecks.optionalVector("layerNorm", "weight", weight, x.size(-1));
         OpChecks.optionalVector("layerNorm", "bias", bias, x.size(-1));
         long rows = rows(x);
-        dev.args().i64(rows).i64(x.size(-1)).f32(eps).ptr(CudaDevice.address(x)).ptr(CudaDevice.address(weight))
-                .ptr(CudaDevice.address(bias)).ptr(CudaDevice.address(out));
+        dev.args()
+                .i64(rows)
+                .i64(x.size(-1))
+                .f32(eps)
+                .ptr(CudaDevice.address(x))
+                .ptr(CudaDevice.address(weight))
+                .ptr(CudaDevice.address(bias))
+                .ptr(CudaDevice.address(out));
         dev.launch(FILE, "layernorm_f32", blocks(rows), 1, 1, CudaDevice.THREADS);
     }
 
@@ -46,8 +52,14 @@ final class CudaNorms implements NormOps {
         OpChecks.broadcastsTo("layerNormModulate", "shift", shift, x);
         OpChecks.broadcastsTo("layerNormModulate", "scale", scale, x);
         long rows = rows(x);
-        dev.args().i64(rows).i64(x.size(-1)).f32(eps).struct(KernelStrides.of("layerNormModulate", x.shape(), x, shift, scale))
-                .ptr(CudaDevice.address(x)).ptr(CudaDevice.address(shift)).ptr(CudaDevice.address(scale))
+        dev.args()
+                .i64(rows)
+                .i64(x.size(-1))
+                .f32(eps)
+                .struct(KernelStrides.of("layerNormModulate", x.shape(), x, shift, scale))
+                .ptr(CudaDevice.address(x))
+                .ptr(CudaDevice.address(shift))
+                .ptr(CudaDevice.address(scale))
                 .ptr(CudaDevice.address(out));
         dev.launch(FILE, "layernorm_modulate_f32", blocks(rows), 1, 1, CudaDevice.THREADS);
     }
@@ -58,8 +70,16 @@ final class CudaNorms implements NormOps {
         int n = x.size(0);
         int c = x.size(1);
         long spatial = x.numel() / Math.max(1L, (long) n * c);
-        dev.args().i64(n).i64(c).i64(spatial).i64(groups).f32(eps).ptr(CudaDevice.address(x))
-                .ptr(CudaDevice.address(weight)).ptr(CudaDevice.address(bias)).ptr(CudaDevice.address(out));
+        dev.args()
+                .i64(n)
+                .i64(c)
+                .i64(spatial)
+                .i64(groups)
+                .f32(eps)
+                .ptr(CudaDevice.address(x))
+                .ptr(CudaDevice.address(weight))
+                .ptr(CudaDevice.address(bias))
+                .ptr(CudaDevice.address(out));
         dev.launch(FILE, "groupnorm_f32", blocks((long) n * groups), 1, 1, CudaDevice.THREADS);
     }
 }

@@ -29,7 +29,12 @@ public final class CudaSelfTest {
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%-34s max |err| %.2e (tolerance %.0e) %s", op, maxError, tolerance,
+            return String.format(
+                    Locale.ROOT,
+                    "%-34s max |err| %.2e (tolerance %.0e) %s",
+                    op,
+                    maxError,
+                    tolerance,
                     ok() ? "ok" : "FAILED");
         }
     }
@@ -63,7 +68,8 @@ public final class CudaSelfTest {
     }
 
     /** Runs {@code op} on the reference (host tensors) and on {@code gpu} (uploaded copies); compares the output. */
-    private void check(Backend gpu, String name, double tol, Tensor[] inputs, int[] outShape, BiConsumer<Backend, Tensor[]> op) {
+    private void check(
+            Backend gpu, String name, double tol, Tensor[] inputs, int[] outShape, BiConsumer<Backend, Tensor[]> op) {
         Tensor[] host = new Tensor[inputs.length + 1];
         System.arraycopy(inputs, 0, host, 0, inputs.length);
         host[inputs.length] = Tensor.zeros(DType.F32, outShape);
@@ -76,8 +82,12 @@ public final class CudaSelfTest {
         try {
             op.accept(gpu, device);
             dev.synchronize(name);
-            results.add(new Result(name, maxError(host[inputs.length].toFloatArray(),
-                    dev.download(device[inputs.length]).toFloatArray()), tol));
+            results.add(new Result(
+                    name,
+                    maxError(
+                            host[inputs.length].toFloatArray(),
+                            dev.download(device[inputs.length]).toFloatArray()),
+                    tol));
         } catch (RuntimeException e) {
             results.add(new Result(name + " (" + e.getMessage() + ")", Double.POSITIVE_INFINITY, tol));
         } finally {
@@ -103,9 +113,17 @@ public final class CudaSelfTest {
 
     private void all() {
         int m = 37, k = 300, n = 65;
-        check("gemm 37×300×65", 1e-4, new Tensor[] {random(m, k), random(k, n)}, new int[] {m, n},
+        check(
+                "gemm 37×300×65",
+                1e-4,
+                new Tensor[] {random(m, k), random(k, n)},
+                new int[] {m, n},
                 (b, t) -> b.gemm().matmul(t[0], t[1], t[2]));
-        check("gemm transposed B + bias + gelu", 1e-4, new Tensor[] {random(m, k), random(n, k), random(n)}, new int[] {m, n},
+        check(
+                "gemm transposed B + bias + gelu",
+                1e-4,
+                new Tensor[] {random(m, k), random(n, k), random(n)},
+                new int[] {m, n},
                 (b, t) -> b.gemm().gemm(t[0], t[1].t(), t[3], 1f, 0f, Epilogue.of(t[2], Activation.GELU_TANH)));
         // Packing reads the host weight, as compiling a plan does.
         Tensor weight = random(n, k);
@@ -116,17 +134,49 @@ public final class CudaSelfTest {
         // TF32 keeps 10 mantissa bits and BF16 7: errors grow like 2^-bits·√K relative to the values.
         Backend tf32 = CudaBackend.create(dev, CudaBackend.Precision.TF32);
         Backend bf16 = CudaBackend.create(dev, CudaBackend.Precision.BF16);
-        check(tf32, "gemm TF32, transposed B", 5e-3, new Tensor[] {random(m, k), random(n, k)}, new int[] {m, n},
+        check(
+                tf32,
+                "gemm TF32, transposed B",
+                5e-3,
+                new Tensor[] {random(m, k), random(n, k)},
+                new int[] {m, n},
                 (b, t) -> b.gemm().gemm(t[0], t[1].t(), t[2], 1f, 0f, Epilogue.NONE));
-        check(bf16, "gemm BF16, transposed B + bias", 3e-2, new Tensor[] {random(m, k), random(n, k), random(n)},
-                new int[] {m, n}, (b, t) -> b.gemm().gemm(t[0], t[1].t(), t[3], 1f, 0f, Epilogue.of(t[2], Activation.NONE)));
-        check(bf16, "gemm BF16 packed weight", 3e-2, new Tensor[] {random(m, k)}, new int[] {m, n}, (b, t) ->
-                b.gemm().gemm(t[0], b.gemm().pack(weight.t(), java.lang.foreign.Arena.ofAuto()), t[1], 1f, 0f, Epilogue.NONE));
-        check("batched gemm 3×17×33×29", 1e-4, new Tensor[] {random(3, 17, 33), random(3, 33, 29)}, new int[] {3, 17, 29},
+        check(
+                bf16,
+                "gemm BF16, transposed B + bias",
+                3e-2,
+                new Tensor[] {random(m, k), random(n, k), random(n)},
+                new int[] {m, n},
+                (b, t) -> b.gemm().gemm(t[0], t[1].t(), t[3], 1f, 0f, Epilogue.of(t[2], Activation.NONE)));
+        check(
+                bf16,
+                "gemm BF16 packed weight",
+                3e-2,
+                new Tensor[] {random(m, k)},
+                new int[] {m, n},
+                (b, t) -> b.gemm()
+                        .gemm(
+                                t[0],
+                                b.gemm().pack(weight.t(), java.lang.foreign.Arena.ofAuto()),
+                                t[1],
+                                1f,
+                                0f,
+                                Epilogue.NONE));
+        check(
+                "batched gemm 3×17×33×29",
+                1e-4,
+                new Tensor[] {random(3, 17, 33), random(3, 33, 29)},
+                new int[] {3, 17, 29},
                 (b, t) -> b.gemm().batchedGemm(t[0], t[1], t[2], 1f, 0f));
-        check("attention 2×3×37×72", 1e-4, new Tensor[] {random(2, 3, 37, 72), random(2, 3, 41, 72), random(2, 3, 41, 72)},
-                new int[] {2, 3, 37, 72}, (b, t) -> b.attention().attention(t[0], t[1], t[2], t[3], AttentionMask.NONE));
-        check("attention, additive mask", 1e-4,
+        check(
+                "attention 2×3×37×72",
+                1e-4,
+                new Tensor[] {random(2, 3, 37, 72), random(2, 3, 41, 72), random(2, 3, 41, 72)},
+                new int[] {2, 3, 37, 72},
+                (b, t) -> b.attention().attention(t[0], t[1], t[2], t[3], AttentionMask.NONE));
+        check(
+                "attention, additive mask",
+                1e-4,
                 new Tensor[] {random(2, 3, 33, 40), random(2, 3, 33, 40), random(2, 3, 33, 40), random(33, 33)},
                 new int[] {2, 3, 33, 40},
                 (b, t) -> b.attention().attention(t[0], t[1], t[2], t[4], new AttentionMask.Additive(t[3])));
@@ -134,10 +184,15 @@ public final class CudaSelfTest {
         CudaAttention attention = (CudaAttention) gpu.attention();
         attention.usePath("flash");
         try {
-            check("attention 2×3×37×72 (flash kernel)", 1e-4,
+            check(
+                    "attention 2×3×37×72 (flash kernel)",
+                    1e-4,
                     new Tensor[] {random(2, 3, 37, 72), random(2, 3, 41, 72), random(2, 3, 41, 72)},
-                    new int[] {2, 3, 37, 72}, (b, t) -> b.attention().attention(t[0], t[1], t[2], t[3], AttentionMask.NONE));
-            check("attention, additive mask (flash kernel)", 1e-4,
+                    new int[] {2, 3, 37, 72},
+                    (b, t) -> b.attention().attention(t[0], t[1], t[2], t[3], AttentionMask.NONE));
+            check(
+                    "attention, additive mask (flash kernel)",
+                    1e-4,
                     new Tensor[] {random(2, 3, 33, 40), random(2, 3, 33, 40), random(2, 3, 33, 40), random(33, 33)},
                     new int[] {2, 3, 33, 40},
                     (b, t) -> b.attention().attention(t[0], t[1], t[2], t[4], new AttentionMask.Additive(t[3])));
@@ -148,46 +203,121 @@ public final class CudaSelfTest {
         Tensor qkv = random(2, 19, 3, 4, 24);
         check("attention on qkv slices (strided)", 1e-4, new Tensor[] {qkv}, new int[] {2, 4, 19, 24}, (b, t) -> {
             Tensor heads = t[0].permute(2, 0, 3, 1, 4); // [3, B, H, N, d]
-            b.attention().attention(heads.select(0, 0), heads.select(0, 1), heads.select(0, 2), t[1], AttentionMask.NONE);
+            b.attention()
+                    .attention(heads.select(0, 0), heads.select(0, 1), heads.select(0, 2), t[1], AttentionMask.NONE);
         });
         int[][] segs = new int[2][35];
         for (int i = 0; i < 35; i++) {
             segs[0][i] = i / 12;
             segs[1][i] = i < 20 ? 0 : 1;
         }
-        check("attention, segment ids", 1e-4, new Tensor[] {random(2, 2, 35, 16), random(2, 2, 35, 16), random(2, 2, 35, 16)},
+        check(
+                "attention, segment ids",
+                1e-4,
+                new Tensor[] {random(2, 2, 35, 16), random(2, 2, 35, 16), random(2, 2, 35, 16)},
                 new int[] {2, 2, 35, 16},
                 (b, t) -> b.attention().attention(t[0], t[1], t[2], t[3], new AttentionMask.Segments(segs, segs)));
-        check("softmax 7×1000", 1e-5, new Tensor[] {random(7, 1000)}, new int[] {7, 1000},
+        check(
+                "softmax 7×1000",
+                1e-5,
+                new Tensor[] {random(7, 1000)},
+                new int[] {7, 1000},
                 (b, t) -> b.norms().softmax(t[0], t[1]));
-        check("layerNorm 17×1152 affine", 1e-4, new Tensor[] {random(17, 1152), random(1152), random(1152)},
-                new int[] {17, 1152}, (b, t) -> b.norms().layerNorm(t[0], t[1], t[2], 1e-6f, t[3]));
-        check("layerNorm + modulate", 1e-4, new Tensor[] {random(2, 33, 72), random(2, 1, 72), random(2, 1, 72)},
-                new int[] {2, 33, 72}, (b, t) -> b.norms().layerNormModulate(t[0], t[1], t[2], 1e-6f, t[3]));
-        check("groupNorm 2×12×7×5, 3 groups", 1e-4, new Tensor[] {random(2, 12, 7, 5), random(12), random(12)},
-                new int[] {2, 12, 7, 5}, (b, t) -> b.norms().groupNorm(t[0], 3, t[1], t[2], 1e-5f, t[3]));
-        check("add with broadcast", 0, new Tensor[] {random(3, 1, 17), random(5, 1)}, new int[] {3, 5, 17},
+        check(
+                "layerNorm 17×1152 affine",
+                1e-4,
+                new Tensor[] {random(17, 1152), random(1152), random(1152)},
+                new int[] {17, 1152},
+                (b, t) -> b.norms().layerNorm(t[0], t[1], t[2], 1e-6f, t[3]));
+        check(
+                "layerNorm + modulate",
+                1e-4,
+                new Tensor[] {random(2, 33, 72), random(2, 1, 72), random(2, 1, 72)},
+                new int[] {2, 33, 72},
+                (b, t) -> b.norms().layerNormModulate(t[0], t[1], t[2], 1e-6f, t[3]));
+        check(
+                "groupNorm 2×12×7×5, 3 groups",
+                1e-4,
+                new Tensor[] {random(2, 12, 7, 5), random(12), random(12)},
+                new int[] {2, 12, 7, 5},
+                (b, t) -> b.norms().groupNorm(t[0], 3, t[1], t[2], 1e-5f, t[3]));
+        check(
+                "add with broadcast",
+                0,
+                new Tensor[] {random(3, 1, 17), random(5, 1)},
+                new int[] {3, 5, 17},
                 (b, t) -> b.elementwise().add(t[0], t[1], t[2]));
-        check("div, transposed view", 1e-6, new Tensor[] {random(9, 7), random(7, 9)}, new int[] {9, 7},
+        check(
+                "div, transposed view",
+                1e-6,
+                new Tensor[] {random(9, 7), random(7, 9)},
+                new int[] {9, 7},
                 (b, t) -> b.elementwise().div(t[0], t[1].t(), t[2]));
-        check("axpby", 1e-6, new Tensor[] {random(1001), random(1001)}, new int[] {1001},
+        check(
+                "axpby",
+                1e-6,
+                new Tensor[] {random(1001), random(1001)},
+                new int[] {1001},
                 (b, t) -> b.elementwise().axpby(0.3f, t[0], -1.7f, t[1], t[2]));
-        check("gelu", 1e-6, new Tensor[] {random(1001)}, new int[] {1001}, (b, t) -> b.elementwise().gelu(t[0], t[1]));
-        check("silu", 1e-6, new Tensor[] {random(1001)}, new int[] {1001}, (b, t) -> b.elementwise().silu(t[0], t[1]));
-        check("modulate", 1e-6, new Tensor[] {random(2, 7, 33), random(2, 1, 33), random(2, 1, 33)}, new int[] {2, 7, 33},
+        check(
+                "gelu",
+                1e-6,
+                new Tensor[] {random(1001)},
+                new int[] {1001},
+                (b, t) -> b.elementwise().gelu(t[0], t[1]));
+        check(
+                "silu",
+                1e-6,
+                new Tensor[] {random(1001)},
+                new int[] {1001},
+                (b, t) -> b.elementwise().silu(t[0], t[1]));
+        check(
+                "modulate",
+                1e-6,
+                new Tensor[] {random(2, 7, 33), random(2, 1, 33), random(2, 1, 33)},
+                new int[] {2, 7, 33},
                 (b, t) -> b.elementwise().modulate(t[0], t[1], t[2], t[3]));
-        check("timestep embedding 3×257", 1e-6, new Tensor[] {Tensor.of(new float[] {0f, 17.5f, 999f}, 3)}, new int[] {3, 257},
+        check(
+                "timestep embedding 3×257",
+                1e-6,
+                new Tensor[] {Tensor.of(new float[] {0f, 17.5f, 999f}, 3)},
+                new int[] {3, 257},
                 (b, t) -> b.tables().timestepEmbedding(t[0], 10000, t[1]));
-        check("sin-cos 1-D", 1e-6, new Tensor[] {Tensor.of(new float[] {0f, 3f, 11f, 200f}, 4)}, new int[] {4, 64},
+        check(
+                "sin-cos 1-D",
+                1e-6,
+                new Tensor[] {Tensor.of(new float[] {0f, 3f, 11f, 200f}, 4)},
+                new int[] {4, 64},
                 (b, t) -> b.tables().sinCos1d(t[0], t[1]));
-        check("sin-cos 2-D 5×7", 1e-6, new Tensor[] {}, new int[] {35, 72}, (b, t) -> b.tables().sinCos2d(5, 7, t[0]));
-        check("patch embed 2-D", 1e-4, new Tensor[] {random(2, 4, 8, 6), random(24, 4, 2, 2), random(24)},
-                new int[] {2, 12, 24}, (b, t) -> b.conv().patchEmbed2d(t[0], t[1], t[2], t[3]));
-        check("patch embed 3-D", 1e-4, new Tensor[] {random(1, 3, 4, 4, 6), random(10, 3, 2, 2, 3), random(10)},
-                new int[] {1, 8, 10}, (b, t) -> b.conv().patchEmbed3d(t[0], t[1], t[2], t[3]));
-        check("conv2d stride 2 padding 1", 1e-4, new Tensor[] {random(2, 3, 9, 7), random(5, 3, 3, 3), random(5)},
-                new int[] {2, 5, 5, 4}, (b, t) -> b.conv().conv2d(t[0], t[1], t[2], 2, 1, t[3]));
-        check("upsample ×2", 0, new Tensor[] {random(2, 3, 5, 4)}, new int[] {2, 3, 10, 8},
+        check(
+                "sin-cos 2-D 5×7",
+                1e-6,
+                new Tensor[] {},
+                new int[] {35, 72},
+                (b, t) -> b.tables().sinCos2d(5, 7, t[0]));
+        check(
+                "patch embed 2-D",
+                1e-4,
+                new Tensor[] {random(2, 4, 8, 6), random(24, 4, 2, 2), random(24)},
+                new int[] {2, 12, 24},
+                (b, t) -> b.conv().patchEmbed2d(t[0], t[1], t[2], t[3]));
+        check(
+                "patch embed 3-D",
+                1e-4,
+                new Tensor[] {random(1, 3, 4, 4, 6), random(10, 3, 2, 2, 3), random(10)},
+                new int[] {1, 8, 10},
+                (b, t) -> b.conv().patchEmbed3d(t[0], t[1], t[2], t[3]));
+        check(
+                "conv2d stride 2 padding 1",
+                1e-4,
+                new Tensor[] {random(2, 3, 9, 7), random(5, 3, 3, 3), random(5)},
+                new int[] {2, 5, 5, 4},
+                (b, t) -> b.conv().conv2d(t[0], t[1], t[2], 2, 1, t[3]));
+        check(
+                "upsample ×2",
+                0,
+                new Tensor[] {random(2, 3, 5, 4)},
+                new int[] {2, 3, 10, 8},
                 (b, t) -> b.conv().upsampleNearest2d(t[0], 2, t[1]));
         randomStreams();
         integerData();
@@ -203,18 +333,22 @@ public final class CudaSelfTest {
         var graph = org.tessera.engine.graph.SampleGraphs.ditLike();
         var inputs = org.tessera.engine.graph.SampleGraphs.ditLikeInputs();
         try (WorkerPool pool = new WorkerPool(1)) {
-            Backend host = org.tessera.engine.backend.Backends.cpu(pool, m -> { });
+            Backend host = org.tessera.engine.backend.Backends.cpu(pool, m -> {});
             float[] expected;
             try (var e = org.tessera.engine.graph.Planner.compile(graph, host).newExecution()) {
                 expected = e.run(inputs).get("out").toFloatArray();
             }
-            var compiled = org.tessera.engine.graph.Planner.compile(graph, gpu, host,
-                    org.tessera.engine.graph.Planner.Options.DEFAULT, t -> { });
+            var compiled = org.tessera.engine.graph.Planner.compile(
+                    graph, gpu, host, org.tessera.engine.graph.Planner.Options.DEFAULT, t -> {});
             try (var e = compiled.newExecution()) {
                 for (int run = 0; run < 3; run++) {
-                    String name = "DiT-like plan, run " + run + (run == 0 ? " (eager)" : run == 1 ? " (captured)" : " (replayed)");
+                    String name = "DiT-like plan, run " + run
+                            + (run == 0 ? " (eager)" : run == 1 ? " (captured)" : " (replayed)");
                     try {
-                        results.add(new Result(name, maxError(expected, e.run(inputs).get("out").toFloatArray()), 1e-4));
+                        results.add(new Result(
+                                name,
+                                maxError(expected, e.run(inputs).get("out").toFloatArray()),
+                                1e-4));
                     } catch (RuntimeException ex) {
                         results.add(new Result(name + " (" + ex.getMessage() + ")", Double.POSITIVE_INFINITY, 1e-4));
                     }
@@ -266,8 +400,10 @@ public final class CudaSelfTest {
             Tensor d = dev.allocate(DType.F32, n);
             try {
                 CudaData.random(dev, 42, 3, normal, d);
-                results.add(new Result(normal ? "random normal (same as CPU)" : "random uniform (same as CPU)",
-                        maxError(host.toFloatArray(), dev.download(d).toFloatArray()), 1e-6));
+                results.add(new Result(
+                        normal ? "random normal (same as CPU)" : "random uniform (same as CPU)",
+                        maxError(host.toFloatArray(), dev.download(d).toFloatArray()),
+                        1e-6));
             } finally {
                 dev.free(d);
             }

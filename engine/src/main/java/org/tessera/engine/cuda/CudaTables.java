@@ -23,13 +23,20 @@ final class CudaTables implements TableOps {
             case F32 -> 0;
             case I64 -> 1;
             case I32 -> 2;
-            default -> throw new ShapeMismatchException("timestepEmbedding on CUDA: t must be f32, i64 or i32, got "
-                    + t.dtype().shortName());
+            default ->
+                throw new ShapeMismatchException("timestepEmbedding on CUDA: t must be f32, i64 or i32, got "
+                        + t.dtype().shortName());
         };
         if (out.numel() == 0) {
             return;
         }
-        dev.args().i64(out.size(0)).i64(out.size(1)).f64(maxPeriod).ptr(CudaDevice.address(t)).i32(type).i64(t.stride(0))
+        dev.args()
+                .i64(out.size(0))
+                .i64(out.size(1))
+                .f64(maxPeriod)
+                .ptr(CudaDevice.address(t))
+                .i32(type)
+                .i64(t.stride(0))
                 .ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "timestep_embedding_f32", out.numel());
     }
@@ -38,7 +45,11 @@ final class CudaTables implements TableOps {
     public void sinCos1d(Tensor positions, Tensor out) {
         OpChecks.sinCos1d(positions, out);
         requireF32("sinCos1d", positions);
-        dev.args().i64(out.size(0)).i64(out.size(1)).ptr(CudaDevice.address(positions)).ptr(CudaDevice.address(out));
+        dev.args()
+                .i64(out.size(0))
+                .i64(out.size(1))
+                .ptr(CudaDevice.address(positions))
+                .ptr(CudaDevice.address(out));
         dev.launch1d(FILE, "sincos1d_f32", out.numel());
     }
 
@@ -51,8 +62,8 @@ final class CudaTables implements TableOps {
 
     private static void requireF32(String op, Tensor t) {
         if (t.dtype() != DType.F32 || !t.isContiguous()) {
-            throw new ShapeMismatchException(op + " on CUDA: expects a contiguous f32 input, got " + t.dtype().shortName()
-                    + java.util.Arrays.toString(t.shape()));
+            throw new ShapeMismatchException(op + " on CUDA: expects a contiguous f32 input, got "
+                    + t.dtype().shortName() + java.util.Arrays.toString(t.shape()));
         }
     }
 }

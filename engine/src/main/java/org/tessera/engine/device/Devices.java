@@ -42,8 +42,10 @@ public final class Devices {
             }
             ComputeDevice d;
             try {
-                d = gpu == null ? new ComputeDevice(host, host, null)
-                        : new ComputeDevice(host, CudaBackend.create(gpu, CudaBackend.Precision.valueOf(precision.name())), gpu);
+                d = gpu == null
+                        ? new ComputeDevice(host, host, null)
+                        : new ComputeDevice(
+                                host, CudaBackend.create(gpu, CudaBackend.Precision.valueOf(precision.name())), gpu);
             } catch (RuntimeException e) {
                 if (gpu != null) {
                     gpu.close();
@@ -81,7 +83,8 @@ public final class Devices {
     }
 
     private static CudaDevice openGpu(DeviceChoice choice, Consumer<String> warn) {
-        if (choice == DeviceChoice.CPU || choice == DeviceChoice.AUTO && !Cuda.probe().available()) {
+        if (choice == DeviceChoice.CPU
+                || choice == DeviceChoice.AUTO && !Cuda.probe().available()) {
             return null;
         }
         try {
@@ -103,7 +106,9 @@ public final class Devices {
     }
 
     private static void warnFallback(RuntimeException e, Consumer<String> warn) {
-        String first = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+        String first = e.getMessage() == null
+                ? e.getClass().getSimpleName()
+                : e.getMessage().lines().findFirst().orElse("");
         warn.accept("tessera: warning: CUDA is present but could not start (" + first + "); running on the CPU");
     }
 }

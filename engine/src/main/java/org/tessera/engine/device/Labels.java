@@ -18,7 +18,8 @@ final class Labels {
                 return e;
             }
         }
-        String[] names = Arrays.stream(type.getEnumConstants()).map(Labels::label).toArray(String[]::new);
+        String[] names =
+                Arrays.stream(type.getEnumConstants()).map(Labels::label).toArray(String[]::new);
         String list = String.join(", ", Arrays.copyOf(names, names.length - 1)) + " or " + names[names.length - 1];
         throw new IllegalArgumentException(what + " must be " + list + ", got '" + text + "'");
     }

@@ -151,8 +151,9 @@ final class Buffers {
     /** Checks that {@code t} is a contiguous F32 tensor, to be processed in place by {@code op}. */
     static void checkContiguousF32(String op, Tensor t) {
         if (t.dtype() != DType.F32 || !t.isContiguous()) {
-            throw new ShapeMismatchException(op + ": expected a contiguous f32 tensor, got " + t.dtype().shortName() + " "
-                    + Shapes.toString(t.shape()) + (t.isContiguous() ? "" : " (strided)"));
+            throw new ShapeMismatchException(
+                    op + ": expected a contiguous f32 tensor, got " + t.dtype().shortName() + " "
+                            + Shapes.toString(t.shape()) + (t.isContiguous() ? "" : " (strided)"));
         }
     }
 

@@ -62,8 +62,8 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
      * @param unconditional the null conditioning, [1, …] (broadcast over the batch) or [B, …];
      *     e.g. DiT's label {@code num_classes}
      */
-    public ClassifierFreeGuidance(DenoisingModel model, double scale, Tensor unconditional, Channels channels,
-            ElementwiseOps ops) {
+    public ClassifierFreeGuidance(
+            DenoisingModel model, double scale, Tensor unconditional, Channels channels, ElementwiseOps ops) {
         if (!Double.isFinite(scale)) {
             throw new IllegalArgumentException("classifier-free guidance: scale = " + scale + " must be finite");
         }
@@ -94,8 +94,8 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
         }
         int batch = xt.size(0);
         if (conditioning.rank() < 1 || conditioning.size(0) != batch) {
-            throw new ShapeMismatchException("classifier-free guidance: conditioning " + Shapes.toString(conditioning.shape())
-                    + " for a batch of " + batch);
+            throw new ShapeMismatchException("classifier-free guidance: conditioning "
+                    + Shapes.toString(conditioning.shape()) + " for a batch of " + batch);
         }
         prepareInputs(xt, timesteps, conditioning);
         xCond.copyFrom(xt);

@@ -20,10 +20,10 @@ import org.tessera.engine.tensor.Tensor;
 public final class DdimSampler extends Sampler {
     private final double eta;
     // The step's coefficients by step index, computed once in double.
-    private final double[] sigma;   // σ_t
-    private final double[] x0Coef;  // √ᾱ_{t−1}
+    private final double[] sigma; // σ_t
+    private final double[] x0Coef; // √ᾱ_{t−1}
     private final double[] epsCoef; // √(1 − ᾱ_{t−1} − σ_t²)
-    private final double[] one;     // 1
+    private final double[] one; // 1
 
     public DdimSampler(GaussianDiffusion diffusion, double eta, X0Processing x0Processing, WorkerPool pool) {
         super(diffusion, x0Processing, pool);
@@ -39,7 +39,8 @@ public final class DdimSampler extends Sampler {
         one = new double[steps];
         Arrays.fill(one, 1.0);
         for (int k = 0; k < steps; k++) {
-            sigma[k] = eta * Math.sqrt((1 - s.alphaBarPrev(k)) / (1 - s.alphaBar(k)))
+            sigma[k] = eta
+                    * Math.sqrt((1 - s.alphaBarPrev(k)) / (1 - s.alphaBar(k)))
                     * Math.sqrt(1 - s.alphaBar(k) / s.alphaBarPrev(k));
             x0Coef[k] = Math.sqrt(s.alphaBarPrev(k));
             epsCoef[k] = Math.sqrt(Math.max(0, 1 - s.alphaBarPrev(k) - sigma[k] * sigma[k]));

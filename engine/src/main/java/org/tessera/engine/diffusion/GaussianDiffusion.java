@@ -54,22 +54,22 @@ public final class GaussianDiffusion {
     private final ElementwiseOps ops;
 
     // Coefficients by step, in double, named after the reference's precomputed buffers.
-    private final double[] zero;                      // 0
-    private final double[] sqrtOneMinusBeta;          // √(1 − β_t)
-    private final double[] sqrtAlphaBar;              // √ᾱ_t
-    private final double[] sqrtOneMinusAlphaBar;      // √(1 − ᾱ_t)
-    private final double[] negSqrtOneMinusAlphaBar;   // −√(1 − ᾱ_t)
-    private final double[] sqrtRecipAlphaBar;         // √(1/ᾱ_t)
-    private final double[] negSqrtRecipM1AlphaBar;    // −√(1/ᾱ_t − 1)
+    private final double[] zero; // 0
+    private final double[] sqrtOneMinusBeta; // √(1 − β_t)
+    private final double[] sqrtAlphaBar; // √ᾱ_t
+    private final double[] sqrtOneMinusAlphaBar; // √(1 − ᾱ_t)
+    private final double[] negSqrtOneMinusAlphaBar; // −√(1 − ᾱ_t)
+    private final double[] sqrtRecipAlphaBar; // √(1/ᾱ_t)
+    private final double[] negSqrtRecipM1AlphaBar; // −√(1/ᾱ_t − 1)
     private final double[] recipSqrtOneMinusAlphaBar; // 1/√(1 − ᾱ_t)
-    private final double[] negSqrtSnr;                // −√(ᾱ_t / (1 − ᾱ_t))
-    private final double[] posteriorMeanCoef1;        // c1_t, of x_0
-    private final double[] posteriorMeanCoef2;        // c2_t, of x_t
-    private final double[] fixedVariance;             // σ²_t of the fixed variance types (unused for LEARNED_RANGE)
-    private final double[] fixedLogVariance;          // log σ²_t, likewise
+    private final double[] negSqrtSnr; // −√(ᾱ_t / (1 − ᾱ_t))
+    private final double[] posteriorMeanCoef1; // c1_t, of x_0
+    private final double[] posteriorMeanCoef2; // c2_t, of x_t
+    private final double[] fixedVariance; // σ²_t of the fixed variance types (unused for LEARNED_RANGE)
+    private final double[] fixedLogVariance; // log σ²_t, likewise
 
-    public GaussianDiffusion(NoiseSchedule schedule, Parameterization parameterization, VarianceType varianceType,
-            ElementwiseOps ops) {
+    public GaussianDiffusion(
+            NoiseSchedule schedule, Parameterization parameterization, VarianceType varianceType, ElementwiseOps ops) {
         this.schedule = schedule;
         this.parameterization = parameterization;
         this.varianceType = varianceType;
@@ -86,9 +86,10 @@ public final class GaussianDiffusion {
         negSqrtSnr = table(s -> -Math.sqrt(schedule.alphaBar(s) / (1 - schedule.alphaBar(s))));
         posteriorMeanCoef1 = table(schedule::posteriorMeanCoef1);
         posteriorMeanCoef2 = table(schedule::posteriorMeanCoef2);
-        fixedVariance = table(s -> varianceType == VarianceType.FIXED_LARGE ? largeVariance(s)
-                : schedule.posteriorVariance(s));
-        fixedLogVariance = table(s -> varianceType == VarianceType.FIXED_LARGE ? Math.log(largeVariance(s))
+        fixedVariance =
+                table(s -> varianceType == VarianceType.FIXED_LARGE ? largeVariance(s) : schedule.posteriorVariance(s));
+        fixedLogVariance = table(s -> varianceType == VarianceType.FIXED_LARGE
+                ? Math.log(largeVariance(s))
                 : schedule.posteriorLogVarianceClipped(s));
     }
 
@@ -166,7 +167,9 @@ public final class GaussianDiffusion {
      */
     public Gaussian qPosterior(Tensor x0, Tensor xt, int[] t) {
         Tensor mean = into(x0, out -> posteriorMeanInto(x0, xt, t, out));
-        return new Gaussian(mean, Buffers.perSample(perSample(t, schedule::posteriorVariance), x0.shape()),
+        return new Gaussian(
+                mean,
+                Buffers.perSample(perSample(t, schedule::posteriorVariance), x0.shape()),
                 Buffers.perSample(perSample(t, schedule::posteriorLogVarianceClipped), x0.shape()));
     }
 
@@ -272,7 +275,8 @@ public final class GaussianDiffusion {
     }
 
     /** p_θ(x_{t−1} | x_t) from a call of {@code model}. */
-    public Prediction pMeanVariance(DenoisingModel model, Tensor xt, int[] t, Tensor conditioning, X0Processing x0Processing) {
+    public Prediction pMeanVariance(
+            DenoisingModel model, Tensor xt, int[] t, Tensor conditioning, X0Processing x0Processing) {
         return pMeanVariance(modelOutput(model, xt, t, conditioning), xt, t, x0Processing);
     }
 
@@ -292,8 +296,12 @@ public final class GaussianDiffusion {
         Tensor mean = Buffers.zeros(shape);
         pMeanVarianceInto(output, xt, t, x0Processing, x0, mean, null);
         if (varianceType != VarianceType.LEARNED_RANGE) {
-            return new Prediction(mean, Buffers.perSample(perSample(t, s -> fixedVariance[s]), shape),
-                    Buffers.perSample(perSample(t, s -> fixedLogVariance[s]), shape), x0, output);
+            return new Prediction(
+                    mean,
+                    Buffers.perSample(perSample(t, s -> fixedVariance[s]), shape),
+                    Buffers.perSample(perSample(t, s -> fixedLogVariance[s]), shape),
+                    x0,
+                    output);
         }
         Tensor logVariance = Buffers.zeros(shape);
         logVarianceInto(output, xt, t, logVariance);
@@ -311,8 +319,14 @@ public final class GaussianDiffusion {
      * is a contiguous F32 tensor of xt's shape, distinct from xt, from {@code output} and from the
      * other outputs. {@code output} is only read, and not kept.
      */
-    public void pMeanVarianceInto(Tensor output, Tensor xt, int[] t, X0Processing x0Processing, Tensor x0Out,
-            Tensor meanOut, Tensor logVarianceOut) {
+    public void pMeanVarianceInto(
+            Tensor output,
+            Tensor xt,
+            int[] t,
+            X0Processing x0Processing,
+            Tensor x0Out,
+            Tensor meanOut,
+            Tensor logVarianceOut) {
         String op = "GaussianDiffusion.pMeanVarianceInto";
         check("GaussianDiffusion.pMeanVariance", xt, t);
         checkOutput(xt, output);
@@ -397,7 +411,11 @@ public final class GaussianDiffusion {
             return;
         }
         for (int b = 0; b < t.length; b++) {
-            ops.axpby((float) alphaByStep[t[b]], x.select(0, b), (float) betaByStep[t[b]], y.select(0, b),
+            ops.axpby(
+                    (float) alphaByStep[t[b]],
+                    x.select(0, b),
+                    (float) betaByStep[t[b]],
+                    y.select(0, b),
                     out.select(0, b));
         }
     }
@@ -466,9 +484,10 @@ public final class GaussianDiffusion {
             want[1] = channels;
             int[] got = out.shape();
             if (got.length == want.length && got.length >= 2 && got[0] == want[0] && got[1] != want[1]) {
-                throw new ShapeMismatchException("GaussianDiffusion: model output " + Shapes.toString(got) + " has " + got[1]
-                        + " channels but variance type " + varianceType + " needs " + want[1] + " for "
-                        + xt.size(1) + " input channels");
+                throw new ShapeMismatchException(
+                        "GaussianDiffusion: model output " + Shapes.toString(got) + " has " + got[1]
+                                + " channels but variance type " + varianceType + " needs " + want[1] + " for "
+                                + xt.size(1) + " input channels");
             }
             throw new ShapeMismatchException("GaussianDiffusion: model output " + Shapes.toString(got) + " must be "
                     + Shapes.toString(want) + " for input " + Shapes.toString(xt.shape()) + " and variance type "

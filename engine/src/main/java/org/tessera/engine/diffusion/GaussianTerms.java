@@ -79,8 +79,9 @@ public final class GaussianTerms {
 
     private static void same(String op, Tensor a, Tensor b, Tensor c, Tensor d) {
         if (!a.sameShape(b) || !a.sameShape(c) || !a.sameShape(d)) {
-            throw new ShapeMismatchException(op + ": shapes " + Shapes.toString(a.shape()) + ", " + Shapes.toString(b.shape())
-                    + ", " + Shapes.toString(c.shape()) + " and " + Shapes.toString(d.shape()) + " differ");
+            throw new ShapeMismatchException(
+                    op + ": shapes " + Shapes.toString(a.shape()) + ", " + Shapes.toString(b.shape()) + ", "
+                            + Shapes.toString(c.shape()) + " and " + Shapes.toString(d.shape()) + " differ");
         }
     }
 }

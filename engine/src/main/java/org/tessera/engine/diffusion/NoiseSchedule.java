@@ -80,8 +80,8 @@ public final class NoiseSchedule {
             throw new IllegalArgumentException("NoiseSchedule: betas must hold at least one step, got none");
         }
         if (timestepMap.length != betas.length) {
-            throw new IllegalArgumentException("NoiseSchedule: timestepMap has " + timestepMap.length
-                    + " entries for " + betas.length + " betas");
+            throw new IllegalArgumentException(
+                    "NoiseSchedule: timestepMap has " + timestepMap.length + " entries for " + betas.length + " betas");
         }
         for (int t = 0; t < betas.length; t++) {
             double b = betas[t];

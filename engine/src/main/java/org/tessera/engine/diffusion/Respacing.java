@@ -37,7 +37,8 @@ public final class Respacing {
         Arrays.sort(sorted);
         for (int i = 0; i < sorted.length; i++) {
             if (sorted[i] < 0 || sorted[i] >= total) {
-                throw new IllegalArgumentException("Respacing: kept step " + sorted[i] + " is outside [0, " + total + ")");
+                throw new IllegalArgumentException(
+                        "Respacing: kept step " + sorted[i] + " is outside [0, " + total + ")");
             }
             if (i > 0 && sorted[i] == sorted[i - 1]) {
                 throw new IllegalArgumentException("Respacing: kept step " + sorted[i] + " is repeated");
@@ -76,8 +77,8 @@ public final class Respacing {
                     return out;
                 }
             }
-            throw new IllegalArgumentException("Respacing: cannot create exactly " + desired + " steps out of "
-                    + steps + " with an integer stride (timestep respacing \"" + sectionCounts + "\")");
+            throw new IllegalArgumentException("Respacing: cannot create exactly " + desired + " steps out of " + steps
+                    + " with an integer stride (timestep respacing \"" + sectionCounts + "\")");
         }
         String[] parts = spec.split(",", -1);
         int[] counts = new int[parts.length];
@@ -96,8 +97,9 @@ public final class Respacing {
             int size = sizePer + (i < extra ? 1 : 0);
             int count = counts[i];
             if (size < count) {
-                throw new IllegalArgumentException("Respacing: cannot divide section " + i + " of " + size
-                        + " steps into " + count + " (timestep respacing \"" + sectionCounts + "\", T = " + steps + ")");
+                throw new IllegalArgumentException(
+                        "Respacing: cannot divide section " + i + " of " + size + " steps into " + count
+                                + " (timestep respacing \"" + sectionCounts + "\", T = " + steps + ")");
             }
             double fracStride = count <= 1 ? 1 : (double) (size - 1) / (count - 1);
             double cur = 0;
@@ -121,8 +123,8 @@ public final class Respacing {
             }
             return n;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("Respacing: \"" + part + "\" in timestep respacing \"" + spec
-                    + "\" is not a step count", e);
+            throw new IllegalArgumentException(
+                    "Respacing: \"" + part + "\" in timestep respacing \"" + spec + "\" is not a step count", e);
         }
     }
 }

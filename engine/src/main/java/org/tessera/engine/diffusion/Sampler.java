@@ -56,6 +56,7 @@ public abstract sealed class Sampler permits DdpmSampler, DdimSampler {
         final int[] t;
         /** The original timesteps the model sees: I64 [B]. */
         final Tensor timesteps;
+
         final Tensor x;
         /** x̂_0 of the current step, as processed. */
         final Tensor x0;
@@ -107,8 +108,8 @@ public abstract sealed class Sampler permits DdpmSampler, DdimSampler {
      * sample in place; otherwise it must not overlap it. Work buffers are allocated once here and
      * freed before returning; no step allocates a tensor.
      */
-    public void sampleInto(DenoisingModel model, Tensor xT, Tensor conditioning, long seed, StepCallback callback,
-            Tensor out) {
+    public void sampleInto(
+            DenoisingModel model, Tensor xT, Tensor conditioning, long seed, StepCallback callback, Tensor out) {
         Buffers.checkBatch(name(), "x_T", xT);
         Buffers.checkDestination(name(), "out", out, xT);
         if (out != xT) {

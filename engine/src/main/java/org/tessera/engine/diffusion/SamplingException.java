@@ -18,9 +18,12 @@ public final class SamplingException extends RuntimeException {
     public static void checkFinite(String sampler, org.tessera.engine.tensor.Tensor x, int i, int total, int timestep) {
         long first = Buffers.firstNonFinite(x);
         if (first >= 0) {
-            throw new SamplingException(sampler + ": step " + i + " of " + total + " (timestep " + timestep + ") produced "
-                    + Buffers.countNonFinite(x) + " non-finite values (first at element " + first + ": "
-                    + Buffers.get(x, first) + ")", i, timestep);
+            throw new SamplingException(
+                    sampler + ": step " + i + " of " + total + " (timestep " + timestep + ") produced "
+                            + Buffers.countNonFinite(x) + " non-finite values (first at element " + first + ": "
+                            + Buffers.get(x, first) + ")",
+                    i,
+                    timestep);
         }
     }
 

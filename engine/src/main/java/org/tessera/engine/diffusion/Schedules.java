@@ -18,7 +18,8 @@ public final class Schedules {
      * 0.012) and {@code sqrt_linear} (LDM's {@code "sqrt"}, 1e-4 to 0.02). The one list the
      * language checks against and the runtime builds from.
      */
-    public static final java.util.List<String> NAMES = java.util.List.of("linear", "cosine", "scaled_linear", "sqrt_linear");
+    public static final java.util.List<String> NAMES =
+            java.util.List.of("linear", "cosine", "scaled_linear", "sqrt_linear");
 
     private Schedules() {}
 
@@ -33,7 +34,9 @@ public final class Schedules {
             case "cosine" -> cosine(steps);
             case "scaled_linear" -> scaledLinear(steps, 0.00085, 0.012);
             case "sqrt_linear" -> sqrtLinear(steps, 0.0001, 0.02);
-            default -> throw new IllegalArgumentException("unknown schedule '" + name + "' (" + String.join(", ", NAMES) + ")");
+            default ->
+                throw new IllegalArgumentException(
+                        "unknown schedule '" + name + "' (" + String.join(", ", NAMES) + ")");
         };
     }
 
@@ -85,10 +88,13 @@ public final class Schedules {
      * ᾱ(τ) = cos²((τ + 0.008) / 1.008 · π/2), β capped at 0.999.
      */
     public static NoiseSchedule cosine(int steps) {
-        return fromAlphaBar(steps, tau -> {
-            double c = Math.cos((tau + COSINE_S) / (1 + COSINE_S) * Math.PI / 2);
-            return c * c;
-        }, COSINE_MAX_BETA);
+        return fromAlphaBar(
+                steps,
+                tau -> {
+                    double c = Math.cos((tau + COSINE_S) / (1 + COSINE_S) * Math.PI / 2);
+                    return c * c;
+                },
+                COSINE_MAX_BETA);
     }
 
     /**

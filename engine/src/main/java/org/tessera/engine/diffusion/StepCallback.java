@@ -6,7 +6,7 @@ import org.tessera.engine.tensor.Tensor;
 @FunctionalInterface
 public interface StepCallback {
     /** Does nothing. */
-    StepCallback NONE = (step, total, timestep, x, predictedX0) -> { };
+    StepCallback NONE = (step, total, timestep, x, predictedX0) -> {};
 
     /**
      * @param step 0 for the first (noisiest) step, {@code total − 1} for the last
@@ -26,5 +26,5 @@ public interface StepCallback {
      * @param index 0 for the first sampling stage
      * @param count how many sampling stages the pipeline has
      */
-    default void onStage(String stage, int index, int count) { }
+    default void onStage(String stage, int index, int count) {}
 }

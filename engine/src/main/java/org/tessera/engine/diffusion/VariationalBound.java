@@ -29,7 +29,8 @@ public final class VariationalBound {
      * {@code [sample][t]}) the term L_t, the MSE of x̂_0 against x_0 and the MSE of the implied
      * ε̂ against the noise used.
      */
-    public record Result(double[] totalBpd, double[] priorBpd, double[][] termsBpd, double[][] x0Mse, double[][] epsMse) {}
+    public record Result(
+            double[] totalBpd, double[] priorBpd, double[][] termsBpd, double[][] x0Mse, double[][] epsMse) {}
 
     private final GaussianDiffusion diffusion;
 
@@ -51,7 +52,8 @@ public final class VariationalBound {
     public Term term(GaussianDiffusion.Prediction p, Tensor x0, Tensor xt, int[] t) {
         int batch = x0.size(0);
         GaussianDiffusion.Gaussian q = diffusion.qPosterior(x0, xt, t);
-        double[] kl = Buffers.meanFlat(GaussianTerms.normalKl(q.mean(), q.logVariance(), p.mean(), p.logVariance()), batch);
+        double[] kl =
+                Buffers.meanFlat(GaussianTerms.normalKl(q.mean(), q.logVariance(), p.mean(), p.logVariance()), batch);
         float[] logScales = p.logVariance().toFloatArray(); // log σ = ½ log σ², exact in float
         for (int i = 0; i < logScales.length; i++) {
             logScales[i] *= 0.5f;
@@ -66,7 +68,8 @@ public final class VariationalBound {
     }
 
     /** L_t per sample, calling {@code model} at (x_t, t). */
-    public Term term(DenoisingModel model, Tensor x0, Tensor xt, int[] t, Tensor conditioning, X0Processing x0Processing) {
+    public Term term(
+            DenoisingModel model, Tensor x0, Tensor xt, int[] t, Tensor conditioning, X0Processing x0Processing) {
         return term(diffusion.pMeanVariance(model, xt, t, conditioning, x0Processing), x0, xt, t);
     }
 
@@ -74,8 +77,13 @@ public final class VariationalBound {
      * The whole bound over all T steps, drawing the noise for step t from stream t of
      * {@code noise}'s seed, so a seed reproduces the estimate.
      */
-    public Result evaluate(DenoisingModel model, Tensor x0, Tensor conditioning, X0Processing x0Processing,
-            RandomStream noise, WorkerPool pool) {
+    public Result evaluate(
+            DenoisingModel model,
+            Tensor x0,
+            Tensor conditioning,
+            X0Processing x0Processing,
+            RandomStream noise,
+            WorkerPool pool) {
         int batch = x0.size(0);
         int steps = diffusion.steps();
         double[][] terms = new double[batch][steps];
@@ -89,7 +97,8 @@ public final class VariationalBound {
             Tensor xt = diffusion.qSample(x0, t, eps);
             Term term = term(model, x0, xt, t, conditioning, x0Processing);
             double[] x0Err = Losses.meanSquaredError(diffusion.ops(), term.predictedX0(), x0);
-            double[] epsErr = Losses.meanSquaredError(diffusion.ops(), diffusion.epsFromX0(xt, t, term.predictedX0()), eps);
+            double[] epsErr =
+                    Losses.meanSquaredError(diffusion.ops(), diffusion.epsFromX0(xt, t, term.predictedX0()), eps);
             for (int b = 0; b < batch; b++) {
                 terms[b][step] = term.bitsPerDim()[b];
                 x0Mse[b][step] = x0Err[b];

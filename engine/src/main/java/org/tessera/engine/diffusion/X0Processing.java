@@ -35,7 +35,7 @@ public sealed interface X0Processing {
         INSTANCE;
 
         @Override
-        public void apply(Tensor x0) { }
+        public void apply(Tensor x0) {}
     }
 
     /** Clamp to [−1, 1]. */
@@ -58,11 +58,12 @@ public sealed interface X0Processing {
 
         public DynamicThreshold {
             if (!(percentile >= 0 && percentile <= 1)) {
-                throw new IllegalArgumentException("dynamic thresholding: percentile = " + percentile
-                        + " is outside [0, 1]");
+                throw new IllegalArgumentException(
+                        "dynamic thresholding: percentile = " + percentile + " is outside [0, 1]");
             }
             if (!(maxValue >= 1)) {
-                throw new IllegalArgumentException("dynamic thresholding: maxValue = " + maxValue + " must be at least 1");
+                throw new IllegalArgumentException(
+                        "dynamic thresholding: maxValue = " + maxValue + " must be at least 1");
             }
         }
 

@@ -18,8 +18,13 @@ public final class CompiledGraph {
     private final List<String> passLog;
     private final long flops;
 
-    CompiledGraph(Graph graph, Backend backend, MemoryPlan plan, Map<Integer, PackedMatrix> packed,
-                  Map<Integer, org.tessera.engine.tensor.Tensor> placed, List<String> passLog) {
+    CompiledGraph(
+            Graph graph,
+            Backend backend,
+            MemoryPlan plan,
+            Map<Integer, PackedMatrix> packed,
+            Map<Integer, org.tessera.engine.tensor.Tensor> placed,
+            List<String> passLog) {
         this.placed = placed;
         this.graph = graph;
         this.backend = backend;

@@ -43,7 +43,8 @@ final class ConstantFolding {
                     }
                     Tensor value = evaluate(backend, n, in, arena);
                     constants.put(n.output().id(), value);
-                    out.add(new Node(new Op.Constant("folded " + n.kind(), value), List.of(), n.output(), n.location()));
+                    out.add(new Node(
+                            new Op.Constant("folded " + n.kind(), value), List.of(), n.output(), n.location()));
                     folded.merge(n.kind(), 1, Integer::sum);
                 }
             }
@@ -64,7 +65,7 @@ final class ConstantFolding {
             }
             Value v = n.output();
             Tensor result = Tensor.zeros(arena, v.dtype(), v.shape());
-            NodeKernels.step(backend, n, in, result, null, arena, a -> { }).run();
+            NodeKernels.step(backend, n, in, result, null, arena, a -> {}).run();
             return result;
         } catch (RuntimeException e) {
             throw new GraphExecutionException(n, "while folding constants", e);

@@ -39,6 +39,7 @@ public final class Execution implements AutoCloseable {
     private final Tensor[] hostOutputs;
     /** Device memory the steps keep (small constants of scalar ops), freed with the execution. */
     private final List<AutoCloseable> owned = new ArrayList<>();
+
     private final String[] inputNames;
     private final Value[] inputValues;
     private final Tensor[] inputTensors;
@@ -61,7 +62,8 @@ public final class Execution implements AutoCloseable {
             if (onHost) {
                 slab = arena.allocate(Math.max(plan.slabBytes(), MemoryPlan.ALIGNMENT), MemoryPlan.ALIGNMENT);
             } else {
-                slabAlloc = memory.allocate(Math.max(plan.slabBytes(), MemoryPlan.ALIGNMENT),
+                slabAlloc = memory.allocate(
+                        Math.max(plan.slabBytes(), MemoryPlan.ALIGNMENT),
                         "the memory plan (" + Planner.bytes(plan.slabBytes()) + ")");
                 slab = slabAlloc.segment();
             }
@@ -84,7 +86,8 @@ public final class Execution implements AutoCloseable {
                             in[i] = tensors[n.input(i).id()];
                         }
                         PackedMatrix packed = op instanceof Op.Linear ? compiled.packedWeight(n) : null;
-                        stepList.add(NodeKernels.step(compiled.backend(), n, in, tensors[v.id()], packed, arena, owned::add));
+                        stepList.add(NodeKernels.step(
+                                compiled.backend(), n, in, tensors[v.id()], packed, arena, owned::add));
                         nodeList.add(n);
                     }
                 }
@@ -244,8 +247,8 @@ public final class Execution implements AutoCloseable {
         if (given.size() != inputNames.length) {
             for (String name : given.keySet()) {
                 if (!List.of(inputNames).contains(name)) {
-                    throw new IllegalArgumentException("run: unknown input '" + name + "'; the graph takes "
-                            + List.of(inputNames));
+                    throw new IllegalArgumentException(
+                            "run: unknown input '" + name + "'; the graph takes " + List.of(inputNames));
                 }
             }
         }
@@ -253,12 +256,13 @@ public final class Execution implements AutoCloseable {
             Tensor t = given.get(inputNames[i]);
             Value v = inputValues[i];
             if (t == null) {
-                throw new IllegalArgumentException("run: missing input '" + inputNames[i] + "' (" + v.dtype().shortName()
-                        + Shapes.toString(v.shape()) + ")");
+                throw new IllegalArgumentException("run: missing input '" + inputNames[i] + "' ("
+                        + v.dtype().shortName() + Shapes.toString(v.shape()) + ")");
             }
             if (!fits(t, v)) {
-                throw new ShapeMismatchException("input '" + inputNames[i] + "': expected " + v.dtype().shortName()
-                        + Shapes.toString(v.shape()) + ", got " + t.dtype().shortName() + Shapes.toString(t.shape()));
+                throw new ShapeMismatchException(
+                        "input '" + inputNames[i] + "': expected " + v.dtype().shortName() + Shapes.toString(v.shape())
+                                + ", got " + t.dtype().shortName() + Shapes.toString(t.shape()));
             }
             if (onHost) {
                 inputTensors[i].copyFrom(t);

@@ -44,9 +44,14 @@ final class Fusion {
             if (producer == null) {
                 continue;
             }
-            if (consumer.op() instanceof Op.Activate a && a.activation() != Activation.NONE
-                    && producer.op() instanceof Op.Linear l && l.activation() == Activation.NONE) {
-                result[j] = new Node(new Op.Linear(a.activation(), l.hasBias()), producer.inputs(), consumer.output(),
+            if (consumer.op() instanceof Op.Activate a
+                    && a.activation() != Activation.NONE
+                    && producer.op() instanceof Op.Linear l
+                    && l.activation() == Activation.NONE) {
+                result[j] = new Node(
+                        new Op.Linear(a.activation(), l.hasBias()),
+                        producer.inputs(),
+                        consumer.output(),
                         producer.location());
                 result[i] = null;
                 if (a.activation() == Activation.GELU_TANH) {
@@ -55,9 +60,13 @@ final class Fusion {
                     silu++;
                 }
             } else if (consumer.op() instanceof Op.Modulate
-                    && producer.op() instanceof Op.LayerNorm ln && !ln.hasWeight() && !ln.hasBias()) {
-                result[j] = new Node(new Op.LayerNormModulate(ln.eps()),
-                        List.of(producer.input(0), consumer.input(1), consumer.input(2)), consumer.output(),
+                    && producer.op() instanceof Op.LayerNorm ln
+                    && !ln.hasWeight()
+                    && !ln.hasBias()) {
+                result[j] = new Node(
+                        new Op.LayerNormModulate(ln.eps()),
+                        List.of(producer.input(0), consumer.input(1), consumer.input(2)),
+                        consumer.output(),
                         consumer.location());
                 result[i] = null;
                 norms++;

@@ -62,15 +62,19 @@ public final class GraphBuilder {
         use(op, x, weight, bias);
         f32(op, x, weight, bias);
         if (x.rank() < 1 || weight.rank() != 2 || x.size(-1) != weight.size(1)) {
-            throw mismatch(op, "input " + dims(x) + " and weight " + dims(weight)
-                    + " do not fit (x [..., in], weight [out, in])");
+            throw mismatch(
+                    op,
+                    "input " + dims(x) + " and weight " + dims(weight) + " do not fit (x [..., in], weight [out, in])");
         }
         if (bias != null && (bias.rank() != 1 || bias.size(0) != weight.size(0))) {
             throw mismatch(op, "bias " + dims(bias) + " must be [" + weight.size(0) + "] for weight " + dims(weight));
         }
         int[] shape = x.shape();
         shape[shape.length - 1] = weight.size(0);
-        return add(new Op.Linear(act == null ? Activation.NONE : act, bias != null), list(x, weight, bias), shape,
+        return add(
+                new Op.Linear(act == null ? Activation.NONE : act, bias != null),
+                list(x, weight, bias),
+                shape,
                 DType.F32);
     }
 
@@ -80,9 +84,11 @@ public final class GraphBuilder {
         use(op, a, b);
         f32(op, a, b);
         int r = a.rank();
-        boolean ok = r == b.rank() && (r == 2 || r == 3) && a.size(-1) == b.size(-2) && (r == 2 || a.size(0) == b.size(0));
+        boolean ok =
+                r == b.rank() && (r == 2 || r == 3) && a.size(-1) == b.size(-2) && (r == 2 || a.size(0) == b.size(0));
         if (!ok) {
-            throw mismatch(op, "A " + dims(a) + " and B " + dims(b) + " do not fit ([M, K]·[K, N] or [B, M, K]·[B, K, N])");
+            throw mismatch(
+                    op, "A " + dims(a) + " and B " + dims(b) + " do not fit ([M, K]·[K, N] or [B, M, K]·[B, K, N])");
         }
         int[] shape = a.shape();
         shape[r - 1] = b.size(-1);
@@ -111,20 +117,35 @@ public final class GraphBuilder {
         String op = "attention";
         use(op, q, k, v, segmentIds, mask);
         f32(op, q, k, v);
-        boolean ok = q.rank() == 4 && k.rank() == 4 && v.rank() == 4
-                && q.size(0) == k.size(0) && q.size(0) == v.size(0) && q.size(1) == k.size(1) && q.size(1) == v.size(1)
-                && k.size(2) == v.size(2) && q.size(3) == k.size(3) && q.size(3) == v.size(3);
+        boolean ok = q.rank() == 4
+                && k.rank() == 4
+                && v.rank() == 4
+                && q.size(0) == k.size(0)
+                && q.size(0) == v.size(0)
+                && q.size(1) == k.size(1)
+                && q.size(1) == v.size(1)
+                && k.size(2) == v.size(2)
+                && q.size(3) == k.size(3)
+                && q.size(3) == v.size(3);
         if (!ok) {
-            throw mismatch(op, "Q " + dims(q) + ", K " + dims(k) + " and V " + dims(v)
-                    + " do not fit ([B, H, Nq, d], [B, H, Nk, d], [B, H, Nk, d])");
+            throw mismatch(
+                    op,
+                    "Q " + dims(q) + ", K " + dims(k) + " and V " + dims(v)
+                            + " do not fit ([B, H, Nq, d], [B, H, Nk, d], [B, H, Nk, d])");
         }
         if (segmentIds != null) {
-            boolean idsOk = !segmentIds.dtype().isFloatingPoint() && segmentIds.rank() == 2
-                    && segmentIds.size(0) == q.size(0) && segmentIds.size(1) == q.size(2) && q.size(2) == k.size(2);
+            boolean idsOk = !segmentIds.dtype().isFloatingPoint()
+                    && segmentIds.rank() == 2
+                    && segmentIds.size(0) == q.size(0)
+                    && segmentIds.size(1) == q.size(2)
+                    && q.size(2) == k.size(2);
             if (!idsOk) {
-                throw mismatch(op, "segment ids " + segmentIds.dtype().shortName() + dims(segmentIds)
-                        + " must be integer [" + q.size(0) + ", " + q.size(2) + "] for self-attention Q " + dims(q)
-                        + " and K " + dims(k));
+                throw mismatch(
+                        op,
+                        "segment ids " + segmentIds.dtype().shortName() + dims(segmentIds)
+                                + " must be integer [" + q.size(0) + ", " + q.size(2) + "] for self-attention Q "
+                                + dims(q)
+                                + " and K " + dims(k));
             }
         }
         if (mask != null) {
@@ -138,12 +159,18 @@ public final class GraphBuilder {
                 maskOk = mask.size(i) == want || mask.size(i) == 1;
             }
             if (!maskOk) {
-                throw mismatch(op, "mask " + mask.dtype().shortName() + dims(mask) + " must be f32 and broadcast to [B, H, Nq, Nk] = "
-                        + java.util.Arrays.toString(target));
+                throw mismatch(
+                        op,
+                        "mask " + mask.dtype().shortName() + dims(mask)
+                                + " must be f32 and broadcast to [B, H, Nq, Nk] = "
+                                + java.util.Arrays.toString(target));
             }
         }
-        return add(new Op.Attention(scale, segmentIds != null, mask != null), list(q, k, v, segmentIds != null ? segmentIds : mask),
-                q.shape(), DType.F32);
+        return add(
+                new Op.Attention(scale, segmentIds != null, mask != null),
+                list(q, k, v, segmentIds != null ? segmentIds : mask),
+                q.shape(),
+                DType.F32);
     }
 
     // ---------------------------------------------------------------- normalisation
@@ -171,7 +198,10 @@ public final class GraphBuilder {
         }
         vector(op, "weight", weight, x.size(1), x);
         vector(op, "bias", bias, x.size(1), x);
-        return add(new Op.GroupNorm(groups, eps, weight != null, bias != null), list(x, weight, bias), x.shape(),
+        return add(
+                new Op.GroupNorm(groups, eps, weight != null, bias != null),
+                list(x, weight, bias),
+                x.shape(),
                 DType.F32);
     }
 
@@ -257,7 +287,8 @@ public final class GraphBuilder {
         use(op, x, shift, scale);
         f32(op, x, shift, scale);
         if (!broadcastsTo(shift.shape(), x.shape()) || !broadcastsTo(scale.shape(), x.shape())) {
-            throw mismatch(op, "shift " + dims(shift) + " and scale " + dims(scale) + " must broadcast to x " + dims(x));
+            throw mismatch(
+                    op, "shift " + dims(shift) + " and scale " + dims(scale) + " must broadcast to x " + dims(x));
         }
         return add(new Op.Modulate(), List.of(x, shift, scale), x.shape(), DType.F32);
     }
@@ -277,8 +308,9 @@ public final class GraphBuilder {
     /** DiT's fixed 2-D sin-cos position table [gridH·gridW, dim] (dim divisible by 4); folded at compile time. */
     public Value sinCos2d(int gridH, int gridW, int dim) {
         if (gridH <= 0 || gridW <= 0 || dim <= 0 || dim % 4 != 0) {
-            throw mismatch("sinCos2d", "grid " + gridH + "x" + gridW + " and dim " + dim
-                    + " must be positive, dim divisible by 4");
+            throw mismatch(
+                    "sinCos2d",
+                    "grid " + gridH + "x" + gridW + " and dim " + dim + " must be positive, dim divisible by 4");
         }
         return add(new Op.SinCos2d(gridH, gridW, dim), List.of(), new int[] {gridH * gridW, dim}, DType.F32);
     }
@@ -291,8 +323,10 @@ public final class GraphBuilder {
         String op = "embedding";
         use(op, table, ids);
         if (table.rank() != 2 || ids.dtype().isFloatingPoint()) {
-            throw mismatch(op, "table " + table.dtype().shortName() + dims(table) + " must be [V, D] and ids "
-                    + ids.dtype().shortName() + dims(ids) + " integer");
+            throw mismatch(
+                    op,
+                    "table " + table.dtype().shortName() + dims(table) + " must be [V, D] and ids "
+                            + ids.dtype().shortName() + dims(ids) + " integer");
         }
         int[] shape = Arrays.copyOf(ids.shape(), ids.rank() + 1);
         shape[ids.rank()] = table.size(1);
@@ -317,8 +351,9 @@ public final class GraphBuilder {
         f32(op, x, weight, bias);
         int rank = spatial + 2;
         if (x.rank() != rank || weight.rank() != rank || x.size(1) != weight.size(1)) {
-            throw mismatch(op, "input " + dims(x) + " and weight " + dims(weight) + " must be " + rank
-                    + "-D with equal channels");
+            throw mismatch(
+                    op,
+                    "input " + dims(x) + " and weight " + dims(weight) + " must be " + rank + "-D with equal channels");
         }
         int tokens = 1;
         for (int i = 2; i < rank; i++) {
@@ -328,8 +363,11 @@ public final class GraphBuilder {
             tokens *= x.size(i) / weight.size(i);
         }
         vector(op, "bias", bias, weight.size(0), weight);
-        return add(new Op.PatchEmbed(spatial, bias != null), list(x, weight, bias),
-                new int[] {x.size(0), tokens, weight.size(0)}, DType.F32);
+        return add(
+                new Op.PatchEmbed(spatial, bias != null),
+                list(x, weight, bias),
+                new int[] {x.size(0), tokens, weight.size(0)},
+                DType.F32);
     }
 
     /** x [N, C, H, W], weight [O, C, kh, kw], bias [O] or null → [N, O, Ho, Wo]. */
@@ -338,14 +376,17 @@ public final class GraphBuilder {
         use(op, x, weight, bias);
         f32(op, x, weight, bias);
         if (x.rank() != 4 || weight.rank() != 4 || x.size(1) != weight.size(1) || stride < 1 || padding < 0) {
-            throw mismatch(op, "input " + dims(x) + " [N, C, H, W] and weight " + dims(weight)
-                    + " [O, C, kh, kw] with stride " + stride + " and padding " + padding + " do not fit");
+            throw mismatch(
+                    op,
+                    "input " + dims(x) + " [N, C, H, W] and weight " + dims(weight) + " [O, C, kh, kw] with stride "
+                            + stride + " and padding " + padding + " do not fit");
         }
         int hp = x.size(2) + 2 * padding - weight.size(2);
         int wp = x.size(3) + 2 * padding - weight.size(3);
         if (hp < 0 || wp < 0 || weight.size(2) == 0 || weight.size(3) == 0) {
-            throw mismatch(op, "kernel of weight " + dims(weight) + " does not fit input " + dims(x) + " padded by "
-                    + padding);
+            throw mismatch(
+                    op,
+                    "kernel of weight " + dims(weight) + " does not fit input " + dims(x) + " padded by " + padding);
         }
         vector(op, "bias", bias, weight.size(0), weight);
         int[] shape = {x.size(0), weight.size(0), hp / stride + 1, wp / stride + 1};
@@ -377,8 +418,10 @@ public final class GraphBuilder {
             if (target[i] == -1 && infer < 0) {
                 infer = i;
             } else if (target[i] < 0) {
-                throw mismatch(op, "target " + Shapes.toString(shape) + " for " + dims(x)
-                        + " may hold one -1 and no other negative size");
+                throw mismatch(
+                        op,
+                        "target " + Shapes.toString(shape) + " for " + dims(x)
+                                + " may hold one -1 and no other negative size");
             } else {
                 known *= target[i];
             }
@@ -466,8 +509,10 @@ public final class GraphBuilder {
                 ok = i == d || v.size(i) == first.size(i);
             }
             if (!ok) {
-                throw mismatch(op, "operands " + xs.stream().map(GraphBuilder::dims).toList()
-                        + " differ outside dim " + d + " (or in dtype)");
+                throw mismatch(
+                        op,
+                        "operands " + xs.stream().map(GraphBuilder::dims).toList() + " differ outside dim " + d
+                                + " (or in dtype)");
             }
             total += v.size(d);
         }
@@ -580,7 +625,8 @@ public final class GraphBuilder {
     private void use(String op, Value... vs) {
         for (Value v : vs) {
             if (v != null && defined.get(v.id()) != v) {
-                throw new IllegalArgumentException(op + ": operand " + v + " was not built by this GraphBuilder" + where());
+                throw new IllegalArgumentException(
+                        op + ": operand " + v + " was not built by this GraphBuilder" + where());
             }
         }
     }

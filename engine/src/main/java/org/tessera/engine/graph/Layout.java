@@ -41,7 +41,6 @@ record Layout(int[] shape, long[] strides, long offset) {
         return s == null ? null : new Layout(target.clone(), s, offset);
     }
 
-
     private Layout permute(int[] dims) {
         int[] s = new int[dims.length];
         long[] st = new long[dims.length];

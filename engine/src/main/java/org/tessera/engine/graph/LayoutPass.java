@@ -67,7 +67,8 @@ final class LayoutPass {
             boolean changed = false;
             for (int slot = 0; slot < inputs.size(); slot++) {
                 Value v = inputs.get(slot);
-                if (!NodeKernels.needsContiguous(op, slot) || layouts.get(v.id()).isContiguous()) {
+                if (!NodeKernels.needsContiguous(op, slot)
+                        || layouts.get(v.id()).isContiguous()) {
                     continue;
                 }
                 Value copy = copies.get(v.id());
@@ -86,7 +87,8 @@ final class LayoutPass {
             out.add(node);
         }
         log.add("layout: " + views + " view" + (views == 1 ? "" : "s") + ", " + inserted + " contiguous cop"
-                + (inserted == 1 ? "y" : "ies") + " inserted" + (freed > 0 ? ", " + freed + " contiguous made views" : ""));
+                + (inserted == 1 ? "y" : "ies") + " inserted"
+                + (freed > 0 ? ", " + freed + " contiguous made views" : ""));
         return g.withNodes(out, nextId);
     }
 }

@@ -86,7 +86,9 @@ record MemoryPlan(Map<Integer, Slot> slots, long slabBytes, long unsharedBytes) 
             buffers.add(new Buffer(e.getKey(), bytes, e.getValue()[0], e.getValue()[1]));
             unshared += bytes;
         }
-        buffers.sort(Comparator.comparingLong(Buffer::bytes).reversed().thenComparingInt(Buffer::start)
+        buffers.sort(Comparator.comparingLong(Buffer::bytes)
+                .reversed()
+                .thenComparingInt(Buffer::start)
                 .thenComparingInt(Buffer::value));
         Map<Integer, Long> offsets = new HashMap<>();
         Map<Integer, Slot> slots = new HashMap<>();

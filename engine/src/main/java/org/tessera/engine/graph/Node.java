@@ -67,13 +67,16 @@ public record Node(Op op, List<Value> inputs, Value output, String location) {
 
     /** One line: {@code %7 = linear(%3, %5, %6) act=GELU_TANH : f32[2, 16, 256] @ dit.tess:12:5}. */
     public String describe() {
-        StringBuilder sb = new StringBuilder("%").append(output.id()).append(" = ").append(kind());
+        StringBuilder sb =
+                new StringBuilder("%").append(output.id()).append(" = ").append(kind());
         sb.append(inputs.stream().map(v -> "%" + v.id()).collect(Collectors.joining(", ", "(", ")")));
         String attrs = op.attributes();
         if (!attrs.isEmpty()) {
             sb.append(' ').append(attrs);
         }
-        sb.append(" : ").append(output.dtype().shortName()).append(org.tessera.engine.tensor.Shapes.toString(output.shape()));
+        sb.append(" : ")
+                .append(output.dtype().shortName())
+                .append(org.tessera.engine.tensor.Shapes.toString(output.shape()));
         if (location != null) {
             sb.append(" @ ").append(location);
         }

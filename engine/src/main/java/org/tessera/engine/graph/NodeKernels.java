@@ -39,8 +39,14 @@ final class NodeKernels {
      * @param arena owns the small host tensors the step keeps (scalar operands)
      * @param own takes device memory the step keeps, for the caller to free with the execution
      */
-    static Runnable step(Backend backend, Node node, Tensor[] in, Tensor out, PackedMatrix packedWeight, Arena arena,
-                         java.util.function.Consumer<AutoCloseable> own) {
+    static Runnable step(
+            Backend backend,
+            Node node,
+            Tensor[] in,
+            Tensor out,
+            PackedMatrix packedWeight,
+            Arena arena,
+            java.util.function.Consumer<AutoCloseable> own) {
         ElementwiseOps ew = backend.elementwise();
         if (!backend.onHost()) {
             Runnable device = deviceStep(backend, node, in, out, own);
@@ -56,16 +62,18 @@ final class NodeKernels {
                 org.tessera.engine.backend.OpChecks.linear(in[0], in[1].size(1), in[1].size(0), out);
                 Tensor x2 = org.tessera.engine.backend.OpChecks.rows(in[0]);
                 Tensor out2 = org.tessera.engine.backend.OpChecks.rows(out);
-                org.tessera.engine.backend.Epilogue epilogue = org.tessera.engine.backend.Epilogue.of(bias, l.activation());
+                org.tessera.engine.backend.Epilogue epilogue =
+                        org.tessera.engine.backend.Epilogue.of(bias, l.activation());
                 if (packedWeight != null) {
                     yield () -> backend.gemm().gemm(x2, packedWeight, out2, 1f, 0f, epilogue);
                 }
                 Tensor wt = in[1].t();
                 yield () -> backend.gemm().gemm(x2, wt, out2, 1f, 0f, epilogue);
             }
-            case Op.MatMul m -> in[0].rank() == 2
-                    ? () -> backend.gemm().matmul(in[0], in[1], out)
-                    : () -> backend.gemm().batchedGemm(in[0], in[1], out, 1f, 0f);
+            case Op.MatMul m ->
+                in[0].rank() == 2
+                        ? () -> backend.gemm().matmul(in[0], in[1], out)
+                        : () -> backend.gemm().batchedGemm(in[0], in[1], out, 1f, 0f);
             case Op.Attention a -> attention(backend, a, in, out);
             case Op.LayerNorm l -> {
                 Tensor w = l.hasWeight() ? in[1] : null;
@@ -78,20 +86,19 @@ final class NodeKernels {
                 yield () -> backend.norms().groupNorm(in[0], g.groups(), w, b, g.eps(), out);
             }
             case Op.Softmax s -> () -> backend.norms().softmax(in[0], out);
-            case Op.Binary b -> switch (b.arithmetic()) {
-                case ADD -> () -> ew.add(in[0], in[1], out);
-                case SUB -> () -> ew.sub(in[0], in[1], out);
-                case MUL -> () -> ew.mul(in[0], in[1], out);
-                case DIV -> () -> ew.div(in[0], in[1], out);
-            };
+            case Op.Binary b ->
+                switch (b.arithmetic()) {
+                    case ADD -> () -> ew.add(in[0], in[1], out);
+                    case SUB -> () -> ew.sub(in[0], in[1], out);
+                    case MUL -> () -> ew.mul(in[0], in[1], out);
+                    case DIV -> () -> ew.div(in[0], in[1], out);
+                };
             case Op.Scalar s -> {
                 // A one-element operand of equal rank broadcasts the scalar through the backend's binary op.
                 int[] ones = new int[in[0].rank()];
                 java.util.Arrays.fill(ones, 1);
                 Tensor c = Tensor.of(arena, new float[] {s.value()}, ones);
-                yield s.arithmetic() == Op.Arithmetic.ADD
-                        ? () -> ew.add(in[0], c, out)
-                        : () -> ew.mul(in[0], c, out);
+                yield s.arithmetic() == Op.Arithmetic.ADD ? () -> ew.add(in[0], c, out) : () -> ew.mul(in[0], c, out);
             }
             case Op.Activate a -> () -> ew.activate(a.activation(), in[0], out);
             case Op.Modulate m -> () -> ew.modulate(in[0], in[1], in[2], out);
@@ -144,8 +151,8 @@ final class NodeKernels {
      * read ids, or keep a small constant, which on the host are plain Java. Null for the others,
      * whose host form already goes through the backend's op families.
      */
-    private static Runnable deviceStep(Backend backend, Node node, Tensor[] in, Tensor out,
-                                       java.util.function.Consumer<AutoCloseable> own) {
+    private static Runnable deviceStep(
+            Backend backend, Node node, Tensor[] in, Tensor out, java.util.function.Consumer<AutoCloseable> own) {
         org.tessera.engine.backend.MemoryOps memory = backend.memory();
         return switch (node.op()) {
             case Op.Contiguous c -> () -> memory.copy(in[0], out);
@@ -181,8 +188,8 @@ final class NodeKernels {
                         ? () -> backend.elementwise().add(in[0], c, out)
                         : () -> backend.elementwise().mul(in[0], c, out);
             }
-            case Op.Attention a when a.segmented() ->
-                    () -> backend.attention().attention(in[0], in[1], in[2], out, in[3], a.scale());
+            case Op.Attention a
+            when a.segmented() -> () -> backend.attention().attention(in[0], in[1], in[2], out, in[3], a.scale());
             default -> null;
         };
     }

@@ -121,7 +121,10 @@ public sealed interface Op {
 
     /** The four broadcasting arithmetic ops. */
     enum Arithmetic {
-        ADD, SUB, MUL, DIV
+        ADD,
+        SUB,
+        MUL,
+        DIV
     }
 
     /** {@code a ∘ b} with NumPy broadcasting. */

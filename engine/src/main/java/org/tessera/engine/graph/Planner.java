@@ -41,7 +41,7 @@ public final class Planner {
 
     /** {@link #compile(Graph, Backend)} with chosen optimisations. */
     public static CompiledGraph compile(Graph graph, Backend backend, Options options) {
-        return compile(graph, backend, options, t -> { });
+        return compile(graph, backend, options, t -> {});
     }
 
     /**
@@ -50,10 +50,14 @@ public final class Planner {
      * it (random weights) or drop its pages (a memory-mapped checkpoint), so that a model is not
      * held twice — original and packed — in memory.
      */
-    public static CompiledGraph compile(Graph graph, Backend backend, Options options,
-                                        java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
-        Backend host = backend.onHost() ? backend
-                : org.tessera.engine.backend.Backends.cpu(new org.tessera.engine.parallel.WorkerPool(1), m -> { });
+    public static CompiledGraph compile(
+            Graph graph,
+            Backend backend,
+            Options options,
+            java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
+        Backend host = backend.onHost()
+                ? backend
+                : org.tessera.engine.backend.Backends.cpu(new org.tessera.engine.parallel.WorkerPool(1), m -> {});
         return compile(graph, backend, host, options, packedOnly);
     }
 
@@ -61,8 +65,12 @@ public final class Planner {
      * {@link #compile(Graph, Backend, Options, java.util.function.Consumer)} for a device backend,
      * folding constants on {@code host} (a CPU backend: constants are host tensors).
      */
-    public static CompiledGraph compile(Graph graph, Backend backend, Backend host, Options options,
-                                        java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
+    public static CompiledGraph compile(
+            Graph graph,
+            Backend backend,
+            Backend host,
+            Options options,
+            java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
         if (!host.onHost()) {
             throw new IllegalArgumentException("compile: constants fold on a host backend, got " + host.name());
         }
@@ -82,8 +90,12 @@ public final class Planner {
         Map<Integer, PackedMatrix> packed = packWeights(g, backend, log, packedOnly);
         Map<Integer, org.tessera.engine.tensor.Tensor> placed = placeConstants(g, backend, log);
         MemoryPlan plan = MemoryPlan.of(g, options.reuseMemory());
-        log.add(String.format(Locale.ROOT, "memory: %d buffers in a %s slab (%s without reuse)", plan.buffers(),
-                bytes(plan.slabBytes()), bytes(plan.unsharedBytes())));
+        log.add(String.format(
+                Locale.ROOT,
+                "memory: %d buffers in a %s slab (%s without reuse)",
+                plan.buffers(),
+                bytes(plan.slabBytes()),
+                bytes(plan.unsharedBytes())));
         return new CompiledGraph(g, backend, plan, packed, placed, log);
     }
 
@@ -91,14 +103,17 @@ public final class Planner {
      * On a device backend, uploads once every constant that a kernel reads directly (weights
      * that only feed a linear were uploaded by packing). The CPU reads constants where they are.
      */
-    private static Map<Integer, org.tessera.engine.tensor.Tensor> placeConstants(Graph g, Backend backend, List<String> log) {
+    private static Map<Integer, org.tessera.engine.tensor.Tensor> placeConstants(
+            Graph g, Backend backend, List<String> log) {
         if (backend.onHost()) {
             return Map.of();
         }
         java.util.Set<Integer> read = new java.util.HashSet<>();
         for (Node n : g.nodes()) {
             for (int i = 0; i < n.inputs().size(); i++) {
-                if (!(n.op() instanceof Op.Linear) || i != 1 || !(g.producer(n.input(1)).op() instanceof Op.Constant)) {
+                if (!(n.op() instanceof Op.Linear)
+                        || i != 1
+                        || !(g.producer(n.input(1)).op() instanceof Op.Constant)) {
                     read.add(n.input(i).id());
                 }
             }
@@ -116,8 +131,8 @@ public final class Planner {
                 bytes += n.output().byteSize();
             }
         }
-        log.add("constants: " + placed.size() + " copied to " + backend.memory().device().shortName() + " ("
-                + bytes(bytes) + ")");
+        log.add("constants: " + placed.size() + " copied to "
+                + backend.memory().device().shortName() + " (" + bytes(bytes) + ")");
         return Map.copyOf(placed);
     }
 
@@ -125,8 +140,11 @@ public final class Planner {
      * Packs weightᵀ of every linear whose weight is a constant, once per distinct weight, into an
      * automatic arena that lives as long as the compiled graph.
      */
-    private static Map<Integer, PackedMatrix> packWeights(Graph g, Backend backend, List<String> log,
-                                                          java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
+    private static Map<Integer, PackedMatrix> packWeights(
+            Graph g,
+            Backend backend,
+            List<String> log,
+            java.util.function.Consumer<org.tessera.engine.tensor.Tensor> packedOnly) {
         Map<Integer, PackedMatrix> packed = new HashMap<>();
         // Constants read by anything other than a linear's weight slot stay needed after packing.
         java.util.Set<Integer> readElsewhere = new java.util.HashSet<>();

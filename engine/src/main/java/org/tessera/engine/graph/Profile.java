@@ -120,8 +120,10 @@ public final class Profile {
             int k = n.input(0).size(-1);
             long m = n.input(0).numel() / Math.max(1, k);
             int outFeatures = n.input(1).size(0);
-            String key = m + "×" + k + "×" + outFeatures + (l.activation() == org.tessera.engine.backend.Activation.NONE
-                    ? "" : " +" + l.activation().name().toLowerCase(Locale.ROOT));
+            String key = m + "×" + k + "×" + outFeatures
+                    + (l.activation() == org.tessera.engine.backend.Activation.NONE
+                            ? ""
+                            : " +" + l.activation().name().toLowerCase(Locale.ROOT));
             Counter c = byNode.get(n);
             long[] s = sums.computeIfAbsent(key, x -> new long[3]);
             s[0] += c.calls;
@@ -165,20 +167,45 @@ public final class Profile {
     public String table(int topNodes) {
         long total = Math.max(1, totalNanos());
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%-20s %8s %12s %7s %10s%n", "op", "calls", "total ms", "share", "GFLOP/s"));
+        sb.append(
+                String.format(Locale.ROOT, "%-20s %8s %12s %7s %10s%n", "op", "calls", "total ms", "share", "GFLOP/s"));
         for (Entry e : byOp()) {
-            sb.append(String.format(Locale.ROOT, "%-20s %8d %12.3f %6.1f%% %10.2f%n", e.name(), e.calls(),
-                    e.nanos() / 1e6, 100.0 * e.nanos() / total, e.gflops()));
+            sb.append(String.format(
+                    Locale.ROOT,
+                    "%-20s %8d %12.3f %6.1f%% %10.2f%n",
+                    e.name(),
+                    e.calls(),
+                    e.nanos() / 1e6,
+                    100.0 * e.nanos() / total,
+                    e.gflops()));
         }
-        sb.append(String.format(Locale.ROOT, "%-20s %8s %12.3f %6.1f%% %10.2f%n", "total", "", total / 1e6, 100.0,
+        sb.append(String.format(
+                Locale.ROOT,
+                "%-20s %8s %12.3f %6.1f%% %10.2f%n",
+                "total",
+                "",
+                total / 1e6,
+                100.0,
                 (double) totalFlops() / total));
         List<Entry> shapes = byLinearShape();
         if (!shapes.isEmpty()) {
-            sb.append(String.format(Locale.ROOT, "%n%-28s %8s %12s %7s %10s%n", "linear M×K×N", "calls", "total ms", "share",
+            sb.append(String.format(
+                    Locale.ROOT,
+                    "%n%-28s %8s %12s %7s %10s%n",
+                    "linear M×K×N",
+                    "calls",
+                    "total ms",
+                    "share",
                     "GFLOP/s"));
             for (Entry e : shapes) {
-                sb.append(String.format(Locale.ROOT, "%-28s %8d %12.3f %6.1f%% %10.2f%n", e.name(), e.calls(),
-                        e.nanos() / 1e6, 100.0 * e.nanos() / total, e.gflops()));
+                sb.append(String.format(
+                        Locale.ROOT,
+                        "%-28s %8d %12.3f %6.1f%% %10.2f%n",
+                        e.name(),
+                        e.calls(),
+                        e.nanos() / 1e6,
+                        100.0 * e.nanos() / total,
+                        e.gflops()));
             }
         }
         if (topNodes > 0) {
@@ -186,8 +213,8 @@ public final class Profile {
             nodes.sort(Comparator.comparingLong(Entry::nanos).reversed());
             sb.append(String.format(Locale.ROOT, "%nslowest nodes:%n"));
             for (Entry e : nodes.subList(0, Math.min(topNodes, nodes.size()))) {
-                sb.append(String.format(Locale.ROOT, "  %-50s %12.3f ms %10.2f GFLOP/s%n", e.name(), e.nanos() / 1e6,
-                        e.gflops()));
+                sb.append(String.format(
+                        Locale.ROOT, "  %-50s %12.3f ms %10.2f GFLOP/s%n", e.name(), e.nanos() / 1e6, e.gflops()));
             }
         }
         return sb.toString();

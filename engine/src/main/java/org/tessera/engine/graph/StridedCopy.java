@@ -39,7 +39,8 @@ final class StridedCopy {
     StridedCopy(WorkerPool pool, Tensor source, Tensor destination) {
         if (!source.sameShape(destination) || source.dtype() != destination.dtype()) {
             throw new ShapeMismatchException("copy: source " + source.dtype().shortName()
-                    + Shapes.toString(source.shape()) + " and destination " + destination.dtype().shortName()
+                    + Shapes.toString(source.shape()) + " and destination "
+                    + destination.dtype().shortName()
                     + Shapes.toString(destination.shape()) + " differ");
         }
         this.pool = pool;
@@ -120,7 +121,11 @@ final class StridedCopy {
             }
             default -> {
                 for (int i = 0; i < inner; i++) {
-                    MemorySegment.copy(src, (s + i * srcInner) * elementBytes, dst, (d + i * dstInner) * elementBytes,
+                    MemorySegment.copy(
+                            src,
+                            (s + i * srcInner) * elementBytes,
+                            dst,
+                            (d + i * dstInner) * elementBytes,
                             elementBytes);
                 }
             }

@@ -37,7 +37,8 @@ public final class ImageOutput {
         int w = samples.size(3);
         int cols = (int) Math.ceil(Math.sqrt(n));
         int rows = (n + cols - 1) / cols;
-        BufferedImage grid = new BufferedImage(cols * (w + PAD) + PAD, rows * (h + PAD) + PAD, BufferedImage.TYPE_INT_RGB);
+        BufferedImage grid =
+                new BufferedImage(cols * (w + PAD) + PAD, rows * (h + PAD) + PAD, BufferedImage.TYPE_INT_RGB);
         for (int i = 0; i < n; i++) {
             BufferedImage tile = image(samples.select(0, i));
             grid.getGraphics().drawImage(tile, PAD + (i % cols) * (w + PAD), PAD + (i / cols) * (h + PAD), null);

@@ -38,6 +38,7 @@ import org.tessera.engine.tensor.Tensor;
 public final class SafetensorsReader implements AutoCloseable {
     /** Headers beyond this are refused: real ones are kilobytes, and the JSON is parsed in memory. */
     static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+
     private static final String METADATA_KEY = "__metadata__";
 
     /** One tensor's entry in the header; offsets are absolute positions in the file. */
@@ -58,8 +59,8 @@ public final class SafetensorsReader implements AutoCloseable {
     private final Map<String, Entry> entries;
     private final Map<String, String> metadata;
 
-    private SafetensorsReader(Path path, Arena arena, MemorySegment file, Map<String, Entry> entries,
-            Map<String, String> metadata) {
+    private SafetensorsReader(
+            Path path, Arena arena, MemorySegment file, Map<String, Entry> entries, Map<String, String> metadata) {
         this.path = path;
         this.arena = arena;
         this.file = file;
@@ -78,8 +79,8 @@ public final class SafetensorsReader implements AutoCloseable {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = channel.size();
             if (size < 8) {
-                throw new WeightsFormatException(path + ": file is " + size
-                        + " bytes, too short for the 8-byte safetensors header length");
+                throw new WeightsFormatException(
+                        path + ": file is " + size + " bytes, too short for the 8-byte safetensors header length");
             }
             MemorySegment file = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
             long headerLength = file.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
@@ -113,8 +114,8 @@ public final class SafetensorsReader implements AutoCloseable {
                 }
             }
             checkOverlaps(path, entries);
-            return new SafetensorsReader(path, arena, file, Collections.unmodifiableMap(entries),
-                    Collections.unmodifiableMap(metadata));
+            return new SafetensorsReader(
+                    path, arena, file, Collections.unmodifiableMap(entries), Collections.unmodifiableMap(metadata));
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
@@ -124,10 +125,12 @@ public final class SafetensorsReader implements AutoCloseable {
     private static String decodeUtf8(Path path, MemorySegment bytes) {
         ByteBuffer buffer = bytes.asByteBuffer();
         try {
-            return StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(buffer).toString();
+                    .decode(buffer)
+                    .toString();
         } catch (CharacterCodingException e) {
             throw new WeightsFormatException(path + ": header is not valid UTF-8", e);
         }
@@ -139,8 +142,8 @@ public final class SafetensorsReader implements AutoCloseable {
         }
         for (Map.Entry<?, ?> e : map.entrySet()) {
             if (!(e.getValue() instanceof String s)) {
-                throw new WeightsFormatException(path + ": " + METADATA_KEY + " value of \"" + e.getKey()
-                        + "\" must be a string");
+                throw new WeightsFormatException(
+                        path + ": " + METADATA_KEY + " value of \"" + e.getKey() + "\" must be a string");
             }
             out.put((String) e.getKey(), s);
         }
@@ -161,8 +164,9 @@ public final class SafetensorsReader implements AutoCloseable {
             case "F16" -> DType.F16;
             case "I64" -> DType.I64;
             case "I32" -> DType.I32;
-            default -> throw new WeightsFormatException(where + ": unsupported dtype \"" + dtypeName
-                    + "\" (supported: F32, F64, BF16, F16, I64, I32)");
+            default ->
+                throw new WeightsFormatException(
+                        where + ": unsupported dtype \"" + dtypeName + "\" (supported: F32, F64, BF16, F16, I64, I32)");
         };
         int[] shape = intList(where, "shape", map.get("shape"), -1);
         long[] offsets = longList(where, "data_offsets", map.get("data_offsets"), 2);
@@ -170,16 +174,18 @@ public final class SafetensorsReader implements AutoCloseable {
         long end = offsets[1];
         long dataSize = fileSize - dataStart;
         if (begin < 0 || end < begin) {
-            throw new WeightsFormatException(where + ": data_offsets [" + begin + ", " + end + "] are reversed or negative");
+            throw new WeightsFormatException(
+                    where + ": data_offsets [" + begin + ", " + end + "] are reversed or negative");
         }
         if (end > dataSize) {
-            throw new WeightsFormatException(where + ": data_offsets [" + begin + ", " + end
-                    + "] run past the " + dataSize + "-byte data region");
+            throw new WeightsFormatException(where + ": data_offsets [" + begin + ", " + end + "] run past the "
+                    + dataSize + "-byte data region");
         }
         long expected = Shapes.numel(shape) * dtype.byteSize(); // cannot overflow: intList bounds numel
         if (expected != end - begin) {
-            throw new WeightsFormatException(where + ": shape " + Shapes.toString(shape) + " of " + dtypeName + " needs "
-                    + expected + " bytes but data_offsets [" + begin + ", " + end + "] hold " + (end - begin));
+            throw new WeightsFormatException(
+                    where + ": shape " + Shapes.toString(shape) + " of " + dtypeName + " needs " + expected
+                            + " bytes but data_offsets [" + begin + ", " + end + "] hold " + (end - begin));
         }
         return new Entry(name, dtype, shape, dataStart + begin, dataStart + end);
     }
@@ -209,12 +215,14 @@ public final class SafetensorsReader implements AutoCloseable {
             throw new WeightsFormatException(where + ": missing or non-array \"" + key + "\"");
         }
         if (length >= 0 && list.size() != length) {
-            throw new WeightsFormatException(where + ": \"" + key + "\" must have " + length + " entries, got " + list.size());
+            throw new WeightsFormatException(
+                    where + ": \"" + key + "\" must have " + length + " entries, got " + list.size());
         }
         long[] out = new long[list.size()];
         for (int i = 0; i < out.length; i++) {
             if (!(list.get(i) instanceof Long l)) {
-                throw new WeightsFormatException(where + ": \"" + key + "\" entry " + list.get(i) + " is not an integer");
+                throw new WeightsFormatException(
+                        where + ": \"" + key + "\" entry " + list.get(i) + " is not an integer");
             }
             out[i] = l;
         }
@@ -255,8 +263,8 @@ public final class SafetensorsReader implements AutoCloseable {
     public Entry entry(String name) {
         Entry e = entries.get(name);
         if (e == null) {
-            throw new WeightsFormatException(path + ": no tensor named \"" + name + "\" (the file holds "
-                    + entries.size() + " tensors)");
+            throw new WeightsFormatException(
+                    path + ": no tensor named \"" + name + "\" (the file holds " + entries.size() + " tensors)");
         }
         return e;
     }

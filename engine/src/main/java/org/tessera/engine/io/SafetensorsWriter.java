@@ -55,13 +55,17 @@ public final class SafetensorsWriter {
         try {
             tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
         } catch (IOException e) {
-            throw new IOException("cannot write safetensors file " + path + ": cannot create a temporary file in "
-                    + dir + " (" + e + ")", e);
+            throw new IOException(
+                    "cannot write safetensors file " + path + ": cannot create a temporary file in " + dir + " (" + e
+                            + ")",
+                    e);
         }
         boolean done = false;
         try {
-            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
+            try (FileChannel out =
+                    FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer length =
+                        ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
                 writeFully(out, length);
                 writeFully(out, ByteBuffer.wrap(header));
                 for (Tensor t : tensors.values()) {
@@ -69,7 +73,9 @@ public final class SafetensorsWriter {
                     long bytes = c.numel() * c.dtype().byteSize();
                     MemorySegment data = c.storage().asSlice(c.byteOffset(), bytes);
                     for (long off = 0; off < bytes; off += CHUNK) {
-                        writeFully(out, data.asSlice(off, Math.min(CHUNK, bytes - off)).asByteBuffer());
+                        writeFully(
+                                out,
+                                data.asSlice(off, Math.min(CHUNK, bytes - off)).asByteBuffer());
                     }
                 }
                 out.force(true);
@@ -128,7 +134,11 @@ public final class SafetensorsWriter {
             for (int i = 0; i < shape.length; i++) {
                 sb.append(i > 0 ? "," : "").append(shape[i]);
             }
-            sb.append("],\"data_offsets\":[").append(offset).append(',').append(offset + bytes).append("]}");
+            sb.append("],\"data_offsets\":[")
+                    .append(offset)
+                    .append(',')
+                    .append(offset + bytes)
+                    .append("]}");
             offset += bytes;
         }
         sb.append('}');

@@ -1,13 +1,13 @@
 package org.tessera.engine.io;
 
 import java.lang.foreign.Arena;
-import java.util.ArrayList;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
-import java.util.function.Consumer;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
@@ -42,7 +42,8 @@ public final class WeightBinding {
                 shapes.add(e.getKey() + " has dtype " + file.dtype(e.getKey()).shortName() + ", not a float type");
             }
         }
-        List<String> unexpected = file.names().stream().filter(n -> !expected.containsKey(n)).toList();
+        List<String> unexpected =
+                file.names().stream().filter(n -> !expected.containsKey(n)).toList();
         if (missing.isEmpty() && unexpected.isEmpty() && shapes.isEmpty()) {
             return null;
         }
@@ -57,8 +58,13 @@ public final class WeightBinding {
         if (items.isEmpty()) {
             return;
         }
-        sb.append("\n    ").append(items.size()).append(' ').append(what).append(items.size() == 1 ? "" : "s")
-                .append(": ").append(String.join(", ", items.subList(0, Math.min(LISTED, items.size()))));
+        sb.append("\n    ")
+                .append(items.size())
+                .append(' ')
+                .append(what)
+                .append(items.size() == 1 ? "" : "s")
+                .append(": ")
+                .append(String.join(", ", items.subList(0, Math.min(LISTED, items.size()))));
         if (items.size() > LISTED) {
             sb.append(", … (").append(items.size() - LISTED).append(" more)");
         }

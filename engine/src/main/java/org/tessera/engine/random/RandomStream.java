@@ -22,6 +22,7 @@ import org.tessera.engine.tensor.Tensor;
 public record RandomStream(long seed, long stream) {
     /** 2^-32: maps a uint32 to [0, 1). */
     private static final double TWO_POW_M32 = 0x1.0p-32;
+
     private static final double TWO_PI = 2 * Math.PI;
     /** Elements per parallel task; a multiple of 4 so tasks start on a block boundary. */
     private static final int TASK_ELEMENTS = 1 << 14;
@@ -88,8 +89,14 @@ public record RandomStream(long seed, long stream) {
     }
 
     private void blockFor(long blockIndex, int[] out) {
-        Philox.block((int) blockIndex, (int) (blockIndex >>> 32), (int) stream, (int) (stream >>> 32),
-                (int) seed, (int) (seed >>> 32), out);
+        Philox.block(
+                (int) blockIndex,
+                (int) (blockIndex >>> 32),
+                (int) stream,
+                (int) (stream >>> 32),
+                (int) seed,
+                (int) (seed >>> 32),
+                out);
     }
 
     private static float uniformOf(int bits) {

@@ -9,7 +9,14 @@ public final class ScalarBackend {
 
     public static Backend create(WorkerPool pool) {
         ScalarGemm gemm = new ScalarGemm();
-        return new Backend("scalar", pool, gemm, new ScalarAttention(), new ScalarNorms(),
-                new ScalarElementwise(), new ScalarTables(), new ScalarConv());
+        return new Backend(
+                "scalar",
+                pool,
+                gemm,
+                new ScalarAttention(),
+                new ScalarNorms(),
+                new ScalarElementwise(),
+                new ScalarTables(),
+                new ScalarConv());
     }
 }

@@ -54,7 +54,8 @@ public final class ScalarConv implements ConvOps {
                                     for (int ky = 0; ky < ph; ky++) {
                                         for (int kx = 0; kx < pw; kx++) {
                                             int xi = (((b * c + ch) * t + tt * pt + kt) * h + ty * ph + ky) * w
-                                                    + tx * pw + kx;
+                                                    + tx * pw
+                                                    + kx;
                                             int wi = (((o * c + ch) * pt + kt) * ph + ky) * pw + kx;
                                             acc += wv[wi] * xv[xi];
                                         }
@@ -101,7 +102,8 @@ public final class ScalarConv implements ConvOps {
                                 for (int kx = 0; kx < kw; kx++) {
                                     int ix = xo * stride - padding + kx;
                                     if (ix >= 0 && ix < w) {
-                                        acc += wv[((o * c + ch) * kh + ky) * kw + kx] * xv[((b * c + ch) * h + iy) * w + ix];
+                                        acc += wv[((o * c + ch) * kh + ky) * kw + kx]
+                                                * xv[((b * c + ch) * h + iy) * w + ix];
                                     }
                                 }
                             }

@@ -124,8 +124,8 @@ public final class Shapes {
         }
         if (infer >= 0) {
             if (known == 0 || numel % known != 0) {
-                throw new ShapeMismatchException("reshape: cannot infer -1 in " + toString(target)
-                        + " for " + toString(from) + " (" + numel + " elements)");
+                throw new ShapeMismatchException("reshape: cannot infer -1 in " + toString(target) + " for "
+                        + toString(from) + " (" + numel + " elements)");
             }
             out[infer] = Math.toIntExact(numel / known);
         } else if (known != numel) {

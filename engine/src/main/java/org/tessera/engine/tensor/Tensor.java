@@ -35,12 +35,19 @@ public final class Tensor {
     private final Device device;
     /** False for tensors made by {@link #onDevice}: their storage must never be read from Java. */
     private final boolean hostAddressable;
+
     private final int[] shape;
     private final long[] strides;
     private final long offset;
 
-    private Tensor(MemorySegment storage, DType dtype, Device device, boolean hostAddressable, int[] shape, long[] strides,
-                   long offset) {
+    private Tensor(
+            MemorySegment storage,
+            DType dtype,
+            Device device,
+            boolean hostAddressable,
+            int[] shape,
+            long[] strides,
+            long offset) {
         this.storage = storage;
         this.hostAddressable = hostAddressable;
         this.dtype = dtype;
@@ -70,8 +77,8 @@ public final class Tensor {
     public static Tensor of(Arena arena, float[] data, int... shape) {
         checkShape(shape);
         if (Shapes.numel(shape) != data.length) {
-            throw new ShapeMismatchException("Tensor.of: " + data.length + " values cannot fill shape "
-                    + Shapes.toString(shape));
+            throw new ShapeMismatchException(
+                    "Tensor.of: " + data.length + " values cannot fill shape " + Shapes.toString(shape));
         }
         Tensor t = zeros(arena, DType.F32, shape);
         MemorySegment.copy(data, 0, t.storage, F32, 0, data.length);
@@ -87,8 +94,8 @@ public final class Tensor {
     public static Tensor ofLongs(Arena arena, long[] data, int... shape) {
         checkShape(shape);
         if (Shapes.numel(shape) != data.length) {
-            throw new ShapeMismatchException("Tensor.ofLongs: " + data.length + " values cannot fill shape "
-                    + Shapes.toString(shape));
+            throw new ShapeMismatchException(
+                    "Tensor.ofLongs: " + data.length + " values cannot fill shape " + Shapes.toString(shape));
         }
         Tensor t = zeros(arena, DType.I64, shape);
         MemorySegment.copy(data, 0, t.storage, I64, 0, data.length);
@@ -99,8 +106,8 @@ public final class Tensor {
     public static Tensor ofDoubles(Arena arena, double[] data, int... shape) {
         checkShape(shape);
         if (Shapes.numel(shape) != data.length) {
-            throw new ShapeMismatchException("Tensor.ofDoubles: " + data.length + " values cannot fill shape "
-                    + Shapes.toString(shape));
+            throw new ShapeMismatchException(
+                    "Tensor.ofDoubles: " + data.length + " values cannot fill shape " + Shapes.toString(shape));
         }
         Tensor t = zeros(arena, DType.F64, shape);
         MemorySegment.copy(data, 0, t.storage, F64, 0, data.length);
@@ -124,7 +131,8 @@ public final class Tensor {
      */
     public static Tensor onDevice(MemorySegment memory, DType dtype, Device device, int... shape) {
         checkShape(shape);
-        return new Tensor(memory, dtype, device, device == Device.CPU, shape.clone(), Shapes.contiguousStrides(shape), 0);
+        return new Tensor(
+                memory, dtype, device, device == Device.CPU, shape.clone(), Shapes.contiguousStrides(shape), 0);
     }
 
     /**
@@ -163,8 +171,8 @@ public final class Tensor {
 
     private void checkBounds() {
         if (strides.length != shape.length) {
-            throw new ShapeMismatchException("strides " + Arrays.toString(strides) + " do not match shape "
-                    + Shapes.toString(shape));
+            throw new ShapeMismatchException(
+                    "strides " + Arrays.toString(strides) + " do not match shape " + Shapes.toString(shape));
         }
         if (offset < 0) {
             throw new ShapeMismatchException("negative offset " + offset);
@@ -261,12 +269,12 @@ public final class Tensor {
         int[] target = Shapes.inferReshape(newShape, numel(), shape);
         long[] newStrides = Shapes.viewStrides(shape, strides, target);
         if (newStrides == null) {
-            throw new ShapeMismatchException("reshape: cannot view " + Shapes.toString(shape) + " with strides "
-                    + Arrays.toString(strides) + " as " + Shapes.toString(target) + " without a copy; call contiguous() first");
+            throw new ShapeMismatchException(
+                    "reshape: cannot view " + Shapes.toString(shape) + " with strides " + Arrays.toString(strides)
+                            + " as " + Shapes.toString(target) + " without a copy; call contiguous() first");
         }
         return new Tensor(storage, dtype, device, hostAddressable, target, newStrides, offset);
     }
-
 
     /** A view with the dimensions reordered: result dim {@code i} is this tensor's {@code dims[i]}. */
     public Tensor permute(int... dims) {
@@ -333,8 +341,8 @@ public final class Tensor {
     public Tensor select(int dim, int index) {
         int d = normDim(dim, shape.length);
         if (index < 0 || index >= shape[d]) {
-            throw new ShapeMismatchException("select: index " + index + " out of range for dim " + d + " of "
-                    + Shapes.toString(shape));
+            throw new ShapeMismatchException(
+                    "select: index " + index + " out of range for dim " + d + " of " + Shapes.toString(shape));
         }
         int[] newShape = new int[shape.length - 1];
         long[] newStrides = new long[shape.length - 1];
@@ -400,8 +408,8 @@ public final class Tensor {
      */
     public Tensor expand(int... newShape) {
         if (newShape.length < shape.length) {
-            throw new ShapeMismatchException("expand: cannot expand " + Shapes.toString(shape) + " to fewer dims "
-                    + Shapes.toString(newShape));
+            throw new ShapeMismatchException(
+                    "expand: cannot expand " + Shapes.toString(shape) + " to fewer dims " + Shapes.toString(newShape));
         }
         int lead = newShape.length - shape.length;
         int[] outShape = new int[newShape.length];
@@ -578,8 +586,8 @@ public final class Tensor {
         long off = offset;
         for (int d = 0; d < index.length; d++) {
             if (index[d] < 0 || index[d] >= shape[d]) {
-                throw new IndexOutOfBoundsException("index " + Arrays.toString(index) + " out of bounds for shape "
-                        + Shapes.toString(shape));
+                throw new IndexOutOfBoundsException(
+                        "index " + Arrays.toString(index) + " out of bounds for shape " + Shapes.toString(shape));
             }
             off += index[d] * strides[d];
         }
@@ -633,9 +641,14 @@ public final class Tensor {
      */
     @Override
     public String toString() {
-        StringBuilder sb = new StringBuilder("Tensor[").append(dtype.shortName()).append(' ')
-                .append(Shapes.toString(shape)).append(' ').append(device.shortName())
-                .append(isContiguous() ? " contiguous" : " strided").append(']');
+        StringBuilder sb = new StringBuilder("Tensor[")
+                .append(dtype.shortName())
+                .append(' ')
+                .append(Shapes.toString(shape))
+                .append(' ')
+                .append(device.shortName())
+                .append(isContiguous() ? " contiguous" : " strided")
+                .append(']');
         long n = numel();
         if (n == 0 || device != Device.CPU) {
             return sb.toString();

@@ -254,9 +254,14 @@ class BackendConformanceTest {
     @TestFactory
     Stream<DynamicTest> everyOpOfEveryBackendMatchesTheReference() {
         List<OpCase> ops = ops();
-        return backends().stream().flatMap(be -> ops.stream().map(op -> DynamicTest.dynamicTest(
-                be.name() + " " + op.name(), () -> assertClose(op.call().apply(REFERENCE), op.call().apply(be),
-                        be.name() + " " + op.name()))));
+        return backends().stream()
+                .flatMap(be -> ops.stream()
+                        .map(op -> DynamicTest.dynamicTest(
+                                be.name() + " " + op.name(),
+                                () -> assertClose(
+                                        op.call().apply(REFERENCE),
+                                        op.call().apply(be),
+                                        be.name() + " " + op.name()))));
     }
 
     private static void assertClose(Tensor expected, Tensor actual, String what) {

@@ -76,7 +76,11 @@ class AttentionPropertyTest {
         for (int n : new int[] {1, 7, 17, 33, 100, 300}) {
             for (int d : new int[] {8, 17, 64, 72}) {
                 int batch = n >= 100 ? 1 : 2;
-                check("n=" + n + " d=" + d, normal(batch, 2, n, d), normal(batch, 2, n, d), normal(batch, 2, n, d),
+                check(
+                        "n=" + n + " d=" + d,
+                        normal(batch, 2, n, d),
+                        normal(batch, 2, n, d),
+                        normal(batch, 2, n, d),
                         AttentionMask.NONE);
             }
         }
@@ -87,7 +91,11 @@ class AttentionPropertyTest {
     void manyHeadsRunAsWholePairs() {
         check("16 pairs", normal(2, 8, 33, 17), normal(2, 8, 47, 17), normal(2, 8, 47, 17), AttentionMask.NONE);
         Tensor bias = normal(2, 1, 33, 47); // additive, broadcast over heads
-        check("16 pairs, additive mask", normal(2, 8, 33, 17), normal(2, 8, 47, 17), normal(2, 8, 47, 17),
+        check(
+                "16 pairs, additive mask",
+                normal(2, 8, 33, 17),
+                normal(2, 8, 47, 17),
+                normal(2, 8, 47, 17),
                 new AttentionMask.Additive(bias));
     }
 
@@ -96,8 +104,13 @@ class AttentionPropertyTest {
         int[][] shapes = {{7, 300}, {100, 33}, {300, 1}, {1, 17}, {33, 241}};
         for (int[] s : shapes) {
             int d = 17;
-            check("nq=" + s[0] + " nk=" + s[1], normal(2, 3, s[0], d), normal(2, 3, s[1], d), normal(2, 3, s[1], d),
-                    AttentionMask.NONE, 0.37f);
+            check(
+                    "nq=" + s[0] + " nk=" + s[1],
+                    normal(2, 3, s[0], d),
+                    normal(2, 3, s[1], d),
+                    normal(2, 3, s[1], d),
+                    AttentionMask.NONE,
+                    0.37f);
         }
     }
 
@@ -180,7 +193,12 @@ class AttentionPropertyTest {
         // Broadcast over batch and keys: [1, H, Nq, 1].
         check("per-query bias", q, k, v, new AttentionMask.Additive(normal(1, 3, nq, 1)));
         // A transposed view as the bias.
-        check("transposed bias", q, k, v, new AttentionMask.Additive(normal(nk, nq).t()));
+        check(
+                "transposed bias",
+                q,
+                k,
+                v,
+                new AttentionMask.Additive(normal(nk, nq).t()));
     }
 
     @Test
@@ -192,7 +210,11 @@ class AttentionPropertyTest {
             ids[n + j] = j < 7 ? 3 : 4;
         }
         Tensor segments = Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), ids, 2, n);
-        check("packed self-attention", normal(2, 2, n, 8), normal(2, 2, n, 8), normal(2, 2, n, 8),
+        check(
+                "packed self-attention",
+                normal(2, 2, n, 8),
+                normal(2, 2, n, 8),
+                normal(2, 2, n, 8),
                 AttentionMask.Segments.of(segments));
     }
 
@@ -227,8 +249,13 @@ class AttentionPropertyTest {
     @Test
     void noKeysGivesZeros() {
         Tensor out = normal(1, 2, 7, 8);
-        new VectorAttention(three).attention(normal(1, 2, 7, 8), Tensor.zeros(DType.F32, 1, 2, 0, 8),
-                Tensor.zeros(DType.F32, 1, 2, 0, 8), out, AttentionMask.NONE);
+        new VectorAttention(three)
+                .attention(
+                        normal(1, 2, 7, 8),
+                        Tensor.zeros(DType.F32, 1, 2, 0, 8),
+                        Tensor.zeros(DType.F32, 1, 2, 0, 8),
+                        out,
+                        AttentionMask.NONE);
         for (float x : out.toFloatArray()) {
             assertEquals(0f, x);
         }
@@ -260,8 +287,8 @@ class AttentionPropertyTest {
         assertNamesOp(() -> ops.attention(q.select(0, 0), k, k, out, AttentionMask.NONE));
         assertNamesOp(() -> ops.attention(q, k, k, Tensor.zeros(DType.F32, 1, 2, 9, 8), AttentionMask.NONE));
         // Output rows with a non-unit stride.
-        assertNamesOp(() -> ops.attention(q, k, k, Tensor.zeros(DType.F32, 1, 2, 8, 7).transpose(2, 3),
-                AttentionMask.NONE));
+        assertNamesOp(
+                () -> ops.attention(q, k, k, Tensor.zeros(DType.F32, 1, 2, 8, 7).transpose(2, 3), AttentionMask.NONE));
         assertNamesOp(() -> ops.attention(q, k, k, out, new AttentionMask.Additive(normal(7, 8))));
         assertNamesOp(() -> ops.attention(q, k, k, out, new AttentionMask.Segments(new int[1][7], new int[1][8])));
         assertNamesOp(() -> ops.attention(q, k, k, Tensor.zeros(DType.F64, 1, 2, 7, 8), AttentionMask.NONE));

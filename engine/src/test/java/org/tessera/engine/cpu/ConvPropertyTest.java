@@ -145,8 +145,9 @@ class ConvPropertyTest {
     @ParameterizedTest(name = "threads={0}")
     @ValueSource(ints = {1, 3})
     void upsampleMatchesReference(int threads) {
-        Tensor[] inputs = {randn(1, 1, 1, 1, 1), randn(1, 2, 3, 5, 7), channelsLast(2, 2, 3, 5, 17),
-            randn(3, 2, 8, 64, 64)};
+        Tensor[] inputs = {
+            randn(1, 1, 1, 1, 1), randn(1, 2, 3, 5, 7), channelsLast(2, 2, 3, 5, 17), randn(3, 2, 8, 64, 64)
+        };
         for (Tensor x : inputs) {
             for (int f : new int[] {1, 2, 3}) {
                 int[] shape = {x.size(0), x.size(1), x.size(2) * f, x.size(3) * f};
@@ -162,26 +163,76 @@ class ConvPropertyTest {
     @Test
     void badShapesNameTheOp() {
         for (ConvOps impl : new ConvOps[] {vector(1), REF}) {
-            assertShapeError("patchEmbed2d", () -> impl.patchEmbed2d(randn(1, 1, 3, 8, 7), randn(2, 5, 3, 2, 2), null,
-                    Tensor.zeros(DType.F32, 1, 12, 5)), "[1, 3, 8, 7]", "[5, 3, 2, 2]");
-            assertShapeError("patchEmbed2d", () -> impl.patchEmbed2d(randn(1, 1, 3, 8, 8), randn(2, 5, 4, 2, 2), null,
-                    Tensor.zeros(DType.F32, 1, 16, 5)), "channels", "[1, 3, 8, 8]");
-            assertShapeError("patchEmbed2d", () -> impl.patchEmbed2d(randn(1, 1, 3, 8, 8), randn(2, 5, 3, 2, 2),
-                    randn(3, 4), Tensor.zeros(DType.F32, 1, 16, 5)), "bias", "[4]");
-            assertShapeError("patchEmbed2d", () -> impl.patchEmbed2d(randn(1, 1, 3, 8, 8), randn(2, 5, 3, 2, 2), null,
-                    Tensor.zeros(DType.F32, 1, 15, 5)), "[1, 16, 5]", "[1, 15, 5]");
-            assertShapeError("patchEmbed3d", () -> impl.patchEmbed3d(randn(1, 1, 3, 8, 8), randn(2, 5, 3, 2, 2), null,
-                    Tensor.zeros(DType.F32, 1, 16, 5)), "5-D");
-            assertShapeError("conv2d", () -> impl.conv2d(randn(1, 1, 3, 8, 8), randn(2, 5, 3, 3, 3), null, 1, 1,
-                    Tensor.zeros(DType.F32, 1, 5, 7, 8)), "[1, 5, 8, 8]", "[1, 5, 7, 8]");
-            assertShapeError("conv2d", () -> impl.conv2d(randn(1, 1, 3, 8, 8), randn(2, 5, 2, 3, 3), null, 1, 1,
-                    Tensor.zeros(DType.F32, 1, 5, 8, 8)), "[1, 3, 8, 8]", "[5, 2, 3, 3]");
-            assertShapeError("conv2d", () -> impl.conv2d(randn(1, 1, 3, 2, 2), randn(2, 5, 3, 5, 5), null, 1, 0,
-                    Tensor.zeros(DType.F32, 1, 5, 1, 1)), "does not fit");
-            assertShapeError("upsampleNearest2d", () -> impl.upsampleNearest2d(randn(1, 1, 3, 4, 4), 2,
-                    Tensor.zeros(DType.F32, 1, 3, 8, 7)), "[1, 3, 8, 8]", "[1, 3, 8, 7]");
-            assertShapeError("upsampleNearest2d", () -> impl.upsampleNearest2d(randn(1, 1, 3, 4, 4), 0,
-                    Tensor.zeros(DType.F32, 1, 3, 4, 4)), "factor");
+            assertShapeError(
+                    "patchEmbed2d",
+                    () -> impl.patchEmbed2d(
+                            randn(1, 1, 3, 8, 7), randn(2, 5, 3, 2, 2), null, Tensor.zeros(DType.F32, 1, 12, 5)),
+                    "[1, 3, 8, 7]",
+                    "[5, 3, 2, 2]");
+            assertShapeError(
+                    "patchEmbed2d",
+                    () -> impl.patchEmbed2d(
+                            randn(1, 1, 3, 8, 8), randn(2, 5, 4, 2, 2), null, Tensor.zeros(DType.F32, 1, 16, 5)),
+                    "channels",
+                    "[1, 3, 8, 8]");
+            assertShapeError(
+                    "patchEmbed2d",
+                    () -> impl.patchEmbed2d(
+                            randn(1, 1, 3, 8, 8), randn(2, 5, 3, 2, 2), randn(3, 4), Tensor.zeros(DType.F32, 1, 16, 5)),
+                    "bias",
+                    "[4]");
+            assertShapeError(
+                    "patchEmbed2d",
+                    () -> impl.patchEmbed2d(
+                            randn(1, 1, 3, 8, 8), randn(2, 5, 3, 2, 2), null, Tensor.zeros(DType.F32, 1, 15, 5)),
+                    "[1, 16, 5]",
+                    "[1, 15, 5]");
+            assertShapeError(
+                    "patchEmbed3d",
+                    () -> impl.patchEmbed3d(
+                            randn(1, 1, 3, 8, 8), randn(2, 5, 3, 2, 2), null, Tensor.zeros(DType.F32, 1, 16, 5)),
+                    "5-D");
+            assertShapeError(
+                    "conv2d",
+                    () -> impl.conv2d(
+                            randn(1, 1, 3, 8, 8),
+                            randn(2, 5, 3, 3, 3),
+                            null,
+                            1,
+                            1,
+                            Tensor.zeros(DType.F32, 1, 5, 7, 8)),
+                    "[1, 5, 8, 8]",
+                    "[1, 5, 7, 8]");
+            assertShapeError(
+                    "conv2d",
+                    () -> impl.conv2d(
+                            randn(1, 1, 3, 8, 8),
+                            randn(2, 5, 2, 3, 3),
+                            null,
+                            1,
+                            1,
+                            Tensor.zeros(DType.F32, 1, 5, 8, 8)),
+                    "[1, 3, 8, 8]",
+                    "[5, 2, 3, 3]");
+            assertShapeError(
+                    "conv2d",
+                    () -> impl.conv2d(
+                            randn(1, 1, 3, 2, 2),
+                            randn(2, 5, 3, 5, 5),
+                            null,
+                            1,
+                            0,
+                            Tensor.zeros(DType.F32, 1, 5, 1, 1)),
+                    "does not fit");
+            assertShapeError(
+                    "upsampleNearest2d",
+                    () -> impl.upsampleNearest2d(randn(1, 1, 3, 4, 4), 2, Tensor.zeros(DType.F32, 1, 3, 8, 7)),
+                    "[1, 3, 8, 8]",
+                    "[1, 3, 8, 7]");
+            assertShapeError(
+                    "upsampleNearest2d",
+                    () -> impl.upsampleNearest2d(randn(1, 1, 3, 4, 4), 0, Tensor.zeros(DType.F32, 1, 3, 4, 4)),
+                    "factor");
         }
     }
 }

@@ -55,25 +55,32 @@ class ElementwisePropertyTest {
                 new Operands("scalar first [1]+[2,17]", randn(1, 1), randn(2, 2, 17)),
                 new Operands("outer [4,1]+[1,35]", randn(1, 4, 1), randn(2, 1, 35)),
                 new Operands("transposed a", randn(1, 33, 9).t(), randn(2, 9, 33)),
-                new Operands("transposed both", randn(1, 17, 5).t(), randn(2, 17, 5).t()),
+                new Operands(
+                        "transposed both", randn(1, 17, 5).t(), randn(2, 17, 5).t()),
                 new Operands("sliced a", randn(1, 9, 40).slice(1, 3, 36), randn(2, 9, 33)),
                 new Operands("expanded a", randn(1, 1, 33).expand(9, 33), randn(2, 9, 33)),
-                new Operands("expanded both", randn(1, 1, 19).expand(3, 19), randn(2, 3, 1).expand(3, 19)),
+                new Operands(
+                        "expanded both",
+                        randn(1, 1, 19).expand(3, 19),
+                        randn(2, 3, 1).expand(3, 19)),
                 new Operands("parallel [300,129]+[129]", randn(1, 300, 129), randn(2, 129)),
                 new Operands("parallel flat [40000]", randn(1, 40000), randn(2, 40000)),
                 new Operands("parallel transposed", randn(1, 190, 190).t(), randn(2, 190, 190)),
                 new Operands("parallel rows [2,200,129]+[2,1,129]", randn(1, 2, 200, 129), randn(2, 2, 1, 129)),
                 new Operands("parallel column [2,200,129]+[2,200,1]", randn(1, 2, 200, 129), randn(2, 2, 200, 1)),
-                new Operands("sliced rows [2,9,33] of [2,9,40]", randn(1, 2, 9, 40).slice(2, 7, 40), randn(2, 2, 1, 33)),
+                new Operands(
+                        "sliced rows [2,9,33] of [2,9,40]", randn(1, 2, 9, 40).slice(2, 7, 40), randn(2, 2, 1, 33)),
                 new Operands("rank 0 scalar", randn(1, 3, 17), Tensor.of(new float[] {1.5f})),
                 new Operands("both rank 0", Tensor.of(new float[] {-2f}), Tensor.of(new float[] {1.5f})),
                 new Operands("empty [0,5]+[5]", Tensor.zeros(DType.F32, 0, 5), randn(2, 5)));
     }
 
     static Stream<Arguments> binaryCases() {
-        return operands().flatMap(o -> Stream.of("add", "sub", "mul", "div")
-                .flatMap(op -> Stream.of(Arguments.of(o.name(), op, o.a(), o.b(), 1),
-                        Arguments.of(o.name(), op, o.a(), o.b(), 3))));
+        return operands()
+                .flatMap(o -> Stream.of("add", "sub", "mul", "div")
+                        .flatMap(op -> Stream.of(
+                                Arguments.of(o.name(), op, o.a(), o.b(), 1),
+                                Arguments.of(o.name(), op, o.a(), o.b(), 3))));
     }
 
     private static void call(ElementwiseOps ops, String op, Tensor a, Tensor b, Tensor out) {
@@ -137,8 +144,14 @@ class ElementwisePropertyTest {
     void activationsMatchReference(int threads) {
         ElementwiseOps ops = vector(threads);
         Tensor[] inputs = {
-            randn(9, 4f, 1), randn(9, 4f, 7), randn(9, 4f, 17), randn(9, 4f, 33), randn(9, 4f, 1000),
-            randn(9, 4f, 40000), randn(9, 4f, 33, 17).t(), randn(9, 4f, 1, 33).expand(5, 33),
+            randn(9, 4f, 1),
+            randn(9, 4f, 7),
+            randn(9, 4f, 17),
+            randn(9, 4f, 33),
+            randn(9, 4f, 1000),
+            randn(9, 4f, 40000),
+            randn(9, 4f, 33, 17).t(),
+            randn(9, 4f, 1, 33).expand(5, 33),
             Tensor.of(new float[] {-30f, -10f, -1e-3f, 0f, 1e-3f, 10f, 30f, -0f, 5.5f}, 9),
         };
         for (Tensor x : inputs) {
@@ -167,19 +180,41 @@ class ElementwisePropertyTest {
 
     static Stream<Arguments> modulations() {
         return Stream.of(
-                new Modulation("DiT [2,17,33] with [2,1,33]", randn(1, 2, 17, 33), randn(2, 2, 1, 33), randn(3, 2, 1, 33)),
-                new Modulation("DiT [3,5,7] with [3,1,7]", randn(1, 3, 5, 7), randn(2, 3, 1, 7), randn(3, 3, 1, 7)),
-                new Modulation("rows [4,1000] with [1000]", randn(1, 4, 1000), randn(2, 1000), randn(3, 1000)),
-                new Modulation("same shape [1]", randn(1, 1), randn(2, 1), randn(3, 1)),
-                new Modulation("per token [2,17,33] with [2,17,1]", randn(1, 2, 17, 33), randn(2, 2, 17, 1), randn(3, 2, 17, 1)),
-                new Modulation("mixed [2,17,33] with [33] and [2,17,1]", randn(1, 2, 17, 33), randn(2, 33), randn(3, 2, 17, 1)),
-                new Modulation("scalars", randn(1, 5, 19), randn(2, 1), randn(3, 1)),
-                new Modulation("transposed x", randn(1, 33, 17).t(), randn(2, 33), randn(3, 1, 33)),
-                new Modulation("expanded shift", randn(1, 2, 9, 33), randn(2, 1, 1, 33).expand(2, 1, 33), randn(3, 2, 1, 33)),
-                new Modulation("sliced chunks of [2,1,6·33]", randn(1, 2, 9, 33), randn(2, 2, 1, 198).chunk(6, 2)[0],
-                        randn(2, 2, 1, 198).chunk(6, 2)[1]),
-                new Modulation("parallel [2,300,65]", randn(1, 2, 300, 65), randn(2, 2, 1, 65), randn(3, 2, 1, 65)))
-                .flatMap(m -> Stream.of(Arguments.of(m.name(), m.x(), m.shift(), m.scale(), 1),
+                        new Modulation(
+                                "DiT [2,17,33] with [2,1,33]",
+                                randn(1, 2, 17, 33),
+                                randn(2, 2, 1, 33),
+                                randn(3, 2, 1, 33)),
+                        new Modulation(
+                                "DiT [3,5,7] with [3,1,7]", randn(1, 3, 5, 7), randn(2, 3, 1, 7), randn(3, 3, 1, 7)),
+                        new Modulation("rows [4,1000] with [1000]", randn(1, 4, 1000), randn(2, 1000), randn(3, 1000)),
+                        new Modulation("same shape [1]", randn(1, 1), randn(2, 1), randn(3, 1)),
+                        new Modulation(
+                                "per token [2,17,33] with [2,17,1]",
+                                randn(1, 2, 17, 33),
+                                randn(2, 2, 17, 1),
+                                randn(3, 2, 17, 1)),
+                        new Modulation(
+                                "mixed [2,17,33] with [33] and [2,17,1]",
+                                randn(1, 2, 17, 33),
+                                randn(2, 33),
+                                randn(3, 2, 17, 1)),
+                        new Modulation("scalars", randn(1, 5, 19), randn(2, 1), randn(3, 1)),
+                        new Modulation("transposed x", randn(1, 33, 17).t(), randn(2, 33), randn(3, 1, 33)),
+                        new Modulation(
+                                "expanded shift",
+                                randn(1, 2, 9, 33),
+                                randn(2, 1, 1, 33).expand(2, 1, 33),
+                                randn(3, 2, 1, 33)),
+                        new Modulation(
+                                "sliced chunks of [2,1,6·33]",
+                                randn(1, 2, 9, 33),
+                                randn(2, 2, 1, 198).chunk(6, 2)[0],
+                                randn(2, 2, 1, 198).chunk(6, 2)[1]),
+                        new Modulation(
+                                "parallel [2,300,65]", randn(1, 2, 300, 65), randn(2, 2, 1, 65), randn(3, 2, 1, 65)))
+                .flatMap(m -> Stream.of(
+                        Arguments.of(m.name(), m.x(), m.shift(), m.scale(), 1),
                         Arguments.of(m.name(), m.x(), m.shift(), m.scale(), 3)));
     }
 
@@ -201,21 +236,38 @@ class ElementwisePropertyTest {
     void badShapesNameTheOp() {
         ElementwiseOps ops = vector(1);
         for (ElementwiseOps impl : new ElementwiseOps[] {ops, REF}) {
-            assertShapeError("add", () -> impl.add(randn(1, 3, 4), randn(2, 5), Tensor.zeros(DType.F32, 3, 4)),
-                    "[3, 4]", "[5]");
-            assertShapeError("sub", () -> impl.sub(randn(1, 3, 4), randn(2, 4), Tensor.zeros(DType.F32, 3, 5)),
-                    "[3, 4]", "[4]", "[3, 5]");
-            assertShapeError("mul", () -> impl.mul(randn(1, 4), randn(2, 4), Tensor.zeros(DType.F32, 8).slice(0, 0, 8, 2)),
+            assertShapeError(
+                    "add", () -> impl.add(randn(1, 3, 4), randn(2, 5), Tensor.zeros(DType.F32, 3, 4)), "[3, 4]", "[5]");
+            assertShapeError(
+                    "sub",
+                    () -> impl.sub(randn(1, 3, 4), randn(2, 4), Tensor.zeros(DType.F32, 3, 5)),
+                    "[3, 4]",
+                    "[4]",
+                    "[3, 5]");
+            assertShapeError(
+                    "mul",
+                    () -> impl.mul(
+                            randn(1, 4), randn(2, 4), Tensor.zeros(DType.F32, 8).slice(0, 0, 8, 2)),
                     "contiguous");
-            assertShapeError("axpby", () -> impl.axpby(1f, randn(1, 4), 1f, randn(2, 5), Tensor.zeros(DType.F32, 4)),
-                    "[4]", "[5]");
+            assertShapeError(
+                    "axpby",
+                    () -> impl.axpby(1f, randn(1, 4), 1f, randn(2, 5), Tensor.zeros(DType.F32, 4)),
+                    "[4]",
+                    "[5]");
             assertShapeError("gelu", () -> impl.gelu(randn(1, 4), Tensor.zeros(DType.F32, 5)), "[4]", "[5]");
-            assertShapeError("modulate", () -> impl.modulate(randn(1, 2, 4), randn(2, 3), randn(3, 4),
-                    Tensor.zeros(DType.F32, 2, 4)), "shift", "[3]", "[2, 4]");
-            assertShapeError("modulate", () -> impl.modulate(randn(1, 2, 4), randn(2, 4), randn(3, 2, 2, 4),
-                    Tensor.zeros(DType.F32, 2, 4)), "scale", "[2, 2, 4]");
-            assertShapeError("div", () -> impl.div(Tensor.zeros(DType.I64, 2), randn(1, 2), Tensor.zeros(DType.F32, 2)),
-                    "f32");
+            assertShapeError(
+                    "modulate",
+                    () -> impl.modulate(randn(1, 2, 4), randn(2, 3), randn(3, 4), Tensor.zeros(DType.F32, 2, 4)),
+                    "shift",
+                    "[3]",
+                    "[2, 4]");
+            assertShapeError(
+                    "modulate",
+                    () -> impl.modulate(randn(1, 2, 4), randn(2, 4), randn(3, 2, 2, 4), Tensor.zeros(DType.F32, 2, 4)),
+                    "scale",
+                    "[2, 2, 4]");
+            assertShapeError(
+                    "div", () -> impl.div(Tensor.zeros(DType.I64, 2), randn(1, 2), Tensor.zeros(DType.F32, 2)), "f32");
         }
     }
 }

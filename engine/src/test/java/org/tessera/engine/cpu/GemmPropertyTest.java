@@ -38,18 +38,29 @@ class GemmPropertyTest {
         // four-row kernel), the K block (256), the M block (516) and the 1 MiB slice of C that
         // splits N into chunks even on one thread (600 × 530).
         int[][] mkn = {
-            {1, 1, 1}, {1, 7, 17}, {7, 1, 33}, {12, 16, 32}, {13, 33, 31}, {17, 1000, 7},
-            {33, 257, 65}, {397, 300, 70}, {2, 1152, 40}, {25, 13, 1000}, {150, 40, 33},
-            {800, 520, 97}, {600, 70, 530},
+            {1, 1, 1},
+            {1, 7, 17},
+            {7, 1, 33},
+            {12, 16, 32},
+            {13, 33, 31},
+            {17, 1000, 7},
+            {33, 257, 65},
+            {397, 300, 70},
+            {2, 1152, 40},
+            {25, 13, 1000},
+            {150, 40, 33},
+            {800, 520, 97},
+            {600, 70, 530},
         };
-        Stream<Arguments> grid = Stream.of(mkn).flatMap(s -> Stream.of(
-                Arguments.of(s[0], s[1], s[2], false, false, 1),
-                Arguments.of(s[0], s[1], s[2], true, true, 3)));
+        Stream<Arguments> grid = Stream.of(mkn)
+                .flatMap(s -> Stream.of(
+                        Arguments.of(s[0], s[1], s[2], false, false, 1),
+                        Arguments.of(s[0], s[1], s[2], true, true, 3)));
         // B packed per call by chunks whose strips are widened to 12 panels (38 panels, 3 threads:
         // 3 strips instead of 12), for a row-major and a transposed B.
-        return Stream.concat(grid, Stream.of(
-                Arguments.of(40, 600, 1200, false, false, 3),
-                Arguments.of(40, 600, 1200, false, true, 3)));
+        return Stream.concat(
+                grid,
+                Stream.of(Arguments.of(40, 600, 1200, false, false, 3), Arguments.of(40, 600, 1200, false, true, 3)));
     }
 
     private static Tensor random(long stream, int... shape) {
@@ -191,15 +202,28 @@ class GemmPropertyTest {
     @Test
     void mismatchedShapesNameTheOpAndShapes() {
         GemmOps gemm = VectorKernels.gemm(ONE);
-        ShapeMismatchException e = assertThrows(ShapeMismatchException.class,
+        ShapeMismatchException e = assertThrows(
+                ShapeMismatchException.class,
                 () -> gemm.matmul(random(1, 3, 4), random(2, 5, 6), Tensor.zeros(DType.F32, 3, 6)));
-        assertTrue(e.getMessage().contains("gemm") && e.getMessage().contains("[3, 4]")
-                && e.getMessage().contains("[5, 6]"), e.getMessage());
-        assertThrows(ShapeMismatchException.class,
+        assertTrue(
+                e.getMessage().contains("gemm")
+                        && e.getMessage().contains("[3, 4]")
+                        && e.getMessage().contains("[5, 6]"),
+                e.getMessage());
+        assertThrows(
+                ShapeMismatchException.class,
                 () -> gemm.matmul(random(1, 3, 4), random(2, 4, 6), Tensor.zeros(DType.F32, 3, 7)));
-        assertThrows(ShapeMismatchException.class, () -> gemm.gemm(random(1, 3, 4), random(2, 4, 6),
-                Tensor.zeros(DType.F32, 3, 6), 1f, 0f, Epilogue.bias(random(3, 5))));
-        assertThrows(ShapeMismatchException.class, () -> gemm.matmul(random(1, 3, 4),
-                Tensor.zeros(DType.BF16, 4, 6), Tensor.zeros(DType.F32, 3, 6)));
+        assertThrows(
+                ShapeMismatchException.class,
+                () -> gemm.gemm(
+                        random(1, 3, 4),
+                        random(2, 4, 6),
+                        Tensor.zeros(DType.F32, 3, 6),
+                        1f,
+                        0f,
+                        Epilogue.bias(random(3, 5))));
+        assertThrows(
+                ShapeMismatchException.class,
+                () -> gemm.matmul(random(1, 3, 4), Tensor.zeros(DType.BF16, 4, 6), Tensor.zeros(DType.F32, 3, 6)));
     }
 }

@@ -22,6 +22,7 @@ class KernelAllocationTest {
     private static final ThreadMXBeanHolder MX = new ThreadMXBeanHolder();
     /** Bytes per call allowed: nothing, give or take the measurement's own noise. */
     private static final double BOUND = 64;
+
     private static final int CALLS = 20;
     private static final int MAX_ROUNDS = 40;
 

@@ -1,16 +1,14 @@
 package org.tessera.engine.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
+import org.junit.jupiter.api.function.Executable;
 import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
-import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Tensor;
-import org.junit.jupiter.api.function.Executable;
 
 /** Random inputs and tolerant comparisons for the kernel property tests. */
 final class KernelAssert {

@@ -67,8 +67,13 @@ class NormsPropertyTest {
     @Test
     void softmaxHandlesMinusInfinity() {
         float ninf = Float.NEGATIVE_INFINITY;
-        Tensor x = Tensor.of(new float[] {ninf, 0f, ninf, 1f, 2f, ninf, 3f, ninf, 0.5f, ninf, ninf, ninf, ninf, ninf, ninf,
-            ninf, ninf, 7f, ninf}, 1, 19);
+        Tensor x = Tensor.of(
+                new float[] {
+                    ninf, 0f, ninf, 1f, 2f, ninf, 3f, ninf, 0.5f, ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf, 7f,
+                    ninf
+                },
+                1,
+                19);
         Tensor expected = Tensor.zeros(DType.F32, 1, 19);
         REF.softmax(x, expected);
         Tensor out = Tensor.zeros(DType.F32, 1, 19);
@@ -104,8 +109,13 @@ class NormsPropertyTest {
 
     static Stream<Arguments> groupShapes() {
         Object[][] cases = {
-            {new int[] {1, 1}, 1}, {new int[] {4, 6}, 2}, {new int[] {2, 4, 17}, 4}, {new int[] {2, 6, 5, 7}, 3},
-            {new int[] {1, 8, 3, 11}, 1}, {new int[] {2, 8, 33, 65}, 4}, {new int[] {1, 4, 2, 3, 5}, 2},
+            {new int[] {1, 1}, 1},
+            {new int[] {4, 6}, 2},
+            {new int[] {2, 4, 17}, 4},
+            {new int[] {2, 6, 5, 7}, 3},
+            {new int[] {1, 8, 3, 11}, 1},
+            {new int[] {2, 8, 33, 65}, 4},
+            {new int[] {1, 4, 2, 3, 5}, 2},
         };
         return Stream.of(cases).flatMap(c -> IntStream.of(1, 3).mapToObj(t -> Arguments.of(c[0], c[1], t)));
     }
@@ -135,23 +145,49 @@ class NormsPropertyTest {
     private record Modulation(String name, Tensor x, Tensor shift, Tensor scale) {}
 
     static Stream<Arguments> modulations() {
-        Stream<Modulation> dit = IntStream.of(1, 7, 17, 33, 1000, 1152).mapToObj(d -> new Modulation(
-                "DiT [2,5," + d + "] with [2,1," + d + "]", randn(1, 3f, 2, 5, d), randn(2, 2, 1, d), randn(3, 2, 1, d)));
+        Stream<Modulation> dit = IntStream.of(1, 7, 17, 33, 1000, 1152)
+                .mapToObj(d -> new Modulation(
+                        "DiT [2,5," + d + "] with [2,1," + d + "]",
+                        randn(1, 3f, 2, 5, d),
+                        randn(2, 2, 1, d),
+                        randn(3, 2, 1, d)));
         Stream<Modulation> others = Stream.of(
                 new Modulation("rows [4,33] with [33]", randn(1, 3f, 4, 33), randn(2, 33), randn(3, 33)),
                 new Modulation("scalars", randn(1, 3f, 3, 19), randn(2, 1), randn(3, 1)),
-                new Modulation("per token [2,9,33] with [2,9,1]", randn(1, 3f, 2, 9, 33), randn(2, 2, 9, 1), randn(3, 2, 9, 1)),
-                new Modulation("mixed [2,9,33] with [33] and [2,9,1]", randn(1, 3f, 2, 9, 33), randn(2, 33), randn(3, 2, 9, 1)),
+                new Modulation(
+                        "per token [2,9,33] with [2,9,1]",
+                        randn(1, 3f, 2, 9, 33),
+                        randn(2, 2, 9, 1),
+                        randn(3, 2, 9, 1)),
+                new Modulation(
+                        "mixed [2,9,33] with [33] and [2,9,1]",
+                        randn(1, 3f, 2, 9, 33),
+                        randn(2, 33),
+                        randn(3, 2, 9, 1)),
                 new Modulation("same shape [3,17]", randn(1, 3f, 3, 17), randn(2, 3, 17), randn(3, 3, 17)),
-                new Modulation("chunks of [2,1,6·33]", randn(1, 3f, 2, 9, 33), randn(2, 2, 1, 198).chunk(6, 2)[0],
+                new Modulation(
+                        "chunks of [2,1,6·33]",
+                        randn(1, 3f, 2, 9, 33),
+                        randn(2, 2, 1, 198).chunk(6, 2)[0],
                         randn(2, 2, 1, 198).chunk(6, 2)[1]),
-                new Modulation("transposed shift", randn(1, 3f, 2, 33, 17), randn(2, 17, 33).t(), randn(3, 2, 1, 17)),
-                new Modulation("expanded scale", randn(1, 3f, 2, 9, 33), randn(2, 2, 1, 33), randn(3, 33).expand(2, 1, 33)),
+                new Modulation(
+                        "transposed shift",
+                        randn(1, 3f, 2, 33, 17),
+                        randn(2, 17, 33).t(),
+                        randn(3, 2, 1, 17)),
+                new Modulation(
+                        "expanded scale",
+                        randn(1, 3f, 2, 9, 33),
+                        randn(2, 2, 1, 33),
+                        randn(3, 33).expand(2, 1, 33)),
                 new Modulation("parallel [2,300,65]", randn(1, 3f, 2, 300, 65), randn(2, 2, 1, 65), randn(3, 2, 1, 65)),
-                new Modulation("parallel DiT [2,64,1152]", randn(1, 3f, 2, 64, 1152), randn(2, 2, 1, 1152),
+                new Modulation(
+                        "parallel DiT [2,64,1152]",
+                        randn(1, 3f, 2, 64, 1152),
+                        randn(2, 2, 1, 1152),
                         randn(3, 2, 1, 1152)));
-        return Stream.concat(dit, others).flatMap(m -> IntStream.of(1, 3)
-                .mapToObj(t -> Arguments.of(m.name(), m.x(), m.shift(), m.scale(), t)));
+        return Stream.concat(dit, others)
+                .flatMap(m -> IntStream.of(1, 3).mapToObj(t -> Arguments.of(m.name(), m.x(), m.shift(), m.scale(), t)));
     }
 
     @ParameterizedTest(name = "{0} threads={4}")
@@ -189,26 +225,65 @@ class NormsPropertyTest {
     @Test
     void badShapesNameTheOp() {
         for (NormOps impl : new NormOps[] {vector(1), REF}) {
-            assertShapeError("softmax", () -> impl.softmax(randn(1, 4, 6).t(), Tensor.zeros(DType.F32, 6, 4)),
+            assertShapeError(
+                    "softmax", () -> impl.softmax(randn(1, 4, 6).t(), Tensor.zeros(DType.F32, 6, 4)), "contiguous");
+            assertShapeError(
+                    "softmax", () -> impl.softmax(randn(1, 4, 6), Tensor.zeros(DType.F32, 4, 5)), "[4, 6]", "[4, 5]");
+            assertShapeError(
+                    "layerNorm",
+                    () -> impl.layerNorm(randn(1, 4, 6), randn(2, 5), null, 1e-6f, Tensor.zeros(DType.F32, 4, 6)),
+                    "weight",
+                    "[6]",
+                    "[5]");
+            assertShapeError(
+                    "layerNorm",
+                    () -> impl.layerNorm(randn(1, 4, 6), null, randn(2, 2, 6), 1e-6f, Tensor.zeros(DType.F32, 4, 6)),
+                    "bias",
+                    "[2, 6]");
+            assertShapeError(
+                    "groupNorm",
+                    () -> impl.groupNorm(randn(1, 2, 6, 4), 4, null, null, 1e-5f, Tensor.zeros(DType.F32, 2, 6, 4)),
+                    "6 channels",
+                    "[2, 6, 4]",
+                    "4 groups");
+            assertShapeError(
+                    "groupNorm",
+                    () -> impl.groupNorm(
+                            randn(1, 2, 6, 4), 3, randn(2, 3), null, 1e-5f, Tensor.zeros(DType.F32, 2, 6, 4)),
+                    "weight",
+                    "[3]");
+            assertShapeError(
+                    "layerNormModulate",
+                    () -> impl.layerNormModulate(
+                            randn(1, 2, 3, 4),
+                            randn(2, 2, 1, 5),
+                            randn(3, 2, 1, 4),
+                            1e-6f,
+                            Tensor.zeros(DType.F32, 2, 3, 4)),
+                    "shift",
+                    "[2, 1, 5]",
+                    "[2, 3, 4]");
+            assertShapeError(
+                    "layerNormModulate",
+                    () -> impl.layerNormModulate(
+                            randn(1, 2, 3, 4),
+                            randn(2, 4),
+                            randn(3, 3, 2, 1, 4),
+                            1e-6f,
+                            Tensor.zeros(DType.F32, 2, 3, 4)),
+                    "scale",
+                    "[3, 2, 1, 4]");
+            assertShapeError(
+                    "layerNormModulate",
+                    () -> impl.layerNormModulate(
+                            randn(1, 2, 3, 4), randn(2, 4), randn(3, 4), 1e-6f, Tensor.zeros(DType.F32, 2, 3, 5)),
+                    "[2, 3, 4]",
+                    "[2, 3, 5]");
+            assertShapeError(
+                    "layerNormModulate",
+                    () -> impl.layerNormModulate(
+                            randn(1, 4, 3).t(), randn(2, 4), randn(3, 4), 1e-6f, Tensor.zeros(DType.F32, 3, 4)),
                     "contiguous");
-            assertShapeError("softmax", () -> impl.softmax(randn(1, 4, 6), Tensor.zeros(DType.F32, 4, 5)),
-                    "[4, 6]", "[4, 5]");
-            assertShapeError("layerNorm", () -> impl.layerNorm(randn(1, 4, 6), randn(2, 5), null, 1e-6f,
-                    Tensor.zeros(DType.F32, 4, 6)), "weight", "[6]", "[5]");
-            assertShapeError("layerNorm", () -> impl.layerNorm(randn(1, 4, 6), null, randn(2, 2, 6), 1e-6f,
-                    Tensor.zeros(DType.F32, 4, 6)), "bias", "[2, 6]");
-            assertShapeError("groupNorm", () -> impl.groupNorm(randn(1, 2, 6, 4), 4, null, null, 1e-5f,
-                    Tensor.zeros(DType.F32, 2, 6, 4)), "6 channels", "[2, 6, 4]", "4 groups");
-            assertShapeError("groupNorm", () -> impl.groupNorm(randn(1, 2, 6, 4), 3, randn(2, 3), null, 1e-5f,
-                    Tensor.zeros(DType.F32, 2, 6, 4)), "weight", "[3]");
-            assertShapeError("layerNormModulate", () -> impl.layerNormModulate(randn(1, 2, 3, 4), randn(2, 2, 1, 5),
-                    randn(3, 2, 1, 4), 1e-6f, Tensor.zeros(DType.F32, 2, 3, 4)), "shift", "[2, 1, 5]", "[2, 3, 4]");
-            assertShapeError("layerNormModulate", () -> impl.layerNormModulate(randn(1, 2, 3, 4), randn(2, 4),
-                    randn(3, 3, 2, 1, 4), 1e-6f, Tensor.zeros(DType.F32, 2, 3, 4)), "scale", "[3, 2, 1, 4]");
-            assertShapeError("layerNormModulate", () -> impl.layerNormModulate(randn(1, 2, 3, 4), randn(2, 4),
-                    randn(3, 4), 1e-6f, Tensor.zeros(DType.F32, 2, 3, 5)), "[2, 3, 4]", "[2, 3, 5]");
-            assertShapeError("layerNormModulate", () -> impl.layerNormModulate(randn(1, 4, 3).t(), randn(2, 4),
-                    randn(3, 4), 1e-6f, Tensor.zeros(DType.F32, 3, 4)), "contiguous");
         }
     }
 }

@@ -91,13 +91,20 @@ class TablesPropertyTest {
     @Test
     void badShapesNameTheOp() {
         for (TableOps impl : new TableOps[] {vector(1), REF}) {
-            assertShapeError("timestepEmbedding", () -> impl.timestepEmbedding(ramp(4, 1), 10000,
-                    Tensor.zeros(DType.F32, 3, 8)), "[3, 8]");
-            assertShapeError("timestepEmbedding", () -> impl.timestepEmbedding(Tensor.zeros(DType.F32, 2, 2), 10000,
-                    Tensor.zeros(DType.F32, 2, 8)), "t", "[2, 2]");
-            assertShapeError("sinCos1d", () -> impl.sinCos1d(ramp(4, 1), Tensor.zeros(DType.F32, 4, 7)), "even", "[4, 7]");
+            assertShapeError(
+                    "timestepEmbedding",
+                    () -> impl.timestepEmbedding(ramp(4, 1), 10000, Tensor.zeros(DType.F32, 3, 8)),
+                    "[3, 8]");
+            assertShapeError(
+                    "timestepEmbedding",
+                    () -> impl.timestepEmbedding(Tensor.zeros(DType.F32, 2, 2), 10000, Tensor.zeros(DType.F32, 2, 8)),
+                    "t",
+                    "[2, 2]");
+            assertShapeError(
+                    "sinCos1d", () -> impl.sinCos1d(ramp(4, 1), Tensor.zeros(DType.F32, 4, 7)), "even", "[4, 7]");
             assertShapeError("sinCos2d", () -> impl.sinCos2d(2, 3, Tensor.zeros(DType.F32, 6, 6)), "4", "[6, 6]");
-            assertShapeError("sinCos2d", () -> impl.sinCos2d(2, 3, Tensor.zeros(DType.F32, 5, 8)), "[6, dim]", "[5, 8]");
+            assertShapeError(
+                    "sinCos2d", () -> impl.sinCos2d(2, 3, Tensor.zeros(DType.F32, 5, 8)), "[6, dim]", "[5, 8]");
         }
     }
 }

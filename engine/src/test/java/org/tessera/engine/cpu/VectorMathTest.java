@@ -11,6 +11,7 @@ import org.tessera.engine.backend.Activation;
 class VectorMathTest {
     /** The accuracy the elementwise and epilogue kernels promise: 1e−6 relative plus 1e−6 absolute. */
     private static final double REL = 1e-6;
+
     private static final double ABS = 1e-6;
 
     /** A dense sweep of [−lim, lim] plus the special values. */
@@ -89,7 +90,9 @@ class VectorMathTest {
         for (Activation act : new Activation[] {Activation.GELU_TANH, Activation.SILU}) {
             float[] v = vector(act, x);
             for (int i = 0; i < x.length; i++) {
-                assertEquals(Float.floatToIntBits(VectorMath.apply(act, x[i])), Float.floatToIntBits(v[i]),
+                assertEquals(
+                        Float.floatToIntBits(VectorMath.apply(act, x[i])),
+                        Float.floatToIntBits(v[i]),
                         act + "(" + x[i] + ")");
             }
         }
@@ -107,11 +110,14 @@ class VectorMathTest {
                 java.lang.foreign.MemorySegment in = java.lang.foreign.MemorySegment.ofArray(x.clone());
                 java.lang.foreign.MemorySegment b = withBias ? java.lang.foreign.MemorySegment.ofArray(bias) : null;
                 float[] out = new float[x.length];
-                int done = VectorMath.gatedRow(act, in, 0, b, 0, java.lang.foreign.MemorySegment.ofArray(out), 0, x.length);
+                int done = VectorMath.gatedRow(
+                        act, in, 0, b, 0, java.lang.foreign.MemorySegment.ofArray(out), 0, x.length);
                 assertEquals(x.length / VectorMath.L * VectorMath.L, done);
                 for (int i = 0; i < done; i++) {
                     float arg = withBias ? x[i] + bias[i] : x[i];
-                    assertEquals(Float.floatToIntBits(VectorMath.apply(act, arg)), Float.floatToIntBits(out[i]),
+                    assertEquals(
+                            Float.floatToIntBits(VectorMath.apply(act, arg)),
+                            Float.floatToIntBits(out[i]),
                             act + "(" + arg + ")" + (withBias ? " with bias" : ""));
                 }
             }

@@ -23,7 +23,8 @@ class CudaBackendTest {
         try (CudaDevice dev = CudaDevice.open(0)) {
             List<CudaSelfTest.Result> results = CudaSelfTest.run(dev);
             results.forEach(System.out::println);
-            assertTrue(results.stream().allMatch(CudaSelfTest.Result::ok),
+            assertTrue(
+                    results.stream().allMatch(CudaSelfTest.Result::ok),
                     "failed: " + results.stream().filter(r -> !r.ok()).toList());
         }
     }
@@ -38,11 +39,12 @@ class CudaBackendTest {
 
     @Test
     void deviceTensorsAreNotReadFromJava() {
-        Tensor fake = Tensor.onDevice(java.lang.foreign.MemorySegment.ofAddress(0x1000).reinterpret(64), DType.F32,
-                Device.CUDA, 4, 4);
+        Tensor fake = Tensor.onDevice(
+                java.lang.foreign.MemorySegment.ofAddress(0x1000).reinterpret(64), DType.F32, Device.CUDA, 4, 4);
         IllegalStateException e = assertThrows(IllegalStateException.class, fake::toFloatArray);
         assertTrue(e.getMessage().contains("cuda memory"), e.getMessage());
-        assertThrows(IllegalStateException.class, () -> Tensor.zeros(DType.F32, 4, 4).copyFrom(fake));
+        assertThrows(
+                IllegalStateException.class, () -> Tensor.zeros(DType.F32, 4, 4).copyFrom(fake));
         assertTrue(fake.toString().contains("cuda"), fake.toString());
     }
 }

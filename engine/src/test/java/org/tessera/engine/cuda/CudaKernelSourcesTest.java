@@ -23,8 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (no standard headers) is kept out of the sources.
  */
 class CudaKernelSourcesTest {
-    private static final Pattern LAUNCH = Pattern.compile(
-            "launch(?:1d)?\\((?:FILE|\"(\\w+\\.cu)\"),\\s*\"(\\w+)\"");
+    private static final Pattern LAUNCH = Pattern.compile("launch(?:1d)?\\((?:FILE|\"(\\w+\\.cu)\"),\\s*\"(\\w+)\"");
     private static final Pattern FILE_CONST = Pattern.compile("String FILE = \"(\\w+\\.cu)\"");
 
     @Test
@@ -41,7 +40,8 @@ class CudaKernelSourcesTest {
                     String file = m.group(1) != null ? m.group(1) : fileConst;
                     String kernel = m.group(2);
                     String cu = CudaKernels.resource(file);
-                    assertTrue(cu.contains("extern \"C\" __global__ void " + kernel + "(")
+                    assertTrue(
+                            cu.contains("extern \"C\" __global__ void " + kernel + "(")
                                     || cu.contains("\n" + kernel + "("),
                             f.getFileName() + " launches " + kernel + " which " + file + " does not define");
                     found++;
@@ -54,12 +54,20 @@ class CudaKernelSourcesTest {
     @Test
     void sourcesCompileWithNvcc(@TempDir Path dir) throws Exception {
         Path nvcc = findNvcc();
-        assumeTrue(nvcc != null, "nvcc not found (set CUDA_HOME); the sources are compiled on the GPU by NVRTC instead");
+        assumeTrue(
+                nvcc != null, "nvcc not found (set CUDA_HOME); the sources are compiled on the GPU by NVRTC instead");
         Files.writeString(dir.resolve(CudaKernels.HEADER), CudaKernels.resource(CudaKernels.HEADER));
         for (String file : CudaKernels.SOURCES) {
             Files.writeString(dir.resolve(file), CudaKernels.resource(file));
-            List<String> cmd = new ArrayList<>(List.of(nvcc.toString(), "-arch=sm_90", "-cubin", "-Werror", "all-warnings",
-                    "-o", dir.resolve(file + ".cubin").toString(), dir.resolve(file).toString()));
+            List<String> cmd = new ArrayList<>(List.of(
+                    nvcc.toString(),
+                    "-arch=sm_90",
+                    "-cubin",
+                    "-Werror",
+                    "all-warnings",
+                    "-o",
+                    dir.resolve(file + ".cubin").toString(),
+                    dir.resolve(file).toString()));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes());
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "nvcc timed out on " + file);

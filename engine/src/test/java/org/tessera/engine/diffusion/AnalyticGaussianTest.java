@@ -86,8 +86,8 @@ class AnalyticGaussianTest {
     void ddimLandsOnTheDataDistribution() {
         NoiseSchedule s = Respacing.respace(Schedules.linear(1000), "ddim250");
         DdimSampler sampler = new DdimSampler(diffusion(s, VarianceType.FIXED_SMALL), 0.0, X0Processing.none(), POOL);
-        Tensor x = sampler.sample(new ExactGaussianModel(s, MU, SIGMA, false), new int[] {4, 1, 2048}, null, 5,
-                StepCallback.NONE);
+        Tensor x = sampler.sample(
+                new ExactGaussianModel(s, MU, SIGMA, false), new int[] {4, 1, 2048}, null, 5, StepCallback.NONE);
         double[] mv = meanAndVariance(x);
         assertEquals(MU, mv[0], 0.02);
         assertEquals(SIGMA * SIGMA, mv[1], 0.05 * SIGMA * SIGMA);
@@ -98,8 +98,8 @@ class AnalyticGaussianTest {
         // With learned-range variance set to the true reverse variance the chain is exact at any spacing.
         NoiseSchedule s = Respacing.respace(Schedules.linear(1000), "50");
         DdpmSampler sampler = new DdpmSampler(diffusion(s, VarianceType.LEARNED_RANGE), X0Processing.none(), POOL);
-        Tensor x = sampler.sample(new ExactGaussianModel(s, MU, SIGMA, true), new int[] {4, 1, 2048}, null, 6,
-                StepCallback.NONE);
+        Tensor x = sampler.sample(
+                new ExactGaussianModel(s, MU, SIGMA, true), new int[] {4, 1, 2048}, null, 6, StepCallback.NONE);
         double[] mv = meanAndVariance(x);
         assertEquals(MU, mv[0], 0.02);
         assertEquals(SIGMA * SIGMA, mv[1], 0.05 * SIGMA * SIGMA);
@@ -116,16 +116,20 @@ class AnalyticGaussianTest {
             new DdpmSampler(diffusion(s, VarianceType.LEARNED_RANGE), X0Processing.clip(), POOL)
         };
         for (Sampler sampler : samplers) {
-            float[] a = sampler.sample(model, shape, null, 42, StepCallback.NONE).toFloatArray();
-            float[] b = sampler.sample(model, shape, null, 42, StepCallback.NONE).toFloatArray();
-            float[] c = sampler.sample(model, shape, null, 43, StepCallback.NONE).toFloatArray();
+            float[] a =
+                    sampler.sample(model, shape, null, 42, StepCallback.NONE).toFloatArray();
+            float[] b =
+                    sampler.sample(model, shape, null, 42, StepCallback.NONE).toFloatArray();
+            float[] c =
+                    sampler.sample(model, shape, null, 43, StepCallback.NONE).toFloatArray();
             assertArrayEquals(a, b);
             assertFalse(Arrays.equals(a, c));
         }
         // DDIM with η = 0 draws no step noise: the same x_T gives the same sample whatever the seed.
         Tensor xT = Tensor.zeros(DType.F32, shape);
         new RandomStream(1, 0).fillNormal(xT, POOL);
-        assertArrayEquals(samplers[0].sample(model, xT, null, 1, StepCallback.NONE).toFloatArray(),
+        assertArrayEquals(
+                samplers[0].sample(model, xT, null, 1, StepCallback.NONE).toFloatArray(),
                 samplers[0].sample(model, xT, null, 2, StepCallback.NONE).toFloatArray());
     }
 
@@ -135,7 +139,11 @@ class AnalyticGaussianTest {
         DdimSampler sampler = new DdimSampler(diffusion(s, VarianceType.FIXED_SMALL), 0.0, X0Processing.none(), POOL);
         List<Integer> timesteps = new ArrayList<>();
         List<Integer> steps = new ArrayList<>();
-        sampler.sample(new ExactGaussianModel(s, MU, SIGMA, false), new int[] {1, 1, 4}, null, 3,
+        sampler.sample(
+                new ExactGaussianModel(s, MU, SIGMA, false),
+                new int[] {1, 1, 4},
+                null,
+                3,
                 (step, total, timestep, x, x0) -> {
                     assertEquals(10, total);
                     steps.add(step);
@@ -158,8 +166,10 @@ class AnalyticGaussianTest {
         };
         for (Sampler sampler : new Sampler[] {
             new DdimSampler(diffusion(s, VarianceType.FIXED_SMALL), 0.0, X0Processing.none(), POOL),
-            new DdpmSampler(diffusion(s, VarianceType.FIXED_SMALL), X0Processing.none(), POOL)}) {
-            SamplingException e = assertThrows(SamplingException.class,
+            new DdpmSampler(diffusion(s, VarianceType.FIXED_SMALL), X0Processing.none(), POOL)
+        }) {
+            SamplingException e = assertThrows(
+                    SamplingException.class,
                     () -> sampler.sample(broken, new int[] {1, 1, 4}, null, 3, StepCallback.NONE));
             assertEquals(3, e.step());
             assertEquals(600, e.timestep());
@@ -187,8 +197,14 @@ class AnalyticGaussianTest {
         }
         nll /= v.length * Math.log(2);
         x0 = Tensor.of(v, 4, 1, 4096);
-        VariationalBound.Result r = new VariationalBound(d).evaluate(new ExactGaussianModel(s, mu, sigma, true), x0,
-                null, X0Processing.none(), new RandomStream(78, 0), POOL);
+        VariationalBound.Result r = new VariationalBound(d)
+                .evaluate(
+                        new ExactGaussianModel(s, mu, sigma, true),
+                        x0,
+                        null,
+                        X0Processing.none(),
+                        new RandomStream(78, 0),
+                        POOL);
         double total = Arrays.stream(r.totalBpd()).average().orElseThrow();
         assertEquals(nll, total, 0.04, "bits/dim");
         assertEquals(4, r.termsBpd().length);

@@ -74,7 +74,10 @@ class GaussianDiffusionTest {
         Tensor x = normal(3, 2, 3, 5);
         int[] t = {0, 700};
         GaussianDiffusion.Gaussian step = d.qStep(x, t);
-        assertEquals((float) (Math.sqrt(1 - LINEAR.beta(700)) * x.getFloat(1, 2, 4)), step.mean().getFloat(1, 2, 4), 1e-6);
+        assertEquals(
+                (float) (Math.sqrt(1 - LINEAR.beta(700)) * x.getFloat(1, 2, 4)),
+                step.mean().getFloat(1, 2, 4),
+                1e-6);
         assertEquals((float) LINEAR.beta(0), step.variance().getFloat(0, 1, 1), 0);
         GaussianDiffusion.Gaussian q = d.qMarginal(x, t);
         assertEquals((float) (1 - LINEAR.alphaBar(700)), q.variance().getFloat(1, 0, 0), 1e-7);
@@ -93,11 +96,17 @@ class GaussianDiffusionTest {
         Tensor eps = normal(6, 2, 2, 3);
         GaussianDiffusion.Prediction small = diffusion(Parameterization.EPSILON, VarianceType.FIXED_SMALL)
                 .pMeanVariance(eps, xt, t, X0Processing.none());
-        assertEquals((float) LINEAR.posteriorLogVarianceClipped(0), small.logVariance().getFloat(0, 1, 2), 0);
+        assertEquals(
+                (float) LINEAR.posteriorLogVarianceClipped(0),
+                small.logVariance().getFloat(0, 1, 2),
+                0);
         assertEquals((float) LINEAR.posteriorVariance(500), small.variance().getFloat(1, 0, 0), 0);
         GaussianDiffusion.Prediction large = diffusion(Parameterization.EPSILON, VarianceType.FIXED_LARGE)
                 .pMeanVariance(eps, xt, t, X0Processing.none());
-        assertEquals((float) Math.log(LINEAR.posteriorVariance(1)), large.logVariance().getFloat(0, 0, 0), 1e-6);
+        assertEquals(
+                (float) Math.log(LINEAR.posteriorVariance(1)),
+                large.logVariance().getFloat(0, 0, 0),
+                1e-6);
         assertEquals((float) Math.log(LINEAR.beta(500)), large.logVariance().getFloat(1, 1, 1), 1e-6);
 
         // Learned range: v = −1 gives the clipped posterior log variance, v = +1 gives log β_t, v = 0 the midpoint.
@@ -156,14 +165,16 @@ class GaussianDiffusionTest {
     void wrongOutputChannelsAreNamed() {
         GaussianDiffusion d = diffusion(Parameterization.EPSILON, VarianceType.LEARNED_RANGE);
         Tensor xt = normal(10, 2, 4, 3);
-        ShapeMismatchException e = assertThrows(ShapeMismatchException.class,
+        ShapeMismatchException e = assertThrows(
+                ShapeMismatchException.class,
                 () -> d.pMeanVariance((x, t, c) -> x, xt, new int[] {1, 2}, null, X0Processing.none()));
         for (String part : new String[] {"LEARNED_RANGE", "4 channels", "needs 8", "4 input channels"}) {
             assertTrue(e.getMessage().contains(part), e.getMessage());
         }
         GaussianDiffusion fixed = diffusion(Parameterization.EPSILON, VarianceType.FIXED_SMALL);
         Tensor eight = normal(11, 2, 8, 3);
-        e = assertThrows(ShapeMismatchException.class,
+        e = assertThrows(
+                ShapeMismatchException.class,
                 () -> fixed.pMeanVariance(eight, xt, new int[] {1, 2}, X0Processing.none()));
         assertTrue(e.getMessage().contains("FIXED_SMALL") && e.getMessage().contains("8 channels"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> fixed.qSample(xt, new int[] {1, 1000}, xt));

@@ -31,7 +31,8 @@ class GoldenScheduleTest {
         for (int i = 0; i < want.length; i++) {
             double err = Math.abs(want[i] - got[i]);
             int at = i;
-            assertTrue(err <= tol * Math.abs(want[i]) || err == 0,
+            assertTrue(
+                    err <= tol * Math.abs(want[i]) || err == 0,
                     () -> what + "[" + at + "]: want " + want[at] + ", got " + got[at]);
         }
     }
@@ -64,7 +65,10 @@ class GoldenScheduleTest {
         assertRelative(array("linear.alphas_cumprod"), s.alphasCumprod(), 1e-12, "alphas_cumprod");
         assertRelative(array("linear.alphas_cumprod_prev"), s.alphasCumprodPrev(), 1e-12, "alphas_cumprod_prev");
         assertRelative(array("linear.posterior_variance"), s.posteriorVariances(), 1e-12, "posterior_variance");
-        assertRelative(array("linear.posterior_log_variance_clipped"), s.posteriorLogVariancesClipped(), 1e-12,
+        assertRelative(
+                array("linear.posterior_log_variance_clipped"),
+                s.posteriorLogVariancesClipped(),
+                1e-12,
                 "posterior_log_variance_clipped");
         assertRelative(array("linear.posterior_mean_coef1"), s.posteriorMeanCoefs1(), 1e-12, "posterior_mean_coef1");
         assertRelative(array("linear.posterior_mean_coef2"), s.posteriorMeanCoefs2(), 1e-12, "posterior_mean_coef2");
@@ -79,8 +83,8 @@ class GoldenScheduleTest {
 
     @Test
     void forwardSampleAndPosterior() {
-        GaussianDiffusion d = new GaussianDiffusion(ditLinear(), Parameterization.EPSILON, VarianceType.LEARNED_RANGE,
-                new ScalarElementwise());
+        GaussianDiffusion d = new GaussianDiffusion(
+                ditLinear(), Parameterization.EPSILON, VarianceType.LEARNED_RANGE, new ScalarElementwise());
         Tensor x0 = golden.tensor("q.x0");
         long[] tl = golden.tensor("q.t").toLongArray();
         int[] t = {(int) tl[0], (int) tl[1]};

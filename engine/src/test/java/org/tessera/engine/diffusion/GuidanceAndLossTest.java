@@ -44,10 +44,12 @@ class GuidanceAndLossTest {
         Tensor nullLabel = Tensor.ofLongs(Arena.ofAuto(), new long[] {1000}, 1);
         Tensor t = Tensor.ofLongs(Arena.ofAuto(), new long[] {5, 5}, 2);
         double s = 4.0;
-        Tensor standard = new ClassifierFreeGuidance(LABEL_MODEL, s, nullLabel, ClassifierFreeGuidance.Channels.EPSILON, OPS)
+        Tensor standard = new ClassifierFreeGuidance(
+                        LABEL_MODEL, s, nullLabel, ClassifierFreeGuidance.Channels.EPSILON, OPS)
                 .predict(x, t, labels);
-        Tensor dit = new ClassifierFreeGuidance(LABEL_MODEL, s, nullLabel, ClassifierFreeGuidance.Channels.DIT_FIRST_THREE,
-                OPS).predict(x, t, labels);
+        Tensor dit = new ClassifierFreeGuidance(
+                        LABEL_MODEL, s, nullLabel, ClassifierFreeGuidance.Channels.DIT_FIRST_THREE, OPS)
+                .predict(x, t, labels);
         assertArrayEquals(new int[] {2, 8, 2}, standard.shape());
         for (int b = 0; b < 2; b++) {
             double label = b == 0 ? 3 : 7;
@@ -75,8 +77,8 @@ class GuidanceAndLossTest {
             Tensor target = d.target(x0, t, noise);
             Losses.Terms perfect = new Losses(d).trainingLoss((x, ts, c) -> target, x0, t, noise, null);
             assertArrayEquals(new double[] {0, 0}, perfect.loss(), 1e-12, p.name());
-            Losses.Terms zero = new Losses(d).trainingLoss((x, ts, c) -> Tensor.zeros(DType.F32, 2, 3, 4), x0, t,
-                    noise, null);
+            Losses.Terms zero =
+                    new Losses(d).trainingLoss((x, ts, c) -> Tensor.zeros(DType.F32, 2, 3, 4), x0, t, noise, null);
             double[] want = new double[2];
             float[] tv = target.toFloatArray();
             for (int i = 0; i < tv.length; i++) {
@@ -101,7 +103,8 @@ class GuidanceAndLossTest {
         Losses.Terms terms = new Losses(d).trainingLoss((x, ts, c) -> out, x0, t, noise, null);
         Losses.Terms plain = new Losses(d, Losses.VbScale.NONE).trainingLoss((x, ts, c) -> out, x0, t, noise, null);
         Tensor xt = d.qSample(x0, t, noise);
-        double[] bound = new VariationalBound(d).term(d.pMeanVariance(out, xt, t, X0Processing.none()), x0, xt, t)
+        double[] bound = new VariationalBound(d)
+                .term(d.pMeanVariance(out, xt, t, X0Processing.none()), x0, xt, t)
                 .bitsPerDim();
         double[] mse = Losses.meanSquaredError(OPS, out.slice(1, 0, 3), noise);
         for (int b = 0; b < 2; b++) {

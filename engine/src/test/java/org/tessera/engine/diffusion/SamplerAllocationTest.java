@@ -29,12 +29,16 @@ import org.tessera.engine.tensor.Tensor;
 class SamplerAllocationTest {
     /** One thread: every kernel and every fill runs on the measured thread. */
     private static final WorkerPool POOL = new WorkerPool(1);
+
     private static final int[] LATENT = {2, 4, 8, 8};
     private static final double MU = 0.3;
     private static final double SIGMA = 0.5;
     /** Native memory of garbage-collected arenas (and direct buffers), all threads. */
-    private static final BufferPoolMXBean GC_NATIVE = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)
-            .stream().filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
+    private static final BufferPoolMXBean GC_NATIVE =
+            ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
+                    .filter(b -> b.getName().equals("direct"))
+                    .findFirst()
+                    .orElseThrow();
     /** Average heap bytes per step that a run may allocate: less than one latent's floats. */
     private static final double BOUND_PER_STEP = 2048;
 
@@ -48,7 +52,8 @@ class SamplerAllocationTest {
     @Test
     void ddimStepsAllocateNoTensors() {
         NoiseSchedule s = Respacing.respace(Schedules.linear(1000), "ddim50");
-        GaussianDiffusion d = new GaussianDiffusion(s, Parameterization.EPSILON, VarianceType.FIXED_SMALL, new DirectOps());
+        GaussianDiffusion d =
+                new GaussianDiffusion(s, Parameterization.EPSILON, VarianceType.FIXED_SMALL, new DirectOps());
         // η > 0 so that every step also draws noise.
         assertAllocationPerStep(new DdimSampler(d, 0.5, X0Processing.none(), POOL), new AnalyticModel(s, false), null);
     }
@@ -56,13 +61,13 @@ class SamplerAllocationTest {
     @Test
     void ddpmStepsAllocateNoTensors() {
         NoiseSchedule s = Respacing.respace(Schedules.linear(1000), "50");
-        GaussianDiffusion d = new GaussianDiffusion(s, Parameterization.EPSILON, VarianceType.LEARNED_RANGE,
-                new DirectOps());
+        GaussianDiffusion d =
+                new GaussianDiffusion(s, Parameterization.EPSILON, VarianceType.LEARNED_RANGE, new DirectOps());
         assertAllocationPerStep(new DdpmSampler(d, X0Processing.clip(), POOL), new AnalyticModel(s, true), null);
-        GaussianDiffusion fixed = new GaussianDiffusion(s, Parameterization.EPSILON, VarianceType.FIXED_LARGE,
-                new DirectOps());
-        assertAllocationPerStep(new DdpmSampler(fixed, X0Processing.dynamicThreshold(0.9, 2), POOL),
-                new AnalyticModel(s, false), null);
+        GaussianDiffusion fixed =
+                new GaussianDiffusion(s, Parameterization.EPSILON, VarianceType.FIXED_LARGE, new DirectOps());
+        assertAllocationPerStep(
+                new DdpmSampler(fixed, X0Processing.dynamicThreshold(0.9, 2), POOL), new AnalyticModel(s, false), null);
     }
 
     @Test
@@ -115,7 +120,9 @@ class SamplerAllocationTest {
         // (Arena.ofAuto) is reserved in the "direct" pool, so a step that allocated a garbage-collected
         // tensor would grow it (a collection during the loop can only shrink it).
         long nativeGrowth = nativeAtStep[steps - 1] - nativeAtStep[0];
-        assertTrue(nativeGrowth <= 0, what + "; garbage-collected native memory grew by " + nativeGrowth + " B in the loop");
+        assertTrue(
+                nativeGrowth <= 0,
+                what + "; garbage-collected native memory grew by " + nativeGrowth + " B in the loop");
         assertEquals(0, Buffers.countNonFinite(out), what);
     }
 
@@ -131,13 +138,17 @@ class SamplerAllocationTest {
             GaussianDiffusion slow = new GaussianDiffusion(s, Parameterization.EPSILON, v, reference);
             GaussianDiffusion fast = new GaussianDiffusion(s, Parameterization.EPSILON, v, direct);
             Sampler[][] pairs = {
-                {new DdimSampler(slow, 0.7, X0Processing.clip(), POOL), new DdimSampler(fast, 0.7, X0Processing.clip(), POOL)},
+                {
+                    new DdimSampler(slow, 0.7, X0Processing.clip(), POOL),
+                    new DdimSampler(fast, 0.7, X0Processing.clip(), POOL)
+                },
                 {new DdpmSampler(slow, X0Processing.none(), POOL), new DdpmSampler(fast, X0Processing.none(), POOL)}
             };
             for (Sampler[] pair : pairs) {
                 // The reference allocates a fresh output per call; the analytic model reuses one buffer.
-                float[] want = pair[0].sample(new ExactGaussianModel(s, MU, SIGMA, learned), LATENT, null, 21,
-                        StepCallback.NONE).toFloatArray();
+                float[] want = pair[0].sample(
+                                new ExactGaussianModel(s, MU, SIGMA, learned), LATENT, null, 21, StepCallback.NONE)
+                        .toFloatArray();
                 Tensor xT = Tensor.zeros(DType.F32, LATENT);
                 new RandomStream(21, 0).fillNormal(xT, POOL);
                 pair[1].sampleInto(new AnalyticModel(s, learned), xT, null, 21, StepCallback.NONE, xT); // in place
@@ -156,11 +167,12 @@ class SamplerAllocationTest {
         // Guidance of a model that ignores its labels leaves ε unchanged (s·ε + (1 − s)·ε = ε, up to rounding).
         DdimSampler sampler = new DdimSampler(d, 0.0, X0Processing.none(), POOL);
         DenoisingModel exact = new ExactGaussianModel(s, MU, SIGMA, true);
-        float[] plain = sampler.sample(exact, LATENT, null, 4, StepCallback.NONE).toFloatArray();
-        ClassifierFreeGuidance fresh = new ClassifierFreeGuidance(exact, 3.0, nullLabel,
-                ClassifierFreeGuidance.Channels.DIT_FIRST_THREE, ops);
-        ClassifierFreeGuidance owned = new ClassifierFreeGuidance(new AnalyticModel(s, true), 3.0, nullLabel,
-                ClassifierFreeGuidance.Channels.DIT_FIRST_THREE, ops);
+        float[] plain =
+                sampler.sample(exact, LATENT, null, 4, StepCallback.NONE).toFloatArray();
+        ClassifierFreeGuidance fresh =
+                new ClassifierFreeGuidance(exact, 3.0, nullLabel, ClassifierFreeGuidance.Channels.DIT_FIRST_THREE, ops);
+        ClassifierFreeGuidance owned = new ClassifierFreeGuidance(
+                new AnalyticModel(s, true), 3.0, nullLabel, ClassifierFreeGuidance.Channels.DIT_FIRST_THREE, ops);
         float[] a = sampler.sample(fresh, LATENT, labels, 4, StepCallback.NONE).toFloatArray();
         float[] b = sampler.sample(owned, LATENT, labels, 4, StepCallback.NONE).toFloatArray();
         assertArrayEquals(a, b);
@@ -168,28 +180,35 @@ class SamplerAllocationTest {
             assertEquals(plain[i], a[i], 1e-4, "element " + i);
         }
         // A second run, and then a batch of another size, through the same wrapper.
-        assertArrayEquals(b, sampler.sample(owned, LATENT, labels, 4, StepCallback.NONE).toFloatArray());
+        assertArrayEquals(
+                b, sampler.sample(owned, LATENT, labels, 4, StepCallback.NONE).toFloatArray());
         Tensor one = Tensor.ofLongs(Arena.ofAuto(), new long[] {3}, 1);
-        float[] single = sampler.sample(owned, new int[] {1, 4, 8, 8}, one, 4, StepCallback.NONE).toFloatArray();
-        float[] singleFresh = sampler.sample(fresh, new int[] {1, 4, 8, 8}, one, 4, StepCallback.NONE).toFloatArray();
+        float[] single = sampler.sample(owned, new int[] {1, 4, 8, 8}, one, 4, StepCallback.NONE)
+                .toFloatArray();
+        float[] singleFresh = sampler.sample(fresh, new int[] {1, 4, 8, 8}, one, 4, StepCallback.NONE)
+                .toFloatArray();
         assertArrayEquals(singleFresh, single);
     }
 
     @Test
     void destinationsAreChecked() {
         NoiseSchedule s = Respacing.respace(Schedules.linear(1000), "ddim10");
-        GaussianDiffusion d = new GaussianDiffusion(s, Parameterization.EPSILON, VarianceType.FIXED_SMALL,
-                new ScalarElementwise());
+        GaussianDiffusion d =
+                new GaussianDiffusion(s, Parameterization.EPSILON, VarianceType.FIXED_SMALL, new ScalarElementwise());
         Tensor x = Tensor.zeros(DType.F32, LATENT);
         Tensor strided = Tensor.zeros(DType.F32, 2, 8, 8, 4).permute(0, 3, 1, 2);
-        ShapeMismatchException e = assertThrows(ShapeMismatchException.class,
-                () -> d.x0FromEpsInto(x, new int[] {1, 1}, x, strided));
-        assertTrue(e.getMessage().contains("x0FromEps") && e.getMessage().contains("[2, 4, 8, 8]")
-                && e.getMessage().contains("strided"), e.getMessage());
+        ShapeMismatchException e =
+                assertThrows(ShapeMismatchException.class, () -> d.x0FromEpsInto(x, new int[] {1, 1}, x, strided));
+        assertTrue(
+                e.getMessage().contains("x0FromEps")
+                        && e.getMessage().contains("[2, 4, 8, 8]")
+                        && e.getMessage().contains("strided"),
+                e.getMessage());
         DdimSampler sampler = new DdimSampler(d, 0.0, X0Processing.none(), POOL);
-        e = assertThrows(ShapeMismatchException.class,
-                () -> sampler.sampleInto(new AnalyticModel(s, false), x, null, 1, StepCallback.NONE,
-                        Tensor.zeros(DType.F32, 2, 4, 8)));
+        e = assertThrows(
+                ShapeMismatchException.class,
+                () -> sampler.sampleInto(
+                        new AnalyticModel(s, false), x, null, 1, StepCallback.NONE, Tensor.zeros(DType.F32, 2, 4, 8)));
         assertTrue(e.getMessage().contains("DDIM") && e.getMessage().contains("out"), e.getMessage());
     }
 
@@ -204,6 +223,7 @@ class SamplerAllocationTest {
         private final boolean learnedRange;
         /** Original timestep → step index. */
         private final int[] indexOf;
+
         private Tensor out;
 
         AnalyticModel(NoiseSchedule schedule, boolean learnedRange) {
@@ -223,8 +243,10 @@ class SamplerAllocationTest {
             int per = (int) (xt.numel() / batch);
             int spatial = per / channels;
             int outChannels = learnedRange ? 2 * channels : channels;
-            if (out == null || out.size(0) != batch || out.size(1) != outChannels || out.numel() != (long) batch
-                    * outChannels * spatial) {
+            if (out == null
+                    || out.size(0) != batch
+                    || out.size(1) != outChannels
+                    || out.numel() != (long) batch * outChannels * spatial) {
                 int[] shape = xt.shape();
                 shape[1] = outChannels;
                 out = Tensor.zeros(DType.F32, shape);
@@ -296,8 +318,8 @@ class SamplerAllocationTest {
         /** out = op(α·a, β·b) per element; out may alias a or b (each element is read before it is written). */
         private static void apply(double alpha, Tensor a, double beta, Tensor b, Tensor out, Op op) {
             if (!a.sameShape(b) || !a.sameShape(out) || !out.isContiguous() || out.dtype() != DType.F32) {
-                throw new ShapeMismatchException("DirectOps: same shapes and a contiguous f32 output only, got " + a
-                        + ", " + b + " and " + out);
+                throw new ShapeMismatchException(
+                        "DirectOps: same shapes and a contiguous f32 output only, got " + a + ", " + b + " and " + out);
             }
             long n = out.numel();
             for (long i = 0; i < n; i++) {

@@ -104,16 +104,20 @@ class ScheduleTest {
         // A stride of 99/3 = 33: 0, 33, 66, 99.
         assertArrayEquals(new int[] {0, 33, 66, 99}, Respacing.spaceTimesteps(100, "4"));
         // Ten steps of 1000 via even sections: round(i·999/9), ties to even.
-        assertArrayEquals(new int[] {0, 111, 222, 333, 444, 555, 666, 777, 888, 999}, Respacing.spaceTimesteps(1000, "10"));
+        assertArrayEquals(
+                new int[] {0, 111, 222, 333, 444, 555, 666, 777, 888, 999}, Respacing.spaceTimesteps(1000, "10"));
     }
 
     @Test
     void timestepSpacings() {
-        assertArrayEquals(new int[] {0, 111, 222, 333, 444, 555, 666, 777, 888, 999},
+        assertArrayEquals(
+                new int[] {0, 111, 222, 333, 444, 555, 666, 777, 888, 999},
                 TimestepSpacing.LINSPACE.select(1000, 10, 0));
-        assertArrayEquals(new int[] {1, 101, 201, 301, 401, 501, 601, 701, 801, 901},
+        assertArrayEquals(
+                new int[] {1, 101, 201, 301, 401, 501, 601, 701, 801, 901},
                 TimestepSpacing.LEADING.select(1000, 10, 1));
-        assertArrayEquals(new int[] {99, 199, 299, 399, 499, 599, 699, 799, 899, 999},
+        assertArrayEquals(
+                new int[] {99, 199, 299, 399, 499, 599, 699, 799, 899, 999},
                 TimestepSpacing.TRAILING.select(1000, 10, 0));
         assertArrayEquals(new int[] {332, 666, 999}, TimestepSpacing.TRAILING.select(1000, 3, 0));
         NoiseSchedule s = Respacing.respace(Schedules.linear(1000), TimestepSpacing.TRAILING.select(1000, 10, 0));
@@ -138,24 +142,40 @@ class ScheduleTest {
 
     @Test
     void badInputIsNamed() {
-        assertMentions(assertThrows(IllegalArgumentException.class, () -> Schedules.explicit(0.1, 1.5)),
-                "betas[1]", "1.5", "(0, 1]");
+        assertMentions(
+                assertThrows(IllegalArgumentException.class, () -> Schedules.explicit(0.1, 1.5)),
+                "betas[1]",
+                "1.5",
+                "(0, 1]");
         assertMentions(assertThrows(IllegalArgumentException.class, () -> Schedules.explicit(0.0)), "betas[0]", "0.0");
         assertMentions(assertThrows(IllegalArgumentException.class, () -> Schedules.explicit(Double.NaN)), "NaN");
         assertMentions(assertThrows(IllegalArgumentException.class, () -> Schedules.linear(0)), "steps", "0");
-        assertMentions(assertThrows(IllegalArgumentException.class, () -> Respacing.spaceTimesteps(100, "101")),
-                "101", "100");
-        assertMentions(assertThrows(IllegalArgumentException.class, () -> Respacing.spaceTimesteps(100, "ddim30")),
-                "30", "100", "stride");
-        assertMentions(assertThrows(IllegalArgumentException.class, () -> Respacing.spaceTimesteps(10, "3,3,5")),
-                "section 2", "3 steps", "into 5");
+        assertMentions(
+                assertThrows(IllegalArgumentException.class, () -> Respacing.spaceTimesteps(100, "101")), "101", "100");
+        assertMentions(
+                assertThrows(IllegalArgumentException.class, () -> Respacing.spaceTimesteps(100, "ddim30")),
+                "30",
+                "100",
+                "stride");
+        assertMentions(
+                assertThrows(IllegalArgumentException.class, () -> Respacing.spaceTimesteps(10, "3,3,5")),
+                "section 2",
+                "3 steps",
+                "into 5");
         assertMentions(assertThrows(IllegalArgumentException.class, () -> Respacing.spaceTimesteps(10, "a")), "\"a\"");
-        assertMentions(assertThrows(IllegalArgumentException.class,
-                () -> Respacing.respace(Schedules.linear(10, 1e-4, 0.02), new int[] {3, 10})), "10", "[0, 10)");
+        assertMentions(
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> Respacing.respace(Schedules.linear(10, 1e-4, 0.02), new int[] {3, 10})),
+                "10",
+                "[0, 10)");
         assertMentions(assertThrows(IllegalArgumentException.class, () -> Schedules.linear(10)), "betas[5]", "(0, 1]");
-        assertMentions(assertThrows(IllegalArgumentException.class, () -> TimestepSpacing.LEADING.select(10, 11, 0)),
-                "11", "10");
-        assertMentions(assertThrows(IllegalArgumentException.class, () -> TimestepSpacing.LEADING.select(10, 10, 1)),
+        assertMentions(
+                assertThrows(IllegalArgumentException.class, () -> TimestepSpacing.LEADING.select(10, 11, 0)),
+                "11",
+                "10");
+        assertMentions(
+                assertThrows(IllegalArgumentException.class, () -> TimestepSpacing.LEADING.select(10, 10, 1)),
                 "offset 1");
     }
 }

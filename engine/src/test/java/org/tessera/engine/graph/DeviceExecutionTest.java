@@ -35,7 +35,7 @@ import org.tessera.engine.tensor.Tensor;
  */
 class DeviceExecutionTest {
     private static final WorkerPool POOL = new WorkerPool(2);
-    private static final Backend CPU = Backends.cpu(POOL, m -> { });
+    private static final Backend CPU = Backends.cpu(POOL, m -> {});
 
     @AfterAll
     static void close() {
@@ -124,7 +124,8 @@ class DeviceExecutionTest {
 
             @Override
             public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor ids, float scale) {
-                CPU.attention().attention(host(q), host(k), host(v), host(out), AttentionMask.Segments.of(host(ids)), scale);
+                CPU.attention()
+                        .attention(host(q), host(k), host(v), host(out), AttentionMask.Segments.of(host(ids)), scale);
             }
         };
         NormOps norms = new NormOps() {
@@ -219,13 +220,17 @@ class DeviceExecutionTest {
         }
         FakeDeviceMemory memory = new FakeDeviceMemory();
         CompiledGraph compiled = Planner.compile(SampleGraphs.ditLike(), fakeDevice(memory));
-        assertTrue(compiled.passLog().stream().anyMatch(l -> l.startsWith("constants: ")), compiled.passLog().toString());
+        assertTrue(
+                compiled.passLog().stream().anyMatch(l -> l.startsWith("constants: ")),
+                compiled.passLog().toString());
         try (Execution e = compiled.newExecution()) {
             for (int run = 0; run < 3; run++) {
                 Map<String, Tensor> r = e.run(SampleGraphs.ditLikeInputs());
                 assertEquals(Device.CPU, r.get("out").device(), "outputs come back to the host");
-                assertArrayEquals(expected.get("out").toFloatArray(), r.get("out").toFloatArray(), 1e-6f, "run " + run);
-                assertArrayEquals(expected.get("labels").toFloatArray(), r.get("labels").toFloatArray());
+                assertArrayEquals(
+                        expected.get("out").toFloatArray(), r.get("out").toFloatArray(), 1e-6f, "run " + run);
+                assertArrayEquals(
+                        expected.get("labels").toFloatArray(), r.get("labels").toFloatArray());
             }
         }
         assertEquals(3, memory.replays, "every run goes through replayable()");
@@ -233,8 +238,8 @@ class DeviceExecutionTest {
 
     @Test
     void aRealDeviceTensorCannotBeRelabelledAsHostMemory() {
-        Tensor gpu = Tensor.onDevice(java.lang.foreign.MemorySegment.ofAddress(0x1000).reinterpret(64), DType.F32,
-                Device.CUDA, 4, 4);
+        Tensor gpu = Tensor.onDevice(
+                java.lang.foreign.MemorySegment.ofAddress(0x1000).reinterpret(64), DType.F32, Device.CUDA, 4, 4);
         assertThrows(IllegalStateException.class, () -> gpu.as(Device.CPU));
         assertThrows(IllegalStateException.class, () -> gpu.t().as(Device.CPU));
     }
@@ -244,7 +249,8 @@ class DeviceExecutionTest {
         Tensor t = Tensor.zeros(DType.F32, 2, 2).as(Device.CUDA);
         assertThrows(IllegalStateException.class, t::toFloatArray);
         assertThrows(IllegalStateException.class, () -> t.getFloat(0, 0));
-        assertThrows(IllegalStateException.class, () -> Tensor.zeros(DType.F32, 2, 2).copyFrom(t));
+        assertThrows(
+                IllegalStateException.class, () -> Tensor.zeros(DType.F32, 2, 2).copyFrom(t));
     }
 
     private static Tensor copy(Tensor t) {

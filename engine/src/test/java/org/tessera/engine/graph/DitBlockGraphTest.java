@@ -67,12 +67,17 @@ class DitBlockGraphTest {
         Value v = b.reshape(qkvs.get(2), B, H, T, DH);
         Value att = b.attention(q, k, v, (float) (1 / Math.sqrt(DH)));
         Value merged = b.reshape(b.permute(att, 0, 2, 1, 3), B, T, D);
-        Value proj = b.linear(merged, b.constant("proj.w", scaled(projW, ws)), b.constant("proj.b", projB), Activation.NONE);
+        Value proj =
+                b.linear(merged, b.constant("proj.w", scaled(projW, ws)), b.constant("proj.b", projB), Activation.NONE);
         Value x1 = b.add(x, b.mul(m.get(2), proj));
         b.at("dit.tess:20:3");
         Value h2 = b.modulate(b.layerNorm(x1, null, null, EPS), m.get(3), m.get(4));
-        Value f = b.gelu(b.linear(h2, b.constant("fc1.w", scaled(fc1W, ws)), b.constant("fc1.b", fc1B), Activation.NONE));
-        f = b.linear(f, b.constant("fc2.w", scaled(fc2W, (float) (1 / Math.sqrt(4 * D)))), b.constant("fc2.b", fc2B),
+        Value f =
+                b.gelu(b.linear(h2, b.constant("fc1.w", scaled(fc1W, ws)), b.constant("fc1.b", fc1B), Activation.NONE));
+        f = b.linear(
+                f,
+                b.constant("fc2.w", scaled(fc2W, (float) (1 / Math.sqrt(4 * D)))),
+                b.constant("fc2.b", fc2B),
                 Activation.NONE);
         b.output("y", b.add(x1, b.mul(m.get(5), f)));
         return b.build();
@@ -93,8 +98,9 @@ class DitBlockGraphTest {
         be.gemm().linear(h, scaled(qkvW, ws), qkvB, Activation.NONE, qkv);
         Tensor heads = qkv.reshape(B, T, 3, H, DH).permute(2, 0, 3, 1, 4);
         Tensor att = Tensor.zeros(DType.F32, B, H, T, DH);
-        be.attention().attention(heads.select(0, 0), heads.select(0, 1), heads.select(0, 2), att, AttentionMask.NONE,
-                (float) (1 / Math.sqrt(DH)));
+        be.attention()
+                .attention(heads.select(0, 0), heads.select(0, 1), heads.select(0, 2), att, AttentionMask.NONE, (float)
+                        (1 / Math.sqrt(DH)));
         Tensor merged = att.permute(0, 2, 1, 3).contiguous().reshape(B, T, D);
         Tensor proj = Tensor.zeros(DType.F32, B, T, D);
         be.gemm().linear(merged, scaled(projW, ws), projB, Activation.NONE, proj);

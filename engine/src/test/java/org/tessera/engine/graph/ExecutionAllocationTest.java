@@ -24,7 +24,7 @@ class ExecutionAllocationTest {
     /** Bytes per warm forward: the best of rounds until one is clean or 30 s pass (small shapes, short calls). */
     static double measure() {
         try (WorkerPool pool = new WorkerPool(1)) {
-            Backend cpu = Backends.cpu(pool, m -> { });
+            Backend cpu = Backends.cpu(pool, m -> {});
             Map<String, Tensor> inputs = SampleGraphs.ditLikeInputs();
             try (Execution e = Planner.compile(SampleGraphs.ditLike(), cpu).newExecution()) {
                 double best = Double.POSITIVE_INFINITY;

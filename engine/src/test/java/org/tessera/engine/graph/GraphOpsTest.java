@@ -61,7 +61,9 @@ class GraphOpsTest {
         Value xt = b.permute(b.input("x", DType.F32, 9, 6), 1, 0); // [6, 9], not row-major
         b.output("y", b.linear(xt, b.constant("w", w), null, Activation.NONE));
         CompiledGraph cg = Planner.compile(b.build(), BACKEND);
-        assertTrue(cg.optimizedGraph().describe().contains("contiguous"), cg.optimizedGraph().describe());
+        assertTrue(
+                cg.optimizedGraph().describe().contains("contiguous"),
+                cg.optimizedGraph().describe());
         Tensor expected = zeros(6, 5);
         BACKEND.gemm().linear(x.t().contiguous(), w, null, Activation.NONE, expected);
         try (Execution ex = cg.newExecution()) {
@@ -93,7 +95,8 @@ class GraphOpsTest {
         Tensor q = randn(1, 2, 3, 6, 8);
         Tensor k = randn(2, 2, 3, 6, 8);
         Tensor v = randn(3, 2, 3, 6, 8);
-        Tensor ids = Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), new long[] {0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 1, 1}, 2, 6);
+        Tensor ids =
+                Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), new long[] {0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 1, 1}, 2, 6);
         float scale = 0.3f;
         GraphBuilder b = new GraphBuilder();
         Value qv = b.input("q", DType.F32, 2, 3, 6, 8);
@@ -134,9 +137,11 @@ class GraphOpsTest {
         GraphBuilder bad = new GraphBuilder();
         Value q2 = bad.input("q", DType.F32, 2, 3, 6, 8);
         Value k2 = bad.input("k", DType.F32, 2, 3, 5, 8);
-        ShapeMismatchException e = assertThrows(ShapeMismatchException.class,
+        ShapeMismatchException e = assertThrows(
+                ShapeMismatchException.class,
                 () -> bad.attention(q2, k2, k2, 0.3f, null, bad.input("mask", DType.F32, 5, 6)));
-        assertTrue(e.getMessage().contains("mask f32[5, 6] must be f32 and broadcast to [B, H, Nq, Nk] = [2, 3, 6, 5]"),
+        assertTrue(
+                e.getMessage().contains("mask f32[5, 6] must be f32 and broadcast to [B, H, Nq, Nk] = [2, 3, 6, 5]"),
                 e.getMessage());
     }
 
@@ -226,7 +231,8 @@ class GraphOpsTest {
         b.output("temb", b.timestepEmbedding(b.input("t", DType.I64, 3), 16, 10000));
         b.output("pos", b.sinCos2d(4, 2, 8));
         CompiledGraph cg = Planner.compile(b.build(), BACKEND);
-        assertTrue(cg.passLog().stream().anyMatch(l -> l.startsWith("constant folding") && l.contains("sinCos2d")),
+        assertTrue(
+                cg.passLog().stream().anyMatch(l -> l.startsWith("constant folding") && l.contains("sinCos2d")),
                 cg.passLog().toString());
         Tensor temb = zeros(3, 16);
         BACKEND.tables().timestepEmbedding(t, 10000, temb);
@@ -248,7 +254,9 @@ class GraphOpsTest {
         CompiledGraph cg = Planner.compile(b.build(), BACKEND);
         try (Execution ex = cg.newExecution()) {
             Tensor ids = Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), new long[] {2, 0, 1, 1}, 2, 2);
-            assertSame(Tensor.of(new float[] {20, 21, 0, 1, 10, 11, 10, 11}, 2, 2, 2), ex.run(inputs("ids", ids)).get("y"),
+            assertSame(
+                    Tensor.of(new float[] {20, 21, 0, 1, 10, 11, 10, 11}, 2, 2, 2),
+                    ex.run(inputs("ids", ids)).get("y"),
                     "embedding");
             Tensor bad = Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), new long[] {0, 3, 1, 1}, 2, 2);
             GraphExecutionException e = assertThrows(GraphExecutionException.class, () -> ex.run(inputs("ids", bad)));
@@ -347,7 +355,11 @@ class GraphOpsTest {
         CompiledGraph scalar = Planner.compile(g, org.tessera.engine.reference.ScalarBackend.create(pool));
         try (Execution ex = scalar.newExecution()) {
             Tensor ref = copy(ex.run(inputs("x", x)).get("y"));
-            assertClose(ref, GraphTesting.run(g, Planner.Options.DEFAULT, inputs("x", x)).get("y"), 1e-4, 1e-5,
+            assertClose(
+                    ref,
+                    GraphTesting.run(g, Planner.Options.DEFAULT, inputs("x", x)).get("y"),
+                    1e-4,
+                    1e-5,
                     "vector vs scalar");
         }
     }

@@ -51,10 +51,13 @@ class GraphPassesTest {
     void fusedGraphMatchesUnfused() {
         Graph g = fusable();
         CompiledGraph fused = Planner.compile(g, BACKEND);
-        assertTrue(fused.passLog().contains("fusion: 1 linear+gelu, 1 linear+silu, 1 layernorm+modulate"),
+        assertTrue(
+                fused.passLog().contains("fusion: 1 linear+gelu, 1 linear+silu, 1 layernorm+modulate"),
                 fused.passLog().toString());
         Graph opt = fused.optimizedGraph();
-        assertEquals(0, count(opt, "gelu") + count(opt, "silu") + count(opt, "layerNorm") + count(opt, "modulate"),
+        assertEquals(
+                0,
+                count(opt, "gelu") + count(opt, "silu") + count(opt, "layerNorm") + count(opt, "modulate"),
                 opt.describe());
         assertEquals(1, count(opt, "layerNormModulate"));
         assertEquals(2, count(Planner.compile(g, BACKEND, UNFUSED).optimizedGraph(), "linear"));
@@ -78,7 +81,9 @@ class GraphPassesTest {
         Value n = b.layerNorm(x, null, null, 1e-6f);
         b.output("m", b.modulate(n, n, x));
         CompiledGraph cg = Planner.compile(b.build(), BACKEND);
-        assertFalse(cg.passLog().stream().anyMatch(s -> s.startsWith("fusion")), cg.passLog().toString());
+        assertFalse(
+                cg.passLog().stream().anyMatch(s -> s.startsWith("fusion")),
+                cg.passLog().toString());
         assertEquals(1, count(cg.optimizedGraph(), "gelu"));
     }
 
@@ -94,8 +99,12 @@ class GraphPassesTest {
         b.output("y", b.add(b.add(x, table), pos));
         CompiledGraph cg = Planner.compile(b.build(), BACKEND);
         Graph opt = cg.optimizedGraph();
-        assertTrue(cg.passLog().contains("dead-node removal: removed 2 nodes"), cg.passLog().toString());
-        assertTrue(cg.passLog().stream().anyMatch(l -> l.equals("constant folding: folded 1 addScalar, 1 mulScalar, 1 sinCos2d")),
+        assertTrue(
+                cg.passLog().contains("dead-node removal: removed 2 nodes"),
+                cg.passLog().toString());
+        assertTrue(
+                cg.passLog().stream()
+                        .anyMatch(l -> l.equals("constant folding: folded 1 addScalar, 1 mulScalar, 1 sinCos2d")),
                 cg.passLog().toString());
         assertEquals(0, count(opt, "gelu") + count(opt, "softmax") + count(opt, "mulScalar") + count(opt, "sinCos2d"));
         assertTrue(opt.inputs().containsKey("unused"));
@@ -109,7 +118,8 @@ class GraphPassesTest {
         for (int i = 0; i < e.length; i++) {
             e[i] = e[i] + (tv[i] + 1f) * 2f + pv[i];
         }
-        Tensor y = GraphTesting.run(b.build(), Planner.Options.DEFAULT, inputs("x", xv, "unused", randn(3, 2))).get("y");
+        Tensor y = GraphTesting.run(b.build(), Planner.Options.DEFAULT, inputs("x", xv, "unused", randn(3, 2)))
+                .get("y");
         assertClose(Tensor.of(e, 4, 8), y, 1e-6, 1e-6, "folded");
     }
 
@@ -139,11 +149,15 @@ class GraphPassesTest {
         long valueBytes = 11L * 32 * 64 * 4;
         assertEquals(valueBytes, plan.unsharedBytes());
         assertTrue(cg.bufferBytes() < valueBytes, "slab " + cg.bufferBytes() + " vs " + valueBytes);
-        assertTrue(cg.bufferBytes() <= 4L * 32 * 64 * 4, "a chain needs input, output and two temporaries: " + cg.bufferBytes());
+        assertTrue(
+                cg.bufferBytes() <= 4L * 32 * 64 * 4,
+                "a chain needs input, output and two temporaries: " + cg.bufferBytes());
         assertEquals(valueBytes, Planner.compile(g, BACKEND, NO_REUSE).bufferBytes());
         for (int seed = 0; seed < 3; seed++) {
             Map<String, Tensor> in = inputs("x", randn(seed, 32, 64));
-            assertSame(GraphTesting.run(g, NO_REUSE, in).get("y"), GraphTesting.run(g, Planner.Options.DEFAULT, in).get("y"),
+            assertSame(
+                    GraphTesting.run(g, NO_REUSE, in).get("y"),
+                    GraphTesting.run(g, Planner.Options.DEFAULT, in).get("y"),
                     "reuse vs no reuse");
         }
     }
@@ -205,15 +219,17 @@ class GraphPassesTest {
         try (Execution ex = Planner.compile(b.build(), BACKEND).newExecution()) {
             IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> ex.run(Map.of()));
             assertTrue(missing.getMessage().contains("'x'"), missing.getMessage());
-            ShapeMismatchException shape = assertThrows(ShapeMismatchException.class,
-                    () -> ex.run(inputs("x", randn(1, 3, 2))));
-            assertTrue(shape.getMessage().startsWith("input 'x'") && shape.getMessage().contains("[3, 2]"),
+            ShapeMismatchException shape =
+                    assertThrows(ShapeMismatchException.class, () -> ex.run(inputs("x", randn(1, 3, 2))));
+            assertTrue(
+                    shape.getMessage().startsWith("input 'x'")
+                            && shape.getMessage().contains("[3, 2]"),
                     shape.getMessage());
-            ShapeMismatchException dtype = assertThrows(ShapeMismatchException.class,
-                    () -> ex.run(inputs("x", Tensor.zeros(DType.F64, 2, 3))));
+            ShapeMismatchException dtype = assertThrows(
+                    ShapeMismatchException.class, () -> ex.run(inputs("x", Tensor.zeros(DType.F64, 2, 3))));
             assertTrue(dtype.getMessage().contains("f64"), dtype.getMessage());
-            IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
-                    () -> ex.run(inputs("x", randn(1, 2, 3), "z", randn(1, 2, 3))));
+            IllegalArgumentException unknown = assertThrows(
+                    IllegalArgumentException.class, () -> ex.run(inputs("x", randn(1, 2, 3), "z", randn(1, 2, 3))));
             assertTrue(unknown.getMessage().contains("'z'"), unknown.getMessage());
             // A strided input is accepted and copied in.
             Tensor strided = randn(2, 3, 2).t();
@@ -231,7 +247,8 @@ class GraphPassesTest {
         Map<String, Tensor> e1 = GraphTesting.run(g, Planner.Options.DEFAULT, in1);
         Map<String, Tensor> e2 = GraphTesting.run(g, Planner.Options.DEFAULT, in2);
         ExecutorService threads = Executors.newFixedThreadPool(2);
-        try (Execution a = cg.newExecution(); Execution b = cg.newExecution()) {
+        try (Execution a = cg.newExecution();
+                Execution b = cg.newExecution()) {
             Future<?> fa = threads.submit(() -> repeat(a, in1, e1));
             Future<?> fb = threads.submit(() -> repeat(b, in2, e2));
             fa.get();
@@ -263,17 +280,25 @@ class GraphPassesTest {
         }
         assertEquals(2, profile.runs());
         // The best whole run is one run's node time: positive, at most half the two runs' total.
-        assertTrue(profile.bestRunNanos() > 0 && 2 * profile.bestRunNanos() <= profile.totalNanos(),
+        assertTrue(
+                profile.bestRunNanos() > 0 && 2 * profile.bestRunNanos() <= profile.totalNanos(),
                 profile.bestRunNanos() + " of " + profile.totalNanos());
-        Profile.Entry linear = profile.byOp().stream().filter(e -> e.kind().equals("linear")).findFirst().orElseThrow();
+        Profile.Entry linear = profile.byOp().stream()
+                .filter(e -> e.kind().equals("linear"))
+                .findFirst()
+                .orElseThrow();
         assertEquals(4, linear.calls());
         assertEquals(2 * linearFlops, linear.flops());
         assertEquals(2 * cg.flops(), profile.totalFlops());
         String table = profile.table();
         assertTrue(table.contains("linear") && table.contains("layerNormModulate"), table);
         // Per GEMM shape: x [2, 5, 16] is M = 10 rows; the fused activations are named.
-        List<String> shapes = profile.byLinearShape().stream().map(Profile.Entry::name).toList();
-        assertEquals(List.of("10×16×32 +gelu_tanh", "10×32×16 +silu").stream().sorted().toList(),
+        List<String> shapes =
+                profile.byLinearShape().stream().map(Profile.Entry::name).toList();
+        assertEquals(
+                List.of("10×16×32 +gelu_tanh", "10×32×16 +silu").stream()
+                        .sorted()
+                        .toList(),
                 shapes.stream().sorted().toList());
         assertTrue(table.contains("linear M×K×N") && table.contains("10×16×32 +gelu_tanh"), table);
     }

@@ -1,7 +1,6 @@
 package org.tessera.engine.graph;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
@@ -13,7 +12,6 @@ import org.tessera.engine.cpu.VectorKernels;
 import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
-import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Tensor;
 
 /** Shared backend, random data, compile-and-run and tolerant comparison for the graph tests. */
@@ -69,8 +67,8 @@ final class GraphTesting {
         for (int i = 0; i < e.length; i++) {
             double tol = abs + rel * Math.abs(e[i]);
             if (!(Math.abs(a[i] - e[i]) <= tol)) {
-                fail(what + ": element " + i + " of " + Arrays.toString(expected.shape()) + " is " + a[i] + ", expected "
-                        + e[i] + " (tolerance " + tol + ")");
+                fail(what + ": element " + i + " of " + Arrays.toString(expected.shape()) + " is " + a[i]
+                        + ", expected " + e[i] + " (tolerance " + tol + ")");
             }
         }
     }

@@ -42,7 +42,8 @@ class SafetensorsTest {
     }
 
     private WeightsFormatException broken(Path p) {
-        return assertThrows(WeightsFormatException.class, () -> SafetensorsReader.open(p).close());
+        return assertThrows(
+                WeightsFormatException.class, () -> SafetensorsReader.open(p).close());
     }
 
     private static void assertMentions(Exception e, String... parts) {
@@ -61,7 +62,9 @@ class SafetensorsTest {
             tensors.put("h", Tensor.of(arena, new float[] {0.5f, -1.25f, 2}, 3).to(DType.F16, arena));
             tensors.put("b", Tensor.of(arena, new float[] {0.5f, -1.25f}, 2).to(DType.BF16, arena));
             tensors.put("i", Tensor.of(arena, new float[] {7, -9}, 2).to(DType.I32, arena));
-            tensors.put("strided", Tensor.of(arena, new float[] {1, 2, 3, 4, 5, 6}, 2, 3).t());
+            tensors.put(
+                    "strided",
+                    Tensor.of(arena, new float[] {1, 2, 3, 4, 5, 6}, 2, 3).t());
             tensors.put("scalar", Tensor.of(arena, new float[] {42}));
             tensors.put("empty", Tensor.zeros(arena, DType.F32, 0, 4));
             tensors.put("weird \"name\"\n", Tensor.of(arena, new float[] {9}, 1));
@@ -80,8 +83,10 @@ class SafetensorsTest {
                     assertArrayEquals(want.shape(), r.shape(e.getKey()), e.getKey());
                     assertArrayEquals(want.toDoubleArray(), got.toDoubleArray(), e.getKey());
                 }
-                assertArrayEquals(new long[] {3, 500, Long.MIN_VALUE}, r.tensor("ids").toLongArray());
-                assertArrayEquals(new float[] {1, 4, 2, 5, 3, 6}, r.tensor("strided").toFloatArray());
+                assertArrayEquals(
+                        new long[] {3, 500, Long.MIN_VALUE}, r.tensor("ids").toLongArray());
+                assertArrayEquals(
+                        new float[] {1, 4, 2, 5, 3, 6}, r.tensor("strided").toFloatArray());
                 assertEquals(0, (r.entry("w").begin()) % 8, "data region is 8-byte aligned");
             }
             try (var files = Files.list(dir)) {
@@ -117,14 +122,17 @@ class SafetensorsTest {
         IOException e = assertThrows(IOException.class, () -> SafetensorsWriter.write(blocked, a));
         assertMentions(e, blocked.toString());
         try (Stream<Path> files = Files.list(dir)) {
-            assertEquals(List.of("blocked", "m.safetensors"), files.map(f -> f.getFileName().toString()).sorted().toList());
+            assertEquals(
+                    List.of("blocked", "m.safetensors"),
+                    files.map(f -> f.getFileName().toString()).sorted().toList());
         }
     }
 
     @Test
     void unwritablePathIsNamed() {
         Path p = dir.resolve("no/such/dir/out.safetensors");
-        IOException e = assertThrows(IOException.class,
+        IOException e = assertThrows(
+                IOException.class,
                 () -> SafetensorsWriter.write(p, new LinkedHashMap<>(Map.of("x", Tensor.of(new float[] {1}, 1)))));
         assertMentions(e, p.toString());
     }
@@ -159,14 +167,26 @@ class SafetensorsTest {
 
     @Test
     void invalidJson() throws IOException {
-        for (String bad : new String[] {"{", "{\"a\":}", "[1,2]", "{\"a\":1,}", "{} x", "{\"a\":tru}",
-                "[".repeat(10_000), "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F64\"}}"}) {
+        for (String bad : new String[] {
+            "{",
+            "{\"a\":}",
+            "[1,2]",
+            "{\"a\":1,}",
+            "{} x",
+            "{\"a\":tru}",
+            "[".repeat(10_000),
+            "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F64\"}}"
+        }) {
             Path p = craft("bad.safetensors", bad, 0);
             WeightsFormatException e = broken(p);
             assertMentions(e, p.toString());
         }
         Path utf = dir.resolve("utf.safetensors");
-        ByteBuffer buf = ByteBuffer.allocate(10).order(ByteOrder.LITTLE_ENDIAN).putLong(2).put((byte) 0xC3).put((byte) 0x28);
+        ByteBuffer buf = ByteBuffer.allocate(10)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(2)
+                .put((byte) 0xC3)
+                .put((byte) 0x28);
         Files.write(utf, buf.array());
         assertMentions(broken(utf), "UTF-8");
     }
@@ -189,15 +209,20 @@ class SafetensorsTest {
         assertMentions(broken(shape), "\"x\"", "shape");
         Path missing = craft("missing.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4);
         assertMentions(broken(missing), "\"x\"", "data_offsets");
-        Path huge = craft("huge.safetensors",
-                "{\"x\":{\"dtype\":\"F64\",\"shape\":[2147483647,2147483647,2147483647],\"data_offsets\":[0,8]}}", 8);
+        Path huge = craft(
+                "huge.safetensors",
+                "{\"x\":{\"dtype\":\"F64\",\"shape\":[2147483647,2147483647,2147483647],\"data_offsets\":[0,8]}}",
+                8);
         assertMentions(broken(huge), "\"x\"", "too large");
     }
 
     @Test
     void overlappingTensors() throws IOException {
-        Path p = craft("overlap.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12);
+        Path p = craft(
+                "overlap.safetensors",
+                "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                12);
         assertMentions(broken(p), p.toString(), "\"a\"", "\"b\"", "overlap");
     }
 

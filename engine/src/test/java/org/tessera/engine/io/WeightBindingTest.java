@@ -26,7 +26,7 @@ class WeightBindingTest {
     void collidingKeysGetDifferentValuesInEitherOrder() {
         List<Arena> owner = Collections.synchronizedList(new ArrayList<>());
         try (WorkerPool pool = new WorkerPool(1)) {
-            Backend cpu = Backends.cpu(pool, m -> { });
+            Backend cpu = Backends.cpu(pool, m -> {});
             WeightSource first = WeightBinding.random(4, 0.02, cpu, owner).source();
             WeightSource second = WeightBinding.random(4, 0.02, cpu, owner).source();
             Tensor aa = first.tensor("Aa", new int[] {8});

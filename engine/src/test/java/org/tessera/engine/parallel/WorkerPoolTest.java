@@ -28,11 +28,13 @@ class WorkerPoolTest {
     @Test
     void exceptionsReachTheCaller() {
         try (WorkerPool pool = new WorkerPool(3)) {
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> pool.run(10, i -> {
-                if (i == 7) {
-                    throw new IllegalStateException("task 7");
-                }
-            }));
+            IllegalStateException e = assertThrows(
+                    IllegalStateException.class,
+                    () -> pool.run(10, i -> {
+                        if (i == 7) {
+                            throw new IllegalStateException("task 7");
+                        }
+                    }));
             assertEquals("task 7", e.getMessage());
             AtomicIntegerArray hits = new AtomicIntegerArray(5);
             pool.run(5, hits::incrementAndGet); // still usable afterwards

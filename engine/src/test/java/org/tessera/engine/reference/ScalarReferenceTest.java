@@ -34,11 +34,13 @@ class ScalarReferenceTest {
     void layerNormAffineAndGroupNormOfOneGroupPerChannel() {
         Tensor x = Tensor.of(new float[] {1, 3, 5, 7}, 1, 4);
         Tensor out = Tensor.zeros(DType.F32, 1, 4);
-        new ScalarNorms().layerNorm(x, Tensor.of(new float[] {2, 2, 2, 2}, 4), Tensor.of(new float[] {1, 1, 1, 1}, 4), 0f,
-                out);
+        new ScalarNorms()
+                .layerNorm(x, Tensor.of(new float[] {2, 2, 2, 2}, 4), Tensor.of(new float[] {1, 1, 1, 1}, 4), 0f, out);
         double s = Math.sqrt(5); // variance of {1, 3, 5, 7} is 5
-        assertArrayEquals(new float[] {(float) (1 - 6 / s), (float) (1 - 2 / s), (float) (1 + 2 / s), (float) (1 + 6 / s)},
-                out.toFloatArray(), 1e-6f);
+        assertArrayEquals(
+                new float[] {(float) (1 - 6 / s), (float) (1 - 2 / s), (float) (1 + 2 / s), (float) (1 + 6 / s)},
+                out.toFloatArray(),
+                1e-6f);
         // GroupNorm with a group per channel of [1, 2, 2] normalises each channel's pair to ±1.
         Tensor g = Tensor.of(new float[] {1, 3, 10, 20}, 1, 2, 2);
         Tensor gout = Tensor.zeros(DType.F32, 1, 2, 2);
@@ -63,8 +65,17 @@ class ScalarReferenceTest {
         // t = 1, half = 3: frequencies 1, 10000^(−1/3), 10000^(−2/3); cos first, zero column last.
         double f1 = Math.pow(10000, -1.0 / 3);
         double f2 = Math.pow(10000, -2.0 / 3);
-        assertArrayEquals(new float[] {(float) Math.cos(1), (float) Math.cos(f1), (float) Math.cos(f2),
-            (float) Math.sin(1), (float) Math.sin(f1), (float) Math.sin(f2), 0}, out.select(0, 1).toFloatArray());
+        assertArrayEquals(
+                new float[] {
+                    (float) Math.cos(1),
+                    (float) Math.cos(f1),
+                    (float) Math.cos(f2),
+                    (float) Math.sin(1),
+                    (float) Math.sin(f1),
+                    (float) Math.sin(f2),
+                    0
+                },
+                out.select(0, 1).toFloatArray());
     }
 
     @Test
@@ -72,8 +83,10 @@ class ScalarReferenceTest {
         Tensor one = Tensor.zeros(DType.F32, 1, 4);
         new ScalarTables().sinCos1d(Tensor.of(new float[] {1}, 1), one);
         // dim 4: ω = [1, 10000^(−1/2)] = [1, 0.01].
-        assertArrayEquals(new float[] {(float) Math.sin(1), (float) Math.sin(0.01), (float) Math.cos(1),
-            (float) Math.cos(0.01)}, one.toFloatArray(), 1e-7f);
+        assertArrayEquals(
+                new float[] {(float) Math.sin(1), (float) Math.sin(0.01), (float) Math.cos(1), (float) Math.cos(0.01)},
+                one.toFloatArray(),
+                1e-7f);
         // 2 × 3 grid, dim 8: token (row 1, column 2) = [1-D(4) of 2, 1-D(4) of 1].
         Tensor grid = Tensor.zeros(DType.F32, 6, 8);
         new ScalarTables().sinCos2d(2, 3, grid);
@@ -85,7 +98,8 @@ class ScalarReferenceTest {
         assertArrayEquals(cols.toFloatArray(), java.util.Arrays.copyOfRange(token, 0, 4));
         assertArrayEquals(rows.toFloatArray(), java.util.Arrays.copyOfRange(token, 4, 8));
         // Token 0 is position (0, 0): sines 0, cosines 1.
-        assertArrayEquals(new float[] {0, 0, 1, 1, 0, 0, 1, 1}, grid.select(0, 0).toFloatArray());
+        assertArrayEquals(
+                new float[] {0, 0, 1, 1, 0, 0, 1, 1}, grid.select(0, 0).toFloatArray());
     }
 
     @Test
@@ -95,8 +109,8 @@ class ScalarReferenceTest {
         Tensor w = Tensor.of(new float[] {1, 1, 1, 1, 1, 1, 1, 1, 1}, 1, 1, 3, 3);
         Tensor out = Tensor.zeros(DType.F32, 1, 1, 3, 3);
         new ScalarConv().conv2d(x, w, Tensor.of(new float[] {0.5f}, 1), 1, 1, out);
-        assertArrayEquals(new float[] {12.5f, 21.5f, 16.5f, 27.5f, 45.5f, 33.5f, 24.5f, 39.5f, 28.5f},
-                out.toFloatArray());
+        assertArrayEquals(
+                new float[] {12.5f, 21.5f, 16.5f, 27.5f, 45.5f, 33.5f, 24.5f, 39.5f, 28.5f}, out.toFloatArray());
         // Stride 2 keeps the corners; a 2×2 kernel [[1, 0], [0, −1]] without padding takes x[i][j] − x[i+1][j+1].
         Tensor strided = Tensor.zeros(DType.F32, 1, 1, 2, 2);
         new ScalarConv().conv2d(x, w, null, 2, 1, strided);
@@ -116,7 +130,8 @@ class ScalarReferenceTest {
         assertArrayEquals(new float[] {14, 101, 22, 103}, out.toFloatArray());
         Tensor up = Tensor.zeros(DType.F32, 1, 1, 4, 8);
         new ScalarConv().upsampleNearest2d(x, 2, up);
-        assertArrayEquals(new float[] {1, 1, 2, 2, 3, 3, 4, 4}, up.select(2, 1).reshape(8).toFloatArray());
+        assertArrayEquals(
+                new float[] {1, 1, 2, 2, 3, 3, 4, 4}, up.select(2, 1).reshape(8).toFloatArray());
     }
 
     @Test
@@ -129,7 +144,8 @@ class ScalarReferenceTest {
         // x·(1 + scale) + shift with per-column shift and scale.
         Tensor x = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2);
         Tensor m = Tensor.zeros(DType.F32, 2, 2);
-        new ScalarElementwise().modulate(x, Tensor.of(new float[] {10, 20}, 2), Tensor.of(new float[] {1, -1}, 1, 2), m);
+        new ScalarElementwise()
+                .modulate(x, Tensor.of(new float[] {10, 20}, 2), Tensor.of(new float[] {1, -1}, 1, 2), m);
         assertArrayEquals(new float[] {12, 20, 16, 20}, m.toFloatArray());
     }
 }

@@ -136,7 +136,10 @@ class TensorTest {
         for (int i = 0; i < 4; i++) {
             assertEquals(t.floatAt(i), v[i], Math.abs(t.floatAt(i)) * 0x1p-8f);
         }
-        assertArrayEquals(new float[] {0.1f, -2.5f, 1e-3f, 65504f}, t.to(DType.F16).to(DType.F32).toFloatArray(), 1e-4f * 65504f);
+        assertArrayEquals(
+                new float[] {0.1f, -2.5f, 1e-3f, 65504f},
+                t.to(DType.F16).to(DType.F32).toFloatArray(),
+                1e-4f * 65504f);
     }
 
     @Test
@@ -159,8 +162,8 @@ class TensorTest {
     @Test
     void broadcastShapes() {
         assertArrayEquals(new int[] {4, 3, 5}, Shapes.broadcast("add", new int[] {3, 1}, new int[] {4, 1, 5}));
-        ShapeMismatchException e = assertThrows(ShapeMismatchException.class,
-                () -> Shapes.broadcast("add", new int[] {3, 2}, new int[] {4}));
+        ShapeMismatchException e = assertThrows(
+                ShapeMismatchException.class, () -> Shapes.broadcast("add", new int[] {3, 2}, new int[] {4}));
         assertTrue(e.getMessage().startsWith("add: shapes [3, 2] and [4]"), e.getMessage());
     }
 }

@@ -59,8 +59,8 @@ public final class CompiledPipeline implements AutoCloseable {
     public ModelStage stage(String name) {
         ModelStage m = models.get(name);
         if (m == null) {
-            throw new IllegalArgumentException("no model stage '" + name + "' (model stages: "
-                    + String.join(", ", models.keySet()) + ")");
+            throw new IllegalArgumentException(
+                    "no model stage '" + name + "' (model stages: " + String.join(", ", models.keySet()) + ")");
         }
         return m;
     }
@@ -86,7 +86,9 @@ public final class CompiledPipeline implements AutoCloseable {
         Map<String, Tensor> results = new LinkedHashMap<>();
         SampleResult lastSample = null;
         int sampleIndex = 0;
-        long sampleStages = settings.stages().stream().filter(PipelineSettings.SampleStage.class::isInstance).count();
+        long sampleStages = settings.stages().stream()
+                .filter(PipelineSettings.SampleStage.class::isInstance)
+                .count();
         for (PipelineSettings.Stage st : settings.stages()) {
             switch (st) {
                 case PipelineSettings.SampleStage s -> {
@@ -96,22 +98,34 @@ public final class CompiledPipeline implements AutoCloseable {
                     }
                     List<Tensor> conditions = new ArrayList<>();
                     s.conditions().forEach(c -> conditions.add(results.get(c)));
-                    SampleRequest r = new SampleRequest(stageSeed(request.seed(), sampleIndex), request.classes(),
-                            sampleIndex == 0 ? request.startNoise() : null, request.steps(), request.spacing(),
-                            request.guidanceScale(), request.eta());
+                    SampleRequest r = new SampleRequest(
+                            stageSeed(request.seed(), sampleIndex),
+                            request.classes(),
+                            sampleIndex == 0 ? request.startNoise() : null,
+                            request.steps(),
+                            request.spacing(),
+                            request.guidanceScale(),
+                            request.eta());
                     lastSample = m.sample(r, conditions, callback);
                     results.put(s.name(), lastSample.samples());
                     sampleIndex++;
                 }
-                case PipelineSettings.ForwardStage f -> results.putAll(models.get(f.name()).runForward());
+                case PipelineSettings.ForwardStage f ->
+                    results.putAll(models.get(f.name()).runForward());
                 case PipelineSettings.ApplyStage a -> {
                     ModelStage m = models.get(a.name());
-                    results.put(a.name(), m.forward(Map.of(m.inputNames().get(0), results.get(a.input()))).get("out"));
+                    results.put(
+                            a.name(),
+                            m.forward(Map.of(m.inputNames().get(0), results.get(a.input())))
+                                    .get("out"));
                 }
-                case PipelineSettings.UpsampleStage u -> results.put(u.name(), TensorStages.upsample(results.get(u.input()),
-                        u.factor(), u.name()));
-                case PipelineSettings.ConcatStage c -> results.put(c.name(), TensorStages.concat(
-                        c.inputs().stream().map(results::get).toList(), c.dim(), c.name()));
+                case PipelineSettings.UpsampleStage u ->
+                    results.put(u.name(), TensorStages.upsample(results.get(u.input()), u.factor(), u.name()));
+                case PipelineSettings.ConcatStage c ->
+                    results.put(
+                            c.name(),
+                            TensorStages.concat(
+                                    c.inputs().stream().map(results::get).toList(), c.dim(), c.name()));
             }
         }
         return new Run(results, lastSample);
@@ -136,7 +150,8 @@ public final class CompiledPipeline implements AutoCloseable {
     public SampleResult sample(SampleRequest request, StepCallback callback) {
         SampleResult last = runAll(request, callback).lastSample();
         if (last == null) {
-            throw new IllegalStateException("pipeline '" + settings.name() + "' has no sample stage; it runs a forward pass");
+            throw new IllegalStateException(
+                    "pipeline '" + settings.name() + "' has no sample stage; it runs a forward pass");
         }
         return last;
     }
@@ -147,7 +162,10 @@ public final class CompiledPipeline implements AutoCloseable {
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("pipeline", settings.name());
         metadata.put("stages", String.join(",", stageNames()));
-        models.values().stream().map(ModelStage::modelName).distinct().reduce((a, b) -> a + "," + b)
+        models.values().stream()
+                .map(ModelStage::modelName)
+                .distinct()
+                .reduce((a, b) -> a + "," + b)
                 .ifPresent(m -> metadata.put("model", m));
         metadata.put("seed", Long.toString(seed));
         return OutputWriter.write(settings.outputs(), results, outDir, metadata);

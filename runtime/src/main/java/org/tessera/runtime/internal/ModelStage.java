@@ -12,8 +12,8 @@ import org.tessera.engine.diffusion.ClassifierFreeGuidance;
 import org.tessera.engine.diffusion.DenoisingModel;
 import org.tessera.engine.diffusion.FlowSchedule;
 import org.tessera.engine.diffusion.GaussianDiffusion;
-import org.tessera.engine.diffusion.X0Processing;
 import org.tessera.engine.diffusion.StepCallback;
+import org.tessera.engine.diffusion.X0Processing;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.Profile;
 import org.tessera.engine.tensor.Tensor;
@@ -32,6 +32,7 @@ public final class ModelStage implements AutoCloseable {
     /** Idle scripted samplers (with their compiled step plans) by sampler, spacing and clipping. */
     private final Map<String, java.util.concurrent.ConcurrentLinkedQueue<ScriptedSampler>> samplers =
             new java.util.concurrent.ConcurrentHashMap<>();
+
     private final List<ScriptedSampler> allSamplers = new java.util.ArrayList<>();
     private final String modelName;
     private final ModelContract contract;
@@ -43,15 +44,26 @@ public final class ModelStage implements AutoCloseable {
     private final long numClasses;
     /** The script's {@code noise = load(...)}: x_T when a request gives none and keeps the script's batch. */
     private final Tensor startNoise;
+
     private final Arena arena;
     private final Runnable onClose;
 
-    ModelStage(String name, PipelineSettings.Sampling sampling, SamplerDefinition sampler, List<String> conditionStages,
-               String modelName,
-               ModelContract contract, ComputeDevice device, ModelPlans plans, List<String> inputNames,
-               Map<String, int[]> inputShapes, Map<String, Tensor> forwardInputs, Tensor startNoise, long numClasses,
-               Arena arena,
-               Runnable onClose) {
+    ModelStage(
+            String name,
+            PipelineSettings.Sampling sampling,
+            SamplerDefinition sampler,
+            List<String> conditionStages,
+            String modelName,
+            ModelContract contract,
+            ComputeDevice device,
+            ModelPlans plans,
+            List<String> inputNames,
+            Map<String, int[]> inputShapes,
+            Map<String, Tensor> forwardInputs,
+            Tensor startNoise,
+            long numClasses,
+            Arena arena,
+            Runnable onClose) {
         this.name = name;
         this.sampling = sampling;
         this.sampler = sampler;
@@ -116,15 +128,15 @@ public final class ModelStage implements AutoCloseable {
         for (String name : inputNames) {
             Tensor t = inputs.get(name);
             if (t == null) {
-                throw new IllegalArgumentException("forward input '" + name + "' is missing (inputs: "
-                        + String.join(", ", inputNames) + ")");
+                throw new IllegalArgumentException(
+                        "forward input '" + name + "' is missing (inputs: " + String.join(", ", inputNames) + ")");
             }
             shapes.put(name, t.shape());
         }
         for (String name : inputs.keySet()) {
             if (!inputNames.contains(name)) {
-                throw new IllegalArgumentException("'" + name + "' is not a forward input of " + modelName + " (inputs: "
-                        + String.join(", ", inputNames) + ")");
+                throw new IllegalArgumentException("'" + name + "' is not a forward input of " + modelName
+                        + " (inputs: " + String.join(", ", inputNames) + ")");
             }
         }
         return plans.plan(shapes).run(inputs);
@@ -183,7 +195,10 @@ public final class ModelStage implements AutoCloseable {
 
     private Map<String, Tensor> zeroInputs() {
         Map<String, Tensor> m = new LinkedHashMap<>();
-        defaultPlan().graph().optimizedGraph().inputs()
+        defaultPlan()
+                .graph()
+                .optimizedGraph()
+                .inputs()
                 .forEach((name, v) -> m.put(name, Tensor.zeros(v.dtype(), v.shape())));
         return m;
     }
@@ -218,7 +233,10 @@ public final class ModelStage implements AutoCloseable {
      */
     public GaussianDiffusion diffusion() {
         PipelineSettings.Sampling s = sampling();
-        return new GaussianDiffusion(SamplerFactory.trainingSchedule(s), contract().prediction().parameterization(), contract.variance(),
+        return new GaussianDiffusion(
+                SamplerFactory.trainingSchedule(s),
+                contract().prediction().parameterization(),
+                contract.variance(),
                 device.host().elementwise());
     }
 
@@ -244,8 +262,8 @@ public final class ModelStage implements AutoCloseable {
         });
         for (String c : contract().conditions()) {
             if (!conditions.containsKey(c)) {
-                throw new IllegalArgumentException(modelName + " is conditioned on '" + c + "'; this call gives it nothing"
-                        + " (a stage gives it with condition = <stage>)");
+                throw new IllegalArgumentException(modelName + " is conditioned on '" + c
+                        + "'; this call gives it nothing" + " (a stage gives it with condition = <stage>)");
             }
         }
         ModelPlans.Plan plan = plans.plan(shapes);
@@ -276,7 +294,8 @@ public final class ModelStage implements AutoCloseable {
             in.put(contract.timestep(), timesteps);
             if (contract.label() != null) {
                 if (conditioning == null) {
-                    throw new IllegalArgumentException("the model takes class labels ('" + contract.label() + "'); none given");
+                    throw new IllegalArgumentException(
+                            "the model takes class labels ('" + contract.label() + "'); none given");
                 }
                 in.put(contract.label(), conditioning);
             }
@@ -310,19 +329,20 @@ public final class ModelStage implements AutoCloseable {
         int batch = classes.length;
         for (long c : classes) {
             if (c < 0 || numClasses > 0 && c >= numClasses) {
-                throw new IllegalArgumentException("class " + c + " is outside 0.." + (numClasses - 1) + " of " + modelName);
+                throw new IllegalArgumentException(
+                        "class " + c + " is outside 0.." + (numClasses - 1) + " of " + modelName);
             }
         }
         StepProcess process;
         String processKey;
         if (s.isFlow()) {
             if (r.spacing() != null) {
-                throw new IllegalArgumentException("a flow schedule places its levels itself (spacing '" + r.spacing()
-                        + "'); give steps");
+                throw new IllegalArgumentException(
+                        "a flow schedule places its levels itself (spacing '" + r.spacing() + "'); give steps");
             }
             int n = r.steps() > 0 ? r.steps() : s.steps();
-            process = new StepProcess.Flow(FlowSchedule.of(s.scheduleSteps(), n, s.shift()), device.host(),
-                    s.scheduleSteps());
+            process = new StepProcess.Flow(
+                    FlowSchedule.of(s.scheduleSteps(), n, s.shift()), device.host(), s.scheduleSteps());
             processKey = "flow" + n + "/" + s.shift();
         } else {
             GaussianDiffusion diffusion;
@@ -337,8 +357,9 @@ public final class ModelStage implements AutoCloseable {
         int[] xShape = inputShapes.get(contract.latent()).clone();
         xShape[0] = batch;
         if (r.startNoise() != null && !java.util.Arrays.equals(r.startNoise().shape(), xShape)) {
-            throw new IllegalArgumentException("the starting noise x_T is " + java.util.Arrays.toString(r.startNoise().shape())
-                    + "; this request samples " + java.util.Arrays.toString(xShape));
+            throw new IllegalArgumentException("the starting noise x_T is "
+                    + java.util.Arrays.toString(r.startNoise().shape()) + "; this request samples "
+                    + java.util.Arrays.toString(xShape));
         }
         int modelBatch = PipelineAssembler.modelBatch(batch, scale);
         Map<String, Tensor> conditions = new LinkedHashMap<>();
@@ -361,24 +382,32 @@ public final class ModelStage implements AutoCloseable {
             DenoisingModel model = net;
             if (guided) {
                 if (contract.label() == null || contract.nullLabel() == null) {
-                    throw new IllegalArgumentException("guidance needs a model with a label and a null_label in its contract;"
-                            + " " + modelName + " has " + (contract.label() == null ? "no label" : "no null_label")
-                            + " (use guidance = none)");
+                    throw new IllegalArgumentException(
+                            "guidance needs a model with a label and a null_label in its contract;"
+                                    + " " + modelName + " has "
+                                    + (contract.label() == null ? "no label" : "no null_label")
+                                    + " (use guidance = none)");
                 }
                 if (contract.splitAxis() != 1) {
-                    throw new IllegalArgumentException("guidance along axis " + contract.splitAxis()
-                            + " is not supported yet (axis 1 is)");
+                    throw new IllegalArgumentException(
+                            "guidance along axis " + contract.splitAxis() + " is not supported yet (axis 1 is)");
                 }
                 Tensor nullLabel = Tensor.ofLongs(Arena.ofAuto(), new long[] {contract.nullLabel()}, 1);
-                model = new ClassifierFreeGuidance(net, scale, nullLabel,
-                        s.guidanceForm().equals("dit") ? ClassifierFreeGuidance.Channels.DIT_FIRST_THREE
-                                : ClassifierFreeGuidance.Channels.EPSILON, device.host().elementwise());
+                model = new ClassifierFreeGuidance(
+                        net,
+                        scale,
+                        nullLabel,
+                        s.guidanceForm().equals("dit")
+                                ? ClassifierFreeGuidance.Channels.DIT_FIRST_THREE
+                                : ClassifierFreeGuidance.Channels.EPSILON,
+                        device.host().elementwise());
             }
             String key = steps.describe() + "|" + processKey;
             ScriptedSampler run = acquireSampler(key, steps, process);
             Tensor x;
             try {
-                Tensor xT = r.startNoise() != null ? r.startNoise()
+                Tensor xT = r.startNoise() != null
+                        ? r.startNoise()
                         : startNoise != null && startNoise.size(0) == batch ? startNoise : null;
                 x = run.sample(model, xShape, xT, labels, r.seed(), callback);
             } finally {
@@ -394,7 +423,8 @@ public final class ModelStage implements AutoCloseable {
 
     /** An idle scripted sampler for {@code key}, or a new one (its step plans compile as it first runs). */
     private ScriptedSampler acquireSampler(String key, SamplerDefinition steps, StepProcess process) {
-        ScriptedSampler idle = samplers.computeIfAbsent(key, k -> new java.util.concurrent.ConcurrentLinkedQueue<>()).poll();
+        ScriptedSampler idle = samplers.computeIfAbsent(key, k -> new java.util.concurrent.ConcurrentLinkedQueue<>())
+                .poll();
         if (idle != null) {
             return idle;
         }

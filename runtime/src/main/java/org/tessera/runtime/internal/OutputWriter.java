@@ -32,14 +32,19 @@ public final class OutputWriter {
         } catch (AccessDeniedException e) {
             throw new IOException("cannot write to " + dir + ": permission denied", e);
         } catch (FileSystemException e) {
-            throw new IOException("cannot write to " + dir + ": " + (e.getReason() == null ? "not a writable folder"
-                    : e.getReason()), e);
+            throw new IOException(
+                    "cannot write to " + dir + ": " + (e.getReason() == null ? "not a writable folder" : e.getReason()),
+                    e);
         }
     }
 
     /** Writes every output from {@code results} (by name) under {@code outDir}; returns the files. */
-    public static List<Path> write(List<PipelineSettings.Output> outputs, Map<String, Tensor> results, Path outDir,
-                                   Map<String, String> metadata) throws IOException {
+    public static List<Path> write(
+            List<PipelineSettings.Output> outputs,
+            Map<String, Tensor> results,
+            Path outDir,
+            Map<String, String> metadata)
+            throws IOException {
         checkWritable(outDir);
         List<Path> written = new ArrayList<>();
         for (PipelineSettings.Output o : outputs) {
@@ -65,8 +70,8 @@ public final class OutputWriter {
     private static Tensor image(Map<String, Tensor> results, PipelineSettings.Output o) {
         Tensor t = results.get(o.names().get(0));
         if (t.rank() != 4) {
-            throw new IllegalArgumentException(o.span() + ": " + o.format() + "(" + o.names().get(0)
-                    + ") needs a [N, C, H, W] tensor, got " + java.util.Arrays.toString(t.shape()));
+            throw new IllegalArgumentException(o.span() + ": " + o.format() + "("
+                    + o.names().get(0) + ") needs a [N, C, H, W] tensor, got " + java.util.Arrays.toString(t.shape()));
         }
         return t;
     }

@@ -35,8 +35,8 @@ import org.tessera.engine.tensor.Tensor;
 public final class PipelineAssembler {
     private PipelineAssembler() {}
 
-    public static CompiledPipeline assemble(PipelineDefinition def, DeviceChoice deviceChoice, Precision precision,
-                                            int threads) {
+    public static CompiledPipeline assemble(
+            PipelineDefinition def, DeviceChoice deviceChoice, Precision precision, int threads) {
         PipelineSettings settings = def.settings();
         ComputeDevice device;
         try {
@@ -50,12 +50,12 @@ public final class PipelineAssembler {
             for (PipelineSettings.Stage st : settings.stages()) {
                 switch (st) {
                     case PipelineSettings.SampleStage s ->
-                            stages.put(s.name(), stage(def, s.name(), s.weights(), s, null, device));
+                        stages.put(s.name(), stage(def, s.name(), s.weights(), s, null, device));
                     case PipelineSettings.ForwardStage f ->
-                            stages.put(f.name(), stage(def, f.name(), f.weights(), null, f.inputs(), device));
+                        stages.put(f.name(), stage(def, f.name(), f.weights(), null, f.inputs(), device));
                     case PipelineSettings.ApplyStage a ->
-                            stages.put(a.name(), stage(def, a.name(), a.weights(), null, null, device));
-                    default -> { } // tensor stages need no assembly
+                        stages.put(a.name(), stage(def, a.name(), a.weights(), null, null, device));
+                    default -> {} // tensor stages need no assembly
                 }
             }
             CompiledPipeline p = new CompiledPipeline(settings, device, stages);
@@ -70,9 +70,13 @@ public final class PipelineAssembler {
     }
 
     /** One model stage: its weights bound and checked, its inputs sized, its first plan compiled. */
-    private static ModelStage stage(PipelineDefinition def, String name, PipelineSettings.Weights weightsSetting,
-                                    PipelineSettings.SampleStage sample, PipelineSettings.Inputs forward,
-                                    ComputeDevice device) {
+    private static ModelStage stage(
+            PipelineDefinition def,
+            String name,
+            PipelineSettings.Weights weightsSetting,
+            PipelineSettings.SampleStage sample,
+            PipelineSettings.Inputs forward,
+            ComputeDevice device) {
         ModelDefinition model = def.model(name);
         Arena arena = Arena.ofShared();
         List<Arena> weightArenas = Collections.synchronizedList(new ArrayList<>());
@@ -94,7 +98,8 @@ public final class PipelineAssembler {
                     }
                     yield WeightBinding.checkpoint(file, arena);
                 }
-                case PipelineSettings.RandomWeights r -> WeightBinding.random(r.seed(), r.std(), device.host(), weightArenas);
+                case PipelineSettings.RandomWeights r ->
+                    WeightBinding.random(r.seed(), r.std(), device.host(), weightArenas);
             };
             Map<String, Tensor> forwardInputs = forward == null ? null : loadInputs(def, forward, arena);
             Map<String, int[]> shapes = new LinkedHashMap<>();
@@ -102,11 +107,13 @@ public final class PipelineAssembler {
             List<ModelInput> specs;
             ModelContract contract = null;
             if (forwardInputs != null) {
-                specs = model.inputs(Map.of("B", forwardInputs.values().iterator().next().size(0)));
+                specs = model.inputs(
+                        Map.of("B", forwardInputs.values().iterator().next().size(0)));
                 for (ModelInput in : specs) {
                     Tensor t = forwardInputs.get(in.name());
                     if (t == null) {
-                        throw def.error(forward.span(), "load(...) gives no tensor for forward input '" + in.name() + "'");
+                        throw def.error(
+                                forward.span(), "load(...) gives no tensor for forward input '" + in.name() + "'");
                     }
                     shapes.put(in.name(), t.shape());
                     dtypes.put(in.name(), t.dtype());
@@ -115,8 +122,11 @@ public final class PipelineAssembler {
                 // decode / encode: one input, whatever shape the earlier stage gives (planned on first use).
                 specs = model.inputs(Map.of("B", 1));
                 if (specs.size() != 1) {
-                    throw def.error(model.span(), model.name() + " takes " + specs.size() + " forward inputs "
-                            + specs.stream().map(ModelInput::name).toList() + "; a decode or encode stage gives it one");
+                    throw def.error(
+                            model.span(),
+                            model.name() + " takes " + specs.size() + " forward inputs "
+                                    + specs.stream().map(ModelInput::name).toList()
+                                    + "; a decode or encode stage gives it one");
                 }
                 ModelInput in = specs.get(0);
                 if (in.sized()) {
@@ -127,21 +137,30 @@ public final class PipelineAssembler {
                 contract = model.contract();
                 PipelineSettings.Sampling s = sample.sampling();
                 if (contract.conditions().size() != sample.conditions().size()) {
-                    throw def.error(sample.span(), model.name() + " is conditioned on " + contract.conditions()
-                            + " (its contract's condition); " + (sample.conditions().isEmpty()
-                                    ? (def.settings().staged() ? "give it with condition = <stage>"
-                                            : "a one-stage pipeline has nothing to give it: bind stages with let")
-                                    : "this stage gives " + sample.conditions()));
+                    throw def.error(
+                            sample.span(),
+                            model.name() + " is conditioned on " + contract.conditions()
+                                    + " (its contract's condition); "
+                                    + (sample.conditions().isEmpty()
+                                            ? (def.settings().staged()
+                                                    ? "give it with condition = <stage>"
+                                                    : "a one-stage pipeline has nothing to give it: bind stages with let")
+                                            : "this stage gives " + sample.conditions()));
                 }
                 boolean flowModel = contract.prediction().isFlow();
                 if (s.isFlow() != flowModel) {
-                    throw def.error(sample.span(), s.isFlow()
-                            ? "a flow schedule samples a model that predicts the flow's velocity; " + model.name()
-                                    + "'s contract says predicts = \"" + contract.prediction().name().toLowerCase(java.util.Locale.ROOT) + "\""
-                            : model.name() + " predicts a flow's velocity (its contract); give it schedule = flow(1000)");
+                    throw def.error(
+                            sample.span(),
+                            s.isFlow()
+                                    ? "a flow schedule samples a model that predicts the flow's velocity; "
+                                            + model.name() + "'s contract says predicts = \""
+                                            + contract.prediction().name().toLowerCase(java.util.Locale.ROOT) + "\""
+                                    : model.name()
+                                            + " predicts a flow's velocity (its contract); give it schedule = flow(1000)");
                 }
                 if (flowModel && contract.variance() == org.tessera.engine.diffusion.VarianceType.LEARNED_RANGE) {
-                    throw def.error(model.span(), "a flow model has no learned variance; its contract says learned_range");
+                    throw def.error(
+                            model.span(), "a flow model has no learned variance; its contract says learned_range");
                 }
                 int batch = modelBatch(s.classes().length, s.guidanceScale());
                 specs = model.inputs(Map.of("B", batch));
@@ -164,11 +183,18 @@ public final class PipelineAssembler {
                         dtype = DType.F32; // a condition: another stage's result
                     }
                     if (shape == null || java.util.Arrays.stream(shape).anyMatch(x -> x < 0)) {
-                        throw def.error(model.span(), model.name() + ".forward input '" + in.name() + "' "
-                                + (shape == null ? "has no shape annotation" : "has sizes only a caller could bind, "
-                                        + java.util.Arrays.toString(shape).replace("-1", "?"))
-                                + "; the pipeline cannot size it" + (in.name().equals(contract.latent())
-                                        ? " (give latent = [C, H, W] in the pipeline)" : ""));
+                        throw def.error(
+                                model.span(),
+                                model.name() + ".forward input '" + in.name() + "' "
+                                        + (shape == null
+                                                ? "has no shape annotation"
+                                                : "has sizes only a caller could bind, "
+                                                        + java.util.Arrays.toString(shape)
+                                                                .replace("-1", "?"))
+                                        + "; the pipeline cannot size it"
+                                        + (in.name().equals(contract.latent())
+                                                ? " (give latent = [C, H, W] in the pipeline)"
+                                                : ""));
                     }
                     shapes.put(in.name(), shape);
                     dtypes.put(in.name(), dtype);
@@ -182,13 +208,18 @@ public final class PipelineAssembler {
                     inputs.add(g.input(in, dtypes.get(in), inputShapes.get(in)));
                 }
                 g.output("out", model.lower(g, inputs, weights.source()));
-                return Planner.compile(g.build(), device.compute(), device.host(), Planner.Options.DEFAULT, weights.release());
+                return Planner.compile(
+                        g.build(), device.compute(), device.host(), Planner.Options.DEFAULT, weights.release());
             });
             owned.add(plans);
             // The stage's own shapes, compiled up front (a decode stage's come from the stage before it).
             ModelPlans.Plan first = shapes.size() == inputNames.size() ? plans.plan(shapes) : null;
             if (contract != null) {
-                checkOutput(def, model, contract, first.graph().optimizedGraph().outputs().get("out").shape(),
+                checkOutput(
+                        def,
+                        model,
+                        contract,
+                        first.graph().optimizedGraph().outputs().get("out").shape(),
                         shapes.get(contract.latent()));
             }
             Tensor noise = null;
@@ -198,10 +229,22 @@ public final class PipelineAssembler {
                 noise = loadTensor(def, sample.sampling().noise(), want, arena);
             }
             Object classes = model.constant("num_classes");
-            ModelStage stage = new ModelStage(name, sample == null ? null : sample.sampling(),
+            ModelStage stage = new ModelStage(
+                    name,
+                    sample == null ? null : sample.sampling(),
                     sample == null ? null : def.sampler(name),
-                    sample == null ? List.of() : sample.conditions(), model.name(), contract, device, plans, inputNames,
-                    shapes, forwardInputs, noise, classes instanceof Long n ? n : 0L, arena, () -> {
+                    sample == null ? List.of() : sample.conditions(),
+                    model.name(),
+                    contract,
+                    device,
+                    plans,
+                    inputNames,
+                    shapes,
+                    forwardInputs,
+                    noise,
+                    classes instanceof Long n ? n : 0L,
+                    arena,
+                    () -> {
                         closeAll(weightArenas);
                         for (int i = owned.size() - 1; i >= 0; i--) {
                             closeQuietly(owned.get(i));
@@ -224,21 +267,26 @@ public final class PipelineAssembler {
      * The model's output must hold what its contract says along the split axis: C channels of
      * the prediction for a latent of C channels, and C more for a learned variance.
      */
-    private static void checkOutput(PipelineDefinition def, ModelDefinition model, ModelContract c, int[] out,
-                                    int[] latent) {
+    private static void checkOutput(
+            PipelineDefinition def, ModelDefinition model, ModelContract c, int[] out, int[] latent) {
         int axis = c.splitAxis();
         if (axis >= latent.length || axis >= out.length) {
-            throw def.error(model.span(), "contract: split_axis " + axis + " is outside the latent "
-                    + java.util.Arrays.toString(latent) + " or the output " + java.util.Arrays.toString(out));
+            throw def.error(
+                    model.span(),
+                    "contract: split_axis " + axis + " is outside the latent " + java.util.Arrays.toString(latent)
+                            + " or the output " + java.util.Arrays.toString(out));
         }
         int channels = latent[axis];
         int expected = c.variance().outputChannels(channels);
         int[] want = latent.clone();
         want[axis] = expected;
         if (!java.util.Arrays.equals(out, want)) {
-            throw def.error(model.span(), model.name() + " returns " + java.util.Arrays.toString(out)
-                    + " for a latent " + java.util.Arrays.toString(latent) + ", but its contract (variance "
-                    + c.variance().name().toLowerCase(java.util.Locale.ROOT) + ") says " + java.util.Arrays.toString(want));
+            throw def.error(
+                    model.span(),
+                    model.name() + " returns " + java.util.Arrays.toString(out)
+                            + " for a latent " + java.util.Arrays.toString(latent) + ", but its contract (variance "
+                            + c.variance().name().toLowerCase(java.util.Locale.ROOT) + ") says "
+                            + java.util.Arrays.toString(want));
         }
     }
 
@@ -260,7 +308,8 @@ public final class PipelineAssembler {
         try {
             c.close();
         } catch (Exception e) {
-            System.err.println("tessera: warning: while releasing " + c.getClass().getSimpleName() + ": " + e.getMessage());
+            System.err.println(
+                    "tessera: warning: while releasing " + c.getClass().getSimpleName() + ": " + e.getMessage());
         }
     }
 
@@ -289,9 +338,11 @@ public final class PipelineAssembler {
             }
             Tensor src = r.tensor(ref.key());
             if (!java.util.Arrays.equals(src.shape(), want)) {
-                throw def.error(ref.span(), "'" + ref.key() + "' is " + java.util.Arrays.toString(src.shape())
-                        + "; the starting noise of this stage is " + java.util.Arrays.toString(want)
-                        + " (one per class, the latent's shape)");
+                throw def.error(
+                        ref.span(),
+                        "'" + ref.key() + "' is " + java.util.Arrays.toString(src.shape())
+                                + "; the starting noise of this stage is " + java.util.Arrays.toString(want)
+                                + " (one per class, the latent's shape)");
             }
             Tensor t = Tensor.zeros(arena, DType.F32, want);
             t.copyFrom(src.dtype() == DType.F32 ? src : src.to(DType.F32, arena));
@@ -319,8 +370,10 @@ public final class PipelineAssembler {
             throw def.error(in.span(), "cannot load inputs: " + describe(e));
         }
         if (!missing.isEmpty()) {
-            throw def.error(in.span(), in.path().getFileName() + " has no tensor" + (missing.size() == 1 ? " '" : "s '")
-                    + String.join("', '", missing) + "'");
+            throw def.error(
+                    in.span(),
+                    in.path().getFileName() + " has no tensor" + (missing.size() == 1 ? " '" : "s '")
+                            + String.join("', '", missing) + "'");
         }
         if (out.isEmpty()) {
             throw def.error(in.span(), "load(...) names no inputs");

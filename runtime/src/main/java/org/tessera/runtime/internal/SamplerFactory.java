@@ -25,10 +25,10 @@ public final class SamplerFactory {
      *     {@code learn_sigma}, else β_t, {@code FIXED_LARGE}, as its {@code create_diffusion} does
      *     with {@code sigma_small} off)
      */
-    public static GaussianDiffusion diffusion(PipelineSettings.Sampling s, String spacing, ModelContract contract,
-                                              Backend host) {
+    public static GaussianDiffusion diffusion(
+            PipelineSettings.Sampling s, String spacing, ModelContract contract, Backend host) {
         NoiseSchedule schedule = Respacing.respace(trainingSchedule(s), spacing);
-        return new GaussianDiffusion(schedule, contract.prediction().parameterization(), contract.variance(), host.elementwise());
+        return new GaussianDiffusion(
+                schedule, contract.prediction().parameterization(), contract.variance(), host.elementwise());
     }
-
 }

@@ -33,8 +33,8 @@ import org.tessera.engine.tensor.Tensor;
  * and little else.
  */
 final class ScriptedSampler implements AutoCloseable {
-    private static final List<String> BUFFERS = List.of("x", "x0", "eps", "mean", "log_variance", "std", "noise",
-            "prev_x0");
+    private static final List<String> BUFFERS =
+            List.of("x", "x0", "eps", "mean", "log_variance", "std", "noise", "prev_x0");
 
     private final SamplerDefinition sampler;
     private final StepProcess process;

@@ -67,8 +67,16 @@ sealed interface StepProcess {
             NoiseSchedule s = diffusion.schedule();
             int k = k(i);
             double before = k + 1 < s.steps() ? s.alphaBar(k + 1) : s.alphaBar(k);
-            return StepValues.diffusion(s.alphaBar(k), s.alphaBarPrev(k), before, s.beta(k), s.posteriorVariance(k),
-                    s.posteriorLogVarianceClipped(k), s.modelTimestep(k), i, steps());
+            return StepValues.diffusion(
+                    s.alphaBar(k),
+                    s.alphaBarPrev(k),
+                    before,
+                    s.beta(k),
+                    s.posteriorVariance(k),
+                    s.posteriorLogVarianceClipped(k),
+                    s.modelTimestep(k),
+                    i,
+                    steps());
         }
 
         @Override
@@ -98,8 +106,14 @@ sealed interface StepProcess {
         public void quantities(Tensor output, Tensor x, int i, List<String> needs, Map<String, Tensor> q) {
             int[] rows = rows(x.size(0), i);
             boolean variance = needs.contains("log_variance") || needs.contains("std");
-            diffusion.pMeanVarianceInto(output, x, rows, x0Processing, q.get("x0"),
-                    needs.contains("mean") ? q.get("mean") : null, variance ? q.get("log_variance") : null);
+            diffusion.pMeanVarianceInto(
+                    output,
+                    x,
+                    rows,
+                    x0Processing,
+                    q.get("x0"),
+                    needs.contains("mean") ? q.get("mean") : null,
+                    variance ? q.get("log_variance") : null);
             if (needs.contains("eps")) {
                 diffusion.epsFromX0Into(x, rows, q.get("x0"), q.get("eps"));
             }

@@ -17,8 +17,8 @@ final class TensorStages {
     static Tensor upsample(Tensor x, int f, String stage) {
         int rank = x.rank();
         if (rank < 4) {
-            throw new IllegalArgumentException("stage '" + stage + "': upsample needs [N, C, H, W] or [N, C, T, H, W], got "
-                    + Arrays.toString(x.shape()));
+            throw new IllegalArgumentException("stage '" + stage
+                    + "': upsample needs [N, C, H, W] or [N, C, T, H, W], got " + Arrays.toString(x.shape()));
         }
         int[] shape = x.shape();
         int h = shape[rank - 2];
@@ -41,8 +41,8 @@ final class TensorStages {
     static Tensor concat(List<Tensor> xs, int dim, String stage) {
         int[] shape = xs.get(0).shape();
         if (dim >= shape.length) {
-            throw new IllegalArgumentException("stage '" + stage + "': concat dim " + dim + " of a rank-" + shape.length
-                    + " tensor");
+            throw new IllegalArgumentException(
+                    "stage '" + stage + "': concat dim " + dim + " of a rank-" + shape.length + " tensor");
         }
         int total = 0;
         for (Tensor t : xs) {

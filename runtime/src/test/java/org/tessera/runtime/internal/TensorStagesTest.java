@@ -54,7 +54,8 @@ class TensorStagesTest {
         assertArrayEquals(new int[] {2, 4, 2, 2}, ab.shape());
         assertEquals(a.getFloat(1, 0, 1, 1), ab.getFloat(1, 0, 1, 1));
         assertEquals(b.getFloat(1, 2, 0, 1), ab.getFloat(1, 3, 0, 1));
-        assertThrows(IllegalArgumentException.class, () -> TensorStages.concat(List.of(a, counting(3, 1, 2, 2)), 1, "s"));
+        assertThrows(
+                IllegalArgumentException.class, () -> TensorStages.concat(List.of(a, counting(3, 1, 2, 2)), 1, "s"));
         assertThrows(IllegalArgumentException.class, () -> TensorStages.upsample(counting(2, 3, 4), 2, "s"));
     }
 }
