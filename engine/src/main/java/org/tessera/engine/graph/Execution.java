@@ -76,7 +76,7 @@ public final class Execution implements AutoCloseable {
                 if (op instanceof Op.Constant) {
                     tensors[v.id()] = compiled.constant(n);
                 } else if (op.isView()) {
-                    tensors[v.id()] = NodeKernels.view(op, tensors[n.input(0).id()]);
+                    tensors[v.id()] = op.view(tensors[n.input(0).id()]);
                 } else {
                     long offset = plan.offset(v.id());
                     tensors[v.id()] = memory.tensor(slab.asSlice(offset, v.byteSize()), v.dtype(), v.shape());

@@ -67,8 +67,7 @@ final class LayoutPass {
             boolean changed = false;
             for (int slot = 0; slot < inputs.size(); slot++) {
                 Value v = inputs.get(slot);
-                if (!NodeKernels.needsContiguous(op, slot)
-                        || layouts.get(v.id()).isContiguous()) {
+                if (!op.needsContiguous(slot) || layouts.get(v.id()).isContiguous()) {
                     continue;
                 }
                 Value copy = copies.get(v.id());

@@ -36,33 +36,9 @@ public record Node(Op op, List<Value> inputs, Value output, String location) {
         return new Node(op, newInputs, newOutput, location);
     }
 
-    /**
-     * Floating-point operations of one run of this node: 2·M·K·N for products (linear, matmul,
-     * convolutions as their GEMM), 4·B·H·Nq·Nk·d for attention (QKᵀ and PV), and a small
-     * per-element count for pointwise and normalisation ops; 0 for copies, views and tables.
-     */
+    /** Floating-point operations of one run of this node, as its op defines them ({@link Op#flops}). */
     public long flops() {
-        long n = output.numel();
-        return switch (op) {
-            case Op.Linear l -> 2 * n * input(0).size(-1);
-            case Op.MatMul m -> 2 * n * input(0).size(-1);
-            case Op.Attention a -> {
-                Value q = input(0);
-                Value k = input(1);
-                yield 4L * q.size(0) * q.size(1) * q.size(2) * k.size(2) * q.size(3);
-            }
-            case Op.PatchEmbed p -> 2 * n * (input(1).numel() / input(1).size(0));
-            case Op.Conv2d c -> 2 * n * (input(1).numel() / input(1).size(0));
-            case Op.LayerNorm l -> 5 * n;
-            case Op.GroupNorm g -> 5 * n;
-            case Op.LayerNormModulate l -> 7 * n;
-            case Op.Softmax s -> 3 * n;
-            case Op.Modulate m -> 2 * n;
-            case Op.Binary b -> n;
-            case Op.Scalar s -> n;
-            case Op.Activate a -> n;
-            default -> 0;
-        };
+        return op.flops(this);
     }
 
     /** One line: {@code %7 = linear(%3, %5, %6) act=GELU_TANH : f32[2, 16, 256] @ dit.tess:12:5}. */
