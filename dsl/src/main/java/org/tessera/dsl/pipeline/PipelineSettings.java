@@ -62,8 +62,14 @@ public record PipelineSettings(
      */
     public record ApplyStage(String name, String verb, String input, Weights weights, Span span) implements Stage {}
 
-    /** Nearest-neighbour upsampling of a stage's [N, C, H, W] result by an integer factor. */
-    public record UpsampleStage(String name, String input, int factor, Span span) implements Stage {}
+    /**
+     * Nearest-neighbour upsampling of a stage's result by an integer factor: in space (H and W of
+     * [N, C, H, W] or [N, C, T, H, W]), in time (T, each frame repeated, as a temporal
+     * super-resolution stage's condition), or both.
+     *
+     * @param axes {@code space}, {@code time} or {@code spacetime}
+     */
+    public record UpsampleStage(String name, String input, int factor, String axes, Span span) implements Stage {}
 
     /** Stages' results joined along {@code dim} (channels: 1; time in a video latent: 2). */
     public record ConcatStage(String name, List<String> inputs, int dim, Span span) implements Stage {

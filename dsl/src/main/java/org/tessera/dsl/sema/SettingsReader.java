@@ -347,17 +347,34 @@ public final class SettingsReader {
                 return in == null ? null : new PipelineSettings.ApplyStage(st.name(), c.dotted(), in, w, st.span());
             }
             case "upsample" -> {
-                Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("x", "factor"));
+                Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("x", "factor", "axes"));
                 if (args == null || !args.containsKey("x") || !args.containsKey("factor")) {
-                    diagnostics.error(c.span(), "upsample takes a stage and an integer factor: upsample(base, 2)");
+                    diagnostics.error(
+                            c.span(),
+                            "upsample takes a stage and an integer factor: upsample(base, 2),"
+                                    + " upsample(video, 2, axes = \"time\")");
                     return null;
+                }
+                String axes = "space";
+                if (args.containsKey("axes")) {
+                    if (args.get("axes") instanceof Ast.StringLit a
+                            && List.of("space", "time", "spacetime").contains(a.value())) {
+                        axes = a.value();
+                    } else {
+                        diagnostics.error(
+                                args.get("axes").span(),
+                                "axes must be \"space\" (H and W), \"time\" (T of"
+                                        + " [N, C, T, H, W]) or \"spacetime\"");
+                    }
                 }
                 String in = stageRef(args.get("x"), names);
                 long factor = integer(args.get("factor"), "upsample factor");
                 if (factor < 1 || factor > 64) {
                     diagnostics.error(args.get("factor").span(), "upsample factor must be in 1..64, got " + factor);
                 }
-                return in == null ? null : new PipelineSettings.UpsampleStage(st.name(), in, (int) factor, st.span());
+                return in == null
+                        ? null
+                        : new PipelineSettings.UpsampleStage(st.name(), in, (int) factor, axes, st.span());
             }
             default -> {
                 Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("xs", "dim"));

@@ -120,7 +120,8 @@ public final class CompiledPipeline implements AutoCloseable {
                                     .get("out"));
                 }
                 case PipelineSettings.UpsampleStage u ->
-                    results.put(u.name(), TensorStages.upsample(results.get(u.input()), u.factor(), u.name()));
+                    results.put(
+                            u.name(), TensorStages.upsample(results.get(u.input()), u.factor(), u.axes(), u.name()));
                 case PipelineSettings.ConcatStage c ->
                     results.put(
                             c.name(),

@@ -14,6 +14,32 @@ final class TensorStages {
      * {@code interpolate(mode="nearest")} with an integer scale. The view [..., H, 1, W, 1] is
      * expanded to [..., H, f, W, f], copied, then read as [..., H·f, W·f].
      */
+    static Tensor upsample(Tensor x, int f, String axes, String stage) {
+        return switch (axes) {
+            case "time" -> repeatFrames(x, f, stage);
+            case "spacetime" -> upsample(repeatFrames(x, f, stage), f, stage);
+            default -> upsample(x, f, stage);
+        };
+    }
+
+    /**
+     * Each frame of [N, C, T, H, W] repeated {@code f} times: [N, C, T·f, H, W], nearest-neighbour in
+     * time — the view [N, C, T, 1, H·W] expanded to [N, C, T, f, H·W], copied.
+     */
+    static Tensor repeatFrames(Tensor x, int f, String stage) {
+        if (x.rank() != 5) {
+            throw new IllegalArgumentException("stage '" + stage + "': upsampling in time needs [N, C, T, H, W], got "
+                    + Arrays.toString(x.shape()));
+        }
+        int[] s = x.shape();
+        int hw = s[3] * s[4];
+        return x.contiguous()
+                .reshape(s[0], s[1], s[2], 1, hw)
+                .expand(s[0], s[1], s[2], f, hw)
+                .contiguous()
+                .reshape(s[0], s[1], s[2] * f, s[3], s[4]);
+    }
+
     static Tensor upsample(Tensor x, int f, String stage) {
         int rank = x.rank();
         if (rank < 4) {

@@ -47,6 +47,20 @@ class TensorStagesTest {
     }
 
     @Test
+    void videoLatentsUpsampleInTimeByRepeatingFrames() {
+        Tensor x = counting(1, 2, 3, 2, 2);
+        Tensor up = TensorStages.upsample(x, 2, "time", "s");
+        assertArrayEquals(new int[] {1, 2, 6, 2, 2}, up.shape());
+        for (int f = 0; f < 6; f++) {
+            assertEquals(x.getFloat(0, 1, f / 2, 1, 0), up.getFloat(0, 1, f, 1, 0));
+        }
+        assertArrayEquals(
+                new int[] {1, 2, 6, 4, 4},
+                TensorStages.upsample(x, 2, "spacetime", "s").shape());
+        assertThrows(IllegalArgumentException.class, () -> TensorStages.upsample(counting(1, 2, 4, 4), 2, "time", "s"));
+    }
+
+    @Test
     void concatenationStacksAlongTheAxis() {
         Tensor a = counting(2, 1, 2, 2);
         Tensor b = counting(2, 3, 2, 2);
