@@ -85,11 +85,16 @@ public final class ModelDefinition {
      * @throws CompilationException with every problem found, at its source position
      */
     public Value lower(GraphBuilder graph, List<Value> inputs, WeightSource weights) {
-        Diagnostics d = compiler.diagnostics();
-        Value out = compiler.lower(model, graph, inputs, weights, span);
-        if (out == null || d.hasErrors()) {
-            throw new CompilationException(d);
+        // The compiler is shared by every plan of the pipeline (new batch sizes compile while it
+        // runs, possibly on several threads): one lowering at a time, and its own errors only.
+        synchronized (compiler) {
+            Diagnostics d = compiler.diagnostics();
+            int before = d.size();
+            Value out = compiler.lower(model, graph, inputs, weights, span);
+            if (out == null || d.since(before).hasErrors()) {
+                throw new CompilationException(d.since(before));
+            }
+            return out;
         }
-        return out;
     }
 }

@@ -98,19 +98,22 @@ public final class SamplerDefinition {
      * @throws CompilationException when the sampler does not instantiate or takes an unknown quantity
      */
     public List<String> inputs(StepValues step) {
-        ModelCompiler.Model m = instantiate(step);
-        List<String> names = compiler.forwardInputNames(m);
-        for (String n : names) {
-            if (!QUANTITIES.contains(n)) {
-                compiler.diagnostics()
-                        .error(
-                                call.span(),
-                                "sampler " + name() + ": forward input '" + n + "' is not a step quantity ("
-                                        + String.join(", ", QUANTITIES) + ")");
-                throw new CompilationException(compiler.diagnostics());
+        synchronized (compiler) {
+            int before = compiler.diagnostics().size();
+            ModelCompiler.Model m = instantiate(step);
+            List<String> names = compiler.forwardInputNames(m);
+            for (String n : names) {
+                if (!QUANTITIES.contains(n)) {
+                    compiler.diagnostics()
+                            .error(
+                                    call.span(),
+                                    "sampler " + name() + ": forward input '" + n + "' is not a step quantity ("
+                                            + String.join(", ", QUANTITIES) + ")");
+                    throw new CompilationException(compiler.diagnostics().since(before));
+                }
             }
+            return names;
         }
-        return names;
     }
 
     /**
@@ -120,6 +123,12 @@ public final class SamplerDefinition {
      * @throws CompilationException with the problems found, at their source positions
      */
     public Value lowerStep(GraphBuilder graph, Map<String, Value> quantities, StepValues step) {
+        synchronized (compiler) { // shared with every plan of the pipeline; see ModelDefinition.lower
+            return lowerStepLocked(graph, quantities, step);
+        }
+    }
+
+    private Value lowerStepLocked(GraphBuilder graph, Map<String, Value> quantities, StepValues step) {
         ModelCompiler.Model m = instantiate(step);
         List<Value> in = new ArrayList<>();
         for (String n : compiler.forwardInputNames(m)) {
@@ -129,19 +138,19 @@ public final class SamplerDefinition {
             }
             in.add(v);
         }
-        int before = compiler.diagnostics().errorCount();
+        int before = compiler.diagnostics().size();
         Value out = compiler.lower(m, graph, in, WeightBinding.placeholders(), call.span());
-        if (out == null || compiler.diagnostics().errorCount() > before) {
-            throw new CompilationException(compiler.diagnostics());
+        if (out == null || compiler.diagnostics().since(before).hasErrors()) {
+            throw new CompilationException(compiler.diagnostics().since(before));
         }
         return out;
     }
 
     private ModelCompiler.Model instantiate(StepValues step) {
-        int before = compiler.diagnostics().errorCount();
+        int before = compiler.diagnostics().size();
         ModelCompiler.Model m = compiler.instantiateSampler(call, step.byName());
-        if (m == null || compiler.diagnostics().errorCount() > before) {
-            throw new CompilationException(compiler.diagnostics());
+        if (m == null || compiler.diagnostics().since(before).hasErrors()) {
+            throw new CompilationException(compiler.diagnostics().since(before));
         }
         return m;
     }

@@ -95,6 +95,11 @@ public final class Script {
                             st -> ((PipelineSettings.SampleStage) st).sampling().isFlow());
             if (Checker.lowers(sampler, flow)) {
                 samplers.put(e.getKey(), sampler);
+            } else if (d.hasErrors()) {
+                d.error(
+                        sampler.span(),
+                        "sampler " + sampler.name() + " does not compile on this pipeline's "
+                                + (flow ? "flow" : "diffusion") + " schedule (the errors above say where)");
             }
         }
         if (d.hasErrors()) {

@@ -120,6 +120,9 @@ public final class Pipeline implements AutoCloseable {
      * {@link org.tessera.engine.diffusion.Losses} and
      * {@link org.tessera.engine.diffusion.VariationalBound} for the training losses and bits/dim.
      * The variance is learned when the model outputs it, else β_t, as DiT.
+     *
+     * @throws IllegalStateException for a forward pipeline, or a flow model (a rectified flow is
+     *     not a Gaussian diffusion)
      */
     public GaussianDiffusion diffusion() {
         return impl.main().diffusion();
@@ -129,6 +132,9 @@ public final class Pipeline implements AutoCloseable {
      * The network for batches of {@code batch}, unguided, as the diffusion core calls it:
      * {@code predict(x_t, timesteps, labels)}. Its output is a buffer valid until its next call;
      * use it from one thread and close it when done.
+     *
+     * @throws IllegalArgumentException when the model takes a condition from another stage (e.g.
+     *     a super-resolution model), which this network has no way to receive
      */
     public Denoiser denoiser(int batch) {
         return new Denoiser(impl.main().denoiser(batch));

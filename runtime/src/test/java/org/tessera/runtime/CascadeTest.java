@@ -60,6 +60,7 @@ class CascadeTest {
             }
         }
         assertEquals(List.of("base", "low", "sr"), cascade.stageNames());
+        assertEquals(7, cascade.sample(SampleRequest.seed(7)).seed(), "the run's seed, which reproduces it");
         assertArrayEquals(
                 r.get("sr").toFloatArray(),
                 cascade.sample(SampleRequest.seed(7)).samples().toFloatArray());

@@ -116,4 +116,45 @@ class ContractTest {
         assertTrue(
                 text.contains("odd.tess:5:9: error: unknown contract entry 'predict'; did you mean 'predicts'?"), text);
     }
+
+    @Test
+    void guidanceNeedsALabelAndANullLabelAndIsRefusedAtCompileTime(@TempDir Path dir) {
+        String model = """
+                model Unlabelled() {
+                    contract {
+                        latent = x
+                        timestep = t
+                    }
+                    forward(x: [B, 4, 8, 8], t: [B]) {
+                        return x
+                    }
+                }
+                """;
+        String script = sampling("Unlabelled()", model).replace("guidance = none", "guidance = cfg(scale = 2.0)");
+        CompilationException e = assertThrows(CompilationException.class, () -> compile(dir, script));
+        assertTrue(
+                e.getMessage()
+                        .contains("guidance needs a model whose contract has a label and a null_label;"
+                                + " this one has no label"),
+                e.getMessage());
+    }
+
+    @Test
+    void aSplitAxisOtherThanOneIsRefused(@TempDir Path dir) {
+        String model = """
+                model Sideways() {
+                    contract {
+                        latent = x
+                        timestep = t
+                        split_axis = 2
+                    }
+                    forward(x: [B, 4, 8, 8], t: [B]) {
+                        return x
+                    }
+                }
+                """;
+        CompilationException e =
+                assertThrows(CompilationException.class, () -> compile(dir, sampling("Sideways()", model)));
+        assertTrue(e.getMessage().contains("contract: split_axis 2 is not supported yet"), e.getMessage());
+    }
 }

@@ -143,4 +143,18 @@ class SampleRequestTest {
                 .contains("ddim999"));
         assertThrows(IllegalArgumentException.class, () -> SampleRequest.seed(1).withSteps(0));
     }
+
+    @Test
+    void newBatchSizesCompileSafelyFromSeveralThreadsAtOnce() throws Exception {
+        var callers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            var five =
+                    callers.submit(() -> pipeline.sample(SampleRequest.seed(3).withClasses(1, 2, 3, 4, 5)));
+            var six = callers.submit(() -> pipeline.sample(SampleRequest.seed(3).withClasses(1, 2, 3, 4, 5, 6)));
+            assertEquals(5, five.get().samples().size(0));
+            assertEquals(6, six.get().samples().size(0));
+        } finally {
+            callers.shutdown();
+        }
+    }
 }

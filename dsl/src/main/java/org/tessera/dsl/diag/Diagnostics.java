@@ -49,6 +49,14 @@ public final class Diagnostics {
         return items.size();
     }
 
+    /** A new collection of the diagnostics added since {@code index} (with the sources they quote). */
+    public Diagnostics since(int index) {
+        Diagnostics d = new Diagnostics();
+        d.sources.putAll(sources);
+        d.items.addAll(items.subList(Math.min(index, items.size()), items.size()));
+        return d;
+    }
+
     /** Drops the diagnostics added since {@code size} (a pass that was only a trial). */
     public void truncate(int size) {
         while (items.size() > size) {

@@ -537,10 +537,11 @@ public final class SettingsReader {
                     s.get("schedule").span(),
                     "schedule must be a call such as linear(1000), cosine(1000)" + " or flow(1000, shift = 3.0)");
         }
-        String sampler = "ddim";
+        // The default sampler fits the schedule: DDIM on a diffusion, Euler on a flow.
+        String sampler = schedule.equals(FLOW) ? "flow_euler" : "ddim";
         int steps = 50;
         String spacing = null;
-        lastSamplerCall = new Ast.Call(List.of("ddim"), List.of(), span);
+        lastSamplerCall = new Ast.Call(List.of(sampler), List.of(), span);
         if (s.get("sampler") instanceof Ast.Call c && c.callee().size() == 1) {
             sampler = c.dotted();
             // steps and spacing choose the timesteps (the pipeline's business); the rest are the
@@ -632,7 +633,19 @@ public final class SettingsReader {
                 }
             }
         }
-        boolean clip = s.get("clip_x0") instanceof Ast.BoolLit b && b.value();
+        boolean clip = false;
+        if (s.containsKey("clip_x0")) {
+            if (s.get("clip_x0") instanceof Ast.BoolLit b) {
+                clip = b.value();
+                if (clip && schedule.equals(FLOW)) {
+                    diagnostics.error(
+                            b.span(),
+                            "clip_x0 applies to a Gaussian diffusion's x̂₀; a flow schedule does not" + " clip");
+                }
+            } else {
+                diagnostics.error(s.get("clip_x0").span(), "clip_x0 must be true or false");
+            }
+        }
         PipelineSettings.TensorRef noise = s.containsKey("noise") ? tensorRef(s.get("noise"), "noise") : null;
         return new PipelineSettings.Sampling(
                 schedule,

@@ -40,17 +40,21 @@ public final class Devices {
                 warn.accept("tessera: warning: --precision " + precision.label()
                         + " applies to the GPU; the CPU computes in fp32");
             }
-            ComputeDevice d;
-            try {
-                d = gpu == null
-                        ? new ComputeDevice(host, host, null)
-                        : new ComputeDevice(
-                                host, CudaBackend.create(gpu, CudaBackend.Precision.valueOf(precision.name())), gpu);
-            } catch (RuntimeException e) {
-                if (gpu != null) {
+            ComputeDevice d = null;
+            if (gpu != null) {
+                try {
+                    d = new ComputeDevice(
+                            host, CudaBackend.create(gpu, CudaBackend.Precision.valueOf(precision.name())), gpu);
+                } catch (RuntimeException e) {
                     gpu.close();
+                    if (choice == DeviceChoice.CUDA) {
+                        throw e;
+                    }
+                    warnFallback(e, warn); // auto must not fail where the CPU would work
                 }
-                throw e;
+            }
+            if (d == null) {
+                d = new ComputeDevice(host, host, null);
             }
             ok = true;
             return d;

@@ -106,8 +106,11 @@ public final class CompiledPipeline implements AutoCloseable {
                             request.spacing(),
                             request.guidanceScale(),
                             request.eta());
-                    lastSample = m.sample(r, conditions, callback);
-                    results.put(s.name(), lastSample.samples());
+                    SampleResult stage = m.sample(r, conditions, callback);
+                    // Reported with the run's seed, which reproduces it (the stage's own is derived).
+                    lastSample = new SampleResult(
+                            stage.samples(), stage.classes(), request.seed(), stage.timesteps(), stage.guidanceScale());
+                    results.put(s.name(), stage.samples());
                     sampleIndex++;
                 }
                 case PipelineSettings.ForwardStage f ->
@@ -174,10 +177,24 @@ public final class CompiledPipeline implements AutoCloseable {
 
     @Override
     public void close() {
+        RuntimeException failure = null;
+        for (ModelStage m : models.values()) {
+            try {
+                m.close();
+            } catch (RuntimeException e) { // every stage is closed, and then the device
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
         try {
-            models.values().forEach(ModelStage::close);
-        } finally {
             device.close();
+        } finally {
+            if (failure != null) {
+                throw failure;
+            }
         }
     }
 }

@@ -29,11 +29,14 @@ public final class ModelStage implements AutoCloseable {
     private final PipelineSettings.Sampling sampling;
     private final List<String> conditionStages;
     private final SamplerDefinition sampler;
-    /** Idle scripted samplers (with their compiled step plans) by sampler, spacing and clipping. */
-    private final Map<String, java.util.concurrent.ConcurrentLinkedQueue<ScriptedSampler>> samplers =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Idle scripted samplers (with their compiled step plans and buffers) by sampler, spacing and
+     * clipping, least recently used first; guarded by itself.
+     */
+    private final java.util.LinkedHashMap<String, java.util.ArrayDeque<ScriptedSampler>> samplers =
+            new java.util.LinkedHashMap<>(16, 0.75f, true);
 
-    private final List<ScriptedSampler> allSamplers = new java.util.ArrayList<>();
+    private boolean closed;
     private final String modelName;
     private final ModelContract contract;
     private final ComputeDevice device;
@@ -147,7 +150,8 @@ public final class ModelStage implements AutoCloseable {
         if (forwardInputs == null) {
             throw new IllegalStateException("stage '" + name + "' samples; it has no forward inputs");
         }
-        Map<String, Tensor> result = new LinkedHashMap<>(forwardInputs);
+        Map<String, Tensor> result = new LinkedHashMap<>();
+        forwardInputs.forEach((k, v) -> result.put(k, ModelPlans.copy(v))); // the caller's, not the stage's
         result.putAll(forward(forwardInputs));
         return result;
     }
@@ -361,6 +365,12 @@ public final class ModelStage implements AutoCloseable {
                     + java.util.Arrays.toString(r.startNoise().shape()) + "; this request samples "
                     + java.util.Arrays.toString(xShape));
         }
+        if (guided) {
+            String why = PipelineAssembler.cannotGuide(contract());
+            if (why != null) {
+                throw new IllegalArgumentException(why);
+            }
+        }
         int modelBatch = PipelineAssembler.modelBatch(batch, scale);
         Map<String, Tensor> conditions = new LinkedHashMap<>();
         List<String> condInputs = contract().conditions();
@@ -381,17 +391,6 @@ public final class ModelStage implements AutoCloseable {
             Tensor labels = contract.label() == null ? null : Tensor.ofLongs(Arena.ofAuto(), classes, batch);
             DenoisingModel model = net;
             if (guided) {
-                if (contract.label() == null || contract.nullLabel() == null) {
-                    throw new IllegalArgumentException(
-                            "guidance needs a model with a label and a null_label in its contract;"
-                                    + " " + modelName + " has "
-                                    + (contract.label() == null ? "no label" : "no null_label")
-                                    + " (use guidance = none)");
-                }
-                if (contract.splitAxis() != 1) {
-                    throw new IllegalArgumentException(
-                            "guidance along axis " + contract.splitAxis() + " is not supported yet (axis 1 is)");
-                }
                 Tensor nullLabel = Tensor.ofLongs(Arena.ofAuto(), new long[] {contract.nullLabel()}, 1);
                 model = new ClassifierFreeGuidance(
                         net,
@@ -411,7 +410,7 @@ public final class ModelStage implements AutoCloseable {
                         : startNoise != null && startNoise.size(0) == batch ? startNoise : null;
                 x = run.sample(model, xShape, xT, labels, r.seed(), callback);
             } finally {
-                samplers.get(key).add(run);
+                releaseSampler(key, run);
             }
             int[] timesteps = new int[process.steps()];
             for (int i = 0; i < timesteps.length; i++) {
@@ -421,18 +420,42 @@ public final class ModelStage implements AutoCloseable {
         }
     }
 
-    /** An idle scripted sampler for {@code key}, or a new one (its step plans compile as it first runs). */
+    /** How many sampler settings (sampler, η, spacing, …) keep their step plans and buffers. */
+    private static final int KEPT_SAMPLERS = 8;
+
+    /**
+     * An idle scripted sampler for {@code key}, or a new one (its step plans compile as it first
+     * runs). The settings used least recently are dropped past {@link #KEPT_SAMPLERS}, so that
+     * requests with ever new η or step counts do not grow the pipeline without bound.
+     */
     private ScriptedSampler acquireSampler(String key, SamplerDefinition steps, StepProcess process) {
-        ScriptedSampler idle = samplers.computeIfAbsent(key, k -> new java.util.concurrent.ConcurrentLinkedQueue<>())
-                .poll();
-        if (idle != null) {
-            return idle;
+        synchronized (samplers) {
+            java.util.ArrayDeque<ScriptedSampler> idle =
+                    samplers.computeIfAbsent(key, k -> new java.util.ArrayDeque<>());
+            ScriptedSampler s = idle.poll();
+            if (s != null) {
+                return s;
+            }
         }
-        ScriptedSampler fresh = new ScriptedSampler(steps, process, device.host());
-        synchronized (allSamplers) {
-            allSamplers.add(fresh);
+        return new ScriptedSampler(steps, process, device.host());
+    }
+
+    /** Gives {@code s} back as idle under {@code key}, closing what falls out of the bound. */
+    private void releaseSampler(String key, ScriptedSampler s) {
+        List<ScriptedSampler> dropped = new java.util.ArrayList<>();
+        synchronized (samplers) {
+            if (closed) {
+                dropped.add(s);
+            } else {
+                samplers.computeIfAbsent(key, k -> new java.util.ArrayDeque<>()).add(s);
+                while (samplers.size() > KEPT_SAMPLERS) {
+                    var eldest = samplers.entrySet().iterator().next();
+                    dropped.addAll(eldest.getValue());
+                    samplers.remove(eldest.getKey());
+                }
+            }
         }
-        return fresh;
+        dropped.forEach(ScriptedSampler::close);
     }
 
     /** {@code c} [n, …] stacked {@code times} along the batch: [c; c; …]. */
@@ -449,11 +472,20 @@ public final class ModelStage implements AutoCloseable {
 
     @Override
     public void close() {
-        synchronized (allSamplers) {
-            allSamplers.forEach(ScriptedSampler::close);
-            allSamplers.clear();
+        List<ScriptedSampler> idle = new java.util.ArrayList<>();
+        synchronized (samplers) {
+            closed = true;
+            samplers.values().forEach(idle::addAll);
+            samplers.clear();
         }
         try {
+            for (ScriptedSampler s : idle) {
+                try {
+                    s.close();
+                } catch (RuntimeException e) {
+                    System.err.println("tessera: warning: while releasing a sampler's plans: " + e.getMessage());
+                }
+            }
             onClose.run();
         } finally {
             arena.close();

@@ -162,6 +162,15 @@ public final class PipelineAssembler {
                     throw def.error(
                             model.span(), "a flow model has no learned variance; its contract says learned_range");
                 }
+                if (contract.splitAxis() != 1) {
+                    throw def.error(
+                            model.span(),
+                            "contract: split_axis " + contract.splitAxis()
+                                    + " is not supported yet; the prediction and its variance are split on axis 1");
+                }
+                if (guided(s.guidanceScale()) && cannotGuide(contract) != null) {
+                    throw def.error(sample.span(), cannotGuide(contract));
+                }
                 int batch = modelBatch(s.classes().length, s.guidanceScale());
                 specs = model.inputs(Map.of("B", batch));
                 for (ModelInput in : specs) {
@@ -245,10 +254,11 @@ public final class PipelineAssembler {
                     classes instanceof Long n ? n : 0L,
                     arena,
                     () -> {
-                        closeAll(weightArenas);
+                        // The plans read the weights: close them first, then free the weights.
                         for (int i = owned.size() - 1; i >= 0; i--) {
                             closeQuietly(owned.get(i));
                         }
+                        closeAll(weightArenas);
                     });
             ok = true;
             return stage;
@@ -297,6 +307,15 @@ public final class PipelineAssembler {
      */
     public static int modelBatch(int samples, double guidanceScale) {
         return guided(guidanceScale) ? ClassifierFreeGuidance.modelBatch(samples) : samples;
+    }
+
+    /** Why classifier-free guidance cannot run on a model with {@code contract}, or null when it can. */
+    static String cannotGuide(ModelContract contract) {
+        if (contract.label() == null || contract.nullLabel() == null) {
+            return "guidance needs a model whose contract has a label and a null_label; this one has "
+                    + (contract.label() == null ? "no label" : "no null_label") + " (use guidance = none)";
+        }
+        return null;
     }
 
     /** Guidance is on unless its scale is 1 (ε_u + 1·(ε_c − ε_u) = ε_c). */

@@ -91,12 +91,15 @@ final class ScriptedSampler implements AutoCloseable {
     @Override
     public void close() {
         for (Shaped run : shaped.values()) {
-            for (StepPlan p : run.steps) {
-                if (p != null) {
-                    p.execution().close();
+            try {
+                for (StepPlan p : run.steps) {
+                    if (p != null) {
+                        p.execution().close();
+                    }
                 }
+            } finally {
+                run.arena.close(); // the buffers go even when an execution fails to close
             }
-            run.arena.close();
         }
         shaped.clear();
     }

@@ -73,11 +73,11 @@ final class TensorStages {
         int total = 0;
         for (Tensor t : xs) {
             int[] s = t.shape();
-            int[] a = s.clone();
-            int[] b = shape.clone();
-            a[dim] = 0;
-            b[dim] = 0;
-            if (s.length != shape.length || !Arrays.equals(a, b)) {
+            boolean fits = s.length == shape.length;
+            for (int i = 0; fits && i < s.length; i++) {
+                fits = i == dim || s[i] == shape[i];
+            }
+            if (!fits) {
                 throw new IllegalArgumentException("stage '" + stage + "': cannot concatenate " + Arrays.toString(shape)
                         + " and " + Arrays.toString(s) + " along dim " + dim);
             }
