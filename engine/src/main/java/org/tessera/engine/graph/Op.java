@@ -1,8 +1,16 @@
 package org.tessera.engine.graph;
 
+import static org.tessera.engine.graph.ShapeRules.axis;
+import static org.tessera.engine.graph.ShapeRules.broadcastsTo;
+import static org.tessera.engine.graph.ShapeRules.dims;
+import static org.tessera.engine.graph.ShapeRules.f32;
+import static org.tessera.engine.graph.ShapeRules.mismatch;
+import static org.tessera.engine.graph.ShapeRules.vector;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import org.tessera.engine.backend.Activation;
 import org.tessera.engine.backend.AttentionMask;
@@ -14,14 +22,16 @@ import org.tessera.engine.backend.MemoryOps;
 import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.backend.PackedMatrix;
 import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Shapes;
 import org.tessera.engine.tensor.Tensor;
 
 /**
  * What a {@link Node} computes, each op defined once: one record per operation holds its
  * attributes, its FLOP count, its operands' layout needs, its binding to the backend's op
- * families (and, where a device differs, to the device), and a slot for its gradient. Its shape
- * and dtype rule is its {@link GraphBuilder} method. Optional operands (a bias, a norm's weight)
+ * families (and, where a device differs, to the device), its shape and dtype rule ({@link #infer})
+ * and a slot for its gradient. {@link GraphBuilder}'s methods only build the record and apply it.
+ * Optional operands (a bias, a norm's weight)
  * are flagged here and simply absent from the node's inputs, so a node's input list never holds
  * nulls.
  */
@@ -38,6 +48,16 @@ public sealed interface Op {
     /** True for ops whose output is a view of their first input (no kernel runs). */
     default boolean isView() {
         return false;
+    }
+
+    /**
+     * The op's shape and dtype rule: the output type for {@code inputs} (its operands, the
+     * absent optional ones left out), checking every operand. Throws a
+     * {@link org.tessera.engine.tensor.ShapeMismatchException} whose message starts with the op's
+     * name and lists every shape involved.
+     */
+    default OutputType infer(List<Value> inputs) {
+        throw new IllegalArgumentException(kind() + " nodes are sources; they have no rule");
     }
 
     /** The view a view op makes of its source. */
@@ -146,6 +166,29 @@ public sealed interface Op {
             Tensor wt = in[1].t();
             return () -> backend.gemm().gemm(x2, wt, out2, 1f, 0f, epilogue);
         }
+
+        /** x [..., in], weight [out, in], bias [out] → [..., out]. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value x = in.get(0);
+            Value weight = in.get(1);
+            Value bias = hasBias ? in.get(2) : null;
+            f32(op, x, weight, bias);
+            if (x.rank() < 1 || weight.rank() != 2 || x.size(-1) != weight.size(1)) {
+                throw mismatch(
+                        op,
+                        "input " + dims(x) + " and weight " + dims(weight)
+                                + " do not fit (x [..., in], weight [out, in])");
+            }
+            if (bias != null && (bias.rank() != 1 || bias.size(0) != weight.size(0))) {
+                throw mismatch(
+                        op, "bias " + dims(bias) + " must be [" + weight.size(0) + "] for weight " + dims(weight));
+            }
+            int[] shape = x.shape();
+            shape[shape.length - 1] = weight.size(0);
+            return new OutputType(shape, DType.F32);
+        }
     }
 
     /** [M, K]·[K, N] or batched [B, M, K]·[B, K, N]. */
@@ -167,6 +210,28 @@ public sealed interface Op {
             return in[0].rank() == 2
                     ? () -> backend.gemm().matmul(in[0], in[1], out)
                     : () -> backend.gemm().batchedGemm(in[0], in[1], out, 1f, 0f);
+        }
+
+        /** [M, K]·[K, N] → [M, N], or batched [B, M, K]·[B, K, N] → [B, M, N]. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value a = in.get(0);
+            Value b = in.get(1);
+            f32(op, a, b);
+            int r = a.rank();
+            boolean ok = r == b.rank()
+                    && (r == 2 || r == 3)
+                    && a.size(-1) == b.size(-2)
+                    && (r == 2 || a.size(0) == b.size(0));
+            if (!ok) {
+                throw mismatch(
+                        op,
+                        "A " + dims(a) + " and B " + dims(b) + " do not fit ([M, K]·[K, N] or [B, M, K]·[B, K, N])");
+            }
+            int[] shape = a.shape();
+            shape[r - 1] = b.size(-1);
+            return new OutputType(shape, DType.F32);
         }
     }
 
@@ -253,6 +318,67 @@ public sealed interface Op {
             Backend backend = k.backend();
             return () -> backend.attention().attention(in[0], in[1], in[2], out, in[3], scale);
         }
+
+        /** q [B, H, Nq, d], k and v [B, H, Nk, d], then segment ids or a mask → [B, H, Nq, d]. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value q = in.get(0);
+            Value k = in.get(1);
+            Value v = in.get(2);
+            Value segmentIds = segmented ? in.get(3) : null;
+            Value mask = masked ? in.get(3) : null;
+            f32(op, q, k, v);
+            boolean ok = q.rank() == 4
+                    && k.rank() == 4
+                    && v.rank() == 4
+                    && q.size(0) == k.size(0)
+                    && q.size(0) == v.size(0)
+                    && q.size(1) == k.size(1)
+                    && q.size(1) == v.size(1)
+                    && k.size(2) == v.size(2)
+                    && q.size(3) == k.size(3)
+                    && q.size(3) == v.size(3);
+            if (!ok) {
+                throw mismatch(
+                        op,
+                        "Q " + dims(q) + ", K " + dims(k) + " and V " + dims(v)
+                                + " do not fit ([B, H, Nq, d], [B, H, Nk, d], [B, H, Nk, d])");
+            }
+            if (segmented && masked) {
+                throw mismatch(op, "takes segment ids or an additive mask, not both");
+            }
+            if (segmentIds != null) {
+                boolean idsOk = !segmentIds.dtype().isFloatingPoint()
+                        && segmentIds.rank() == 2
+                        && segmentIds.size(0) == q.size(0)
+                        && segmentIds.size(1) == q.size(2)
+                        && q.size(2) == k.size(2);
+                if (!idsOk) {
+                    throw mismatch(
+                            op,
+                            "segment ids " + segmentIds.dtype().shortName() + dims(segmentIds)
+                                    + " must be integer [" + q.size(0) + ", " + q.size(2) + "] for self-attention Q "
+                                    + dims(q)
+                                    + " and K " + dims(k));
+                }
+            }
+            if (mask != null) {
+                int[] target = {q.size(0), q.size(1), q.size(2), k.size(2)};
+                boolean maskOk = mask.dtype() == DType.F32 && mask.rank() >= 2 && mask.rank() <= 4;
+                for (int i = 0; maskOk && i < mask.rank(); i++) {
+                    int want = target[4 - mask.rank() + i];
+                    maskOk = mask.size(i) == want || mask.size(i) == 1;
+                }
+                if (!maskOk) {
+                    throw mismatch(
+                            op,
+                            "mask " + mask.dtype().shortName() + dims(mask)
+                                    + " must be f32 and broadcast to [B, H, Nq, Nk] = " + Arrays.toString(target));
+                }
+            }
+            return new OutputType(q.shape(), DType.F32);
+        }
     }
 
     /** LayerNorm over the last dim; inputs x, then weight and bias when present. */
@@ -283,6 +409,22 @@ public sealed interface Op {
             Tensor w = hasWeight ? in[1] : null;
             Tensor b = hasBias ? in[hasWeight ? 2 : 1] : null;
             return () -> backend.norms().layerNorm(in[0], w, b, eps, out);
+        }
+
+        /** Over the last dim; weight and bias [D]. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value x = in.get(0);
+            Value weight = hasWeight ? in.get(1) : null;
+            Value bias = hasBias ? in.get(hasWeight ? 2 : 1) : null;
+            f32(op, x, weight, bias);
+            if (x.rank() < 1) {
+                throw mismatch(op, "input " + dims(x) + " needs at least one dimension");
+            }
+            vector(op, "weight", weight, x.size(-1), x);
+            vector(op, "bias", bias, x.size(-1), x);
+            return new OutputType(x.shape(), DType.F32);
         }
     }
 
@@ -315,6 +457,22 @@ public sealed interface Op {
             Tensor b = hasBias ? in[hasWeight ? 2 : 1] : null;
             return () -> backend.norms().groupNorm(in[0], groups, w, b, eps, out);
         }
+
+        /** x [N, C, *] with C divisible by the groups; weight and bias [C]. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value x = in.get(0);
+            Value weight = hasWeight ? in.get(1) : null;
+            Value bias = hasBias ? in.get(hasWeight ? 2 : 1) : null;
+            f32(op, x, weight, bias);
+            if (x.rank() < 2 || groups <= 0 || x.size(1) % groups != 0) {
+                throw mismatch(op, "input " + dims(x) + " must be [N, C, *] with C divisible by " + groups + " groups");
+            }
+            vector(op, "weight", weight, x.size(1), x);
+            vector(op, "bias", bias, x.size(1), x);
+            return new OutputType(x.shape(), DType.F32);
+        }
     }
 
     /** Softmax over the last dim. */
@@ -339,6 +497,16 @@ public sealed interface Op {
             Tensor out = k.out();
             Backend backend = k.backend();
             return () -> backend.norms().softmax(in[0], out);
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            f32(kind(), x);
+            if (x.rank() < 1) {
+                throw mismatch(kind(), "input " + dims(x) + " needs at least one dimension");
+            }
+            return new OutputType(x.shape(), DType.F32);
         }
     }
 
@@ -372,6 +540,20 @@ public sealed interface Op {
                 case MUL -> () -> ew.mul(in[0], in[1], out);
                 case DIV -> () -> ew.div(in[0], in[1], out);
             };
+        }
+
+        /** NumPy broadcasting of a and b. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value a = in.get(0);
+            Value b = in.get(1);
+            f32(op, a, b);
+            try {
+                return new OutputType(Shapes.broadcast(op, a.shape(), b.shape()), DType.F32);
+            } catch (ShapeMismatchException e) {
+                throw mismatch(op, "a " + dims(a) + " and b " + dims(b) + " do not broadcast");
+            }
         }
     }
 
@@ -417,6 +599,12 @@ public sealed interface Op {
             memory.copy(Tensor.of(new float[] {value}, ones), c);
             return arithmetic == Arithmetic.ADD ? () -> ew.add(in[0], c, out) : () -> ew.mul(in[0], c, out);
         }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            f32(kind(), in.get(0));
+            return new OutputType(in.get(0).shape(), DType.F32);
+        }
     }
 
     /** A pointwise activation (GELU-tanh or SiLU). */
@@ -441,6 +629,12 @@ public sealed interface Op {
             ElementwiseOps ew = k.backend().elementwise();
             return () -> ew.activate(activation, in[0], out);
         }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            f32(kind(), in.get(0));
+            return new OutputType(in.get(0).shape(), DType.F32);
+        }
     }
 
     /** adaLN modulation {@code x·(1 + scale) + shift}; inputs x, shift, scale. */
@@ -460,6 +654,21 @@ public sealed interface Op {
             Tensor out = k.out();
             ElementwiseOps ew = k.backend().elementwise();
             return () -> ew.modulate(in[0], in[1], in[2], out);
+        }
+
+        /** x, then shift and scale that broadcast to x's shape. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value x = in.get(0);
+            Value shift = in.get(1);
+            Value scale = in.get(2);
+            f32(op, x, shift, scale);
+            if (!broadcastsTo(shift.shape(), x.shape()) || !broadcastsTo(scale.shape(), x.shape())) {
+                throw mismatch(
+                        op, "shift " + dims(shift) + " and scale " + dims(scale) + " must broadcast to x " + dims(x));
+            }
+            return new OutputType(x.shape(), DType.F32);
         }
     }
 
@@ -490,6 +699,12 @@ public sealed interface Op {
             Backend backend = k.backend();
             return () -> backend.norms().layerNormModulate(in[0], in[1], in[2], eps, out);
         }
+
+        /** Made by fusion from a checked layerNorm and modulate: x's shape. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            return new OutputType(in.get(0).shape(), DType.F32);
+        }
     }
 
     /** Sinusoidal timestep embedding of t [B] → [B, dim]. */
@@ -509,6 +724,16 @@ public sealed interface Op {
             Backend backend = k.backend();
             return () -> backend.tables().timestepEmbedding(in[0], maxPeriod, out);
         }
+
+        /** t [B] of any numeric dtype → [B, dim] f32. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value t = in.get(0);
+            if (t.rank() != 1 || dim <= 0) {
+                throw mismatch(kind(), "t " + dims(t) + " must be [B] and dim " + dim + " positive");
+            }
+            return new OutputType(new int[] {t.size(0), dim}, DType.F32);
+        }
     }
 
     /** DiT's fixed 2-D sin-cos table [gridH·gridW, dim]; no inputs. */
@@ -526,6 +751,17 @@ public sealed interface Op {
             Tensor out = k.out();
             Backend backend = k.backend();
             return () -> backend.tables().sinCos2d(gridH, gridW, out);
+        }
+
+        /** [gridH·gridW, dim], dim divisible by 4. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            if (gridH <= 0 || gridW <= 0 || dim <= 0 || dim % 4 != 0) {
+                throw mismatch(
+                        kind(),
+                        "grid " + gridH + "x" + gridW + " and dim " + dim + " must be positive, dim divisible by 4");
+            }
+            return new OutputType(new int[] {gridH * gridW, dim}, DType.F32);
         }
     }
 
@@ -552,6 +788,22 @@ public sealed interface Op {
             Tensor out = k.out();
             MemoryOps memory = k.backend().memory();
             return () -> memory.gather(in[0], in[1], out);
+        }
+
+        /** table [V, D], integer ids [B...] → [B..., D] in the table's dtype. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value table = in.get(0);
+            Value ids = in.get(1);
+            if (table.rank() != 2 || ids.dtype().isFloatingPoint()) {
+                throw mismatch(
+                        kind(),
+                        "table " + table.dtype().shortName() + dims(table) + " must be [V, D] and ids "
+                                + ids.dtype().shortName() + dims(ids) + " integer");
+            }
+            int[] shape = Arrays.copyOf(ids.shape(), ids.rank() + 1);
+            shape[ids.rank()] = table.size(1);
+            return new OutputType(shape, table.dtype());
         }
     }
 
@@ -581,6 +833,32 @@ public sealed interface Op {
             return spatialDims == 2
                     ? () -> backend.conv().patchEmbed2d(in[0], in[1], bias, out)
                     : () -> backend.conv().patchEmbed3d(in[0], in[1], bias, out);
+        }
+
+        /** x [N, C, …] and weight [D, C, …] of equal rank (2 + spatialDims) → tokens [N, patches, D]. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value x = in.get(0);
+            Value weight = in.get(1);
+            Value bias = hasBias ? in.get(2) : null;
+            f32(op, x, weight, bias);
+            int rank = spatialDims + 2;
+            if (x.rank() != rank || weight.rank() != rank || x.size(1) != weight.size(1)) {
+                throw mismatch(
+                        op,
+                        "input " + dims(x) + " and weight " + dims(weight) + " must be " + rank
+                                + "-D with equal channels");
+            }
+            int tokens = 1;
+            for (int i = 2; i < rank; i++) {
+                if (weight.size(i) == 0 || x.size(i) % weight.size(i) != 0) {
+                    throw mismatch(op, "input " + dims(x) + " is not divisible into patches of weight " + dims(weight));
+                }
+                tokens *= x.size(i) / weight.size(i);
+            }
+            vector(op, "bias", bias, weight.size(0), weight);
+            return new OutputType(new int[] {x.size(0), tokens, weight.size(0)}, DType.F32);
         }
     }
 
@@ -613,6 +891,32 @@ public sealed interface Op {
             Tensor bias = hasBias ? in[2] : null;
             return () -> backend.conv().conv2d(in[0], in[1], bias, stride, padding, out);
         }
+
+        /** x [N, C, H, W], weight [O, C, kh, kw], bias [O] → [N, O, Ho, Wo]. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            Value x = in.get(0);
+            Value weight = in.get(1);
+            Value bias = hasBias ? in.get(2) : null;
+            f32(op, x, weight, bias);
+            if (x.rank() != 4 || weight.rank() != 4 || x.size(1) != weight.size(1) || stride < 1 || padding < 0) {
+                throw mismatch(
+                        op,
+                        "input " + dims(x) + " [N, C, H, W] and weight " + dims(weight) + " [O, C, kh, kw] with stride "
+                                + stride + " and padding " + padding + " do not fit");
+            }
+            int hp = x.size(2) + 2 * padding - weight.size(2);
+            int wp = x.size(3) + 2 * padding - weight.size(3);
+            if (hp < 0 || wp < 0 || weight.size(2) == 0 || weight.size(3) == 0) {
+                throw mismatch(
+                        op,
+                        "kernel of weight " + dims(weight) + " does not fit input " + dims(x) + " padded by "
+                                + padding);
+            }
+            vector(op, "bias", bias, weight.size(0), weight);
+            return new OutputType(new int[] {x.size(0), weight.size(0), hp / stride + 1, wp / stride + 1}, DType.F32);
+        }
     }
 
     /** Nearest-neighbour 2-D upsampling. */
@@ -631,6 +935,18 @@ public sealed interface Op {
             Tensor out = k.out();
             Backend backend = k.backend();
             return () -> backend.conv().upsampleNearest2d(in[0], factor, out);
+        }
+
+        /** x [N, C, H, W] → [N, C, H·factor, W·factor]. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            f32(kind(), x);
+            if (x.rank() != 4 || factor < 1) {
+                throw mismatch(
+                        kind(), "input " + dims(x) + " must be [N, C, H, W] and factor " + factor + " at least 1");
+            }
+            return new OutputType(new int[] {x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor}, DType.F32);
         }
     }
 
@@ -657,6 +973,46 @@ public sealed interface Op {
         public Tensor view(Tensor src) {
             return src.reshape(shape);
         }
+
+        /** The same elements in {@link #shape} (resolved by {@link #of}). */
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            if (Shapes.numel(shape) != x.numel()) {
+                throw mismatch(
+                        kind(), dims(x) + " (" + x.numel() + " elements) cannot become " + Shapes.toString(shape));
+            }
+            return new OutputType(shape.clone(), x.dtype());
+        }
+
+        /** The reshape of {@code x} to {@code shape}, its one −1 resolved from x's element count. */
+        public static Reshape of(Value x, int... shape) {
+            String op = "reshape";
+            int[] target = shape.clone();
+            int infer = -1;
+            long known = 1;
+            for (int i = 0; i < target.length; i++) {
+                if (target[i] == -1 && infer < 0) {
+                    infer = i;
+                } else if (target[i] < 0) {
+                    throw mismatch(
+                            op,
+                            "target " + Shapes.toString(shape) + " for " + dims(x)
+                                    + " may hold one -1 and no other negative size");
+                } else {
+                    known *= target[i];
+                }
+            }
+            if (infer >= 0) {
+                if (known == 0 || x.numel() % known != 0) {
+                    throw mismatch(op, "cannot infer -1 in " + Shapes.toString(shape) + " for " + dims(x));
+                }
+                target[infer] = Math.toIntExact(x.numel() / known);
+            } else if (known != x.numel()) {
+                throw mismatch(op, dims(x) + " (" + x.numel() + " elements) cannot become " + Shapes.toString(shape));
+            }
+            return new Reshape(target);
+        }
     }
 
     /** A permutation of the dims (always a view). */
@@ -676,6 +1032,39 @@ public sealed interface Op {
         @Override
         public Tensor view(Tensor src) {
             return src.permute(dims);
+        }
+
+        /** The dims reordered as {@link #dims} (normalised by {@link #of}). */
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            int[] shape = new int[dims.length];
+            for (int i = 0; i < dims.length; i++) {
+                shape[i] = x.size(dims[i]);
+            }
+            return new OutputType(shape, x.dtype());
+        }
+
+        /** The permutation {@code dims} of x's dims (negative dims count from the end). */
+        public static Permute of(Value x, int... dims) {
+            int r = x.rank();
+            boolean[] seen = new boolean[r];
+            int[] order = new int[dims.length];
+            boolean ok = dims.length == r;
+            for (int i = 0; ok && i < r; i++) {
+                int d = dims[i] < 0 ? dims[i] + r : dims[i];
+                ok = d >= 0 && d < r && !seen[d];
+                if (ok) {
+                    seen[d] = true;
+                    order[i] = d;
+                }
+            }
+            if (!ok) {
+                throw mismatch(
+                        "permute",
+                        Arrays.toString(dims) + " is not a permutation of the dims of " + ShapeRules.dims(x));
+            }
+            return new Permute(order);
         }
     }
 
@@ -697,6 +1086,23 @@ public sealed interface Op {
         public Tensor view(Tensor src) {
             return src.slice(dim, start, end);
         }
+
+        /** Elements [start, end) of {@link #dim}. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            if (dim < 0 || dim >= x.rank() || start < 0 || start > end || end > x.size(dim)) {
+                throw mismatch(kind(), "[" + start + ":" + end + "] out of range for dim " + dim + " of " + dims(x));
+            }
+            int[] shape = x.shape();
+            shape[dim] = end - start;
+            return new OutputType(shape, x.dtype());
+        }
+
+        /** Elements [start, end) of {@code dim} of x (a negative dim counts from the end). */
+        public static Slice of(Value x, int dim, int start, int end) {
+            return new Slice(axis("slice", x, dim), start, end);
+        }
     }
 
     /** A new dim of size 1 (always a view). */
@@ -717,6 +1123,30 @@ public sealed interface Op {
         public Tensor view(Tensor src) {
             return src.unsqueeze(dim);
         }
+
+        /** A dim of size 1 at {@link #dim}. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            int r = x.rank();
+            if (dim < 0 || dim > r) {
+                throw mismatch(kind(), "dim " + dim + " out of range for " + dims(x));
+            }
+            int[] shape = new int[r + 1];
+            for (int i = 0, j = 0; i <= r; i++) {
+                shape[i] = i == dim ? 1 : x.size(j++);
+            }
+            return new OutputType(shape, x.dtype());
+        }
+
+        /** A dim of size 1 at {@code dim} of x (negative: counted from the end of the result). */
+        public static Unsqueeze of(Value x, int dim) {
+            int d = dim < 0 ? dim + x.rank() + 1 : dim;
+            if (d < 0 || d > x.rank()) {
+                throw mismatch("unsqueeze", "dim " + dim + " out of range for " + dims(x));
+            }
+            return new Unsqueeze(d);
+        }
     }
 
     /** A row-major copy; the planner turns it into a view when the source already is row-major. */
@@ -736,6 +1166,11 @@ public sealed interface Op {
             Tensor out = k.out();
             MemoryOps memory = k.backend().memory();
             return () -> memory.copy(src, out);
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            return new OutputType(in.get(0).shape(), in.get(0).dtype());
         }
     }
 
@@ -760,6 +1195,36 @@ public sealed interface Op {
             Tensor out = k.out();
             MemoryOps memory = k.backend().memory();
             return () -> memory.copy(src, out);
+        }
+
+        /** x broadcast to {@link #shape} (resolved by {@link #of}). */
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            if (!broadcastsTo(x.shape(), shape)) {
+                throw mismatch(kind(), dims(x) + " cannot broadcast to " + Shapes.toString(shape));
+            }
+            return new OutputType(shape.clone(), x.dtype());
+        }
+
+        /** x broadcast to {@code shape}, where −1 keeps x's dim. */
+        public static Expand of(Value x, int... shape) {
+            int lead = shape.length - x.rank();
+            int[] out = shape.clone();
+            boolean ok = lead >= 0;
+            for (int i = 0; ok && i < shape.length; i++) {
+                if (i < lead) {
+                    ok = shape[i] >= 0;
+                } else {
+                    int have = x.size(i - lead);
+                    out[i] = shape[i] == -1 ? have : shape[i];
+                    ok = out[i] >= 0 && (have == out[i] || have == 1);
+                }
+            }
+            if (!ok) {
+                throw mismatch("expand", dims(x) + " cannot broadcast to " + Shapes.toString(shape));
+            }
+            return new Expand(out);
         }
     }
 
@@ -807,6 +1272,41 @@ public sealed interface Op {
                 }
             };
         }
+
+        /** Operands that agree outside {@link #dim} and in dtype, joined along it. */
+        @Override
+        public OutputType infer(List<Value> in) {
+            String op = kind();
+            if (in.isEmpty()) {
+                throw mismatch(op, "needs at least one operand");
+            }
+            Value first = in.get(0);
+            int total = 0;
+            for (Value v : in) {
+                boolean ok = v.rank() == first.rank() && v.dtype() == first.dtype();
+                for (int i = 0; ok && i < v.rank(); i++) {
+                    ok = i == dim || v.size(i) == first.size(i);
+                }
+                if (!ok) {
+                    throw mismatch(
+                            op,
+                            "operands " + in.stream().map(ShapeRules::dims).toList() + " differ outside dim " + dim
+                                    + " (or in dtype)");
+                }
+                total += v.size(dim);
+            }
+            int[] shape = first.shape();
+            shape[dim] = total;
+            return new OutputType(shape, first.dtype());
+        }
+
+        /** Concatenation of {@code xs} along {@code dim} (a negative dim counts from the end). */
+        public static Concat of(List<Value> xs, int dim) {
+            if (xs == null || xs.isEmpty()) {
+                throw mismatch("concat", "needs at least one operand");
+            }
+            return new Concat(axis("concat", xs.get(0), dim));
+        }
     }
 
     /** A converting copy to {@code dtype}. */
@@ -832,6 +1332,11 @@ public sealed interface Op {
             Tensor out = k.out();
             MemoryOps memory = k.backend().memory();
             return () -> memory.copy(src, out);
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            return new OutputType(in.get(0).shape(), dtype);
         }
     }
 }
