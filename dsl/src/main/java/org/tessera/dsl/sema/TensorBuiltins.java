@@ -1,8 +1,10 @@
 package org.tessera.dsl.sema;
 
+import java.util.List;
 import java.util.Map;
 import org.tessera.engine.backend.Activation;
 import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.Op;
 import org.tessera.engine.graph.Value;
 
 /** Built-ins that compute on tensors: layers, activations, attention, embeddings, convolutions. */
@@ -56,6 +58,14 @@ final class TensorBuiltins {
                 m,
                 Builtin.of(
                         Signature.of("silu", 1, "x"), (c, a) -> tensor(c.graph().silu(a.tensor("x")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("clamp", 3, "x", "min", "max"),
+                        (c, a) -> tensor(c.graph()
+                                .apply(
+                                        new Op.Clamp((float) a.number("min", 0), (float) a.number("max", 0)),
+                                        List.of(a.tensor("x"))))));
         Builtins.add(
                 m,
                 Builtin.of(

@@ -19,6 +19,12 @@ public interface ElementwiseOps {
     /** {@code out = alpha·x + beta·y} (same shapes): the sampler's update arithmetic. */
     void axpby(float alpha, Tensor x, float beta, Tensor y, Tensor out);
 
+    /**
+     * {@code out = min(max(x, lo), hi)}, NaN kept (as {@code torch.clamp}): a decoder's output
+     * range, a clipped x̂₀.
+     */
+    void clamp(Tensor x, float lo, float hi, Tensor out);
+
     /** GELU, tanh approximation. */
     void gelu(Tensor x, Tensor out);
 

@@ -38,6 +38,7 @@ final class VectorElementwise implements ElementwiseOps {
     private static final int GELU = 5;
     private static final int SILU = 6;
     private static final int MODULATE = 7;
+    private static final int CLAMP = 8;
 
     /** The loop of the calling thread, rebound on every call. */
     private static final ThreadLocal<Job> JOBS = ThreadLocal.withInitial(Job::new);
@@ -88,6 +89,17 @@ final class VectorElementwise implements ElementwiseOps {
             OpChecks.sameShape("axpby", x, y);
         }
         run(AXPBY, alpha, beta, out, x, y, null);
+    }
+
+    @Override
+    public void clamp(Tensor x, float lo, float hi, Tensor out) {
+        if (!validPointwise(x, out)) {
+            OpChecks.pointwise("clamp", x, out);
+        }
+        if (!(lo <= hi)) {
+            throw new IllegalArgumentException("clamp: min " + lo + " must not exceed max " + hi);
+        }
+        run(CLAMP, lo, hi, out, x, null, null);
     }
 
     @Override
@@ -170,6 +182,7 @@ final class VectorElementwise implements ElementwiseOps {
                 case GELU -> geluRow(o, oo, as, ao, sa, n);
                 case SILU -> siluRow(o, oo, as, ao, sa, n);
                 case MODULATE -> modulateRow(o, oo, as, ao, sa, bs, bo, sb, cs, co, sc, n);
+                case CLAMP -> clampRow(o, oo, as, ao, sa, n, alpha, beta);
                 default -> binaryRow(op, alpha, beta, o, oo, as, ao, sa, bs, bo, sb, n);
             }
         }
@@ -249,6 +262,24 @@ final class VectorElementwise implements ElementwiseOps {
             case DIV -> a / b;
             default -> a * alpha + b * beta;
         };
+    }
+
+    /** min(max(x, lo), hi) per element; max and min keep a NaN, as Math.max and Math.min do. */
+    private static void clampRow(
+            MemorySegment o, long oo, MemorySegment x, long xo, long sx, int n, float lo, float hi) {
+        int j = 0;
+        if (sx == 1) {
+            int bound = S.loopBound(n);
+            for (; j < bound; j += L) {
+                FloatVector.fromMemorySegment(S, x, 4 * (xo + j), NATIVE)
+                        .max(lo)
+                        .min(hi)
+                        .intoMemorySegment(o, 4 * (oo + j), NATIVE);
+            }
+        }
+        for (; j < n; j++) {
+            o.setAtIndex(F, oo + j, Math.min(Math.max(x.getAtIndex(F, xo + j * sx), lo), hi));
+        }
     }
 
     // GELU and SiLU rows run in VectorMath.gatedRow, where no vector crosses a method call (a

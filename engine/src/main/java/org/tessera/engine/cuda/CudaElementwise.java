@@ -66,6 +66,22 @@ final class CudaElementwise implements ElementwiseOps {
     }
 
     @Override
+    public void clamp(Tensor x, float lo, float hi, Tensor out) {
+        OpChecks.pointwise("clamp", x, out);
+        if (!(lo <= hi)) {
+            throw new IllegalArgumentException("clamp: min " + lo + " must not exceed max " + hi);
+        }
+        dev.args()
+                .i64(out.numel())
+                .struct(KernelStrides.of("clamp", out.shape(), x))
+                .f32(lo)
+                .f32(hi)
+                .ptr(CudaDevice.address(x))
+                .ptr(CudaDevice.address(out));
+        dev.launch1d(FILE, "clamp_f32", out.numel());
+    }
+
+    @Override
     public void gelu(Tensor x, Tensor out) {
         activate(Activation.GELU_TANH, x, out);
     }

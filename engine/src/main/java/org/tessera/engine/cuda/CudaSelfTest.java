@@ -266,6 +266,12 @@ public final class CudaSelfTest {
                 new int[] {1001},
                 (b, t) -> b.elementwise().gelu(t[0], t[1]));
         check(
+                "clamp",
+                0,
+                new Tensor[] {random(1001)},
+                new int[] {1001},
+                (b, t) -> b.elementwise().clamp(t[0], -0.5f, 0.75f, t[1]));
+        check(
                 "silu",
                 1e-6,
                 new Tensor[] {random(1001)},

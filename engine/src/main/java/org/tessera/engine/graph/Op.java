@@ -637,6 +637,40 @@ public sealed interface Op {
         }
     }
 
+    /** {@code min(max(x, lo), hi)}, NaN kept: a decoder's output range, a clipped x̂₀. */
+    record Clamp(float lo, float hi) implements Op {
+        public String kind() {
+            return "clamp";
+        }
+
+        public String attributes() {
+            return "[" + lo + ", " + hi + "]";
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            f32(kind(), x);
+            if (!(lo <= hi)) {
+                throw mismatch(kind(), "min " + lo + " must not exceed max " + hi);
+            }
+            return new OutputType(x.shape(), DType.F32);
+        }
+
+        @Override
+        public long flops(Node n) {
+            return n.output().numel();
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor[] in = k.in();
+            Tensor out = k.out();
+            ElementwiseOps ew = k.backend().elementwise();
+            return () -> ew.clamp(in[0], lo, hi, out);
+        }
+    }
+
     /** adaLN modulation {@code x·(1 + scale) + shift}; inputs x, shift, scale. */
     record Modulate() implements Op {
         public String kind() {

@@ -52,6 +52,14 @@ public final class ScalarElementwise implements ElementwiseOps {
     }
 
     @Override
+    public void clamp(Tensor x, float lo, float hi, Tensor out) {
+        if (!(lo <= hi)) {
+            throw new IllegalArgumentException("clamp: min " + lo + " must not exceed max " + hi);
+        }
+        unary("clamp", x, out, v -> Double.isNaN(v) ? v : Math.min(Math.max(v, lo), hi));
+    }
+
+    @Override
     public void gelu(Tensor x, Tensor out) {
         unary("gelu", x, out, Activation.GELU_TANH::apply);
     }

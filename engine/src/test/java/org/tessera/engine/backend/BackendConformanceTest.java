@@ -188,6 +188,11 @@ class BackendConformanceTest {
             be.elementwise().gelu(ex, o);
             return o;
         }));
+        ops.add(new OpCase("clamp", be -> {
+            Tensor o = out(2, 7, 33);
+            be.elementwise().clamp(ex, -0.5f, 0.75f, o);
+            return o;
+        }));
         ops.add(new OpCase("silu", be -> {
             Tensor o = out(2, 7, 33);
             be.elementwise().silu(ex, o);

@@ -1,5 +1,9 @@
 package org.tessera.engine.cpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.tessera.engine.cpu.KernelAssert.assertClose;
 import static org.tessera.engine.cpu.KernelAssert.assertShapeError;
 import static org.tessera.engine.cpu.KernelAssert.randn;
@@ -173,6 +177,33 @@ class ElementwisePropertyTest {
         REF.silu(x, expected);
         ops.silu(x, x);
         assertClose(expected, x, 2e-6, 1e-6, "silu in place");
+    }
+
+    @ParameterizedTest(name = "threads={0}")
+    @ValueSource(ints = {1, 3})
+    void clampMatchesReferenceOnTailsViewsAndNaN(int threads) {
+        ElementwiseOps ops = vector(threads);
+        Tensor[] inputs = {
+            randn(11, 3f, 1),
+            randn(11, 3f, 15),
+            randn(11, 3f, 17),
+            randn(11, 3f, 1000),
+            randn(11, 3f, 33, 17).t(),
+            randn(11, 3f, 1, 33).expand(5, 33),
+            Tensor.of(new float[] {Float.NaN, -5f, -1f, -0.5f, 0f, 0.5f, 1f, 5f, Float.NEGATIVE_INFINITY}, 9),
+        };
+        for (Tensor x : inputs) {
+            Tensor expected = Tensor.zeros(DType.F32, x.shape());
+            Tensor out = Tensor.zeros(DType.F32, x.shape());
+            REF.clamp(x, -1f, 1f, expected);
+            ops.clamp(x, -1f, 1f, out);
+            assertArrayEquals(expected.toFloatArray(), out.toFloatArray(), "clamp " + x); // exact: no arithmetic
+        }
+        Tensor special = Tensor.of(new float[] {Float.NaN, 3f}, 2);
+        ops.clamp(special, -1f, 1f, special);
+        assertTrue(Float.isNaN(special.getFloat(0)), "NaN is kept, as torch.clamp keeps it");
+        assertEquals(1f, special.getFloat(1));
+        assertThrows(IllegalArgumentException.class, () -> ops.clamp(special, 1f, -1f, special));
     }
 
     /** x, shift, scale. */

@@ -291,6 +291,11 @@ class SamplerAllocationTest {
         private static final Op DIV = (x, y) -> x / y;
 
         @Override
+        public void clamp(Tensor x, float lo, float hi, Tensor out) {
+            throw new UnsupportedOperationException("the samplers do not clamp");
+        }
+
+        @Override
         public void add(Tensor a, Tensor b, Tensor out) {
             apply(1, a, 1, b, out, ADD);
         }

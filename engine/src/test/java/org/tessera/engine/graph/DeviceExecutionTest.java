@@ -170,6 +170,10 @@ class DeviceExecutionTest {
                 CPU.elementwise().gelu(host(x), host(out));
             }
 
+            public void clamp(Tensor x, float lo, float hi, Tensor out) {
+                CPU.elementwise().clamp(host(x), lo, hi, host(out));
+            }
+
             public void silu(Tensor x, Tensor out) {
                 CPU.elementwise().silu(host(x), host(out));
             }

@@ -31,6 +31,16 @@ extern "C" __global__ void activate_f32(int act, i64 n, Strides s, const float* 
     }
 }
 
+// out = min(max(x, lo), hi); fmaxf/fminf would drop a NaN, so it is kept explicitly (torch.clamp).
+extern "C" __global__ void clamp_f32(i64 n, Strides s, float lo, float hi, const float* x, float* out) {
+    FOR_EACH(i, n) {
+        i64 ox, u1, u2;
+        offsets3(s, i, ox, u1, u2);
+        float v = x[ox];
+        out[i] = v != v ? v : fminf(fmaxf(v, lo), hi);
+    }
+}
+
 // adaLN modulation: out = x·(1 + scale) + shift.
 extern "C" __global__ void modulate_f32(i64 n, Strides s, const float* x, const float* shift, const float* scale,
                                         float* out) {
