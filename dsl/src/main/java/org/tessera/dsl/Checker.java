@@ -161,8 +161,8 @@ final class Checker {
 
     private static void checkBlock(ModelCompiler mc, Ast.BlockDecl b, Diagnostics d) {
         ModelCompiler.Model m = mc.instantiateDefault(b.name(), b.span());
-        if (m == null) {
-            return;
+        if (m == null || !mc.hasForward(m)) {
+            return; // nothing to shape-check in a block that only holds weights and sub-blocks
         }
         boolean annotated = mc.inputs(m, Map.of("B", SYMBOLIC_BATCH)).stream()
                 .allMatch(in -> in.shape() != null

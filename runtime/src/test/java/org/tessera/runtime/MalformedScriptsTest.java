@@ -207,7 +207,34 @@ class MalformedScriptsTest {
                                 "M()",
                                 "x = \"x\""),
                         "3:9: error: 'z' is not defined; use 'let z = ...'"),
-                Arguments.of("no pipeline", "block A() {\n}\n", "1:1: error: no pipeline in"));
+                Arguments.of("no pipeline", "block A() {\n}\n", "1:1: error: no pipeline in"),
+                Arguments.of(
+                        "output outside the folder",
+                        pipeline(
+                                        "model M() {\n    forward(x: [B, 4]) {\n        return x\n    }\n}",
+                                        "M()",
+                                        "x = \"x\"")
+                                .replace("output \"o.safetensors\"", "output \"../o.safetensors\""),
+                        "10:5: error: output \"../o.safetensors\" must stay inside the output folder"),
+                Arguments.of(
+                        "absolute output",
+                        pipeline(
+                                        "model M() {\n    forward(x: [B, 4]) {\n        return x\n    }\n}",
+                                        "M()",
+                                        "x = \"x\"")
+                                .replace("output \"o.safetensors\"", "output \"/tmp/o.safetensors\""),
+                        "10:5: error: output \"/tmp/o.safetensors\" must stay inside the output folder"),
+                Arguments.of(
+                        "a block that contains itself",
+                        "block A() {\n    sub b = B()\n}\nblock B() {\n    sub a = A()\n}\n"
+                                + "model M() {\n    sub a = A()\n    forward(x: [B, 4]) {\n        return x\n    }\n}\n"
+                                + "pipeline p {\n    model = M()\n    weights = random()\n    inputs = load(\"inputs.safetensors\", x = \"x\")\n}\n",
+                        "5:13: error: block A contains itself: A → B → A"),
+                Arguments.of(
+                        "weights that are a folder",
+                        "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"
+                                + "    weights = \".\"\n    output \"s.png\" = png(samples)\n}\n",
+                        "4:15: error: cannot load weights: "));
     }
 
     @ParameterizedTest(name = "{0}")

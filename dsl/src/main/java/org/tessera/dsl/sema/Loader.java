@@ -40,6 +40,10 @@ public final class Loader {
         String display = path.toString();
         String text;
         try {
+            if (Files.exists(path) && !Files.isRegularFile(path)) {
+                // A folder, a FIFO (which would block the read forever) or a device is no script.
+                throw new IOException("not a regular file");
+            }
             text = Files.readString(path, StandardCharsets.UTF_8);
         } catch (IOException e) {
             diagnostics.error(new Span(display, 1, 1, 1, 1), "cannot read " + display + ": " + reason(e));
@@ -113,6 +117,9 @@ public final class Loader {
     }
 
     private static String reason(IOException e) {
+        if (e instanceof java.nio.charset.CharacterCodingException) {
+            return "not UTF-8 text";
+        }
         return e instanceof java.nio.file.NoSuchFileException ? "no such file" : String.valueOf(e.getMessage());
     }
 }

@@ -27,6 +27,8 @@ public final class ModelCompiler {
     private final Program program;
     private final Diagnostics diagnostics;
     private final Evaluator constants;
+    /** The blocks being instantiated, outermost first: a block found again in it instantiates itself. */
+    private final java.util.ArrayDeque<String> instantiating = new java.util.ArrayDeque<>();
 
     public ModelCompiler(Program program) {
         this.program = program;
@@ -186,10 +188,23 @@ public final class ModelCompiler {
         if (params == null) {
             return null;
         }
+        if (instantiating.contains(decl.name())) {
+            List<String> cycle = new ArrayList<>(instantiating);
+            java.util.Collections.reverse(cycle);
+            cycle = new ArrayList<>(cycle.subList(cycle.indexOf(decl.name()), cycle.size()));
+            cycle.add(decl.name());
+            diagnostics.error(call.span(), "block " + decl.name() + " contains itself: " + String.join(" → ", cycle));
+            return null;
+        }
         ModuleInstance m = ModuleInstance.create(decl.name(), prefix);
         m.env().putAll(params);
-        Ast.ForwardMember forward = members(decl.members(), m, Scope.of(m.env()));
-        return m.withForward(forward);
+        instantiating.push(decl.name());
+        try {
+            Ast.ForwardMember forward = members(decl.members(), m, Scope.of(m.env()));
+            return m.withForward(forward);
+        } finally {
+            instantiating.pop();
+        }
     }
 
     private Map<String, CompileValue> bindParams(
@@ -396,6 +411,11 @@ public final class ModelCompiler {
         return decl == null
                 ? List.of()
                 : decl.params().stream().map(Ast.Param::name).toList();
+    }
+
+    /** Whether the instance has a forward(...) to call (a block may only hold weights and sub-blocks). */
+    public boolean hasForward(Model model) {
+        return model.root.forward() != null;
     }
 
     /** The names of the instance's forward inputs, in order. */
@@ -641,7 +661,13 @@ public final class ModelCompiler {
         for (Value v : inputs) {
             args.add(new CompileValue.TensorV(v));
         }
-        CompileValue out = l.invoke(model.root, args, new Ast.Call(List.of(model.name()), List.of(), callSpan));
+        CompileValue out;
+        try {
+            out = l.invoke(model.root, args, new Ast.Call(List.of(model.name()), List.of(), callSpan));
+        } catch (CompileError e) { // a block that cannot be called at all, e.g. one without forward(...)
+            diagnostics.error(callSpan, e.getMessage());
+            return null;
+        }
         if (out instanceof CompileValue.TensorV t) {
             return t.value();
         }

@@ -416,6 +416,31 @@ public final class SettingsReader {
         return null;
     }
 
+    /**
+     * Whether an output name stays under {@code --out}: relative, no {@code ..} part, not empty.
+     * An absolute path or one that climbs out could overwrite anything, the pipeline's own
+     * weights included.
+     */
+    static boolean insideOutputFolder(String file) {
+        if (file.isEmpty() || file.startsWith("/") || file.startsWith("\\") || file.contains("\0")) {
+            return false;
+        }
+        try {
+            java.nio.file.Path p = java.nio.file.Path.of(file);
+            if (p.isAbsolute() || p.getRoot() != null) {
+                return false;
+            }
+            for (java.nio.file.Path part : p) {
+                if (part.toString().equals("..")) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (java.nio.file.InvalidPathException e) {
+            return false;
+        }
+    }
+
     /** A reference to an earlier stage's result, or null after reporting what is wrong with it. */
     private String stageRef(Ast.Expr e, List<String> earlier) {
         if (e instanceof Ast.Name n && n.path().size() == 1 && earlier.contains(n.dotted())) {
@@ -458,6 +483,12 @@ public final class SettingsReader {
                     o.span(),
                     c.dotted() + "(...) writes a " + expectedExt + " file, but the output is named \"" + o.file()
                             + "\"");
+            return null;
+        }
+        if (!insideOutputFolder(o.file())) {
+            diagnostics.error(
+                    o.span(),
+                    "output \"" + o.file() + "\" must stay inside the output folder: a relative path without '..'");
             return null;
         }
         return new PipelineSettings.Output(o.file(), c.dotted(), names, o.span());

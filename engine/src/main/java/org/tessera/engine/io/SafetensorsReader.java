@@ -75,6 +75,10 @@ public final class SafetensorsReader implements AutoCloseable {
      * @throws WeightsFormatException if it is not a well-formed safetensors file
      */
     public static SafetensorsReader open(Path path) throws IOException {
+        if (java.nio.file.Files.exists(path) && !java.nio.file.Files.isRegularFile(path)) {
+            // A folder reads as "No such device"; a FIFO would block the open forever.
+            throw new WeightsFormatException(path + ": not a regular file");
+        }
         Arena arena = Arena.ofShared();
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = channel.size();

@@ -104,7 +104,8 @@ public final class SafetensorsWriter {
         if (!metadata.isEmpty()) {
             sb.append("\"__metadata__\":{");
             boolean firstMeta = true;
-            for (Map.Entry<String, String> e : metadata.entrySet()) {
+            // Sorted by key: the same tensors and metadata give the same bytes, whatever the map's order.
+            for (Map.Entry<String, String> e : new java.util.TreeMap<>(metadata).entrySet()) {
                 if (!firstMeta) {
                     sb.append(',');
                 }

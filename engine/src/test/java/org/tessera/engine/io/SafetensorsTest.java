@@ -241,4 +241,22 @@ class SafetensorsTest {
         Path p = craft("meta.safetensors", "{\"__metadata__\":{\"k\":1}}", 0);
         assertMentions(broken(p), "__metadata__", "\"k\"");
     }
+
+    @Test
+    void theSameContentGivesTheSameBytesWhateverTheMetadataOrder(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        java.util.SequencedMap<String, Tensor> tensors = new java.util.LinkedHashMap<>();
+        tensors.put("x", Tensor.of(new float[] {1f, 2f}, 2));
+        java.util.Map<String, String> ab = new java.util.LinkedHashMap<>();
+        ab.put("a", "1");
+        ab.put("b", "2");
+        java.util.Map<String, String> ba = new java.util.LinkedHashMap<>();
+        ba.put("b", "2");
+        ba.put("a", "1");
+        SafetensorsWriter.write(dir.resolve("ab.safetensors"), tensors, ab);
+        SafetensorsWriter.write(dir.resolve("ba.safetensors"), tensors, ba);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                java.nio.file.Files.readAllBytes(dir.resolve("ab.safetensors")),
+                java.nio.file.Files.readAllBytes(dir.resolve("ba.safetensors")));
+    }
 }

@@ -48,7 +48,10 @@ public final class OutputWriter {
         checkWritable(outDir);
         List<Path> written = new ArrayList<>();
         for (PipelineSettings.Output o : outputs) {
-            Path file = outDir.resolve(o.file());
+            Path file = outDir.resolve(o.file()).normalize();
+            if (!file.startsWith(outDir.normalize())) { // the compiler refuses such names; never write there
+                throw new IOException("output " + o.file() + " is outside the output folder " + outDir);
+            }
             switch (o.format()) {
                 case "tensors" -> {
                     SequencedMap<String, Tensor> named = new LinkedHashMap<>();
