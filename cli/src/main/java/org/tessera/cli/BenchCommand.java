@@ -17,6 +17,7 @@ import picocli.CommandLine.Option;
 @Command(
         name = "bench",
         mixinStandardHelpOptions = true,
+        header = "Benchmark a pipeline's forward pass, or the GEMM and attention kernels.",
         description = {
             "Benchmark a pipeline's forward pass: tessera bench FILE prints a per-op time table",
             "and the whole forward's effective GF/s (model FLOPs / time).",

@@ -14,6 +14,7 @@ import picocli.CommandLine.Parameters;
 @Command(
         name = "check",
         mixinStandardHelpOptions = true,
+        header = "Check .tess files without running them; exit 0 when clean, 2 otherwise.",
         description = {
             "Check .tess files without running them: syntax, names, arity, block parameters,",
             "and the shapes of every model's forward pass (batch 2 where it is symbolic).",

@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
 @Command(
         name = "doctor",
         mixinStandardHelpOptions = true,
+        header = "Report the JDK, the CPU backend, the CUDA libraries, the driver and the GPUs.",
         description = {
             "Report the JDK, the CPU backend that would be chosen and why,",
             "the CUDA 13 libraries found, the driver and the GPUs, or why CUDA is not available.",
@@ -57,7 +58,14 @@ final class DoctorCommand implements java.util.concurrent.Callable<Integer> {
         }
         if (!cuda.available()) {
             out.println("cuda     not available: " + cuda.problem());
-            return gpu ? TesseraCommand.EXIT_RUNTIME : TesseraCommand.EXIT_OK;
+            if (gpu) {
+                spec.commandLine()
+                        .getErr()
+                        .println("tessera: error: doctor --gpu: no GPU to check (CUDA is not available: "
+                                + cuda.problem() + ")");
+                return TesseraCommand.EXIT_RUNTIME;
+            }
+            return TesseraCommand.EXIT_OK;
         }
         out.println("cuda     available: --device auto runs on GPU 0");
         if (!gpu) {

@@ -14,6 +14,7 @@ import picocli.CommandLine.Parameters;
 @Command(
         name = "inspect",
         mixinStandardHelpOptions = true,
+        header = "List the tensors of a safetensors file and its parameter count.",
         description = "List the tensors of a safetensors file: name, dtype, shape; and the parameter count.")
 final class InspectCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec

@@ -14,6 +14,7 @@ final class Progress implements StepCallback {
     private final boolean terminal;
     private long start = System.nanoTime();
     private long lastPrint;
+    private long firstDone;
     private String label = "sampling";
 
     Progress(PrintWriter err, boolean terminal) {
@@ -32,11 +33,17 @@ final class Progress implements StepCallback {
     public void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0) {
         long now = System.nanoTime();
         int done = step + 1;
-        double seconds = (now - start) / 1e9;
-        double rate = done / Math.max(seconds, 1e-9);
-        double eta = (total - done) / Math.max(rate, 1e-9);
-        String stats = String.format(
-                Locale.ROOT, "step %d/%d  t=%d  %.2f steps/s  ETA %s", done, total, timestep, rate, formatSeconds(eta));
+        if (step == 0) {
+            firstDone = now;
+        }
+        // The first step also pays for compiling the kernels and the step plans: the rate and the
+        // ETA count from the end of it, once there is a later step to time.
+        double rate = done == 1
+                ? 1 / Math.max((now - start) / 1e9, 1e-9)
+                : (done - 1) / Math.max((now - firstDone) / 1e9, 1e-9);
+        String eta = done == 1 && total > 1 ? "…" : formatSeconds((total - done) / Math.max(rate, 1e-9));
+        String stats =
+                String.format(Locale.ROOT, "step %d/%d  t=%d  %.2f steps/s  ETA %s", done, total, timestep, rate, eta);
         if (terminal) {
             int width = 30;
             int filled = (int) Math.round(width * (double) done / total);

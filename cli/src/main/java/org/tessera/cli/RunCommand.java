@@ -17,6 +17,7 @@ import picocli.CommandLine.Parameters;
 @Command(
         name = "run",
         mixinStandardHelpOptions = true,
+        header = "Compile a .tess pipeline and run it, writing its outputs.",
         description = {
             "Compile a .tess pipeline and run it: one forward pass (pipelines with 'inputs')",
             "or sampling, then write the pipeline's outputs into the output folder."
@@ -48,11 +49,11 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
             long compiled = System.nanoTime();
             err.printf(
                     Locale.ROOT,
-                    "compiled %s (%s) in %.2fs: %.1f GFLOP per forward, %s of buffers%n",
+                    "compiled %s (%s) in %.2fs: %s per forward, %s of buffers%n",
                     p.name(),
                     p.modelName(),
                     (compiled - t0) / 1e9,
-                    p.graph().flops() / 1e9,
+                    Sizes.flops(p.graph().flops()),
                     Sizes.bytes(p.graph().bufferBytes()));
             long s = seed != null ? seed : p.defaultSeed();
             List<Path> files = p.execute(out, s, new Progress(err, System.console() != null));

@@ -21,6 +21,11 @@ class TesseraCommandTest {
         assertTrue(h.out().contains("bench"), h.out());
         CliRun bh = run("bench", "gemm", "--help");
         assertTrue(bh.out().contains("--threads"), bh.out());
+        // Each command's line in the top-level help is a whole sentence, not a description cut short.
+        assertTrue(h.out().contains("run      Compile a .tess pipeline and run it, writing its outputs."), h.out());
+        assertTrue(
+                h.out().contains("doctor   Report the JDK, the CPU backend, the CUDA libraries, the driver and"),
+                h.out());
     }
 
     @Test
@@ -77,5 +82,15 @@ class TesseraCommandTest {
             assertTrue(r.out().contains("\n" + lib + " "), r.out());
         }
         assertTrue(r.out().contains("cuda     not available"), r.out());
+        CliRun gpu = run("doctor", "--gpu");
+        assertEquals(1, gpu.code());
+        assertTrue(gpu.err().contains("doctor --gpu: no GPU to check (CUDA is not available:"), gpu.err());
+    }
+
+    @Test
+    void anAbsurdThreadCountIsAUsageError() {
+        CliRun r = run("run", "no-such.tess", "--threads", "100000");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("threads must be 0 (all processors) to"), r.err());
     }
 }

@@ -30,4 +30,21 @@ class NonRegularFilesTest {
         Diagnostics d = Script.check(List.of(folder));
         assertTrue(d.render().contains("cannot read " + folder + ": not a regular file"), d.render());
     }
+
+    @Test
+    void nestingDeeperThanTheCompilerReachesIsADiagnostic(@TempDir Path dir) throws Exception {
+        int n = 50_000;
+        Path parens = dir.resolve("parens.tess");
+        Files.writeString(
+                parens,
+                "model M() {\n    forward(x: [B, 4]) {\n        return " + "(".repeat(n) + "x" + ")".repeat(n)
+                        + "\n    }\n}\n");
+        Path chain = dir.resolve("chain.tess");
+        Files.writeString(
+                chain, "model M() {\n    forward(x: [B, 4]) {\n        return x" + " + 1".repeat(n) + "\n    }\n}\n");
+        for (Path file : List.of(parens, chain)) {
+            Diagnostics d = Script.check(List.of(file));
+            assertTrue(d.render().contains("error: nested too deeply to compile"), d.render());
+        }
+    }
 }

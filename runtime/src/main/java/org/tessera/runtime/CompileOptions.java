@@ -16,14 +16,19 @@ import org.tessera.engine.device.Precision;
  */
 public record CompileOptions(
         String pipeline, Map<String, String> overrides, int threads, DeviceChoice device, Precision precision) {
-    /** The most threads asked for that is not a typing mistake: more than this is refused. */
-    public static final int MAX_THREADS = 4096;
+    /**
+     * The most threads a caller may ask for: four per processor. More only adds switching (the
+     * kernels split work by output rows), and a count like 1000 is a typing mistake.
+     */
+    public static int maxThreads() {
+        return 4 * Runtime.getRuntime().availableProcessors();
+    }
 
     public CompileOptions {
         overrides = Map.copyOf(overrides);
-        if (threads < 0 || threads > MAX_THREADS) {
+        if (threads < 0 || threads > maxThreads()) {
             throw new IllegalArgumentException(
-                    "threads must be 0 (all processors) to " + MAX_THREADS + ", got " + threads);
+                    "threads must be 0 (all processors) to " + maxThreads() + " (four per processor), got " + threads);
         }
         java.util.Objects.requireNonNull(device, "device");
         java.util.Objects.requireNonNull(precision, "precision");

@@ -27,12 +27,22 @@ public final class TesseraParserFacade {
         TesseraParser parser = new TesseraParser(new CommonTokenStream(lexer));
         parser.removeErrorListeners();
         parser.addErrorListener(errors);
-        TesseraParser.FileContext tree = parser.file();
-        if (errors.count > 0) {
+        try {
+            TesseraParser.FileContext tree = parser.file();
+            if (errors.count > 0) {
+                return new Ast.SourceFile(file, java.util.List.of());
+            }
+            return new AstBuilder(file, diagnostics).file(tree);
+        } catch (StackOverflowError e) {
+            // The parser and the AST builder recurse once per level of nesting.
+            diagnostics.error(new Span(file, 1, 1, 1, 1), TOO_DEEP);
             return new Ast.SourceFile(file, java.util.List.of());
         }
-        return new AstBuilder(file, diagnostics).file(tree);
     }
+
+    /** The message for a script nested deeper than the compiler's recursion reaches (thousands of levels). */
+    public static final String TOO_DEEP = "nested too deeply to compile (thousands of levels of parentheses, operators"
+            + " or blocks): split the expression with let";
 
     private static final class ErrorListener extends BaseErrorListener {
         private final String file;

@@ -667,6 +667,9 @@ public final class ModelCompiler {
         } catch (CompileError e) { // a block that cannot be called at all, e.g. one without forward(...)
             diagnostics.error(callSpan, e.getMessage());
             return null;
+        } catch (StackOverflowError e) { // evaluation recurses once per level of nesting
+            diagnostics.error(callSpan, org.tessera.dsl.parser.TesseraParserFacade.TOO_DEEP);
+            return null;
         }
         if (out instanceof CompileValue.TensorV t) {
             return t.value();
