@@ -7,13 +7,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs a measurement again in a fresh JVM. The allocation tests need this: in roughly one JVM in
- * ten, C2 compiles the attention kernels (GEMM micro-kernel, exp, logits) so that their vectors
- * are boxed — the same code, the same inputs, allocating ~12 KB per attention call for the life
- * of that JVM, while the next JVM allocates nothing (seen with JFR's allocation samples:
- * {@code Float512Vector} and its {@code float[]} from {@code GemmKernel.kernel} and
- * {@code VectorExp.exp} under {@code AttentionPanel}). That is a JIT nondeterminism to fix in the
- * kernels (issue 18); a regression in our code allocates in every JVM, so a test that fails in two
+ * Runs a measurement again in a fresh JVM. The allocation tests keep this as a guard against JIT
+ * nondeterminism: in roughly one JVM in ten, C2 compiled the attention softmax without inlining
+ * {@code VectorExp.exp(FloatVector)} (it judged the call site not hot enough for a 267-byte
+ * callee), so every vector crossing that call was boxed — ~12 KB per attention call for the life
+ * of that JVM (seen with -XX:+PrintInlining and JFR's allocation samples). The exps now run in
+ * loops inside {@code VectorExp}, no vector crosses a call there, and 40 fresh JVMs in a row
+ * allocated nothing; a regression in our code allocates in every JVM, so a test that fails in two
  * independent JVMs still catches it.
  */
 public final class SecondJvm {

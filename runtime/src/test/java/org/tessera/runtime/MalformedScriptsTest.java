@@ -231,6 +231,10 @@ class MalformedScriptsTest {
                                 + "pipeline p {\n    model = M()\n    weights = random()\n    inputs = load(\"inputs.safetensors\", x = \"x\")\n}\n",
                         "5:13: error: block A contains itself: A → B → A"),
                 Arguments.of(
+                        "import of a file that is not a script",
+                        "import \"/etc/passwd\"\n",
+                        "1:1: error: import \"/etc/passwd\": only .tess scripts can be imported"),
+                Arguments.of(
                         "weights that are a folder",
                         "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"
                                 + "    weights = \".\"\n    output \"s.png\" = png(samples)\n}\n",

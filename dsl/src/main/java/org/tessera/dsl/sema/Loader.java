@@ -83,6 +83,11 @@ public final class Loader {
 
     private void importFile(Ast.Import imp, Path dir) {
         String target = imp.path();
+        if (!target.endsWith(".tess")) {
+            // Only scripts: a syntax error in any other file would quote its lines (a system file's, say).
+            diagnostics.error(imp.span(), "import \"" + target + "\": only .tess scripts can be imported");
+            return;
+        }
         if (dir != null) {
             Path local = dir.resolve(target).normalize();
             if (Files.isRegularFile(local)) {

@@ -286,26 +286,12 @@ final class AttentionPanel {
 
     /** a[i] = e^(a[i]) for the NR lanes of a. */
     private static void expInPlace(float[] a) {
-        for (int i = 0; i < NR; i += L) {
-            VectorExp.exp(FloatVector.fromArray(S, a, i)).intoArray(a, i);
-        }
+        VectorExp.expInPlace(a, NR);
     }
 
     /** pt[j][c] = e^(pt[j][c] − shift[c]) for kn rows of NR; rowSum[c] = Σ_j pt[j][c]. */
     private static void expShifted(float[] pt, int kn, float[] shift, float[] rowSum) {
-        for (int half = 0; half < NR; half += L) {
-            FloatVector z = FloatVector.fromArray(S, shift, half);
-            FloatVector acc = FloatVector.zero(S);
-            for (int j = 0; j < kn; j++) {
-                int at = j * NR + half;
-                // Logits ≤ the running maximum, so the shifted values are ≤ 0 (or −∞ when masked).
-                FloatVector p = VectorExp.expNonPositive(
-                        FloatVector.fromArray(S, pt, at).sub(z));
-                p.intoArray(pt, at);
-                acc = acc.add(p);
-            }
-            acc.intoArray(rowSum, half);
-        }
+        VectorExp.expShiftedColumns(pt, kn, NR, shift, rowSum);
     }
 
     /** out[b, h, q0 + i, c] = Oᵀ[c, i] / l[i], or 0 for a query that saw no key. */

@@ -91,6 +91,74 @@ final class VectorExp {
         return y.mul(scale).blend(0f, under).blend(x, x.test(VectorOperators.IS_NAN));
     }
 
+    /**
+     * {@code a[i] = e^(a[i])} for i in [0, n), n a multiple of the vector length: {@link #exp}'s
+     * recipe, bit for bit, with the loop here so that no vector crosses a method call. A vector
+     * passed to a method that C2 does not inline is boxed, and whether C2 inlines
+     * {@code exp(FloatVector)} (267 bytes) depends on how hot its call site looked when the caller
+     * compiled: in about one JVM in ten the attention softmax boxed every vector that way.
+     */
+    static void expInPlace(float[] a, int n) {
+        for (int i = 0; i < n; i += S.length()) {
+            FloatVector x = FloatVector.fromArray(S, a, i);
+            VectorMask<Float> under = x.compare(VectorOperators.LT, MIN_X);
+            VectorMask<Float> over = x.compare(VectorOperators.GT, MAX_X);
+            FloatVector xc = x.max(MIN_X).min(MAX_X);
+            FloatVector k = xc.fma(LOG2E, ROUND).sub(ROUND);
+            FloatVector r = k.fma(NEG_LN2_HI, xc);
+            r = k.fma(NEG_LN2_LO, r);
+            FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+            p = p.fma(r, C3);
+            p = p.fma(r, C4);
+            p = p.fma(r, C5);
+            p = p.fma(r, C6);
+            FloatVector y = p.mul(r).fma(r, r).add(1f);
+            VectorMask<Float> top = k.compare(VectorOperators.GT, 127f);
+            y = y.blend(y.mul(2f), top);
+            k = k.blend(k.sub(1f), top);
+            IntVector bits = (IntVector) k.convert(VectorOperators.F2I, 0);
+            FloatVector scale = bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector result = y.mul(scale).blend(0f, under).blend(Float.POSITIVE_INFINITY, over);
+            result.blend(x, x.test(VectorOperators.IS_NAN)).intoArray(a, i);
+        }
+    }
+
+    /**
+     * The softmax's exps over a panel of columns: for each of the {@code width} columns c (a
+     * multiple of the vector length) and each of {@code rows} rows j,
+     * {@code p[j·width + c] = e^(p[j·width + c] − shift[c])}, and {@code rowSum[c] = Σ_j} of them;
+     * {@link #expNonPositive}'s recipe, bit for bit, with the loops here (see {@link #expInPlace}).
+     */
+    static void expShiftedColumns(float[] p, int rows, int width, float[] shift, float[] rowSum) {
+        for (int half = 0; half < width; half += S.length()) {
+            FloatVector z = FloatVector.fromArray(S, shift, half);
+            FloatVector acc = FloatVector.zero(S);
+            for (int j = 0; j < rows; j++) {
+                int at = j * width + half;
+                // The logits are ≤ their running maximum: the shifted values are ≤ 0 (or −∞ when masked).
+                FloatVector x = FloatVector.fromArray(S, p, at).sub(z);
+                VectorMask<Float> under = x.compare(VectorOperators.LT, MIN_X);
+                FloatVector xc = x.max(MIN_X);
+                FloatVector k = xc.fma(LOG2E, ROUND).sub(ROUND);
+                FloatVector r = k.fma(NEG_LN2_HI, xc);
+                r = k.fma(NEG_LN2_LO, r);
+                FloatVector q = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+                q = q.fma(r, C3);
+                q = q.fma(r, C4);
+                q = q.fma(r, C5);
+                q = q.fma(r, C6);
+                FloatVector y = q.mul(r).fma(r, r).add(1f);
+                IntVector bits = (IntVector) k.convert(VectorOperators.F2I, 0);
+                FloatVector scale =
+                        bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                FloatVector e = y.mul(scale).blend(0f, under).blend(x, x.test(VectorOperators.IS_NAN));
+                e.intoArray(p, at);
+                acc = acc.add(e);
+            }
+            acc.intoArray(rowSum, half);
+        }
+    }
+
     /** The same recipe for one float, for loop tails, so tails agree with the vector body bit for bit. */
     static float exp(float x) {
         if (Float.isNaN(x)) {
