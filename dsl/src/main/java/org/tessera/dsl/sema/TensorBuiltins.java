@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.Map;
 import org.tessera.engine.backend.Activation;
 import org.tessera.engine.graph.GraphBuilder;
-import org.tessera.engine.graph.Op;
+import org.tessera.engine.graph.PointwiseOps;
 import org.tessera.engine.graph.Value;
 
 /** Built-ins that compute on tensors: layers, activations, attention, embeddings, convolutions. */
@@ -64,7 +64,7 @@ final class TensorBuiltins {
                         Signature.of("clamp", 3, "x", "min", "max"),
                         (c, a) -> tensor(c.graph()
                                 .apply(
-                                        new Op.Clamp((float) a.number("min", 0), (float) a.number("max", 0)),
+                                        new PointwiseOps.Clamp((float) a.number("min", 0), (float) a.number("max", 0)),
                                         List.of(a.tensor("x"))))));
         Builtins.add(
                 m,

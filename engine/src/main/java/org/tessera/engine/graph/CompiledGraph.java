@@ -71,7 +71,7 @@ public final class CompiledGraph {
     /** A constant node's value where the backend's kernels read it (uploaded once for a device backend). */
     org.tessera.engine.tensor.Tensor constant(Node constant) {
         org.tessera.engine.tensor.Tensor t = placed.get(constant.output().id());
-        return t != null ? t : ((Op.Constant) constant.op()).value();
+        return t != null ? t : ((SourceOps.Constant) constant.op()).value();
     }
 
     /** The packed weightᵀ of a linear node, or null when its weight is not a constant. */

@@ -25,11 +25,11 @@ final class ConstantFolding {
         Arena arena = Arena.ofAuto();
         for (Node n : g.nodes()) {
             switch (n.op()) {
-                case Op.Constant c -> {
+                case SourceOps.Constant c -> {
                     constants.put(n.output().id(), c.value());
                     out.add(n);
                 }
-                case Op.Input i -> out.add(n);
+                case SourceOps.Input i -> out.add(n);
                 default -> {
                     Tensor[] in = new Tensor[n.inputs().size()];
                     boolean all = true;
@@ -44,7 +44,7 @@ final class ConstantFolding {
                     Tensor value = evaluate(backend, n, in, arena);
                     constants.put(n.output().id(), value);
                     out.add(new Node(
-                            new Op.Constant("folded " + n.kind(), value), List.of(), n.output(), n.location()));
+                            new SourceOps.Constant("folded " + n.kind(), value), List.of(), n.output(), n.location()));
                     folded.merge(n.kind(), 1, Integer::sum);
                 }
             }

@@ -21,7 +21,7 @@ final class DeadNodeElimination {
         boolean[] keep = new boolean[nodes.size()];
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node n = nodes.get(i);
-            if (live.contains(n.output().id()) || n.op() instanceof Op.Input) {
+            if (live.contains(n.output().id()) || n.op() instanceof SourceOps.Input) {
                 keep[i] = true;
                 for (Value v : n.inputs()) {
                     live.add(v.id());

@@ -73,19 +73,19 @@ public final class Execution implements AutoCloseable {
             for (Node n : g.nodes()) {
                 Value v = n.output();
                 Op op = n.op();
-                if (op instanceof Op.Constant) {
+                if (op instanceof SourceOps.Constant) {
                     tensors[v.id()] = compiled.constant(n);
                 } else if (op.isView()) {
                     tensors[v.id()] = op.view(tensors[n.input(0).id()]);
                 } else {
                     long offset = plan.offset(v.id());
                     tensors[v.id()] = memory.tensor(slab.asSlice(offset, v.byteSize()), v.dtype(), v.shape());
-                    if (!(op instanceof Op.Input)) {
+                    if (!(op instanceof SourceOps.Input)) {
                         Tensor[] in = new Tensor[n.inputs().size()];
                         for (int i = 0; i < in.length; i++) {
                             in[i] = tensors[n.input(i).id()];
                         }
-                        PackedMatrix packed = op instanceof Op.Linear ? compiled.packedWeight(n) : null;
+                        PackedMatrix packed = op instanceof ProductOps.Linear ? compiled.packedWeight(n) : null;
                         stepList.add(NodeKernels.step(
                                 compiled.backend(), n, in, tensors[v.id()], packed, arena, owned::add));
                         nodeList.add(n);
@@ -167,7 +167,7 @@ public final class Execution implements AutoCloseable {
             node = stepNodes[stepNodes.length - 1];
             if (e instanceof IndexOutOfBoundsException) {
                 for (Node n : stepNodes) {
-                    if (n.op() instanceof Op.Embedding) {
+                    if (n.op() instanceof TableOps.Embedding) {
                         node = n;
                         break;
                     }

@@ -44,12 +44,12 @@ final class Fusion {
             if (producer == null) {
                 continue;
             }
-            if (consumer.op() instanceof Op.Activate a
+            if (consumer.op() instanceof PointwiseOps.Activate a
                     && a.activation() != Activation.NONE
-                    && producer.op() instanceof Op.Linear l
+                    && producer.op() instanceof ProductOps.Linear l
                     && l.activation() == Activation.NONE) {
                 result[j] = new Node(
-                        new Op.Linear(a.activation(), l.hasBias()),
+                        new ProductOps.Linear(a.activation(), l.hasBias()),
                         producer.inputs(),
                         consumer.output(),
                         producer.location());
@@ -59,12 +59,12 @@ final class Fusion {
                 } else {
                     silu++;
                 }
-            } else if (consumer.op() instanceof Op.Modulate
-                    && producer.op() instanceof Op.LayerNorm ln
+            } else if (consumer.op() instanceof PointwiseOps.Modulate
+                    && producer.op() instanceof NormalizationOps.LayerNorm ln
                     && !ln.hasWeight()
                     && !ln.hasBias()) {
                 result[j] = new Node(
-                        new Op.LayerNormModulate(ln.eps()),
+                        new NormalizationOps.LayerNormModulate(ln.eps()),
                         List.of(producer.input(0), consumer.input(1), consumer.input(2)),
                         consumer.output(),
                         consumer.location());

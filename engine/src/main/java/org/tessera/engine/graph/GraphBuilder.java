@@ -43,14 +43,14 @@ public final class GraphBuilder {
             throw new IllegalArgumentException("input: '" + name + "' is declared twice" + where());
         }
         checkDims("input", shape);
-        Value v = add(new Op.Input(name), List.of(), shape, dtype);
+        Value v = add(new SourceOps.Input(name), List.of(), shape, dtype);
         inputs.put(name, v);
         return v;
     }
 
     /** A constant tensor (weights, usually memory-mapped; tables). It is used in place, never copied. */
     public Value constant(String name, Tensor value) {
-        return add(new Op.Constant(name, value), List.of(), value.shape(), value.dtype());
+        return add(new SourceOps.Constant(name, value), List.of(), value.shape(), value.dtype());
     }
 
     // ---------------------------------------------------------------- ops
@@ -77,12 +77,12 @@ public final class GraphBuilder {
 
     /** {@code act(x·Wᵀ + bias)}: x [..., in], weight [out, in], bias [out] or null → [..., out]. */
     public Value linear(Value x, Value weight, Value bias, Activation act) {
-        return apply(new Op.Linear(act == null ? Activation.NONE : act, bias != null), list(x, weight, bias));
+        return apply(new ProductOps.Linear(act == null ? Activation.NONE : act, bias != null), list(x, weight, bias));
     }
 
     /** [M, K]·[K, N] → [M, N], or batched [B, M, K]·[B, K, N] → [B, M, N]. */
     public Value matmul(Value a, Value b) {
-        return apply(new Op.MatMul(), list(a, b));
+        return apply(new ProductOps.MatMul(), list(a, b));
     }
 
     /** softmax(scale·Q·Kᵀ)·V with q [B, H, Nq, d], k and v [B, H, Nk, d] → [B, H, Nq, d]. */
@@ -109,74 +109,74 @@ public final class GraphBuilder {
             throw mismatch("attention", "takes segment ids or an additive mask, not both");
         }
         return apply(
-                new Op.Attention(scale, segmentIds != null, mask != null),
+                new ProductOps.Attention(scale, segmentIds != null, mask != null),
                 list(q, k, v, segmentIds != null ? segmentIds : mask));
     }
 
     /** LayerNorm over the last dim; weight and bias [D] or null. */
     public Value layerNorm(Value x, Value weight, Value bias, float eps) {
-        return apply(new Op.LayerNorm(eps, weight != null, bias != null), list(x, weight, bias));
+        return apply(new NormalizationOps.LayerNorm(eps, weight != null, bias != null), list(x, weight, bias));
     }
 
     /** GroupNorm of x [N, C, *] over {@code groups} channel groups; weight and bias [C] or null. */
     public Value groupNorm(Value x, int groups, Value weight, Value bias, float eps) {
-        return apply(new Op.GroupNorm(groups, eps, weight != null, bias != null), list(x, weight, bias));
+        return apply(new NormalizationOps.GroupNorm(groups, eps, weight != null, bias != null), list(x, weight, bias));
     }
 
     /** Softmax over the last dim. */
     public Value softmax(Value x) {
-        return apply(new Op.Softmax(), list(x));
+        return apply(new NormalizationOps.Softmax(), list(x));
     }
 
     public Value add(Value a, Value b) {
-        return apply(new Op.Binary(Op.Arithmetic.ADD), list(a, b));
+        return apply(new PointwiseOps.Binary(PointwiseOps.Arithmetic.ADD), list(a, b));
     }
 
     public Value sub(Value a, Value b) {
-        return apply(new Op.Binary(Op.Arithmetic.SUB), list(a, b));
+        return apply(new PointwiseOps.Binary(PointwiseOps.Arithmetic.SUB), list(a, b));
     }
 
     public Value mul(Value a, Value b) {
-        return apply(new Op.Binary(Op.Arithmetic.MUL), list(a, b));
+        return apply(new PointwiseOps.Binary(PointwiseOps.Arithmetic.MUL), list(a, b));
     }
 
     public Value div(Value a, Value b) {
-        return apply(new Op.Binary(Op.Arithmetic.DIV), list(a, b));
+        return apply(new PointwiseOps.Binary(PointwiseOps.Arithmetic.DIV), list(a, b));
     }
 
     /** {@code x + s}. */
     public Value addScalar(Value x, float s) {
-        return apply(new Op.Scalar(Op.Arithmetic.ADD, s), list(x));
+        return apply(new PointwiseOps.Scalar(PointwiseOps.Arithmetic.ADD, s), list(x));
     }
 
     /** {@code x · s}. */
     public Value mulScalar(Value x, float s) {
-        return apply(new Op.Scalar(Op.Arithmetic.MUL, s), list(x));
+        return apply(new PointwiseOps.Scalar(PointwiseOps.Arithmetic.MUL, s), list(x));
     }
 
     /** GELU, tanh approximation. */
     public Value gelu(Value x) {
-        return apply(new Op.Activate(Activation.GELU_TANH), list(x));
+        return apply(new PointwiseOps.Activate(Activation.GELU_TANH), list(x));
     }
 
     /** SiLU: x·σ(x). */
     public Value silu(Value x) {
-        return apply(new Op.Activate(Activation.SILU), list(x));
+        return apply(new PointwiseOps.Activate(Activation.SILU), list(x));
     }
 
     /** adaLN modulation {@code x·(1 + scale) + shift}; shift and scale broadcast to x's shape. */
     public Value modulate(Value x, Value shift, Value scale) {
-        return apply(new Op.Modulate(), list(x, shift, scale));
+        return apply(new PointwiseOps.Modulate(), list(x, shift, scale));
     }
 
     /** DiT's sinusoidal timestep embedding: t [B] of any numeric dtype → [B, dim] f32 (cosines first). */
     public Value timestepEmbedding(Value t, int dim, double maxPeriod) {
-        return apply(new Op.TimestepEmbedding(dim, maxPeriod), list(t));
+        return apply(new TableOps.TimestepEmbedding(dim, maxPeriod), list(t));
     }
 
     /** DiT's fixed 2-D sin-cos position table [gridH·gridW, dim] (dim divisible by 4); folded at compile time. */
     public Value sinCos2d(int gridH, int gridW, int dim) {
-        return apply(new Op.SinCos2d(gridH, gridW, dim), List.of());
+        return apply(new TableOps.SinCos2d(gridH, gridW, dim), List.of());
     }
 
     /**
@@ -184,45 +184,45 @@ public final class GraphBuilder {
      * a runtime error naming this node.
      */
     public Value embedding(Value table, Value ids) {
-        return apply(new Op.Embedding(), list(table, ids));
+        return apply(new TableOps.Embedding(), list(table, ids));
     }
 
     /** x [N, C, H, W], weight [D, C, p, p], bias [D] or null → tokens [N, (H/p)·(W/p), D]. */
     public Value patchEmbed2d(Value x, Value weight, Value bias) {
-        return apply(new Op.PatchEmbed(2, bias != null), list(x, weight, bias));
+        return apply(new ConvolutionOps.PatchEmbed(2, bias != null), list(x, weight, bias));
     }
 
     /** x [N, C, T, H, W], weight [D, C, pt, ph, pw], bias [D] or null → tokens [N, tubelets, D]. */
     public Value patchEmbed3d(Value x, Value weight, Value bias) {
-        return apply(new Op.PatchEmbed(3, bias != null), list(x, weight, bias));
+        return apply(new ConvolutionOps.PatchEmbed(3, bias != null), list(x, weight, bias));
     }
 
     /** x [N, C, H, W], weight [O, C, kh, kw], bias [O] or null → [N, O, Ho, Wo]. */
     public Value conv2d(Value x, Value weight, Value bias, int stride, int padding) {
-        return apply(new Op.Conv2d(stride, padding, bias != null), list(x, weight, bias));
+        return apply(new ConvolutionOps.Conv2d(stride, padding, bias != null), list(x, weight, bias));
     }
 
     /** Nearest-neighbour upsampling of x [N, C, H, W] by {@code factor}. */
     public Value upsampleNearest2d(Value x, int factor) {
-        return apply(new Op.UpsampleNearest2d(factor), list(x));
+        return apply(new ConvolutionOps.UpsampleNearest2d(factor), list(x));
     }
 
     /** The same elements as {@code shape} (one -1 allowed); a view when the layout allows, else a copy. */
     public Value reshape(Value x, int... shape) {
         use("reshape", x);
-        return apply(ofChecked(() -> Op.Reshape.of(x, shape)), list(x));
+        return apply(ofChecked(() -> ShapeOps.Reshape.of(x, shape)), list(x));
     }
 
     /** Reorders the dims (a view). */
     public Value permute(Value x, int... dims) {
         use("permute", x);
-        return apply(ofChecked(() -> Op.Permute.of(x, dims)), list(x));
+        return apply(ofChecked(() -> ShapeOps.Permute.of(x, dims)), list(x));
     }
 
     /** Elements [start, end) of {@code dim} (a view). */
     public Value slice(Value x, int dim, int start, int end) {
         use("slice", x);
-        return apply(ofChecked(() -> Op.Slice.of(x, dim, start, end)), list(x));
+        return apply(ofChecked(() -> ShapeOps.Slice.of(x, dim, start, end)), list(x));
     }
 
     /** {@code torch.chunk}: views of ⌈n/chunks⌉ along {@code dim}, the last possibly smaller. */
@@ -244,29 +244,29 @@ public final class GraphBuilder {
 
     /** Concatenation along {@code dim}; other dims and dtypes must agree (a copy). */
     public Value concat(List<Value> xs, int dim) {
-        return apply(ofChecked(() -> Op.Concat.of(xs, dim)), xs);
+        return apply(ofChecked(() -> ShapeOps.Concat.of(xs, dim)), xs);
     }
 
     /** Inserts a dim of size 1 at {@code dim} (a view). */
     public Value unsqueeze(Value x, int dim) {
         use("unsqueeze", x);
-        return apply(ofChecked(() -> Op.Unsqueeze.of(x, dim)), list(x));
+        return apply(ofChecked(() -> ShapeOps.Unsqueeze.of(x, dim)), list(x));
     }
 
     /** A row-major copy (free when x already is row-major). */
     public Value contiguous(Value x) {
-        return apply(new Op.Contiguous(), list(x));
+        return apply(new ShapeOps.Contiguous(), list(x));
     }
 
     /** Broadcasts x to {@code shape} ({@code -1} keeps a dim) and materialises it, like einops repeat. */
     public Value expand(Value x, int... shape) {
         use("expand", x);
-        return apply(ofChecked(() -> Op.Expand.of(x, shape)), list(x));
+        return apply(ofChecked(() -> ShapeOps.Expand.of(x, shape)), list(x));
     }
 
     /** A converting copy to {@code dtype} (folded once for constants, e.g. BF16 weights). */
     public Value cast(Value x, DType dtype) {
-        return apply(new Op.Cast(dtype), list(x));
+        return apply(new ShapeOps.Cast(dtype), list(x));
     }
 
     /** Swaps two dims (a view). */

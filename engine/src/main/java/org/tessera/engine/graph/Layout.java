@@ -28,10 +28,10 @@ record Layout(int[] shape, long[] strides, long offset) {
     /** The view an op makes of this layout, or null when a reshape cannot be a view. */
     Layout view(Op op) {
         return switch (op) {
-            case Op.Reshape r -> reshape(r.shape());
-            case Op.Permute p -> permute(p.dims());
-            case Op.Slice s -> slice(s.dim(), s.start(), s.end());
-            case Op.Unsqueeze u -> unsqueeze(u.dim());
+            case ShapeOps.Reshape r -> reshape(r.shape());
+            case ShapeOps.Permute p -> permute(p.dims());
+            case ShapeOps.Slice s -> slice(s.dim(), s.start(), s.end());
+            case ShapeOps.Unsqueeze u -> unsqueeze(u.dim());
             default -> throw new IllegalArgumentException(op.kind() + " is not a view");
         };
     }

@@ -31,7 +31,7 @@ final class LayoutPass {
         int freed = 0;
         for (Node n : g.nodes()) {
             Op op = n.op();
-            if (op instanceof Op.Constant c) {
+            if (op instanceof SourceOps.Constant c) {
                 layouts.put(n.output().id(), Layout.of(c.value()));
                 out.add(n);
                 continue;
@@ -43,7 +43,7 @@ final class LayoutPass {
                     Value copy = copies.get(src.id());
                     if (copy == null) {
                         copy = new Value(nextId++, src.shape(), src.dtype());
-                        out.add(new Node(new Op.Contiguous(), List.of(src), copy, n.location()));
+                        out.add(new Node(new ShapeOps.Contiguous(), List.of(src), copy, n.location()));
                         layouts.put(copy.id(), Layout.contiguous(copy.shape()));
                         copies.put(src.id(), copy);
                         inserted++;
@@ -56,8 +56,9 @@ final class LayoutPass {
                 views++;
                 continue;
             }
-            if (op instanceof Op.Contiguous && layouts.get(n.input(0).id()).isContiguous()) {
-                Node alias = new Node(new Op.Reshape(n.output().shape()), n.inputs(), n.output(), n.location());
+            if (op instanceof ShapeOps.Contiguous
+                    && layouts.get(n.input(0).id()).isContiguous()) {
+                Node alias = new Node(new ShapeOps.Reshape(n.output().shape()), n.inputs(), n.output(), n.location());
                 layouts.put(n.output().id(), layouts.get(n.input(0).id()));
                 out.add(alias);
                 freed++;
@@ -73,7 +74,7 @@ final class LayoutPass {
                 Value copy = copies.get(v.id());
                 if (copy == null) {
                     copy = new Value(nextId++, v.shape(), v.dtype());
-                    out.add(new Node(new Op.Contiguous(), List.of(v), copy, n.location()));
+                    out.add(new Node(new ShapeOps.Contiguous(), List.of(v), copy, n.location()));
                     layouts.put(copy.id(), Layout.contiguous(copy.shape()));
                     copies.put(v.id(), copy);
                     inserted++;

@@ -62,13 +62,13 @@ record MemoryPlan(Map<Integer, Slot> slots, long slabBytes, long unsharedBytes) 
         for (int i = 0; i < nodes.size(); i++) {
             Node n = nodes.get(i);
             int id = n.output().id();
-            if (n.op() instanceof Op.Constant) {
+            if (n.op() instanceof SourceOps.Constant) {
                 root.put(id, -1);
             } else if (n.op().isView()) {
                 root.put(id, root.get(n.input(0).id()));
             } else {
                 root.put(id, id);
-                boolean input = n.op() instanceof Op.Input;
+                boolean input = n.op() instanceof SourceOps.Input;
                 life.put(id, new int[] {input ? 0 : i, input ? last : i});
                 size.put(id, align(n.output().byteSize()));
             }

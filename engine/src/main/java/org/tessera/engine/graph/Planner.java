@@ -111,9 +111,9 @@ public final class Planner {
         java.util.Set<Integer> read = new java.util.HashSet<>();
         for (Node n : g.nodes()) {
             for (int i = 0; i < n.inputs().size(); i++) {
-                if (!(n.op() instanceof Op.Linear)
+                if (!(n.op() instanceof ProductOps.Linear)
                         || i != 1
-                        || !(g.producer(n.input(1)).op() instanceof Op.Constant)) {
+                        || !(g.producer(n.input(1)).op() instanceof SourceOps.Constant)) {
                     read.add(n.input(i).id());
                 }
             }
@@ -122,7 +122,8 @@ public final class Planner {
         Map<Integer, org.tessera.engine.tensor.Tensor> placed = new HashMap<>();
         long bytes = 0;
         for (Node n : g.nodes()) {
-            if (n.op() instanceof Op.Constant c && read.contains(n.output().id())) {
+            if (n.op() instanceof SourceOps.Constant c
+                    && read.contains(n.output().id())) {
                 try {
                     placed.put(n.output().id(), backend.memory().place(c.value()));
                 } catch (RuntimeException e) {
@@ -150,7 +151,7 @@ public final class Planner {
         java.util.Set<Integer> readElsewhere = new java.util.HashSet<>();
         for (Node n : g.nodes()) {
             for (int i = 0; i < n.inputs().size(); i++) {
-                if (!(n.op() instanceof Op.Linear) || i != 1) {
+                if (!(n.op() instanceof ProductOps.Linear) || i != 1) {
                     readElsewhere.add(n.input(i).id());
                 }
             }
@@ -159,11 +160,11 @@ public final class Planner {
         Arena arena = Arena.ofAuto();
         long bytes = 0;
         for (Node n : g.nodes()) {
-            if (!(n.op() instanceof Op.Linear)) {
+            if (!(n.op() instanceof ProductOps.Linear)) {
                 continue;
             }
             Value w = n.input(1);
-            if (packed.containsKey(w.id()) || !(g.producer(w).op() instanceof Op.Constant c)) {
+            if (packed.containsKey(w.id()) || !(g.producer(w).op() instanceof SourceOps.Constant c)) {
                 continue;
             }
             try {

@@ -114,7 +114,7 @@ public final class Profile {
     public List<Entry> byLinearShape() {
         Map<String, long[]> sums = new LinkedHashMap<>();
         for (Node n : order) {
-            if (!(n.op() instanceof Op.Linear l)) {
+            if (!(n.op() instanceof ProductOps.Linear l)) {
                 continue;
             }
             int k = n.input(0).size(-1);
