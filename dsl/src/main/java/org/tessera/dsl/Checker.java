@@ -127,12 +127,9 @@ final class Checker {
         try {
             for (StepValues step : PROBES.get(flow ? 1 : 0)) {
                 GraphBuilder g = new GraphBuilder();
-                Map<String, Value> quantities = new java.util.LinkedHashMap<>();
-                for (String q : SamplerDefinition.QUANTITIES) {
-                    quantities.put(q, g.input(q, org.tessera.engine.tensor.DType.F32, SYMBOLIC_BATCH, 4, 8, 8));
-                }
-                sampler.inputs(step);
-                g.output("x", sampler.lowerStep(g, quantities, step));
+                SamplerDefinition.LoweredStep lowered = sampler.lowerStep(
+                        g, q -> g.input(q, org.tessera.engine.tensor.DType.F32, SYMBOLIC_BATCH, 4, 8, 8), step);
+                g.output("x", lowered.next());
             }
             return true;
         } catch (CompilationException e) {

@@ -2,7 +2,7 @@ package org.tessera.dsl;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.function.Function;
 import org.tessera.dsl.ast.Ast;
 import org.tessera.dsl.diag.Span;
 import org.tessera.dsl.sema.ModelCompiler;
@@ -92,13 +92,18 @@ public final class SamplerDefinition {
         return new SamplerDefinition(compiler, new Ast.Call(call.callee(), args, call.span()));
     }
 
+    /** A step as lowered: the quantities its forward takes, in declared order, and x_{t−1}. */
+    public record LoweredStep(List<String> inputs, Value next) {}
+
     /**
-     * The quantities the step's forward takes, in its declared order.
+     * Adds the step to {@code graph}: the sampler's forward, instantiated once with the step's
+     * values, on the quantities it declares, each asked of {@code quantity} by name in declared order.
      *
-     * @throws CompilationException when the sampler does not instantiate or takes an unknown quantity
+     * @throws CompilationException with the problems found, at their source positions: the sampler
+     *     does not instantiate, takes an unknown quantity or does not lower
      */
-    public List<String> inputs(StepValues step) {
-        synchronized (compiler) {
+    public LoweredStep lowerStep(GraphBuilder graph, Function<String, Value> quantity, StepValues step) {
+        synchronized (compiler) { // shared with every plan of the pipeline; see ModelDefinition.lower
             int before = compiler.diagnostics().size();
             ModelCompiler.Model m = instantiate(step);
             List<String> names = compiler.forwardInputNames(m);
@@ -112,38 +117,13 @@ public final class SamplerDefinition {
                     throw new CompilationException(compiler.diagnostics().since(before));
                 }
             }
-            return names;
-        }
-    }
-
-    /**
-     * Adds the step to {@code graph}: the sampler's forward on {@code quantities} (by name; at
-     * least its {@link #inputs}), returning x_{t−1}.
-     *
-     * @throws CompilationException with the problems found, at their source positions
-     */
-    public Value lowerStep(GraphBuilder graph, Map<String, Value> quantities, StepValues step) {
-        synchronized (compiler) { // shared with every plan of the pipeline; see ModelDefinition.lower
-            return lowerStepLocked(graph, quantities, step);
-        }
-    }
-
-    private Value lowerStepLocked(GraphBuilder graph, Map<String, Value> quantities, StepValues step) {
-        ModelCompiler.Model m = instantiate(step);
-        List<Value> in = new ArrayList<>();
-        for (String n : compiler.forwardInputNames(m)) {
-            Value v = quantities.get(n);
-            if (v == null) {
-                throw new IllegalArgumentException("step quantity '" + n + "' was not given");
+            List<Value> in = names.stream().map(quantity).toList();
+            Value out = compiler.lower(m, graph, in, WeightBinding.placeholders(), call.span());
+            if (out == null || compiler.diagnostics().since(before).hasErrors()) {
+                throw new CompilationException(compiler.diagnostics().since(before));
             }
-            in.add(v);
+            return new LoweredStep(names, out);
         }
-        int before = compiler.diagnostics().size();
-        Value out = compiler.lower(m, graph, in, WeightBinding.placeholders(), call.span());
-        if (out == null || compiler.diagnostics().since(before).hasErrors()) {
-            throw new CompilationException(compiler.diagnostics().since(before));
-        }
-        return out;
     }
 
     private ModelCompiler.Model instantiate(StepValues step) {

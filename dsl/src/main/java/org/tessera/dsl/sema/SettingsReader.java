@@ -37,8 +37,6 @@ public final class SettingsReader {
     private static final String FLOW = "flow";
 
     private final Diagnostics diagnostics;
-    /** The sampler call (its own arguments only) of the last {@link #sampling} read. */
-    private Ast.Call lastSamplerCall;
     /** The sampler call of each sample stage, by stage name. */
     private final Map<String, Ast.Call> samplers = new LinkedHashMap<>();
 
@@ -254,8 +252,7 @@ public final class SettingsReader {
         } else {
             name = "samples";
             stages.add(new PipelineSettings.SampleStage(
-                    name, weights, sampling(settings, decl.span()), List.of(), decl.span()));
-            samplers.put(name, lastSamplerCall);
+                    name, weights, sampling(name, settings, decl.span()), List.of(), decl.span()));
         }
         if (model != null) {
             models.put(name, model);
@@ -312,8 +309,7 @@ public final class SettingsReader {
                         }
                     }
                 }
-                PipelineSettings.Sampling sampling = sampling(args, c.span());
-                samplers.put(st.name(), lastSamplerCall);
+                PipelineSettings.Sampling sampling = sampling(st.name(), args, c.span());
                 return new PipelineSettings.SampleStage(
                         st.name(), weights(args.get("weights"), c.span()), sampling, conditions, st.span());
             }
@@ -538,7 +534,8 @@ public final class SettingsReader {
         return new PipelineSettings.Inputs(baseDir.resolve(file.value()).normalize(), names, c.span());
     }
 
-    private PipelineSettings.Sampling sampling(Map<String, Ast.Expr> s, Span span) {
+    /** The sampling settings of stage {@code stage}; its sampler call (own arguments only) goes to {@link #samplers}. */
+    private PipelineSettings.Sampling sampling(String stage, Map<String, Ast.Expr> s, Span span) {
         String schedule = "linear";
         int scheduleSteps = 1000;
         double shift = 1.0;
@@ -572,7 +569,7 @@ public final class SettingsReader {
         String sampler = schedule.equals(FLOW) ? "flow_euler" : "ddim";
         int steps = 50;
         String spacing = null;
-        lastSamplerCall = new Ast.Call(List.of(sampler), List.of(), span);
+        Ast.Call samplerCall = new Ast.Call(List.of(sampler), List.of(), span);
         if (s.get("sampler") instanceof Ast.Call c && c.callee().size() == 1) {
             sampler = c.dotted();
             // steps and spacing choose the timesteps (the pipeline's business); the rest are the
@@ -591,7 +588,7 @@ public final class SettingsReader {
                     own.add(a);
                 }
             }
-            lastSamplerCall = new Ast.Call(c.callee(), own, c.span());
+            samplerCall = new Ast.Call(c.callee(), own, c.span());
             if (args.containsKey("steps")) {
                 steps = (int) integer(args.get("steps"), "sampler steps");
             }
@@ -678,6 +675,7 @@ public final class SettingsReader {
             }
         }
         PipelineSettings.TensorRef noise = s.containsKey("noise") ? tensorRef(s.get("noise"), "noise") : null;
+        samplers.put(stage, samplerCall);
         return new PipelineSettings.Sampling(
                 schedule,
                 scheduleSteps,

@@ -65,11 +65,6 @@ public final class Devices {
         }
     }
 
-    /** The CPU only, on {@code threads} threads. */
-    public static ComputeDevice cpu(int threads) {
-        return open(DeviceChoice.CPU, Precision.FP32, threads, System.err::println);
-    }
-
     /** True when CUDA 13, a driver and a GPU are present ({@link DeviceChoice#AUTO} would take the GPU). */
     public static boolean cudaAvailable() {
         return Cuda.probe().available();

@@ -85,29 +85,33 @@ public final class PointwiseOps {
         /** A one-element operand of equal rank broadcasts the scalar through the backend's binary op. */
         @Override
         public Runnable kernel(KernelArgs k) {
-            Tensor[] in = k.in();
-            Tensor out = k.out();
-            ElementwiseOps ew = k.backend().elementwise();
-            int[] ones = new int[in[0].rank()];
-            Arrays.fill(ones, 1);
-            Tensor c = Tensor.of(k.arena(), new float[] {value}, ones);
-            return arithmetic == Arithmetic.ADD ? () -> ew.add(in[0], c, out) : () -> ew.mul(in[0], c, out);
+            return applied(k, Tensor.of(k.arena(), new float[] {value}, onesOfRank(k.in()[0])));
         }
 
         /** On a device the one-element operand lives in device memory the execution owns and frees. */
         @Override
         public Runnable deviceKernel(KernelArgs k) {
-            Tensor[] in = k.in();
-            Tensor out = k.out();
             MemoryOps memory = k.backend().memory();
-            ElementwiseOps ew = k.backend().elementwise();
-            int[] ones = new int[in[0].rank()];
-            Arrays.fill(ones, 1);
+            int[] ones = onesOfRank(k.in()[0]);
             MemoryOps.Allocation a = memory.allocate(4, "a scalar operand");
             k.own().accept(a);
             Tensor c = memory.tensor(a.segment(), DType.F32, ones);
             memory.copy(Tensor.of(new float[] {value}, ones), c);
-            return arithmetic == Arithmetic.ADD ? () -> ew.add(in[0], c, out) : () -> ew.mul(in[0], c, out);
+            return applied(k, c);
+        }
+
+        /** x + c or x · c for the one-element operand c. */
+        private Runnable applied(KernelArgs k, Tensor c) {
+            Tensor x = k.in()[0];
+            Tensor out = k.out();
+            ElementwiseOps ew = k.backend().elementwise();
+            return arithmetic == Arithmetic.ADD ? () -> ew.add(x, c, out) : () -> ew.mul(x, c, out);
+        }
+
+        private static int[] onesOfRank(Tensor x) {
+            int[] ones = new int[x.rank()];
+            Arrays.fill(ones, 1);
+            return ones;
         }
 
         @Override

@@ -3,7 +3,6 @@ package org.tessera.runtime.internal;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tessera.dsl.SamplerDefinition;
@@ -16,7 +15,6 @@ import org.tessera.engine.graph.CompiledGraph;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.Planner;
-import org.tessera.engine.graph.Value;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
@@ -72,17 +70,18 @@ final class ScriptedSampler implements AutoCloseable {
         StepPlan p = run.steps[i];
         if (p == null) {
             StepValues values = process.values(i);
-            List<String> inputs = sampler.inputs(values);
             GraphBuilder g = new GraphBuilder();
-            Map<String, Value> quantities = new LinkedHashMap<>();
             Map<String, Tensor> in = new HashMap<>();
-            for (String q : inputs) {
-                quantities.put(q, g.input(q, DType.F32, q.equals("output") ? output.shape() : shape));
-                in.put(q, q.equals("output") ? output : run.buffers.get(q));
-            }
-            g.output("x", sampler.lowerStep(g, quantities, values));
+            SamplerDefinition.LoweredStep step = sampler.lowerStep(
+                    g,
+                    q -> {
+                        in.put(q, q.equals("output") ? output : run.buffers.get(q));
+                        return g.input(q, DType.F32, q.equals("output") ? output.shape() : shape);
+                    },
+                    values);
+            g.output("x", step.next());
             CompiledGraph graph = Planner.compile(g.build(), host);
-            p = new StepPlan(inputs, graph.newExecution(), in);
+            p = new StepPlan(step.inputs(), graph.newExecution(), in);
             run.steps[i] = p;
         }
         return p;
