@@ -1,23 +1,11 @@
 package org.tessera.cli;
 
-import java.util.Locale;
-
-/** Human-readable byte counts. */
+/** Human-readable byte counts and FLOPs. */
 final class Sizes {
     private Sizes() {}
 
     static String bytes(long b) {
-        if (b < 1024) {
-            return b + " B";
-        }
-        String[] units = {"KiB", "MiB", "GiB", "TiB"};
-        double v = b;
-        int u = -1;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+        return org.tessera.engine.tensor.ByteSizes.format(b);
     }
 
     /** FLOPs in a readable unit: {@code 474.8 GFLOP}, {@code 96.5 MFLOP} (a small model is not "0.0 GFLOP"). */

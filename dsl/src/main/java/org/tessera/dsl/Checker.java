@@ -13,7 +13,10 @@ import org.tessera.dsl.sema.Loader;
 import org.tessera.dsl.sema.ModelCompiler;
 import org.tessera.dsl.sema.Program;
 import org.tessera.dsl.sema.SettingsReader;
+import org.tessera.engine.device.InsufficientMemoryException;
+import org.tessera.engine.device.MemoryBudget;
 import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.MemoryEstimate;
 import org.tessera.engine.graph.Value;
 import org.tessera.engine.io.WeightBinding;
 
@@ -185,7 +188,12 @@ final class Checker {
     private static void lower(ModelCompiler mc, ModelCompiler.Model m, Span span, Diagnostics d) {
         GraphBuilder g = new GraphBuilder();
         List<Value> inputs = new ArrayList<>();
-        for (ModelCompiler.InputSpec in : mc.inputs(m, Map.of("B", SYMBOLIC_BATCH))) {
+        int before = d.errorCount();
+        List<ModelCompiler.InputSpec> specs = mc.inputs(m, Map.of("B", SYMBOLIC_BATCH));
+        if (d.errorCount() > before) {
+            return; // an annotation that is no size, already reported at its place
+        }
+        for (ModelCompiler.InputSpec in : specs) {
             if (in.shape() == null) {
                 d.error(
                         span,
@@ -206,6 +214,14 @@ final class Checker {
         Value out = mc.lower(m, g, inputs, WeightBinding.placeholders(), span);
         if (out != null) {
             g.output("out", out);
+            // The weights, whatever the batch: what run would refuse before allocating them
+            // (run also counts the buffers, at the pipeline's real batch).
+            try {
+                long weights = MemoryEstimate.constantBytes(g.build());
+                MemoryBudget.require(weights, m.name() + "'s weights");
+            } catch (InsufficientMemoryException e) {
+                d.error(span, e.getMessage());
+            }
         }
     }
 }

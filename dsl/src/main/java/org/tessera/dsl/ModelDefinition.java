@@ -72,9 +72,17 @@ public final class ModelDefinition {
 
     /** The forward inputs, with symbolic sizes such as {@code B} taken from {@code symbols}. */
     public List<ModelInput> inputs(Map<String, Integer> symbols) {
-        return compiler.inputs(model, symbols).stream()
-                .map(in -> new ModelInput(in.name(), in.shape(), in.dtype()))
-                .toList();
+        synchronized (compiler) {
+            Diagnostics d = compiler.diagnostics();
+            int before = d.size();
+            List<ModelInput> inputs = compiler.inputs(model, symbols).stream()
+                    .map(in -> new ModelInput(in.name(), in.shape(), in.dtype()))
+                    .toList();
+            if (d.since(before).hasErrors()) { // a size annotation that is not a size
+                throw new CompilationException(d.since(before));
+            }
+            return inputs;
+        }
     }
 
     /**

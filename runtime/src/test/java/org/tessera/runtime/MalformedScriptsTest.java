@@ -235,6 +235,38 @@ class MalformedScriptsTest {
                         "import \"/etc/passwd\"\n",
                         "1:1: error: import \"/etc/passwd\": only .tess scripts can be imported"),
                 Arguments.of(
+                        "a negative size",
+                        "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = -16)\n"
+                                + "    weights = random()\n    output \"s.png\" = png(samples)\n}\n",
+                        "3:13: error: input 'x' dimension 2 is input_size = -16; a size must be between 1 and"),
+                Arguments.of(
+                        "an absurd depth",
+                        "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16, depth = 2800000)\n"
+                                + "    weights = random()\n    output \"s.png\" = png(samples)\n}\n",
+                        "3:13: error: repeat count 2800000 is more blocks than a model may hold (10000)"),
+                Arguments.of(
+                        "too many blocks in all",
+                        "block Leaf() {\n    weight w: [1]\n}\nblock Row(n: int) {\n    sub l = repeat(n) Leaf()\n}\n"
+                                + "model M(n: int = 200) {\n    sub rows = repeat(n) Row(n)\n"
+                                + "    forward(x: [B, 4]) {\n        return x\n    }\n}\n"
+                                + "pipeline p {\n    model = M()\n    weights = random()\n    inputs = load(\"inputs.safetensors\", x = \"x\")\n}\n",
+                        "5:23: error: a model holds at most 10000 block instances"),
+                Arguments.of(
+                        "a weight too large to exist",
+                        pipeline(
+                                "model M() {\n    weight w: [100000, 100000, 100000]\n    forward(x: [B, 4]) {\n        return x\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "2:15: error: weight w: [100000, 100000, 100000] has more than 2^36 elements"),
+                Arguments.of(
+                        "a result too large to exist",
+                        pipeline(
+                                "model M() {\n    forward(x: [B, 4]) {\n"
+                                        + "        return repeat(x, \"b c -> b c h w\", h = 100000, w = 100000)\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "3:16: error: expand: the result [2, 4, 100000, 100000] has more than 2^36 elements"),
+                Arguments.of(
                         "weights that are a folder",
                         "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"
                                 + "    weights = \".\"\n    output \"s.png\" = png(samples)\n}\n",

@@ -10,6 +10,7 @@ import org.tessera.dsl.ast.Ast;
 import org.tessera.dsl.diag.Diagnostics;
 import org.tessera.dsl.diag.Span;
 import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.GraphTooLargeException;
 import org.tessera.engine.graph.Value;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.tensor.DType;
@@ -21,6 +22,12 @@ import org.tessera.engine.tensor.ShapeMismatchException;
  * expression that caused it, and compilation goes on to find the others.
  */
 public final class ModelCompiler {
+    /** Block instances made by the current top-level instantiation, against {@link Limits#MAX_BLOCK_INSTANCES}. */
+    private int instances;
+
+    /** The calls being instantiated, innermost first: where a message about library code is reported. */
+    private final java.util.ArrayDeque<Ast.Call> calls = new java.util.ArrayDeque<>();
+
     /** A forward input with its declared shape resolved ({@code dtype} from an {@code i64(...)} annotation). */
     public record InputSpec(String name, int[] shape, DType dtype) {}
 
@@ -41,12 +48,31 @@ public final class ModelCompiler {
         return diagnostics;
     }
 
+    /**
+     * Reports at {@code span}; a place inside the standard library is reported at the innermost
+     * call in the user's own files that led there (naming the library line), so that every
+     * message points at a line the user wrote.
+     */
+    private void error(Span span, String message) {
+        if (span.file().startsWith("stdlib/")) {
+            for (Ast.Call c : calls) { // innermost first
+                if (!c.span().file().startsWith("stdlib/")) {
+                    diagnostics.error(c.span(), message + " (in " + c.dotted() + ", at " + span + ")");
+                    return;
+                }
+            }
+        }
+        diagnostics.error(span, message);
+    }
+
     /** An instantiated model: the root instance and every weight it declares. */
     public static final class Model {
         private final ModuleInstance root;
+        private final Ast.Call call;
 
-        Model(ModuleInstance root) {
+        Model(ModuleInstance root, Ast.Call call) {
             this.root = root;
+            this.call = call;
         }
 
         public String name() {
@@ -89,8 +115,9 @@ public final class ModelCompiler {
 
     /** Instantiates {@code call} (a model, block or alias name with arguments); null after errors. */
     public Model instantiate(Ast.Call call) {
+        instances = 0;
         ModuleInstance m = instantiate(call, Scope.of(Map.of()), "");
-        return m == null ? null : new Model(m);
+        return m == null ? null : new Model(m, call);
     }
 
     /** Instantiates a declared model or alias with its defaults. */
@@ -104,13 +131,14 @@ public final class ModelCompiler {
      * in scope for its lets and its forward. Null after errors (reported).
      */
     public Model instantiateSampler(Ast.Call call, Map<String, Object> step) {
+        instances = 0;
         Ast.BlockDecl decl = program.blocks().get(call.dotted());
         if (decl == null || !decl.isSampler()) {
             List<String> samplers = program.blocks().values().stream()
                     .filter(Ast.BlockDecl::isSampler)
                     .map(Ast.BlockDecl::name)
                     .toList();
-            diagnostics.error(
+            error(
                     call.span(),
                     (decl == null ? "unknown sampler '" : "'") + call.dotted()
                             + (decl == null
@@ -123,10 +151,19 @@ public final class ModelCompiler {
         }
         for (Ast.Param p : decl.params()) {
             if (step.containsKey(p.name())) {
-                diagnostics.error(p.span(), "sampler parameter '" + p.name() + "' hides the step value of that name");
+                error(p.span(), "sampler parameter '" + p.name() + "' hides the step value of that name");
                 return null;
             }
         }
+        calls.push(call);
+        try {
+            return instantiateSampler(decl, call, step);
+        } finally {
+            calls.pop();
+        }
+    }
+
+    private Model instantiateSampler(Ast.BlockDecl decl, Ast.Call call, Map<String, Object> step) {
         Map<String, CompileValue> params = bindParams(decl, call.args(), Scope.of(Map.of()), Map.of(), call.span());
         if (params == null) {
             return null;
@@ -145,20 +182,29 @@ public final class ModelCompiler {
         m.env().putAll(params);
         Ast.ForwardMember forward = members(decl.members(), m, Scope.of(m.env()));
         if (!m.weights().isEmpty()) {
-            diagnostics.error(m.weights().get(0).span(), "a sampler has no weights; it combines the step's quantities");
+            error(m.weights().get(0).span(), "a sampler has no weights; it combines the step's quantities");
             return null;
         }
         if (forward == null) {
-            diagnostics.error(
+            error(
                     decl.span(),
                     "sampler " + decl.name() + " has no forward(...): the step, e.g. forward(x0, eps) {"
                             + " return ... }");
             return null;
         }
-        return new Model(m.withForward(forward));
+        return new Model(m.withForward(forward), call);
     }
 
     private ModuleInstance instantiate(Ast.Call call, Scope callerScope, String prefix) {
+        calls.push(call);
+        try {
+            return instantiateCall(call, callerScope, prefix);
+        } finally {
+            calls.pop();
+        }
+    }
+
+    private ModuleInstance instantiateCall(Ast.Call call, Scope callerScope, String prefix) {
         String name = call.dotted();
         List<Ast.Arg> args = new ArrayList<>(call.args());
         Scope argScope = callerScope;
@@ -169,7 +215,7 @@ public final class ModelCompiler {
         while (alias != null && guard++ < 16) {
             for (Ast.Arg a : alias.target().args()) {
                 if (a.name() == null) {
-                    diagnostics.error(a.span(), "a model alias must name its arguments (name = value)");
+                    error(a.span(), "a model alias must name its arguments (name = value)");
                     return null;
                 }
                 aliasArgs.putIfAbsent(a.name(), constants.eval(a.value(), Scope.of(Map.of())));
@@ -181,7 +227,7 @@ public final class ModelCompiler {
         if (decl == null) {
             List<String> known = new ArrayList<>(program.blocks().keySet());
             known.addAll(program.aliases().keySet());
-            diagnostics.error(call.span(), "unknown block '" + name + "'" + Suggestions.didYouMean(name, known));
+            error(call.span(), "unknown block '" + name + "'" + Suggestions.didYouMean(name, known));
             return null;
         }
         Map<String, CompileValue> params = bindParams(decl, args, argScope, aliasArgs, call.span());
@@ -193,7 +239,16 @@ public final class ModelCompiler {
             java.util.Collections.reverse(cycle);
             cycle = new ArrayList<>(cycle.subList(cycle.indexOf(decl.name()), cycle.size()));
             cycle.add(decl.name());
-            diagnostics.error(call.span(), "block " + decl.name() + " contains itself: " + String.join(" → ", cycle));
+            error(call.span(), "block " + decl.name() + " contains itself: " + String.join(" → ", cycle));
+            return null;
+        }
+        if (++instances > Limits.MAX_BLOCK_INSTANCES) {
+            if (instances == Limits.MAX_BLOCK_INSTANCES + 1) { // once, not for every block past the limit
+                error(
+                        call.span(),
+                        "a model holds at most " + Limits.MAX_BLOCK_INSTANCES + " block instances;"
+                                + " this one passes that here (are its repeat counts far larger than intended?)");
+            }
             return null;
         }
         ModuleInstance m = ModuleInstance.create(decl.name(), prefix);
@@ -217,7 +272,7 @@ public final class ModelCompiler {
             Ast.Param target;
             if (a.name() == null) {
                 if (position >= params.size()) {
-                    diagnostics.error(
+                    error(
                             a.span(),
                             decl.name() + " takes " + params.size() + " parameter" + (params.size() == 1 ? "" : "s")
                                     + " but more arguments were given");
@@ -231,7 +286,7 @@ public final class ModelCompiler {
                         .findFirst()
                         .orElse(null);
                 if (target == null) {
-                    diagnostics.error(
+                    error(
                             a.span(),
                             decl.name() + " has no parameter '" + a.name() + "'"
                                     + Suggestions.didYouMean(
@@ -242,7 +297,7 @@ public final class ModelCompiler {
                 }
             }
             if (out.containsKey(target.name())) {
-                diagnostics.error(a.span(), decl.name() + ": parameter '" + target.name() + "' given twice");
+                error(a.span(), decl.name() + ": parameter '" + target.name() + "' given twice");
                 ok = false;
                 continue;
             }
@@ -268,7 +323,7 @@ public final class ModelCompiler {
                     out.put(p.name(), v);
                 }
             } else {
-                diagnostics.error(span, decl.name() + " is missing parameter '" + p.name() + ": " + p.type() + "'");
+                error(span, decl.name() + " is missing parameter '" + p.name() + ": " + p.type() + "'");
                 ok = false;
             }
         }
@@ -293,14 +348,12 @@ public final class ModelCompiler {
                         ? v
                         : null;
             default -> {
-                diagnostics.error(
-                        p.span(), "unknown parameter type '" + p.type() + "' (int, float, bool, string, shape)");
+                error(p.span(), "unknown parameter type '" + p.type() + "' (int, float, bool, string, shape)");
                 yield CompileValue.POISON;
             }
         };
         if (result == null) {
-            diagnostics.error(
-                    span, block + ": parameter '" + p.name() + "' is " + p.type() + " but got " + v.describe());
+            error(span, block + ": parameter '" + p.name() + "' is " + p.type() + " but got " + v.describe());
             return null;
         }
         return result instanceof CompileValue.Poison ? null : result;
@@ -332,10 +385,18 @@ public final class ModelCompiler {
                         CompileValue count = constants.eval(s.repeat(), scope);
                         if (!(count instanceof CompileValue.IntV n) || n.value() < 0) {
                             if (!(count instanceof CompileValue.Poison)) {
-                                diagnostics.error(
+                                error(
                                         s.repeat().span(),
                                         "repeat count must be a non-negative int, got " + count.describe());
                             }
+                            continue;
+                        }
+                        if (n.value() > Limits.MAX_BLOCK_INSTANCES) {
+                            error(
+                                    s.repeat().span(),
+                                    "repeat count " + n.value() + " is more blocks than a model may hold ("
+                                            + Limits.MAX_BLOCK_INSTANCES + ")");
+                            m.env().put(path, CompileValue.POISON); // reported once, here, not at each use
                             continue;
                         }
                         List<ModuleInstance> list = new ArrayList<>();
@@ -362,19 +423,18 @@ public final class ModelCompiler {
                             forward = f;
                         }
                     } else if (!(c instanceof CompileValue.Poison)) {
-                        diagnostics.error(
-                                i.condition().span(), "the condition of 'if' must be a bool, got " + c.describe());
+                        error(i.condition().span(), "the condition of 'if' must be a bool, got " + c.describe());
                     }
                 }
                 case Ast.ContractMember c -> {
                     if (!m.contracts().isEmpty()) {
-                        diagnostics.error(c.span(), m.declName() + " has more than one contract { ... }");
+                        error(c.span(), m.declName() + " has more than one contract { ... }");
                     }
                     m.contracts().add(c);
                 }
                 case Ast.ForwardMember f -> {
                     if (forward != null) {
-                        diagnostics.error(f.span(), m.declName() + " has more than one forward(...)");
+                        error(f.span(), m.declName() + " has more than one forward(...)");
                     }
                     forward = f;
                 }
@@ -390,18 +450,24 @@ public final class ModelCompiler {
         if (v instanceof CompileValue.ListV l) {
             int[] out = new int[l.items().size()];
             for (int i = 0; i < out.length; i++) {
-                if (!(l.items().get(i) instanceof CompileValue.IntV iv) || iv.value() < 0) {
-                    diagnostics.error(
+                if (!(l.items().get(i) instanceof CompileValue.IntV iv)
+                        || iv.value() < 0
+                        || iv.value() > Integer.MAX_VALUE) {
+                    error(
                             span,
-                            what + ": dimension " + i + " must be a non-negative int, got "
+                            what + ": dimension " + i + " must be an int in 0.." + Integer.MAX_VALUE + ", got "
                                     + l.items().get(i).describe());
                     return null;
                 }
-                out[i] = Math.toIntExact(iv.value());
+                out[i] = (int) iv.value();
+            }
+            if (org.tessera.engine.tensor.Shapes.boundedNumel(out) < 0) {
+                error(span, what + ": " + Arrays.toString(out) + " has more than 2^36 elements");
+                return null;
             }
             return out;
         }
-        diagnostics.error(span, what + ": a shape must be a list like [out, in], got " + v.describe());
+        error(span, what + ": a shape must be a list like [out, in], got " + v.describe());
         return null;
     }
 
@@ -447,12 +513,12 @@ public final class ModelCompiler {
         Map<String, Ast.ContractEntry> entries = new LinkedHashMap<>();
         for (Ast.ContractEntry e : c.entries()) {
             if (!CONTRACT_KEYS.contains(e.key())) {
-                diagnostics.error(
+                error(
                         e.span(),
                         "unknown contract entry '" + e.key() + "'" + Suggestions.didYouMean(e.key(), CONTRACT_KEYS)
                                 + " (entries: " + String.join(", ", new java.util.TreeSet<>(CONTRACT_KEYS)) + ")");
             } else if (entries.putIfAbsent(e.key(), e) != null) {
-                diagnostics.error(e.span(), "contract entry '" + e.key() + "' is given twice");
+                error(e.span(), "contract entry '" + e.key() + "' is given twice");
             }
         }
         String latent = role(entries.get("latent"), "latent", inputs, c.span(), true);
@@ -475,12 +541,12 @@ public final class ModelCompiler {
                 .filter(java.util.Objects::nonNull)
                 .toList()) {
             if (!used.add(r)) {
-                diagnostics.error(c.span(), "forward input '" + r + "' has two roles in the contract");
+                error(c.span(), "forward input '" + r + "' has two roles in the contract");
             }
         }
         for (String in : inputs) {
             if (!used.contains(in) && latent != null && timestep != null) {
-                diagnostics.error(
+                error(
                         c.span(),
                         m.declName() + ".forward input '" + in + "' has no role in the contract"
                                 + " (latent, timestep, label or condition)");
@@ -493,7 +559,7 @@ public final class ModelCompiler {
             if (v instanceof CompileValue.IntV i && i.value() >= 0) {
                 nullLabel = i.value();
             } else if (!(v instanceof CompileValue.Poison)) {
-                diagnostics.error(
+                error(
                         entries.get("null_label").value().span(),
                         "null_label must be a non-negative int, got " + v.describe());
             }
@@ -530,7 +596,7 @@ public final class ModelCompiler {
             if (v instanceof CompileValue.IntV i && i.value() >= 1 && i.value() <= 8) {
                 splitAxis = (int) i.value();
             } else if (!(v instanceof CompileValue.Poison)) {
-                diagnostics.error(
+                error(
                         entries.get("split_axis").value().span(),
                         "split_axis must be an axis after the batch" + " (1 or more), got " + v.describe());
             }
@@ -545,7 +611,7 @@ public final class ModelCompiler {
     private String role(Ast.ContractEntry e, String role, List<String> inputs, Span contract, boolean required) {
         if (e == null) {
             if (required) {
-                diagnostics.error(
+                error(
                         contract,
                         "the contract does not say which forward input is the " + role + ": add  " + role
                                 + " = <input name>");
@@ -559,8 +625,7 @@ public final class ModelCompiler {
         if (e instanceof Ast.Name n && n.path().size() == 1 && inputs.contains(n.dotted())) {
             return n.dotted();
         }
-        diagnostics.error(
-                e.span(), "contract: " + role + " must name a forward input (" + String.join(", ", inputs) + ")");
+        error(e.span(), "contract: " + role + " must name a forward input (" + String.join(", ", inputs) + ")");
         return null;
     }
 
@@ -573,7 +638,7 @@ public final class ModelCompiler {
             return options.get(s.value());
         }
         if (!(v instanceof CompileValue.Poison)) {
-            diagnostics.error(
+            error(
                     e.value().span(),
                     key + " must be one of "
                             + String.join(
@@ -594,7 +659,15 @@ public final class ModelCompiler {
      * {@code symbols}. Inputs without an annotation get a null shape.
      */
     public List<InputSpec> inputs(Model model, Map<String, Integer> symbols) {
-        ModuleInstance m = model.root;
+        calls.push(model.call);
+        try {
+            return inputs(model.root, symbols);
+        } finally {
+            calls.pop();
+        }
+    }
+
+    private List<InputSpec> inputs(ModuleInstance m, Map<String, Integer> symbols) {
         List<InputSpec> out = new ArrayList<>();
         if (m.forward() == null) {
             return out;
@@ -614,7 +687,7 @@ public final class ModelCompiler {
                 e = c.args().get(0).value();
             }
             if (!(e instanceof Ast.ListLit list)) {
-                diagnostics.error(e.span(), "an input shape must be a list like [B, C, H, W]");
+                error(e.span(), "an input shape must be a list like [B, C, H, W]");
                 out.add(new InputSpec(in.name(), null, dtype));
                 continue;
             }
@@ -628,12 +701,24 @@ public final class ModelCompiler {
                     shape[i] = symbols.getOrDefault(n.dotted(), -1);
                 } else {
                     CompileValue v = constants.eval(item, Scope.of(m.env()));
-                    shape[i] = v instanceof CompileValue.IntV iv ? Math.toIntExact(iv.value()) : -1;
+                    shape[i] = v instanceof CompileValue.IntV iv ? size(iv.value(), in.name(), i, item) : -1;
                 }
             }
             out.add(new InputSpec(in.name(), shape, dtype));
         }
         return out;
+    }
+
+    /** A declared size: positive and an int, else an error at the annotation (−1: not known). */
+    private int size(long value, String input, int dim, Ast.Expr item) {
+        if (value >= 1 && value <= Integer.MAX_VALUE) {
+            return (int) value;
+        }
+        error(
+                item.span(),
+                "input '" + input + "' dimension " + dim + " is " + source(item) + " = " + value
+                        + "; a size must be between 1 and " + Integer.MAX_VALUE);
+        return -1;
     }
 
     private static DType dtypeOf(String name) {
@@ -665,17 +750,20 @@ public final class ModelCompiler {
         try {
             out = l.invoke(model.root, args, new Ast.Call(List.of(model.name()), List.of(), callSpan));
         } catch (CompileError e) { // a block that cannot be called at all, e.g. one without forward(...)
-            diagnostics.error(callSpan, e.getMessage());
+            error(callSpan, e.getMessage());
             return null;
         } catch (StackOverflowError e) { // evaluation recurses once per level of nesting
-            diagnostics.error(callSpan, org.tessera.dsl.parser.TesseraParserFacade.TOO_DEEP);
+            error(callSpan, org.tessera.dsl.parser.TesseraParserFacade.TOO_DEEP);
+            return null;
+        } catch (GraphTooLargeException e) { // names the line where it was still growing
+            error(callSpan, model.name() + ": " + e.getMessage());
             return null;
         }
         if (out instanceof CompileValue.TensorV t) {
             return t.value();
         }
         if (!(out instanceof CompileValue.Poison)) {
-            diagnostics.error(callSpan, model.name() + ".forward returned " + out.describe() + ", not a tensor");
+            error(callSpan, model.name() + ".forward returned " + out.describe() + ", not a tensor");
         }
         return null;
     }
@@ -798,6 +886,9 @@ public final class ModelCompiler {
                     }
                     case Ast.For f -> {
                         CompileValue coll = scope.lookup(String.join(".", f.collection()));
+                        if (coll instanceof CompileValue.Poison) {
+                            continue; // already reported where it was made
+                        }
                         if (!(coll instanceof CompileValue.ModuleListV list)) {
                             evaluator.report(
                                     f.span(),

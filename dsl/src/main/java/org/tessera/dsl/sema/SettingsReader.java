@@ -32,7 +32,7 @@ public final class SettingsReader {
             "decoder",
             "clip_x0",
             "noise");
-    private static final Set<String> FORMATS = Set.of("tensors", "png", "grid");
+    private static final Set<String> FORMATS = Set.of("tensors", "png", "grid", "preview");
     /** The rectified-flow schedule (flow matching): not a β schedule. */
     private static final String FLOW = "flow";
 
@@ -437,6 +437,19 @@ public final class SettingsReader {
         }
     }
 
+    /** Whether the file system's encoding (the locale's) can spell {@code file}. */
+    static boolean fileNameEncodable(String file) {
+        if (file.contains("\0")) {
+            return true; // not an encoding matter: insideOutputFolder refuses it
+        }
+        try {
+            java.nio.file.Path.of(file);
+            return true;
+        } catch (java.nio.file.InvalidPathException e) {
+            return false;
+        }
+    }
+
     /** A reference to an earlier stage's result, or null after reporting what is wrong with it. */
     private String stageRef(Ast.Expr e, List<String> earlier) {
         if (e instanceof Ast.Name n && n.path().size() == 1 && earlier.contains(n.dotted())) {
@@ -455,7 +468,7 @@ public final class SettingsReader {
 
     private PipelineSettings.Output output(Ast.OutputSetting o) {
         if (!(o.value() instanceof Ast.Call c) || c.callee().size() != 1 || !FORMATS.contains(c.dotted())) {
-            diagnostics.error(o.value().span(), "an output is tensors(...), png(...) or grid(...)");
+            diagnostics.error(o.value().span(), "an output is tensors(...), png(...), grid(...) or preview(...)");
             return null;
         }
         List<String> names = new ArrayList<>();
@@ -479,6 +492,15 @@ public final class SettingsReader {
                     o.span(),
                     c.dotted() + "(...) writes a " + expectedExt + " file, but the output is named \"" + o.file()
                             + "\"");
+            return null;
+        }
+        if (!fileNameEncodable(o.file())) {
+            // Found now, not when the outputs are written after the whole computation.
+            diagnostics.error(
+                    o.span(),
+                    "output \"" + o.file() + "\" cannot be a file name in this locale's character set ("
+                            + System.getProperty("sun.jnu.encoding", "unknown")
+                            + "); use a UTF-8 locale (e.g. LANG=C.UTF-8) or an ASCII name");
             return null;
         }
         if (!insideOutputFolder(o.file())) {
@@ -552,7 +574,7 @@ public final class SettingsReader {
             Map<String, Ast.Expr> args =
                     positionalOrNamed(c, schedule.equals(FLOW) ? List.of("steps", "shift") : List.of("steps"));
             if (args != null && args.containsKey("steps")) {
-                scheduleSteps = (int) integer(args.get("steps"), "schedule steps");
+                scheduleSteps = count(args.get("steps"), "a schedule's steps", 1, Limits.MAX_SCHEDULE_STEPS);
             }
             if (args != null && args.containsKey("shift")) {
                 shift = number(args.get("shift"), "flow shift");
@@ -590,7 +612,7 @@ public final class SettingsReader {
             }
             samplerCall = new Ast.Call(c.callee(), own, c.span());
             if (args.containsKey("steps")) {
-                steps = (int) integer(args.get("steps"), "sampler steps");
+                steps = count(args.get("steps"), "sampler steps", 1, Limits.MAX_SCHEDULE_STEPS);
             }
             if (args.containsKey("spacing") && schedule.equals(FLOW)) {
                 diagnostics.error(
@@ -598,7 +620,7 @@ public final class SettingsReader {
                         "a flow schedule places its levels itself (and its shift" + " moves them); give steps = N");
             } else if (args.get("spacing") instanceof Ast.StringLit sp) {
                 spacing = sp.value();
-                Integer n = spacedSteps(spacing, scheduleSteps, sp.span());
+                Integer n = scheduleSteps < 1 ? null : spacedSteps(spacing, scheduleSteps, sp.span());
                 if (n != null && args.containsKey("steps") && n != steps) {
                     diagnostics.error(
                             sp.span(),
@@ -618,9 +640,7 @@ public final class SettingsReader {
                     "sampler must be a sampler call such as ddim(steps = 50, eta = 0.0),"
                             + " ddpm(steps = 250) or euler(steps = 20)");
         }
-        if (scheduleSteps < 1) {
-            diagnostics.error(s.get("schedule").span(), "a schedule needs at least 1 step, got " + scheduleSteps);
-        } else if (steps < 1 || steps > scheduleSteps) {
+        if (scheduleSteps >= 1 && steps >= 1 && steps > scheduleSteps) {
             diagnostics.error(
                     s.containsKey("sampler") ? s.get("sampler").span() : span,
                     "sampler steps must be in 1.." + scheduleSteps + ", got " + steps);
@@ -731,6 +751,27 @@ public final class SettingsReader {
             out.put(name, a.value());
         }
         return out;
+    }
+
+    /**
+     * An integer setting that sizes work or memory, in {@code min..max}; out of range (a typo such
+     * as 10000000 steps would otherwise run for hours or exhaust memory) it is an error here, and
+     * the result is 0, which later checks pass over rather than report again.
+     */
+    private int count(Ast.Expr e, String what, int min, int max) {
+        int before = diagnostics.errorCount();
+        long n = integer(e, what);
+        if (diagnostics.errorCount() > before) {
+            return 0;
+        }
+        if (n < min || n > max) {
+            diagnostics.error(
+                    e.span(),
+                    what + " must be in " + min + ".." + String.format(java.util.Locale.ROOT, "%,d", max) + ", got "
+                            + n);
+            return 0;
+        }
+        return (int) n;
     }
 
     private long integer(Ast.Expr e, String what) {

@@ -1,6 +1,7 @@
 package org.tessera.dsl.sema;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,7 +16,7 @@ import org.tessera.dsl.pipeline.PipelineSettings;
 
 /** Pipeline settings: what is accepted, the defaults, and the errors at the setting. */
 class SettingsReaderTest {
-    private final Diagnostics diagnostics = new Diagnostics();
+    private Diagnostics diagnostics = new Diagnostics();
 
     private SettingsReader.Result read(String settings, Map<String, String> overrides) {
         String text = "pipeline p {\n    model = M()\n    weights = random()\n" + settings
@@ -80,7 +81,23 @@ class SettingsReaderTest {
     @Test
     void anEmptyScheduleIsNotAStepRange() {
         assertNull(read("    schedule = linear(0)\n"));
-        assertTrue(diagnostics.render().contains("a schedule needs at least 1 step, got 0"), diagnostics.render());
+        String text = diagnostics.render();
+        assertTrue(text.contains("p.tess:4:23: error: a schedule's steps must be in 1..100,000, got 0"), text);
+        assertFalse(text.contains("sampler steps"), text); // not a second error about the sampler
+    }
+
+    @Test
+    void absurdCountsAreErrorsAtTheirPlaceNotTruncated() {
+        // 2^32 + 1 once became 1 through an int cast; 10^9 steps would run for days.
+        assertNull(read("    schedule = linear(4294967297)\n"));
+        assertTrue(diagnostics.render().contains("a schedule's steps must be in 1..100,000, got 4294967297"));
+        diagnostics = new Diagnostics();
+        assertNull(read("    sampler = ddim(steps = 1000000000)\n"));
+        assertTrue(
+                diagnostics
+                        .render()
+                        .contains("p.tess:4:28: error: sampler steps must be in 1..100,000, got 1000000000"),
+                diagnostics.render());
     }
 
     @Test

@@ -82,6 +82,6 @@ public final class CompiledGraph {
     @Override
     public String toString() {
         return "CompiledGraph[" + graph.nodes().size() + " nodes on " + backend.name() + ", slab "
-                + Planner.bytes(plan.slabBytes()) + "]";
+                + org.tessera.engine.tensor.ByteSizes.format(plan.slabBytes()) + "]";
     }
 }

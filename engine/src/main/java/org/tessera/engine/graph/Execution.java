@@ -64,7 +64,7 @@ public final class Execution implements AutoCloseable {
             } else {
                 slabAlloc = memory.allocate(
                         Math.max(plan.slabBytes(), MemoryPlan.ALIGNMENT),
-                        "the memory plan (" + Planner.bytes(plan.slabBytes()) + ")");
+                        "the memory plan (" + org.tessera.engine.tensor.ByteSizes.format(plan.slabBytes()) + ")");
                 slab = slabAlloc.segment();
             }
             Tensor[] tensors = new Tensor[g.nextValueId()];

@@ -28,6 +28,12 @@ public final class GraphBuilder {
     private int nextId;
     private String location;
 
+    /**
+     * The most nodes one graph may have. DiT-XL/2 has a few thousand; a million means a loop or
+     * repeat count gone wrong, and is refused before it takes minutes and gigabytes to build.
+     */
+    public static final int MAX_NODES = 1 << 20;
+
     public GraphBuilder() {}
 
     /** Tags the nodes built from now on with a source location, e.g. {@code dit.tess:12:5}, for messages. */
@@ -71,6 +77,8 @@ public final class GraphBuilder {
             type = op.infer(operands);
         } catch (ShapeMismatchException e) {
             throw new ShapeMismatchException(e.getMessage() + where());
+        } catch (ArithmeticException e) { // a shape rule's exact arithmetic overflowed an int
+            throw new ShapeMismatchException(op.kind() + ": a size overflows (" + e.getMessage() + ")" + where());
         }
         return add(op, operands, type.shape(), type.dtype());
     }
@@ -288,6 +296,8 @@ public final class GraphBuilder {
             return make.get();
         } catch (ShapeMismatchException e) {
             throw new ShapeMismatchException(e.getMessage() + where());
+        } catch (ArithmeticException e) { // a shape rule's exact arithmetic overflowed an int
+            throw new ShapeMismatchException("a size overflows (" + e.getMessage() + ")" + where());
         }
     }
 
@@ -312,6 +322,14 @@ public final class GraphBuilder {
     // ---------------------------------------------------------------- helpers
 
     private Value add(Op op, List<Value> operands, int[] shape, DType dtype) {
+        if (nodes.size() >= MAX_NODES) {
+            throw new GraphTooLargeException("the graph grows past " + MAX_NODES + " nodes" + where()
+                    + "; a loop or repeat count is likely far larger than intended");
+        }
+        if (Shapes.boundedNumel(shape) < 0) {
+            throw new ShapeMismatchException(op.kind() + ": the result " + Shapes.toString(shape)
+                    + " has more than 2^36" + " elements" + where());
+        }
         Value out = new Value(nextId++, shape, dtype);
         nodes.add(new Node(op, operands, out, location));
         defined.put(out.id(), out);

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.backend.PackedMatrix;
+import org.tessera.engine.tensor.ByteSizes;
 
 /**
  * Compiles a {@link Graph} for a {@link Backend}: runs the passes, packs the linear weights and
@@ -94,8 +95,8 @@ public final class Planner {
                 Locale.ROOT,
                 "memory: %d buffers in a %s slab (%s without reuse)",
                 plan.buffers(),
-                bytes(plan.slabBytes()),
-                bytes(plan.unsharedBytes())));
+                ByteSizes.format(plan.slabBytes()),
+                ByteSizes.format(plan.unsharedBytes())));
         return new CompiledGraph(g, backend, plan, packed, placed, log);
     }
 
@@ -133,7 +134,7 @@ public final class Planner {
             }
         }
         log.add("constants: " + placed.size() + " copied to "
-                + backend.memory().device().shortName() + " (" + bytes(bytes) + ")");
+                + backend.memory().device().shortName() + " (" + ByteSizes.format(bytes) + ")");
         return Map.copyOf(placed);
     }
 
@@ -179,21 +180,8 @@ public final class Planner {
         }
         if (!packed.isEmpty()) {
             log.add("weights: packed " + packed.size() + " linear weight" + (packed.size() == 1 ? "" : "s") + " ("
-                    + bytes(bytes) + ")");
+                    + ByteSizes.format(bytes) + ")");
         }
         return Map.copyOf(packed);
-    }
-
-    static String bytes(long b) {
-        if (b < 1 << 10) {
-            return b + " B";
-        }
-        if (b < 1 << 20) {
-            return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
-        }
-        if (b < 1L << 30) {
-            return String.format(Locale.ROOT, "%.1f MiB", b / (1024.0 * 1024));
-        }
-        return String.format(Locale.ROOT, "%.2f GiB", b / (1024.0 * 1024 * 1024));
     }
 }

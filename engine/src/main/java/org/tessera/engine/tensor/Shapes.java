@@ -6,6 +6,27 @@ import java.util.Arrays;
 public final class Shapes {
     private Shapes() {}
 
+    /**
+     * The most elements a graph value may have: 2^36 (256 GiB of f32). Far beyond any machine this
+     * runs on, and low enough that byte counts and sums of a graph's buffers cannot overflow a long.
+     */
+    public static final long MAX_ELEMENTS = 1L << 36;
+
+    /**
+     * Product of the dimensions, or −1 when it exceeds {@link #MAX_ELEMENTS} (the dimensions are
+     * ints, so the product is formed without overflow: each partial product stays under 2^36·2^31).
+     */
+    public static long boundedNumel(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+            if (n > MAX_ELEMENTS) {
+                return -1;
+            }
+        }
+        return n;
+    }
+
     /** Product of the dimensions; 1 for a scalar shape. */
     public static long numel(int[] shape) {
         long n = 1;

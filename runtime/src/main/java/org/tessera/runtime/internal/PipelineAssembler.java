@@ -16,14 +16,17 @@ import org.tessera.engine.device.ComputeDevice;
 import org.tessera.engine.device.DeviceChoice;
 import org.tessera.engine.device.DeviceUnavailableException;
 import org.tessera.engine.device.Devices;
+import org.tessera.engine.device.MemoryBudget;
 import org.tessera.engine.device.Precision;
 import org.tessera.engine.diffusion.ClassifierFreeGuidance;
 import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.MemoryEstimate;
 import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
 import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.io.WeightBinding;
 import org.tessera.engine.io.WeightsFormatException;
+import org.tessera.engine.tensor.ByteSizes;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
@@ -67,6 +70,34 @@ public final class PipelineAssembler {
                 closeQuietly(device);
             }
         }
+    }
+
+    /**
+     * Refuses a plan whose weights and buffers cannot fit the memory available, before any of it
+     * is allocated: the model is lowered once on shape-only placeholder weights and estimated.
+     */
+    private static void requireMemory(
+            ModelDefinition model, List<String> inputNames, Map<String, DType> dtypes, Map<String, int[]> shapes) {
+        GraphBuilder g = new GraphBuilder();
+        List<Value> inputs = new ArrayList<>();
+        for (String in : inputNames) {
+            inputs.add(g.input(in, dtypes.get(in), shapes.get(in)));
+        }
+        g.output("out", model.lower(g, inputs, WeightBinding.placeholders()));
+        MemoryEstimate e = MemoryEstimate.of(g.build());
+        MemoryBudget.require(
+                e.totalBytes(),
+                model.span() + ": " + model.name() + " at " + describe(inputNames, shapes) + " (weights "
+                        + ByteSizes.format(e.constantBytes()) + ", buffers " + ByteSizes.format(e.bufferBytes())
+                        + ")");
+    }
+
+    private static String describe(List<String> names, Map<String, int[]> shapes) {
+        StringBuilder sb = new StringBuilder();
+        for (String n : names) {
+            sb.append(sb.isEmpty() ? "" : ", ").append(n).append(' ').append(java.util.Arrays.toString(shapes.get(n)));
+        }
+        return sb.toString();
     }
 
     /** One model stage: its weights bound and checked, its inputs sized, its first plan compiled. */
@@ -211,6 +242,9 @@ public final class PipelineAssembler {
             }
             List<String> inputNames = specs.stream().map(ModelInput::name).toList();
             ModelPlans plans = new ModelPlans(inputShapes -> {
+                if (!device.onGpu()) { // a GPU's own memory is checked by its allocator, with the size
+                    requireMemory(model, inputNames, dtypes, inputShapes);
+                }
                 GraphBuilder g = new GraphBuilder();
                 List<Value> inputs = new ArrayList<>();
                 for (String in : inputNames) {
