@@ -2,6 +2,8 @@ package org.tessera.engine.io;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,21 +12,35 @@ import org.tessera.engine.tensor.Tensor;
 
 /**
  * Writes samples in [−1, 1] as 8-bit PNG: x ↦ round((x + 1)/2 · 255), clamped. Three channels
- * are RGB, one is grey; other channel counts (e.g. 4-channel latents) show their first three.
+ * are RGB, one is grey; any other count (e.g. 4-channel latents) shows each channel as a grey
+ * tile, side by side. Written through an {@link OutputSet}: whole files, or none.
  */
 public final class ImageOutput {
     private static final int PAD = 2;
+
+    static {
+        // ImageIO caches streams in temporary files of java.io.tmpdir, which an interrupted run
+        // would leave behind; PNGs of samples are small enough to encode in memory.
+        ImageIO.setUseCache(false);
+    }
 
     private ImageOutput() {}
 
     /** One PNG per sample: {@code name.png} becomes {@code name-0.png}, {@code name-1.png}, … */
     public static List<Path> perSample(Tensor samples, Path file) throws IOException {
+        try (OutputSet set = OutputSet.open()) {
+            perSample(samples, file, set);
+            return set.commit();
+        }
+    }
+
+    /** {@link #perSample(Tensor, Path)} into {@code set}: the files appear when it commits. */
+    public static List<Path> perSample(Tensor samples, Path file, OutputSet set) throws IOException {
         List<Path> written = new ArrayList<>();
         String base = file.getFileName().toString().replaceFirst("\\.png$", "");
         for (int i = 0; i < samples.size(0); i++) {
             Path p = file.resolveSibling(base + "-" + i + ".png");
-            BufferedImage img = image(samples.select(0, i));
-            AtomicFiles.write(p, out -> ImageIO.write(img, "png", out));
+            write(image(samples.select(0, i)), p, set);
             written.add(p);
         }
         return written;
@@ -32,36 +48,76 @@ public final class ImageOutput {
 
     /** All samples tiled in a near-square grid with a 2-pixel gap. */
     public static Path grid(Tensor samples, Path file) throws IOException {
+        try (OutputSet set = OutputSet.open()) {
+            grid(samples, file, set);
+            set.commit();
+            return file;
+        }
+    }
+
+    /** {@link #grid(Tensor, Path)} into {@code set}: the file appears when it commits. */
+    public static Path grid(Tensor samples, Path file, OutputSet set) throws IOException {
         int n = samples.size(0);
-        int h = samples.size(2);
-        int w = samples.size(3);
+        if (n == 0) {
+            throw new IllegalArgumentException("grid " + file.getFileName() + ": no samples to tile");
+        }
+        List<BufferedImage> tiles = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            tiles.add(image(samples.select(0, i)));
+        }
+        int h = tiles.get(0).getHeight();
+        int w = tiles.get(0).getWidth(); // several tiles wide when each channel is shown
         int cols = (int) Math.ceil(Math.sqrt(n));
         int rows = (n + cols - 1) / cols;
         BufferedImage grid =
                 new BufferedImage(cols * (w + PAD) + PAD, rows * (h + PAD) + PAD, BufferedImage.TYPE_INT_RGB);
         for (int i = 0; i < n; i++) {
-            BufferedImage tile = image(samples.select(0, i));
-            grid.getGraphics().drawImage(tile, PAD + (i % cols) * (w + PAD), PAD + (i / cols) * (h + PAD), null);
+            grid.getGraphics()
+                    .drawImage(tiles.get(i), PAD + (i % cols) * (w + PAD), PAD + (i / cols) * (h + PAD), null);
         }
-        AtomicFiles.write(file, out -> ImageIO.write(grid, "png", out));
+        write(grid, file, set);
         return file;
     }
 
-    /** One [C, H, W] sample as an image. */
+    private static void write(BufferedImage image, Path file, OutputSet set) throws IOException {
+        Path tmp = set.stage(file);
+        try (OutputStream out = Files.newOutputStream(tmp)) {
+            if (!ImageIO.write(image, "png", out)) {
+                throw new IOException("cannot write " + file + ": this Java has no PNG writer");
+            }
+        }
+    }
+
+    /**
+     * One [C, H, W] sample as an image: grey for one channel, RGB for three, and otherwise every
+     * channel as a grey tile, side by side with a 2-pixel gap (4-channel latents thus show each
+     * channel; {@link LatentPreview} gives them approximate colours instead).
+     */
     static BufferedImage image(Tensor chw) {
         int c = chw.size(0);
         int h = chw.size(1);
         int w = chw.size(2);
-        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                int r = to8(chw.getFloat(0, y, x));
-                int g = c >= 3 ? to8(chw.getFloat(1, y, x)) : r;
-                int b = c >= 3 ? to8(chw.getFloat(2, y, x)) : r;
-                img.setRGB(x, y, (r << 16) | (g << 8) | b);
+        if (c == 1 || c == 3) {
+            BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    int r = to8(chw.getFloat(0, y, x));
+                    int g = c == 3 ? to8(chw.getFloat(1, y, x)) : r;
+                    int b = c == 3 ? to8(chw.getFloat(2, y, x)) : r;
+                    img.setRGB(x, y, (r << 16) | (g << 8) | b);
+                }
+            }
+            return img;
+        }
+        BufferedImage strip = new BufferedImage(c * (w + PAD) - PAD, h, BufferedImage.TYPE_INT_RGB);
+        for (int ch = 0; ch < c; ch++) {
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    strip.setRGB(ch * (w + PAD) + x, y, to8(chw.getFloat(ch, y, x)) * 0x010101);
+                }
             }
         }
-        return img;
+        return strip;
     }
 
     static int to8(float v) {

@@ -6,9 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Map;
@@ -16,11 +14,10 @@ import java.util.SequencedMap;
 import org.tessera.engine.tensor.Tensor;
 
 /**
- * Writes tensors and string metadata as a safetensors file, atomically: the bytes go to a
- * temporary file in the target's directory, which is forced to disk and then renamed over the
- * target with {@link StandardCopyOption#ATOMIC_MOVE}. A crash or error therefore leaves either
- * the old file or the complete new one, never a half-written file, and the temporary file is
- * removed on failure.
+ * Writes tensors and string metadata as a safetensors file, atomically: the bytes go to a hidden
+ * temporary file in the target's directory, forced to disk and then renamed over the target (see
+ * {@link OutputSet}). An error or an interrupt therefore leaves either the old file or the
+ * complete new one, never a half-written file, and no temporary file.
  *
  * <p>Tensors are stored in map order, each in row-major order as its own dtype (strided views
  * are made contiguous first). The header is padded with spaces to a multiple of 8 bytes so the
@@ -38,56 +35,52 @@ public final class SafetensorsWriter {
     }
 
     /**
-     * Writes {@code tensors} and {@code metadata} to {@code path}, replacing any existing file.
+     * Writes {@code tensors} and {@code metadata} to {@code path}, replacing any existing file; the
+     * file appears whole or not at all.
      *
      * @throws IOException naming {@code path} if it cannot be written
      * @throws IllegalArgumentException if a tensor is named {@code __metadata__}
      */
     public static void write(Path path, SequencedMap<String, Tensor> tensors, Map<String, String> metadata)
             throws IOException {
+        try (OutputSet set = OutputSet.open()) {
+            write(path, tensors, metadata, set);
+            set.commit();
+        }
+    }
+
+    /**
+     * Writes {@code tensors} and {@code metadata} as {@code path} into {@code set}: the file
+     * appears when the set commits, together with the set's other files.
+     *
+     * @throws IOException naming {@code path} if it cannot be written
+     * @throws IllegalArgumentException if a tensor is named {@code __metadata__}
+     */
+    public static void write(
+            Path path, SequencedMap<String, Tensor> tensors, Map<String, String> metadata, OutputSet set)
+            throws IOException {
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
             e.getValue().requireHost("write '" + e.getKey() + "'");
         }
         byte[] header = header(tensors, metadata);
-        Path target = path.toAbsolutePath();
-        Path dir = target.getParent();
-        Path tmp;
-        try {
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
-        } catch (IOException e) {
-            throw new IOException(
-                    "cannot write safetensors file " + path + ": cannot create a temporary file in " + dir + " (" + e
-                            + ")",
-                    e);
-        }
-        boolean done = false;
-        try {
-            try (FileChannel out =
-                    FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer length =
-                        ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
-                writeFully(out, length);
-                writeFully(out, ByteBuffer.wrap(header));
-                for (Tensor t : tensors.values()) {
-                    Tensor c = t.contiguous();
-                    long bytes = c.numel() * c.dtype().byteSize();
-                    MemorySegment data = c.storage().asSlice(c.byteOffset(), bytes);
-                    for (long off = 0; off < bytes; off += CHUNK) {
-                        writeFully(
-                                out,
-                                data.asSlice(off, Math.min(CHUNK, bytes - off)).asByteBuffer());
-                    }
+        Path tmp = set.stage(path);
+        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer length =
+                    ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
+            writeFully(out, length);
+            writeFully(out, ByteBuffer.wrap(header));
+            for (Tensor t : tensors.values()) {
+                Tensor c = t.contiguous();
+                long bytes = c.numel() * c.dtype().byteSize();
+                MemorySegment data = c.storage().asSlice(c.byteOffset(), bytes);
+                for (long off = 0; off < bytes; off += CHUNK) {
+                    writeFully(
+                            out, data.asSlice(off, Math.min(CHUNK, bytes - off)).asByteBuffer());
                 }
-                out.force(true);
             }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            done = true;
+            out.force(true);
         } catch (IOException e) {
             throw new IOException("cannot write safetensors file " + path + ": " + e, e);
-        } finally {
-            if (!done) {
-                Files.deleteIfExists(tmp);
-            }
         }
     }
 

@@ -129,8 +129,9 @@ class SafetensorsTest {
     }
 
     @Test
-    void unwritablePathIsNamed() {
-        Path p = dir.resolve("no/such/dir/out.safetensors");
+    void unwritablePathIsNamed() throws IOException {
+        // Missing folders are made; a file where a folder should be cannot be.
+        Path p = Files.writeString(dir.resolve("a-file"), "").resolve("out.safetensors");
         IOException e = assertThrows(
                 IOException.class,
                 () -> SafetensorsWriter.write(p, new LinkedHashMap<>(Map.of("x", Tensor.of(new float[] {1}, 1)))));

@@ -12,10 +12,12 @@ import java.util.Map;
 import java.util.SequencedMap;
 import org.tessera.dsl.pipeline.PipelineSettings;
 import org.tessera.engine.io.ImageOutput;
+import org.tessera.engine.io.LatentPreview;
+import org.tessera.engine.io.OutputSet;
 import org.tessera.engine.io.SafetensorsWriter;
 import org.tessera.engine.tensor.Tensor;
 
-/** Writes a pipeline's outputs; every file appears whole or not at all. */
+/** Writes a pipeline's outputs: all of them appear, each whole, or none. */
 public final class OutputWriter {
     private OutputWriter() {}
 
@@ -38,7 +40,10 @@ public final class OutputWriter {
         }
     }
 
-    /** Writes every output from {@code results} (by name) under {@code outDir}; returns the files. */
+    /**
+     * Writes every output from {@code results} (by name) under {@code outDir}; returns the files.
+     * They appear together, when the last is written, or not at all (see {@link OutputSet}).
+     */
     public static List<Path> write(
             List<PipelineSettings.Output> outputs,
             Map<String, Tensor> results,
@@ -46,28 +51,44 @@ public final class OutputWriter {
             Map<String, String> metadata)
             throws IOException {
         checkWritable(outDir);
-        List<Path> written = new ArrayList<>();
-        for (PipelineSettings.Output o : outputs) {
-            Path file = outDir.resolve(o.file()).normalize();
-            if (!file.startsWith(outDir.normalize())) { // the compiler refuses such names; never write there
-                throw new IOException("output " + o.file() + " is outside the output folder " + outDir);
-            }
-            switch (o.format()) {
-                case "tensors" -> {
-                    SequencedMap<String, Tensor> named = new LinkedHashMap<>();
-                    for (String n : o.names()) {
-                        named.put(n, results.get(n));
-                    }
-                    Files.createDirectories(file.toAbsolutePath().getParent());
-                    SafetensorsWriter.write(file, named, metadata);
-                    written.add(file);
+        try (OutputSet set = OutputSet.open()) {
+            for (PipelineSettings.Output o : outputs) {
+                Path file = outDir.resolve(o.file()).normalize();
+                if (!file.startsWith(outDir.normalize())) { // the compiler refuses such names; never write there
+                    throw new IOException("output " + o.file() + " is outside the output folder " + outDir);
                 }
-                case "png" -> written.addAll(ImageOutput.perSample(image(results, o), file));
-                case "grid" -> written.add(ImageOutput.grid(image(results, o), file));
-                default -> throw new IllegalStateException("unknown output format " + o.format());
+                switch (o.format()) {
+                    case "tensors" -> {
+                        SequencedMap<String, Tensor> named = new LinkedHashMap<>();
+                        for (String n : o.names()) {
+                            named.put(n, results.get(n));
+                        }
+                        SafetensorsWriter.write(file, named, metadata, set);
+                    }
+                    case "png" -> ImageOutput.perSample(image(results, o), file, set);
+                    case "grid" -> ImageOutput.grid(image(results, o), file, set);
+                    case "preview" -> ImageOutput.grid(latentPreview(results, o), file, set);
+                    default -> throw new IllegalStateException("unknown output format " + o.format());
+                }
             }
+            List<Path> written = new ArrayList<>();
+            for (Path p : set.commit()) { // as the caller named them, not absolute
+                written.add(outDir.resolve(outDir.toAbsolutePath().normalize().relativize(p))
+                        .normalize());
+            }
+            return written;
         }
-        return written;
+    }
+
+    private static Tensor latentPreview(Map<String, Tensor> results, PipelineSettings.Output o) {
+        Tensor t = image(results, o);
+        if (t.size(1) != 4) {
+            throw new IllegalArgumentException(o.span() + ": preview("
+                    + o.names().get(0)
+                    + ") shows 4-channel Stable Diffusion VAE latents, got " + java.util.Arrays.toString(t.shape())
+                    + "; grid(...) shows any tensor");
+        }
+        return LatentPreview.rgb(t);
     }
 
     private static Tensor image(Map<String, Tensor> results, PipelineSettings.Output o) {
