@@ -35,6 +35,7 @@ final class CheckCommand implements java.util.concurrent.Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (!report.messages().isEmpty()) {
             err.print(report.rendered());
+            err.flush(); // print() does not flush, and with no errors the summary goes to stdout
         }
         int errors = report.errors();
         int warnings = report.warnings();

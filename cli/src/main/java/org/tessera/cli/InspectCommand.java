@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import org.tessera.engine.io.SafetensorsReader;
+import org.tessera.engine.io.WeightsFormatException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -24,9 +25,17 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
     Path file;
 
     @Override
-    public Integer call() throws java.io.IOException {
+    public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+        SafetensorsReader opened;
+        try {
+            opened = SafetensorsReader.open(file);
+        } catch (java.io.IOException | WeightsFormatException e) {
+            // A bad input file, as when run meets it in a script: exit 2, like a compile error.
+            spec.commandLine().getErr().println("tessera: error: " + TesseraCommand.describe(e));
+            return TesseraCommand.EXIT_USAGE;
+        }
+        try (SafetensorsReader r = opened) {
             int width = r.names().stream().mapToInt(String::length).max().orElse(4);
             long total = 0;
             for (String name : r.names()) {

@@ -17,6 +17,20 @@ final class Progress implements StepCallback {
     private long firstDone;
     private String label = "sampling";
 
+    /**
+     * Whether stderr is a terminal, where the bar can be redrawn in place: the launcher says so
+     * with {@code -Dtessera.progress=bar|lines} (it filters stderr through a pipe, so Java cannot
+     * tell); otherwise the console decides.
+     */
+    static boolean onTerminal() {
+        String mode = System.getProperty("tessera.progress");
+        if (mode != null) {
+            return mode.equals("bar");
+        }
+        java.io.Console console = System.console();
+        return console != null && console.isTerminal();
+    }
+
     Progress(PrintWriter err, boolean terminal) {
         this.err = err;
         this.terminal = terminal;

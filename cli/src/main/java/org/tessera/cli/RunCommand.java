@@ -56,7 +56,7 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
                     Sizes.flops(p.graph().flops()),
                     Sizes.bytes(p.graph().bufferBytes()));
             long s = seed != null ? seed : p.defaultSeed();
-            List<Path> files = p.execute(out, s, new Progress(err, System.console() != null));
+            List<Path> files = p.execute(out, s, new Progress(err, Progress.onTerminal()));
             err.printf(Locale.ROOT, "done in %.2fs%n", (System.nanoTime() - compiled) / 1e9);
             for (Path f : files) {
                 outWriter.println(f);

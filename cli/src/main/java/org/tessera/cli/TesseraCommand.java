@@ -39,7 +39,12 @@ public final class TesseraCommand implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        int code = execute(args, out, err);
+        out.flush(); // autoflush covers println only; a command's last print() must not be lost
+        err.flush();
+        System.exit(code);
     }
 
     /** Runs the command line with the given streams and returns the exit code (for tests and embedding). */
@@ -63,12 +68,23 @@ public final class TesseraCommand implements Runnable {
                     ? EXIT_USAGE
                     : EXIT_RUNTIME;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError | StackOverflowError e) { // picocli hands errors on; they end here, as one line
+            if (System.getenv("TESSERA_DEBUG") != null) {
+                e.printStackTrace(err);
+            }
+            err.println("tessera: error: " + describe(e));
+            return EXIT_RUNTIME;
+        }
     }
 
-    private static String describe(Throwable e) {
+    static String describe(Throwable e) {
         if (e instanceof OutOfMemoryError) {
             return "out of memory: " + e.getMessage() + " (give the JVM more with TESSERA_JAVA_OPTS=-Xmx…)";
+        }
+        if (e instanceof StackOverflowError) {
+            return "nested too deeply to run (the stack overflowed)";
         }
         if (e instanceof java.nio.file.NoSuchFileException n) {
             return "no such file: " + n.getFile();

@@ -123,10 +123,22 @@ class CliRunCheckInspectTest {
         Path cut = tmp.resolve("cut.safetensors");
         Files.write(cut, Arrays.copyOf(all, all.length / 2));
         CliRun r = run("inspect", cut.toString());
-        assertEquals(1, r.code());
+        assertEquals(2, r.code());
         assertTrue(r.err().startsWith("tessera: error: "), r.err());
         assertTrue(r.err().contains("cut.safetensors"), r.err());
         assertFalse(r.err().contains("\tat "), r.err());
+        // run meets the same file in a script: the same exit code, the message at the script's line
+        Path script = tmp.resolve("cut.tess");
+        Files.writeString(
+                script,
+                "import \"dit.tess\"\npipeline p {\n"
+                        + "    model = DiT(input_size = 8, patch_size = 2, hidden_size = 64, depth = 2, num_heads = 4, num_classes = 10)\n"
+                        + "    weights = \"cut.safetensors\"\n    output \"s.safetensors\" = tensors(samples)\n}\n");
+        CliRun ran =
+                run("run", script.toString(), "--out", tmp.resolve("cut-out").toString());
+        assertEquals(2, ran.code(), ran.err());
+        assertTrue(ran.err().contains(script + ":4:15: error: cannot load weights: "), ran.err());
+        assertTrue(run("inspect", tmp.resolve("missing.safetensors").toString()).code() == 2);
     }
 
     @Test
