@@ -154,7 +154,9 @@ class CliRunCheckInspectTest {
         Path out = tmp.resolve("nan-out");
         CliRun r = run("run", script.toString(), "--out", out.toString(), "--threads", "1");
         assertEquals(1, r.code(), r.err());
-        assertTrue(r.err().contains("tessera: error: ddim: step 0 of 3 (timestep 999) produced"), r.err());
+        assertTrue(
+                r.err().contains("tessera: error: " + script + ":5:15: ddim: step 0 of 3 (timestep 999) produced"),
+                r.err());
         assertFalse(r.err().contains("\tat "), r.err());
         assertFalse(Files.exists(out.resolve("s.safetensors")));
     }

@@ -82,8 +82,10 @@ final class Checker {
                     SettingsReader.Result s =
                             new SettingsReader(d, f.toAbsolutePath().getParent(), Map.of()).read(pd);
                     if (s != null) {
-                        for (Ast.Call model : s.models().values()) {
-                            checkModel(mc, mc.instantiate(model), model.span(), d);
+                        for (Map.Entry<String, Ast.Call> model : s.models().entrySet()) {
+                            ModelCompiler.Model m = mc.instantiate(model.getValue());
+                            checkModel(mc, m, model.getValue().span(), d);
+                            checkClasses(m, s.settings(), model.getKey(), d);
                         }
                         for (Map.Entry<String, Ast.Call> e : s.samplers().entrySet()) {
                             boolean flow = s.settings().stages().stream()
@@ -97,6 +99,27 @@ final class Checker {
                     }
                 }
                 default -> {}
+            }
+        }
+    }
+
+    /** A sample stage's classes lie in 0..num_classes−1 of its model (run checks this too). */
+    private static void checkClasses(
+            ModelCompiler.Model m, org.tessera.dsl.pipeline.PipelineSettings settings, String stage, Diagnostics d) {
+        if (m == null || !(m.constant("num_classes") instanceof Long n)) {
+            return;
+        }
+        for (org.tessera.dsl.pipeline.PipelineSettings.Stage st : settings.stages()) {
+            if (st instanceof org.tessera.dsl.pipeline.PipelineSettings.SampleStage ss
+                    && ss.name().equals(stage)) {
+                for (long c : ss.sampling().classes()) {
+                    if (c < 0 || n > 0 && c >= n) {
+                        d.error(
+                                ss.sampling().classesSpan(),
+                                "class " + c + " is outside 0.." + (n - 1) + " of " + m.name());
+                        return;
+                    }
+                }
             }
         }
     }

@@ -267,6 +267,11 @@ class MalformedScriptsTest {
                                 "x = \"x\""),
                         "3:16: error: expand: the result [2, 4, 100000, 100000] has more than 2^36 elements"),
                 Arguments.of(
+                        "a class the model does not have",
+                        "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16, num_classes = 10)\n"
+                                + "    weights = random()\n    classes = [3, 10]\n    output \"s.png\" = png(samples)\n}\n",
+                        "5:15: error: class 10 is outside 0..9 of DiT"),
+                Arguments.of(
                         "weights that are a folder",
                         "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16)\n"
                                 + "    weights = \".\"\n    output \"s.png\" = png(samples)\n}\n",

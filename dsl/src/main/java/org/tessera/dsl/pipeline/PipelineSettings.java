@@ -115,6 +115,8 @@ public record PipelineSettings(
      * @param clipX0 whether to clip the predicted x₀ to [−1, 1]
      * @param noise the starting noise x_T ({@code noise = load("x.safetensors", "key")}), or null
      *     to draw it from the seed
+     * @param span the stage (or the pipeline, in the one-stage form)
+     * @param classesSpan where the classes are given (the stage's span when they are defaulted)
      */
     public record Sampling(
             String schedule,
@@ -129,7 +131,8 @@ public record PipelineSettings(
             int[] latent,
             boolean clipX0,
             TensorRef noise,
-            Span span) {
+            Span span,
+            Span classesSpan) {
         /** True for the rectified-flow schedule ({@code schedule = flow(1000, shift = 3.0)}). */
         public boolean isFlow() {
             return schedule.equals("flow");
@@ -141,7 +144,8 @@ public record PipelineSettings(
 
     /**
      * {@code output "file" = format(name)}: format is {@code tensors} (safetensors of the named
-     * results), {@code png} (one image per sample) or {@code grid} (all samples in one image).
+     * results), {@code png} (one image per sample), {@code grid} (all samples in one image) or
+     * {@code preview} (SD-VAE latents in approximate colour, tiled).
      */
     public record Output(String file, String format, List<String> names, Span span) {}
 }

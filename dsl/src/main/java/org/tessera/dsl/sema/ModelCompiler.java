@@ -704,6 +704,11 @@ public final class ModelCompiler {
                     shape[i] = v instanceof CompileValue.IntV iv ? size(iv.value(), in.name(), i, item) : -1;
                 }
             }
+            if (Arrays.stream(shape).allMatch(x -> x >= 0)
+                    && org.tessera.engine.tensor.Shapes.boundedNumel(shape) < 0) {
+                error(e.span(), "input '" + in.name() + "' " + Arrays.toString(shape) + " has more than 2^36 elements");
+                shape = null;
+            }
             out.add(new InputSpec(in.name(), shape, dtype));
         }
         return out;

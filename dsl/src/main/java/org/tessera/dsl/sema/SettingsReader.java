@@ -709,7 +709,8 @@ public final class SettingsReader {
                 latent,
                 clip,
                 noise,
-                span);
+                span,
+                s.containsKey("classes") ? s.get("classes").span() : span);
     }
 
     /** The number of steps {@code spacing} keeps out of {@code total}, or null after reporting why it is invalid. */

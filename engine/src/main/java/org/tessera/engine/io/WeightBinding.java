@@ -2,6 +2,7 @@ package org.tessera.engine.io;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
@@ -52,6 +53,48 @@ public final class WeightBinding {
         list(sb, unexpected, "unexpected key");
         list(sb, shapes, "shape mismatch");
         return sb.toString();
+    }
+
+    /**
+     * The first weight holding a NaN or an infinity, as a message naming the file, the tensor and
+     * the element; null when every value is finite. A corrupt or diverged checkpoint is refused
+     * here, rather than as a NaN in the first sampler step that does not say where it came from.
+     */
+    public static String nonFinite(SafetensorsReader file) {
+        for (String name : file.names()) {
+            if (!file.dtype(name).isFloatingPoint()) {
+                continue;
+            }
+            Tensor t = file.tensor(name);
+            long bad = -1;
+            float value = 0;
+            if (t.dtype() == DType.F32) {
+                MemorySegment s = t.storage();
+                long base = t.byteOffset();
+                for (long i = 0, n = t.numel(); i < n; i++) {
+                    float v = s.get(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4 * i);
+                    if (!Float.isFinite(v)) {
+                        bad = i;
+                        value = v;
+                        break;
+                    }
+                }
+            } else {
+                float[] values = t.toFloatArray(); // F16, BF16, F64: small in the checkpoints that use them
+                for (int i = 0; i < values.length; i++) {
+                    if (!Float.isFinite(values[i])) {
+                        bad = i;
+                        value = values[i];
+                        break;
+                    }
+                }
+            }
+            if (bad >= 0) {
+                return "weights " + file.path().getFileName() + ": tensor '" + name + "' holds " + value
+                        + " at element " + bad + " (a corrupt or diverged checkpoint)";
+            }
+        }
+        return null;
     }
 
     private static void list(StringBuilder sb, List<String> items, String what) {

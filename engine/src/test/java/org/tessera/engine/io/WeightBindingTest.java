@@ -40,4 +40,24 @@ class WeightBindingTest {
             owner.forEach(Arena::close);
         }
     }
+
+    @Test
+    void aNanInACheckpointIsNamedWithItsTensorAndElement(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.util.SequencedMap<String, Tensor> tensors = new java.util.LinkedHashMap<>();
+        tensors.put("a", Tensor.of(new float[] {1, 2, 3}, 3));
+        tensors.put("b", Tensor.of(new float[] {0, 1, Float.POSITIVE_INFINITY, Float.NaN}, 2, 2));
+        java.nio.file.Path file = dir.resolve("w.safetensors");
+        SafetensorsWriter.write(file, tensors);
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            assertEquals(
+                    "weights w.safetensors: tensor 'b' holds Infinity at element 2 (a corrupt or diverged checkpoint)",
+                    WeightBinding.nonFinite(r));
+        }
+        tensors.put("b", Tensor.of(new float[] {0, 1, 2, 3}, 2, 2));
+        SafetensorsWriter.write(file, tensors);
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            org.junit.jupiter.api.Assertions.assertNull(WeightBinding.nonFinite(r));
+        }
+    }
 }

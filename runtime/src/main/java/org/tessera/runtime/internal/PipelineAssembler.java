@@ -28,6 +28,7 @@ import org.tessera.engine.io.WeightBinding;
 import org.tessera.engine.io.WeightsFormatException;
 import org.tessera.engine.tensor.ByteSizes;
 import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.ShapeMismatchException;
 import org.tessera.engine.tensor.Tensor;
 
 /**
@@ -77,11 +78,15 @@ public final class PipelineAssembler {
      * is allocated: the model is lowered once on shape-only placeholder weights and estimated.
      */
     private static void requireMemory(
-            ModelDefinition model, List<String> inputNames, Map<String, DType> dtypes, Map<String, int[]> shapes) {
+            PipelineDefinition def,
+            ModelDefinition model,
+            List<String> inputNames,
+            Map<String, DType> dtypes,
+            Map<String, int[]> shapes) {
         GraphBuilder g = new GraphBuilder();
         List<Value> inputs = new ArrayList<>();
         for (String in : inputNames) {
-            inputs.add(g.input(in, dtypes.get(in), shapes.get(in)));
+            inputs.add(input(def, model, g, in, dtypes.get(in), shapes.get(in)));
         }
         g.output("out", model.lower(g, inputs, WeightBinding.placeholders()));
         MemoryEstimate e = MemoryEstimate.of(g.build());
@@ -90,6 +95,16 @@ public final class PipelineAssembler {
                 model.span() + ": " + model.name() + " at " + describe(inputNames, shapes) + " (weights "
                         + ByteSizes.format(e.constantBytes()) + ", buffers " + ByteSizes.format(e.bufferBytes())
                         + ")");
+    }
+
+    /** A forward input of {@code model}; a shape no graph may hold (over 2^36 elements) is an error at the model. */
+    private static Value input(
+            PipelineDefinition def, ModelDefinition model, GraphBuilder g, String name, DType dtype, int[] shape) {
+        try {
+            return g.input(name, dtype, shape);
+        } catch (ShapeMismatchException e) {
+            throw def.error(model.span(), model.name() + ".forward input '" + name + "': " + e.getMessage());
+        }
     }
 
     private static String describe(List<String> names, Map<String, int[]> shapes) {
@@ -126,6 +141,10 @@ public final class PipelineAssembler {
                     String mismatch = WeightBinding.mismatch(file, model.weightShapes(), model.name());
                     if (mismatch != null) {
                         throw def.error(c.span(), mismatch);
+                    }
+                    String nonFinite = WeightBinding.nonFinite(file);
+                    if (nonFinite != null) {
+                        throw def.error(c.span(), nonFinite);
                     }
                     yield WeightBinding.checkpoint(file, arena);
                 }
@@ -243,12 +262,12 @@ public final class PipelineAssembler {
             List<String> inputNames = specs.stream().map(ModelInput::name).toList();
             ModelPlans plans = new ModelPlans(inputShapes -> {
                 if (!device.onGpu()) { // a GPU's own memory is checked by its allocator, with the size
-                    requireMemory(model, inputNames, dtypes, inputShapes);
+                    requireMemory(def, model, inputNames, dtypes, inputShapes);
                 }
                 GraphBuilder g = new GraphBuilder();
                 List<Value> inputs = new ArrayList<>();
                 for (String in : inputNames) {
-                    inputs.add(g.input(in, dtypes.get(in), inputShapes.get(in)));
+                    inputs.add(input(def, model, g, in, dtypes.get(in), inputShapes.get(in)));
                 }
                 g.output("out", model.lower(g, inputs, weights.source()));
                 return Planner.compile(
@@ -272,6 +291,16 @@ public final class PipelineAssembler {
                 noise = loadTensor(def, sample.sampling().noise(), want, arena);
             }
             Object classes = model.constant("num_classes");
+            if (sample != null) { // found now, not after the stages before this one have run
+                long n = classes instanceof Long l ? l : 0L;
+                for (long c : sample.sampling().classes()) {
+                    if (c < 0 || n > 0 && c >= n) {
+                        throw def.error(
+                                sample.sampling().classesSpan(),
+                                "class " + c + " is outside 0.." + (n - 1) + " of " + model.name());
+                    }
+                }
+            }
             ModelStage stage = new ModelStage(
                     name,
                     sample == null ? null : sample.sampling(),

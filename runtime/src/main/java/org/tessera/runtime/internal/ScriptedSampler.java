@@ -35,6 +35,9 @@ final class ScriptedSampler implements AutoCloseable {
             List.of("x", "x0", "eps", "mean", "log_variance", "std", "noise", "prev_x0");
 
     private final SamplerDefinition sampler;
+    /** {@code file:line:col: ddim}: where a NaN step's message points (made once, not per step). */
+    private final String label;
+
     private final StepProcess process;
     private final Backend host;
     /** Buffers and step plans by "x shape|output shape", kept across runs: a run allocates once, its steps not at all. */
@@ -61,6 +64,7 @@ final class ScriptedSampler implements AutoCloseable {
 
     ScriptedSampler(SamplerDefinition sampler, StepProcess process, Backend host) {
         this.sampler = sampler;
+        this.label = sampler.span() + ": " + sampler.name();
         this.process = process;
         this.host = host;
     }
@@ -146,7 +150,7 @@ final class ScriptedSampler implements AutoCloseable {
             }
             x.copyFrom(plan.execution().run(plan.in()).get("x"));
             q.get("prev_x0").copyFrom(q.get("x0"));
-            SamplingException.checkFinite(sampler.name(), x, i, total, timestep);
+            SamplingException.checkFinite(label, x, i, total, timestep);
             callback.onStep(i, total, timestep, x, q.get("x0"));
         }
         start.copyFrom(x);
