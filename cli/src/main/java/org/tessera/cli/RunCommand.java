@@ -56,7 +56,24 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
                     Sizes.flops(p.graph().flops()),
                     Sizes.bytes(p.graph().bufferBytes()));
             long s = seed != null ? seed : p.defaultSeed();
-            List<Path> files = p.execute(out, s, new Progress(err, Progress.onTerminal()));
+            // Ctrl-C: the JVM runs its shutdown hooks; the engine's removes the outputs not yet
+            // committed (a run's outputs appear all together or not at all), this one says so.
+            Thread interrupted = new Thread(() -> {
+                err.println();
+                err.println("tessera: interrupted; outputs not yet written in full are removed");
+                err.flush();
+            });
+            Runtime.getRuntime().addShutdownHook(interrupted);
+            List<Path> files;
+            try {
+                files = p.execute(out, s, new Progress(err, Progress.onTerminal()));
+            } finally {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(interrupted);
+                } catch (IllegalStateException shuttingDown) {
+                    // interrupted while finishing: the hook runs
+                }
+            }
             err.printf(Locale.ROOT, "done in %.2fs%n", (System.nanoTime() - compiled) / 1e9);
             for (Path f : files) {
                 outWriter.println(f);
