@@ -142,6 +142,28 @@ class CliRunCheckInspectTest {
     }
 
     @Test
+    void anOutputNeverReplacesAnInputOfThePipeline() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("own-weights"));
+        Path weights = Files.copy(RepoFiles.golden("dit_tiny.safetensors"), dir.resolve("w.safetensors"));
+        Path script = dir.resolve("p.tess");
+        Files.writeString(
+                script,
+                "import \"dit.tess\"\npipeline p {\n"
+                        + "    model = DiT(input_size = 8, patch_size = 2, hidden_size = 64, depth = 2, num_heads = 4, num_classes = 10)\n"
+                        + "    weights = \"w.safetensors\"\n    sampler = ddim(steps = 2)\n"
+                        + "    output \"w.safetensors\" = tensors(samples)\n}\n");
+        byte[] before = Files.readAllBytes(weights);
+        CliRun r = run("run", script.toString(), "--out", dir.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(
+                r.err()
+                        .contains(script + ":6:5: output \"w.safetensors\" would overwrite " + weights
+                                + ", the weights of stage samples"),
+                r.err());
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(weights)));
+    }
+
+    @Test
     void aNanInASamplerStepStopsWithTheStepAndWritesNothing() throws Exception {
         Path script = tmp.resolve("nan.tess");
         Files.writeString(

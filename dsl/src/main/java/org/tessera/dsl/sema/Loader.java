@@ -89,7 +89,16 @@ public final class Loader {
             return;
         }
         if (dir != null) {
-            Path local = dir.resolve(target).normalize();
+            Path local;
+            try {
+                local = dir.resolve(target).normalize();
+            } catch (java.nio.file.InvalidPathException e) { // a NUL, or a character the locale cannot spell
+                diagnostics.error(
+                        imp.span(),
+                        "import \"" + target.replace("\0", "\\0") + "\": not a valid file name here (" + e.getReason()
+                                + ")");
+                return;
+            }
             if (Files.isRegularFile(local)) {
                 String display = local.toString();
                 if (loaded.contains(display)) {

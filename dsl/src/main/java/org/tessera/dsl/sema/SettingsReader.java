@@ -406,7 +406,8 @@ public final class SettingsReader {
                 && c.args().get(1).name() == null
                 && c.args().get(0).value() instanceof Ast.StringLit file
                 && c.args().get(1).value() instanceof Ast.StringLit key) {
-            return new PipelineSettings.TensorRef(baseDir.resolve(file.value()).normalize(), key.value(), c.span());
+            Path path = file(file.value(), file.span());
+            return path == null ? null : new PipelineSettings.TensorRef(path, key.value(), c.span());
         }
         diagnostics.error(e.span(), what + " must be load(\"file.safetensors\", \"tensor name\")");
         return null;
@@ -434,6 +435,18 @@ public final class SettingsReader {
             return true;
         } catch (java.nio.file.InvalidPathException e) {
             return false;
+        }
+    }
+
+    /** {@code name} against the script's folder, or null after reporting a name no file can have. */
+    private Path file(String name, Span span) {
+        try {
+            return baseDir.resolve(name).normalize();
+        } catch (java.nio.file.InvalidPathException e) {
+            diagnostics.error(
+                    span,
+                    "\"" + name.replace("\0", "\\0") + "\" is not a valid file name here (" + e.getReason() + ")");
+            return null;
         }
     }
 
@@ -521,7 +534,8 @@ public final class SettingsReader {
             return null;
         }
         if (e instanceof Ast.StringLit s) {
-            return new PipelineSettings.Checkpoint(baseDir.resolve(s.value()).normalize(), s.span());
+            Path path = file(s.value(), s.span());
+            return path == null ? null : new PipelineSettings.Checkpoint(path, s.span());
         }
         if (e instanceof Ast.Call c && c.dotted().equals("random")) {
             Map<String, Ast.Expr> args = named(c, Set.of("seed", "std"));
@@ -553,7 +567,8 @@ public final class SettingsReader {
             }
             names.put(a.name(), key.value());
         }
-        return new PipelineSettings.Inputs(baseDir.resolve(file.value()).normalize(), names, c.span());
+        Path path = file(file.value(), file.span());
+        return path == null ? null : new PipelineSettings.Inputs(path, names, c.span());
     }
 
     /** The sampling settings of stage {@code stage}; its sampler call (own arguments only) goes to {@link #samplers}. */

@@ -162,6 +162,7 @@ public final class CompiledPipeline implements AutoCloseable {
 
     /** Runs the pipeline as its script says and writes its outputs under {@code outDir}. */
     public List<Path> execute(Path outDir, long seed, StepCallback callback) throws IOException {
+        OutputWriter.refuseInputs(settings, outDir); // before the computation, not after
         Map<String, Tensor> results = run(SampleRequest.seed(seed), callback);
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("pipeline", settings.name());

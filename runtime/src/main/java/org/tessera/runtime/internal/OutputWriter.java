@@ -41,6 +41,60 @@ public final class OutputWriter {
     }
 
     /**
+     * Refuses, before anything runs, an output that would replace one of the pipeline's own input
+     * files (a checkpoint, a {@code load(...)}ed tensor file): {@code --out} pointed at the folder
+     * that holds them, with an output of the same name.
+     *
+     * @throws IllegalArgumentException naming the output, the input and what it is
+     */
+    public static void refuseInputs(PipelineSettings settings, Path outDir) {
+        Map<Path, String> inputs = new LinkedHashMap<>();
+        for (PipelineSettings.Stage st : settings.stages()) {
+            switch (st) {
+                case PipelineSettings.SampleStage s -> {
+                    weights(inputs, s.weights(), s.name());
+                    if (s.sampling().noise() != null) {
+                        inputs.put(s.sampling().noise().path(), "the starting noise of stage " + s.name());
+                    }
+                }
+                case PipelineSettings.ForwardStage f -> {
+                    weights(inputs, f.weights(), f.name());
+                    inputs.put(f.inputs().path(), "the inputs of stage " + f.name());
+                }
+                case PipelineSettings.ApplyStage a -> weights(inputs, a.weights(), a.name());
+                default -> {}
+            }
+        }
+        for (PipelineSettings.Output o : settings.outputs()) {
+            Path file = outDir.resolve(o.file());
+            for (Map.Entry<Path, String> in : inputs.entrySet()) {
+                if (same(file, in.getKey())) {
+                    throw new IllegalArgumentException(o.span() + ": output \"" + o.file() + "\" would overwrite "
+                            + in.getKey() + ", " + in.getValue() + "; choose another --out folder or output name");
+                }
+            }
+        }
+    }
+
+    private static void weights(Map<Path, String> inputs, PipelineSettings.Weights w, String stage) {
+        if (w instanceof PipelineSettings.Checkpoint c) {
+            inputs.put(c.path(), "the weights of stage " + stage);
+        }
+    }
+
+    /** The same file: by path, or (both existing) by identity, so links and {@code ./} do not hide it. */
+    private static boolean same(Path a, Path b) {
+        if (a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) {
+            return true;
+        }
+        try {
+            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
      * Writes every output from {@code results} (by name) under {@code outDir}; returns the files.
      * They appear together, when the last is written, or not at all (see {@link OutputSet}).
      */
