@@ -20,6 +20,11 @@ public final class ConvolutionOps {
             return "patchEmbed" + spatialDims + "d";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.patchEmbed(g, n, dy, spatialDims, hasBias);
+        }
+
         /** As its GEMM: 2 · output elements · (weight elements per output channel). */
         @Override
         public long flops(Node n) {

@@ -20,6 +20,11 @@ public final class NormalizationOps {
             return "layerNorm";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.layerNorm(g, n, dy, eps, hasWeight, hasBias);
+        }
+
         public String attributes() {
             return "eps=" + eps + (hasWeight ? " weight" : "") + (hasBias ? " bias" : "");
         }
@@ -112,6 +117,11 @@ public final class NormalizationOps {
     public record Softmax() implements Op {
         public String kind() {
             return "softmax";
+        }
+
+        @Override
+        public Gradient gradient() {
+            return Gradients::softmax;
         }
 
         @Override

@@ -41,7 +41,12 @@ public sealed interface Op
                 ShapeOps.Contiguous,
                 ShapeOps.Expand,
                 ShapeOps.Concat,
-                ShapeOps.Cast {
+                ShapeOps.Cast,
+                GradientOps.SumTo,
+                GradientOps.ActivateGrad,
+                GradientOps.LayerNormGrad,
+                GradientOps.SoftmaxGrad,
+                GradientOps.EmbeddingGrad {
 
     /** The op's name in messages, profiles and dumps, e.g. {@code linear}. */
     String kind();
@@ -103,7 +108,10 @@ public sealed interface Op
         return null;
     }
 
-    /** The op's gradient rule, for training; null until the training work fills it in. */
+    /**
+     * The op's gradient rule ({@link Autodiff}); null for ops without one yet, which a backward
+     * pass through them names as an error.
+     */
     default Gradient gradient() {
         return null;
     }

@@ -35,6 +35,11 @@ public final class PointwiseOps {
         }
 
         @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.binary(g, n, dy, arithmetic);
+        }
+
+        @Override
         public long flops(Node n) {
             return n.output().numel();
         }
@@ -71,6 +76,11 @@ public final class PointwiseOps {
     public record Scalar(Arithmetic arithmetic, float value) implements Op {
         public String kind() {
             return arithmetic.name().toLowerCase(Locale.ROOT) + "Scalar";
+        }
+
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.scalar(g, n, dy, arithmetic, value);
         }
 
         public String attributes() {
@@ -132,6 +142,11 @@ public final class PointwiseOps {
         }
 
         @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.activate(g, n, dy, activation);
+        }
+
+        @Override
         public long flops(Node n) {
             return n.output().numel();
         }
@@ -189,6 +204,11 @@ public final class PointwiseOps {
     public record Modulate() implements Op {
         public String kind() {
             return "modulate";
+        }
+
+        @Override
+        public Gradient gradient() {
+            return Gradients::modulate;
         }
 
         @Override

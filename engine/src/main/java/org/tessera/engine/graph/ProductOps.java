@@ -27,6 +27,11 @@ public final class ProductOps {
             return "linear";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.linear(g, n, dy, activation, hasBias);
+        }
+
         public String attributes() {
             return activation == Activation.NONE ? "" : "act=" + activation;
         }
@@ -91,6 +96,11 @@ public final class ProductOps {
         }
 
         @Override
+        public Gradient gradient() {
+            return Gradients::matmul;
+        }
+
+        @Override
         public long flops(Node n) {
             return 2 * n.output().numel() * n.input(0).size(-1);
         }
@@ -140,6 +150,11 @@ public final class ProductOps {
 
         public String kind() {
             return "attention";
+        }
+
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.attention(g, n, dy, scale, segmented, masked);
         }
 
         public String attributes() {

@@ -25,6 +25,11 @@ public final class ShapeOps {
             return "reshape";
         }
 
+        @Override
+        public Gradient gradient() {
+            return Gradients::reshape;
+        }
+
         public String attributes() {
             return Shapes.toString(shape);
         }
@@ -85,6 +90,11 @@ public final class ShapeOps {
             return "permute";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.permute(g, n, dy, dims);
+        }
+
         public String attributes() {
             return Arrays.toString(dims);
         }
@@ -138,6 +148,11 @@ public final class ShapeOps {
             return "slice";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.slice(g, n, dy, dim, start, end);
+        }
+
         public String attributes() {
             return "dim=" + dim + " [" + start + ":" + end + "]";
         }
@@ -173,6 +188,11 @@ public final class ShapeOps {
     public record Unsqueeze(int dim) implements Op {
         public String kind() {
             return "unsqueeze";
+        }
+
+        @Override
+        public Gradient gradient() {
+            return Gradients::reshape;
         }
 
         public String attributes() {
@@ -220,6 +240,11 @@ public final class ShapeOps {
         }
 
         @Override
+        public Gradient gradient() {
+            return Gradients::sameShape;
+        }
+
+        @Override
         public Runnable kernel(KernelArgs k) {
             return new StridedCopy(k.backend().pool(), k.in()[0], k.out())::run;
         }
@@ -242,6 +267,11 @@ public final class ShapeOps {
     public record Expand(int[] shape) implements Op {
         public String kind() {
             return "expand";
+        }
+
+        @Override
+        public Gradient gradient() {
+            return Gradients::expand;
         }
 
         public String attributes() {

@@ -80,6 +80,11 @@ public final class TableOps {
         }
 
         @Override
+        public Gradient gradient() {
+            return Gradients::embedding;
+        }
+
+        @Override
         public boolean needsContiguous(int slot) {
             return true;
         }

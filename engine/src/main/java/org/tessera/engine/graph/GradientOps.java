@@ -1,0 +1,400 @@
+package org.tessera.engine.graph;
+
+import static org.tessera.engine.graph.ShapeRules.broadcastsTo;
+import static org.tessera.engine.graph.ShapeRules.dims;
+import static org.tessera.engine.graph.ShapeRules.f32;
+import static org.tessera.engine.graph.ShapeRules.mismatch;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import org.tessera.engine.backend.Activation;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * The ops that backward passes add ({@link Autodiff}): a reduction that undoes broadcasting, and
+ * the derivatives of activations and normalisations that are cheaper as one op than composed.
+ * Their kernels are plain loops over row-major host memory, accumulating in double; they run on
+ * the CPU (training on a GPU is not there yet, and says so).
+ */
+public final class GradientOps {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    private GradientOps() {}
+
+    /**
+     * Sums {@code x} down to {@code shape}, a shape that broadcasts to x's (trailing dims aligned):
+     * the adjoint of broadcasting, {@code out[j] = Σ x[i]} over the i that broadcasting maps to j.
+     * The gradient of a bias, of a broadcast operand, and a loss's sum.
+     */
+    public record SumTo(int[] shape) implements Op {
+        public SumTo {
+            shape = shape.clone();
+        }
+
+        public String kind() {
+            return "sum_to";
+        }
+
+        public String attributes() {
+            return org.tessera.engine.tensor.Shapes.toString(shape);
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            f32(kind(), x);
+            if (!broadcastsTo(shape, x.shape())) {
+                throw mismatch(
+                        kind(), org.tessera.engine.tensor.Shapes.toString(shape) + " does not broadcast to " + dims(x));
+            }
+            return new OutputType(shape, DType.F32);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public long flops(Node n) {
+            return n.input(0).numel();
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor x = k.in()[0];
+            Tensor out = k.out();
+            int rank = x.rank();
+            int[] xs = x.shape();
+            // out's stride along each of x's dims; 0 where out broadcasts (size 1 or absent)
+            long[] outStride = new long[rank];
+            long s = 1;
+            for (int d = rank - 1; d >= 0; d--) {
+                int od = d - (rank - shape.length);
+                if (od >= 0 && shape[od] != 1) {
+                    outStride[d] = s;
+                    s *= shape[od];
+                }
+            }
+            double[] acc = new double[(int) out.numel()]; // made once per execution: a step allocates nothing
+            int[] idx = new int[rank];
+            return () -> {
+                java.util.Arrays.fill(acc, 0);
+                java.util.Arrays.fill(idx, 0);
+                MemorySegment src = x.storage();
+                long base = x.byteOffset();
+                long o = 0;
+                for (long i = 0, n = x.numel(); i < n; i++) {
+                    acc[(int) o] += src.get(F, base + 4 * i);
+                    // odometer over x's index, keeping out's offset in step
+                    for (int d = rank - 1; d >= 0; d--) {
+                        if (++idx[d] < xs[d]) {
+                            o += outStride[d];
+                            break;
+                        }
+                        o -= outStride[d] * (xs[d] - 1);
+                        idx[d] = 0;
+                    }
+                }
+                write(out, acc);
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+
+        @Override
+        public Gradient gradient() {
+            return Gradients::sumTo;
+        }
+    }
+
+    /**
+     * {@code g · act'(pre)}: inputs pre (the activation's input) and g (the gradient of its output).
+     * GELU-tanh: ½(1 + tanh u) + ½x(1 − tanh² u)·√(2/π)(1 + 3·0.044715x²), u = √(2/π)(x + 0.044715x³);
+     * SiLU: σ(x)(1 + x(1 − σ(x))).
+     */
+    public record ActivateGrad(Activation activation) implements Op {
+        public String kind() {
+            return "activate_grad";
+        }
+
+        public String attributes() {
+            return activation.name();
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            f32(kind(), in.get(0), in.get(1));
+            if (!java.util.Arrays.equals(in.get(0).shape(), in.get(1).shape())) {
+                throw mismatch(kind(), "pre " + dims(in.get(0)) + " and g " + dims(in.get(1)) + " must match");
+            }
+            return new OutputType(in.get(0).shape(), DType.F32);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public long flops(Node n) {
+            return 10 * n.output().numel();
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor pre = k.in()[0];
+            Tensor g = k.in()[1];
+            Tensor out = k.out();
+            return () -> {
+                MemorySegment p = pre.storage();
+                MemorySegment gs = g.storage();
+                MemorySegment o = out.storage();
+                long pb = pre.byteOffset();
+                long gb = g.byteOffset();
+                long ob = out.byteOffset();
+                for (long i = 0, n = out.numel(); i < n; i++) {
+                    double x = p.get(F, pb + 4 * i);
+                    o.set(F, ob + 4 * i, (float) (gs.get(F, gb + 4 * i) * derivative(activation, x)));
+                }
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+    }
+
+    /** act'(x), in double. */
+    static double derivative(Activation activation, double x) {
+        return switch (activation) {
+            case NONE -> 1;
+            case GELU_TANH -> {
+                double c = Activation.SQRT_2_OVER_PI;
+                double th = Math.tanh(c * (x + 0.044715 * x * x * x));
+                yield 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * c * (1 + 3 * 0.044715 * x * x);
+            }
+            case SILU -> {
+                double sig = 1 / (1 + Math.exp(-x));
+                yield sig * (1 + x * (1 - sig));
+            }
+        };
+    }
+
+    /**
+     * The gradient of layer normalisation over the last dimension (before the affine): inputs x
+     * and gy (the gradient with respect to the normalised x̂, the weight already applied). With
+     * x̂ = (x − μ)/σ and n the row length,
+     * {@code dx = (gy − mean(gy) − x̂·mean(gy·x̂)) / σ}, σ = √(var + eps) as the forward computes it.
+     */
+    public record LayerNormGrad(float eps) implements Op {
+        public String kind() {
+            return "layernorm_grad";
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            f32(kind(), in.get(0), in.get(1));
+            if (!java.util.Arrays.equals(in.get(0).shape(), in.get(1).shape())) {
+                throw mismatch(kind(), "x " + dims(in.get(0)) + " and gy " + dims(in.get(1)) + " must match");
+            }
+            return new OutputType(in.get(0).shape(), DType.F32);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public long flops(Node n) {
+            return 10 * n.output().numel();
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor x = k.in()[0];
+            Tensor gy = k.in()[1];
+            Tensor out = k.out();
+            int c = x.size(-1);
+            return () -> {
+                MemorySegment xs = x.storage();
+                MemorySegment gs = gy.storage();
+                MemorySegment os = out.storage();
+                long rows = x.numel() / c;
+                for (long r = 0; r < rows; r++) {
+                    long xb = x.byteOffset() + 4 * r * c;
+                    long gb = gy.byteOffset() + 4 * r * c;
+                    long ob = out.byteOffset() + 4 * r * c;
+                    double mean = 0;
+                    for (int i = 0; i < c; i++) {
+                        mean += xs.get(F, xb + 4L * i);
+                    }
+                    mean /= c;
+                    double var = 0;
+                    for (int i = 0; i < c; i++) {
+                        double d = xs.get(F, xb + 4L * i) - mean;
+                        var += d * d;
+                    }
+                    double rstd = 1 / Math.sqrt(var / c + eps);
+                    double meanG = 0;
+                    double meanGx = 0;
+                    for (int i = 0; i < c; i++) {
+                        double g = gs.get(F, gb + 4L * i);
+                        meanG += g;
+                        meanGx += g * (xs.get(F, xb + 4L * i) - mean) * rstd;
+                    }
+                    meanG /= c;
+                    meanGx /= c;
+                    for (int i = 0; i < c; i++) {
+                        double xhat = (xs.get(F, xb + 4L * i) - mean) * rstd;
+                        os.set(F, ob + 4L * i, (float) ((gs.get(F, gb + 4L * i) - meanG - xhat * meanGx) * rstd));
+                    }
+                }
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+    }
+
+    /**
+     * The gradient of softmax over the last dimension from its output: inputs y = softmax(x) and g,
+     * {@code dx = y ⊙ (g − Σ_j g_j y_j)} row by row.
+     */
+    public record SoftmaxGrad() implements Op {
+        public String kind() {
+            return "softmax_grad";
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            f32(kind(), in.get(0), in.get(1));
+            if (!java.util.Arrays.equals(in.get(0).shape(), in.get(1).shape())) {
+                throw mismatch(kind(), "y " + dims(in.get(0)) + " and g " + dims(in.get(1)) + " must match");
+            }
+            return new OutputType(in.get(0).shape(), DType.F32);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public long flops(Node n) {
+            return 4 * n.output().numel();
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor y = k.in()[0];
+            Tensor g = k.in()[1];
+            Tensor out = k.out();
+            int c = y.size(-1);
+            return () -> {
+                MemorySegment ys = y.storage();
+                MemorySegment gs = g.storage();
+                MemorySegment os = out.storage();
+                long rows = y.numel() / c;
+                for (long r = 0; r < rows; r++) {
+                    long yb = y.byteOffset() + 4 * r * c;
+                    long gb = g.byteOffset() + 4 * r * c;
+                    long ob = out.byteOffset() + 4 * r * c;
+                    double dot = 0;
+                    for (int i = 0; i < c; i++) {
+                        dot += (double) gs.get(F, gb + 4L * i) * ys.get(F, yb + 4L * i);
+                    }
+                    for (int i = 0; i < c; i++) {
+                        os.set(F, ob + 4L * i, (float) (ys.get(F, yb + 4L * i) * (gs.get(F, gb + 4L * i) - dot)));
+                    }
+                }
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+    }
+
+    /**
+     * The gradient of an embedding table [V, D] from integer ids [B...] and g [B..., D]: each
+     * id's rows of g summed into its row, {@code dT[id] = Σ_{i: ids[i] = id} g[i]} (a scatter-add).
+     */
+    public record EmbeddingGrad(int rows) implements Op {
+        public String kind() {
+            return "embedding_grad";
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value ids = in.get(0);
+            Value g = in.get(1);
+            f32(kind(), g);
+            if (ids.dtype().isFloatingPoint() || g.rank() != ids.rank() + 1) {
+                throw mismatch(kind(), "ids " + dims(ids) + " must be integers and g " + dims(g) + " [ids..., D]");
+            }
+            return new OutputType(new int[] {rows, g.size(-1)}, DType.F32);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor ids = k.in()[0];
+            Tensor g = k.in()[1];
+            Tensor out = k.out();
+            int d = g.size(-1);
+            double[] acc = new double[rows * d];
+            return () -> {
+                java.util.Arrays.fill(acc, 0);
+                MemorySegment gs = g.storage();
+                MemorySegment is = ids.storage();
+                for (long i = 0, n = ids.numel(); i < n; i++) {
+                    long id = ids.dtype() == DType.I64
+                            ? is.get(ValueLayout.JAVA_LONG_UNALIGNED, ids.byteOffset() + 8 * i)
+                            : is.get(ValueLayout.JAVA_INT_UNALIGNED, ids.byteOffset() + 4 * i);
+                    if (id < 0 || id >= rows) {
+                        throw new IllegalArgumentException(
+                                kind() + ": id " + id + " outside the table's " + rows + " rows");
+                    }
+                    long gb = g.byteOffset() + 4 * i * d;
+                    for (int j = 0; j < d; j++) {
+                        acc[(int) id * d + j] += gs.get(F, gb + 4L * j);
+                    }
+                }
+                write(out, acc);
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+    }
+
+    /** Writes {@code values} into the row-major tensor {@code out}, rounded to float. */
+    private static void write(Tensor out, double[] values) {
+        MemorySegment o = out.storage();
+        long b = out.byteOffset();
+        for (int i = 0; i < values.length; i++) {
+            o.set(F, b + 4L * i, (float) values[i]);
+        }
+    }
+
+    private static Runnable onHostOnly(String kind) {
+        throw new UnsupportedOperationException(kind + ": training runs on the CPU for now (use --device cpu)");
+    }
+}
