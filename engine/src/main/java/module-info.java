@@ -20,6 +20,7 @@ module org.tessera.engine {
     exports org.tessera.engine.parallel;
     exports org.tessera.engine.random;
     exports org.tessera.engine.tensor;
+    exports org.tessera.engine.train;
     exports org.tessera.engine.cuda to
             org.tessera.cli;
 }
