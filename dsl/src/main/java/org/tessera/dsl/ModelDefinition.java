@@ -93,12 +93,31 @@ public final class ModelDefinition {
      * @throws CompilationException with every problem found, at its source position
      */
     public Value lower(GraphBuilder graph, List<Value> inputs, WeightSource weights) {
+        return lower(graph, inputs, weights, false);
+    }
+
+    /**
+     * {@link #lower(GraphBuilder, List, WeightSource)} for training: every learned weight is a graph
+     * input named by its checkpoint key ({@link #learnedWeightShapes()}), so that a training step
+     * feeds its current value and differentiates with respect to it; {@code fixed} tensors (DiT's
+     * position table) stay constants from {@code weights}.
+     */
+    public Value lowerTrainable(GraphBuilder graph, List<Value> inputs, WeightSource weights) {
+        return lower(graph, inputs, weights, true);
+    }
+
+    /** The learned weights, by checkpoint key, with their shapes: what training updates. */
+    public Map<String, int[]> learnedWeightShapes() {
+        return model.learnedWeightShapes();
+    }
+
+    private Value lower(GraphBuilder graph, List<Value> inputs, WeightSource weights, boolean trainable) {
         // The compiler is shared by every plan of the pipeline (new batch sizes compile while it
         // runs, possibly on several threads): one lowering at a time, and its own errors only.
         synchronized (compiler) {
             Diagnostics d = compiler.diagnostics();
             int before = d.size();
-            Value out = compiler.lower(model, graph, inputs, weights, span);
+            Value out = compiler.lower(model, graph, inputs, weights, span, trainable);
             if (out == null || d.since(before).hasErrors()) {
                 throw new CompilationException(d.since(before));
             }

@@ -88,6 +88,17 @@ public final class ModelCompiler {
             return out;
         }
 
+        /** The learned weights (not {@code fixed}), keyed as in reference checkpoints, with their shapes. */
+        public Map<String, int[]> learnedWeightShapes() {
+            Map<String, int[]> out = new LinkedHashMap<>();
+            for (ModuleInstance.WeightSpec w : root.allWeights()) {
+                if (!w.fixed()) {
+                    out.put(w.key(), w.shape());
+                }
+            }
+            return out;
+        }
+
         /** Parameters in learned weights (fixed buffers excluded). */
         public long parameterCount() {
             long n = 0;
@@ -743,9 +754,27 @@ public final class ModelCompiler {
      * {@code weights}. Returns the output value, or null after errors (see the diagnostics).
      */
     public Value lower(Model model, GraphBuilder graph, List<Value> inputs, WeightSource weights, Span callSpan) {
+        return lower(model, graph, inputs, weights, callSpan, false);
+    }
+
+    /**
+     * {@link #lower}, with every learned (not {@code fixed}) weight a graph input named by its key
+     * when {@code trainable}: a training step feeds their current values; fixed tensors stay
+     * constants from {@code weights}.
+     */
+    public Value lower(
+            Model model,
+            GraphBuilder graph,
+            List<Value> inputs,
+            WeightSource weights,
+            Span callSpan,
+            boolean trainable) {
         Map<String, Value> weightValues = new HashMap<>();
-        Evaluator.WeightLowering lowering = spec ->
-                weightValues.computeIfAbsent(spec.key(), k -> graph.constant(k, weights.tensor(k, spec.shape())));
+        Evaluator.WeightLowering lowering = spec -> weightValues.computeIfAbsent(
+                spec.key(),
+                k -> trainable && !spec.fixed()
+                        ? graph.input(k, DType.F32, spec.shape())
+                        : graph.constant(k, weights.tensor(k, spec.shape())));
         Lowering l = new Lowering(graph, lowering);
         List<CompileValue> args = new ArrayList<>();
         for (Value v : inputs) {
