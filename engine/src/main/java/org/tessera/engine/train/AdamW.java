@@ -48,6 +48,11 @@ public final class AdamW {
         return new AdamW(0.9, 0.999, 1e-8, weightDecay);
     }
 
+    /** The moments by parameter name, for a checkpoint: {m, v} each (live). */
+    public Map<String, Tensor[]> moments() {
+        return moments;
+    }
+
     /** The first and second moment of {@code name}, made (zero) on first use. */
     public Tensor[] moments(String name, Tensor like) {
         Tensor[] mv = moments.get(name); // not computeIfAbsent: its lambda would allocate every step

@@ -1,9 +1,12 @@
 package org.tessera.runtime.internal;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SequencedMap;
 import org.tessera.dsl.ModelContract;
 import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.ModelInput;
@@ -16,6 +19,8 @@ import org.tessera.engine.graph.GradientOps;
 import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
+import org.tessera.engine.io.SafetensorsReader;
+import org.tessera.engine.io.SafetensorsWriter;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
@@ -23,6 +28,7 @@ import org.tessera.engine.tensor.Tensor;
 import org.tessera.engine.train.AdamW;
 import org.tessera.engine.train.Ema;
 import org.tessera.engine.train.Gradients;
+import org.tessera.engine.train.LearningRate;
 
 /**
  * Trains a class-conditional diffusion model with the simple loss of the seed notes (Ho et al.'s
@@ -41,7 +47,7 @@ public final class DiffusionTrainer {
     /** The hyper-parameters. */
     public record Settings(
             int batch,
-            double learningRate,
+            LearningRate learningRate,
             double weightDecay,
             double clipNorm,
             double emaDecay,
@@ -165,9 +171,69 @@ public final class DiffusionTrainer {
             grads.put(name, r.get(Autodiff.GRAD + name));
         }
         Gradients.clipGlobalNorm(grads, settings.clipNorm());
-        adam.step(params, grads, step, settings.learningRate());
+        adam.step(params, grads, step, settings.learningRate().at(step));
         ema.update(params);
         return loss;
+    }
+
+    /** What a checkpoint's metadata says it is. */
+    static final String FORMAT = "tessera-training-checkpoint/1";
+
+    /**
+     * Writes everything a resumed run needs to continue exactly as this one would: the weights,
+     * their EMA, AdamW's moments and the step (the data position and every random draw follow
+     * from the step and the seed). One safetensors file, written atomically.
+     */
+    public void save(Path file) throws IOException {
+        SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
+        params.forEach((k, v) -> tensors.put("model." + k, v));
+        ema.weights().forEach((k, v) -> tensors.put("ema." + k, v));
+        adam.moments().forEach((k, mv) -> {
+            tensors.put("adam.m." + k, mv[0]);
+            tensors.put("adam.v." + k, mv[1]);
+        });
+        SafetensorsWriter.write(
+                file,
+                tensors,
+                Map.of("format", FORMAT, "step", Long.toString(step), "seed", Long.toString(settings.seed())));
+    }
+
+    /**
+     * Continues from a checkpoint {@link #save} wrote for this model and settings.
+     *
+     * @throws IOException naming the file, and the tensor when one is missing or misshapen
+     */
+    public void restore(Path file) throws IOException {
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            if (!FORMAT.equals(r.metadata().get("format"))) {
+                throw new IOException(file + " is not a Tessera training checkpoint (metadata format "
+                        + r.metadata().get("format") + ", expected " + FORMAT + ")");
+            }
+            if (!Long.toString(settings.seed()).equals(r.metadata().get("seed"))) {
+                throw new IOException(
+                        file + " was written by a run with seed " + r.metadata().get("seed") + ", not "
+                                + settings.seed() + ": its continuation would not be the same run");
+            }
+            for (String k : params.keySet()) {
+                load(r, "model." + k, params.get(k));
+                load(r, "ema." + k, ema.weights().get(k));
+                Tensor[] mv = adam.moments(k, params.get(k));
+                load(r, "adam.m." + k, mv[0]);
+                load(r, "adam.v." + k, mv[1]);
+            }
+            step = Long.parseLong(r.metadata().getOrDefault("step", "0"));
+        } catch (org.tessera.engine.io.WeightsFormatException | NumberFormatException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void load(SafetensorsReader r, String key, Tensor into) throws IOException {
+        if (!r.contains(key) || !java.util.Arrays.equals(r.shape(key), into.shape())) {
+            throw new IOException(r.path() + ": tensor '" + key + "' is "
+                    + (r.contains(key) ? java.util.Arrays.toString(r.shape(key)) : "missing") + ", expected "
+                    + java.util.Arrays.toString(into.shape()));
+        }
+        into.copyFrom(r.tensor(key));
     }
 
     private static void setLong(Tensor t, int i, long v) {

@@ -23,6 +23,7 @@ import org.tessera.engine.diffusion.VarianceType;
 import org.tessera.engine.io.WeightBinding;
 import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.tensor.Tensor;
+import org.tessera.engine.train.LearningRate;
 
 /** A tiny DiT trained with L_simple on two synthetic classes: the loss falls. */
 class DiffusionTrainerTest {
@@ -68,7 +69,7 @@ class DiffusionTrainerTest {
                 diffusion,
                 WeightBinding.random(7, 0.02, cpu, arenas).source(),
                 cpu,
-                new DiffusionTrainer.Settings(BATCH, 3e-3, 0, 1.0, 0.99, 0.1, 11));
+                new DiffusionTrainer.Settings(BATCH, LearningRate.constant(3e-3, 10), 0, 1.0, 0.99, 0.1, 11));
     }
 
     @Test
@@ -94,6 +95,44 @@ class DiffusionTrainerTest {
                     first,
                     last);
             assertTrue(last < first / 2, first + " → " + last);
+        } finally {
+            arenas.forEach(Arena::close);
+        }
+    }
+
+    @Test
+    void aResumedRunEqualsAnUninterruptedOneBitForBit() throws Exception {
+        List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
+        try (WorkerPool pool = new WorkerPool(2)) {
+            long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
+            DiffusionTrainer straight = trainer(pool, arenas);
+            double[] lossesStraight = new double[8];
+            for (int s = 0; s < 8; s++) {
+                lossesStraight[s] = straight.step(data(classes, s), classes);
+            }
+            DiffusionTrainer first = trainer(pool, arenas);
+            for (int s = 0; s < 4; s++) {
+                first.step(data(classes, s), classes);
+            }
+            Path checkpoint = dir.resolve("ckpt.safetensors");
+            first.save(checkpoint);
+            DiffusionTrainer resumed = trainer(pool, arenas); // a fresh process, as after Ctrl-C
+            resumed.restore(checkpoint);
+            org.junit.jupiter.api.Assertions.assertEquals(4, resumed.steps());
+            for (int s = 4; s < 8; s++) {
+                org.junit.jupiter.api.Assertions.assertEquals(
+                        lossesStraight[s], resumed.step(data(classes, s), classes), "loss of step " + (s + 1));
+            }
+            for (String k : straight.weights().keySet()) {
+                assertArrayEquals(
+                        straight.weights().get(k).toFloatArray(),
+                        resumed.weights().get(k).toFloatArray(),
+                        k);
+                assertArrayEquals(
+                        straight.emaWeights().get(k).toFloatArray(),
+                        resumed.emaWeights().get(k).toFloatArray(),
+                        k);
+            }
         } finally {
             arenas.forEach(Arena::close);
         }
