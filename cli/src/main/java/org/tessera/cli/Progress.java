@@ -77,6 +77,9 @@ final class Progress implements StepCallback {
         if (s < 60) {
             return String.format(Locale.ROOT, "%.1fs", s);
         }
-        return String.format(Locale.ROOT, "%dm%02ds", (long) s / 60, (long) s % 60);
+        if (s < 3600) {
+            return String.format(Locale.ROOT, "%dm%02ds", (long) s / 60, (long) s % 60);
+        }
+        return String.format(Locale.ROOT, "%dh%02dm", (long) s / 3600, (long) s / 60 % 60);
     }
 }

@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
         description = "Tessera: a Java engine and language for diffusion transformers.",
         subcommands = {
             RunCommand.class,
+            TrainCommand.class,
             CheckCommand.class,
             InspectCommand.class,
             BenchCommand.class,

@@ -93,17 +93,22 @@ public final class ModelDefinition {
      * @throws CompilationException with every problem found, at its source position
      */
     public Value lower(GraphBuilder graph, List<Value> inputs, WeightSource weights) {
-        return lower(graph, inputs, weights, false);
+        return lower(graph, inputs, weights, key -> false);
     }
 
     /**
      * {@link #lower(GraphBuilder, List, WeightSource)} for training: every learned weight is a graph
      * input named by its checkpoint key ({@link #learnedWeightShapes()}), so that a training step
      * feeds its current value and differentiates with respect to it; {@code fixed} tensors (DiT's
-     * position table) stay constants from {@code weights}.
+     * position table) stay constants from {@code weights}, and so do the learned weights that
+     * {@code trainable} refuses (frozen ones).
      */
-    public Value lowerTrainable(GraphBuilder graph, List<Value> inputs, WeightSource weights) {
-        return lower(graph, inputs, weights, true);
+    public Value lowerTrainable(
+            GraphBuilder graph,
+            List<Value> inputs,
+            WeightSource weights,
+            java.util.function.Predicate<String> trainable) {
+        return lower(graph, inputs, weights, trainable);
     }
 
     /** The learned weights, by checkpoint key, with their shapes: what training updates. */
@@ -111,7 +116,11 @@ public final class ModelDefinition {
         return model.learnedWeightShapes();
     }
 
-    private Value lower(GraphBuilder graph, List<Value> inputs, WeightSource weights, boolean trainable) {
+    private Value lower(
+            GraphBuilder graph,
+            List<Value> inputs,
+            WeightSource weights,
+            java.util.function.Predicate<String> trainable) {
         // The compiler is shared by every plan of the pipeline (new batch sizes compile while it
         // runs, possibly on several threads): one lowering at a time, and its own errors only.
         synchronized (compiler) {

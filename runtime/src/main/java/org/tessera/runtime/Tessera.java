@@ -45,6 +45,25 @@ public final class Tessera {
     }
 
     /**
+     * Trains the train stages of {@code file}'s pipeline ({@code let name = train(...)}) and writes
+     * its outputs (the EMA weights, {@code weights(name)}) under {@code outDir}, with a checkpoint
+     * and a loss curve per stage there. A stage whose checkpoint exists in {@code outDir} resumes
+     * from it, and continues exactly as an uninterrupted run would, unless {@code restart}.
+     *
+     * @return the outputs written, or an empty list when the listener stopped the run (its
+     *     checkpoint holds the progress)
+     * @throws org.tessera.dsl.CompilationException when the script, its data or weights are wrong,
+     *     with their {@code file:line:col}
+     * @throws java.io.IOException when a checkpoint or an output cannot be read or written
+     */
+    public static List<Path> train(
+            Path file, CompileOptions options, Path outDir, boolean restart, TrainingListener listener)
+            throws java.io.IOException {
+        PipelineDefinition def = Script.load(file).pipeline(options.pipeline(), options.overrides());
+        return org.tessera.runtime.internal.TrainingRun.run(def, options.threadCount(), outDir, restart, listener);
+    }
+
+    /**
      * Checks files without running anything: parses, resolves, instantiates every model with its
      * defaults and every pipeline's model, and shape-checks their forward passes with the batch
      * left symbolic, and lowers every sampler the scripts name or declare. Returns every message;

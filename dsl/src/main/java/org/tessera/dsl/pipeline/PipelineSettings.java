@@ -32,7 +32,8 @@ public record PipelineSettings(
     }
 
     /** One step of a pipeline's program; its result is named {@link #name()}. */
-    public sealed interface Stage permits SampleStage, ForwardStage, ApplyStage, UpsampleStage, ConcatStage {
+    public sealed interface Stage
+            permits SampleStage, ForwardStage, ApplyStage, UpsampleStage, ConcatStage, TrainStage {
         String name();
 
         Span span();
@@ -50,6 +51,63 @@ public record PipelineSettings(
             conditions = List.copyOf(conditions);
         }
     }
+
+    /**
+     * Training a model ({@code tessera train}): its result is the trained weights, written by an
+     * output {@code weights(stage)}.
+     *
+     * @param weights where training starts: random weights, or a checkpoint to fine-tune
+     */
+    public record TrainStage(String name, Weights weights, Training training, Span span) implements Stage {}
+
+    /**
+     * How a train stage trains.
+     *
+     * @param data the images and labels
+     * @param schedule the noise schedule's kind (linear, cosine, …)
+     * @param scheduleSteps T
+     * @param batch examples per step
+     * @param steps optimisation steps in all
+     * @param learningRate AdamW's peak rate
+     * @param warmup steps of linear warm-up
+     * @param cosine true for a cosine decay after warm-up, false for a constant rate
+     * @param weightDecay AdamW's decoupled decay
+     * @param clip the global gradient norm gradients are clipped to
+     * @param ema the decay of the weights' moving average (0.9999 in DiT)
+     * @param labelDropout the probability of training a label as the null label, for guidance
+     * @param seed the seed of every random draw (timesteps, noise, batches, dropout)
+     * @param checkpointEvery steps between checkpoints
+     * @param freeze weights kept as they are: glob patterns on checkpoint keys ({@code blocks.*})
+     */
+    public record Training(
+            Dataset data,
+            String schedule,
+            int scheduleSteps,
+            int batch,
+            long steps,
+            double learningRate,
+            long warmup,
+            boolean cosine,
+            double weightDecay,
+            double clip,
+            double ema,
+            double labelDropout,
+            long seed,
+            long checkpointEvery,
+            List<String> freeze,
+            Span span) {
+        public Training {
+            freeze = List.copyOf(freeze);
+        }
+    }
+
+    /**
+     * Images and labels in IDX files (MNIST's format), e.g. Fashion-MNIST's.
+     *
+     * @param pad zero pixels added on each side (28 → 32 with 2), in the [−1, 1] scale: −1
+     * @param flip whether a random half of each batch is mirrored left to right
+     */
+    public record Dataset(Path images, Path labels, int pad, boolean flip, Span span) {}
 
     /** One forward pass on tensors from a file; its results are {@code out} and the inputs by name. */
     public record ForwardStage(String name, Weights weights, Inputs inputs, Span span) implements Stage {}
@@ -144,8 +202,9 @@ public record PipelineSettings(
 
     /**
      * {@code output "file" = format(name)}: format is {@code tensors} (safetensors of the named
-     * results), {@code png} (one image per sample), {@code grid} (all samples in one image) or
-     * {@code preview} (SD-VAE latents in approximate colour, tiled).
+     * results), {@code png} (one image per sample), {@code grid} (all samples in one image),
+     * {@code preview} (SD-VAE latents in approximate colour, tiled) or {@code weights} (a train
+     * stage's trained weights, the EMA's, as a checkpoint the model loads).
      */
     public record Output(String file, String format, List<String> names, Span span) {}
 }

@@ -15,4 +15,7 @@ public final class Limits {
 
     /** Steps of a noise schedule (and so of a sampler): published models use 1000. */
     public static final int MAX_SCHEDULE_STEPS = 100_000;
+
+    /** Optimisation steps of one train stage (and its warm-up and checkpoint interval). */
+    public static final int MAX_TRAINING_STEPS = 100_000_000;
 }

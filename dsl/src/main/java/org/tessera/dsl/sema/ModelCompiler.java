@@ -754,13 +754,13 @@ public final class ModelCompiler {
      * {@code weights}. Returns the output value, or null after errors (see the diagnostics).
      */
     public Value lower(Model model, GraphBuilder graph, List<Value> inputs, WeightSource weights, Span callSpan) {
-        return lower(model, graph, inputs, weights, callSpan, false);
+        return lower(model, graph, inputs, weights, callSpan, key -> false);
     }
 
     /**
-     * {@link #lower}, with every learned (not {@code fixed}) weight a graph input named by its key
-     * when {@code trainable}: a training step feeds their current values; fixed tensors stay
-     * constants from {@code weights}.
+     * {@link #lower}, with every learned (not {@code fixed}) weight whose key {@code trainable}
+     * accepts a graph input named by its key: a training step feeds their current values; fixed
+     * and frozen tensors stay constants from {@code weights}.
      */
     public Value lower(
             Model model,
@@ -768,11 +768,11 @@ public final class ModelCompiler {
             List<Value> inputs,
             WeightSource weights,
             Span callSpan,
-            boolean trainable) {
+            java.util.function.Predicate<String> trainable) {
         Map<String, Value> weightValues = new HashMap<>();
         Evaluator.WeightLowering lowering = spec -> weightValues.computeIfAbsent(
                 spec.key(),
-                k -> trainable && !spec.fixed()
+                k -> !spec.fixed() && trainable.test(k)
                         ? graph.input(k, DType.F32, spec.shape())
                         : graph.constant(k, weights.tensor(k, spec.shape())));
         Lowering l = new Lowering(graph, lowering);

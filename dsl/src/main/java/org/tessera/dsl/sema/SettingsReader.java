@@ -32,7 +32,7 @@ public final class SettingsReader {
             "decoder",
             "clip_x0",
             "noise");
-    private static final Set<String> FORMATS = Set.of("tensors", "png", "grid", "preview");
+    private static final Set<String> FORMATS = Set.of("tensors", "png", "grid", "preview", "weights");
     /** The rectified-flow schedule (flow matching): not a β schedule. */
     private static final String FLOW = "flow";
 
@@ -79,7 +79,23 @@ public final class SettingsReader {
             "condition",
             "noise");
 
-    private static final Set<String> STAGE_CALLS = Set.of("sample", "decode", "encode", "upsample", "concat");
+    private static final Set<String> STAGE_CALLS = Set.of("sample", "decode", "encode", "upsample", "concat", "train");
+
+    /** The keys a {@code train(...)} stage takes. */
+    private static final Set<String> TRAIN_KEYS = Set.of(
+            "model",
+            "weights",
+            "data",
+            "schedule",
+            "optimizer",
+            "batch",
+            "steps",
+            "clip",
+            "ema",
+            "label_dropout",
+            "seed",
+            "checkpoint",
+            "freeze");
 
     /** The settings, or null when the declaration has errors (reported to the diagnostics). */
     public Result read(Ast.PipelineDecl decl) {
@@ -191,11 +207,24 @@ public final class SettingsReader {
                 results.addAll(f.inputs().names().keySet());
             }
         }
+        java.util.Set<String> trained = new java.util.HashSet<>();
+        for (PipelineSettings.Stage st : stages) {
+            if (st instanceof PipelineSettings.TrainStage) {
+                trained.add(st.name());
+            }
+        }
         for (PipelineSettings.Output o : outputs) {
             if (o == null) {
                 continue;
             }
             for (String n : o.names()) {
+                if (o.format().equals("weights") != trained.contains(n) && results.contains(n)) {
+                    diagnostics.error(
+                            o.span(),
+                            o.format().equals("weights")
+                                    ? "weights(" + n + ") writes a train stage's weights; '" + n + "' is not one"
+                                    : "'" + n + "' is a train stage: write its weights with weights(" + n + ")");
+                }
                 if (!results.contains(n) && diagnostics.errorCount() == errors) {
                     diagnostics.error(
                             o.span(),
@@ -268,7 +297,7 @@ public final class SettingsReader {
         if (!(st.value() instanceof Ast.Call c) || c.callee().size() != 1 || !STAGE_CALLS.contains(c.dotted())) {
             diagnostics.error(
                     st.value().span(),
-                    "a stage is sample(...), decode(stage, model = ..., weights = ...),"
+                    "a stage is sample(...), train(...), decode(stage, model = ..., weights = ...),"
                             + " encode(...), upsample(stage, factor) or concat([stages], dim = 1)"
                             + (st.value() instanceof Ast.Call c2
                                     ? Suggestions.didYouMean(c2.dotted(), STAGE_CALLS)
@@ -312,6 +341,34 @@ public final class SettingsReader {
                 PipelineSettings.Sampling sampling = sampling(st.name(), args, c.span());
                 return new PipelineSettings.SampleStage(
                         st.name(), weights(args.get("weights"), c.span()), sampling, conditions, st.span());
+            }
+            case "train" -> {
+                Map<String, Ast.Expr> args = named(c, TRAIN_KEYS);
+                if (args == null) {
+                    return null;
+                }
+                for (Map.Entry<String, Ast.Expr> o : overrides.entrySet()) {
+                    if (!TRAIN_KEYS.contains(o.getKey())) {
+                        diagnostics.error(
+                                st.span(),
+                                "--set " + st.name() + "." + o.getKey() + ": train(...) has no '" + o.getKey() + "'"
+                                        + Suggestions.didYouMean(o.getKey(), TRAIN_KEYS));
+                    } else {
+                        args.put(o.getKey(), o.getValue());
+                    }
+                }
+                if (!(args.get("model") instanceof Ast.Call model)) {
+                    diagnostics.error(
+                            args.containsKey("model") ? args.get("model").span() : c.span(),
+                            "train(...) needs model = a model call such as DiT(input_size = 32, in_channels = 1)");
+                    return null;
+                }
+                models.put(st.name(), model);
+                PipelineSettings.Training training = training(args, c.span());
+                PipelineSettings.Weights start = weights(args.get("weights"), c.span());
+                return training == null || start == null
+                        ? null
+                        : new PipelineSettings.TrainStage(st.name(), start, training, st.span());
             }
             case "decode", "encode" -> {
                 // A second model applied to a stage's result: a VAE's decoder on latents, its encoder on images.
@@ -438,6 +495,149 @@ public final class SettingsReader {
         }
     }
 
+    /** A train stage's settings, or null after reporting what is wrong. */
+    private PipelineSettings.Training training(Map<String, Ast.Expr> a, Span span) {
+        int before = diagnostics.errorCount();
+        PipelineSettings.Dataset data = null;
+        if (!(a.get("data") instanceof Ast.Call d) || !d.dotted().equals("idx")) {
+            diagnostics.error(
+                    a.containsKey("data") ? a.get("data").span() : span,
+                    "train(...) needs data = idx(\"train-images-idx3-ubyte.gz\", labels ="
+                            + " \"train-labels-idx1-ubyte.gz\", pad = 2)");
+        } else {
+            data = dataset(d);
+        }
+        String schedule = "linear";
+        int scheduleSteps = 1000;
+        if (a.get("schedule") instanceof Ast.Call c && Schedules.NAMES.contains(c.dotted())) {
+            schedule = c.dotted();
+            Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("steps"));
+            if (args != null && args.containsKey("steps")) {
+                scheduleSteps = count(args.get("steps"), "a schedule's steps", 1, Limits.MAX_SCHEDULE_STEPS);
+            }
+        } else if (a.containsKey("schedule")) {
+            diagnostics.error(
+                    a.get("schedule").span(),
+                    "train(...) takes a diffusion schedule: " + String.join(", ", Schedules.NAMES)
+                            + " (training flows is not there yet)");
+        }
+        double lr = 1e-4;
+        long warmup = 0;
+        boolean cosine = false;
+        double decay = 0;
+        if (a.get("optimizer") instanceof Ast.Call o && o.dotted().equals("adamw")) {
+            Map<String, Ast.Expr> args = named(o, Set.of("lr", "weight_decay", "warmup", "decay"));
+            if (args != null) {
+                lr = args.containsKey("lr") ? number(args.get("lr"), "lr") : lr;
+                decay = args.containsKey("weight_decay") ? number(args.get("weight_decay"), "weight_decay") : 0;
+                warmup = args.containsKey("warmup")
+                        ? count(args.get("warmup"), "warmup", 0, Limits.MAX_TRAINING_STEPS)
+                        : 0;
+                if (args.get("decay") instanceof Ast.StringLit k
+                        && Set.of("constant", "cosine").contains(k.value())) {
+                    cosine = k.value().equals("cosine");
+                } else if (args.containsKey("decay")) {
+                    diagnostics.error(args.get("decay").span(), "decay is \"constant\" or \"cosine\"");
+                }
+                if (!(lr > 0 && lr < 1) || decay < 0) {
+                    diagnostics.error(o.span(), "adamw needs 0 < lr < 1 and weight_decay ≥ 0");
+                }
+            }
+        } else if (a.containsKey("optimizer")) {
+            diagnostics.error(
+                    a.get("optimizer").span(),
+                    "optimizer is adamw(lr = 1e-4, weight_decay = 0.0, warmup = 0, decay = \"constant\")");
+        }
+        int batch = a.containsKey("batch") ? count(a.get("batch"), "batch", 1, 4096) : 32;
+        long steps = a.containsKey("steps") ? count(a.get("steps"), "steps", 1, Limits.MAX_TRAINING_STEPS) : 1000;
+        double clip = a.containsKey("clip") ? number(a.get("clip"), "clip") : 1.0;
+        double ema = a.containsKey("ema") ? number(a.get("ema"), "ema") : 0.9999;
+        double dropout = a.containsKey("label_dropout") ? number(a.get("label_dropout"), "label_dropout") : 0.1;
+        if (!(clip > 0)) {
+            diagnostics.error(a.get("clip").span(), "clip must be a positive gradient norm, got " + clip);
+        }
+        if (!(ema >= 0 && ema < 1)) {
+            diagnostics.error(a.get("ema").span(), "ema must be a decay in [0, 1), got " + ema);
+        }
+        if (!(dropout >= 0 && dropout <= 1)) {
+            diagnostics.error(a.get("label_dropout").span(), "label_dropout must be a probability, got " + dropout);
+        }
+        long seed = a.containsKey("seed") ? integer(a.get("seed"), "seed") : 0;
+        long every = a.containsKey("checkpoint")
+                ? count(a.get("checkpoint"), "checkpoint", 1, Limits.MAX_TRAINING_STEPS)
+                : 1000;
+        List<String> freeze = new ArrayList<>();
+        if (a.get("freeze") instanceof Ast.ListLit l) {
+            for (Ast.Expr e : l.items()) {
+                if (e instanceof Ast.StringLit p) {
+                    freeze.add(p.value());
+                } else {
+                    diagnostics.error(e.span(), "freeze takes weight-name patterns: [\"blocks.*\", \"pos_embed\"]");
+                }
+            }
+        } else if (a.containsKey("freeze")) {
+            diagnostics.error(
+                    a.get("freeze").span(), "freeze takes a list of weight-name patterns, e.g. [\"blocks.*\"]");
+        }
+        if (diagnostics.errorCount() > before) {
+            return null;
+        }
+        return new PipelineSettings.Training(
+                data,
+                schedule,
+                scheduleSteps,
+                batch,
+                steps,
+                lr,
+                warmup,
+                cosine,
+                decay,
+                clip,
+                ema,
+                dropout,
+                seed,
+                every,
+                freeze,
+                span);
+    }
+
+    /** {@code idx("images", labels = "labels", pad = 2, flip = false)}. */
+    private PipelineSettings.Dataset dataset(Ast.Call d) {
+        if (d.args().isEmpty()
+                || d.args().get(0).name() != null
+                || !(d.args().get(0).value() instanceof Ast.StringLit images)) {
+            diagnostics.error(
+                    d.span(),
+                    "idx(...) takes the images file first: idx(\"train-images-idx3-ubyte.gz\", labels = ...)");
+            return null;
+        }
+        Map<String, Ast.Expr> args = new LinkedHashMap<>();
+        for (Ast.Arg arg : d.args().subList(1, d.args().size())) {
+            if (arg.name() == null || !Set.of("labels", "pad", "flip").contains(arg.name())) {
+                diagnostics.error(
+                        arg.span(), "idx(images, ...) takes labels = \"file\", pad = N and flip = true|false");
+                return null;
+            }
+            args.put(arg.name(), arg.value());
+        }
+        if (!(args.get("labels") instanceof Ast.StringLit labels)) {
+            diagnostics.error(d.span(), "idx(...) needs labels = \"train-labels-idx1-ubyte.gz\"");
+            return null;
+        }
+        int pad = args.containsKey("pad") ? count(args.get("pad"), "pad", 0, 64) : 0;
+        boolean flip = false;
+        if (args.get("flip") instanceof Ast.BoolLit b) {
+            flip = b.value();
+        } else if (args.containsKey("flip")) {
+            diagnostics.error(args.get("flip").span(), "flip must be true or false");
+        }
+        Path imagesPath = file(images.value(), images.span());
+        Path labelsPath = file(labels.value(), labels.span());
+        return imagesPath == null || labelsPath == null
+                ? null
+                : new PipelineSettings.Dataset(imagesPath, labelsPath, pad, flip, d.span());
+    }
+
     /** {@code name} against the script's folder, or null after reporting a name no file can have. */
     private Path file(String name, Span span) {
         try {
@@ -481,7 +681,8 @@ public final class SettingsReader {
 
     private PipelineSettings.Output output(Ast.OutputSetting o) {
         if (!(o.value() instanceof Ast.Call c) || c.callee().size() != 1 || !FORMATS.contains(c.dotted())) {
-            diagnostics.error(o.value().span(), "an output is tensors(...), png(...), grid(...) or preview(...)");
+            diagnostics.error(
+                    o.value().span(), "an output is tensors(...), png(...), grid(...), preview(...) or weights(...)");
             return null;
         }
         List<String> names = new ArrayList<>();
@@ -499,7 +700,7 @@ public final class SettingsReader {
                             + (c.dotted().equals("tensors") ? "one or more result names" : "exactly one result name"));
             return null;
         }
-        String expectedExt = c.dotted().equals("tensors") ? ".safetensors" : ".png";
+        String expectedExt = Set.of("tensors", "weights").contains(c.dotted()) ? ".safetensors" : ".png";
         if (!o.file().endsWith(expectedExt)) {
             diagnostics.error(
                     o.span(),

@@ -39,17 +39,35 @@ public final class OutputSet implements AutoCloseable {
     }
 
     private final Map<Path, Path> staged = new LinkedHashMap<>(); // target → temporary; guarded by LOCK
+    private final boolean whileStopping;
 
-    private OutputSet() {}
+    private OutputSet(boolean whileStopping) {
+        this.whileStopping = whileStopping;
+    }
 
-    /** A new, empty set. */
+    /** A new, empty set; refused once the process is being interrupted. */
     public static OutputSet open() throws IOException {
-        OutputSet set = new OutputSet();
+        return open(false);
+    }
+
+    /**
+     * A set that may still be written and committed while the process is being interrupted: the
+     * checkpoint a training run writes when Ctrl-C asks it to stop. The interrupt does not delete
+     * its files; closing it uncommitted still does.
+     */
+    public static OutputSet openWhileStopping() throws IOException {
+        return open(true);
+    }
+
+    private static OutputSet open(boolean whileStopping) throws IOException {
+        OutputSet set = new OutputSet(whileStopping);
         synchronized (LOCK) {
-            if (shuttingDown) {
+            if (shuttingDown && !whileStopping) {
                 throw new InterruptedIOException("interrupted: no outputs written");
             }
-            OPEN.add(set);
+            if (!whileStopping) {
+                OPEN.add(set);
+            }
         }
         return set;
     }
@@ -74,9 +92,10 @@ public final class OutputSet implements AutoCloseable {
             throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
         }
         synchronized (LOCK) {
-            if (shuttingDown || staged.containsKey(file)) {
+            boolean refused = shuttingDown && !whileStopping;
+            if (refused || staged.containsKey(file)) {
                 Files.deleteIfExists(tmp);
-                throw shuttingDown
+                throw refused
                         ? new InterruptedIOException("interrupted: no outputs written")
                         : new IOException("two outputs write the same file " + target);
             }
@@ -91,7 +110,7 @@ public final class OutputSet implements AutoCloseable {
      */
     public List<Path> commit() throws IOException {
         synchronized (LOCK) {
-            if (shuttingDown) {
+            if (shuttingDown && !whileStopping) {
                 throw new InterruptedIOException("interrupted: no outputs written");
             }
             List<Path> done = new ArrayList<>();

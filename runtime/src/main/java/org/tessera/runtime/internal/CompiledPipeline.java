@@ -125,6 +125,8 @@ public final class CompiledPipeline implements AutoCloseable {
                 case PipelineSettings.UpsampleStage u ->
                     results.put(
                             u.name(), TensorStages.upsample(results.get(u.input()), u.factor(), u.axes(), u.name()));
+                case PipelineSettings.TrainStage t ->
+                    throw new IllegalStateException("stage '" + t.name() + "' trains; the assembler refuses it");
                 case PipelineSettings.ConcatStage c ->
                     results.put(
                             c.name(),

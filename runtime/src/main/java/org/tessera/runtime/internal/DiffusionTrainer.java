@@ -78,12 +78,14 @@ public final class DiffusionTrainer {
      * @param model the network, with a contract naming its latent, timestep and label inputs
      * @param latent one sample's shape, [C, H, W]
      * @param initial the starting weights (learned and fixed) by key
+     * @param trainable which learned weights train (the others stay as {@code initial} has them)
      */
     public DiffusionTrainer(
             ModelDefinition model,
             int[] latent,
             GaussianDiffusion diffusion,
             WeightSource initial,
+            java.util.function.Predicate<String> trainable,
             Backend host,
             Settings settings) {
         this.settings = settings;
@@ -111,13 +113,21 @@ public final class DiffusionTrainer {
                         + " models is not there yet");
             }
         }
-        Value out = model.lowerTrainable(g, inputs, initial);
+        Value out = model.lowerTrainable(g, inputs, initial, trainable);
         Value prediction = out.size(1) == channels ? out : g.slice(out, 1, 0, channels);
         Value aimValue = g.input("target", DType.F32, x);
         Value d = g.sub(prediction, aimValue);
         Value sum = g.apply(new GradientOps.SumTo(new int[] {1}), List.of(g.mul(d, d)));
         g.output("loss", g.mulScalar(sum, 1f / (float) aimValue.numel()));
-        Map<String, int[]> learned = model.learnedWeightShapes();
+        Map<String, int[]> learned = new LinkedHashMap<>();
+        model.learnedWeightShapes().forEach((k, shape) -> {
+            if (trainable.test(k)) {
+                learned.put(k, shape);
+            }
+        });
+        if (learned.isEmpty()) {
+            throw new IllegalArgumentException(model.name() + ": every weight is frozen; nothing would train");
+        }
         run = Planner.compile(Autodiff.differentiate(g.build(), "loss", learned.keySet()), host)
                 .newExecution();
 
@@ -182,9 +192,10 @@ public final class DiffusionTrainer {
     /**
      * Writes everything a resumed run needs to continue exactly as this one would: the weights,
      * their EMA, AdamW's moments and the step (the data position and every random draw follow
-     * from the step and the seed). One safetensors file, written atomically.
+     * from the step and the seed), with the caller's {@code extra} metadata (a loss history). One
+     * safetensors file, written atomically.
      */
-    public void save(Path file) throws IOException {
+    public void save(Path file, Map<String, String> extra) throws IOException {
         SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
         params.forEach((k, v) -> tensors.put("model." + k, v));
         ema.weights().forEach((k, v) -> tensors.put("ema." + k, v));
@@ -199,11 +210,12 @@ public final class DiffusionTrainer {
     }
 
     /**
-     * Continues from a checkpoint {@link #save} wrote for this model and settings.
+     * Continues from a checkpoint {@link #save} wrote for this model and settings; returns its
+     * metadata (the caller's extra entries included).
      *
      * @throws IOException naming the file, and the tensor when one is missing or misshapen
      */
-    public void restore(Path file) throws IOException {
+    public Map<String, String> restore(Path file) throws IOException {
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             if (!FORMAT.equals(r.metadata().get("format"))) {
                 throw new IOException(file + " is not a Tessera training checkpoint (metadata format "
@@ -222,6 +234,7 @@ public final class DiffusionTrainer {
                 load(r, "adam.v." + k, mv[1]);
             }
             step = Long.parseLong(r.metadata().getOrDefault("step", "0"));
+            return r.metadata();
         } catch (org.tessera.engine.io.WeightsFormatException | NumberFormatException e) {
             throw new IOException(file + ": " + e.getMessage(), e);
         }

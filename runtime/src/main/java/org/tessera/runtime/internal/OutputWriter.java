@@ -48,6 +48,11 @@ public final class OutputWriter {
      * @throws IllegalArgumentException naming the output, the input and what it is
      */
     public static void refuseInputs(PipelineSettings settings, Path outDir) {
+        refuseInputs(settings, outDir, List.of());
+    }
+
+    /** {@link #refuseInputs(PipelineSettings, Path)}, counting {@code more} files (a run's checkpoints) as outputs too. */
+    public static void refuseInputs(PipelineSettings settings, Path outDir, List<Path> more) {
         Map<Path, String> inputs = new LinkedHashMap<>();
         for (PipelineSettings.Stage st : settings.stages()) {
             switch (st) {
@@ -62,6 +67,11 @@ public final class OutputWriter {
                     inputs.put(f.inputs().path(), "the inputs of stage " + f.name());
                 }
                 case PipelineSettings.ApplyStage a -> weights(inputs, a.weights(), a.name());
+                case PipelineSettings.TrainStage t -> {
+                    weights(inputs, t.weights(), t.name());
+                    inputs.put(t.training().data().images(), "the images of stage " + t.name());
+                    inputs.put(t.training().data().labels(), "the labels of stage " + t.name());
+                }
                 default -> {}
             }
         }
@@ -71,6 +81,14 @@ public final class OutputWriter {
                 if (same(file, in.getKey())) {
                     throw new IllegalArgumentException(o.span() + ": output \"" + o.file() + "\" would overwrite "
                             + in.getKey() + ", " + in.getValue() + "; choose another --out folder or output name");
+                }
+            }
+        }
+        for (Path file : more) {
+            for (Map.Entry<Path, String> in : inputs.entrySet()) {
+                if (same(file, in.getKey())) {
+                    throw new IllegalArgumentException(
+                            file + " would overwrite " + in.getValue() + "; choose another --out folder");
                 }
             }
         }

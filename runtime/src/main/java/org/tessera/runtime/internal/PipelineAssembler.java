@@ -42,6 +42,14 @@ public final class PipelineAssembler {
     public static CompiledPipeline assemble(
             PipelineDefinition def, DeviceChoice deviceChoice, Precision precision, int threads) {
         PipelineSettings settings = def.settings();
+        for (PipelineSettings.Stage st : settings.stages()) {
+            if (st instanceof PipelineSettings.TrainStage) {
+                throw def.error(
+                        st.span(),
+                        "stage '" + st.name() + "' trains a model: run this pipeline with  tessera train "
+                                + st.span().file());
+            }
+        }
         ComputeDevice device;
         try {
             device = Devices.open(deviceChoice, precision, threads, System.err::println);

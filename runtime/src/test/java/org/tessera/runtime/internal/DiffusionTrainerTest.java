@@ -68,6 +68,7 @@ class DiffusionTrainerTest {
                 new int[] {4, 8, 8},
                 diffusion,
                 WeightBinding.random(7, 0.02, cpu, arenas).source(),
+                key -> true,
                 cpu,
                 new DiffusionTrainer.Settings(BATCH, LearningRate.constant(3e-3, 10), 0, 1.0, 0.99, 0.1, 11));
     }
@@ -115,7 +116,7 @@ class DiffusionTrainerTest {
                 first.step(data(classes, s), classes);
             }
             Path checkpoint = dir.resolve("ckpt.safetensors");
-            first.save(checkpoint);
+            first.save(checkpoint, Map.of());
             DiffusionTrainer resumed = trainer(pool, arenas); // a fresh process, as after Ctrl-C
             resumed.restore(checkpoint);
             org.junit.jupiter.api.Assertions.assertEquals(4, resumed.steps());

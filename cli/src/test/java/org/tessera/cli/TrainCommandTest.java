@@ -1,0 +1,119 @@
+package org.tessera.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessera.engine.io.SafetensorsReader;
+
+/** tessera train on a small generated IDX dataset: outputs, checkpoints, resume, and the errors. */
+class TrainCommandTest {
+    @TempDir
+    Path dir;
+
+    private static CliRun run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = TesseraCommand.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new CliRun(code, out.toString(), err.toString());
+    }
+
+    /** 40 images of 12×12: class 0 a bright left half, class 1 a bright top half, with noise. */
+    private void dataset() throws IOException {
+        Random r = new Random(3);
+        int n = 40;
+        ByteBuffer images = ByteBuffer.allocate(16 + n * 144)
+                .putInt(0x0803)
+                .putInt(n)
+                .putInt(12)
+                .putInt(12);
+        ByteBuffer labels = ByteBuffer.allocate(8 + n).putInt(0x0801).putInt(n);
+        for (int i = 0; i < n; i++) {
+            int label = i % 2;
+            labels.put((byte) label);
+            for (int y = 0; y < 12; y++) {
+                for (int x = 0; x < 12; x++) {
+                    boolean on = label == 0 ? x < 6 : y < 6;
+                    images.put((byte) Math.max(0, Math.min(255, (on ? 220 : 30) + r.nextInt(20) - 10)));
+                }
+            }
+        }
+        try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(dir.resolve("images.gz")))) {
+            o.write(images.array());
+        }
+        Files.write(dir.resolve("labels"), labels.array());
+    }
+
+    private Path script(int steps) throws IOException {
+        dataset();
+        return Files.writeString(
+                dir.resolve("t.tess"),
+                "import \"dit.tess\"\npipeline t {\n    let dit = train(\n"
+                        + "        model = DiT(input_size = 16, patch_size = 4, in_channels = 1, hidden_size = 32, depth = 1,"
+                        + " num_heads = 2, num_classes = 2, learn_sigma = false),\n"
+                        + "        weights = random(seed = 1),\n"
+                        + "        data = idx(\"images.gz\", labels = \"labels\", pad = 2, flip = true),\n"
+                        + "        optimizer = adamw(lr = 1e-3, warmup = 5),\n"
+                        + "        batch = 4, steps = " + steps + ", checkpoint = 10, seed = 5)\n"
+                        + "    output \"t.safetensors\" = weights(dit)\n}\n");
+    }
+
+    @Test
+    void trainsWritesCheckpointsAndResumesWhereItStopped() throws Exception {
+        Path script = script(20);
+        Path out = dir.resolve("out");
+        CliRun first = run("train", script.toString(), "--out", out.toString(), "--threads", "1");
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.err().contains("train dit: step 20/20"), first.err());
+        assertTrue(Files.exists(out.resolve("dit.checkpoint.safetensors")));
+        assertTrue(Files.exists(out.resolve("dit.loss.png")));
+        try (SafetensorsReader r = SafetensorsReader.open(out.resolve("t.safetensors"))) {
+            assertTrue(
+                    r.contains("pos_embed") && r.contains("blocks.0.attn.qkv.weight"),
+                    r.names().toString());
+            assertEquals("ema", r.metadata().get("weights"));
+        }
+        // the same command with more steps continues from step 21
+        CliRun more =
+                run("train", script.toString(), "--out", out.toString(), "--threads", "1", "--set", "dit.steps=30");
+        assertEquals(0, more.code(), more.err());
+        assertTrue(more.err().contains("train dit: resuming at step 21 of 30"), more.err());
+        // and the weights it wrote load into a sampling pipeline of the same model
+        Path sample = Files.writeString(
+                dir.resolve("s.tess"),
+                "import \"dit.tess\"\npipeline s {\n"
+                        + "    model = DiT(input_size = 16, patch_size = 4, in_channels = 1, hidden_size = 32, depth = 1,"
+                        + " num_heads = 2, num_classes = 2, learn_sigma = false)\n"
+                        + "    weights = \"out/t.safetensors\"\n    sampler = ddim(steps = 5)\n    classes = [0, 1]\n"
+                        + "    output \"g.png\" = grid(samples)\n}\n");
+        CliRun sampled = run("run", sample.toString(), "--out", dir.resolve("s").toString(), "--threads", "1");
+        assertEquals(0, sampled.code(), sampled.err());
+    }
+
+    @Test
+    void runRefusesATrainingPipelineAndTrainRefusesBadData() throws Exception {
+        Path script = script(5);
+        CliRun r = run("run", script.toString(), "--out", dir.resolve("o").toString());
+        assertEquals(2, r.code());
+        assertTrue(
+                r.err().contains(script + ":3:5: error: stage 'dit' trains a model: run this pipeline with"), r.err());
+        Files.writeString(script, Files.readString(script).replace("pad = 2", "pad = 3"));
+        CliRun bad = run("train", script.toString(), "--out", dir.resolve("o").toString());
+        assertEquals(2, bad.code());
+        assertTrue(
+                bad.err().contains("error: the images are [1, 18, 18] (grey, padded by 3), but DiT takes [1, 16, 16]"),
+                bad.err());
+        assertFalse(bad.err().contains("\tat "));
+    }
+}

@@ -1,0 +1,20 @@
+package org.tessera.runtime;
+
+import java.nio.file.Path;
+
+/** What {@link Tessera#train} reports while it trains, and how it is asked to stop. */
+public interface TrainingListener {
+    /** After each step: its loss and the learning rate it used. */
+    void onStep(String stage, long step, long total, double loss, double learningRate);
+
+    /** A checkpoint was written (every N steps, at the end, and when stopped). */
+    default void onCheckpoint(String stage, long step, Path file) {}
+
+    /**
+     * Polled after each step: true to write a checkpoint and stop, for a later run to resume
+     * (the command line answers Ctrl-C so).
+     */
+    default boolean stopRequested() {
+        return false;
+    }
+}

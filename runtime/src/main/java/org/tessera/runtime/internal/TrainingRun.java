@@ -1,0 +1,337 @@
+package org.tessera.runtime.internal;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SequencedMap;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import org.tessera.dsl.ModelContract;
+import org.tessera.dsl.ModelDefinition;
+import org.tessera.dsl.ModelInput;
+import org.tessera.dsl.PipelineDefinition;
+import org.tessera.dsl.pipeline.PipelineSettings;
+import org.tessera.engine.backend.Backend;
+import org.tessera.engine.backend.Backends;
+import org.tessera.engine.diffusion.GaussianDiffusion;
+import org.tessera.engine.diffusion.Schedules;
+import org.tessera.engine.io.IdxReader;
+import org.tessera.engine.io.LossCurve;
+import org.tessera.engine.io.OutputSet;
+import org.tessera.engine.io.SafetensorsReader;
+import org.tessera.engine.io.SafetensorsWriter;
+import org.tessera.engine.io.WeightBinding;
+import org.tessera.engine.io.WeightSource;
+import org.tessera.engine.io.WeightsFormatException;
+import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.random.RandomStream;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.Tensor;
+import org.tessera.engine.train.LearningRate;
+import org.tessera.runtime.TrainingListener;
+
+/**
+ * Runs a pipeline's train stages ({@code tessera train}): for each, the data is read and checked
+ * against the model, a {@link DiffusionTrainer} is built, and steps run with a checkpoint every
+ * N steps (and when stopped), from which the next run resumes. Batches are drawn by a
+ * counter-based generator keyed by the step, so a resumed run sees exactly the batches an
+ * uninterrupted one would. At the end the outputs — the EMA weights as a checkpoint the model
+ * loads — are written together, with the loss curve next to the checkpoint.
+ */
+public final class TrainingRun {
+    /** Steps per point of the loss curve. */
+    static final int WINDOW = 50;
+
+    private TrainingRun() {}
+
+    /** The checkpoint of stage {@code stage} under {@code outDir}. */
+    public static Path checkpointOf(Path outDir, String stage) {
+        return outDir.resolve(stage + ".checkpoint.safetensors");
+    }
+
+    /**
+     * Trains every train stage of {@code def}; returns the output files, or an empty list when
+     * stopped (a checkpoint holds the progress).
+     *
+     * @param restart start from the stage's initial weights even where a checkpoint exists
+     */
+    public static List<Path> run(
+            PipelineDefinition def, int threads, Path outDir, boolean restart, TrainingListener listener)
+            throws IOException {
+        PipelineSettings settings = def.settings();
+        List<PipelineSettings.TrainStage> stages = settings.stages().stream()
+                .filter(PipelineSettings.TrainStage.class::isInstance)
+                .map(PipelineSettings.TrainStage.class::cast)
+                .toList();
+        if (stages.isEmpty()) {
+            throw def.error(
+                    settings.span(), "pipeline '" + settings.name() + "' has no train stage (let name = train(...))");
+        }
+        if (stages.size() != settings.stages().size()) {
+            throw def.error(
+                    settings.span(),
+                    "a pipeline that trains has only train stages for now; sample from the trained weights in"
+                            + " another pipeline (weights = \"OUT/name.safetensors\")");
+        }
+        OutputWriter.refuseInputs(
+                settings,
+                outDir,
+                stages.stream().map(s -> checkpointOf(outDir, s.name())).toList());
+        OutputWriter.checkWritable(outDir);
+        Map<String, Map<String, Tensor>> trained = new LinkedHashMap<>();
+        List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
+        try (WorkerPool pool = new WorkerPool(threads)) {
+            Backend cpu = Backends.cpu(pool, System.err::println);
+            for (PipelineSettings.TrainStage st : stages) {
+                Map<String, Tensor> weights = train(def, st, cpu, arenas, outDir, restart, listener);
+                if (weights == null) {
+                    return List.of();
+                }
+                trained.put(st.name(), weights);
+            }
+            return writeOutputs(settings, trained, outDir);
+        } finally {
+            arenas.forEach(Arena::close);
+        }
+    }
+
+    /** One stage to its last step; the trained (EMA) weights with the fixed ones, or null when stopped. */
+    private static Map<String, Tensor> train(
+            PipelineDefinition def,
+            PipelineSettings.TrainStage st,
+            Backend cpu,
+            List<Arena> arenas,
+            Path outDir,
+            boolean restart,
+            TrainingListener listener)
+            throws IOException {
+        PipelineSettings.Training t = st.training();
+        ModelDefinition model = def.model(st.name());
+        ModelContract contract = model.contract();
+        if (contract.prediction().isFlow()) {
+            throw def.error(
+                    st.span(), "training a flow model is not there yet; " + model.name() + " predicts a velocity");
+        }
+        int[] latent = latentShape(def, model, contract, t.batch());
+        Data data = Data.read(def, t.data(), latent, model);
+
+        WeightSource initial;
+        Arena arena = Arena.ofShared();
+        arenas.add(arena);
+        switch (st.weights()) {
+            case PipelineSettings.RandomWeights r ->
+                initial = WeightBinding.random(r.seed(), r.std(), cpu, arenas).source();
+            case PipelineSettings.Checkpoint c -> {
+                SafetensorsReader file;
+                try {
+                    file = SafetensorsReader.open(c.path());
+                } catch (IOException | WeightsFormatException e) {
+                    throw def.error(c.span(), "cannot load weights: " + e.getMessage());
+                }
+                String mismatch = WeightBinding.mismatch(file, model.weightShapes(), model.name());
+                if (mismatch != null) {
+                    file.close();
+                    throw def.error(c.span(), mismatch);
+                }
+                initial = WeightBinding.checkpoint(file, arena).source(); // the file stays open for the run
+            }
+        }
+        Predicate<String> trainable = trainable(t.freeze());
+        LearningRate lr =
+                new LearningRate(t.learningRate(), t.warmup(), Math.max(t.steps(), t.warmup() + 1), t.cosine(), 0);
+        GaussianDiffusion diffusion = new GaussianDiffusion(
+                Schedules.named(t.schedule(), t.scheduleSteps()),
+                contract.prediction().parameterization(),
+                contract.variance(),
+                cpu.elementwise());
+        DiffusionTrainer trainer = new DiffusionTrainer(
+                model,
+                latent,
+                diffusion,
+                initial,
+                trainable,
+                cpu,
+                new DiffusionTrainer.Settings(
+                        t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
+
+        Path checkpoint = checkpointOf(outDir, st.name());
+        List<Double> curve = new ArrayList<>();
+        if (!restart && Files.exists(checkpoint)) {
+            Map<String, String> meta;
+            try {
+                meta = trainer.restore(checkpoint);
+            } catch (IOException e) {
+                throw new IOException(e.getMessage() + " (train from the start with --restart)", e);
+            }
+            for (String v : meta.getOrDefault("loss_curve", "").split(",")) {
+                if (!v.isBlank()) {
+                    curve.add(Double.parseDouble(v));
+                }
+            }
+        }
+        Tensor x0 = Tensor.zeros(DType.F32, batchShape(latent, t.batch()));
+        long[] classes = new long[t.batch()];
+        double window = 0;
+        int inWindow = 0;
+        for (long step = trainer.steps() + 1; step <= t.steps(); step++) {
+            data.batch(
+                    new RandomStream(t.seed() ^ 0x6a09e667f3bcc908L, step),
+                    t.data().flip(),
+                    x0,
+                    classes);
+            double loss = trainer.step(x0, classes);
+            listener.onStep(st.name(), step, t.steps(), loss, lr.at(step));
+            window += loss;
+            inWindow++;
+            if (step % WINDOW == 0) { // the mean of the steps this process ran in the window
+                curve.add(window / inWindow);
+                window = 0;
+                inWindow = 0;
+            }
+            boolean stop = listener.stopRequested();
+            if (stop || step % t.checkpointEvery() == 0 || step == t.steps()) {
+                save(trainer, checkpoint, curve, outDir.resolve(st.name() + ".loss.png"));
+                listener.onCheckpoint(st.name(), step, checkpoint);
+            }
+            if (stop) {
+                return null;
+            }
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, int[]> w : model.weightShapes().entrySet()) {
+            Tensor ema = trainer.emaWeights().get(w.getKey());
+            out.put(w.getKey(), ema != null ? ema : initial.tensor(w.getKey(), w.getValue()));
+        }
+        return out;
+    }
+
+    private static void save(DiffusionTrainer trainer, Path checkpoint, List<Double> curve, Path png)
+            throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (double v : curve) {
+            sb.append(sb.isEmpty() ? "" : ",").append(v);
+        }
+        trainer.save(checkpoint, Map.of("loss_curve", sb.toString()));
+        try (OutputSet set = OutputSet.openWhileStopping()) {
+            LossCurve.write(curve.stream().mapToDouble(Double::doubleValue).toArray(), WINDOW, png, set);
+            set.commit();
+        }
+    }
+
+    private static List<Path> writeOutputs(
+            PipelineSettings settings, Map<String, Map<String, Tensor>> trained, Path outDir) throws IOException {
+        try (OutputSet set = OutputSet.open()) {
+            for (PipelineSettings.Output o : settings.outputs()) {
+                if (!o.format().equals("weights")) {
+                    throw new IllegalArgumentException(o.span() + ": a pipeline that trains writes weights(stage)");
+                }
+                SequencedMap<String, Tensor> tensors =
+                        new LinkedHashMap<>(trained.get(o.names().get(0)));
+                SafetensorsWriter.write(
+                        outDir.resolve(o.file()),
+                        tensors,
+                        Map.of("pipeline", settings.name(), "stage", o.names().get(0), "weights", "ema"),
+                        set);
+            }
+            return set.commit();
+        }
+    }
+
+    /** The model's latent input [C, H, W]: its contract's latent, sized by its annotation. */
+    private static int[] latentShape(PipelineDefinition def, ModelDefinition model, ModelContract contract, int batch) {
+        for (ModelInput in : model.inputs(Map.of("B", batch))) {
+            if (in.name().equals(contract.latent())) {
+                if (!in.sized()) {
+                    throw def.error(
+                            model.span(),
+                            model.name() + ".forward input '" + in.name()
+                                    + "' needs sizes to train on, e.g. [B, 1, 32, 32]");
+                }
+                return Arrays.copyOfRange(in.shape(), 1, in.shape().length);
+            }
+        }
+        throw def.error(model.span(), model.name() + " has no forward input '" + contract.latent() + "'");
+    }
+
+    private static int[] batchShape(int[] latent, int batch) {
+        int[] s = new int[latent.length + 1];
+        s[0] = batch;
+        System.arraycopy(latent, 0, s, 1, latent.length);
+        return s;
+    }
+
+    /** Learned weights not matched by a freeze pattern ({@code *} any characters). */
+    static Predicate<String> trainable(List<String> freeze) {
+        List<Pattern> patterns = freeze.stream()
+                .map(p -> Pattern.compile(Pattern.quote(p).replace("*", "\\E.*\\Q")))
+                .toList();
+        return key -> patterns.stream().noneMatch(p -> p.matcher(key).matches());
+    }
+
+    /** Images as bytes, their labels, and how they become a batch in [−1, 1]. */
+    private record Data(byte[] pixels, byte[] labels, int count, int height, int width, int pad) {
+        static Data read(PipelineDefinition def, PipelineSettings.Dataset d, int[] latent, ModelDefinition model) {
+            IdxReader.Idx images;
+            IdxReader.Idx labels;
+            try {
+                images = IdxReader.read(d.images());
+                labels = IdxReader.read(d.labels());
+            } catch (IOException e) {
+                throw def.error(d.span(), "cannot read the data: " + e.getMessage());
+            }
+            int[] s = images.shape();
+            if (s.length != 3 || labels.shape().length != 1 || labels.shape()[0] != s[0] || s[0] == 0) {
+                throw def.error(
+                        d.span(),
+                        "images " + Arrays.toString(s) + " and labels " + Arrays.toString(labels.shape())
+                                + " must be [N, H, W] and [N] with N > 0");
+            }
+            int[] wanted = {1, s[1] + 2 * d.pad(), s[2] + 2 * d.pad()};
+            if (!Arrays.equals(wanted, latent)) {
+                throw def.error(
+                        d.span(),
+                        "the images are " + Arrays.toString(wanted) + " (grey, padded by " + d.pad() + "), but "
+                                + model.name() + " takes " + Arrays.toString(latent));
+            }
+            Object classes = model.constant("num_classes");
+            long n = classes instanceof Long l ? l : 0;
+            for (int i = 0; i < s[0]; i++) {
+                if (n > 0 && labels.unsigned(i) >= n) {
+                    throw def.error(
+                            d.span(),
+                            "label " + labels.unsigned(i) + " of example " + i + " is outside 0.." + (n - 1) + " of "
+                                    + model.name());
+                }
+            }
+            return new Data(images.data(), labels.data(), s[0], s[1], s[2], d.pad());
+        }
+
+        /** Fills x0 [B, 1, H + 2·pad, W + 2·pad] and the classes with examples drawn by {@code r}. */
+        void batch(RandomStream r, boolean flip, Tensor x0, long[] classes) {
+            int b = classes.length;
+            int h = height + 2 * pad;
+            int w = width + 2 * pad;
+            float[] v = new float[b * h * w];
+            Arrays.fill(v, -1f); // the padding is black, as the images' background
+            for (int i = 0; i < b; i++) {
+                int e = Math.min(count - 1, (int) (r.uniform(i) * count));
+                boolean mirror = flip && r.uniform(b + i) < 0.5f;
+                classes[i] = labels[e] & 0xff;
+                for (int y = 0; y < height; y++) {
+                    for (int x = 0; x < width; x++) {
+                        int p = pixels[(e * height + y) * width + (mirror ? width - 1 - x : x)] & 0xff;
+                        v[(i * h + y + pad) * w + x + pad] = p / 127.5f - 1f;
+                    }
+                }
+            }
+            x0.copyFrom(Tensor.of(v, x0.shape()));
+        }
+    }
+}
