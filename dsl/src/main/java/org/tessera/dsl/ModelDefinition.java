@@ -111,6 +111,11 @@ public final class ModelDefinition {
         return lower(graph, inputs, weights, trainable);
     }
 
+    /** How each weight that declares it starts, by checkpoint key: what {@code init(seed)} weights use. */
+    public Map<String, org.tessera.engine.io.WeightInit> weightInits() {
+        return model.weightInits();
+    }
+
     /** The learned weights, by checkpoint key, with their shapes: what training updates. */
     public Map<String, int[]> learnedWeightShapes() {
         return model.learnedWeightShapes();

@@ -238,7 +238,8 @@ class MalformedScriptsTest {
                         "a negative size",
                         "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = -16)\n"
                                 + "    weights = random()\n    output \"s.png\" = png(samples)\n}\n",
-                        "3:13: error: input 'x' dimension 2 is input_size = -16; a size must be between 1 and"),
+                        // the position table's grid is the first size the model meets
+                        "3:13: error: sincos_2d(-2, -2): the grid must be at least 1 × 1 (in DiT_S_8, at stdlib/dit.tess:"),
                 Arguments.of(
                         "an absurd depth",
                         "import \"dit.tess\"\npipeline p {\n    model = DiT_S_8(input_size = 16, depth = 2800000)\n"

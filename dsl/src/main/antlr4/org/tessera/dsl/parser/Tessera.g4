@@ -18,7 +18,7 @@ param       : name=ident COLON type=ident (ASSIGN expr)? ;
 member
     : LET ident ASSIGN expr                                         # letMember
     | SUB path ASSIGN (REPEAT LPAREN count=expr RPAREN)? call       # subMember
-    | WEIGHT path COLON shape=expr (FIXED)?                         # weightMember
+    | WEIGHT path COLON shape=expr (FIXED)? (ASSIGN init=expr)?     # weightMember
     | IF expr LBRACE member* RBRACE (ELSE LBRACE member* RBRACE)?   # ifMember
     | FORWARD LPAREN inputs? RPAREN body                            # forwardMember
     | CONTRACT LBRACE contractEntry* RBRACE                         # contractMember

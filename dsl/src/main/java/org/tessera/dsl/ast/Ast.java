@@ -67,7 +67,8 @@ public final class Ast {
     public record SubMember(List<String> path, Expr repeat, Call call, Span span) implements Member {}
 
     /** {@code weight path: [dims]}, a learned tensor; {@code fixed} marks a buffer that is not trained. */
-    public record WeightMember(List<String> path, Expr shape, boolean fixed, Span span) implements Member {}
+    /** {@code weight path: [shape] fixed = init}: {@code init} (how it starts) may be null. */
+    public record WeightMember(List<String> path, Expr shape, boolean fixed, Expr init, Span span) implements Member {}
 
     /** Compile-time {@code if} over members. */
     public record IfMember(Expr condition, List<Member> then, List<Member> otherwise, Span span) implements Member {}

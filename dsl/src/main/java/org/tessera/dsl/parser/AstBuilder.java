@@ -69,7 +69,12 @@ final class AstBuilder {
             case TesseraParser.SubMemberContext c ->
                 new Ast.SubMember(path(c.path()), c.count == null ? null : expr(c.count), call(c.call()), span(c));
             case TesseraParser.WeightMemberContext c ->
-                new Ast.WeightMember(path(c.path()), expr(c.shape), c.FIXED() != null, span(c));
+                new Ast.WeightMember(
+                        path(c.path()),
+                        expr(c.shape),
+                        c.FIXED() != null,
+                        c.init == null ? null : expr(c.init),
+                        span(c));
             case TesseraParser.IfMemberContext c -> {
                 List<TesseraParser.MemberContext> all = c.member();
                 int thenCount =

@@ -152,8 +152,13 @@ public record PipelineSettings(
     /** A safetensors file with the reference key names. */
     public record Checkpoint(Path path, Span span) implements Weights {}
 
-    /** N(0, std²) weights from a seed, for benchmarking and smoke tests. */
-    public record RandomWeights(long seed, double std, Span span) implements Weights {}
+    /**
+     * Weights drawn from a seed: N(0, std²) each ({@code random(seed, std)}), or, with
+     * {@code declared}, as the model declares each weight starts ({@code init(seed)}: DiT's
+     * xavier-uniform linears, zero adaLN and final layer, sin-cos position table), N(0, std²)
+     * where it declares nothing.
+     */
+    public record RandomWeights(long seed, double std, boolean declared, Span span) implements Weights {}
 
     /** {@code load("file.safetensors", x = "forward.x", ...)}: forward inputs by name. */
     public record Inputs(Path path, Map<String, String> names, Span span) {}

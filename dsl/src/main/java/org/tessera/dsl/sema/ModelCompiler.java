@@ -88,6 +88,17 @@ public final class ModelCompiler {
             return out;
         }
 
+        /** How each weight that declares it starts ({@code = xavier_uniform()}), by key. */
+        public Map<String, org.tessera.engine.io.WeightInit> weightInits() {
+            Map<String, org.tessera.engine.io.WeightInit> out = new LinkedHashMap<>();
+            for (ModuleInstance.WeightSpec w : root.allWeights()) {
+                if (w.init() != null) {
+                    out.put(w.key(), w.init());
+                }
+            }
+            return out;
+        }
+
         /** The learned weights (not {@code fixed}), keyed as in reference checkpoints, with their shapes. */
         public Map<String, int[]> learnedWeightShapes() {
             Map<String, int[]> out = new LinkedHashMap<>();
@@ -384,8 +395,10 @@ public final class ModelCompiler {
                     int[] shape = shape(
                             constants.eval(w.shape(), scope), w.shape().span(), "weight " + String.join(".", w.path()));
                     if (shape != null) {
+                        org.tessera.engine.io.WeightInit init =
+                                w.init() == null ? null : initializer(w.init(), scope, shape);
                         ModuleInstance.WeightSpec spec = new ModuleInstance.WeightSpec(
-                                m.prefix() + String.join(".", w.path()), shape, w.fixed(), w.span());
+                                m.prefix() + String.join(".", w.path()), shape, w.fixed(), init, w.span());
                         m.weights().add(spec);
                         m.env().put(String.join(".", w.path()), new CompileValue.WeightV(spec));
                     }
@@ -480,6 +493,91 @@ public final class ModelCompiler {
         }
         error(span, what + ": a shape must be a list like [out, in], got " + v.describe());
         return null;
+    }
+
+    /**
+     * A weight's start, {@code = zeros()}, {@code ones()}, {@code normal(std = 0.02)},
+     * {@code xavier_uniform(flatten = false)} or {@code sincos_2d(grid_h, grid_w)}, possibly chosen
+     * by a compile-time {@code if … then … else …}; null after reporting what is wrong.
+     */
+    private org.tessera.engine.io.WeightInit initializer(Ast.Expr e, Scope scope, int[] shape) {
+        if (e instanceof Ast.Cond c) {
+            CompileValue cond = constants.eval(c.condition(), scope);
+            if (cond instanceof CompileValue.BoolV b) {
+                return initializer(b.value() ? c.then() : c.otherwise(), scope, shape);
+            }
+            if (!(cond instanceof CompileValue.Poison)) {
+                error(c.condition().span(), "the condition of 'if' must be a bool, got " + cond.describe());
+            }
+            return null;
+        }
+        List<String> known = List.of("zeros", "ones", "normal", "xavier_uniform", "sincos_2d");
+        if (!(e instanceof Ast.Call call) || !known.contains(call.dotted())) {
+            error(
+                    e.span(),
+                    "a weight starts as zeros(), ones(), normal(std = 0.02), xavier_uniform() or sincos_2d(grid_h,"
+                            + " grid_w)"
+                            + (e instanceof Ast.Call other ? Suggestions.didYouMean(other.dotted(), known) : ""));
+            return null;
+        }
+        Map<String, CompileValue> args = new LinkedHashMap<>();
+        List<String> order = switch (call.dotted()) {
+            case "normal" -> List.of("std");
+            case "xavier_uniform" -> List.of("flatten");
+            case "sincos_2d" -> List.of("grid_h", "grid_w");
+            default -> List.of();
+        };
+        int position = 0;
+        for (Ast.Arg a : call.args()) {
+            String name = a.name() != null ? a.name() : position < order.size() ? order.get(position++) : null;
+            if (name == null || !order.contains(name)) {
+                error(
+                        a.span(),
+                        call.dotted() + "(...) takes " + (order.isEmpty() ? "no arguments" : String.join(", ", order)));
+                return null;
+            }
+            args.put(name, constants.eval(a.value(), scope));
+        }
+        try {
+            return switch (call.dotted()) {
+                case "zeros" -> new org.tessera.engine.io.WeightInit.Zeros();
+                case "ones" -> new org.tessera.engine.io.WeightInit.Ones();
+                case "normal" ->
+                    new org.tessera.engine.io.WeightInit.Normal(
+                            number(args.getOrDefault("std", new CompileValue.FloatV(1.0))));
+                case "xavier_uniform" -> {
+                    if (shape.length < 2) {
+                        throw new CompileError("xavier_uniform() needs a weight of rank 2 or more");
+                    }
+                    yield new org.tessera.engine.io.WeightInit.XavierUniform(
+                            args.get("flatten") instanceof CompileValue.BoolV b && b.value());
+                }
+                default -> {
+                    int h = (int) number(args.get("grid_h"));
+                    int w = (int) number(args.get("grid_w"));
+                    if (h < 1 || w < 1) {
+                        throw new CompileError("sincos_2d(" + h + ", " + w + "): the grid must be at least 1 × 1");
+                    }
+                    if ((long) h * w * shape[shape.length - 1] != org.tessera.engine.tensor.Shapes.numel(shape)) {
+                        throw new CompileError(
+                                "sincos_2d(" + h + ", " + w + ") does not fill a weight " + Arrays.toString(shape));
+                    }
+                    yield new org.tessera.engine.io.WeightInit.SinCos2d(h, w);
+                }
+            };
+        } catch (CompileError err) {
+            error(call.span(), err.getMessage());
+            return null;
+        }
+    }
+
+    private static double number(CompileValue v) {
+        return switch (v) {
+            case CompileValue.IntV i -> i.value();
+            case CompileValue.FloatV f -> f.value();
+            case null -> throw new CompileError("a number is missing");
+            default -> throw new CompileError("expected a number, got " + v.describe());
+        };
     }
 
     /** The parameter names of block {@code name}, in order (empty for an unknown block). */

@@ -27,7 +27,7 @@ record ModuleInstance(
         List<Ast.ContractMember> contracts) {
 
     /** A weight declared by a block, with its full checkpoint key. */
-    record WeightSpec(String key, int[] shape, boolean fixed, Span span) {}
+    record WeightSpec(String key, int[] shape, boolean fixed, org.tessera.engine.io.WeightInit init, Span span) {}
 
     static ModuleInstance create(String declName, String prefix) {
         return new ModuleInstance(declName, prefix, new LinkedHashMap<>(), new ArrayList<>(), null, new ArrayList<>());

@@ -738,16 +738,20 @@ public final class SettingsReader {
             Path path = file(s.value(), s.span());
             return path == null ? null : new PipelineSettings.Checkpoint(path, s.span());
         }
-        if (e instanceof Ast.Call c && c.dotted().equals("random")) {
+        if (e instanceof Ast.Call c
+                && (c.dotted().equals("random") || c.dotted().equals("init"))) {
             Map<String, Ast.Expr> args = named(c, Set.of("seed", "std"));
             if (args == null) {
                 return null;
             }
-            long seed = args.containsKey("seed") ? integer(args.get("seed"), "random(seed)") : 0;
-            double std = args.containsKey("std") ? number(args.get("std"), "random(std)") : 0.02;
-            return new PipelineSettings.RandomWeights(seed, std, c.span());
+            long seed = args.containsKey("seed") ? integer(args.get("seed"), c.dotted() + "(seed)") : 0;
+            double std = args.containsKey("std") ? number(args.get("std"), c.dotted() + "(std)") : 0.02;
+            return new PipelineSettings.RandomWeights(seed, std, c.dotted().equals("init"), c.span());
         }
-        diagnostics.error(e.span(), "weights must be a safetensors path in quotes or random(seed = n)");
+        diagnostics.error(
+                e.span(),
+                "weights must be a safetensors path in quotes, random(seed = n) (N(0, 0.02²) each) or init(seed = n)"
+                        + " (as the model declares its weights start)");
         return null;
     }
 

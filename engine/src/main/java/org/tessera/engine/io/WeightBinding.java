@@ -160,6 +160,25 @@ public final class WeightBinding {
     }
 
     /**
+     * Weights as the model declares they start ({@code inits}, by key), each drawing from its own
+     * stream of {@code seed} as {@link #random} does; a weight without a declared start is
+     * N(0, {@code std}²). Fixed tables (a sin-cos position table) are exact.
+     */
+    public static Bound initialized(
+            long seed, Map<String, WeightInit> inits, double std, Backend backend, List<Arena> owner) {
+        Bound random = random(seed, std, backend, owner);
+        WeightSource source = (key, shape) -> {
+            Tensor t = random.source().tensor(key, shape);
+            WeightInit init = inits.get(key);
+            if (init != null) {
+                init.fill(t, new RandomStream(seed, streamOf(key)), backend);
+            }
+            return t;
+        };
+        return new Bound(source, random.release());
+    }
+
+    /**
      * The random stream of weight {@code key}: the first 8 bytes of SHA-256 of its UTF-8 bytes.
      * {@code String.hashCode} was used before, and its 32 bits collide for ordinary keys ("Aa"
      * and "BB"; in a model with many weights, some pair by chance), which gave two weights the

@@ -157,7 +157,10 @@ public final class PipelineAssembler {
                     yield WeightBinding.checkpoint(file, arena);
                 }
                 case PipelineSettings.RandomWeights r ->
-                    WeightBinding.random(r.seed(), r.std(), device.host(), weightArenas);
+                    r.declared()
+                            ? WeightBinding.initialized(
+                                    r.seed(), model.weightInits(), r.std(), device.host(), weightArenas)
+                            : WeightBinding.random(r.seed(), r.std(), device.host(), weightArenas);
             };
             Map<String, Tensor> forwardInputs = forward == null ? null : loadInputs(def, forward, arena);
             Map<String, int[]> shapes = new LinkedHashMap<>();

@@ -127,7 +127,10 @@ public final class TrainingRun {
         arenas.add(arena);
         switch (st.weights()) {
             case PipelineSettings.RandomWeights r ->
-                initial = WeightBinding.random(r.seed(), r.std(), cpu, arenas).source();
+                initial = (r.declared()
+                                ? WeightBinding.initialized(r.seed(), model.weightInits(), r.std(), cpu, arenas)
+                                : WeightBinding.random(r.seed(), r.std(), cpu, arenas))
+                        .source();
             case PipelineSettings.Checkpoint c -> {
                 SafetensorsReader file;
                 try {
