@@ -385,6 +385,142 @@ public final class GradientOps {
         }
     }
 
+    /**
+     * The cross-entropy of each row of logits [N, K] against integer labels [N]:
+     * {@code loss_n = log Σ_k exp(z_nk) − z_n,label} (log-sum-exp taken from the row's maximum, in
+     * double), the classifier loss. Its gradient is {@link CrossEntropyGrad}.
+     */
+    public record CrossEntropy() implements Op {
+        public String kind() {
+            return "cross_entropy";
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value z = in.get(0);
+            Value labels = in.get(1);
+            f32(kind(), z);
+            if (z.rank() != 2
+                    || labels.rank() != 1
+                    || labels.size(0) != z.size(0)
+                    || labels.dtype().isFloatingPoint()) {
+                throw mismatch(
+                        kind(), "logits " + dims(z) + " must be [N, K] and labels " + dims(labels) + " integer [N]");
+            }
+            return new OutputType(new int[] {z.size(0)}, DType.F32);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor z = k.in()[0];
+            Tensor labels = k.in()[1];
+            Tensor out = k.out();
+            int n = z.size(0);
+            int classes = z.size(1);
+            double[] loss = new double[n];
+            return () -> {
+                MemorySegment zs = z.storage();
+                for (int r = 0; r < n; r++) {
+                    long zb = z.byteOffset() + 4L * r * classes;
+                    int label = label(labels, r, classes, kind());
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int c = 0; c < classes; c++) {
+                        max = Math.max(max, zs.get(F, zb + 4L * c));
+                    }
+                    double sum = 0;
+                    for (int c = 0; c < classes; c++) {
+                        sum += Math.exp(zs.get(F, zb + 4L * c) - max);
+                    }
+                    loss[r] = max + Math.log(sum) - zs.get(F, zb + 4L * label);
+                }
+                write(out, loss);
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+
+        @Override
+        public Gradient gradient() {
+            return (graph, node, g) -> java.util.Arrays.asList(
+                    graph.apply(new CrossEntropyGrad(), List.of(node.input(0), node.input(1), g)), null);
+        }
+    }
+
+    /** ∂loss/∂logits of {@link CrossEntropy}: {@code (softmax(z_n) − onehot(label_n)) · g_n}. */
+    public record CrossEntropyGrad() implements Op {
+        public String kind() {
+            return "cross_entropy_grad";
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            f32(kind(), in.get(0), in.get(2));
+            return new OutputType(in.get(0).shape(), DType.F32);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor z = k.in()[0];
+            Tensor labels = k.in()[1];
+            Tensor g = k.in()[2];
+            Tensor out = k.out();
+            int n = z.size(0);
+            int classes = z.size(1);
+            return () -> {
+                MemorySegment zs = z.storage();
+                MemorySegment gs = g.storage();
+                MemorySegment os = out.storage();
+                for (int r = 0; r < n; r++) {
+                    long zb = z.byteOffset() + 4L * r * classes;
+                    long ob = out.byteOffset() + 4L * r * classes;
+                    int label = label(labels, r, classes, kind());
+                    double gr = gs.get(F, g.byteOffset() + 4L * r);
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int c = 0; c < classes; c++) {
+                        max = Math.max(max, zs.get(F, zb + 4L * c));
+                    }
+                    double sum = 0;
+                    for (int c = 0; c < classes; c++) {
+                        sum += Math.exp(zs.get(F, zb + 4L * c) - max);
+                    }
+                    for (int c = 0; c < classes; c++) {
+                        double p = Math.exp(zs.get(F, zb + 4L * c) - max) / sum;
+                        os.set(F, ob + 4L * c, (float) (gr * (p - (c == label ? 1 : 0))));
+                    }
+                }
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+    }
+
+    /** Row r's label, checked against the class count. */
+    private static int label(Tensor labels, int r, int classes, String kind) {
+        long v = labels.dtype() == DType.I64
+                ? labels.storage().get(ValueLayout.JAVA_LONG_UNALIGNED, labels.byteOffset() + 8L * r)
+                : labels.storage().get(ValueLayout.JAVA_INT_UNALIGNED, labels.byteOffset() + 4L * r);
+        if (v < 0 || v >= classes) {
+            throw new IllegalArgumentException(kind + ": label " + v + " of row " + r + " outside 0.." + (classes - 1));
+        }
+        return (int) v;
+    }
+
     /** Writes {@code values} into the row-major tensor {@code out}, rounded to float. */
     private static void write(Tensor out, double[] values) {
         MemorySegment o = out.storage();

@@ -46,7 +46,9 @@ public sealed interface Op
                 GradientOps.ActivateGrad,
                 GradientOps.LayerNormGrad,
                 GradientOps.SoftmaxGrad,
-                GradientOps.EmbeddingGrad {
+                GradientOps.EmbeddingGrad,
+                GradientOps.CrossEntropy,
+                GradientOps.CrossEntropyGrad {
 
     /** The op's name in messages, profiles and dumps, e.g. {@code linear}. */
     String kind();

@@ -104,6 +104,17 @@ class AutodiffTest {
                                         "ids",
                                         Tensor.ofLongs(
                                                 java.lang.foreign.Arena.ofAuto(), new long[] {4, 1, 4, 0}, 2, 2)))),
+                Arguments.of("cross-entropy of logits against labels", shapes("z", new int[] {4, 5}), (Function)
+                        (g, in) -> g.apply(
+                                new GradientOps.CrossEntropy(),
+                                List.of(
+                                        in.get("z"),
+                                        g.constant(
+                                                "labels",
+                                                Tensor.ofLongs(
+                                                        java.lang.foreign.Arena.ofAuto(),
+                                                        new long[] {3, 0, 4, 3},
+                                                        4))))),
                 Arguments.of("a value used twice", shapes("x", new int[] {3, 5}), (Function)
                         (g, in) -> g.mul(g.gelu(in.get("x")), in.get("x"))),
                 Arguments.of(
