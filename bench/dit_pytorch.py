@@ -28,6 +28,14 @@ def timestep_embedding(t, dim, max_period=10000):
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
+def attention(q, k, v):
+    """softmax(q·kᵀ/√d)·v: PyTorch 2's fused kernel where there is one, else the plain form
+    (Debian's python3-torch is 1.13)."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v)
+    return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1) @ v
+
+
 def modulate(x, shift, scale):
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
@@ -51,7 +59,7 @@ class Block(nn.Module):
         b, n, d = x.shape
         h = modulate(self.norm1(x), shift_msa, scale_msa)
         q, k, v = self.attn.qkv(h).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
+        a = attention(q, k, v).transpose(1, 2).reshape(b, n, d)
         x = x + gate_msa.unsqueeze(1) * self.attn.proj(a)
         h = modulate(self.norm2(x), shift_mlp, scale_mlp)
         x = x + gate_mlp.unsqueeze(1) * self.mlp.fc2(F.gelu(self.mlp.fc1(h), approximate="tanh"))
