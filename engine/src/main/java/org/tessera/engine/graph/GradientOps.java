@@ -151,18 +151,25 @@ public final class GradientOps {
             Tensor pre = k.in()[0];
             Tensor g = k.in()[1];
             Tensor out = k.out();
-            return () -> {
+            org.tessera.engine.parallel.WorkerPool pool = k.backend().pool();
+            long n = out.numel();
+            int chunks = (int) Math.max(1, Math.min(pool.threads() * 4L, n / 16384));
+            // Chunks of the flat range on the worker threads (the task is made once: a run allocates nothing).
+            org.tessera.engine.parallel.WorkerPool.Task chunk = c -> {
                 MemorySegment p = pre.storage();
                 MemorySegment gs = g.storage();
                 MemorySegment o = out.storage();
                 long pb = pre.byteOffset();
                 long gb = g.byteOffset();
                 long ob = out.byteOffset();
-                for (long i = 0, n = out.numel(); i < n; i++) {
+                long from = n * c / chunks;
+                long to = n * (c + 1) / chunks;
+                for (long i = from; i < to; i++) {
                     double x = p.get(F, pb + 4 * i);
                     o.set(F, ob + 4 * i, (float) (gs.get(F, gb + 4 * i) * derivative(activation, x)));
                 }
             };
+            return () -> pool.run(chunks, chunk);
         }
 
         @Override
@@ -176,9 +183,11 @@ public final class GradientOps {
         return switch (activation) {
             case NONE -> 1;
             case GELU_TANH -> {
+                // With s = σ(2u) = ½(1 + tanh u) and 1 − tanh²u = 4s(1 − s): one exp (an intrinsic)
+                // in place of Math.tanh, which is several times slower.
                 double c = Activation.SQRT_2_OVER_PI;
-                double th = Math.tanh(c * (x + 0.044715 * x * x * x));
-                yield 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * c * (1 + 3 * 0.044715 * x * x);
+                double s = 1 / (1 + Math.exp(-2 * c * (x + 0.044715 * x * x * x)));
+                yield s + 2 * x * s * (1 - s) * c * (1 + 3 * 0.044715 * x * x);
             }
             case SILU -> {
                 double sig = 1 / (1 + Math.exp(-x));
