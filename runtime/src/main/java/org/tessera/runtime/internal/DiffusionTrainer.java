@@ -27,7 +27,7 @@ import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.engine.train.AdamW;
 import org.tessera.engine.train.Ema;
-import org.tessera.engine.train.Gradients;
+import org.tessera.engine.train.GradientClipping;
 import org.tessera.engine.train.LearningRate;
 
 /**
@@ -180,7 +180,7 @@ public final class DiffusionTrainer {
         for (String name : params.keySet()) {
             grads.put(name, r.get(Autodiff.GRAD + name));
         }
-        Gradients.clipGlobalNorm(grads, settings.clipNorm());
+        GradientClipping.clipGlobalNorm(grads, settings.clipNorm());
         adam.step(params, grads, step, settings.learningRate().at(step));
         ema.update(params);
         return loss;
@@ -203,10 +203,11 @@ public final class DiffusionTrainer {
             tensors.put("adam.m." + k, mv[0]);
             tensors.put("adam.v." + k, mv[1]);
         });
-        SafetensorsWriter.write(
-                file,
-                tensors,
-                Map.of("format", FORMAT, "step", Long.toString(step), "seed", Long.toString(settings.seed())));
+        Map<String, String> metadata = new LinkedHashMap<>(extra);
+        metadata.put("format", FORMAT);
+        metadata.put("step", Long.toString(step));
+        metadata.put("seed", Long.toString(settings.seed()));
+        SafetensorsWriter.write(file, tensors, metadata);
     }
 
     /**

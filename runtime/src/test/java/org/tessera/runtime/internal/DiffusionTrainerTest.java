@@ -116,9 +116,10 @@ class DiffusionTrainerTest {
                 first.step(data(classes, s), classes);
             }
             Path checkpoint = dir.resolve("ckpt.safetensors");
-            first.save(checkpoint, Map.of());
+            first.save(checkpoint, Map.of("loss_curve", "0.9,0.5"));
             DiffusionTrainer resumed = trainer(pool, arenas); // a fresh process, as after Ctrl-C
-            resumed.restore(checkpoint);
+            org.junit.jupiter.api.Assertions.assertEquals(
+                    "0.9,0.5", resumed.restore(checkpoint).get("loss_curve"));
             org.junit.jupiter.api.Assertions.assertEquals(4, resumed.steps());
             for (int s = 4; s < 8; s++) {
                 org.junit.jupiter.api.Assertions.assertEquals(

@@ -6,10 +6,10 @@ import java.util.Map;
 import org.tessera.engine.tensor.Tensor;
 
 /** What a training step does to gradients before the optimiser sees them. */
-public final class Gradients {
+public final class GradientClipping {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
-    private Gradients() {}
+    private GradientClipping() {}
 
     /** ‖g‖₂ over all the gradients together, in double. */
     public static double globalNorm(Map<String, Tensor> grads) {
