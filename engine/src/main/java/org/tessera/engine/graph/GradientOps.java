@@ -129,11 +129,7 @@ public final class GradientOps {
 
         @Override
         public OutputType infer(List<Value> in) {
-            f32(kind(), in.get(0), in.get(1));
-            if (!java.util.Arrays.equals(in.get(0).shape(), in.get(1).shape())) {
-                throw mismatch(kind(), "pre " + dims(in.get(0)) + " and g " + dims(in.get(1)) + " must match");
-            }
-            return new OutputType(in.get(0).shape(), DType.F32);
+            return sameShapes(kind(), "pre", "g", in);
         }
 
         @Override
@@ -209,11 +205,7 @@ public final class GradientOps {
 
         @Override
         public OutputType infer(List<Value> in) {
-            f32(kind(), in.get(0), in.get(1));
-            if (!java.util.Arrays.equals(in.get(0).shape(), in.get(1).shape())) {
-                throw mismatch(kind(), "x " + dims(in.get(0)) + " and gy " + dims(in.get(1)) + " must match");
-            }
-            return new OutputType(in.get(0).shape(), DType.F32);
+            return sameShapes(kind(), "x", "gy", in);
         }
 
         @Override
@@ -286,11 +278,7 @@ public final class GradientOps {
 
         @Override
         public OutputType infer(List<Value> in) {
-            f32(kind(), in.get(0), in.get(1));
-            if (!java.util.Arrays.equals(in.get(0).shape(), in.get(1).shape())) {
-                throw mismatch(kind(), "y " + dims(in.get(0)) + " and g " + dims(in.get(1)) + " must match");
-            }
-            return new OutputType(in.get(0).shape(), DType.F32);
+            return sameShapes(kind(), "y", "g", in);
         }
 
         @Override
@@ -437,15 +425,7 @@ public final class GradientOps {
                 for (int r = 0; r < n; r++) {
                     long zb = z.byteOffset() + 4L * r * classes;
                     int label = label(labels, r, classes, kind());
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int c = 0; c < classes; c++) {
-                        max = Math.max(max, zs.get(F, zb + 4L * c));
-                    }
-                    double sum = 0;
-                    for (int c = 0; c < classes; c++) {
-                        sum += Math.exp(zs.get(F, zb + 4L * c) - max);
-                    }
-                    loss[r] = max + Math.log(sum) - zs.get(F, zb + 4L * label);
+                    loss[r] = logSumExp(zs, zb, classes) - zs.get(F, zb + 4L * label);
                 }
                 write(out, loss);
             };
@@ -497,16 +477,9 @@ public final class GradientOps {
                     long ob = out.byteOffset() + 4L * r * classes;
                     int label = label(labels, r, classes, kind());
                     double gr = gs.get(F, g.byteOffset() + 4L * r);
-                    double max = Double.NEGATIVE_INFINITY;
+                    double lse = logSumExp(zs, zb, classes);
                     for (int c = 0; c < classes; c++) {
-                        max = Math.max(max, zs.get(F, zb + 4L * c));
-                    }
-                    double sum = 0;
-                    for (int c = 0; c < classes; c++) {
-                        sum += Math.exp(zs.get(F, zb + 4L * c) - max);
-                    }
-                    for (int c = 0; c < classes; c++) {
-                        double p = Math.exp(zs.get(F, zb + 4L * c) - max) / sum;
+                        double p = Math.exp(zs.get(F, zb + 4L * c) - lse); // softmax
                         os.set(F, ob + 4L * c, (float) (gr * (p - (c == label ? 1 : 0))));
                     }
                 }
@@ -528,6 +501,29 @@ public final class GradientOps {
             throw new IllegalArgumentException(kind + ": label " + v + " of row " + r + " outside 0.." + (classes - 1));
         }
         return (int) v;
+    }
+
+    /** Two f32 operands of one shape, the shape of the result: a derivative's input and its gradient. */
+    private static OutputType sameShapes(String kind, String first, String second, List<Value> in) {
+        f32(kind, in.get(0), in.get(1));
+        if (!java.util.Arrays.equals(in.get(0).shape(), in.get(1).shape())) {
+            throw mismatch(
+                    kind, first + " " + dims(in.get(0)) + " and " + second + " " + dims(in.get(1)) + " must match");
+        }
+        return new OutputType(in.get(0).shape(), DType.F32);
+    }
+
+    /** log Σ_k exp(z_k) of the row of {@code classes} floats at byte {@code row}, from its maximum, in double. */
+    private static double logSumExp(MemorySegment z, long row, int classes) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int c = 0; c < classes; c++) {
+            max = Math.max(max, z.get(F, row + 4L * c));
+        }
+        double sum = 0;
+        for (int c = 0; c < classes; c++) {
+            sum += Math.exp(z.get(F, row + 4L * c) - max);
+        }
+        return max + Math.log(sum);
     }
 
     /** Writes {@code values} into the row-major tensor {@code out}, rounded to float. */

@@ -39,35 +39,17 @@ public final class OutputSet implements AutoCloseable {
     }
 
     private final Map<Path, Path> staged = new LinkedHashMap<>(); // target → temporary; guarded by LOCK
-    private final boolean whileStopping;
 
-    private OutputSet(boolean whileStopping) {
-        this.whileStopping = whileStopping;
-    }
+    private OutputSet() {}
 
     /** A new, empty set; refused once the process is being interrupted. */
     public static OutputSet open() throws IOException {
-        return open(false);
-    }
-
-    /**
-     * A set that may still be written and committed while the process is being interrupted: the
-     * checkpoint a training run writes when Ctrl-C asks it to stop. The interrupt does not delete
-     * its files; closing it uncommitted still does.
-     */
-    public static OutputSet openWhileStopping() throws IOException {
-        return open(true);
-    }
-
-    private static OutputSet open(boolean whileStopping) throws IOException {
-        OutputSet set = new OutputSet(whileStopping);
+        OutputSet set = new OutputSet();
         synchronized (LOCK) {
-            if (shuttingDown && !whileStopping) {
+            if (shuttingDown) {
                 throw new InterruptedIOException("interrupted: no outputs written");
             }
-            if (!whileStopping) {
-                OPEN.add(set);
-            }
+            OPEN.add(set);
         }
         return set;
     }
@@ -92,10 +74,9 @@ public final class OutputSet implements AutoCloseable {
             throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
         }
         synchronized (LOCK) {
-            boolean refused = shuttingDown && !whileStopping;
-            if (refused || staged.containsKey(file)) {
+            if (shuttingDown || staged.containsKey(file)) {
                 Files.deleteIfExists(tmp);
-                throw refused
+                throw shuttingDown
                         ? new InterruptedIOException("interrupted: no outputs written")
                         : new IOException("two outputs write the same file " + target);
             }
@@ -110,7 +91,7 @@ public final class OutputSet implements AutoCloseable {
      */
     public List<Path> commit() throws IOException {
         synchronized (LOCK) {
-            if (shuttingDown && !whileStopping) {
+            if (shuttingDown) {
                 throw new InterruptedIOException("interrupted: no outputs written");
             }
             List<Path> done = new ArrayList<>();

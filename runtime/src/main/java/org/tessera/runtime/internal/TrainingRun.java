@@ -222,7 +222,7 @@ public final class TrainingRun {
             sb.append(sb.isEmpty() ? "" : ",").append(v);
         }
         trainer.save(checkpoint, Map.of("loss_curve", sb.toString()));
-        try (OutputSet set = OutputSet.openWhileStopping()) {
+        try (OutputSet set = OutputSet.open()) {
             LossCurve.write(curve.stream().mapToDouble(Double::doubleValue).toArray(), WINDOW, png, set);
             set.commit();
         }
@@ -316,25 +316,36 @@ public final class TrainingRun {
             return new Data(images.data(), labels.data(), s[0], s[1], s[2], d.pad());
         }
 
-        /** Fills x0 [B, 1, H + 2·pad, W + 2·pad] and the classes with examples drawn by {@code r}. */
+        /**
+         * Fills x0 [B, 1, H + 2·pad, W + 2·pad] (row-major) and the classes with examples drawn by
+         * {@code r}, writing into x0 itself: a step allocates no batch.
+         */
         void batch(RandomStream r, boolean flip, Tensor x0, long[] classes) {
             int b = classes.length;
             int h = height + 2 * pad;
             int w = width + 2 * pad;
-            float[] v = new float[b * h * w];
-            Arrays.fill(v, -1f); // the padding is black, as the images' background
+            java.lang.foreign.MemorySegment out = x0.storage();
+            long base = x0.byteOffset();
             for (int i = 0; i < b; i++) {
                 int e = Math.min(count - 1, (int) (r.uniform(i) * count));
                 boolean mirror = flip && r.uniform(b + i) < 0.5f;
                 classes[i] = labels[e] & 0xff;
-                for (int y = 0; y < height; y++) {
-                    for (int x = 0; x < width; x++) {
-                        int p = pixels[(e * height + y) * width + (mirror ? width - 1 - x : x)] & 0xff;
-                        v[(i * h + y + pad) * w + x + pad] = p / 127.5f - 1f;
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        int sy = y - pad;
+                        int sx = x - pad;
+                        float v = -1f; // the padding is black, as the images' background
+                        if (sy >= 0 && sy < height && sx >= 0 && sx < width) {
+                            int p = pixels[(e * height + sy) * width + (mirror ? width - 1 - sx : sx)] & 0xff;
+                            v = p / 127.5f - 1f;
+                        }
+                        out.set(
+                                java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED,
+                                base + 4L * ((i * h + y) * w + x),
+                                v);
                     }
                 }
             }
-            x0.copyFrom(Tensor.of(v, x0.shape()));
         }
     }
 }
