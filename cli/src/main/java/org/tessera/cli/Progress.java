@@ -44,6 +44,12 @@ final class Progress implements StepCallback {
     }
 
     @Override
+    public void onReport(String stage, String report) {
+        err.println("stage " + stage + ": " + report);
+        err.flush();
+    }
+
+    @Override
     public void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0) {
         long now = System.nanoTime();
         int done = step + 1;

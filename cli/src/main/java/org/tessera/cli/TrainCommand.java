@@ -160,6 +160,18 @@ final class TrainCommand implements java.util.concurrent.Callable<Integer> {
         }
 
         @Override
+        public void onTestAccuracy(String stage, long correct, long total) {
+            err.printf(
+                    Locale.ROOT,
+                    "train %s: test accuracy %.2f%% (%d of %d held-out examples labelled correctly)%n",
+                    stage,
+                    100.0 * correct / total,
+                    correct,
+                    total);
+            err.flush();
+        }
+
+        @Override
         public void onCheckpoint(String stage, long step, Path file) {
             checkpoint = file;
             if (!terminal) {

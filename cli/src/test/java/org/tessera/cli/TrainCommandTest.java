@@ -116,4 +116,71 @@ class TrainCommandTest {
                 bad.err());
         assertFalse(bad.err().contains("\tat "));
     }
+
+    @Test
+    void aClassifierLearnsTheClassesAndThenJudgesAGeneratorsSamples() throws Exception {
+        dataset();
+        String vit = "ViT(img_size = 16, patch_size = 4, in_chans = 1, embed_dim = 16, depth = 1, num_heads = 2,"
+                + " num_classes = 2)";
+        Path script = Files.writeString(
+                dir.resolve("c.tess"),
+                "import \"vit.tess\"\npipeline c {\n    let judge = train(\n"
+                        + "        model = " + vit + ",\n"
+                        + "        objective = \"classify\",\n"
+                        + "        weights = init(seed = 2),\n"
+                        + "        data = idx(\"images.gz\", labels = \"labels\", pad = 2, flip = true),\n"
+                        + "        test = idx(\"images.gz\", labels = \"labels\", pad = 2),\n"
+                        + "        optimizer = adamw(lr = 3e-3, warmup = 5),\n"
+                        + "        batch = 8, steps = 60, ema = 0.9, checkpoint = 30, seed = 5)\n"
+                        + "    output \"judge.safetensors\" = weights(judge)\n}\n");
+        Path out = dir.resolve("out");
+        CliRun trained = run("train", script.toString(), "--out", out.toString(), "--threads", "1");
+        assertEquals(0, trained.code(), trained.err());
+        // two classes this far apart are learnt completely; 40 held-out examples in one padded batch
+        assertTrue(
+                trained.err().contains("train judge: test accuracy 100.00% (40 of 40 held-out examples"),
+                trained.err());
+        try (SafetensorsReader r = SafetensorsReader.open(out.resolve("judge.safetensors"))) {
+            assertEquals("1.0000 (40 of 40)", r.metadata().get("test_accuracy"));
+            assertTrue(
+                    r.contains("head.weight") && r.contains("blocks.0.attn.qkv.weight"),
+                    r.names().toString());
+        }
+        // a random generator's samples, judged: the report names the stage and counts every sample
+        Path judge = Files.writeString(
+                dir.resolve("j.tess"),
+                "import \"dit.tess\"\nimport \"vit.tess\"\npipeline j {\n"
+                        + "    let s = sample(model = DiT(input_size = 16, patch_size = 4, in_channels = 1,"
+                        + " hidden_size = 32, depth = 1, num_heads = 2, num_classes = 2, learn_sigma = false),"
+                        + " weights = random(seed = 1), sampler = ddim(steps = 2), classes = range(2) * 3)\n"
+                        + "    let judged = classify(s, model = " + vit + ", weights = \"out/judge.safetensors\")\n"
+                        + "    output \"j.safetensors\" = tensors(judged)\n}\n");
+        CliRun judged = run("run", judge.toString(), "--out", dir.resolve("j").toString(), "--threads", "1");
+        assertEquals(0, judged.code(), judged.err());
+        assertTrue(
+                judged.err()
+                        .matches("(?s).*stage judged: \\d of 6 samples \\(\\d+\\.\\d%\\) are labelled with the class"
+                                + " they were sampled for; by class 0: \\d+%, 1: \\d+%.*"),
+                judged.err());
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("j/j.safetensors"))) {
+            assertEquals("[6, 2]", java.util.Arrays.toString(r.shape("judged")));
+        }
+    }
+
+    @Test
+    void aClassifierNeedsLogitsAndLabelsItCanTellApart() throws Exception {
+        dataset();
+        Path script = Files.writeString(
+                dir.resolve("c.tess"),
+                "import \"vit.tess\"\npipeline c {\n    let judge = train(\n"
+                        + "        model = ViT(img_size = 16, patch_size = 4, in_chans = 1, embed_dim = 16, depth = 1,"
+                        + " num_heads = 2, num_classes = 1),\n"
+                        + "        objective = \"classify\", weights = init(seed = 2),\n"
+                        + "        data = idx(\"images.gz\", labels = \"labels\", pad = 2), steps = 2)\n"
+                        + "    output \"judge.safetensors\" = weights(judge)\n}\n");
+        CliRun r = run("train", script.toString(), "--out", dir.resolve("o").toString(), "--threads", "1");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("c.tess:6:16: error: label 1 of example 1 is outside 0..0 of ViT"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+    }
 }

@@ -7,6 +7,12 @@ public interface TrainingListener {
     /** After each step: its loss and the learning rate it used. */
     void onStep(String stage, long step, long total, double loss, double learningRate);
 
+    /**
+     * A classifier's accuracy on its held-out {@code test} data, measured with the trained
+     * (averaged) weights once its last step is done.
+     */
+    default void onTestAccuracy(String stage, long correct, long total) {}
+
     /** A checkpoint was written (every N steps, at the end, and when stopped). */
     default void onCheckpoint(String stage, long step, Path file) {}
 

@@ -137,7 +137,7 @@ class CascadeTest {
         assertTrue(text.contains("s.tess:3:159: error: 'b' is not an earlier stage (no stage comes before it)"), text);
         assertTrue(
                 text.contains(
-                        "s.tess:5:13: error: a stage is sample(...), train(...), decode(stage, model = ..., weights = ...), encode(...), upsample("),
+                        "s.tess:5:13: error: a stage is sample(...), train(...), decode(stage, model = ..., weights = ...), encode(...), classify(stage, model = ..., weights = ...), upsample("),
                 text);
         assertTrue(text.contains("s.tess:6:13: error: 'model' belongs in a stage in a pipeline of stages"), text);
     }

@@ -63,7 +63,10 @@ public record PipelineSettings(
     /**
      * How a train stage trains.
      *
+     * @param objective {@code simple} (the diffusion loss L_simple towards the model's contract
+     *     target) or {@code classify} (cross-entropy of the model's logits against the labels)
      * @param data the images and labels
+     * @param test held-out images and labels a classifier's accuracy is measured on at the end, or null
      * @param schedule the noise schedule's kind (linear, cosine, …)
      * @param scheduleSteps T
      * @param batch examples per step
@@ -80,7 +83,9 @@ public record PipelineSettings(
      * @param freeze weights kept as they are: glob patterns on checkpoint keys ({@code blocks.*})
      */
     public record Training(
+            String objective,
             Dataset data,
+            Dataset test,
             String schedule,
             int scheduleSteps,
             int batch,
@@ -99,6 +104,11 @@ public record PipelineSettings(
         public Training {
             freeze = List.copyOf(freeze);
         }
+
+        /** True for a classifier's training ({@code objective = "classify"}). */
+        public boolean classifies() {
+            return objective.equals("classify");
+        }
     }
 
     /**
@@ -114,9 +124,11 @@ public record PipelineSettings(
 
     /**
      * A model's forward pass on an earlier stage's result: {@code decode} (e.g. a VAE decoder on
-     * latents) or {@code encode}. The model takes exactly one forward input.
+     * latents), {@code encode}, or {@code classify} (a classifier's logits [N, K] for a stage's
+     * samples; when that stage samples classes, the run reports the share labelled with the class
+     * each was sampled for). The model takes exactly one forward input.
      *
-     * @param verb {@code decode} or {@code encode}, as written
+     * @param verb {@code decode}, {@code encode} or {@code classify}, as written
      */
     public record ApplyStage(String name, String verb, String input, Weights weights, Span span) implements Stage {}
 
@@ -210,6 +222,9 @@ public record PipelineSettings(
      * results), {@code png} (one image per sample), {@code grid} (all samples in one image),
      * {@code preview} (SD-VAE latents in approximate colour, tiled) or {@code weights} (a train
      * stage's trained weights, the EMA's, as a checkpoint the model loads).
+     *
+     * @param columns samples per row of a grid or preview, 0 for a square-ish grid
+     * @param scale a grid's or preview's pixels per sample pixel (nearest neighbour), 1 for none
      */
-    public record Output(String file, String format, List<String> names, Span span) {}
+    public record Output(String file, String format, List<String> names, int columns, int scale, Span span) {}
 }

@@ -18,4 +18,7 @@ public final class Limits {
 
     /** Optimisation steps of one train stage (and its warm-up and checkpoint interval). */
     public static final int MAX_TRAINING_STEPS = 100_000_000;
+
+    /** Items of a list of integers a setting spells ({@code classes = range(10) * 1000}). */
+    public static final int MAX_LIST_ITEMS = 1_000_000;
 }

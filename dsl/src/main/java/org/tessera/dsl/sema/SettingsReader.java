@@ -79,7 +79,8 @@ public final class SettingsReader {
             "condition",
             "noise");
 
-    private static final Set<String> STAGE_CALLS = Set.of("sample", "decode", "encode", "upsample", "concat", "train");
+    private static final Set<String> STAGE_CALLS =
+            Set.of("sample", "decode", "encode", "classify", "upsample", "concat", "train");
 
     /** The keys a {@code train(...)} stage takes. */
     private static final Set<String> TRAIN_KEYS = Set.of(
@@ -95,7 +96,12 @@ public final class SettingsReader {
             "label_dropout",
             "seed",
             "checkpoint",
-            "freeze");
+            "freeze",
+            "objective",
+            "test");
+
+    /** What a train stage minimises: the diffusion loss, or a classifier's cross-entropy. */
+    private static final List<String> OBJECTIVES = List.of("simple", "classify");
 
     /** The settings, or null when the declaration has errors (reported to the diagnostics). */
     public Result read(Ast.PipelineDecl decl) {
@@ -298,7 +304,8 @@ public final class SettingsReader {
             diagnostics.error(
                     st.value().span(),
                     "a stage is sample(...), train(...), decode(stage, model = ..., weights = ...),"
-                            + " encode(...), upsample(stage, factor) or concat([stages], dim = 1)"
+                            + " encode(...), classify(stage, model = ..., weights = ...), upsample(stage, factor) or"
+                            + " concat([stages], dim = 1)"
                             + (st.value() instanceof Ast.Call c2
                                     ? Suggestions.didYouMean(c2.dotted(), STAGE_CALLS)
                                     : ""));
@@ -370,8 +377,9 @@ public final class SettingsReader {
                         ? null
                         : new PipelineSettings.TrainStage(st.name(), start, training, st.span());
             }
-            case "decode", "encode" -> {
-                // A second model applied to a stage's result: a VAE's decoder on latents, its encoder on images.
+            case "decode", "encode", "classify" -> {
+                // A second model applied to a stage's result: a VAE's decoder on latents, its encoder
+                // on images, a classifier on samples.
                 if (c.args().isEmpty() || c.args().get(0).name() != null) {
                     diagnostics.error(
                             c.span(),
@@ -498,6 +506,36 @@ public final class SettingsReader {
     /** A train stage's settings, or null after reporting what is wrong. */
     private PipelineSettings.Training training(Map<String, Ast.Expr> a, Span span) {
         int before = diagnostics.errorCount();
+        String objective = "simple";
+        if (a.get("objective") instanceof Ast.StringLit o && OBJECTIVES.contains(o.value())) {
+            objective = o.value();
+        } else if (a.containsKey("objective")) {
+            diagnostics.error(
+                    a.get("objective").span(),
+                    "objective is \"simple\" (the diffusion loss L_simple) or \"classify\" (a classifier's"
+                            + " cross-entropy)");
+        }
+        boolean classify = objective.equals("classify");
+        for (String k : List.of("schedule", "label_dropout")) {
+            if (classify && a.containsKey(k)) {
+                diagnostics.error(
+                        a.get(k).span(),
+                        k + " is a setting of diffusion training; a classifier (objective ="
+                                + " \"classify\") has none");
+            }
+        }
+        PipelineSettings.Dataset test = null;
+        if (a.get("test") instanceof Ast.Call d && d.dotted().equals("idx") && classify) {
+            test = dataset(d);
+        } else if (a.containsKey("test")) {
+            diagnostics.error(
+                    a.get("test").span(),
+                    classify
+                            ? "test = idx(\"t10k-images-idx3-ubyte.gz\", labels = \"t10k-labels-idx1-ubyte.gz\","
+                                    + " pad = 2): the held-out data a classifier's accuracy is measured on"
+                            : "test data measures a classifier (objective = \"classify\"); diffusion training has"
+                                    + " no test metric yet");
+        }
         PipelineSettings.Dataset data = null;
         if (!(a.get("data") instanceof Ast.Call d) || !d.dotted().equals("idx")) {
             diagnostics.error(
@@ -583,7 +621,9 @@ public final class SettingsReader {
             return null;
         }
         return new PipelineSettings.Training(
+                objective,
                 data,
+                test,
                 schedule,
                 scheduleSteps,
                 batch,
@@ -686,12 +726,23 @@ public final class SettingsReader {
             return null;
         }
         List<String> names = new ArrayList<>();
+        boolean tiled = c.dotted().equals("grid") || c.dotted().equals("preview");
+        int columns = 0;
+        int scale = 1;
         for (Ast.Arg a : c.args()) {
-            if (a.name() != null || !(a.value() instanceof Ast.Name n)) {
-                diagnostics.error(a.span(), c.dotted() + "(...) takes result names, e.g. " + c.dotted() + "(samples)");
+            if (tiled && "columns".equals(a.name())) {
+                columns = (int) count(a.value(), "columns", 1, 4096);
+            } else if (tiled && "scale".equals(a.name())) {
+                scale = (int) count(a.value(), "scale", 1, 16);
+            } else if (a.name() != null || !(a.value() instanceof Ast.Name n)) {
+                diagnostics.error(
+                        a.span(),
+                        c.dotted() + "(...) takes result names, e.g. " + c.dotted() + "(samples)"
+                                + (tiled ? ", and columns = N and scale = N (pixels per sample pixel)" : ""));
                 return null;
+            } else {
+                names.add(n.dotted());
             }
-            names.add(n.dotted());
         }
         if (names.isEmpty() || (!c.dotted().equals("tensors") && names.size() != 1)) {
             diagnostics.error(
@@ -723,7 +774,7 @@ public final class SettingsReader {
                     "output \"" + o.file() + "\" must stay inside the output folder: a relative path without '..'");
             return null;
         }
-        return new PipelineSettings.Output(o.file(), c.dotted(), names, o.span());
+        return new PipelineSettings.Output(o.file(), c.dotted(), names, columns, scale, o.span());
     }
 
     private PipelineSettings.Weights weights(Ast.Expr e, Span pipelineSpan) {
@@ -1019,15 +1070,73 @@ public final class SettingsReader {
     }
 
     private long[] longs(Ast.Expr e, String what) {
-        if (!(e instanceof Ast.ListLit l) || l.items().isEmpty()) {
+        int before = diagnostics.errorCount();
+        List<Long> items = integerList(e, what);
+        if (diagnostics.errorCount() > before) {
+            return null;
+        }
+        if (items.isEmpty()) {
             diagnostics.error(e.span(), what + " must be a non-empty list of integers, e.g. [207, 360]");
             return null;
         }
-        long[] out = new long[l.items().size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = integer(l.items().get(i), what);
+        return items.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /**
+     * A list of integers as Python writes one: {@code [207, 360]}, {@code range(10)},
+     * {@code range(2, 5)}, a list repeated ({@code range(10) * 100}, ten classes a hundred times
+     * over) or lists joined ({@code [1] + range(3, 5)}), at most {@link Limits#MAX_LIST_ITEMS} items.
+     */
+    private List<Long> integerList(Ast.Expr e, String what) {
+        List<Long> out = new ArrayList<>();
+        switch (e) {
+            case Ast.ListLit l -> l.items().forEach(i -> out.add(integer(i, what)));
+            case Ast.Call c
+            when c.dotted().equals("range")
+                    && !c.args().isEmpty()
+                    && c.args().size() <= 2
+                    && c.args().stream().allMatch(a -> a.name() == null) -> {
+                long from = c.args().size() == 2 ? integer(c.args().get(0).value(), "range's start") : 0;
+                long to = integer(c.args().getLast().value(), "range's end");
+                if ((double) to - from > Limits.MAX_LIST_ITEMS) { // in double: no long overflow
+                    diagnostics.error(c.span(), tooLong(what));
+                    return out;
+                }
+                for (long i = from; i < to; i++) {
+                    out.add(i);
+                }
+            }
+            case Ast.Binary b
+            when b.op().equals("*") -> {
+                List<Long> items = integerList(b.left(), what);
+                long times = integer(b.right(), "a list's repeat count");
+                if (times < 0 || times > Limits.MAX_LIST_ITEMS || items.size() * times > Limits.MAX_LIST_ITEMS) {
+                    diagnostics.error(b.span(), times < 0 ? "a list's repeat count must be ≥ 0" : tooLong(what));
+                    return out;
+                }
+                for (long i = 0; i < times; i++) {
+                    out.addAll(items);
+                }
+            }
+            case Ast.Binary b
+            when b.op().equals("+") -> {
+                out.addAll(integerList(b.left(), what));
+                out.addAll(integerList(b.right(), what));
+                if (out.size() > Limits.MAX_LIST_ITEMS) {
+                    diagnostics.error(b.span(), tooLong(what));
+                }
+            }
+            default ->
+                diagnostics.error(
+                        e.span(),
+                        what + " must be a list of integers: [207, 360], range(10), range(10) * 4 or lists joined"
+                                + " with +");
         }
         return out;
+    }
+
+    private static String tooLong(String what) {
+        return what + " would have more than " + Limits.MAX_LIST_ITEMS + " items";
     }
 
     private Ast.Expr parseOverride(String key, String value, Span span) {

@@ -53,6 +53,11 @@ final class TensorBuiltins {
         Builtins.add(
                 m,
                 Builtin.of(
+                        Signature.of("mean", 2, "x", "dim"),
+                        (c, a) -> tensor(c.graph().mean(a.tensor("x"), a.intValue("dim")))));
+        Builtins.add(
+                m,
+                Builtin.of(
                         Signature.of("gelu", 1, "x"), (c, a) -> tensor(c.graph().gelu(a.tensor("x")))));
         Builtins.add(
                 m,

@@ -1,5 +1,6 @@
 package org.tessera.dsl.sema;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -123,5 +124,81 @@ class SettingsReaderTest {
         SettingsReader.Result r = read("");
         assertEquals("M", r.model().dotted());
         assertEquals(2, r.model().span().line());
+    }
+
+    @Test
+    void classListsAreWrittenAsPythonWouldWriteThem() {
+        assertArrayEquals(
+                new long[] {0, 1, 2, 0, 1, 2},
+                read("    classes = range(3) * 2\n").settings().sampling().classes());
+        assertArrayEquals(
+                new long[] {7, 1, 2},
+                read("    classes = [7] + range(1, 3)\n").settings().sampling().classes());
+        assertNull(read("    classes = range(10) * 1000000\n"));
+        assertTrue(
+                diagnostics.render().contains("p.tess:4:15: error: classes would have more than 1000000 items"),
+                diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(read("    classes = range(3, 3)\n"));
+        assertTrue(diagnostics.render().contains("classes must be a non-empty list of integers"), diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(read("    classes = 3\n"));
+        assertTrue(
+                diagnostics.render().contains("p.tess:4:15: error: classes must be a list of integers: [207, 360],"),
+                diagnostics.render());
+    }
+
+    @Test
+    void gridsTakeColumnsAndAScaleOtherOutputsDoNot() {
+        SettingsReader.Result r = read("    output \"g.png\" = grid(samples, columns = 10, scale = 4)\n");
+        PipelineSettings.Output grid = r.settings().outputs().get(0);
+        assertEquals(10, grid.columns());
+        assertEquals(4, grid.scale());
+        assertEquals(0, r.settings().outputs().get(1).columns());
+        assertNull(read("    output \"g.png\" = grid(samples, scale = 40)\n"));
+        assertTrue(diagnostics.render().contains("scale must be in 1..16, got 40"), diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(read("    output \"t.safetensors\" = tensors(samples, columns = 2)\n"));
+        assertTrue(
+                diagnostics.render().contains("tensors(...) takes result names, e.g. tensors(samples)"),
+                diagnostics.render());
+    }
+
+    private SettingsReader.Result train(String args) {
+        String text = "pipeline p {\n    let c = train(model = M(), data = idx(\"i\", labels = \"l\")" + args
+                + ", weights = random())\n    output \"c.safetensors\" = weights(c)\n}\n";
+        Ast.SourceFile f = TesseraParserFacade.parse("p.tess", text, diagnostics);
+        diagnostics.addSource("p.tess", text);
+        return new SettingsReader(diagnostics, Path.of("/tmp"), Map.of())
+                .read((Ast.PipelineDecl) f.declarations().get(0));
+    }
+
+    @Test
+    void aClassifierTrainsWithTestDataAndNoDiffusionSettings() {
+        SettingsReader.Result r = train(", objective = \"classify\", test = idx(\"ti\", labels = \"tl\", pad = 2)");
+        assertNotNull(r, diagnostics.render());
+        PipelineSettings.Training t =
+                ((PipelineSettings.TrainStage) r.settings().stages().get(0)).training();
+        assertTrue(t.classifies());
+        assertEquals(Path.of("/tmp/ti"), t.test().images());
+        assertEquals(2, t.test().pad());
+        assertFalse(((PipelineSettings.TrainStage) train("").settings().stages().get(0))
+                .training()
+                .classifies());
+
+        assertNull(train(", objective = \"classify\", schedule = linear(10)"));
+        assertTrue(
+                diagnostics
+                        .render()
+                        .contains("p.tess:2:98: error: schedule is a setting of diffusion training; a classifier"),
+                diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(train(", test = idx(\"ti\", labels = \"tl\")"));
+        assertTrue(diagnostics.render().contains("test data measures a classifier"), diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(train(", objective = \"hybird\""));
+        assertTrue(
+                diagnostics.render().contains("objective is \"simple\" (the diffusion loss L_simple) or"),
+                diagnostics.render());
     }
 }

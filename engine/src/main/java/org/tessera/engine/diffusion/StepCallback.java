@@ -27,4 +27,13 @@ public interface StepCallback {
      * @param count how many sampling stages the pipeline has
      */
     default void onStage(String stage, int index, int count) {}
+
+    /**
+     * A stage's measurement, for the user: e.g. a classify stage's share of samples labelled with
+     * the class they were sampled for.
+     *
+     * @param stage the stage's name
+     * @param report one line of text
+     */
+    default void onReport(String stage, String report) {}
 }

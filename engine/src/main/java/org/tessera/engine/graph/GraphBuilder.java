@@ -250,6 +250,26 @@ public final class GraphBuilder {
         return List.copyOf(out);
     }
 
+    /**
+     * The mean over {@code dim}, which goes away ({@code torch.mean(x, dim)}): a sum to size 1
+     * there, then a view without it, times 1/n. Global average pooling of tokens is
+     * {@code mean(x, dim = 1)} on [B, N, D].
+     */
+    public Value mean(Value x, int dim) {
+        use("mean", x);
+        int d = ofChecked(() -> ShapeRules.axis("mean", x, dim));
+        int[] kept = x.shape().clone();
+        kept[d] = 1;
+        int[] out = new int[x.rank() - 1];
+        for (int i = 0, j = 0; i < x.rank(); i++) {
+            if (i != d) {
+                out[j++] = x.size(i);
+            }
+        }
+        Value sum = apply(ofChecked(() -> new GradientOps.SumTo(kept)), list(x));
+        return mulScalar(reshape(sum, out), 1f / x.size(d));
+    }
+
     /** Concatenation along {@code dim}; other dims and dtypes must agree (a copy). */
     public Value concat(List<Value> xs, int dim) {
         return apply(ofChecked(() -> ShapeOps.Concat.of(xs, dim)), xs);

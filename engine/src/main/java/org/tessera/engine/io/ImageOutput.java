@@ -17,6 +17,8 @@ import org.tessera.engine.tensor.Tensor;
  */
 public final class ImageOutput {
     private static final int PAD = 2;
+    /** The largest grid: 2^27 pixels, half a gigabyte as ints (and far beyond what a viewer shows). */
+    private static final long MAX_PIXELS = 1L << 27;
 
     static {
         // ImageIO caches streams in temporary files of java.io.tmpdir, which an interrupted run
@@ -57,6 +59,15 @@ public final class ImageOutput {
 
     /** {@link #grid(Tensor, Path)} into {@code set}: the file appears when it commits. */
     public static Path grid(Tensor samples, Path file, OutputSet set) throws IOException {
+        return grid(samples, file, set, 0, 1);
+    }
+
+    /**
+     * {@link #grid(Tensor, Path, OutputSet)} with {@code columns} samples per row (0: about the
+     * square root of their count) and each pixel drawn as a {@code scale}×{@code scale} block, so
+     * that 28-pixel images can be seen on a page.
+     */
+    public static Path grid(Tensor samples, Path file, OutputSet set, int columns, int scale) throws IOException {
         int n = samples.size(0);
         if (n == 0) {
             throw new IllegalArgumentException("grid " + file.getFileName() + ": no samples to tile");
@@ -65,15 +76,21 @@ public final class ImageOutput {
         for (int i = 0; i < n; i++) {
             tiles.add(image(samples.select(0, i)));
         }
-        int h = tiles.get(0).getHeight();
-        int w = tiles.get(0).getWidth(); // several tiles wide when each channel is shown
-        int cols = (int) Math.ceil(Math.sqrt(n));
+        int h = tiles.get(0).getHeight() * scale;
+        int w = tiles.get(0).getWidth() * scale; // several tiles wide when each channel is shown
+        int cols = columns > 0 ? Math.min(columns, n) : (int) Math.ceil(Math.sqrt(n));
         int rows = (n + cols - 1) / cols;
-        BufferedImage grid =
-                new BufferedImage(cols * (w + PAD) + PAD, rows * (h + PAD) + PAD, BufferedImage.TYPE_INT_RGB);
+        long width = (long) cols * (w + PAD) + PAD;
+        long height = (long) rows * (h + PAD) + PAD;
+        if (width * height > MAX_PIXELS) {
+            throw new IllegalArgumentException("grid " + file.getFileName() + " would be " + width + "×" + height
+                    + " pixels, more than " + MAX_PIXELS + "; tile fewer samples or a smaller scale");
+        }
+        BufferedImage grid = new BufferedImage((int) width, (int) height, BufferedImage.TYPE_INT_RGB);
         for (int i = 0; i < n; i++) {
+            // drawImage scales by nearest neighbour unless asked otherwise: pixels stay sharp blocks
             grid.getGraphics()
-                    .drawImage(tiles.get(i), PAD + (i % cols) * (w + PAD), PAD + (i / cols) * (h + PAD), null);
+                    .drawImage(tiles.get(i), PAD + (i % cols) * (w + PAD), PAD + (i / cols) * (h + PAD), w, h, null);
         }
         write(grid, file, set);
         return file;

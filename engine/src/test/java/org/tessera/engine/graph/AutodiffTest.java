@@ -115,6 +115,11 @@ class AutodiffTest {
                                                         java.lang.foreign.Arena.ofAuto(),
                                                         new long[] {3, 0, 4, 3},
                                                         4))))),
+                Arguments.of(
+                        "mean over the middle dim, as tokens are pooled", shapes("x", new int[] {2, 5, 3}), (Function)
+                                (g, in) -> g.mean(in.get("x"), 1)),
+                Arguments.of("mean over the last dim", shapes("x", new int[] {3, 7}), (Function)
+                        (g, in) -> g.mean(in.get("x"), -1)),
                 Arguments.of("a value used twice", shapes("x", new int[] {3, 5}), (Function)
                         (g, in) -> g.mul(g.gelu(in.get("x")), in.get("x"))),
                 Arguments.of(

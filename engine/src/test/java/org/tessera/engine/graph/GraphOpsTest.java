@@ -72,6 +72,33 @@ class GraphOpsTest {
     }
 
     @Test
+    void meanRemovesItsDimAndAveragesOverIt() {
+        Tensor x = randn(3, 2, 5, 3); // odd sizes: no dim is a vector width
+        float[] v = x.toFloatArray();
+        for (int dim = 0; dim < 3; dim++) {
+            GraphBuilder b = new GraphBuilder();
+            b.output("y", b.mean(b.input("x", DType.F32, 2, 5, 3), dim - 3)); // negative dims count from the end
+            int[] shape = {2, 5, 3};
+            int[] out = new int[2];
+            for (int i = 0, j = 0; i < 3; i++) {
+                if (i != dim) {
+                    out[j++] = shape[i];
+                }
+            }
+            float[] expected = new float[out[0] * out[1]];
+            for (int i = 0; i < 2; i++) {
+                for (int j = 0; j < 5; j++) {
+                    for (int k = 0; k < 3; k++) {
+                        int o = dim == 0 ? j * 3 + k : dim == 1 ? i * 3 + k : i * 5 + j;
+                        expected[o] += v[(i * 5 + j) * 3 + k] / shape[dim];
+                    }
+                }
+            }
+            assertClose(Tensor.of(expected, out), runY(b, inputs("x", x)), 1e-5, 1e-6, "mean over dim " + dim);
+        }
+    }
+
+    @Test
     void matmul2dAnd3d() {
         Tensor a = randn(1, 7, 5);
         Tensor bm = randn(2, 5, 3);

@@ -84,6 +84,7 @@ public final class CompiledPipeline implements AutoCloseable {
 
     private Run runAll(SampleRequest request, StepCallback callback) {
         Map<String, Tensor> results = new LinkedHashMap<>();
+        Map<String, long[]> sampled = new LinkedHashMap<>(); // each sample stage's classes
         SampleResult lastSample = null;
         int sampleIndex = 0;
         long sampleStages = settings.stages().stream()
@@ -111,16 +112,22 @@ public final class CompiledPipeline implements AutoCloseable {
                     lastSample = new SampleResult(
                             stage.samples(), stage.classes(), request.seed(), stage.timesteps(), stage.guidanceScale());
                     results.put(s.name(), stage.samples());
+                    sampled.put(s.name(), stage.classes());
                     sampleIndex++;
                 }
                 case PipelineSettings.ForwardStage f ->
                     results.putAll(models.get(f.name()).runForward());
                 case PipelineSettings.ApplyStage a -> {
                     ModelStage m = models.get(a.name());
-                    results.put(
-                            a.name(),
-                            m.forward(Map.of(m.inputNames().get(0), results.get(a.input())))
-                                    .get("out"));
+                    Tensor out = m.forward(Map.of(m.inputNames().get(0), results.get(a.input())))
+                            .get("out");
+                    results.put(a.name(), out);
+                    if (a.verb().equals("classify") && sampled.containsKey(a.input())) {
+                        callback.onReport(
+                                a.name(),
+                                Agreement.of(out, sampled.get(a.input()), a.name())
+                                        .describe());
+                    }
                 }
                 case PipelineSettings.UpsampleStage u ->
                     results.put(

@@ -1,12 +1,10 @@
 package org.tessera.runtime.internal;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SequencedMap;
+import java.util.function.Predicate;
 import org.tessera.dsl.ModelContract;
 import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.ModelInput;
@@ -19,15 +17,10 @@ import org.tessera.engine.graph.GradientOps;
 import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
-import org.tessera.engine.io.SafetensorsReader;
-import org.tessera.engine.io.SafetensorsWriter;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
-import org.tessera.engine.train.AdamW;
-import org.tessera.engine.train.Ema;
-import org.tessera.engine.train.GradientClipping;
 import org.tessera.engine.train.LearningRate;
 
 /**
@@ -43,7 +36,7 @@ import org.tessera.engine.train.LearningRate;
  * so that the model learns the unconditional prediction classifier-free guidance needs.
  * Randomness comes from counter-based streams keyed by the step, so a run is reproducible.
  */
-public final class DiffusionTrainer {
+public final class DiffusionTrainer extends Trainer {
     /** The hyper-parameters. */
     public record Settings(
             int batch,
@@ -58,13 +51,8 @@ public final class DiffusionTrainer {
     private final GaussianDiffusion diffusion;
     private final Parameterization target;
     private final long nullLabel;
-    private final int channels;
     private final Execution run;
-    private final Map<String, Tensor> params;
     private final Map<String, Tensor> feed = new LinkedHashMap<>();
-    private final Map<String, Tensor> grads = new LinkedHashMap<>();
-    private final AdamW adam;
-    private final Ema ema;
     private final Backend host;
     private final Tensor xt;
     private final Tensor noise;
@@ -72,7 +60,6 @@ public final class DiffusionTrainer {
     private final Tensor timesteps;
     private final Tensor labels;
     private final int[] t;
-    private long step;
 
     /**
      * @param model the network, with a contract naming its latent, timestep and label inputs
@@ -85,16 +72,23 @@ public final class DiffusionTrainer {
             int[] latent,
             GaussianDiffusion diffusion,
             WeightSource initial,
-            java.util.function.Predicate<String> trainable,
+            Predicate<String> trainable,
             Backend host,
             Settings settings) {
+        super(
+                model,
+                initial,
+                trainable,
+                new Optimizer(
+                        settings.learningRate(), settings.weightDecay(), settings.clipNorm(), settings.emaDecay()),
+                settings.seed());
         this.settings = settings;
         this.diffusion = diffusion;
         this.host = host;
         ModelContract contract = model.contract();
         this.target = diffusion.parameterization();
         this.nullLabel = contract.nullLabel() == null ? -1 : contract.nullLabel();
-        this.channels = latent[0];
+        int channels = latent[0];
         int b = settings.batch();
         int[] x = new int[latent.length + 1];
         x[0] = b;
@@ -119,33 +113,17 @@ public final class DiffusionTrainer {
         Value d = g.sub(prediction, aimValue);
         Value sum = g.apply(new GradientOps.SumTo(new int[] {1}), List.of(g.mul(d, d)));
         g.output("loss", g.mulScalar(sum, 1f / (float) aimValue.numel()));
-        Map<String, int[]> learned = new LinkedHashMap<>();
-        model.learnedWeightShapes().forEach((k, shape) -> {
-            if (trainable.test(k)) {
-                learned.put(k, shape);
-            }
-        });
-        if (learned.isEmpty()) {
-            throw new IllegalArgumentException(model.name() + ": every weight is frozen; nothing would train");
-        }
-        run = Planner.compile(Autodiff.differentiate(g.build(), "loss", learned.keySet()), host)
+        run = Planner.compile(
+                        Autodiff.differentiate(g.build(), "loss", learned().keySet()), host)
                 .newExecution();
 
-        params = new LinkedHashMap<>();
-        for (Map.Entry<String, int[]> e : learned.entrySet()) {
-            Tensor p = Tensor.zeros(DType.F32, e.getValue());
-            p.copyFrom(initial.tensor(e.getKey(), e.getValue()));
-            params.put(e.getKey(), p);
-        }
-        adam = AdamW.withWeightDecay(settings.weightDecay());
-        ema = new Ema(settings.emaDecay(), params);
         xt = Tensor.zeros(DType.F32, x);
         noise = Tensor.zeros(DType.F32, x);
         aim = Tensor.zeros(DType.F32, x);
         timesteps = Tensor.zeros(DType.I64, b);
         labels = Tensor.zeros(DType.I64, b);
         t = new int[b];
-        feed.putAll(params);
+        feed.putAll(weights());
         feed.put(contract.latent(), xt);
         feed.put(contract.timestep(), timesteps);
         if (contract.label() != null) {
@@ -155,8 +133,9 @@ public final class DiffusionTrainer {
     }
 
     /** One optimisation step on data {@code x0} [batch, C, H, W] with class labels; returns the loss. */
+    @Override
     public double step(Tensor x0, long[] classes) {
-        step++;
+        long step = beginStep();
         int b = settings.batch();
         RandomStream draws = new RandomStream(settings.seed(), 3 * step);
         for (int i = 0; i < b; i++) {
@@ -172,100 +151,6 @@ public final class DiffusionTrainer {
             case X0 -> aim.copyFrom(x0);
             case V -> diffusion.velocityInto(x0, t, noise, aim);
         }
-        Map<String, Tensor> r = run.run(feed);
-        double loss = r.get("loss").toFloatArray()[0];
-        if (!Double.isFinite(loss)) {
-            throw new IllegalStateException("step " + step + ": the loss is " + loss);
-        }
-        for (String name : params.keySet()) {
-            grads.put(name, r.get(Autodiff.GRAD + name));
-        }
-        GradientClipping.clipGlobalNorm(grads, settings.clipNorm());
-        adam.step(params, grads, step, settings.learningRate().at(step));
-        ema.update(params);
-        return loss;
-    }
-
-    /** What a checkpoint's metadata says it is. */
-    static final String FORMAT = "tessera-training-checkpoint/1";
-
-    /**
-     * Writes everything a resumed run needs to continue exactly as this one would: the weights,
-     * their EMA, AdamW's moments and the step (the data position and every random draw follow
-     * from the step and the seed), with the caller's {@code extra} metadata (a loss history). One
-     * safetensors file, written atomically.
-     */
-    public void save(Path file, Map<String, String> extra) throws IOException {
-        SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
-        params.forEach((k, v) -> tensors.put("model." + k, v));
-        ema.weights().forEach((k, v) -> tensors.put("ema." + k, v));
-        adam.moments().forEach((k, mv) -> {
-            tensors.put("adam.m." + k, mv[0]);
-            tensors.put("adam.v." + k, mv[1]);
-        });
-        Map<String, String> metadata = new LinkedHashMap<>(extra);
-        metadata.put("format", FORMAT);
-        metadata.put("step", Long.toString(step));
-        metadata.put("seed", Long.toString(settings.seed()));
-        SafetensorsWriter.write(file, tensors, metadata);
-    }
-
-    /**
-     * Continues from a checkpoint {@link #save} wrote for this model and settings; returns its
-     * metadata (the caller's extra entries included).
-     *
-     * @throws IOException naming the file, and the tensor when one is missing or misshapen
-     */
-    public Map<String, String> restore(Path file) throws IOException {
-        try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            if (!FORMAT.equals(r.metadata().get("format"))) {
-                throw new IOException(file + " is not a Tessera training checkpoint (metadata format "
-                        + r.metadata().get("format") + ", expected " + FORMAT + ")");
-            }
-            if (!Long.toString(settings.seed()).equals(r.metadata().get("seed"))) {
-                throw new IOException(
-                        file + " was written by a run with seed " + r.metadata().get("seed") + ", not "
-                                + settings.seed() + ": its continuation would not be the same run");
-            }
-            for (String k : params.keySet()) {
-                load(r, "model." + k, params.get(k));
-                load(r, "ema." + k, ema.weights().get(k));
-                Tensor[] mv = adam.moments(k, params.get(k));
-                load(r, "adam.m." + k, mv[0]);
-                load(r, "adam.v." + k, mv[1]);
-            }
-            step = Long.parseLong(r.metadata().getOrDefault("step", "0"));
-            return r.metadata();
-        } catch (org.tessera.engine.io.WeightsFormatException | NumberFormatException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void load(SafetensorsReader r, String key, Tensor into) throws IOException {
-        if (!r.contains(key) || !java.util.Arrays.equals(r.shape(key), into.shape())) {
-            throw new IOException(r.path() + ": tensor '" + key + "' is "
-                    + (r.contains(key) ? java.util.Arrays.toString(r.shape(key)) : "missing") + ", expected "
-                    + java.util.Arrays.toString(into.shape()));
-        }
-        into.copyFrom(r.tensor(key));
-    }
-
-    private static void setLong(Tensor t, int i, long v) {
-        t.storage().set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, t.byteOffset() + 8L * i, v);
-    }
-
-    /** The current weights by key (live). */
-    public Map<String, Tensor> weights() {
-        return params;
-    }
-
-    /** The EMA of the weights by key (live). */
-    public Map<String, Tensor> emaWeights() {
-        return ema.weights();
-    }
-
-    /** Steps taken. */
-    public long steps() {
-        return step;
+        return update(run.run(feed));
     }
 }

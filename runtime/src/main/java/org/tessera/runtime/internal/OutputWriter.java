@@ -138,8 +138,8 @@ public final class OutputWriter {
                         SafetensorsWriter.write(file, named, metadata, set);
                     }
                     case "png" -> ImageOutput.perSample(image(results, o), file, set);
-                    case "grid" -> ImageOutput.grid(image(results, o), file, set);
-                    case "preview" -> ImageOutput.grid(latentPreview(results, o), file, set);
+                    case "grid" -> ImageOutput.grid(image(results, o), file, set, o.columns(), o.scale());
+                    case "preview" -> ImageOutput.grid(latentPreview(results, o), file, set, o.columns(), o.scale());
                     default -> throw new IllegalStateException("unknown output format " + o.format());
                 }
             }

@@ -2,6 +2,8 @@ package org.tessera.runtime.internal;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,7 +12,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SequencedMap;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.tessera.dsl.ModelContract;
@@ -85,12 +86,12 @@ public final class TrainingRun {
                 outDir,
                 stages.stream().map(s -> checkpointOf(outDir, s.name())).toList());
         OutputWriter.checkWritable(outDir);
-        Map<String, Map<String, Tensor>> trained = new LinkedHashMap<>();
+        Map<String, Trained> trained = new LinkedHashMap<>();
         List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
         try (WorkerPool pool = new WorkerPool(threads)) {
             Backend cpu = Backends.cpu(pool, System.err::println);
             for (PipelineSettings.TrainStage st : stages) {
-                Map<String, Tensor> weights = train(def, st, cpu, arenas, outDir, restart, listener);
+                Trained weights = train(def, st, cpu, arenas, outDir, restart, listener);
                 if (weights == null) {
                     return List.of();
                 }
@@ -103,7 +104,7 @@ public final class TrainingRun {
     }
 
     /** One stage to its last step; the trained (EMA) weights with the fixed ones, or null when stopped. */
-    private static Map<String, Tensor> train(
+    private static Trained train(
             PipelineDefinition def,
             PipelineSettings.TrainStage st,
             Backend cpu,
@@ -114,55 +115,52 @@ public final class TrainingRun {
             throws IOException {
         PipelineSettings.Training t = st.training();
         ModelDefinition model = def.model(st.name());
-        ModelContract contract = model.contract();
-        if (contract.prediction().isFlow()) {
-            throw def.error(
-                    st.span(), "training a flow model is not there yet; " + model.name() + " predicts a velocity");
-        }
-        int[] latent = latentShape(def, model, contract, t.batch());
-        Data data = Data.read(def, t.data(), latent, model);
-
-        WeightSource initial;
-        Arena arena = Arena.ofShared();
-        arenas.add(arena);
-        switch (st.weights()) {
-            case PipelineSettings.RandomWeights r ->
-                initial = (r.declared()
-                                ? WeightBinding.initialized(r.seed(), model.weightInits(), r.std(), cpu, arenas)
-                                : WeightBinding.random(r.seed(), r.std(), cpu, arenas))
-                        .source();
-            case PipelineSettings.Checkpoint c -> {
-                SafetensorsReader file;
-                try {
-                    file = SafetensorsReader.open(c.path());
-                } catch (IOException | WeightsFormatException e) {
-                    throw def.error(c.span(), "cannot load weights: " + e.getMessage());
-                }
-                String mismatch = WeightBinding.mismatch(file, model.weightShapes(), model.name());
-                if (mismatch != null) {
-                    file.close();
-                    throw def.error(c.span(), mismatch);
-                }
-                initial = WeightBinding.checkpoint(file, arena).source(); // the file stays open for the run
-            }
-        }
+        int[] shape = exampleShape(def, model, t);
+        Data data = Data.read(def, t.data(), shape, model);
+        Data test = t.test() == null ? null : Data.read(def, t.test(), shape, model);
+        WeightSource initial = initialWeights(def, st, model, cpu, arenas);
         Predicate<String> trainable = trainable(t.freeze());
         LearningRate lr =
                 new LearningRate(t.learningRate(), t.warmup(), Math.max(t.steps(), t.warmup() + 1), t.cosine(), 0);
-        GaussianDiffusion diffusion = new GaussianDiffusion(
-                Schedules.named(t.schedule(), t.scheduleSteps()),
-                contract.prediction().parameterization(),
-                contract.variance(),
-                cpu.elementwise());
-        DiffusionTrainer trainer = new DiffusionTrainer(
-                model,
-                latent,
-                diffusion,
-                initial,
-                trainable,
-                cpu,
-                new DiffusionTrainer.Settings(
-                        t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
+        Trainer trainer;
+        if (t.classifies()) {
+            ClassifierTrainer c = new ClassifierTrainer(
+                    model,
+                    shape,
+                    initial,
+                    trainable,
+                    cpu,
+                    new ClassifierTrainer.Settings(t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.seed()));
+            for (Data d : test == null ? List.of(data) : List.of(data, test)) {
+                if (d.maxLabel() >= c.classes()) {
+                    throw def.error(
+                            d == data ? t.data().span() : t.test().span(),
+                            "label " + d.maxLabel() + " is outside the " + c.classes() + " classes " + model.name()
+                                    + " tells apart");
+                }
+            }
+            trainer = c;
+        } else {
+            ModelContract contract = model.contract();
+            if (contract.prediction().isFlow()) {
+                throw def.error(
+                        st.span(), "training a flow model is not there yet; " + model.name() + " predicts a velocity");
+            }
+            GaussianDiffusion diffusion = new GaussianDiffusion(
+                    Schedules.named(t.schedule(), t.scheduleSteps()),
+                    contract.prediction().parameterization(),
+                    contract.variance(),
+                    cpu.elementwise());
+            trainer = new DiffusionTrainer(
+                    model,
+                    shape,
+                    diffusion,
+                    initial,
+                    trainable,
+                    cpu,
+                    new DiffusionTrainer.Settings(
+                            t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
+        }
 
         Path checkpoint = checkpointOf(outDir, st.name());
         List<Double> curve = new ArrayList<>();
@@ -179,7 +177,7 @@ public final class TrainingRun {
                 }
             }
         }
-        Tensor x0 = Tensor.zeros(DType.F32, batchShape(latent, t.batch()));
+        Tensor x0 = Tensor.zeros(DType.F32, batchShape(shape, t.batch()));
         long[] classes = new long[t.batch()];
         double window = 0;
         int inWindow = 0;
@@ -207,16 +205,66 @@ public final class TrainingRun {
                 return null;
             }
         }
+        Map<String, String> metadata = new LinkedHashMap<>();
+        if (test != null && trainer instanceof ClassifierTrainer c) {
+            long correct = c.accuracy(test.count(), EVAL_BATCH, test::examples);
+            listener.onTestAccuracy(st.name(), correct, test.count());
+            metadata.put(
+                    "test_accuracy",
+                    String.format(
+                            java.util.Locale.ROOT,
+                            "%.4f (%d of %d)",
+                            (double) correct / test.count(),
+                            correct,
+                            test.count()));
+        }
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, int[]> w : model.weightShapes().entrySet()) {
             Tensor ema = trainer.emaWeights().get(w.getKey());
             out.put(w.getKey(), ema != null ? ema : initial.tensor(w.getKey(), w.getValue()));
         }
-        return out;
+        return new Trained(out, metadata);
     }
 
-    private static void save(DiffusionTrainer trainer, Path checkpoint, List<Double> curve, Path png)
-            throws IOException {
+    /** A stage's trained weights (the EMA's, with the fixed and frozen ones) and what to note in their file. */
+    private record Trained(Map<String, Tensor> weights, Map<String, String> metadata) {}
+
+    /** Examples per batch when a classifier is measured on its test data. */
+    static final int EVAL_BATCH = 500;
+
+    /** Where a stage's training starts: weights drawn from a seed, or a checkpoint to fine-tune. */
+    private static WeightSource initialWeights(
+            PipelineDefinition def,
+            PipelineSettings.TrainStage st,
+            ModelDefinition model,
+            Backend cpu,
+            List<Arena> arenas) {
+        Arena arena = Arena.ofShared();
+        arenas.add(arena);
+        return switch (st.weights()) {
+            case PipelineSettings.RandomWeights r ->
+                (r.declared()
+                                ? WeightBinding.initialized(r.seed(), model.weightInits(), r.std(), cpu, arenas)
+                                : WeightBinding.random(r.seed(), r.std(), cpu, arenas))
+                        .source();
+            case PipelineSettings.Checkpoint c -> {
+                SafetensorsReader file;
+                try {
+                    file = SafetensorsReader.open(c.path());
+                } catch (IOException | WeightsFormatException e) {
+                    throw def.error(c.span(), "cannot load weights: " + e.getMessage());
+                }
+                String mismatch = WeightBinding.mismatch(file, model.weightShapes(), model.name());
+                if (mismatch != null) {
+                    file.close();
+                    throw def.error(c.span(), mismatch);
+                }
+                yield WeightBinding.checkpoint(file, arena).source(); // the file stays open for the run
+            }
+        };
+    }
+
+    private static void save(Trainer trainer, Path checkpoint, List<Double> curve, Path png) throws IOException {
         StringBuilder sb = new StringBuilder();
         for (double v : curve) {
             sb.append(sb.isEmpty() ? "" : ",").append(v);
@@ -228,29 +276,45 @@ public final class TrainingRun {
         }
     }
 
-    private static List<Path> writeOutputs(
-            PipelineSettings settings, Map<String, Map<String, Tensor>> trained, Path outDir) throws IOException {
+    private static List<Path> writeOutputs(PipelineSettings settings, Map<String, Trained> trained, Path outDir)
+            throws IOException {
         try (OutputSet set = OutputSet.open()) {
             for (PipelineSettings.Output o : settings.outputs()) {
                 if (!o.format().equals("weights")) {
                     throw new IllegalArgumentException(o.span() + ": a pipeline that trains writes weights(stage)");
                 }
-                SequencedMap<String, Tensor> tensors =
-                        new LinkedHashMap<>(trained.get(o.names().get(0)));
-                SafetensorsWriter.write(
-                        outDir.resolve(o.file()),
-                        tensors,
-                        Map.of("pipeline", settings.name(), "stage", o.names().get(0), "weights", "ema"),
-                        set);
+                Trained t = trained.get(o.names().get(0));
+                Map<String, String> metadata = new LinkedHashMap<>();
+                metadata.put("pipeline", settings.name());
+                metadata.put("stage", o.names().get(0));
+                metadata.put("weights", "ema");
+                metadata.putAll(t.metadata());
+                SafetensorsWriter.write(outDir.resolve(o.file()), new LinkedHashMap<>(t.weights()), metadata, set);
             }
             return set.commit();
         }
     }
 
-    /** The model's latent input [C, H, W]: its contract's latent, sized by its annotation. */
-    private static int[] latentShape(PipelineDefinition def, ModelDefinition model, ModelContract contract, int batch) {
-        for (ModelInput in : model.inputs(Map.of("B", batch))) {
-            if (in.name().equals(contract.latent())) {
+    /**
+     * One example's shape [C, H, W]: a diffusion model's contract latent, a classifier's one
+     * input, sized by its annotation.
+     */
+    private static int[] exampleShape(PipelineDefinition def, ModelDefinition model, PipelineSettings.Training t) {
+        List<ModelInput> inputs = model.inputs(Map.of("B", t.batch()));
+        String name;
+        if (t.classifies()) {
+            if (inputs.size() != 1) {
+                throw def.error(
+                        model.span(),
+                        model.name() + ".forward takes " + inputs.size() + " inputs; a classifier takes one, the"
+                                + " images [B, C, H, W]");
+            }
+            name = inputs.get(0).name();
+        } else {
+            name = model.contract().latent();
+        }
+        for (ModelInput in : inputs) {
+            if (in.name().equals(name)) {
                 if (!in.sized()) {
                     throw def.error(
                             model.span(),
@@ -260,7 +324,7 @@ public final class TrainingRun {
                 return Arrays.copyOfRange(in.shape(), 1, in.shape().length);
             }
         }
-        throw def.error(model.span(), model.name() + " has no forward input '" + contract.latent() + "'");
+        throw def.error(model.span(), model.name() + " has no forward input '" + name + "'");
     }
 
     private static int[] batchShape(int[] latent, int batch) {
@@ -322,30 +386,51 @@ public final class TrainingRun {
          */
         void batch(RandomStream r, boolean flip, Tensor x0, long[] classes) {
             int b = classes.length;
-            int h = height + 2 * pad;
-            int w = width + 2 * pad;
-            java.lang.foreign.MemorySegment out = x0.storage();
-            long base = x0.byteOffset();
             for (int i = 0; i < b; i++) {
                 int e = Math.min(count - 1, (int) (r.uniform(i) * count));
                 boolean mirror = flip && r.uniform(b + i) < 0.5f;
-                classes[i] = labels[e] & 0xff;
-                for (int y = 0; y < h; y++) {
-                    for (int x = 0; x < w; x++) {
-                        int sy = y - pad;
-                        int sx = x - pad;
-                        float v = -1f; // the padding is black, as the images' background
-                        if (sy >= 0 && sy < height && sx >= 0 && sx < width) {
-                            int p = pixels[(e * height + sy) * width + (mirror ? width - 1 - sx : sx)] & 0xff;
-                            v = p / 127.5f - 1f;
-                        }
-                        out.set(
-                                java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED,
-                                base + 4L * ((i * h + y) * w + x),
-                                v);
+                classes[i] = put(e, i, mirror, x0);
+            }
+        }
+
+        /**
+         * Examples {@code [from, from + n)} in order, unflipped, into the first n rows of
+         * {@code images}; the rows after them repeat the last (padding a final short batch).
+         */
+        void examples(int from, int n, Tensor images, long[] classes) {
+            for (int i = 0; i < classes.length; i++) {
+                classes[i] = put(from + Math.min(i, n - 1), i, false, images);
+            }
+        }
+
+        /** The largest label. */
+        int maxLabel() {
+            int max = 0;
+            for (byte l : labels) {
+                max = Math.max(max, l & 0xff);
+            }
+            return max;
+        }
+
+        /** Example e as row i of {@code out}, in [−1, 1], mirrored left to right or not; returns its label. */
+        private long put(int e, int i, boolean mirror, Tensor out) {
+            int h = height + 2 * pad;
+            int w = width + 2 * pad;
+            MemorySegment seg = out.storage();
+            long base = out.byteOffset() + 4L * i * h * w;
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    int sy = y - pad;
+                    int sx = x - pad;
+                    float v = -1f; // the padding is black, as the images' background
+                    if (sy >= 0 && sy < height && sx >= 0 && sx < width) {
+                        int p = pixels[(e * height + sy) * width + (mirror ? width - 1 - sx : sx)] & 0xff;
+                        v = p / 127.5f - 1f;
                     }
+                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * (y * w + x), v);
                 }
             }
+            return labels[e] & 0xff;
         }
     }
 }
