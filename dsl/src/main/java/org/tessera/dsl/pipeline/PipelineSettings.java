@@ -67,8 +67,9 @@ public record PipelineSettings(
      *     target) or {@code classify} (cross-entropy of the model's logits against the labels)
      * @param data the images and labels
      * @param test held-out images and labels a classifier's accuracy is measured on at the end, or null
-     * @param schedule the noise schedule's kind (linear, cosine, …)
+     * @param schedule the noise schedule's kind (linear, cosine, …, or flow: a rectified flow)
      * @param scheduleSteps T
+     * @param shift a flow's time shift (1 for none; unused by diffusion schedules)
      * @param batch examples per step
      * @param steps optimisation steps in all
      * @param learningRate AdamW's peak rate
@@ -88,6 +89,7 @@ public record PipelineSettings(
             Dataset test,
             String schedule,
             int scheduleSteps,
+            double shift,
             int batch,
             long steps,
             double learningRate,
@@ -103,6 +105,11 @@ public record PipelineSettings(
             Span span) {
         public Training {
             freeze = List.copyOf(freeze);
+        }
+
+        /** True for a rectified flow's training ({@code schedule = flow(1000)}). */
+        public boolean isFlow() {
+            return schedule.equals("flow");
         }
 
         /** True for a classifier's training ({@code objective = "classify"}). */

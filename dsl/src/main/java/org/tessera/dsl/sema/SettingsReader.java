@@ -545,20 +545,7 @@ public final class SettingsReader {
         } else {
             data = dataset(d);
         }
-        String schedule = "linear";
-        int scheduleSteps = 1000;
-        if (a.get("schedule") instanceof Ast.Call c && Schedules.NAMES.contains(c.dotted())) {
-            schedule = c.dotted();
-            Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("steps"));
-            if (args != null && args.containsKey("steps")) {
-                scheduleSteps = count(args.get("steps"), "a schedule's steps", 1, Limits.MAX_SCHEDULE_STEPS);
-            }
-        } else if (a.containsKey("schedule")) {
-            diagnostics.error(
-                    a.get("schedule").span(),
-                    "train(...) takes a diffusion schedule: " + String.join(", ", Schedules.NAMES)
-                            + " (training flows is not there yet)");
-        }
+        ScheduleSetting schedule = schedule(a.get("schedule"));
         double lr = 1e-4;
         long warmup = 0;
         boolean cosine = false;
@@ -624,8 +611,9 @@ public final class SettingsReader {
                 objective,
                 data,
                 test,
-                schedule,
-                scheduleSteps,
+                schedule.kind(),
+                schedule.steps(),
+                schedule.shift(),
                 batch,
                 steps,
                 lr,
@@ -827,12 +815,18 @@ public final class SettingsReader {
         return path == null ? null : new PipelineSettings.Inputs(path, names, c.span());
     }
 
-    /** The sampling settings of stage {@code stage}; its sampler call (own arguments only) goes to {@link #samplers}. */
-    private PipelineSettings.Sampling sampling(String stage, Map<String, Ast.Expr> s, Span span) {
+    /** A noise schedule as written: its kind, T, and a flow's time shift (1 for none). */
+    private record ScheduleSetting(String kind, int steps, double shift) {}
+
+    /**
+     * {@code linear(1000)}, {@code cosine(1000)}, … or {@code flow(1000, shift = 3.0)}; linear(1000)
+     * when absent. An unknown kind is reported and kept, so that one mistake gives one error.
+     */
+    private ScheduleSetting schedule(Ast.Expr e) {
         String schedule = "linear";
         int scheduleSteps = 1000;
         double shift = 1.0;
-        if (s.get("schedule") instanceof Ast.Call c) {
+        if (e instanceof Ast.Call c) {
             schedule = c.dotted();
             List<String> known = new ArrayList<>(Schedules.NAMES);
             known.add(FLOW);
@@ -853,11 +847,20 @@ public final class SettingsReader {
                     diagnostics.error(args.get("shift").span(), "the flow shift must be positive, got " + shift);
                 }
             }
-        } else if (s.containsKey("schedule")) {
+        } else if (e != null) {
             diagnostics.error(
-                    s.get("schedule").span(),
+                    e.span(),
                     "schedule must be a call such as linear(1000), cosine(1000)" + " or flow(1000, shift = 3.0)");
         }
+        return new ScheduleSetting(schedule, scheduleSteps, shift);
+    }
+
+    /** The sampling settings of stage {@code stage}; its sampler call (own arguments only) goes to {@link #samplers}. */
+    private PipelineSettings.Sampling sampling(String stage, Map<String, Ast.Expr> s, Span span) {
+        ScheduleSetting sched = schedule(s.get("schedule"));
+        String schedule = sched.kind();
+        int scheduleSteps = sched.steps();
+        double shift = sched.shift();
         // The default sampler fits the schedule: DDIM on a diffusion, Euler on a flow.
         String sampler = schedule.equals(FLOW) ? "flow_euler" : "ddim";
         int steps = 50;

@@ -185,6 +185,14 @@ class SettingsReaderTest {
         assertFalse(((PipelineSettings.TrainStage) train("").settings().stages().get(0))
                 .training()
                 .classifies());
+        PipelineSettings.Training flow = ((PipelineSettings.TrainStage) train(", schedule = flow(500, shift = 2.0)")
+                        .settings()
+                        .stages()
+                        .get(0))
+                .training();
+        assertTrue(flow.isFlow());
+        assertEquals(500, flow.scheduleSteps());
+        assertEquals(2.0, flow.shift());
 
         assertNull(train(", objective = \"classify\", schedule = linear(10)"));
         assertTrue(

@@ -1,5 +1,7 @@
 package org.tessera.runtime.internal;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -10,7 +12,6 @@ import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.ModelInput;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.diffusion.GaussianDiffusion;
-import org.tessera.engine.diffusion.Parameterization;
 import org.tessera.engine.graph.Autodiff;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.GradientOps;
@@ -27,7 +28,8 @@ import org.tessera.engine.train.LearningRate;
  * Trains a class-conditional diffusion model with the simple loss of the seed notes (Ho et al.'s
  * L_simple): for data x₀, a timestep t ~ U{0, …, T−1} and noise ε ~ N(0, I), the model sees
  * x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε and is trained towards its contract's target (ε, x₀ or v) by the
- * mean squared error over its first C output channels. A learned variance's extra channels get no
+ * mean squared error over its first C output channels. A rectified flow ({@link Flow}) is trained
+ * the same way towards its velocity: flow matching. A learned variance's extra channels get no
  * gradient yet (DiT trains them with the variational bound: the hybrid loss is still to come).
  *
  * <p>Each step: the batch is noised on the host, one run of the differentiated graph gives the
@@ -48,8 +50,7 @@ public final class DiffusionTrainer extends Trainer {
             long seed) {}
 
     private final Settings settings;
-    private final GaussianDiffusion diffusion;
-    private final Parameterization target;
+    private final Process process;
     private final long nullLabel;
     private final Execution run;
     private final Map<String, Tensor> feed = new LinkedHashMap<>();
@@ -62,15 +63,104 @@ public final class DiffusionTrainer extends Trainer {
     private final int[] t;
 
     /**
+     * How a training step corrupts its data: the noise levels (T of them, one drawn uniformly per
+     * example), what the model sees as the timestep, x_t, and the target of the loss.
+     */
+    public sealed interface Process permits Diffusion, Flow {
+        /** T: a step draws a level in 0..T−1 for each example. */
+        int levels();
+
+        /** The dtype of the model's timestep input: integer steps, or a flow's σ·T. */
+        DType timestepType();
+
+        /** x_t, the target and the model's timesteps for data x₀, noise ε and the drawn levels. */
+        void corrupt(Tensor x0, Tensor eps, int[] level, Tensor xt, Tensor target, Tensor timesteps);
+    }
+
+    /**
+     * Gaussian diffusion, q(x_t | x₀) = N(√ᾱ_t x₀, (1 − ᾱ_t) I), towards the model's contract
+     * target: ε, x₀ or v = √ᾱ_t ε − √(1 − ᾱ_t) x₀. The model sees the step t.
+     */
+    public record Diffusion(GaussianDiffusion diffusion) implements Process {
+        public int levels() {
+            return diffusion.steps();
+        }
+
+        public DType timestepType() {
+            return DType.I64;
+        }
+
+        public void corrupt(Tensor x0, Tensor eps, int[] level, Tensor xt, Tensor target, Tensor timesteps) {
+            diffusion.modelTimestepsInto(level, timesteps);
+            diffusion.qSampleInto(x0, level, eps, xt);
+            switch (diffusion.parameterization()) {
+                case EPSILON -> target.copyFrom(eps);
+                case X0 -> target.copyFrom(x0);
+                case V -> diffusion.velocityInto(x0, level, eps, target);
+            }
+        }
+    }
+
+    /**
+     * A rectified flow (flow matching, as Stable Diffusion 3 and the video models after it train):
+     * x_σ = (1 − σ) x₀ + σ ε, towards the velocity v = ε − x₀. Level j is σ = shift((j + 1)/T),
+     * the T training levels of {@link org.tessera.engine.diffusion.FlowSchedule} (diffusers'
+     * FlowMatchEulerDiscreteScheduler draws its training σ so, uniformly), and the model sees σ·T,
+     * as it does when sampled.
+     */
+    public record Flow(int levels, double shift) implements Process {
+        public DType timestepType() {
+            return DType.F32;
+        }
+
+        /** σ of level j. */
+        public double sigma(int j) {
+            double s = (j + 1) / (double) levels;
+            return shift * s / (1 + (shift - 1) * s);
+        }
+
+        public void corrupt(Tensor x0, Tensor eps, int[] level, Tensor xt, Tensor target, Tensor timesteps) {
+            int per = (int) (x0.numel() / level.length);
+            MemorySegment a = x0.storage();
+            MemorySegment e = eps.storage();
+            MemorySegment x = xt.storage();
+            MemorySegment v = target.storage();
+            for (int b = 0; b < level.length; b++) {
+                float sigma = (float) sigma(level[b]);
+                timesteps.storage().setAtIndex(ValueLayout.JAVA_FLOAT, timesteps.offset() + b, sigma * levels);
+                for (int i = b * per; i < (b + 1) * per; i++) {
+                    float x0i = a.getAtIndex(ValueLayout.JAVA_FLOAT, x0.offset() + i);
+                    float ei = e.getAtIndex(ValueLayout.JAVA_FLOAT, eps.offset() + i);
+                    x.setAtIndex(ValueLayout.JAVA_FLOAT, xt.offset() + i, (1 - sigma) * x0i + sigma * ei);
+                    v.setAtIndex(ValueLayout.JAVA_FLOAT, target.offset() + i, ei - x0i);
+                }
+            }
+        }
+    }
+
+    /** {@link #DiffusionTrainer(ModelDefinition, int[], Process, WeightSource, Predicate, Backend, Settings)} for Gaussian diffusion. */
+    public DiffusionTrainer(
+            ModelDefinition model,
+            int[] latent,
+            GaussianDiffusion diffusion,
+            WeightSource initial,
+            Predicate<String> trainable,
+            Backend host,
+            Settings settings) {
+        this(model, latent, new Diffusion(diffusion), initial, trainable, host, settings);
+    }
+
+    /**
      * @param model the network, with a contract naming its latent, timestep and label inputs
      * @param latent one sample's shape, [C, H, W]
+     * @param process how the data is noised and what the model is trained towards
      * @param initial the starting weights (learned and fixed) by key
      * @param trainable which learned weights train (the others stay as {@code initial} has them)
      */
     public DiffusionTrainer(
             ModelDefinition model,
             int[] latent,
-            GaussianDiffusion diffusion,
+            Process process,
             WeightSource initial,
             Predicate<String> trainable,
             Backend host,
@@ -83,10 +173,9 @@ public final class DiffusionTrainer extends Trainer {
                         settings.learningRate(), settings.weightDecay(), settings.clipNorm(), settings.emaDecay()),
                 settings.seed());
         this.settings = settings;
-        this.diffusion = diffusion;
+        this.process = process;
         this.host = host;
         ModelContract contract = model.contract();
-        this.target = diffusion.parameterization();
         this.nullLabel = contract.nullLabel() == null ? -1 : contract.nullLabel();
         int channels = latent[0];
         int b = settings.batch();
@@ -99,7 +188,9 @@ public final class DiffusionTrainer extends Trainer {
         for (ModelInput in : model.inputs(Map.of("B", b))) {
             if (in.name().equals(contract.latent())) {
                 inputs.add(g.input(in.name(), DType.F32, x));
-            } else if (in.name().equals(contract.timestep()) || in.name().equals(contract.label())) {
+            } else if (in.name().equals(contract.timestep())) {
+                inputs.add(g.input(in.name(), process.timestepType(), b));
+            } else if (in.name().equals(contract.label())) {
                 inputs.add(g.input(in.name(), DType.I64, b));
             } else {
                 throw new IllegalArgumentException(model.name() + ".forward input '" + in.name()
@@ -120,7 +211,7 @@ public final class DiffusionTrainer extends Trainer {
         xt = Tensor.zeros(DType.F32, x);
         noise = Tensor.zeros(DType.F32, x);
         aim = Tensor.zeros(DType.F32, x);
-        timesteps = Tensor.zeros(DType.I64, b);
+        timesteps = Tensor.zeros(process.timestepType(), b);
         labels = Tensor.zeros(DType.I64, b);
         t = new int[b];
         feed.putAll(weights());
@@ -138,19 +229,14 @@ public final class DiffusionTrainer extends Trainer {
         long step = beginStep();
         int b = settings.batch();
         RandomStream draws = new RandomStream(settings.seed(), 3 * step);
+        int levels = process.levels();
         for (int i = 0; i < b; i++) {
-            t[i] = Math.min(diffusion.steps() - 1, (int) (draws.uniform(i) * diffusion.steps()));
-            setLong(timesteps, i, t[i]);
+            t[i] = Math.min(levels - 1, (int) (draws.uniform(i) * levels));
             boolean drop = nullLabel >= 0 && draws.uniform(b + i) < settings.labelDropout();
             setLong(labels, i, drop ? nullLabel : classes[i]);
         }
         new RandomStream(settings.seed(), 3 * step + 1).fillNormal(noise, host.pool());
-        diffusion.qSampleInto(x0, t, noise, xt);
-        switch (target) {
-            case EPSILON -> aim.copyFrom(noise);
-            case X0 -> aim.copyFrom(x0);
-            case V -> diffusion.velocityInto(x0, t, noise, aim);
-        }
+        process.corrupt(x0, noise, t, xt, aim, timesteps);
         return update(run.run(feed));
     }
 }

@@ -142,19 +142,27 @@ public final class TrainingRun {
             trainer = c;
         } else {
             ModelContract contract = model.contract();
-            if (contract.prediction().isFlow()) {
+            if (contract.prediction().isFlow() != t.isFlow()) {
                 throw def.error(
-                        st.span(), "training a flow model is not there yet; " + model.name() + " predicts a velocity");
+                        t.span(),
+                        t.isFlow()
+                                ? "a flow schedule trains a model that predicts the flow's velocity; " + model.name()
+                                        + "'s contract says predicts = \""
+                                        + contract.prediction().name().toLowerCase(java.util.Locale.ROOT) + "\""
+                                : model.name() + " predicts a flow's velocity (its contract); train it with"
+                                        + " schedule = flow(1000)");
             }
-            GaussianDiffusion diffusion = new GaussianDiffusion(
-                    Schedules.named(t.schedule(), t.scheduleSteps()),
-                    contract.prediction().parameterization(),
-                    contract.variance(),
-                    cpu.elementwise());
+            DiffusionTrainer.Process process = t.isFlow()
+                    ? new DiffusionTrainer.Flow(t.scheduleSteps(), t.shift())
+                    : new DiffusionTrainer.Diffusion(new GaussianDiffusion(
+                            Schedules.named(t.schedule(), t.scheduleSteps()),
+                            contract.prediction().parameterization(),
+                            contract.variance(),
+                            cpu.elementwise()));
             trainer = new DiffusionTrainer(
                     model,
                     shape,
-                    diffusion,
+                    process,
                     initial,
                     trainable,
                     cpu,

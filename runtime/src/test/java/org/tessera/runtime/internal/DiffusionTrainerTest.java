@@ -52,12 +52,18 @@ class DiffusionTrainerTest {
     }
 
     private DiffusionTrainer trainer(WorkerPool pool, List<Arena> arenas) throws Exception {
+        return trainer(pool, arenas, false);
+    }
+
+    /** A tiny DiT trained as a diffusion (ε, learned σ) or as a rectified flow (velocity). */
+    private DiffusionTrainer trainer(WorkerPool pool, List<Arena> arenas, boolean flow) throws Exception {
         Path script = dir.resolve("t.tess");
         Files.writeString(
                 script,
                 "import \"dit.tess\"\npipeline t {\n"
                         + "    model = DiT(input_size = 8, patch_size = 2, in_channels = 4, hidden_size = 32, depth = 2,"
-                        + " num_heads = 2, num_classes = 2)\n"
+                        + " num_heads = 2, num_classes = 2"
+                        + (flow ? ", learn_sigma = false, predicts = \"flow\")\n    schedule = flow(1000)\n" : ")\n")
                         + "    weights = random(seed = 1)\n    output \"s.safetensors\" = tensors(samples)\n}\n");
         ModelDefinition model = Script.load(script).pipeline(null, Map.of()).model("samples");
         Backend cpu = Backends.cpu(pool, m -> {});
@@ -66,7 +72,7 @@ class DiffusionTrainerTest {
         return new DiffusionTrainer(
                 model,
                 new int[] {4, 8, 8},
-                diffusion,
+                flow ? new DiffusionTrainer.Flow(1000, 1.0) : new DiffusionTrainer.Diffusion(diffusion),
                 WeightBinding.random(7, 0.02, cpu, arenas).source(),
                 key -> true,
                 cpu,
@@ -75,9 +81,18 @@ class DiffusionTrainerTest {
 
     @Test
     void theSimpleLossFallsOnTwoClasses() throws Exception {
+        lossFalls(false);
+    }
+
+    @Test
+    void theFlowMatchingLossFallsOnTwoClasses() throws Exception {
+        lossFalls(true);
+    }
+
+    private void lossFalls(boolean flow) throws Exception {
         List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
         try (WorkerPool pool = new WorkerPool(2)) {
-            DiffusionTrainer trainer = trainer(pool, arenas);
+            DiffusionTrainer trainer = trainer(pool, arenas, flow);
             long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
             double first = 0;
             double last = 0;
@@ -92,7 +107,8 @@ class DiffusionTrainerTest {
             }
             System.out.printf(
                     java.util.Locale.ROOT,
-                    "tiny DiT, L_simple: mean loss %.4f (steps 1-20) → %.4f (last 20)%n",
+                    "tiny DiT, %s: mean loss %.4f (steps 1-20) → %.4f (last 20)%n",
+                    flow ? "flow matching" : "L_simple",
                     first,
                     last);
             assertTrue(last < first / 2, first + " → " + last);
@@ -158,5 +174,31 @@ class DiffusionTrainerTest {
         } finally {
             arenas.forEach(Arena::close);
         }
+    }
+
+    @Test
+    void aFlowNoisesOnItsTrainingLevelsTowardsTheVelocity() {
+        // Unshifted, the levels are those a 10-step flow schedule samples at, in rising order; shifted,
+        // they are diffusers' training sigmas shift·s / (1 + (shift − 1)·s) of s = j/T (its sampling
+        // levels shift a linspace of already shifted ones, so they differ).
+        double[] sigmas =
+                org.tessera.engine.diffusion.FlowSchedule.of(10, 10, 1.0).sigmas();
+        DiffusionTrainer.Flow flow = new DiffusionTrainer.Flow(10, 3.0);
+        for (int j = 0; j < 10; j++) {
+            org.junit.jupiter.api.Assertions.assertEquals(
+                    sigmas[9 - j], new DiffusionTrainer.Flow(10, 1.0).sigma(j), 1e-12, "level " + j);
+            double s = (j + 1) / 10.0;
+            org.junit.jupiter.api.Assertions.assertEquals(3 * s / (1 + 2 * s), flow.sigma(j), 1e-12, "level " + j);
+        }
+        Tensor x0 = Tensor.of(new float[] {1, -1, 0.5f, 0.25f}, 2, 2);
+        Tensor eps = Tensor.of(new float[] {0.5f, 2, -1, 0}, 2, 2);
+        Tensor xt = Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 2);
+        Tensor v = Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 2);
+        Tensor t = Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2);
+        flow.corrupt(x0, eps, new int[] {9, 4}, xt, v, t);
+        float s1 = (float) flow.sigma(4);
+        assertArrayEquals(new float[] {0.5f, 2, (1 - s1) * 0.5f - s1, (1 - s1) * 0.25f}, xt.toFloatArray(), 1e-6f);
+        assertArrayEquals(new float[] {-0.5f, 3, -1.5f, -0.25f}, v.toFloatArray());
+        assertArrayEquals(new float[] {10, s1 * 10}, t.toFloatArray(), 1e-5f);
     }
 }
