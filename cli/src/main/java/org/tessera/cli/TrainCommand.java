@@ -23,11 +23,12 @@ import picocli.CommandLine.Parameters;
         description = {
             "Train the models of a pipeline's train stages (let name = train(...)): progress with the loss,",
             "steps/s and ETA; a checkpoint and a loss curve (PNG) in the output folder every N steps. Run",
-            "the same command again to resume from the checkpoint, exactly where it stopped; Ctrl-C writes",
-            "one first. The trained (EMA) weights go to the outputs, weights(name)."
+            "the same command again to resume from the checkpoint, exactly where it stopped; Ctrl-C (or",
+            "SIGTERM, e.g. kill PID for a run in the background) writes one first. The trained (EMA) weights",
+            "go to the outputs, weights(name)."
         })
 final class TrainCommand implements java.util.concurrent.Callable<Integer> {
-    /** The exit code of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it). */
+    /** The exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports Ctrl-C). */
     static final int EXIT_INTERRUPTED = 130;
 
     @CommandLine.Spec
@@ -74,21 +75,30 @@ final class TrainCommand implements java.util.concurrent.Callable<Integer> {
         Listener listener = new Listener(err, Progress.onTerminal());
         // Ctrl-C asks the run to write a checkpoint after its current step and stop, instead of
         // ending the JVM (whose shutdown would race the checkpoint); a second Ctrl-C ends it at once.
-        sun.misc.Signal interrupt = new sun.misc.Signal("INT");
-        sun.misc.SignalHandler previous = sun.misc.Signal.handle(interrupt, signal -> {
-            if (listener.stop) {
-                Runtime.getRuntime().halt(130);
-            }
-            listener.stop = true;
-            err.printf(
-                    Locale.ROOT, "%ntessera: stopping after this step, with a checkpoint (Ctrl-C again to quit now)%n");
-            err.flush();
-        });
+        // SIGTERM does the same, for runs in the background (where the shell ignores Ctrl-C's
+        // SIGINT) and under job schedulers, which send it before they stop a job.
+        List<sun.misc.Signal> signals = List.of(new sun.misc.Signal("INT"), new sun.misc.Signal("TERM"));
+        List<sun.misc.SignalHandler> previous = new java.util.ArrayList<>();
+        for (sun.misc.Signal signal : signals) {
+            previous.add(sun.misc.Signal.handle(signal, s -> {
+                if (listener.stop) {
+                    Runtime.getRuntime().halt(128 + s.getNumber());
+                }
+                listener.stop = true;
+                err.printf(
+                        Locale.ROOT,
+                        "%ntessera: stopping after this step, with a checkpoint (SIG%s again to quit now)%n",
+                        s.getName());
+                err.flush();
+            }));
+        }
         List<Path> files;
         try {
             files = Tessera.train(file, options, out, restart, listener);
         } finally {
-            sun.misc.Signal.handle(interrupt, previous);
+            for (int i = 0; i < signals.size(); i++) {
+                sun.misc.Signal.handle(signals.get(i), previous.get(i));
+            }
         }
         if (files.isEmpty()) {
             err.printf(

@@ -63,8 +63,10 @@ public record PipelineSettings(
     /**
      * How a train stage trains.
      *
-     * @param objective {@code simple} (the diffusion loss L_simple towards the model's contract
-     *     target) or {@code classify} (cross-entropy of the model's logits against the labels)
+     * @param objective {@code diffusion} (the default: L_simple, with the variational bound when
+     *     the model learns a range of variances, as DiT trains), {@code simple} (L_simple towards the
+     *     contract's target), {@code hybrid} (L_simple + L_vlb) or {@code classify} (cross-entropy of
+     *     the model's logits against the labels)
      * @param data the images and labels
      * @param test held-out images and labels a classifier's accuracy is measured on at the end, or null
      * @param schedule the noise schedule's kind (linear, cosine, …, or flow: a rectified flow)

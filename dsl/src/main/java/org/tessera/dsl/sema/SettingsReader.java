@@ -100,8 +100,12 @@ public final class SettingsReader {
             "objective",
             "test");
 
-    /** What a train stage minimises: the diffusion loss, or a classifier's cross-entropy. */
-    private static final List<String> OBJECTIVES = List.of("simple", "classify");
+    /**
+     * What a train stage minimises: {@code diffusion} (the default: L_simple, plus the variational
+     * bound for a learned range of variances, as DiT's create_diffusion chooses), {@code simple},
+     * {@code hybrid}, or a classifier's cross-entropy.
+     */
+    private static final List<String> OBJECTIVES = List.of("diffusion", "simple", "hybrid", "classify");
 
     /** The settings, or null when the declaration has errors (reported to the diagnostics). */
     public Result read(Ast.PipelineDecl decl) {
@@ -506,14 +510,15 @@ public final class SettingsReader {
     /** A train stage's settings, or null after reporting what is wrong. */
     private PipelineSettings.Training training(Map<String, Ast.Expr> a, Span span) {
         int before = diagnostics.errorCount();
-        String objective = "simple";
+        String objective = "diffusion";
         if (a.get("objective") instanceof Ast.StringLit o && OBJECTIVES.contains(o.value())) {
             objective = o.value();
         } else if (a.containsKey("objective")) {
             diagnostics.error(
                     a.get("objective").span(),
-                    "objective is \"simple\" (the diffusion loss L_simple) or \"classify\" (a classifier's"
-                            + " cross-entropy)");
+                    "objective is \"diffusion\" (the default: L_simple, with the variational bound for a learned"
+                            + " variance), \"simple\" (L_simple), \"hybrid\" (L_simple + L_vlb) or \"classify\" (a"
+                            + " classifier's cross-entropy)");
         }
         boolean classify = objective.equals("classify");
         for (String k : List.of("schedule", "label_dropout")) {

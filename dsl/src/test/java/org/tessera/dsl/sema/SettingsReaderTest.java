@@ -206,7 +206,7 @@ class SettingsReaderTest {
         diagnostics = new Diagnostics();
         assertNull(train(", objective = \"hybird\""));
         assertTrue(
-                diagnostics.render().contains("objective is \"simple\" (the diffusion loss L_simple) or"),
+                diagnostics.render().contains("objective is \"diffusion\" (the default: L_simple, with the"),
                 diagnostics.render());
     }
 }

@@ -41,6 +41,15 @@ public final class GaussianTerms {
     }
 
     /**
+     * ∂/∂lv2 of {@link #normalKl(double, double, double, double)}: ½ (1 − e^{lv1 − lv2} − (μ1 − μ2)² e^{−lv2}),
+     * the gradient a learned variance gets from a term of the bound.
+     */
+    public static double normalKlByLogVar2(double mean1, double logVar1, double mean2, double logVar2) {
+        double d = mean1 - mean2;
+        return 0.5 * (1.0 - Math.exp(logVar1 - logVar2) - d * d * Math.exp(-logVar2));
+    }
+
+    /**
      * log P(x) per element, where P is N(mean, e^{2·logScale}) integrated over x's bin
      * [x − 1/255, x + 1/255]; the outermost bins extend to ±∞ (x below −0.999 or above 0.999).
      * Uses the tanh approximation of the normal CDF, as the reference does.
@@ -70,6 +79,39 @@ public final class GaussianTerms {
             return Math.log(Math.max(1.0 - cdfMin, LOG_FLOOR));
         }
         return Math.log(Math.max(cdfPlus - cdfMin, LOG_FLOOR));
+    }
+
+    /**
+     * ∂/∂logScale of {@link #discretizedLogLikelihood(double, double, double)}. With z = e^{−s}·u the
+     * bin edges' standardised values, ∂z/∂s = −z, so ∂P/∂s = φ(z₋)·z₋ − φ(z₊)·z₊ (φ the derivative
+     * of the approximate Φ), the one-sided bins keeping their one edge, and ∂ log P/∂s = (∂P/∂s)/P.
+     * Where the floor holds P up, log P does not move: 0.
+     */
+    public static double discretizedLogLikelihoodByLogScale(double x, double mean, double logScale) {
+        double centered = x - mean;
+        double invStd = Math.exp(-logScale);
+        double zPlus = invStd * (centered + HALF_BIN);
+        double zMin = invStd * (centered - HALF_BIN);
+        double p;
+        double dp;
+        if (x < -0.999) {
+            p = approxStandardNormalCdf(zPlus);
+            dp = -approxStandardNormalPdf(zPlus) * zPlus;
+        } else if (x > 0.999) {
+            p = 1.0 - approxStandardNormalCdf(zMin);
+            dp = approxStandardNormalPdf(zMin) * zMin;
+        } else {
+            p = approxStandardNormalCdf(zPlus) - approxStandardNormalCdf(zMin);
+            dp = approxStandardNormalPdf(zMin) * zMin - approxStandardNormalPdf(zPlus) * zPlus;
+        }
+        return p < LOG_FLOOR ? 0.0 : dp / p;
+    }
+
+    /** dΦ/dx of the approximate Φ: ½ (1 − tanh²(u)) · √(2/π) (1 + 3·0.044715 x²), u its tanh's argument. */
+    public static double approxStandardNormalPdf(double x) {
+        double k = Math.sqrt(2.0 / Math.PI);
+        double th = Math.tanh(k * (x + 0.044715 * x * x * x));
+        return 0.5 * (1.0 - th * th) * k * (1.0 + 3 * 0.044715 * x * x);
     }
 
     /** Φ(x) ≈ ½ (1 + tanh(√(2/π) (x + 0.044715 x³))), the approximation the reference uses. */

@@ -535,7 +535,7 @@ public final class GradientOps {
         }
     }
 
-    private static Runnable onHostOnly(String kind) {
+    static Runnable onHostOnly(String kind) {
         throw new UnsupportedOperationException(kind + ": training runs on the CPU for now (use --device cpu)");
     }
 }

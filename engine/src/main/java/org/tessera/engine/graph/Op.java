@@ -48,7 +48,9 @@ public sealed interface Op
                 GradientOps.SoftmaxGrad,
                 GradientOps.EmbeddingGrad,
                 GradientOps.CrossEntropy,
-                GradientOps.CrossEntropyGrad {
+                GradientOps.CrossEntropyGrad,
+                VariationalBoundOps.VlbTerm,
+                VariationalBoundOps.VlbTermGrad {
 
     /** The op's name in messages, profiles and dumps, e.g. {@code linear}. */
     String kind();

@@ -12,12 +12,14 @@ import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.ModelInput;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.diffusion.GaussianDiffusion;
+import org.tessera.engine.diffusion.VarianceType;
 import org.tessera.engine.graph.Autodiff;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.GradientOps;
 import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
+import org.tessera.engine.graph.VariationalBoundOps;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
@@ -29,8 +31,9 @@ import org.tessera.engine.train.LearningRate;
  * L_simple): for data x₀, a timestep t ~ U{0, …, T−1} and noise ε ~ N(0, I), the model sees
  * x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε and is trained towards its contract's target (ε, x₀ or v) by the
  * mean squared error over its first C output channels. A rectified flow ({@link Flow}) is trained
- * the same way towards its velocity: flow matching. A learned variance's extra channels get no
- * gradient yet (DiT trains them with the variational bound: the hybrid loss is still to come).
+ * the same way towards its velocity: flow matching. A learned range of variances in C more output
+ * channels is trained by the hybrid loss ({@link Diffusion#hybrid()}), which adds the variational
+ * bound's term with the mean held fixed, as DiT does.
  *
  * <p>Each step: the batch is noised on the host, one run of the differentiated graph gives the
  * loss and every weight's gradient, the gradients are clipped to a global norm, AdamW moves the
@@ -61,6 +64,10 @@ public final class DiffusionTrainer extends Trainer {
     private final Tensor timesteps;
     private final Tensor labels;
     private final int[] t;
+    /** The diffusion whose bound the hybrid loss adds, or null for L_simple alone. */
+    private final GaussianDiffusion hybrid;
+    /** Per-sample numbers of the bound's term, [B, 7], filled each step (null without the bound). */
+    private final Tensor coefficients;
 
     /**
      * How a training step corrupts its data: the noise levels (T of them, one drawn uniformly per
@@ -80,8 +87,17 @@ public final class DiffusionTrainer extends Trainer {
     /**
      * Gaussian diffusion, q(x_t | x₀) = N(√ᾱ_t x₀, (1 − ᾱ_t) I), towards the model's contract
      * target: ε, x₀ or v = √ᾱ_t ε − √(1 − ᾱ_t) x₀. The model sees the step t.
+     *
+     * @param hybrid whether the loss adds the variational bound's term L_t for the model's learned
+     *     range of variances (Nichol &amp; Dhariwal's hybrid loss, as DiT trains with learn_sigma):
+     *     {@link VariationalBoundOps.VlbTerm}, scaled by T/1000 as DiT's {@code RESCALED_MSE}
      */
-    public record Diffusion(GaussianDiffusion diffusion) implements Process {
+    public record Diffusion(GaussianDiffusion diffusion, boolean hybrid) implements Process {
+        /** L_simple alone. */
+        public Diffusion(GaussianDiffusion diffusion) {
+            this(diffusion, false);
+        }
+
         public int levels() {
             return diffusion.steps();
         }
@@ -203,7 +219,26 @@ public final class DiffusionTrainer extends Trainer {
         Value aimValue = g.input("target", DType.F32, x);
         Value d = g.sub(prediction, aimValue);
         Value sum = g.apply(new GradientOps.SumTo(new int[] {1}), List.of(g.mul(d, d)));
-        g.output("loss", g.mulScalar(sum, 1f / (float) aimValue.numel()));
+        Value loss = g.mulScalar(sum, 1f / (float) aimValue.numel()); // the mean of the per-sample MSEs
+        if (process instanceof Diffusion p && p.hybrid()) {
+            this.hybrid = p.diffusion();
+            checkHybrid(model, p.diffusion(), out, channels);
+            Value v = g.slice(out, 1, channels, 2 * channels);
+            Value latentValue = inputs.get(latentIndex(model, contract, b));
+            Value vb = g.apply(
+                    new VariationalBoundOps.VlbTerm(p.diffusion().steps() / 1000f), // RESCALED_MSE's T/1000
+                    List.of(
+                            v,
+                            prediction,
+                            latentValue,
+                            g.input("x0", DType.F32, x),
+                            g.input(COEFFICIENTS, DType.F32, b, VariationalBoundOps.COLUMNS)));
+            Value vbSum = g.apply(new GradientOps.SumTo(new int[] {1}), List.of(vb));
+            loss = g.add(loss, g.mulScalar(vbSum, 1f / b)); // mean over samples of mse + vb
+        } else {
+            this.hybrid = null;
+        }
+        g.output("loss", loss);
         run = Planner.compile(
                         Autodiff.differentiate(g.build(), "loss", learned().keySet()), host)
                 .newExecution();
@@ -221,6 +256,37 @@ public final class DiffusionTrainer extends Trainer {
             feed.put(contract.label(), labels);
         }
         feed.put("target", aim);
+        coefficients = hybrid == null ? null : Tensor.zeros(DType.F32, b, VariationalBoundOps.COLUMNS);
+        if (coefficients != null) {
+            feed.put(COEFFICIENTS, coefficients);
+        }
+    }
+
+    /** The graph input of the bound's per-sample coefficients. */
+    private static final String COEFFICIENTS = "vlb.coefficients";
+
+    /** The hybrid loss needs ε-prediction and a learned range of variances in C more output channels. */
+    private static void checkHybrid(ModelDefinition model, GaussianDiffusion diffusion, Value out, int channels) {
+        if (diffusion.varianceType() != VarianceType.LEARNED_RANGE || out.size(1) != 2 * channels) {
+            throw new IllegalArgumentException("the hybrid loss trains a learned range of variances: "
+                    + model.name() + " has variance " + diffusion.varianceType() + " and " + out.size(1)
+                    + " output channels for " + channels + " (learn_sigma = true gives both)");
+        }
+        if (diffusion.parameterization() != org.tessera.engine.diffusion.Parameterization.EPSILON) {
+            throw new IllegalArgumentException("the hybrid loss is there for models that predict ε; " + model.name()
+                    + " predicts " + diffusion.parameterization());
+        }
+    }
+
+    /** The position of the contract's latent among the forward inputs. */
+    private static int latentIndex(ModelDefinition model, ModelContract contract, int batch) {
+        List<ModelInput> ins = model.inputs(Map.of("B", batch));
+        for (int i = 0; i < ins.size(); i++) {
+            if (ins.get(i).name().equals(contract.latent())) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException(model.name() + " has no forward input '" + contract.latent() + "'");
     }
 
     /** One optimisation step on data {@code x0} [batch, C, H, W] with class labels; returns the loss. */
@@ -237,6 +303,10 @@ public final class DiffusionTrainer extends Trainer {
         }
         new RandomStream(settings.seed(), 3 * step + 1).fillNormal(noise, host.pool());
         process.corrupt(x0, noise, t, xt, aim, timesteps);
+        if (hybrid != null) {
+            VariationalBoundOps.fillCoefficients(hybrid.schedule(), t, coefficients);
+            feed.put("x0", x0);
+        }
         return update(run.run(feed));
     }
 }

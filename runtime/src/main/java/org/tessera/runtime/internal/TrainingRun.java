@@ -23,6 +23,7 @@ import org.tessera.engine.backend.Backend;
 import org.tessera.engine.backend.Backends;
 import org.tessera.engine.diffusion.GaussianDiffusion;
 import org.tessera.engine.diffusion.Schedules;
+import org.tessera.engine.diffusion.VarianceType;
 import org.tessera.engine.io.IdxReader;
 import org.tessera.engine.io.LossCurve;
 import org.tessera.engine.io.OutputSet;
@@ -152,13 +153,35 @@ public final class TrainingRun {
                                 : model.name() + " predicts a flow's velocity (its contract); train it with"
                                         + " schedule = flow(1000)");
             }
+            boolean learned = contract.variance() == VarianceType.LEARNED_RANGE;
+            if (t.isFlow() && learned) {
+                throw def.error(model.span(), "a flow model has no learned variance; its contract says learned_range");
+            }
+            // DiT's choice: the bound's term trains a learned variance, which L_simple leaves as it is.
+            boolean hybrid = t.objective().equals("hybrid") || t.objective().equals("diffusion") && learned;
+            if (hybrid && !learned) {
+                throw def.error(
+                        t.span(),
+                        "the hybrid loss trains a learned range of variances; " + model.name()
+                                + "'s contract says variance = \""
+                                + contract.variance().name().toLowerCase(java.util.Locale.ROOT)
+                                + "\" (DiT: learn_sigma = true)");
+            }
+            if (hybrid && contract.prediction() != ModelContract.Prediction.EPS) {
+                throw def.error(
+                        t.span(),
+                        "the hybrid loss is there for models that predict ε; " + model.name() + " predicts "
+                                + contract.prediction().name().toLowerCase(java.util.Locale.ROOT));
+            }
             DiffusionTrainer.Process process = t.isFlow()
                     ? new DiffusionTrainer.Flow(t.scheduleSteps(), t.shift())
-                    : new DiffusionTrainer.Diffusion(new GaussianDiffusion(
-                            Schedules.named(t.schedule(), t.scheduleSteps()),
-                            contract.prediction().parameterization(),
-                            contract.variance(),
-                            cpu.elementwise()));
+                    : new DiffusionTrainer.Diffusion(
+                            new GaussianDiffusion(
+                                    Schedules.named(t.schedule(), t.scheduleSteps()),
+                                    contract.prediction().parameterization(),
+                                    contract.variance(),
+                                    cpu.elementwise()),
+                            hybrid);
             trainer = new DiffusionTrainer(
                     model,
                     shape,

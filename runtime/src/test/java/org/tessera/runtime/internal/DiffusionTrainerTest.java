@@ -52,11 +52,19 @@ class DiffusionTrainerTest {
     }
 
     private DiffusionTrainer trainer(WorkerPool pool, List<Arena> arenas) throws Exception {
-        return trainer(pool, arenas, false);
+        return trainer(pool, arenas, Loss.SIMPLE);
+    }
+
+    /** L_simple (ε, the learned σ left alone), the hybrid loss (σ trained by the bound), flow matching. */
+    private enum Loss {
+        SIMPLE,
+        HYBRID,
+        FLOW
     }
 
     /** A tiny DiT trained as a diffusion (ε, learned σ) or as a rectified flow (velocity). */
-    private DiffusionTrainer trainer(WorkerPool pool, List<Arena> arenas, boolean flow) throws Exception {
+    private DiffusionTrainer trainer(WorkerPool pool, List<Arena> arenas, Loss loss) throws Exception {
+        boolean flow = loss == Loss.FLOW;
         Path script = dir.resolve("t.tess");
         Files.writeString(
                 script,
@@ -72,7 +80,9 @@ class DiffusionTrainerTest {
         return new DiffusionTrainer(
                 model,
                 new int[] {4, 8, 8},
-                flow ? new DiffusionTrainer.Flow(1000, 1.0) : new DiffusionTrainer.Diffusion(diffusion),
+                flow
+                        ? new DiffusionTrainer.Flow(1000, 1.0)
+                        : new DiffusionTrainer.Diffusion(diffusion, loss == Loss.HYBRID),
                 WeightBinding.random(7, 0.02, cpu, arenas).source(),
                 key -> true,
                 cpu,
@@ -81,18 +91,23 @@ class DiffusionTrainerTest {
 
     @Test
     void theSimpleLossFallsOnTwoClasses() throws Exception {
-        lossFalls(false);
+        lossFalls(Loss.SIMPLE);
     }
 
     @Test
     void theFlowMatchingLossFallsOnTwoClasses() throws Exception {
-        lossFalls(true);
+        lossFalls(Loss.FLOW);
     }
 
-    private void lossFalls(boolean flow) throws Exception {
+    @Test
+    void theHybridLossFallsOnTwoClasses() throws Exception {
+        lossFalls(Loss.HYBRID);
+    }
+
+    private void lossFalls(Loss kind) throws Exception {
         List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
         try (WorkerPool pool = new WorkerPool(2)) {
-            DiffusionTrainer trainer = trainer(pool, arenas, flow);
+            DiffusionTrainer trainer = trainer(pool, arenas, kind);
             long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
             double first = 0;
             double last = 0;
@@ -107,8 +122,8 @@ class DiffusionTrainerTest {
             }
             System.out.printf(
                     java.util.Locale.ROOT,
-                    "tiny DiT, %s: mean loss %.4f (steps 1-20) → %.4f (last 20)%n",
-                    flow ? "flow matching" : "L_simple",
+                    "tiny DiT, %s loss: mean %.4f (steps 1-20) → %.4f (last 20)%n",
+                    kind,
                     first,
                     last);
             assertTrue(last < first / 2, first + " → " + last);
@@ -200,5 +215,42 @@ class DiffusionTrainerTest {
         assertArrayEquals(new float[] {0.5f, 2, (1 - s1) * 0.5f - s1, (1 - s1) * 0.25f}, xt.toFloatArray(), 1e-6f);
         assertArrayEquals(new float[] {-0.5f, 3, -1.5f, -0.25f}, v.toFloatArray());
         assertArrayEquals(new float[] {10, s1 * 10}, t.toFloatArray(), 1e-5f);
+    }
+
+    @Test
+    void theHybridLossTrainsTheVarianceChannelsWhichLSimpleLeavesAlone() throws Exception {
+        List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
+        try (WorkerPool pool = new WorkerPool(2)) {
+            long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
+            double[] first = new double[2];
+            for (Loss loss : List.of(Loss.SIMPLE, Loss.HYBRID)) {
+                DiffusionTrainer trainer = trainer(pool, arenas, loss);
+                // final_layer.linear maps a token to p·p·2C features, (p q c) with c fastest: c ≥ 4 is σ
+                float[] before =
+                        trainer.weights().get("final_layer.linear.weight").toFloatArray();
+                first[loss.ordinal()] = trainer.step(data(classes, 0), classes);
+                for (int s = 1; s < 4; s++) {
+                    trainer.step(data(classes, s), classes);
+                }
+                float[] after =
+                        trainer.weights().get("final_layer.linear.weight").toFloatArray();
+                int moved = 0;
+                for (int i = 0; i < before.length; i++) {
+                    int row = i / 32;
+                    if (row % 8 >= 4 && before[i] != after[i]) {
+                        moved++;
+                    }
+                }
+                if (loss == Loss.SIMPLE) {
+                    org.junit.jupiter.api.Assertions.assertEquals(0, moved, "L_simple moved σ's weights");
+                } else {
+                    assertTrue(moved > 16 * 32 / 2, moved + " of " + 16 * 32 + " of σ's weights moved");
+                }
+            }
+            // the same draws and weights: the hybrid loss adds the bound's non-negative term
+            assertTrue(first[1] > first[0], first[0] + " then " + first[1]);
+        } finally {
+            arenas.forEach(Arena::close);
+        }
     }
 }
