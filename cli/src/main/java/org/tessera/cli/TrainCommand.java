@@ -170,6 +170,14 @@ final class TrainCommand implements java.util.concurrent.Callable<Integer> {
         }
 
         @Override
+        public void onSamples(String stage, long step, Path file) {
+            if (!terminal) {
+                err.printf(Locale.ROOT, "train %s: samples at step %d: %s%n", stage, step, file);
+                err.flush();
+            }
+        }
+
+        @Override
         public void onTestAccuracy(String stage, long correct, long total) {
             err.printf(
                     Locale.ROOT,

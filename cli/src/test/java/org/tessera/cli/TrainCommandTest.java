@@ -65,7 +65,7 @@ class TrainCommandTest {
                         + "        weights = random(seed = 1),\n"
                         + "        data = idx(\"images.gz\", labels = \"labels\", pad = 2, flip = true),\n"
                         + "        optimizer = adamw(lr = 1e-3, warmup = 5),\n"
-                        + "        batch = 4, steps = " + steps + ", checkpoint = 10, seed = 5)\n"
+                        + "        batch = 4, steps = " + steps + ", checkpoint = 10, sample_every = 10, seed = 5)\n"
                         + "    output \"t.safetensors\" = weights(dit)\n}\n");
     }
 
@@ -78,6 +78,10 @@ class TrainCommandTest {
         assertTrue(first.err().contains("train dit: step 20/20"), first.err());
         assertTrue(Files.exists(out.resolve("dit.checkpoint.safetensors")));
         assertTrue(Files.exists(out.resolve("dit.loss.png")));
+        assertTrue(Files.exists(out.resolve("dit.samples-10.png")) && Files.exists(out.resolve("dit.samples-20.png")));
+        java.awt.image.BufferedImage grid =
+                javax.imageio.ImageIO.read(out.resolve("dit.samples-20.png").toFile());
+        assertEquals(2 + 2 * (2 * 16 + 2), grid.getWidth()); // both classes in a row, each 16 px twice over
         try (SafetensorsReader r = SafetensorsReader.open(out.resolve("t.safetensors"))) {
             assertTrue(
                     r.contains("pos_embed") && r.contains("blocks.0.attn.qkv.weight"),
@@ -182,5 +186,34 @@ class TrainCommandTest {
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("c.tess:6:16: error: label 1 of example 1 is outside 0..0 of ViT"), r.err());
         assertFalse(r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    void aFlowTrainsAndShowsItsSamples() throws Exception {
+        dataset();
+        Path script = Files.writeString(
+                dir.resolve("f.tess"),
+                "import \"dit.tess\"\npipeline f {\n    let flow = train(\n"
+                        + "        model = DiT(input_size = 16, patch_size = 4, in_channels = 1, hidden_size = 32, depth = 1,"
+                        + " num_heads = 2, num_classes = 2, learn_sigma = false, predicts = \"flow\"),\n"
+                        + "        weights = init(seed = 1), schedule = flow(1000, shift = 2.0),\n"
+                        + "        data = idx(\"images.gz\", labels = \"labels\", pad = 2),\n"
+                        + "        batch = 4, steps = 6, sample_every = 3, seed = 5)\n"
+                        + "    output \"f.safetensors\" = weights(flow)\n}\n");
+        Path out = dir.resolve("out");
+        CliRun r = run("train", script.toString(), "--out", out.toString(), "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("train flow: samples at step 6: "), r.err());
+        assertTrue(Files.exists(out.resolve("flow.samples-3.png")) && Files.exists(out.resolve("f.safetensors")));
+        // an ε model is not trained as a flow
+        Files.writeString(script, Files.readString(script).replace(", predicts = \"flow\"", ""));
+        CliRun wrong =
+                run("train", script.toString(), "--out", dir.resolve("o2").toString(), "--threads", "1");
+        assertEquals(2, wrong.code(), wrong.err());
+        assertTrue(
+                wrong.err()
+                        .contains("a flow schedule trains a model that predicts the flow's velocity; DiT's contract"
+                                + " says predicts = \"eps\""),
+                wrong.err());
     }
 }

@@ -13,6 +13,9 @@ public interface TrainingListener {
      */
     default void onTestAccuracy(String stage, long correct, long total) {}
 
+    /** A grid of samples from the weights' average was written (every {@code sample_every} steps). */
+    default void onSamples(String stage, long step, Path file) {}
+
     /** A checkpoint was written (every N steps, at the end, and when stopped). */
     default void onCheckpoint(String stage, long step, Path file) {}
 

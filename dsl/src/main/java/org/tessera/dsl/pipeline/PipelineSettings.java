@@ -83,6 +83,7 @@ public record PipelineSettings(
      * @param labelDropout the probability of training a label as the null label, for guidance
      * @param seed the seed of every random draw (timesteps, noise, batches, dropout)
      * @param checkpointEvery steps between checkpoints
+     * @param sampleEvery steps between grids of samples from the weights' average, 0 for none
      * @param freeze weights kept as they are: glob patterns on checkpoint keys ({@code blocks.*})
      */
     public record Training(
@@ -103,6 +104,7 @@ public record PipelineSettings(
             double labelDropout,
             long seed,
             long checkpointEvery,
+            long sampleEvery,
             List<String> freeze,
             Span span) {
         public Training {

@@ -98,7 +98,8 @@ public final class SettingsReader {
             "checkpoint",
             "freeze",
             "objective",
-            "test");
+            "test",
+            "sample_every");
 
     /**
      * What a train stage minimises: {@code diffusion} (the default: L_simple, plus the variational
@@ -521,7 +522,7 @@ public final class SettingsReader {
                             + " classifier's cross-entropy)");
         }
         boolean classify = objective.equals("classify");
-        for (String k : List.of("schedule", "label_dropout")) {
+        for (String k : List.of("schedule", "label_dropout", "sample_every")) {
             if (classify && a.containsKey(k)) {
                 diagnostics.error(
                         a.get(k).span(),
@@ -596,6 +597,9 @@ public final class SettingsReader {
         long every = a.containsKey("checkpoint")
                 ? count(a.get("checkpoint"), "checkpoint", 1, Limits.MAX_TRAINING_STEPS)
                 : 1000;
+        long sampleEvery = a.containsKey("sample_every")
+                ? count(a.get("sample_every"), "sample_every", 1, Limits.MAX_TRAINING_STEPS)
+                : 0;
         List<String> freeze = new ArrayList<>();
         if (a.get("freeze") instanceof Ast.ListLit l) {
             for (Ast.Expr e : l.items()) {
@@ -630,6 +634,7 @@ public final class SettingsReader {
                 dropout,
                 seed,
                 every,
+                sampleEvery,
                 freeze,
                 span);
     }

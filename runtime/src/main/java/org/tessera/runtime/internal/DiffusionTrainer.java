@@ -289,6 +289,11 @@ public final class DiffusionTrainer extends Trainer {
         throw new IllegalArgumentException(model.name() + " has no forward input '" + contract.latent() + "'");
     }
 
+    /** How the data is noised and what the model is trained towards. */
+    Process process() {
+        return process;
+    }
+
     /** One optimisation step on data {@code x0} [batch, C, H, W] with class labels; returns the loss. */
     @Override
     public double step(Tensor x0, long[] classes) {

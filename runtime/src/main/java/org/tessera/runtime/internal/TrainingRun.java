@@ -193,6 +193,9 @@ public final class TrainingRun {
                             t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
         }
 
+        TrainingSamples samples = t.sampleEvery() > 0 && trainer instanceof DiffusionTrainer d
+                ? new TrainingSamples(model, shape, d.process(), d.emaWeights(), initial, trainable, cpu)
+                : null;
         Path checkpoint = checkpointOf(outDir, st.name());
         List<Double> curve = new ArrayList<>();
         if (!restart && Files.exists(checkpoint)) {
@@ -231,6 +234,11 @@ public final class TrainingRun {
             if (stop || step % t.checkpointEvery() == 0 || step == t.steps()) {
                 save(trainer, checkpoint, curve, outDir.resolve(st.name() + ".loss.png"));
                 listener.onCheckpoint(st.name(), step, checkpoint);
+            }
+            if (samples != null && (step % t.sampleEvery() == 0 || step == t.steps())) {
+                Path grid = outDir.resolve(st.name() + ".samples-" + step + ".png");
+                samples.write(grid);
+                listener.onSamples(st.name(), step, grid);
             }
             if (stop) {
                 return null;
