@@ -184,7 +184,7 @@ class TrainCommandTest {
                         + "    output \"judge.safetensors\" = weights(judge)\n}\n");
         CliRun r = run("train", script.toString(), "--out", dir.resolve("o").toString(), "--threads", "1");
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains("c.tess:6:16: error: label 1 of example 1 is outside 0..0 of ViT"), r.err());
+        assertTrue(r.err().contains("c.tess:6:16: error: label 1 is outside 0..0 of ViT"), r.err());
         assertFalse(r.err().contains("\tat "), r.err());
     }
 
@@ -215,5 +215,75 @@ class TrainCommandTest {
                         .contains("a flow schedule trains a model that predicts the flow's velocity; DiT's contract"
                                 + " says predicts = \"eps\""),
                 wrong.err());
+    }
+
+    /** A folder per class of small PNGs and JPEGs, of other sizes than the model's: class "dark" and class "light". */
+    private Path folder() throws IOException {
+        Path root = dir.resolve("pictures");
+        Random r = new Random(4);
+        for (String c : new String[] {"light", "dark"}) {
+            Files.createDirectories(root.resolve(c));
+            for (int i = 0; i < 6; i++) {
+                java.awt.image.BufferedImage img =
+                        new java.awt.image.BufferedImage(20 + i, 24, java.awt.image.BufferedImage.TYPE_INT_RGB);
+                for (int y = 0; y < 24; y++) {
+                    for (int x = 0; x < 20 + i; x++) {
+                        int v = (c.equals("light") ? 200 : 40) + r.nextInt(30);
+                        img.setRGB(x, y, v << 16 | v << 8 | v);
+                    }
+                }
+                javax.imageio.ImageIO.write(
+                        img,
+                        i % 2 == 0 ? "png" : "jpg",
+                        root.resolve(c)
+                                .resolve(i + (i % 2 == 0 ? ".png" : ".jpg"))
+                                .toFile());
+            }
+        }
+        Files.writeString(root.resolve("dark").resolve("notes.txt"), "not an image: ignored");
+        return root;
+    }
+
+    @Test
+    void aFolderOfImagesIsAClassPerSubFolder() throws Exception {
+        Path pictures = folder();
+        Path script = Files.writeString(
+                dir.resolve("i.tess"),
+                "import \"vit.tess\"\npipeline i {\n    let judge = train(\n"
+                        + "        model = ViT(img_size = 16, patch_size = 4, in_chans = 3, embed_dim = 16, depth = 1,"
+                        + " num_heads = 2, num_classes = 2),\n"
+                        + "        objective = \"classify\", weights = init(seed = 2),\n"
+                        + "        data = images(\"pictures\", crop = \"random\", flip = true),\n"
+                        + "        test = images(\"pictures\", crop = \"center\"),\n"
+                        + "        optimizer = adamw(lr = 3e-3), batch = 4, steps = 30, ema = 0.5, seed = 1)\n"
+                        + "    output \"judge.safetensors\" = weights(judge)\n}\n");
+        CliRun r = run("train", script.toString(), "--out", dir.resolve("o").toString(), "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        // "dark" is class 0 and "light" class 1 (name order); twelve images, told apart
+        assertTrue(r.err().contains("train judge: test accuracy 100.00% (12 of 12 held-out examples"), r.err());
+
+        // a file that is not an image, under an image's name, is named
+        Files.writeString(pictures.resolve("light").resolve("broken.png"), "not a png");
+        CliRun broken =
+                run("train", script.toString(), "--out", dir.resolve("o2").toString(), "--threads", "1");
+        assertEquals(2, broken.code(), broken.err());
+        assertTrue(
+                broken.err()
+                        .contains(
+                                "i.tess:6:16: error: cannot read the images: " + pictures.resolve("light/broken.png")),
+                broken.err());
+        assertFalse(broken.err().contains("\tat "), broken.err());
+        // more classes than the model tells apart
+        Files.delete(pictures.resolve("light").resolve("broken.png"));
+        Files.createDirectories(pictures.resolve("medium"));
+        Files.copy(
+                pictures.resolve("light").resolve("0.png"),
+                pictures.resolve("medium").resolve("0.png"));
+        CliRun three =
+                run("train", script.toString(), "--out", dir.resolve("o3").toString(), "--threads", "1");
+        assertEquals(2, three.code(), three.err());
+        assertTrue(
+                three.err().contains("error: label 2 is outside 0..1 of ViT (its classes: dark, light, medium)"),
+                three.err());
     }
 }

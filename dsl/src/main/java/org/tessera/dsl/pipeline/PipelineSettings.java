@@ -122,13 +122,31 @@ public record PipelineSettings(
         }
     }
 
+    /** Where a train stage's examples come from. */
+    public sealed interface Dataset permits IdxData, ImageFolderData {
+        /** Whether a random half of each batch is mirrored left to right. */
+        boolean flip();
+
+        Span span();
+    }
+
     /**
-     * Images and labels in IDX files (MNIST's format), e.g. Fashion-MNIST's.
+     * Images and labels in IDX files (MNIST's format), e.g. Fashion-MNIST's:
+     * {@code idx("images", labels = "labels", pad = 2, flip = true)}.
      *
      * @param pad zero pixels added on each side (28 → 32 with 2), in the [−1, 1] scale: −1
-     * @param flip whether a random half of each batch is mirrored left to right
      */
-    public record Dataset(Path images, Path labels, int pad, boolean flip, Span span) {}
+    public record IdxData(Path images, Path labels, int pad, boolean flip, Span span) implements Dataset {}
+
+    /**
+     * A folder of PNG and JPEG images, {@code images("folder", crop = "random", flip = true)}: one
+     * class per sub-folder in name order (torchvision's ImageFolder), or one class. Each image is
+     * scaled to cover the model's size and cropped to it.
+     *
+     * @param randomCrop a crop at a random place each time the image is drawn ({@code "random"}),
+     *     else at the centre ({@code "center"})
+     */
+    public record ImageFolderData(Path folder, boolean randomCrop, boolean flip, Span span) implements Dataset {}
 
     /** One forward pass on tensors from a file; its results are {@code out} and the inputs by name. */
     public record ForwardStage(String name, Weights weights, Inputs inputs, Span span) implements Stage {}

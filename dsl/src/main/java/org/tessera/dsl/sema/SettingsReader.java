@@ -531,7 +531,7 @@ public final class SettingsReader {
             }
         }
         PipelineSettings.Dataset test = null;
-        if (a.get("test") instanceof Ast.Call d && d.dotted().equals("idx") && classify) {
+        if (a.get("test") instanceof Ast.Call d && DATA_CALLS.contains(d.dotted()) && classify) {
             test = dataset(d);
         } else if (a.containsKey("test")) {
             diagnostics.error(
@@ -543,11 +543,12 @@ public final class SettingsReader {
                                     + " no test metric yet");
         }
         PipelineSettings.Dataset data = null;
-        if (!(a.get("data") instanceof Ast.Call d) || !d.dotted().equals("idx")) {
+        if (!(a.get("data") instanceof Ast.Call d) || !DATA_CALLS.contains(d.dotted())) {
             diagnostics.error(
                     a.containsKey("data") ? a.get("data").span() : span,
                     "train(...) needs data = idx(\"train-images-idx3-ubyte.gz\", labels ="
-                            + " \"train-labels-idx1-ubyte.gz\", pad = 2)");
+                            + " \"train-labels-idx1-ubyte.gz\", pad = 2) or images(\"folder\", crop = \"random\","
+                            + " flip = true)");
         } else {
             data = dataset(d);
         }
@@ -639,8 +640,43 @@ public final class SettingsReader {
                 span);
     }
 
-    /** {@code idx("images", labels = "labels", pad = 2, flip = false)}. */
+    /** The calls that give a train stage's data. */
+    private static final Set<String> DATA_CALLS = Set.of("idx", "images");
+
+    /** {@code idx(...)} or {@code images(...)}. */
     private PipelineSettings.Dataset dataset(Ast.Call d) {
+        return d.dotted().equals("idx") ? idx(d) : imageFolder(d);
+    }
+
+    /** {@code images("folder", crop = "random", flip = false)}. */
+    private PipelineSettings.Dataset imageFolder(Ast.Call d) {
+        if (d.args().isEmpty()
+                || d.args().get(0).name() != null
+                || !(d.args().get(0).value() instanceof Ast.StringLit folder)) {
+            diagnostics.error(d.span(), "images(...) takes the folder first: images(\"train/\", crop = \"random\")");
+            return null;
+        }
+        boolean random = true;
+        boolean flip = false;
+        for (Ast.Arg arg : d.args().subList(1, d.args().size())) {
+            if ("crop".equals(arg.name())
+                    && arg.value() instanceof Ast.StringLit c
+                    && Set.of("random", "center").contains(c.value())) {
+                random = c.value().equals("random");
+            } else if ("flip".equals(arg.name()) && arg.value() instanceof Ast.BoolLit b) {
+                flip = b.value();
+            } else {
+                diagnostics.error(
+                        arg.span(), "images(folder, ...) takes crop = \"random\" | \"center\" and flip = true | false");
+                return null;
+            }
+        }
+        Path path = file(folder.value(), folder.span());
+        return path == null ? null : new PipelineSettings.ImageFolderData(path, random, flip, d.span());
+    }
+
+    /** {@code idx("images", labels = "labels", pad = 2, flip = false)}. */
+    private PipelineSettings.Dataset idx(Ast.Call d) {
         if (d.args().isEmpty()
                 || d.args().get(0).name() != null
                 || !(d.args().get(0).value() instanceof Ast.StringLit images)) {
@@ -673,7 +709,7 @@ public final class SettingsReader {
         Path labelsPath = file(labels.value(), labels.span());
         return imagesPath == null || labelsPath == null
                 ? null
-                : new PipelineSettings.Dataset(imagesPath, labelsPath, pad, flip, d.span());
+                : new PipelineSettings.IdxData(imagesPath, labelsPath, pad, flip, d.span());
     }
 
     /** {@code name} against the script's folder, or null after reporting a name no file can have. */

@@ -180,8 +180,9 @@ class SettingsReaderTest {
         PipelineSettings.Training t =
                 ((PipelineSettings.TrainStage) r.settings().stages().get(0)).training();
         assertTrue(t.classifies());
-        assertEquals(Path.of("/tmp/ti"), t.test().images());
-        assertEquals(2, t.test().pad());
+        PipelineSettings.IdxData test = (PipelineSettings.IdxData) t.test();
+        assertEquals(Path.of("/tmp/ti"), test.images());
+        assertEquals(2, test.pad());
         assertFalse(((PipelineSettings.TrainStage) train("").settings().stages().get(0))
                 .training()
                 .classifies());

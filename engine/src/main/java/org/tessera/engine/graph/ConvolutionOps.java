@@ -137,6 +137,11 @@ public final class ConvolutionOps {
             return "upsampleNearest2d";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.upsampleNearest(g, n, dy, factor);
+        }
+
         public String attributes() {
             return "factor=" + factor;
         }

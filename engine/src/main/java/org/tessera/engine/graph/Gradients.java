@@ -99,11 +99,12 @@ final class Gradients {
      * Attention softmax(s·q·kᵀ)·v over q [B, H, Nq, d], k, v [B, H, Nk, d], recomputing the
      * probabilities P (the fused forward keeps none): dv = Pᵀ·g, dP = g·vᵀ,
      * dS = P ⊙ (dP − Σ dP⊙P), dq = s·dS·k, dk = s·dSᵀ·q. The Nq×Nk matrix is materialised per
-     * head, as training small models can afford. Masked or segmented attention has no rule yet.
+     * head, as training small models can afford. An additive mask is added to the scores before
+     * the softmax (and gets no gradient); segmented attention has no rule yet.
      */
     static List<Value> attention(GraphBuilder graph, Node n, Value g, float scale, boolean segmented, boolean masked) {
-        if (segmented || masked) {
-            throw new IllegalArgumentException("attention with segment ids or a mask has no gradient yet"
+        if (segmented) {
+            throw new IllegalArgumentException("attention with segment ids has no gradient yet"
                     + (n.location() == null ? "" : " (at " + n.location() + ")"));
         }
         Value q = n.input(0);
@@ -119,13 +120,23 @@ final class Gradients {
         Value k3 = graph.reshape(graph.contiguous(k), b * h, nk, d);
         Value v3 = graph.reshape(graph.contiguous(v), b * h, nk, d);
         Value g3 = graph.reshape(graph.contiguous(g), b * h, nq, d);
-        Value p = graph.softmax(graph.mulScalar(graph.matmul(q3, graph.permute(k3, swap)), scale));
+        Value scores = graph.mulScalar(graph.matmul(q3, graph.permute(k3, swap)), scale);
+        if (masked) { // an additive mask: a constant of the scores, with no gradient of its own
+            Value full = graph.expand(n.input(3), b, h, nq, nk);
+            scores = graph.add(scores, graph.reshape(graph.contiguous(full), b * h, nq, nk));
+        }
+        Value p = graph.softmax(scores);
         Value dv = graph.matmul(graph.permute(p, swap), g3);
         Value dp = graph.matmul(g3, graph.permute(v3, swap));
         Value ds = graph.mulScalar(graph.apply(new GradientOps.SoftmaxGrad(), List.of(p, dp)), scale);
         Value dq = graph.matmul(ds, k3);
         Value dk = graph.matmul(graph.permute(ds, swap), q3);
-        return List.of(graph.reshape(dq, q.shape()), graph.reshape(dk, k.shape()), graph.reshape(dv, v.shape()));
+        List<Value> grads = new ArrayList<>(
+                List.of(graph.reshape(dq, q.shape()), graph.reshape(dk, k.shape()), graph.reshape(dv, v.shape())));
+        if (masked) {
+            grads.add(null);
+        }
+        return grads;
     }
 
     /** {@code table[ids]}: the table's gradient is g scattered back to the rows the ids picked. */
@@ -137,48 +148,84 @@ final class Gradients {
     }
 
     /**
-     * A 2-D patch embedding, x [N, C, H, W] with weight [D, C, p, p]: a linear map of the patches
-     * (each p×p×C block, in (C, p, p) order), so its gradient is that of a linear — dpatches = g·W,
+     * A patch embedding over 2 or 3 spatial dims — x [N, C, H, W] with weight [D, C, p, p], or a
+     * video's x [N, C, T, H, W] with tubelets [D, C, pt, ph, pw] — is a linear map of the patches
+     * (each block in (C, …) order), so its gradient is that of a linear — dpatches = g·W,
      * dW = gᵀ·patches, db = Σ g — with the patches cut from x and dpatches put back by the same
      * rearrangement and its inverse.
      */
     static List<Value> patchEmbed(GraphBuilder graph, Node n, Value g, int spatialDims, boolean hasBias) {
-        if (spatialDims != 2) {
-            throw new IllegalArgumentException("patchEmbed" + spatialDims + "d has no gradient yet"
-                    + (n.location() == null ? "" : " (at " + n.location() + ")"));
-        }
         Value x = n.input(0);
         Value w = n.input(1);
         int batch = x.size(0);
         int c = x.size(1);
-        int ht = x.size(2);
-        int wd = x.size(3);
         int d = w.size(0);
-        int p = w.size(2);
-        int gh = ht / p;
-        int gw = wd / p;
-        int tokens = gh * gw;
-        int cpp = c * p * p;
+        // x as [N, C, g1, p1, g2, p2, …]: each spatial dim split into (grid, patch)
+        int[] split = new int[2 + 2 * spatialDims];
+        split[0] = batch;
+        split[1] = c;
+        int tokens = 1;
+        int patch = c;
+        for (int i = 0; i < spatialDims; i++) {
+            int p = w.size(2 + i);
+            split[2 + 2 * i] = x.size(2 + i) / p;
+            split[3 + 2 * i] = p;
+            tokens *= x.size(2 + i) / p;
+            patch *= p;
+        }
+        // to [N, g1, g2, …, C, p1, p2, …] and back
+        int[] toPatches = new int[split.length];
+        int[] fromPatches = new int[split.length];
+        toPatches[0] = 0;
+        toPatches[1 + spatialDims] = 1;
+        for (int i = 0; i < spatialDims; i++) {
+            toPatches[1 + i] = 2 + 2 * i;
+            toPatches[2 + spatialDims + i] = 3 + 2 * i;
+        }
+        for (int i = 0; i < split.length; i++) {
+            fromPatches[toPatches[i]] = i;
+        }
+        int[] patchShape = new int[split.length];
+        for (int i = 0; i < split.length; i++) {
+            patchShape[i] = split[toPatches[i]];
+        }
         Value patches = graph.reshape(
-                graph.contiguous(
-                        graph.permute(graph.reshape(graph.contiguous(x), batch, c, gh, p, gw, p), 0, 2, 4, 1, 3, 5)),
+                graph.contiguous(graph.permute(graph.reshape(graph.contiguous(x), split), toPatches)),
                 batch * tokens,
-                cpp);
-        Value wm = graph.reshape(graph.contiguous(w), d, cpp);
+                patch);
+        Value wm = graph.reshape(graph.contiguous(w), d, patch);
         Value g2 = graph.reshape(graph.contiguous(g), batch * tokens, d);
-        Value dpatches = graph.matmul(g2, wm); // [N·T, D]·[D, Cpp]
+        Value dpatches = graph.matmul(g2, wm); // [N·T, D]·[D, C·p…]
         Value dx = graph.reshape(
-                graph.contiguous(graph.permute(graph.reshape(dpatches, batch, gh, gw, c, p, p), 0, 3, 1, 4, 2, 5)),
-                batch,
-                c,
-                ht,
-                wd);
-        Value dw = graph.reshape(graph.matmul(graph.permute(g2, 1, 0), patches), d, c, p, p);
+                graph.contiguous(graph.permute(graph.reshape(dpatches, patchShape), fromPatches)), x.shape());
+        Value dw = graph.reshape(graph.matmul(graph.permute(g2, 1, 0), patches), w.shape());
         List<Value> grads = new ArrayList<>(List.of(dx, dw));
         if (hasBias) {
             grads.add(graph.apply(new GradientOps.SumTo(new int[] {d}), List.of(g)));
         }
         return grads;
+    }
+
+    /** Tensors joined along a dim: each gets its slice of g. */
+    static List<Value> concat(GraphBuilder graph, Node n, Value g, int dim) {
+        List<Value> grads = new ArrayList<>();
+        int at = 0;
+        for (Value x : n.inputs()) {
+            grads.add(graph.slice(g, dim, at, at + x.size(dim)));
+            at += x.size(dim);
+        }
+        return grads;
+    }
+
+    /**
+     * Nearest-neighbour upsampling by f: each input pixel was copied to an f×f block, so its
+     * gradient is the block's sum — g as [N, C, H, f, W, f] summed over the two f axes.
+     */
+    static List<Value> upsampleNearest(GraphBuilder graph, Node n, Value g, int factor) {
+        int[] x = n.input(0).shape();
+        Value blocks = graph.reshape(graph.contiguous(g), x[0], x[1], x[2], factor, x[3], factor);
+        Value sums = graph.apply(new GradientOps.SumTo(new int[] {x[0], x[1], x[2], 1, x[3], 1}), List.of(blocks));
+        return List.of(graph.reshape(sums, x));
     }
 
     /** A slice of x along a dim: g placed between zeros where the rest of x was. */

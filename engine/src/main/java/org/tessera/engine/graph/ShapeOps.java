@@ -328,6 +328,11 @@ public final class ShapeOps {
             return "concat";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.concat(g, n, dy, dim);
+        }
+
         public String attributes() {
             return "dim=" + dim;
         }

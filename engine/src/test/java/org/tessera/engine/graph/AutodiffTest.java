@@ -91,12 +91,34 @@ class AutodiffTest {
                         "attention",
                         shapes("q", new int[] {2, 2, 3, 4}, "k", new int[] {2, 2, 5, 4}, "v", new int[] {2, 2, 5, 4}),
                         (Function) (g, in) -> g.attention(in.get("q"), in.get("k"), in.get("v"), 0.5f)),
+                Arguments.of(
+                        "attention with an additive (causal) mask",
+                        shapes("q", new int[] {2, 2, 3, 4}, "k", new int[] {2, 2, 3, 4}, "v", new int[] {2, 2, 3, 4}),
+                        (Function) (g, in) -> g.attention(
+                                in.get("q"),
+                                in.get("k"),
+                                in.get("v"),
+                                0.5f,
+                                null,
+                                g.constant(
+                                        "mask", Tensor.of(new float[] {0, -1e9f, -1e9f, 0, 0, -1e9f, 0, 0, 0}, 3, 3)))),
                 Arguments.of("slices, as adaLN chunks its parameters", shapes("x", new int[] {2, 9}), (Function)
                         (g, in) -> g.mul(g.slice(in.get("x"), 1, 0, 3), g.slice(in.get("x"), 1, 5, 8))),
                 Arguments.of(
                         "2-D patch embedding",
                         shapes("x", new int[] {2, 3, 4, 6}, "w", new int[] {5, 3, 2, 2}, "b", new int[] {5}),
                         (Function) (g, in) -> g.patchEmbed2d(in.get("x"), in.get("w"), in.get("b"))),
+                Arguments.of(
+                        "3-D patch embedding (tubelets)",
+                        shapes("x", new int[] {2, 2, 4, 3, 6}, "w", new int[] {3, 2, 2, 3, 2}, "b", new int[] {3}),
+                        (Function) (g, in) -> g.patchEmbed3d(in.get("x"), in.get("w"), in.get("b"))),
+                Arguments.of(
+                        "concat along channels", shapes("a", new int[] {2, 3, 4}, "b", new int[] {2, 1, 4}), (Function)
+                                (g, in) -> g.mul(
+                                        g.concat(List.of(in.get("a"), in.get("b")), 1),
+                                        g.concat(List.of(in.get("b"), in.get("a")), 1))),
+                Arguments.of("nearest upsampling ×3", shapes("x", new int[] {2, 3, 2, 3}), (Function)
+                        (g, in) -> g.mul(g.upsampleNearest2d(in.get("x"), 3), g.upsampleNearest2d(in.get("x"), 3))),
                 Arguments.of("embedding, an id picked twice", shapes("table", new int[] {5, 3}), (Function) (g, in) ->
                         g.embedding(
                                 in.get("table"),

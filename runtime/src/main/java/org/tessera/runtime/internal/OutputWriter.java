@@ -69,8 +69,24 @@ public final class OutputWriter {
                 case PipelineSettings.ApplyStage a -> weights(inputs, a.weights(), a.name());
                 case PipelineSettings.TrainStage t -> {
                     weights(inputs, t.weights(), t.name());
-                    inputs.put(t.training().data().images(), "the images of stage " + t.name());
-                    inputs.put(t.training().data().labels(), "the labels of stage " + t.name());
+                    for (PipelineSettings.Dataset d : java.util.Arrays.asList(
+                            t.training().data(), t.training().test())) {
+                        switch (d) {
+                            case PipelineSettings.IdxData idx -> {
+                                inputs.put(idx.images(), "the images of stage " + t.name());
+                                inputs.put(idx.labels(), "the labels of stage " + t.name());
+                            }
+                            case PipelineSettings.ImageFolderData f -> {
+                                // a grid written among the images would be trained on by the next run
+                                Path folder = f.folder().toAbsolutePath().normalize();
+                                if (outDir.toAbsolutePath().normalize().startsWith(folder)) {
+                                    throw new IllegalArgumentException("--out " + outDir + " is inside " + folder
+                                            + ", the images of stage " + t.name() + "; choose a folder outside it");
+                                }
+                            }
+                            case null -> {}
+                        }
+                    }
                 }
                 default -> {}
             }

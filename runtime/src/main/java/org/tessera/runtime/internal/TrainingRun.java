@@ -2,8 +2,6 @@ package org.tessera.runtime.internal;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +22,6 @@ import org.tessera.engine.backend.Backends;
 import org.tessera.engine.diffusion.GaussianDiffusion;
 import org.tessera.engine.diffusion.Schedules;
 import org.tessera.engine.diffusion.VarianceType;
-import org.tessera.engine.io.IdxReader;
 import org.tessera.engine.io.LossCurve;
 import org.tessera.engine.io.OutputSet;
 import org.tessera.engine.io.SafetensorsReader;
@@ -117,8 +114,8 @@ public final class TrainingRun {
         PipelineSettings.Training t = st.training();
         ModelDefinition model = def.model(st.name());
         int[] shape = exampleShape(def, model, t);
-        Data data = Data.read(def, t.data(), shape, model);
-        Data test = t.test() == null ? null : Data.read(def, t.test(), shape, model);
+        TrainingData data = TrainingData.read(def, t.data(), shape, model);
+        TrainingData test = t.test() == null ? null : TrainingData.read(def, t.test(), shape, model);
         WeightSource initial = initialWeights(def, st, model, cpu, arenas);
         Predicate<String> trainable = trainable(t.freeze());
         LearningRate lr =
@@ -132,7 +129,7 @@ public final class TrainingRun {
                     trainable,
                     cpu,
                     new ClassifierTrainer.Settings(t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.seed()));
-            for (Data d : test == null ? List.of(data) : List.of(data, test)) {
+            for (TrainingData d : test == null ? List.of(data) : List.of(data, test)) {
                 if (d.maxLabel() >= c.classes()) {
                     throw def.error(
                             d == data ? t.data().span() : t.test().span(),
@@ -379,97 +376,5 @@ public final class TrainingRun {
                 .map(p -> Pattern.compile(Pattern.quote(p).replace("*", "\\E.*\\Q")))
                 .toList();
         return key -> patterns.stream().noneMatch(p -> p.matcher(key).matches());
-    }
-
-    /** Images as bytes, their labels, and how they become a batch in [−1, 1]. */
-    private record Data(byte[] pixels, byte[] labels, int count, int height, int width, int pad) {
-        static Data read(PipelineDefinition def, PipelineSettings.Dataset d, int[] latent, ModelDefinition model) {
-            IdxReader.Idx images;
-            IdxReader.Idx labels;
-            try {
-                images = IdxReader.read(d.images());
-                labels = IdxReader.read(d.labels());
-            } catch (IOException e) {
-                throw def.error(d.span(), "cannot read the data: " + e.getMessage());
-            }
-            int[] s = images.shape();
-            if (s.length != 3 || labels.shape().length != 1 || labels.shape()[0] != s[0] || s[0] == 0) {
-                throw def.error(
-                        d.span(),
-                        "images " + Arrays.toString(s) + " and labels " + Arrays.toString(labels.shape())
-                                + " must be [N, H, W] and [N] with N > 0");
-            }
-            int[] wanted = {1, s[1] + 2 * d.pad(), s[2] + 2 * d.pad()};
-            if (!Arrays.equals(wanted, latent)) {
-                throw def.error(
-                        d.span(),
-                        "the images are " + Arrays.toString(wanted) + " (grey, padded by " + d.pad() + "), but "
-                                + model.name() + " takes " + Arrays.toString(latent));
-            }
-            Object classes = model.constant("num_classes");
-            long n = classes instanceof Long l ? l : 0;
-            for (int i = 0; i < s[0]; i++) {
-                if (n > 0 && labels.unsigned(i) >= n) {
-                    throw def.error(
-                            d.span(),
-                            "label " + labels.unsigned(i) + " of example " + i + " is outside 0.." + (n - 1) + " of "
-                                    + model.name());
-                }
-            }
-            return new Data(images.data(), labels.data(), s[0], s[1], s[2], d.pad());
-        }
-
-        /**
-         * Fills x0 [B, 1, H + 2·pad, W + 2·pad] (row-major) and the classes with examples drawn by
-         * {@code r}, writing into x0 itself: a step allocates no batch.
-         */
-        void batch(RandomStream r, boolean flip, Tensor x0, long[] classes) {
-            int b = classes.length;
-            for (int i = 0; i < b; i++) {
-                int e = Math.min(count - 1, (int) (r.uniform(i) * count));
-                boolean mirror = flip && r.uniform(b + i) < 0.5f;
-                classes[i] = put(e, i, mirror, x0);
-            }
-        }
-
-        /**
-         * Examples {@code [from, from + n)} in order, unflipped, into the first n rows of
-         * {@code images}; the rows after them repeat the last (padding a final short batch).
-         */
-        void examples(int from, int n, Tensor images, long[] classes) {
-            for (int i = 0; i < classes.length; i++) {
-                classes[i] = put(from + Math.min(i, n - 1), i, false, images);
-            }
-        }
-
-        /** The largest label. */
-        int maxLabel() {
-            int max = 0;
-            for (byte l : labels) {
-                max = Math.max(max, l & 0xff);
-            }
-            return max;
-        }
-
-        /** Example e as row i of {@code out}, in [−1, 1], mirrored left to right or not; returns its label. */
-        private long put(int e, int i, boolean mirror, Tensor out) {
-            int h = height + 2 * pad;
-            int w = width + 2 * pad;
-            MemorySegment seg = out.storage();
-            long base = out.byteOffset() + 4L * i * h * w;
-            for (int y = 0; y < h; y++) {
-                for (int x = 0; x < w; x++) {
-                    int sy = y - pad;
-                    int sx = x - pad;
-                    float v = -1f; // the padding is black, as the images' background
-                    if (sy >= 0 && sy < height && sx >= 0 && sx < width) {
-                        int p = pixels[(e * height + sy) * width + (mirror ? width - 1 - sx : sx)] & 0xff;
-                        v = p / 127.5f - 1f;
-                    }
-                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * (y * w + x), v);
-                }
-            }
-            return labels[e] & 0xff;
-        }
     }
 }
