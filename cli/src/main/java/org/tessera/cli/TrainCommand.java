@@ -178,14 +178,18 @@ final class TrainCommand implements java.util.concurrent.Callable<Integer> {
         }
 
         @Override
-        public void onTestAccuracy(String stage, long correct, long total) {
+        public void onTestAccuracy(String stage, long correct, long total, java.util.Map<Long, Double> byClass) {
+            StringBuilder classes = new StringBuilder();
+            byClass.forEach((k, share) -> classes.append(classes.isEmpty() ? "" : ", ")
+                    .append(String.format(Locale.ROOT, "%d: %.0f%%", k, 100 * share)));
             err.printf(
                     Locale.ROOT,
-                    "train %s: test accuracy %.2f%% (%d of %d held-out examples labelled correctly)%n",
+                    "train %s: test accuracy %.2f%% (%d of %d held-out examples labelled correctly); by class %s%n",
                     stage,
                     100.0 * correct / total,
                     correct,
-                    total);
+                    total,
+                    classes);
             err.flush();
         }
 

@@ -10,8 +10,10 @@ public interface TrainingListener {
     /**
      * A classifier's accuracy on its held-out {@code test} data, measured with the trained
      * (averaged) weights once its last step is done.
+     *
+     * @param byClass the share labelled correctly per class, in class order
      */
-    default void onTestAccuracy(String stage, long correct, long total) {}
+    default void onTestAccuracy(String stage, long correct, long total, java.util.Map<Long, Double> byClass) {}
 
     /** A grid of samples from the weights' average was written (every {@code sample_every} steps). */
     default void onSamples(String stage, long step, Path file) {}

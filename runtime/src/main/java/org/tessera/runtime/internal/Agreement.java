@@ -1,7 +1,9 @@
 package org.tessera.runtime.internal;
 
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.TreeMap;
 import org.tessera.engine.tensor.Tensor;
 
@@ -62,18 +64,31 @@ record Agreement(long[] classes, long[] predicted) {
                 matching(),
                 classes.length,
                 100.0 * matching() / classes.length));
-        TreeMap<Long, long[]> byClass = new TreeMap<>(); // class → {matching, count}
+        Map<Long, Double> byClass = byClass();
+        if (byClass.size() > 1) {
+            sb.append("; by class ").append(describe(byClass));
+        }
+        return sb.toString();
+    }
+
+    /** The share labelled with their class, per class, in class order. */
+    Map<Long, Double> byClass() {
+        TreeMap<Long, long[]> counts = new TreeMap<>(); // class → {matching, count}
         for (int i = 0; i < classes.length; i++) {
-            long[] c = byClass.computeIfAbsent(classes[i], k -> new long[2]);
+            long[] c = counts.computeIfAbsent(classes[i], k -> new long[2]);
             c[0] += classes[i] == predicted[i] ? 1 : 0;
             c[1]++;
         }
-        if (byClass.size() > 1) {
-            StringBuilder list = new StringBuilder();
-            byClass.forEach((k, c) -> list.append(list.isEmpty() ? "" : ", ")
-                    .append(String.format(Locale.ROOT, "%d: %.0f%%", k, 100.0 * c[0] / c[1])));
-            sb.append("; by class ").append(list);
-        }
-        return sb.toString();
+        Map<Long, Double> out = new LinkedHashMap<>();
+        counts.forEach((k, c) -> out.put(k, (double) c[0] / c[1]));
+        return out;
+    }
+
+    /** "0: 99%, 1: 100%, …". */
+    static String describe(Map<Long, Double> byClass) {
+        StringBuilder list = new StringBuilder();
+        byClass.forEach((k, share) -> list.append(list.isEmpty() ? "" : ", ")
+                .append(String.format(Locale.ROOT, "%d: %.0f%%", k, 100 * share)));
+        return list.toString();
     }
 }

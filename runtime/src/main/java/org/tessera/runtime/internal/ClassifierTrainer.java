@@ -124,13 +124,14 @@ public final class ClassifierTrainer extends Trainer {
     }
 
     /**
-     * How many of {@code count} examples the weights' average labels correctly; the examples come
-     * from {@code fill} in batches of {@code batch} (the last one padded, its padding not counted).
+     * The labels the weights' average gives {@code count} examples, against their true ones; the
+     * examples come from {@code fill} in batches of {@code batch} (the last one padded, its padding
+     * not counted).
      *
      * @param fill puts examples {@code [from, from + batch)} (fewer at the end) into the image
      *     tensor and their labels into the array
      */
-    public long accuracy(int count, int batch, BatchFill fill) {
+    public Agreement accuracy(int count, int batch, BatchFill fill) {
         GraphBuilder g = new GraphBuilder();
         g.output("logits", logits(g, batch));
         Execution eval = Planner.compile(g.build(), host).newExecution();
@@ -140,17 +141,17 @@ public final class ClassifierTrainer extends Trainer {
         System.arraycopy(image, 0, x, 1, image.length);
         Tensor images = Tensor.zeros(DType.F32, x);
         in.put(input, images);
-        long[] truth = new long[batch];
-        long correct = 0;
+        long[] batchTruth = new long[batch];
+        long[] truth = new long[count];
+        long[] predicted = new long[count];
         for (int from = 0; from < count; from += batch) {
             int n = Math.min(batch, count - from);
-            fill.fill(from, n, images, truth);
-            long[] predicted = Agreement.argmax(eval.run(in).get("logits"));
-            for (int i = 0; i < n; i++) {
-                correct += predicted[i] == truth[i] ? 1 : 0;
-            }
+            fill.fill(from, n, images, batchTruth);
+            long[] p = Agreement.argmax(eval.run(in).get("logits"));
+            System.arraycopy(batchTruth, 0, truth, from, n);
+            System.arraycopy(p, 0, predicted, from, n);
         }
-        return correct;
+        return new Agreement(truth, predicted);
     }
 
     /** Supplies examples for {@link #accuracy}. */

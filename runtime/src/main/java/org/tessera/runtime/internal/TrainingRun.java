@@ -243,8 +243,9 @@ public final class TrainingRun {
         }
         Map<String, String> metadata = new LinkedHashMap<>();
         if (test != null && trainer instanceof ClassifierTrainer c) {
-            long correct = c.accuracy(test.count(), EVAL_BATCH, test::examples);
-            listener.onTestAccuracy(st.name(), correct, test.count());
+            Agreement a = c.accuracy(test.count(), EVAL_BATCH, test::examples);
+            long correct = a.matching();
+            listener.onTestAccuracy(st.name(), correct, test.count(), a.byClass());
             metadata.put(
                     "test_accuracy",
                     String.format(
@@ -253,6 +254,7 @@ public final class TrainingRun {
                             (double) correct / test.count(),
                             correct,
                             test.count()));
+            metadata.put("test_accuracy_by_class", Agreement.describe(a.byClass()));
         }
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, int[]> w : model.weightShapes().entrySet()) {
