@@ -124,11 +124,17 @@ final class TrainCommand implements java.util.concurrent.Callable<Integer> {
         private long lastPrint;
         private double smooth = Double.NaN;
         private long step;
+        private int batch;
         private Path checkpoint;
 
         Listener(PrintWriter err, boolean terminal) {
             this.err = err;
             this.terminal = terminal;
+        }
+
+        @Override
+        public void onStart(String stage, int batch, long firstStep, long total) {
+            this.batch = batch;
         }
 
         @Override
@@ -147,7 +153,7 @@ final class TrainCommand implements java.util.concurrent.Callable<Integer> {
             double rate = step == firstStep ? Double.NaN : (step - firstStep) / Math.max((now - start) / 1e9, 1e-9);
             String line = String.format(
                     Locale.ROOT,
-                    "train %s: step %d/%d  loss %.4f (smoothed %.4f)  lr %.2e  %s steps/s  ETA %s",
+                    "train %s: step %d/%d  loss %.4f (smoothed %.4f)  lr %.2e  %s steps/s (%s samples/s)  ETA %s",
                     stage,
                     step,
                     total,
@@ -155,6 +161,7 @@ final class TrainCommand implements java.util.concurrent.Callable<Integer> {
                     smooth,
                     learningRate,
                     Double.isNaN(rate) ? "…" : String.format(Locale.ROOT, "%.2f", rate),
+                    Double.isNaN(rate) ? "…" : String.format(Locale.ROOT, "%.0f", rate * batch),
                     Double.isNaN(rate) ? "…" : Progress.formatSeconds((total - step) / Math.max(rate, 1e-9)));
             if (terminal) {
                 err.print("\r" + line + "   ");

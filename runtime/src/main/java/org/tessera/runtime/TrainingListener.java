@@ -4,6 +4,14 @@ import java.nio.file.Path;
 
 /** What {@link Tessera#train} reports while it trains, and how it is asked to stop. */
 public interface TrainingListener {
+    /**
+     * Before a stage's first step of this run.
+     *
+     * @param batch examples per step
+     * @param firstStep the step this run starts at (after a checkpoint's, when resuming)
+     */
+    default void onStart(String stage, int batch, long firstStep, long total) {}
+
     /** After each step: its loss and the learning rate it used. */
     void onStep(String stage, long step, long total, double loss, double learningRate);
 

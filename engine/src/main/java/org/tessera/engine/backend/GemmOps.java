@@ -41,6 +41,28 @@ public interface GemmOps {
     }
 
     /**
+     * {@link #batchedGemm} bound to its tensors, for a plan that runs it again and again on the same
+     * buffers: the default cuts the per-batch views once, so that a run allocates nothing.
+     */
+    default Runnable boundBatchedGemm(Tensor a, Tensor b, Tensor c, float alpha, float beta) {
+        OpChecks.batchedGemm(a, b, c);
+        int n = a.size(0);
+        Tensor[] as = new Tensor[n];
+        Tensor[] bs = new Tensor[n];
+        Tensor[] cs = new Tensor[n];
+        for (int i = 0; i < n; i++) {
+            as[i] = a.select(0, i);
+            bs[i] = b.select(0, i);
+            cs[i] = c.select(0, i);
+        }
+        return () -> {
+            for (int i = 0; i < n; i++) {
+                gemm(as[i], bs[i], cs[i], alpha, beta, Epilogue.NONE);
+            }
+        };
+    }
+
+    /**
      * A PyTorch linear layer, {@code out = act(x·Wᵀ + bias)}: x [..., in], weight [out, in]
      * (PyTorch's layout), out [..., out]. x and out must be contiguous.
      */

@@ -141,6 +141,13 @@ final class CudaGemm implements GemmOps {
         }
     }
 
+    /** One strided-batched call per run, whatever the batch: nothing to cut in advance. */
+    @Override
+    public Runnable boundBatchedGemm(Tensor a, Tensor b, Tensor c, float alpha, float beta) {
+        OpChecks.batchedGemm(a, b, c);
+        return () -> batchedGemm(a, b, c, alpha, beta);
+    }
+
     @Override
     public void batchedGemm(Tensor a, Tensor b, Tensor c, float alpha, float beta) {
         OpChecks.batchedGemm(a, b, c);

@@ -112,7 +112,7 @@ public final class ProductOps {
             Backend backend = k.backend();
             return in[0].rank() == 2
                     ? () -> backend.gemm().matmul(in[0], in[1], out)
-                    : () -> backend.gemm().batchedGemm(in[0], in[1], out, 1f, 0f);
+                    : backend.gemm().boundBatchedGemm(in[0], in[1], out, 1f, 0f);
         }
 
         /** [M, K]·[K, N] → [M, N], or batched [B, M, K]·[B, K, N] → [B, M, N]. */

@@ -93,13 +93,14 @@ public final class VariationalBoundOps {
         public Runnable kernel(KernelArgs k) {
             Tensor[] in = k.in();
             Tensor out = k.out();
+            Element e = new Element();
             return () -> {
                 int batch = in[0].size(0);
                 long per = in[0].numel() / batch;
                 for (int b = 0; b < batch; b++) {
                     double sum = 0;
                     for (long i = b * per; i < (b + 1) * per; i++) {
-                        Element e = Element.of(in, b, i);
+                        e.load(in, b, i);
                         sum += e.atZero
                                 ? -GaussianTerms.discretizedLogLikelihood(e.x0, e.meanModel, 0.5 * e.logVarModel)
                                 : GaussianTerms.normalKl(e.meanTrue, e.minLog, e.meanModel, e.logVarModel);
@@ -159,6 +160,7 @@ public final class VariationalBoundOps {
         public Runnable kernel(KernelArgs k) {
             Tensor[] in = k.in();
             Tensor out = k.out();
+            Element e = new Element();
             return () -> {
                 int batch = in[0].size(0);
                 long per = in[0].numel() / batch;
@@ -167,7 +169,7 @@ public final class VariationalBoundOps {
                 for (int b = 0; b < batch; b++) {
                     double gb = gs.get(F, in[5].byteOffset() + 4L * b) * scale / per / LN2;
                     for (long i = b * per; i < (b + 1) * per; i++) {
-                        Element e = Element.of(in, b, i);
+                        e.load(in, b, i);
                         double byLogVar = e.atZero
                                 // −log P with log-scale s = ½ log σ²: ∂/∂ log σ² = −½ ∂ log P/∂s
                                 ? -0.5
@@ -186,16 +188,21 @@ public final class VariationalBoundOps {
         }
     }
 
-    /** One element's quantities, from the op's inputs (v, ε̂, x_t, x₀, coefficients) at flat index i of sample b. */
-    private record Element(
-            double x0,
-            double meanTrue,
-            double meanModel,
-            double logVarModel,
-            double minLog,
-            double maxLog,
-            boolean atZero) {
-        static Element of(Tensor[] in, int b, long i) {
+    /**
+     * One element's quantities, from the op's inputs (v, ε̂, x_t, x₀, coefficients): one object per
+     * kernel, refilled for each element, so that a run allocates nothing.
+     */
+    private static final class Element {
+        double x0;
+        double meanTrue;
+        double meanModel;
+        double logVarModel;
+        double minLog;
+        double maxLog;
+        boolean atZero;
+
+        /** Loads flat index i of sample b. */
+        Element load(Tensor[] in, int b, long i) {
             Tensor coef = in[4];
             MemorySegment cs = coef.storage();
             long row = coef.byteOffset() + 4L * COLUMNS * b;
@@ -203,23 +210,19 @@ public final class VariationalBoundOps {
             double bt = cs.get(F, row + 4L * B);
             double c1 = cs.get(F, row + 4L * C1);
             double c2 = cs.get(F, row + 4L * C2);
-            double minLog = cs.get(F, row + 4L * MIN_LOG);
-            double maxLog = cs.get(F, row + 4L * MAX_LOG);
-            boolean atZero = cs.get(F, row + 4L * AT_ZERO) != 0;
+            minLog = cs.get(F, row + 4L * MIN_LOG);
+            maxLog = cs.get(F, row + 4L * MAX_LOG);
+            atZero = cs.get(F, row + 4L * AT_ZERO) != 0;
             double v = at(in[0], i);
             double eps = at(in[1], i);
             double xt = at(in[2], i);
-            double x0 = at(in[3], i);
+            x0 = at(in[3], i);
             double x0Hat = a * xt - bt * eps;
             double frac = (v + 1) / 2;
-            return new Element(
-                    x0,
-                    c1 * x0 + c2 * xt,
-                    c1 * x0Hat + c2 * xt,
-                    frac * maxLog + (1 - frac) * minLog,
-                    minLog,
-                    maxLog,
-                    atZero);
+            meanTrue = c1 * x0 + c2 * xt;
+            meanModel = c1 * x0Hat + c2 * xt;
+            logVarModel = frac * maxLog + (1 - frac) * minLog;
+            return this;
         }
 
         private static double at(Tensor t, long i) {
