@@ -271,6 +271,38 @@ final class Gradients {
         return grads;
     }
 
+    /**
+     * Group norm, x [N, C, …] normalised per sample over each group of C/G channels and all
+     * positions, then w and b per channel: the normalisation is a layer norm of x viewed as
+     * [N, G, C/G·…], so dx is {@link GradientOps.LayerNormGrad} on that view of x and g·w;
+     * dw = Σ g⊙x̂ and db = Σ g over everything but the channels.
+     */
+    static List<Value> groupNorm(
+            GraphBuilder graph, Node n, Value g, int groups, float eps, boolean hasWeight, boolean hasBias) {
+        Value x = n.input(0);
+        int[] shape = x.shape();
+        int batch = shape[0];
+        int c = shape[1];
+        int m = (int) (x.numel() / batch / groups);
+        int[] perChannel = new int[shape.length - 1]; // [C, 1, …]: broadcasts along the positions
+        Arrays.fill(perChannel, 1);
+        perChannel[0] = c;
+        Value gy = hasWeight ? graph.mul(g, graph.reshape(n.input(1), perChannel)) : g;
+        Value xr = graph.reshape(graph.contiguous(x), batch, groups, m);
+        Value dx = graph.apply(
+                new GradientOps.LayerNormGrad(eps), List.of(xr, graph.reshape(graph.contiguous(gy), batch, groups, m)));
+        List<Value> grads = new ArrayList<>();
+        grads.add(graph.reshape(dx, shape));
+        if (hasWeight) {
+            Value xhat = graph.reshape(graph.layerNorm(xr, null, null, eps), shape);
+            grads.add(graph.reshape(graph.apply(new GradientOps.SumTo(perChannel), List.of(graph.mul(g, xhat))), c));
+        }
+        if (hasBias) {
+            grads.add(graph.reshape(graph.apply(new GradientOps.SumTo(perChannel), List.of(g)), c));
+        }
+        return grads;
+    }
+
     /** {@code x·(1 + scale) + shift}: dx = g·(1 + scale), dshift = Σ g, dscale = Σ g⊙x (to their shapes). */
     static List<Value> modulate(GraphBuilder graph, Node n, Value g) {
         Value x = n.input(0);

@@ -77,6 +77,11 @@ public final class NormalizationOps {
         }
 
         @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.groupNorm(g, n, dy, groups, eps, hasWeight, hasBias);
+        }
+
+        @Override
         public long flops(Node n) {
             return 5 * n.output().numel();
         }

@@ -78,6 +78,12 @@ class AutodiffTest {
                         "layernorm",
                         shapes("x", new int[] {2, 3, 9}, "w", new int[] {9}, "b", new int[] {9}),
                         (Function) (g, in) -> g.layerNorm(in.get("x"), in.get("w"), in.get("b"), 1e-6f)),
+                Arguments.of(
+                        "groupnorm, 3 groups of 2 channels",
+                        shapes("x", new int[] {2, 6, 3, 2}, "w", new int[] {6}, "b", new int[] {6}),
+                        (Function) (g, in) -> g.groupNorm(in.get("x"), 3, in.get("w"), in.get("b"), 1e-5f)),
+                Arguments.of("groupnorm without affine, one group of [N, C]", shapes("x", new int[] {3, 5}), (Function)
+                        (g, in) -> g.groupNorm(in.get("x"), 1, null, null, 1e-5f)),
                 Arguments.of("layernorm without affine", shapes("x", new int[] {5, 6}), (Function)
                         (g, in) -> g.layerNorm(in.get("x"), null, null, 1e-6f)),
                 Arguments.of(
