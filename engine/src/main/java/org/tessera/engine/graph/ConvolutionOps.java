@@ -80,6 +80,11 @@ public final class ConvolutionOps {
             return "conv2d";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> Gradients.conv2d(g, n, dy, stride, padding, hasBias);
+        }
+
         public String attributes() {
             return "stride=" + stride + " padding=" + padding;
         }
@@ -164,6 +169,166 @@ public final class ConvolutionOps {
                         kind(), "input " + dims(x) + " must be [N, C, H, W] and factor " + factor + " at least 1");
             }
             return new OutputType(new int[] {x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor}, DType.F32);
+        }
+    }
+
+    /**
+     * The patches a 2-D convolution multiplies, for its gradient: x [N, C, H, W] →
+     * [N, Ho·Wo, C·kh·kw], patch (oy, ox) holding x[c, oy·s − p + ky, ox·s − p + kx] in (c, ky, kx)
+     * order (0 outside x), so that the convolution is patches · W[O, C·kh·kw]ᵀ. A host loop: training
+     * runs on the CPU.
+     */
+    public record Im2Col(int kh, int kw, int stride, int padding) implements Op {
+        public String kind() {
+            return "im2col";
+        }
+
+        public String attributes() {
+            return kh + "x" + kw + " stride=" + stride + " padding=" + padding;
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value x = in.get(0);
+            f32(kind(), x);
+            int[] o = outSize(kind(), x.shape(), kh, kw, stride, padding);
+            return new OutputType(new int[] {x.size(0), o[0] * o[1], x.size(1) * kh * kw}, DType.F32);
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor x = k.in()[0];
+            Tensor out = k.out();
+            return () -> copyPatches(x, out, kh, kw, stride, padding, false);
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return GradientOps.onHostOnly(kind());
+        }
+
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> List.of(g.apply(new Col2Im(n.input(0).shape(), kh, kw, stride, padding), List.of(dy)));
+        }
+    }
+
+    /**
+     * The adjoint of {@link Im2Col}: patches [N, Ho·Wo, C·kh·kw] summed back into x's shape
+     * [N, C, H, W] (each position receives every patch element that was copied from it).
+     */
+    public record Col2Im(int[] shape, int kh, int kw, int stride, int padding) implements Op {
+        public Col2Im {
+            shape = shape.clone();
+        }
+
+        public String kind() {
+            return "col2im";
+        }
+
+        public String attributes() {
+            return org.tessera.engine.tensor.Shapes.toString(shape) + " " + kh + "x" + kw + " stride=" + stride
+                    + " padding=" + padding;
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value cols = in.get(0);
+            f32(kind(), cols);
+            int[] o = outSize(kind(), shape, kh, kw, stride, padding);
+            if (cols.rank() != 3
+                    || cols.size(0) != shape[0]
+                    || cols.size(1) != o[0] * o[1]
+                    || cols.size(2) != shape[1] * kh * kw) {
+                throw mismatch(
+                        kind(),
+                        "patches " + dims(cols) + " do not fit " + org.tessera.engine.tensor.Shapes.toString(shape));
+            }
+            return new OutputType(shape, DType.F32);
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor cols = k.in()[0];
+            Tensor x = k.out();
+            return () -> {
+                x.storage().asSlice(x.byteOffset(), 4L * x.numel()).fill((byte) 0);
+                copyPatches(x, cols, kh, kw, stride, padding, true);
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return GradientOps.onHostOnly(kind());
+        }
+    }
+
+    /** Ho and Wo of a convolution of x [N, C, H, W] with a kh×kw kernel. */
+    private static int[] outSize(String op, int[] x, int kh, int kw, int stride, int padding) {
+        if (x.length != 4 || kh < 1 || kw < 1 || stride < 1 || padding < 0) {
+            throw mismatch(op, "input " + org.tessera.engine.tensor.Shapes.toString(x) + " must be [N, C, H, W]");
+        }
+        int hp = x[2] + 2 * padding - kh;
+        int wp = x[3] + 2 * padding - kw;
+        if (hp < 0 || wp < 0) {
+            throw mismatch(
+                    op, "a " + kh + "x" + kw + " kernel does not fit " + org.tessera.engine.tensor.Shapes.toString(x));
+        }
+        return new int[] {hp / stride + 1, wp / stride + 1};
+    }
+
+    /**
+     * Walks every (patch, element) pair of x [N, C, H, W] and cols [N, Ho·Wo, C·kh·kw]: copies x
+     * into cols, or with {@code accumulate} adds cols into x (the adjoint).
+     */
+    private static void copyPatches(
+            Tensor x, Tensor cols, int kh, int kw, int stride, int padding, boolean accumulate) {
+        java.lang.foreign.ValueLayout.OfFloat f = java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+        int n = x.size(0);
+        int c = x.size(1);
+        int h = x.size(2);
+        int w = x.size(3);
+        int ho = (h + 2 * padding - kh) / stride + 1;
+        int wo = (w + 2 * padding - kw) / stride + 1;
+        java.lang.foreign.MemorySegment xs = x.storage();
+        java.lang.foreign.MemorySegment cs = cols.storage();
+        long xb = x.byteOffset();
+        long cb = cols.byteOffset();
+        int row = c * kh * kw;
+        for (int b = 0; b < n; b++) {
+            for (int oy = 0; oy < ho; oy++) {
+                for (int ox = 0; ox < wo; ox++) {
+                    long patch = cb + 4L * (((long) b * ho * wo + (long) oy * wo + ox) * row);
+                    int e = 0;
+                    for (int ch = 0; ch < c; ch++) {
+                        for (int ky = 0; ky < kh; ky++) {
+                            int y = oy * stride - padding + ky;
+                            for (int kx = 0; kx < kw; kx++, e++) {
+                                int xx = ox * stride - padding + kx;
+                                boolean inside = y >= 0 && y < h && xx >= 0 && xx < w;
+                                long at = xb + 4L * ((((long) b * c + ch) * h + y) * w + xx);
+                                if (accumulate) {
+                                    if (inside) {
+                                        xs.set(f, at, xs.get(f, at) + cs.get(f, patch + 4L * e));
+                                    }
+                                } else {
+                                    cs.set(f, patch + 4L * e, inside ? xs.get(f, at) : 0f);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -271,6 +271,51 @@ public final class GradientOps {
      * The gradient of softmax over the last dimension from its output: inputs y = softmax(x) and g,
      * {@code dx = y ⊙ (g − Σ_j g_j y_j)} row by row.
      */
+    /**
+     * ∂clamp(x, lo, hi)/∂x · g: g where lo ≤ x ≤ hi, 0 where x was clamped (and where it is NaN),
+     * as {@code torch.clamp}'s backward.
+     */
+    public record ClampGrad(float lo, float hi) implements Op {
+        public String kind() {
+            return "clamp_grad";
+        }
+
+        public String attributes() {
+            return "[" + lo + ", " + hi + "]";
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            return sameShapes(kind(), "x", "g", in);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor x = k.in()[0];
+            Tensor g = k.in()[1];
+            Tensor out = k.out();
+            return () -> {
+                MemorySegment xs = x.storage();
+                MemorySegment gs = g.storage();
+                MemorySegment os = out.storage();
+                for (long i = 0, n = x.numel(); i < n; i++) {
+                    float v = xs.get(F, x.byteOffset() + 4 * i);
+                    os.set(F, out.byteOffset() + 4 * i, v >= lo && v <= hi ? gs.get(F, g.byteOffset() + 4 * i) : 0f);
+                }
+            };
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+    }
+
     public record SoftmaxGrad() implements Op {
         public String kind() {
             return "softmax_grad";

@@ -206,6 +206,35 @@ final class Gradients {
         return grads;
     }
 
+    /**
+     * A 2-D convolution is a product of x's patches with the kernel, y = im2col(x)·W[O, C·kh·kw]ᵀ:
+     * dW = gᵀ·patches, dpatches = g·W, dx = col2im(dpatches) (each pixel's share of every patch it
+     * is in), db = Σ g over all but the channels.
+     */
+    static List<Value> conv2d(GraphBuilder graph, Node n, Value g, int stride, int padding, boolean hasBias) {
+        Value x = n.input(0);
+        Value w = n.input(1);
+        int batch = x.size(0);
+        int o = w.size(0);
+        int kh = w.size(2);
+        int kw = w.size(3);
+        int positions = g.size(2) * g.size(3);
+        int row = x.size(1) * kh * kw;
+        Value cols = graph.apply(new ConvolutionOps.Im2Col(kh, kw, stride, padding), List.of(x));
+        Value patches = graph.reshape(cols, batch * positions, row);
+        // g [N, O, Ho, Wo] as rows of positions: [N·Ho·Wo, O]
+        Value g2 = graph.reshape(graph.contiguous(graph.permute(g, 0, 2, 3, 1)), batch * positions, o);
+        Value wm = graph.reshape(graph.contiguous(w), o, row);
+        Value dw = graph.reshape(graph.matmul(graph.permute(g2, 1, 0), patches), w.shape());
+        Value dcols = graph.reshape(graph.matmul(g2, wm), batch, positions, row);
+        Value dx = graph.apply(new ConvolutionOps.Col2Im(x.shape(), kh, kw, stride, padding), List.of(dcols));
+        List<Value> grads = new ArrayList<>(List.of(dx, dw));
+        if (hasBias) {
+            grads.add(graph.reshape(graph.apply(new GradientOps.SumTo(new int[] {o, 1, 1}), List.of(g)), o));
+        }
+        return grads;
+    }
+
     /** Tensors joined along a dim: each gets its slice of g. */
     static List<Value> concat(GraphBuilder graph, Node n, Value g, int dim) {
         List<Value> grads = new ArrayList<>();

@@ -172,6 +172,11 @@ public final class PointwiseOps {
             return "clamp";
         }
 
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> List.of(g.apply(new GradientOps.ClampGrad(lo, hi), List.of(n.input(0), dy)));
+        }
+
         public String attributes() {
             return "[" + lo + ", " + hi + "]";
         }

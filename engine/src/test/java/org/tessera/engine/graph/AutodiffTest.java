@@ -123,6 +123,16 @@ class AutodiffTest {
                                 (g, in) -> g.mul(
                                         g.concat(List.of(in.get("a"), in.get("b")), 1),
                                         g.concat(List.of(in.get("b"), in.get("a")), 1))),
+                Arguments.of(
+                        "conv2d 3×3, stride 2, padding 1, odd sizes",
+                        shapes("x", new int[] {2, 3, 5, 4}, "w", new int[] {4, 3, 3, 3}, "b", new int[] {4}),
+                        (Function) (g, in) -> g.conv2d(in.get("x"), in.get("w"), in.get("b"), 2, 1)),
+                Arguments.of(
+                        "conv2d 1×2, stride 1, no padding, no bias",
+                        shapes("x", new int[] {1, 2, 3, 3}, "w", new int[] {3, 2, 1, 2}),
+                        (Function) (g, in) -> g.conv2d(in.get("x"), in.get("w"), null, 1, 0)),
+                Arguments.of("clamp to [-0.5, 0.7]", shapes("x", new int[] {4, 5}), (Function) (g, in) ->
+                        g.mul(g.apply(new PointwiseOps.Clamp(-0.5f, 0.7f), List.of(in.get("x"))), in.get("x"))),
                 Arguments.of("nearest upsampling ×3", shapes("x", new int[] {2, 3, 2, 3}), (Function)
                         (g, in) -> g.mul(g.upsampleNearest2d(in.get("x"), 3), g.upsampleNearest2d(in.get("x"), 3))),
                 Arguments.of("embedding, an id picked twice", shapes("table", new int[] {5, 3}), (Function) (g, in) ->
@@ -236,13 +246,14 @@ class AutodiffTest {
     @Test
     void anOpWithoutARuleIsNamedWithItsPlace() {
         GraphBuilder g = new GraphBuilder();
-        Value x = g.input("x", DType.F32, 2, 3);
+        Value x = g.input("x", DType.F32, 3);
         g.at("m.tess:4:9");
-        Value y = g.apply(new PointwiseOps.Clamp(-1f, 1f), List.of(x));
+        Value y = g.timestepEmbedding(x, 4, 10000); // timesteps are data, never trained: no rule
         g.output("loss", g.apply(new GradientOps.SumTo(new int[] {1}), List.of(y)));
         IllegalArgumentException e = assertThrows(
                 IllegalArgumentException.class, () -> Autodiff.differentiate(g.build(), "loss", List.of("x")));
-        assertEquals("clamp has no gradient yet, and the loss depends on it (at m.tess:4:9)", e.getMessage());
+        assertEquals(
+                "timestepEmbedding has no gradient yet, and the loss depends on it (at m.tess:4:9)", e.getMessage());
     }
 
     @Test
