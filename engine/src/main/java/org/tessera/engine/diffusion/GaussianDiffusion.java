@@ -1,6 +1,7 @@
 package org.tessera.engine.diffusion;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.function.Consumer;
 import java.util.function.IntToDoubleFunction;
@@ -408,6 +409,24 @@ public final class GaussianDiffusion {
     void combine(double[] alphaByStep, Tensor x, double[] betaByStep, Tensor y, int[] t, Tensor out) {
         if (sameStep(t)) {
             ops.axpby((float) alphaByStep[t[0]], x, (float) betaByStep[t[0]], y, out);
+            return;
+        }
+        if (x.isContiguous() && y.isContiguous() && out.isContiguous()) {
+            // Steps that differ per sample (a training batch): each sample's row with its own pair,
+            // in double as the reference's axpby, without a view per sample.
+            long per = x.numel() / t.length;
+            MemorySegment xs = x.storage();
+            MemorySegment ys = y.storage();
+            MemorySegment os = out.storage();
+            for (int b = 0; b < t.length; b++) {
+                double alpha = (float) alphaByStep[t[b]];
+                double beta = (float) betaByStep[t[b]];
+                for (long i = b * per; i < (b + 1) * per; i++) {
+                    double v = alpha * xs.getAtIndex(ValueLayout.JAVA_FLOAT, x.offset() + i)
+                            + beta * ys.getAtIndex(ValueLayout.JAVA_FLOAT, y.offset() + i);
+                    os.setAtIndex(ValueLayout.JAVA_FLOAT, out.offset() + i, (float) v);
+                }
+            }
             return;
         }
         for (int b = 0; b < t.length; b++) {
