@@ -414,6 +414,19 @@ public final class ShapeOps {
             return "cast";
         }
 
+        /** A conversion between float types passes g through, converted back to the input's type. */
+        @Override
+        public Gradient gradient() {
+            return (g, n, dy) -> {
+                DType from = n.input(0).dtype();
+                if (!from.isFloatingPoint() || !dtype.isFloatingPoint()) {
+                    throw new IllegalArgumentException("a cast from " + from.shortName() + " to " + dtype.shortName()
+                            + " has no gradient" + (n.location() == null ? "" : " (at " + n.location() + ")"));
+                }
+                return List.of(from == dy.dtype() ? dy : g.cast(dy, from));
+            };
+        }
+
         public String attributes() {
             return dtype.shortName();
         }

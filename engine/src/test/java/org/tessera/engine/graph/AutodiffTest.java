@@ -257,6 +257,27 @@ class AutodiffTest {
     }
 
     @Test
+    void aCastPassesTheGradientBackInTheInputsType() {
+        // L = Σ f32(bf16(x)) ⊙ w: ∂L/∂x is w, rounded to bf16 on its way back through the casts
+        GraphBuilder g = new GraphBuilder();
+        Value x = g.input("x", DType.F32, 5);
+        Tensor w = Tensor.of(new float[] {1.001f, -2.5f, 0.3333f, 7f, 1e-3f}, 5);
+        Value y = g.mul(g.cast(g.cast(x, DType.BF16), DType.F32), g.constant("w", w));
+        g.output("loss", g.apply(new GradientOps.SumTo(new int[] {1}), List.of(y)));
+        Map<String, Tensor> r = GraphTesting.run(
+                Autodiff.differentiate(g.build(), "loss", List.of("x")),
+                Planner.Options.DEFAULT,
+                Map.of("x", Tensor.of(new float[] {1, 2, 3, 4, 5}, 5)));
+        Tensor bf16 = Tensor.zeros(DType.BF16, 5);
+        bf16.copyFrom(w);
+        Tensor expected = Tensor.zeros(DType.F32, 5);
+        expected.copyFrom(bf16);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                expected.toFloatArray(), r.get(Autodiff.GRAD + "x").toFloatArray());
+        assertTrue(expected.getFloat(0) != w.getFloat(0), "1.001 is not a bf16 number: the test sees the rounding");
+    }
+
+    @Test
     void anInputTheLossDoesNotReachHasAZeroGradient() {
         GraphBuilder g = new GraphBuilder();
         Value x = g.input("x", DType.F32, 3);
