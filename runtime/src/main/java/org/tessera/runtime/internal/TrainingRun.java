@@ -38,11 +38,13 @@ import org.tessera.runtime.TrainingListener;
 
 /**
  * Runs a pipeline's train stages ({@code tessera train}): for each, the data is read and checked
- * against the model, a {@link DiffusionTrainer} is built, and steps run with a checkpoint every
- * N steps (and when stopped), from which the next run resumes. Batches are drawn by a
- * counter-based generator keyed by the step, so a resumed run sees exactly the batches an
- * uninterrupted one would. At the end the outputs — the EMA weights as a checkpoint the model
- * loads — are written together, with the loss curve next to the checkpoint.
+ * against the model, a {@link DiffusionTrainer} (a diffusion or a flow) or a
+ * {@link ClassifierTrainer} is built, and steps run with a checkpoint every N steps (and when
+ * stopped), from which the next run resumes, and a grid of samples every {@code sample_every}.
+ * Batches are drawn by a counter-based generator keyed by the step, so a resumed run sees exactly
+ * the batches an uninterrupted one would. At the end a classifier is measured on its test data,
+ * and the outputs — the EMA weights as a checkpoint the model loads — are written together, with
+ * the loss curve next to the checkpoint.
  */
 public final class TrainingRun {
     /** Steps per point of the loss curve. */
