@@ -316,6 +316,62 @@ public final class GradientOps {
         }
     }
 
+    /**
+     * Segment ids [B, N] (integer) as the additive mask of segmented attention, [B, 1, N, N]: 0
+     * where query i and key j share a segment, −∞ elsewhere (a packed row's examples never attend
+     * to each other). The gradient of segmented attention adds it to the scores.
+     */
+    public record SegmentMask() implements Op {
+        public String kind() {
+            return "segment_mask";
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            Value ids = in.get(0);
+            if (ids.rank() != 2 || ids.dtype().isFloatingPoint()) {
+                throw mismatch(kind(), "segment ids " + dims(ids) + " must be integer [B, N]");
+            }
+            return new OutputType(new int[] {ids.size(0), 1, ids.size(1), ids.size(1)}, DType.F32);
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor ids = k.in()[0];
+            Tensor out = k.out();
+            int batch = ids.size(0);
+            int n = ids.size(1);
+            return () -> {
+                MemorySegment os = out.storage();
+                for (int b = 0; b < batch; b++) {
+                    for (int i = 0; i < n; i++) {
+                        long si = id(ids, (long) b * n + i);
+                        long row = out.byteOffset() + 4L * ((long) b * n + i) * n;
+                        for (int j = 0; j < n; j++) {
+                            os.set(F, row + 4L * j, si == id(ids, (long) b * n + j) ? 0f : Float.NEGATIVE_INFINITY);
+                        }
+                    }
+                }
+            };
+        }
+
+        private static long id(Tensor ids, long i) {
+            return ids.dtype() == DType.I64
+                    ? ids.storage().get(ValueLayout.JAVA_LONG_UNALIGNED, ids.byteOffset() + 8 * i)
+                    : ids.storage().get(ValueLayout.JAVA_INT_UNALIGNED, ids.byteOffset() + 4 * i);
+        }
+
+        @Override
+        public Runnable deviceKernel(KernelArgs k) {
+            return onHostOnly(kind());
+        }
+    }
+
     public record SoftmaxGrad() implements Op {
         public String kind() {
             return "softmax_grad";

@@ -100,13 +100,9 @@ final class Gradients {
      * probabilities P (the fused forward keeps none): dv = Pᵀ·g, dP = g·vᵀ,
      * dS = P ⊙ (dP − Σ dP⊙P), dq = s·dS·k, dk = s·dSᵀ·q. The Nq×Nk matrix is materialised per
      * head, as training small models can afford. An additive mask is added to the scores before
-     * the softmax (and gets no gradient); segmented attention has no rule yet.
+     * the softmax (and gets no gradient); segment ids become one ({@link GradientOps.SegmentMask}).
      */
     static List<Value> attention(GraphBuilder graph, Node n, Value g, float scale, boolean segmented, boolean masked) {
-        if (segmented) {
-            throw new IllegalArgumentException("attention with segment ids has no gradient yet"
-                    + (n.location() == null ? "" : " (at " + n.location() + ")"));
-        }
         Value q = n.input(0);
         Value k = n.input(1);
         Value v = n.input(2);
@@ -121,8 +117,9 @@ final class Gradients {
         Value v3 = graph.reshape(graph.contiguous(v), b * h, nk, d);
         Value g3 = graph.reshape(graph.contiguous(g), b * h, nq, d);
         Value scores = graph.mulScalar(graph.matmul(q3, graph.permute(k3, swap)), scale);
-        if (masked) { // an additive mask: a constant of the scores, with no gradient of its own
-            Value full = graph.expand(n.input(3), b, h, nq, nk);
+        if (masked || segmented) { // an additive mask: a constant of the scores, with no gradient of its own
+            Value mask = masked ? n.input(3) : graph.apply(new GradientOps.SegmentMask(), List.of(n.input(3)));
+            Value full = graph.expand(mask, b, h, nq, nk);
             scores = graph.add(scores, graph.reshape(graph.contiguous(full), b * h, nq, nk));
         }
         Value p = graph.softmax(scores);
@@ -133,7 +130,7 @@ final class Gradients {
         Value dk = graph.matmul(graph.permute(ds, swap), q3);
         List<Value> grads = new ArrayList<>(
                 List.of(graph.reshape(dq, q.shape()), graph.reshape(dk, k.shape()), graph.reshape(dv, v.shape())));
-        if (masked) {
+        if (masked || segmented) {
             grads.add(null);
         }
         return grads;

@@ -49,6 +49,7 @@ public sealed interface Op
                 GradientOps.LayerNormGrad,
                 GradientOps.SoftmaxGrad,
                 GradientOps.ClampGrad,
+                GradientOps.SegmentMask,
                 GradientOps.EmbeddingGrad,
                 GradientOps.CrossEntropy,
                 GradientOps.CrossEntropyGrad,

@@ -108,6 +108,21 @@ class AutodiffTest {
                                 null,
                                 g.constant(
                                         "mask", Tensor.of(new float[] {0, -1e9f, -1e9f, 0, 0, -1e9f, 0, 0, 0}, 3, 3)))),
+                Arguments.of(
+                        "attention over packed segments (two examples in a row of 5)",
+                        shapes("q", new int[] {2, 2, 5, 3}, "k", new int[] {2, 2, 5, 3}, "v", new int[] {2, 2, 5, 3}),
+                        (Function) (g, in) -> g.attention(
+                                in.get("q"),
+                                in.get("k"),
+                                in.get("v"),
+                                0.5f,
+                                g.constant(
+                                        "ids",
+                                        Tensor.ofLongs(
+                                                java.lang.foreign.Arena.ofAuto(),
+                                                new long[] {0, 0, 1, 1, 1, 3, 3, 3, 3, 7},
+                                                2,
+                                                5)))),
                 Arguments.of("slices, as adaLN chunks its parameters", shapes("x", new int[] {2, 9}), (Function)
                         (g, in) -> g.mul(g.slice(in.get("x"), 1, 0, 3), g.slice(in.get("x"), 1, 5, 8))),
                 Arguments.of(
