@@ -119,6 +119,20 @@ class TrainCommandTest {
                 bad.err().contains("error: the images are [1, 18, 18] (grey, padded by 3), but DiT takes [1, 16, 16]"),
                 bad.err());
         assertFalse(bad.err().contains("\tat "));
+        // the hybrid loss trains a learned variance, which this DiT (learn_sigma = false) has not
+        Files.writeString(
+                script,
+                Files.readString(script)
+                        .replace("pad = 3", "pad = 2")
+                        .replace("seed = 5)", "seed = 5, objective = \"hybrid\")"));
+        CliRun hybrid =
+                run("train", script.toString(), "--out", dir.resolve("o").toString(), "--threads", "1");
+        assertEquals(2, hybrid.code(), hybrid.err());
+        assertTrue(
+                hybrid.err()
+                        .contains(":3:15: error: the hybrid loss trains a learned range of variances; DiT has"
+                                + " variance = \"fixed_large\" and 1 output channels for 1"),
+                hybrid.err());
     }
 
     @Test

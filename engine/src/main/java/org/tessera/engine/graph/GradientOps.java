@@ -350,20 +350,17 @@ public final class GradientOps {
                 MemorySegment os = out.storage();
                 for (int b = 0; b < batch; b++) {
                     for (int i = 0; i < n; i++) {
-                        long si = id(ids, (long) b * n + i);
+                        long si = integerAt(ids, (long) b * n + i);
                         long row = out.byteOffset() + 4L * ((long) b * n + i) * n;
                         for (int j = 0; j < n; j++) {
-                            os.set(F, row + 4L * j, si == id(ids, (long) b * n + j) ? 0f : Float.NEGATIVE_INFINITY);
+                            os.set(
+                                    F,
+                                    row + 4L * j,
+                                    si == integerAt(ids, (long) b * n + j) ? 0f : Float.NEGATIVE_INFINITY);
                         }
                     }
                 }
             };
-        }
-
-        private static long id(Tensor ids, long i) {
-            return ids.dtype() == DType.I64
-                    ? ids.storage().get(ValueLayout.JAVA_LONG_UNALIGNED, ids.byteOffset() + 8 * i)
-                    : ids.storage().get(ValueLayout.JAVA_INT_UNALIGNED, ids.byteOffset() + 4 * i);
         }
 
         @Override
@@ -459,11 +456,8 @@ public final class GradientOps {
             return () -> {
                 java.util.Arrays.fill(acc, 0);
                 MemorySegment gs = g.storage();
-                MemorySegment is = ids.storage();
                 for (long i = 0, n = ids.numel(); i < n; i++) {
-                    long id = ids.dtype() == DType.I64
-                            ? is.get(ValueLayout.JAVA_LONG_UNALIGNED, ids.byteOffset() + 8 * i)
-                            : is.get(ValueLayout.JAVA_INT_UNALIGNED, ids.byteOffset() + 4 * i);
+                    long id = integerAt(ids, i);
                     if (id < 0 || id >= rows) {
                         throw new IllegalArgumentException(
                                 kind() + ": id " + id + " outside the table's " + rows + " rows");
@@ -593,11 +587,16 @@ public final class GradientOps {
         }
     }
 
+    /** Element i of a contiguous i64 or i32 tensor (ids, labels). */
+    private static long integerAt(Tensor t, long i) {
+        return t.dtype() == DType.I64
+                ? t.storage().get(ValueLayout.JAVA_LONG_UNALIGNED, t.byteOffset() + 8 * i)
+                : t.storage().get(ValueLayout.JAVA_INT_UNALIGNED, t.byteOffset() + 4 * i);
+    }
+
     /** Row r's label, checked against the class count. */
     private static int label(Tensor labels, int r, int classes, String kind) {
-        long v = labels.dtype() == DType.I64
-                ? labels.storage().get(ValueLayout.JAVA_LONG_UNALIGNED, labels.byteOffset() + 8L * r)
-                : labels.storage().get(ValueLayout.JAVA_INT_UNALIGNED, labels.byteOffset() + 4L * r);
+        long v = integerAt(labels, r);
         if (v < 0 || v >= classes) {
             throw new IllegalArgumentException(kind + ": label " + v + " of row " + r + " outside 0.." + (classes - 1));
         }

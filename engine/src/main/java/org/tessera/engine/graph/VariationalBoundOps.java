@@ -98,9 +98,10 @@ public final class VariationalBoundOps {
                 int batch = in[0].size(0);
                 long per = in[0].numel() / batch;
                 for (int b = 0; b < batch; b++) {
+                    e.sample(in[4], b);
                     double sum = 0;
                     for (long i = b * per; i < (b + 1) * per; i++) {
-                        e.load(in, b, i);
+                        e.load(in, i);
                         sum += e.atZero
                                 ? -GaussianTerms.discretizedLogLikelihood(e.x0, e.meanModel, 0.5 * e.logVarModel)
                                 : GaussianTerms.normalKl(e.meanTrue, e.minLog, e.meanModel, e.logVarModel);
@@ -168,8 +169,9 @@ public final class VariationalBoundOps {
                 MemorySegment os = out.storage();
                 for (int b = 0; b < batch; b++) {
                     double gb = gs.get(F, in[5].byteOffset() + 4L * b) * scale / per / LN2;
+                    e.sample(in[4], b);
                     for (long i = b * per; i < (b + 1) * per; i++) {
-                        e.load(in, b, i);
+                        e.load(in, i);
                         double byLogVar = e.atZero
                                 // −log P with log-scale s = ½ log σ²: ∂/∂ log σ² = −½ ∂ log P/∂s
                                 ? -0.5
@@ -190,29 +192,37 @@ public final class VariationalBoundOps {
 
     /**
      * One element's quantities, from the op's inputs (v, ε̂, x_t, x₀, coefficients): one object per
-     * kernel, refilled for each element, so that a run allocates nothing.
+     * kernel, its sample's coefficients read once per sample and the rest refilled per element, so
+     * that a run allocates nothing.
      */
     private static final class Element {
+        private double a;
+        private double bt;
+        private double c1;
+        private double c2;
+        double minLog;
+        double maxLog;
+        boolean atZero;
         double x0;
         double meanTrue;
         double meanModel;
         double logVarModel;
-        double minLog;
-        double maxLog;
-        boolean atZero;
 
-        /** Loads flat index i of sample b. */
-        Element load(Tensor[] in, int b, long i) {
-            Tensor coef = in[4];
-            MemorySegment cs = coef.storage();
-            long row = coef.byteOffset() + 4L * COLUMNS * b;
-            double a = cs.get(F, row + 4L * A);
-            double bt = cs.get(F, row + 4L * B);
-            double c1 = cs.get(F, row + 4L * C1);
-            double c2 = cs.get(F, row + 4L * C2);
+        /** Reads sample b's row of coefficients. */
+        void sample(Tensor coefficients, int b) {
+            MemorySegment cs = coefficients.storage();
+            long row = coefficients.byteOffset() + 4L * COLUMNS * b;
+            a = cs.get(F, row + 4L * A);
+            bt = cs.get(F, row + 4L * B);
+            c1 = cs.get(F, row + 4L * C1);
+            c2 = cs.get(F, row + 4L * C2);
             minLog = cs.get(F, row + 4L * MIN_LOG);
             maxLog = cs.get(F, row + 4L * MAX_LOG);
             atZero = cs.get(F, row + 4L * AT_ZERO) != 0;
+        }
+
+        /** Loads flat index i, of the sample last read. */
+        void load(Tensor[] in, long i) {
             double v = at(in[0], i);
             double eps = at(in[1], i);
             double xt = at(in[2], i);
@@ -222,7 +232,6 @@ public final class VariationalBoundOps {
             meanTrue = c1 * x0 + c2 * xt;
             meanModel = c1 * x0Hat + c2 * xt;
             logVarModel = frac * maxLog + (1 - frac) * minLog;
-            return this;
         }
 
         private static double at(Tensor t, long i) {

@@ -268,13 +268,14 @@ public final class DiffusionTrainer extends Trainer {
     /** The hybrid loss needs ε-prediction and a learned range of variances in C more output channels. */
     private static void checkHybrid(ModelDefinition model, GaussianDiffusion diffusion, Value out, int channels) {
         if (diffusion.varianceType() != VarianceType.LEARNED_RANGE || out.size(1) != 2 * channels) {
-            throw new IllegalArgumentException("the hybrid loss trains a learned range of variances: "
-                    + model.name() + " has variance " + diffusion.varianceType() + " and " + out.size(1)
-                    + " output channels for " + channels + " (learn_sigma = true gives both)");
+            throw new IllegalArgumentException("the hybrid loss trains a learned range of variances; " + model.name()
+                    + " has variance = \"" + diffusion.varianceType().name().toLowerCase(java.util.Locale.ROOT)
+                    + "\" and " + out.size(1) + " output channels for " + channels
+                    + " (DiT: learn_sigma = true gives both)");
         }
         if (diffusion.parameterization() != org.tessera.engine.diffusion.Parameterization.EPSILON) {
             throw new IllegalArgumentException("the hybrid loss is there for models that predict ε; " + model.name()
-                    + " predicts " + diffusion.parameterization());
+                    + " predicts " + diffusion.parameterization().name().toLowerCase(java.util.Locale.ROOT));
         }
     }
 

@@ -123,73 +123,66 @@ public final class TrainingRun {
         LearningRate lr =
                 new LearningRate(t.learningRate(), t.warmup(), Math.max(t.steps(), t.warmup() + 1), t.cosine(), 0);
         Trainer trainer;
-        if (t.classifies()) {
-            ClassifierTrainer c = new ClassifierTrainer(
-                    model,
-                    shape,
-                    initial,
-                    trainable,
-                    cpu,
-                    new ClassifierTrainer.Settings(t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.seed()));
-            for (TrainingData d : test == null ? List.of(data) : List.of(data, test)) {
-                if (d.maxLabel() >= c.classes()) {
-                    throw def.error(
-                            d == data ? t.data().span() : t.test().span(),
-                            "label " + d.maxLabel() + " is outside the " + c.classes() + " classes " + model.name()
-                                    + " tells apart");
+        try {
+            if (t.classifies()) {
+                ClassifierTrainer c = new ClassifierTrainer(
+                        model,
+                        shape,
+                        initial,
+                        trainable,
+                        cpu,
+                        new ClassifierTrainer.Settings(t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.seed()));
+                for (TrainingData d : test == null ? List.of(data) : List.of(data, test)) {
+                    if (d.maxLabel() >= c.classes()) {
+                        throw def.error(
+                                d == data ? t.data().span() : t.test().span(),
+                                "label " + d.maxLabel() + " is outside the " + c.classes() + " classes " + model.name()
+                                        + " tells apart");
+                    }
                 }
+                trainer = c;
+            } else {
+                ModelContract contract = model.contract();
+                if (contract.prediction().isFlow() != t.isFlow()) {
+                    throw def.error(
+                            t.span(),
+                            t.isFlow()
+                                    ? "a flow schedule trains a model that predicts the flow's velocity; "
+                                            + model.name()
+                                            + "'s contract says predicts = \""
+                                            + contract.prediction().name().toLowerCase(java.util.Locale.ROOT) + "\""
+                                    : model.name() + " predicts a flow's velocity (its contract); train it with"
+                                            + " schedule = flow(1000)");
+                }
+                boolean learned = contract.variance() == VarianceType.LEARNED_RANGE;
+                if (t.isFlow() && learned) {
+                    throw def.error(
+                            model.span(), "a flow model has no learned variance; its contract says learned_range");
+                }
+                // DiT's choice: the bound's term trains a learned variance, which L_simple leaves as it is
+                // (the trainer refuses the hybrid loss for a model without one).
+                boolean hybrid = t.objective().equals("hybrid") || t.objective().equals("diffusion") && learned;
+                DiffusionTrainer.Process process = t.isFlow()
+                        ? new DiffusionTrainer.Flow(t.scheduleSteps(), t.shift())
+                        : new DiffusionTrainer.Diffusion(
+                                new GaussianDiffusion(
+                                        Schedules.named(t.schedule(), t.scheduleSteps()),
+                                        contract.prediction().parameterization(),
+                                        contract.variance(),
+                                        cpu.elementwise()),
+                                hybrid);
+                trainer = new DiffusionTrainer(
+                        model,
+                        shape,
+                        process,
+                        initial,
+                        trainable,
+                        cpu,
+                        new DiffusionTrainer.Settings(
+                                t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
             }
-            trainer = c;
-        } else {
-            ModelContract contract = model.contract();
-            if (contract.prediction().isFlow() != t.isFlow()) {
-                throw def.error(
-                        t.span(),
-                        t.isFlow()
-                                ? "a flow schedule trains a model that predicts the flow's velocity; " + model.name()
-                                        + "'s contract says predicts = \""
-                                        + contract.prediction().name().toLowerCase(java.util.Locale.ROOT) + "\""
-                                : model.name() + " predicts a flow's velocity (its contract); train it with"
-                                        + " schedule = flow(1000)");
-            }
-            boolean learned = contract.variance() == VarianceType.LEARNED_RANGE;
-            if (t.isFlow() && learned) {
-                throw def.error(model.span(), "a flow model has no learned variance; its contract says learned_range");
-            }
-            // DiT's choice: the bound's term trains a learned variance, which L_simple leaves as it is.
-            boolean hybrid = t.objective().equals("hybrid") || t.objective().equals("diffusion") && learned;
-            if (hybrid && !learned) {
-                throw def.error(
-                        t.span(),
-                        "the hybrid loss trains a learned range of variances; " + model.name()
-                                + "'s contract says variance = \""
-                                + contract.variance().name().toLowerCase(java.util.Locale.ROOT)
-                                + "\" (DiT: learn_sigma = true)");
-            }
-            if (hybrid && contract.prediction() != ModelContract.Prediction.EPS) {
-                throw def.error(
-                        t.span(),
-                        "the hybrid loss is there for models that predict ε; " + model.name() + " predicts "
-                                + contract.prediction().name().toLowerCase(java.util.Locale.ROOT));
-            }
-            DiffusionTrainer.Process process = t.isFlow()
-                    ? new DiffusionTrainer.Flow(t.scheduleSteps(), t.shift())
-                    : new DiffusionTrainer.Diffusion(
-                            new GaussianDiffusion(
-                                    Schedules.named(t.schedule(), t.scheduleSteps()),
-                                    contract.prediction().parameterization(),
-                                    contract.variance(),
-                                    cpu.elementwise()),
-                            hybrid);
-            trainer = new DiffusionTrainer(
-                    model,
-                    shape,
-                    process,
-                    initial,
-                    trainable,
-                    cpu,
-                    new DiffusionTrainer.Settings(
-                            t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
+        } catch (IllegalArgumentException e) { // what the trainer refuses (a hybrid loss without a learned variance, …)
+            throw def.error(t.span(), e.getMessage());
         }
 
         TrainingSamples samples = t.sampleEvery() > 0 && trainer instanceof DiffusionTrainer d
