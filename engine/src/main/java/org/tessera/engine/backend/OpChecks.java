@@ -160,13 +160,10 @@ public final class OpChecks {
 
     /** Attention operand checks; returns nothing, throws with every shape on mismatch. */
     public static void attention(Tensor q, Tensor k, Tensor v, Tensor out) {
-        for (Tensor t : new Tensor[] {q, k, v, out}) {
-            f32("attention", "operand", t);
-            if (t.rank() != 4) {
-                throw new ShapeMismatchException(
-                        "attention: operands must be [batch, heads, tokens, dim], got " + Shapes.toString(t.shape()));
-            }
-        }
+        attentionOperand(q);
+        attentionOperand(k);
+        attentionOperand(v);
+        attentionOperand(out);
         boolean ok = q.size(0) == k.size(0)
                 && q.size(0) == v.size(0)
                 && q.size(1) == k.size(1)
@@ -184,6 +181,15 @@ public final class OpChecks {
         }
         if (out.stride(3) != 1) {
             throw new ShapeMismatchException("attention: output rows must be contiguous");
+        }
+    }
+
+    /** One operand of attention: f32 and [batch, heads, tokens, dim] (one call each: no array per run). */
+    private static void attentionOperand(Tensor t) {
+        f32("attention", "operand", t);
+        if (t.rank() != 4) {
+            throw new ShapeMismatchException(
+                    "attention: operands must be [batch, heads, tokens, dim], got " + Shapes.toString(t.shape()));
         }
     }
 

@@ -26,6 +26,10 @@ public record RandomStream(long seed, long stream) {
     private static final double TWO_PI = 2 * Math.PI;
     /** Elements per parallel task; a multiple of 4 so tasks start on a block boundary. */
     private static final int TASK_ELEMENTS = 1 << 14;
+    /** Each thread's Philox output block, so that a draw allocates nothing. */
+    private static final ThreadLocal<int[]> SCRATCH = ThreadLocal.withInitial(() -> new int[4]);
+
+    private static final ThreadLocal<Fill> FILLS = ThreadLocal.withInitial(Fill::new);
 
     /** The same seed, another independent stream. */
     public RandomStream withStream(long newStream) {
@@ -34,15 +38,15 @@ public record RandomStream(long seed, long stream) {
 
     /** Uniform float in [0, 1) for element {@code index}. */
     public float uniform(long index) {
-        int[] block = new int[4];
-        blockFor(index >>> 2, block);
+        int[] block = SCRATCH.get();
+        blockFor(seed, stream, index >>> 2, block);
         return uniformOf(block[(int) (index & 3)]);
     }
 
     /** Standard normal for element {@code index}. */
     public float normal(long index) {
-        int[] block = new int[4];
-        blockFor(index >>> 2, block);
+        int[] block = SCRATCH.get();
+        blockFor(seed, stream, index >>> 2, block);
         int lane = (int) (index & 3);
         int pair = lane & ~1;
         return boxMuller(block[pair], block[pair + 1], (lane & 1) == 1);
@@ -65,14 +69,48 @@ public record RandomStream(long seed, long stream) {
         }
         long n = out.numel();
         int tasks = (int) ((n + TASK_ELEMENTS - 1) / TASK_ELEMENTS);
-        MemorySegment seg = out.storage();
-        long base = out.byteOffset();
-        pool.run(tasks, t -> {
-            int[] block = new int[4];
+        Fill job = FILLS.get();
+        job.bind(seed, stream, out.storage(), out.byteOffset() >>> 2, n, normal);
+        try {
+            if (tasks == 1) {
+                job.run(0);
+            } else {
+                pool.run(tasks, job);
+            }
+        } finally {
+            job.seg = null;
+        }
+    }
+
+    /**
+     * A fill's work, one per calling thread and rebound per call, so that the noise of every
+     * sampler or training step is drawn without allocating: task {@code t} writes elements
+     * [t·TASK_ELEMENTS, (t+1)·TASK_ELEMENTS), each worker using its own four-int block.
+     */
+    private static final class Fill implements WorkerPool.Task {
+        private long seed;
+        private long stream;
+        private MemorySegment seg;
+        private long base;
+        private long n;
+        private boolean normal;
+
+        void bind(long seed, long stream, MemorySegment seg, long base, long n, boolean normal) {
+            this.seed = seed;
+            this.stream = stream;
+            this.seg = seg;
+            this.base = base;
+            this.n = n;
+            this.normal = normal;
+        }
+
+        @Override
+        public void run(int t) {
+            int[] block = SCRATCH.get();
             long start = (long) t * TASK_ELEMENTS;
             long end = Math.min(n, start + TASK_ELEMENTS);
             for (long i = start; i < end; i += 4) {
-                blockFor(i >>> 2, block);
+                blockFor(seed, stream, i >>> 2, block);
                 int lanes = (int) Math.min(4, end - i);
                 for (int lane = 0; lane < lanes; lane++) {
                     float v;
@@ -82,13 +120,13 @@ public record RandomStream(long seed, long stream) {
                     } else {
                         v = uniformOf(block[lane]);
                     }
-                    seg.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, (base >>> 2) + i + lane, v);
+                    seg.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, base + i + lane, v);
                 }
             }
-        });
+        }
     }
 
-    private void blockFor(long blockIndex, int[] out) {
+    private static void blockFor(long seed, long stream, long blockIndex, int[] out) {
         Philox.block(
                 (int) blockIndex,
                 (int) (blockIndex >>> 32),

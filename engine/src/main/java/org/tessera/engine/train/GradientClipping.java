@@ -2,7 +2,7 @@ package org.tessera.engine.train;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Map;
+import java.util.List;
 import org.tessera.engine.tensor.Tensor;
 
 /** What a training step does to gradients before the optimiser sees them. */
@@ -11,10 +11,14 @@ public final class GradientClipping {
 
     private GradientClipping() {}
 
-    /** ‖g‖₂ over all the gradients together, in double. */
-    public static double globalNorm(Map<String, Tensor> grads) {
+    /**
+     * ‖g‖₂ over all the gradients together, in double. The lists are walked by index, not by
+     * iterator, so that a training step allocates nothing here.
+     */
+    public static double globalNorm(List<Tensor> grads) {
         double sum = 0;
-        for (Tensor g : grads.values()) {
+        for (int t = 0; t < grads.size(); t++) {
+            Tensor g = grads.get(t);
             MemorySegment s = g.storage();
             long b = g.byteOffset();
             for (long i = 0, n = g.numel(); i < n; i++) {
@@ -30,11 +34,12 @@ public final class GradientClipping {
      * (as {@code torch.nn.utils.clip_grad_norm_}); returns the norm before clipping. A NaN or
      * infinite norm is returned as is, for the caller to stop on.
      */
-    public static double clipGlobalNorm(Map<String, Tensor> grads, double maxNorm) {
+    public static double clipGlobalNorm(List<Tensor> grads, double maxNorm) {
         double norm = globalNorm(grads);
         if (Double.isFinite(norm) && norm > maxNorm) {
             float scale = (float) (maxNorm / (norm + 1e-6));
-            for (Tensor g : grads.values()) {
+            for (int t = 0; t < grads.size(); t++) {
+                Tensor g = grads.get(t);
                 MemorySegment s = g.storage();
                 long b = g.byteOffset();
                 for (long i = 0, n = g.numel(); i < n; i++) {

@@ -3,8 +3,11 @@ package org.tessera.runtime.internal;
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SequencedMap;
 import java.util.function.Predicate;
@@ -42,6 +45,14 @@ abstract sealed class Trainer permits DiffusionTrainer, ClassifierTrainer {
     private final Map<String, int[]> learned = new LinkedHashMap<>();
     private final Map<String, Tensor> params = new LinkedHashMap<>();
     private final Map<String, Tensor> grads = new LinkedHashMap<>();
+    /** The trained weights' names and their gradients' output names, in order: a step builds no strings. */
+    private final String[] names;
+
+    private final String[] gradOutputs;
+
+    /** This step's gradients in {@link #names}' order, for clipping. */
+    private final List<Tensor> gradList;
+
     private final AdamW adam;
     private final Ema ema;
     private long step;
@@ -67,6 +78,12 @@ abstract sealed class Trainer permits DiffusionTrainer, ClassifierTrainer {
             p.copyFrom(initial.tensor(e.getKey(), e.getValue()));
             params.put(e.getKey(), p);
         }
+        names = params.keySet().toArray(String[]::new);
+        gradOutputs = new String[names.length];
+        for (int i = 0; i < names.length; i++) {
+            gradOutputs[i] = Autodiff.GRAD + names[i];
+        }
+        gradList = new ArrayList<>(Collections.nCopies(names.length, (Tensor) null));
         adam = AdamW.withWeightDecay(optimizer.weightDecay());
         ema = new Ema(optimizer.emaDecay(), params);
     }
@@ -96,14 +113,16 @@ abstract sealed class Trainer permits DiffusionTrainer, ClassifierTrainer {
      * @throws IllegalStateException when the loss is not finite (the weights are left as they were)
      */
     final double update(Map<String, Tensor> run) {
-        double loss = run.get("loss").toFloatArray()[0];
+        double loss = run.get("loss").floatAt(0);
         if (!Double.isFinite(loss)) {
             throw new IllegalStateException("step " + step + ": the loss is " + loss);
         }
-        for (String name : params.keySet()) {
-            grads.put(name, run.get(Autodiff.GRAD + name));
+        for (int i = 0; i < names.length; i++) {
+            Tensor g = run.get(gradOutputs[i]);
+            grads.put(names[i], g);
+            gradList.set(i, g);
         }
-        GradientClipping.clipGlobalNorm(grads, optimizer.clipNorm());
+        GradientClipping.clipGlobalNorm(gradList, optimizer.clipNorm());
         adam.step(params, grads, step, optimizer.learningRate().at(step));
         ema.update(params);
         return loss;
