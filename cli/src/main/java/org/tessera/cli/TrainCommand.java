@@ -133,6 +133,11 @@ final class TrainCommand implements java.util.concurrent.Callable<Integer> {
         }
 
         @Override
+        public void onPlan(String stage, String plan) {
+            err.printf(Locale.ROOT, "train %s: %s%n", stage, plan);
+        }
+
+        @Override
         public void onStart(String stage, int batch, long firstStep, long total) {
             this.batch = batch;
         }

@@ -12,6 +12,13 @@ public interface TrainingListener {
      */
     default void onStart(String stage, int batch, long firstStep, long total) {}
 
+    /**
+     * Once per stage, before {@link #onStart}: how a step's memory is planned, one line for
+     * people, e.g. {@code a step plans 61.2 MB of buffers; recompute: 24 forward values in the
+     * backward pass (gelu ×6, …), 12.6 MB fewer kept}.
+     */
+    default void onPlan(String stage, String plan) {}
+
     /** After each step: its loss and the learning rate it used. */
     void onStep(String stage, long step, long total, double loss, double learningRate);
 

@@ -20,22 +20,45 @@ import java.util.Set;
  *
  * <p>Trainable weights are graph inputs here, not constants: a training step feeds their current
  * values, so that nothing is recompiled as they change.
+ *
+ * <p>Which forward values the backward pass keeps is the {@link Activations} policy: by default
+ * the cheap ones (pointwise ops, normalisations) are recomputed where that frees memory.
  */
 public final class Autodiff {
     /** The output name prefix of a gradient: {@code grad.w} is ∂loss/∂w. */
     public static final String GRAD = "grad.";
 
+    /** What the backward pass does with the forward values its rules read. */
+    public enum Activations {
+        /** Keep every one alive from the forward pass. */
+        KEEP,
+        /**
+         * Recompute, just before their first backward use, the values of pointwise,
+         * normalisation and copy ops whose buffers are larger than what recomputing them keeps
+         * alive; the same gradients, bit for bit, with a lower peak.
+         */
+        RECOMPUTE_CHEAP
+    }
+
     private Autodiff() {}
+
+    /** {@link #differentiate(Graph, String, Collection, Activations, List)} recomputing cheap activations. */
+    public static Graph differentiate(Graph forward, String loss, Collection<String> wrt) {
+        return differentiate(forward, loss, wrt, Activations.RECOMPUTE_CHEAP, new ArrayList<>());
+    }
 
     /**
      * The forward graph extended with ∂{@code loss}/∂x for every input x named in {@code wrt}.
      *
      * @param loss the name of a forward output with one element
+     * @param activations what the backward pass keeps of the forward pass
+     * @param log receives a line saying what was recomputed
      * @throws IllegalArgumentException when the loss is not a single element, an input is not
      *     a float input of the graph, or an op on the way has no gradient rule yet (named with its
      *     source location)
      */
-    public static Graph differentiate(Graph forward, String loss, Collection<String> wrt) {
+    public static Graph differentiate(
+            Graph forward, String loss, Collection<String> wrt, Activations activations, List<String> log) {
         Value lossValue = forward.outputs().get(loss);
         if (lossValue == null || lossValue.numel() != 1) {
             throw new IllegalArgumentException("the loss must be an output with one element; '" + loss + "' is "
@@ -107,6 +130,16 @@ public final class Autodiff {
             outputs.put(GRAD + name, d != null ? d : g.constant(GRAD + name + ".zero", Gradients.zeros(in)));
         }
         outputs.forEach(g::output);
-        return g.build();
+        Graph result = g.build();
+        if (activations == Activations.KEEP) {
+            return result;
+        }
+        if (result.nodes().get(nodes.size() - 1).output().id()
+                != nodes.getLast().output().id()) {
+            throw new IllegalStateException("differentiate: the forward copy is not the graph's prefix");
+        }
+        Rematerialization.Result r = Rematerialization.apply(result, nodes.size());
+        log.add(r.summary());
+        return r.graph();
     }
 }

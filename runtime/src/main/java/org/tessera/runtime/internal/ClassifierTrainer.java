@@ -8,7 +8,6 @@ import java.util.function.Predicate;
 import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.ModelInput;
 import org.tessera.engine.backend.Backend;
-import org.tessera.engine.graph.Autodiff;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.GradientOps;
 import org.tessera.engine.graph.GraphBuilder;
@@ -86,9 +85,7 @@ public final class ClassifierTrainer extends Trainer {
         Value perExample = g.apply(new GradientOps.CrossEntropy(), List.of(logits, y));
         Value sum = g.apply(new GradientOps.SumTo(new int[] {1}), List.of(perExample));
         g.output("loss", g.mulScalar(sum, 1f / settings.batch()));
-        run = Planner.compile(
-                        Autodiff.differentiate(g.build(), "loss", learned().keySet()), host)
-                .newExecution();
+        run = compileStep(g.build(), host);
         labels = Tensor.zeros(DType.I64, settings.batch());
         feed.putAll(weights());
         feed.put("labels", labels);

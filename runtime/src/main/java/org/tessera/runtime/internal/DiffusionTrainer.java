@@ -13,11 +13,9 @@ import org.tessera.dsl.ModelInput;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.diffusion.GaussianDiffusion;
 import org.tessera.engine.diffusion.VarianceType;
-import org.tessera.engine.graph.Autodiff;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.GradientOps;
 import org.tessera.engine.graph.GraphBuilder;
-import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
 import org.tessera.engine.graph.VariationalBoundOps;
 import org.tessera.engine.io.WeightSource;
@@ -239,9 +237,7 @@ public final class DiffusionTrainer extends Trainer {
             this.hybrid = null;
         }
         g.output("loss", loss);
-        run = Planner.compile(
-                        Autodiff.differentiate(g.build(), "loss", learned().keySet()), host)
-                .newExecution();
+        run = compileStep(g.build(), host);
 
         xt = Tensor.zeros(DType.F32, x);
         noise = Tensor.zeros(DType.F32, x);

@@ -12,11 +12,17 @@ import java.util.Map;
 import java.util.SequencedMap;
 import java.util.function.Predicate;
 import org.tessera.dsl.ModelDefinition;
+import org.tessera.engine.backend.Backend;
 import org.tessera.engine.graph.Autodiff;
+import org.tessera.engine.graph.CompiledGraph;
+import org.tessera.engine.graph.Execution;
+import org.tessera.engine.graph.Graph;
+import org.tessera.engine.graph.Planner;
 import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.io.SafetensorsWriter;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.io.WeightsFormatException;
+import org.tessera.engine.tensor.ByteSizes;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.engine.train.AdamW;
@@ -56,6 +62,7 @@ abstract sealed class Trainer permits DiffusionTrainer, ClassifierTrainer {
     private final AdamW adam;
     private final Ema ema;
     private long step;
+    private String plan = "";
 
     /**
      * @param initial the starting weights (learned and fixed) by key
@@ -102,6 +109,25 @@ abstract sealed class Trainer permits DiffusionTrainer, ClassifierTrainer {
     /** Starts a step; returns its number (1 for the first), which keys every random draw of it. */
     final long beginStep() {
         return ++step;
+    }
+
+    /**
+     * The step's graph: {@code forward} (whose output "loss" is the step's loss) differentiated
+     * with respect to the trained weights, cheap activations recomputed in the backward pass, and
+     * compiled for {@code host}.
+     */
+    final Execution compileStep(Graph forward, Backend host) {
+        List<String> log = new ArrayList<>();
+        CompiledGraph compiled = Planner.compile(
+                Autodiff.differentiate(forward, "loss", learned.keySet(), Autodiff.Activations.RECOMPUTE_CHEAP, log),
+                host);
+        plan = "a step plans " + ByteSizes.format(compiled.bufferBytes()) + " of buffers; " + String.join("; ", log);
+        return compiled.newExecution();
+    }
+
+    /** How the step's memory is planned, one line for people (empty before {@link #compileStep}). */
+    final String planSummary() {
+        return plan;
     }
 
     /**

@@ -207,6 +207,7 @@ public final class TrainingRun {
         long[] classes = new long[t.batch()];
         double window = 0;
         int inWindow = 0;
+        listener.onPlan(st.name(), trainer.planSummary());
         listener.onStart(st.name(), t.batch(), trainer.steps() + 1, t.steps());
         for (long step = trainer.steps() + 1; step <= t.steps(); step++) {
             data.batch(
