@@ -21,11 +21,11 @@ import picocli.CommandLine.Parameters;
         mixinStandardHelpOptions = true,
         header = "Train the models of a .tess pipeline's train stages, with checkpoints and resume.",
         description = {
-            "Train the models of a pipeline's train stages (let name = train(...)): progress with the loss,",
-            "steps/s and ETA; a checkpoint and a loss curve (PNG) in the output folder every N steps. Run",
-            "the same command again to resume from the checkpoint, exactly where it stopped; Ctrl-C (or",
-            "SIGTERM, e.g. kill PID for a run in the background) writes one first. The trained (EMA) weights",
-            "go to the outputs, weights(name)."
+            "Train the models of a pipeline's train stages (let name = train(...)): progress with the loss,"
+                    + " steps/s and ETA; a checkpoint and a loss curve (PNG) in the output folder every N steps.",
+            "Run the same command again to resume from the checkpoint, exactly where it stopped; Ctrl-C (or"
+                    + " SIGTERM, e.g. kill PID for a run in the background) writes one first. The trained (EMA)"
+                    + " weights go to the outputs, weights(name)."
         })
 final class TrainCommand implements java.util.concurrent.Callable<Integer> {
     /** The exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports Ctrl-C). */

@@ -8,6 +8,7 @@ import org.tessera.engine.parallel.WorkerPool;
  *
  * @param name short name for messages and benchmarks ({@code vector}, {@code scalar}, …)
  * @param pool the threads this backend's kernels run on
+ * @param backward the backward pass's kernels ({@link BackwardOps#none} where there are none yet)
  * @param memory where its tensors live and how data moves there
  */
 public record Backend(
@@ -19,6 +20,7 @@ public record Backend(
         ElementwiseOps elementwise,
         TableOps tables,
         ConvOps conv,
+        BackwardOps backward,
         MemoryOps memory) {
 
     /** The backends of host memory (the CPU ones) take their defaults from this. */
@@ -30,8 +32,9 @@ public record Backend(
             NormOps norms,
             ElementwiseOps elementwise,
             TableOps tables,
-            ConvOps conv) {
-        this(name, pool, gemm, attention, norms, elementwise, tables, conv, HostMemory.INSTANCE);
+            ConvOps conv,
+            BackwardOps backward) {
+        this(name, pool, gemm, attention, norms, elementwise, tables, conv, backward, HostMemory.INSTANCE);
     }
 
     /** True when the kernels run on host memory, so Java may read their tensors directly. */

@@ -23,7 +23,8 @@ public final class VectorKernels {
                 new VectorNorms(pool),
                 new VectorElementwise(pool),
                 new VectorTables(pool),
-                new VectorConv(pool, gemm));
+                new VectorConv(pool, gemm),
+                new VectorBackward(pool));
     }
 
     /** e.g. "512-bit vectors, 12×32 GEMM tile". */

@@ -359,7 +359,7 @@ final class VectorNorms implements NormOps {
     // ---------------------------------------------------------------- row primitives (byte offsets)
 
     /** Σ x over n floats. */
-    private static float sum(MemorySegment x, long xo, int n) {
+    static float sum(MemorySegment x, long xo, int n) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (int bound = S.loopBound(n); j < bound; j += L) {
@@ -375,7 +375,7 @@ final class VectorNorms implements NormOps {
     }
 
     /** Σ (x − mean)² over n floats. */
-    private static float sumSquaredDeviations(MemorySegment x, long xo, int n, float mean) {
+    static float sumSquaredDeviations(MemorySegment x, long xo, int n, float mean) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (int bound = S.loopBound(n); j < bound; j += L) {

@@ -1,6 +1,7 @@
 package org.tessera.engine.cuda;
 
 import org.tessera.engine.backend.Backend;
+import org.tessera.engine.backend.BackwardOps;
 import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.ffi.Cublas;
 
@@ -41,6 +42,7 @@ public final class CudaBackend {
                 elementwise,
                 new CudaTables(device),
                 new CudaConv(device, gemm),
+                BackwardOps.none("the CUDA backend"),
                 new CudaMemory(device));
     }
 }

@@ -9,6 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
 import org.tessera.engine.backend.Activation;
+import org.tessera.engine.backend.BackwardOps;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
@@ -66,40 +67,8 @@ public final class GradientOps {
         public Runnable kernel(KernelArgs k) {
             Tensor x = k.in()[0];
             Tensor out = k.out();
-            int rank = x.rank();
-            int[] xs = x.shape();
-            // out's stride along each of x's dims; 0 where out broadcasts (size 1 or absent)
-            long[] outStride = new long[rank];
-            long s = 1;
-            for (int d = rank - 1; d >= 0; d--) {
-                int od = d - (rank - shape.length);
-                if (od >= 0 && shape[od] != 1) {
-                    outStride[d] = s;
-                    s *= shape[od];
-                }
-            }
-            double[] acc = new double[(int) out.numel()]; // made once per execution: a step allocates nothing
-            int[] idx = new int[rank];
-            return () -> {
-                java.util.Arrays.fill(acc, 0);
-                java.util.Arrays.fill(idx, 0);
-                MemorySegment src = x.storage();
-                long base = x.byteOffset();
-                long o = 0;
-                for (long i = 0, n = x.numel(); i < n; i++) {
-                    acc[(int) o] += src.get(F, base + 4 * i);
-                    // odometer over x's index, keeping out's offset in step
-                    for (int d = rank - 1; d >= 0; d--) {
-                        if (++idx[d] < xs[d]) {
-                            o += outStride[d];
-                            break;
-                        }
-                        o -= outStride[d] * (xs[d] - 1);
-                        idx[d] = 0;
-                    }
-                }
-                write(out, acc);
-            };
+            BackwardOps backward = k.backend().backward();
+            return () -> backward.sumTo(x, out);
         }
 
         @Override
@@ -147,49 +116,14 @@ public final class GradientOps {
             Tensor pre = k.in()[0];
             Tensor g = k.in()[1];
             Tensor out = k.out();
-            org.tessera.engine.parallel.WorkerPool pool = k.backend().pool();
-            long n = out.numel();
-            int chunks = (int) Math.max(1, Math.min(pool.threads() * 4L, n / 16384));
-            // Chunks of the flat range on the worker threads (the task is made once: a run allocates nothing).
-            org.tessera.engine.parallel.WorkerPool.Task chunk = c -> {
-                MemorySegment p = pre.storage();
-                MemorySegment gs = g.storage();
-                MemorySegment o = out.storage();
-                long pb = pre.byteOffset();
-                long gb = g.byteOffset();
-                long ob = out.byteOffset();
-                long from = n * c / chunks;
-                long to = n * (c + 1) / chunks;
-                for (long i = from; i < to; i++) {
-                    double x = p.get(F, pb + 4 * i);
-                    o.set(F, ob + 4 * i, (float) (gs.get(F, gb + 4 * i) * derivative(activation, x)));
-                }
-            };
-            return () -> pool.run(chunks, chunk);
+            BackwardOps backward = k.backend().backward();
+            return () -> backward.activationGrad(activation, pre, g, out);
         }
 
         @Override
         public Runnable deviceKernel(KernelArgs k) {
             return onHostOnly(kind());
         }
-    }
-
-    /** act'(x), in double. */
-    static double derivative(Activation activation, double x) {
-        return switch (activation) {
-            case NONE -> 1;
-            case GELU_TANH -> {
-                // With s = σ(2u) = ½(1 + tanh u) and 1 − tanh²u = 4s(1 − s): one exp (an intrinsic)
-                // in place of Math.tanh, which is several times slower.
-                double c = Activation.SQRT_2_OVER_PI;
-                double s = 1 / (1 + Math.exp(-2 * c * (x + 0.044715 * x * x * x)));
-                yield s + 2 * x * s * (1 - s) * c * (1 + 3 * 0.044715 * x * x);
-            }
-            case SILU -> {
-                double sig = 1 / (1 + Math.exp(-x));
-                yield sig * (1 + x * (1 - sig));
-            }
-        };
     }
 
     /**
@@ -223,42 +157,8 @@ public final class GradientOps {
             Tensor x = k.in()[0];
             Tensor gy = k.in()[1];
             Tensor out = k.out();
-            int c = x.size(-1);
-            return () -> {
-                MemorySegment xs = x.storage();
-                MemorySegment gs = gy.storage();
-                MemorySegment os = out.storage();
-                long rows = x.numel() / c;
-                for (long r = 0; r < rows; r++) {
-                    long xb = x.byteOffset() + 4 * r * c;
-                    long gb = gy.byteOffset() + 4 * r * c;
-                    long ob = out.byteOffset() + 4 * r * c;
-                    double mean = 0;
-                    for (int i = 0; i < c; i++) {
-                        mean += xs.get(F, xb + 4L * i);
-                    }
-                    mean /= c;
-                    double var = 0;
-                    for (int i = 0; i < c; i++) {
-                        double d = xs.get(F, xb + 4L * i) - mean;
-                        var += d * d;
-                    }
-                    double rstd = 1 / Math.sqrt(var / c + eps);
-                    double meanG = 0;
-                    double meanGx = 0;
-                    for (int i = 0; i < c; i++) {
-                        double g = gs.get(F, gb + 4L * i);
-                        meanG += g;
-                        meanGx += g * (xs.get(F, xb + 4L * i) - mean) * rstd;
-                    }
-                    meanG /= c;
-                    meanGx /= c;
-                    for (int i = 0; i < c; i++) {
-                        double xhat = (xs.get(F, xb + 4L * i) - mean) * rstd;
-                        os.set(F, ob + 4L * i, (float) ((gs.get(F, gb + 4L * i) - meanG - xhat * meanGx) * rstd));
-                    }
-                }
-            };
+            BackwardOps backward = k.backend().backward();
+            return () -> backward.layerNormGrad(x, gy, eps, out);
         }
 
         @Override
@@ -267,10 +167,6 @@ public final class GradientOps {
         }
     }
 
-    /**
-     * The gradient of softmax over the last dimension from its output: inputs y = softmax(x) and g,
-     * {@code dx = y ⊙ (g − Σ_j g_j y_j)} row by row.
-     */
     /**
      * ∂clamp(x, lo, hi)/∂x · g: g where lo ≤ x ≤ hi, 0 where x was clamped (and where it is NaN),
      * as {@code torch.clamp}'s backward.
@@ -369,6 +265,10 @@ public final class GradientOps {
         }
     }
 
+    /**
+     * The gradient of softmax over the last dimension from its output: inputs y = softmax(x) and g,
+     * {@code dx = y ⊙ (g − Σ_j g_j y_j)} row by row.
+     */
     public record SoftmaxGrad() implements Op {
         public String kind() {
             return "softmax_grad";
@@ -394,25 +294,8 @@ public final class GradientOps {
             Tensor y = k.in()[0];
             Tensor g = k.in()[1];
             Tensor out = k.out();
-            int c = y.size(-1);
-            return () -> {
-                MemorySegment ys = y.storage();
-                MemorySegment gs = g.storage();
-                MemorySegment os = out.storage();
-                long rows = y.numel() / c;
-                for (long r = 0; r < rows; r++) {
-                    long yb = y.byteOffset() + 4 * r * c;
-                    long gb = g.byteOffset() + 4 * r * c;
-                    long ob = out.byteOffset() + 4 * r * c;
-                    double dot = 0;
-                    for (int i = 0; i < c; i++) {
-                        dot += (double) gs.get(F, gb + 4L * i) * ys.get(F, yb + 4L * i);
-                    }
-                    for (int i = 0; i < c; i++) {
-                        os.set(F, ob + 4L * i, (float) (ys.get(F, yb + 4L * i) * (gs.get(F, gb + 4L * i) - dot)));
-                    }
-                }
-            };
+            BackwardOps backward = k.backend().backward();
+            return () -> backward.softmaxGrad(y, g, out);
         }
 
         @Override

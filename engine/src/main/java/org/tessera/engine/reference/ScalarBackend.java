@@ -17,6 +17,7 @@ public final class ScalarBackend {
                 new ScalarNorms(),
                 new ScalarElementwise(),
                 new ScalarTables(),
-                new ScalarConv());
+                new ScalarConv(),
+                new ScalarBackward());
     }
 }

@@ -212,7 +212,17 @@ class DeviceExecutionTest {
                 CPU.conv().upsampleNearest2d(host(x), factor, host(out));
             }
         };
-        return new Backend("fake-device", new WorkerPool(1), gemm, attention, norms, ew, tables, conv, memory);
+        return new Backend(
+                "fake-device",
+                new WorkerPool(1),
+                gemm,
+                attention,
+                norms,
+                ew,
+                tables,
+                conv,
+                org.tessera.engine.backend.BackwardOps.none("fake-device"),
+                memory);
     }
 
     @Test
