@@ -140,21 +140,24 @@ class ContractTest {
     }
 
     @Test
-    void aSplitAxisOtherThanOneIsRefused(@TempDir Path dir) {
+    void theVarianceMustLieOnTheSplitAxis(@TempDir Path dir) {
+        // split_axis 2 (Latte's video layout) with the variance's channels doubled on axis 1 instead
         String model = """
                 model Sideways() {
                     contract {
                         latent = x
                         timestep = t
+                        variance = "learned_range"
                         split_axis = 2
                     }
                     forward(x: [B, 4, 8, 8], t: [B]) {
-                        return x
+                        return concat([x, x], dim = 1)
                     }
                 }
                 """;
         CompilationException e =
                 assertThrows(CompilationException.class, () -> compile(dir, sampling("Sideways()", model)));
-        assertTrue(e.getMessage().contains("contract: split_axis 2 is not supported yet"), e.getMessage());
+        assertTrue(e.getMessage().contains("Sideways returns [1, 8, 8, 8] for a latent [1, 4, 8, 8]"), e.getMessage());
+        assertTrue(e.getMessage().contains("says [1, 4, 16, 8]"), e.getMessage());
     }
 }

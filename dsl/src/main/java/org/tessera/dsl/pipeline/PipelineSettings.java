@@ -213,7 +213,9 @@ public record PipelineSettings(
      * @param spacing which timesteps the steps keep ({@code "ddim25"}, {@code "10,15,20"}), or null
      *     for {@code "steps"}: evenly spaced, as DiT's {@code respace.py} reads a plain count
      * @param guidanceScale classifier-free guidance scale, 1 for none
-     * @param guidanceForm "dit" (first three channels, DiT's published variant) or "standard"
+     * @param guidanceForm "dit" (first three channels, DiT's published variant), "latte" (the
+     *     first four, Latte's {@code forward_with_cfg}) or "standard" (all ε channels), along the
+     *     model contract's {@code split_axis}
      * @param classes class labels, one sample each
      * @param latent latent shape per sample, any rank ([C, H, W], [C, T, H, W]), or null for the model's annotation
      * @param clipX0 whether to clip the predicted x₀ to [−1, 1]

@@ -511,12 +511,12 @@ public final class ModelCompiler {
             }
             return null;
         }
-        List<String> known = List.of("zeros", "ones", "normal", "xavier_uniform", "sincos_2d");
+        List<String> known = List.of("zeros", "ones", "normal", "xavier_uniform", "sincos_2d", "sincos_1d");
         if (!(e instanceof Ast.Call call) || !known.contains(call.dotted())) {
             error(
                     e.span(),
-                    "a weight starts as zeros(), ones(), normal(std = 0.02), xavier_uniform() or sincos_2d(grid_h,"
-                            + " grid_w)"
+                    "a weight starts as zeros(), ones(), normal(std = 0.02), xavier_uniform(), sincos_2d(grid_h,"
+                            + " grid_w) or sincos_1d(length)"
                             + (e instanceof Ast.Call other ? Suggestions.didYouMean(other.dotted(), known) : ""));
             return null;
         }
@@ -525,6 +525,7 @@ public final class ModelCompiler {
             case "normal" -> List.of("std");
             case "xavier_uniform" -> List.of("flatten");
             case "sincos_2d" -> List.of("grid_h", "grid_w");
+            case "sincos_1d" -> List.of("length");
             default -> List.of();
         };
         int position = 0;
@@ -551,6 +552,16 @@ public final class ModelCompiler {
                     }
                     yield new org.tessera.engine.io.WeightInit.XavierUniform(
                             args.get("flatten") instanceof CompileValue.BoolV b && b.value());
+                }
+                case "sincos_1d" -> {
+                    int n = (int) number(args.get("length"));
+                    if (n < 1
+                            || shape[shape.length - 1] % 2 != 0
+                            || (long) n * shape[shape.length - 1] != org.tessera.engine.tensor.Shapes.numel(shape)) {
+                        throw new CompileError("sincos_1d(" + n + ") does not fill a weight " + Arrays.toString(shape)
+                                + " (length rows of an even width)");
+                    }
+                    yield new org.tessera.engine.io.WeightInit.SinCos1d(n);
                 }
                 default -> {
                     int h = (int) number(args.get("grid_h"));

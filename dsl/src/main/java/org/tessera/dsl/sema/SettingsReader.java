@@ -973,11 +973,11 @@ public final class SettingsReader {
                 scale = args.containsKey("scale") ? number(args.get("scale"), "guidance scale") : 4.0;
                 if (args.get("form") instanceof Ast.StringLit f) {
                     form = f.value();
-                    if (!form.equals("dit") && !form.equals("standard")) {
+                    if (!form.equals("dit") && !form.equals("latte") && !form.equals("standard")) {
                         diagnostics.error(
                                 f.span(),
-                                "guidance form must be \"dit\" (first three channels, as published)"
-                                        + " or \"standard\" (all channels)");
+                                "guidance form must be \"dit\" (first three channels, as DiT publishes),"
+                                        + " \"latte\" (first four, as Latte does) or \"standard\" (all channels)");
                     }
                 }
             }

@@ -30,13 +30,27 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
         /** All C ε channels: the standard form. */
         EPSILON,
         /** Channels 0, 1, 2 only: DiT's published variant. */
-        DIT_FIRST_THREE
+        DIT_FIRST_THREE,
+        /** Channels 0–3 only: Latte's {@code forward_with_cfg}, whatever the model's channel count. */
+        LATTE_FIRST_FOUR;
+
+        /** How many channels are guided for a latent of {@code channels} channels. */
+        int guided(int channels) {
+            return switch (this) {
+                case EPSILON -> channels;
+                case DIT_FIRST_THREE -> 3;
+                case LATTE_FIRST_FOUR -> 4;
+            };
+        }
     }
 
     private final DenoisingModel model;
     private final double scale;
     private final Tensor unconditional;
     private final Channels channels;
+    /** The axis of x and of the output that holds the channels (1 for images, 2 for Latte's videos). */
+    private final int axis;
+
     private final ElementwiseOps ops;
 
     // The doubled inputs and views of their halves; (re)made when a shape or dtype changes.
@@ -64,6 +78,24 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
      */
     public ClassifierFreeGuidance(
             DenoisingModel model, double scale, Tensor unconditional, Channels channels, ElementwiseOps ops) {
+        this(model, scale, unconditional, channels, 1, ops);
+    }
+
+    /**
+     * Guidance of a latent whose channels lie on {@code channelAxis} (≥ 1): 2 for Latte's
+     * (batch, frames, channels, height, width).
+     */
+    public ClassifierFreeGuidance(
+            DenoisingModel model,
+            double scale,
+            Tensor unconditional,
+            Channels channels,
+            int channelAxis,
+            ElementwiseOps ops) {
+        if (channelAxis < 1) {
+            throw new IllegalArgumentException(
+                    "classifier-free guidance: the channel axis must follow the batch, got " + channelAxis);
+        }
         if (!Double.isFinite(scale)) {
             throw new IllegalArgumentException("classifier-free guidance: scale = " + scale + " must be finite");
         }
@@ -75,6 +107,7 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
         this.scale = scale;
         this.unconditional = unconditional;
         this.channels = channels;
+        this.axis = channelAxis;
         this.ops = ops;
     }
 
@@ -104,8 +137,12 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
         tUncond.copyFrom(timesteps);
         cCond.copyFrom(conditioning); // the null half was written when the buffer was made
         Tensor out = model.predict(doubledX, doubledT, doubledC);
-        int guidedChannels = channels == Channels.EPSILON ? xt.size(1) : 3;
-        if (out.rank() != xt.rank() || out.size(0) != 2 * batch || out.size(1) < guidedChannels) {
+        if (xt.rank() <= axis) {
+            throw new ShapeMismatchException(
+                    "classifier-free guidance: x " + Shapes.toString(xt.shape()) + " has no channel axis " + axis);
+        }
+        int guidedChannels = channels.guided(xt.size(axis));
+        if (out.rank() != xt.rank() || out.size(0) != 2 * batch || out.size(axis) < guidedChannels) {
             throw new ShapeMismatchException("classifier-free guidance: model output " + Shapes.toString(out.shape())
                     + " does not fit a doubled batch of " + Shapes.toString(xt.shape()) + " with " + guidedChannels
                     + " guided channels");
@@ -114,12 +151,12 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
         // ε_u + s·(ε_c − ε_u) = s·ε_c + (1 − s)·ε_u
         float s = (float) scale;
         float u = (float) (1 - scale);
-        if (guidedChannels == out.size(1)) {
+        if (guidedChannels == out.size(axis)) {
             ops.axpby(s, outCond, u, outUncond, guided);
         } else {
             guided.copyFrom(outCond);
-            for (int b = 0; b < batch; b++) {
-                ops.axpby(s, condRows[b], u, uncondRows[b], guidedRows[b]);
+            for (int r = 0; r < guidedRows.length; r++) {
+                ops.axpby(s, condRows[r], u, uncondRows[r], guidedRows[r]);
             }
         }
         return guided;
@@ -147,7 +184,7 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
 
     /** Makes the guided buffer and the views of {@code out}'s halves unless those of the last call still fit. */
     private void prepareOutput(Tensor out, int batch, int guidedChannels) {
-        if (out == viewsOf && guidedRows.length == batch && (batch == 0 || guidedRows[0].size(0) == guidedChannels)) {
+        if (out == viewsOf && guidedRows.length > 0 && guidedRows[0].size(0) == guidedChannels) {
             return;
         }
         outCond = out.slice(0, 0, batch);
@@ -155,13 +192,27 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
         if (guided == null || !guided.sameShape(outCond)) {
             guided = Tensor.zeros(Arena.ofAuto(), DType.F32, outCond.shape());
         }
-        condRows = new Tensor[batch];
-        uncondRows = new Tensor[batch];
-        guidedRows = new Tensor[batch];
-        for (int b = 0; b < batch; b++) {
-            condRows[b] = outCond.select(0, b).slice(0, 0, guidedChannels);
-            uncondRows[b] = outUncond.select(0, b).slice(0, 0, guidedChannels);
-            guidedRows[b] = guided.select(0, b).slice(0, 0, guidedChannels);
+        // One row per index before the channel axis (a sample, or a frame of one): its first
+        // guidedChannels channels are contiguous, so axpby runs on plain views.
+        int rows = 1;
+        int[] flat = new int[out.rank() - axis + 1];
+        for (int d = 0; d < axis; d++) {
+            rows *= outCond.size(d);
+        }
+        flat[0] = rows;
+        for (int d = axis; d < out.rank(); d++) {
+            flat[d - axis + 1] = out.size(d);
+        }
+        Tensor cond = outCond.reshape(flat);
+        Tensor uncond = outUncond.reshape(flat);
+        Tensor into = guided.reshape(flat);
+        condRows = new Tensor[rows];
+        uncondRows = new Tensor[rows];
+        guidedRows = new Tensor[rows];
+        for (int r = 0; r < rows; r++) {
+            condRows[r] = cond.select(0, r).slice(0, 0, guidedChannels);
+            uncondRows[r] = uncond.select(0, r).slice(0, 0, guidedChannels);
+            guidedRows[r] = into.select(0, r).slice(0, 0, guidedChannels);
         }
         viewsOf = out;
     }

@@ -338,8 +338,9 @@ public final class GaussianDiffusion {
         if (logVarianceOut != null) {
             Buffers.checkDestination(op, "logVarianceOut", logVarianceOut, xt);
         }
-        int channels = xt.size(1);
-        Tensor first = output.size(1) == channels ? output : output.slice(1, 0, channels);
+        int axis = channelAxis(xt, output);
+        int channels = xt.size(axis);
+        Tensor first = output.size(axis) == channels ? output : output.slice(axis, 0, channels);
         switch (parameterization) {
             case EPSILON -> combine(sqrtRecipAlphaBar, xt, negSqrtRecipM1AlphaBar, first, t, x0Out);
             case X0 -> x0Out.copyFrom(first); // our own buffer: processing must not write into the model's output
@@ -382,8 +383,9 @@ public final class GaussianDiffusion {
             }
             return;
         }
-        int channels = xt.size(1);
-        Tensor values = output.slice(1, channels, 2 * channels);
+        int axis = channelAxis(xt, output);
+        int channels = xt.size(axis);
+        Tensor values = output.slice(axis, channels, 2 * channels);
         for (int b = 0; b < batch; b++) {
             double minLog = schedule.posteriorLogVarianceClipped(t[b]);
             double maxLog = Math.log(schedule.beta(t[b]));
@@ -491,22 +493,37 @@ public final class GaussianDiffusion {
         }
     }
 
+    /**
+     * The axis that holds the channels of a model output with a learned variance: the one axis
+     * after the batch where the output is larger than x_t (1 for images [B, 2C, H, W], 2 for
+     * Latte's videos [B, F, 2C, H, W]); 1 when the shapes are equal.
+     */
+    static int channelAxis(Tensor xt, Tensor output) {
+        for (int d = 1; d < xt.rank() && d < output.rank(); d++) {
+            if (output.size(d) != xt.size(d)) {
+                return d;
+            }
+        }
+        return 1;
+    }
+
     /** Checks the model output's shape against x_t; allocates nothing when it fits. */
     private void checkOutput(Tensor xt, Tensor out) {
-        int channels = varianceType.outputChannels(xt.size(1));
-        boolean fits = out.rank() == xt.rank() && out.size(0) == xt.size(0) && out.size(1) == channels;
-        for (int d = 2; fits && d < xt.rank(); d++) {
-            fits = out.size(d) == xt.size(d);
+        int axis = out.rank() == xt.rank() ? channelAxis(xt, out) : 1;
+        int channels = varianceType.outputChannels(xt.size(axis));
+        boolean fits = out.rank() == xt.rank() && out.size(0) == xt.size(0) && out.size(axis) == channels;
+        for (int d = 1; fits && d < xt.rank(); d++) {
+            fits = d == axis || out.size(d) == xt.size(d);
         }
         if (!fits) {
             int[] want = xt.shape();
-            want[1] = channels;
+            want[axis] = channels;
             int[] got = out.shape();
-            if (got.length == want.length && got.length >= 2 && got[0] == want[0] && got[1] != want[1]) {
+            if (got.length == want.length && got.length >= 2 && got[0] == want[0] && got[axis] != want[axis]) {
                 throw new ShapeMismatchException(
-                        "GaussianDiffusion: model output " + Shapes.toString(got) + " has " + got[1]
-                                + " channels but variance type " + varianceType + " needs " + want[1] + " for "
-                                + xt.size(1) + " input channels");
+                        "GaussianDiffusion: model output " + Shapes.toString(got) + " has " + got[axis]
+                                + " channels but variance type " + varianceType + " needs " + want[axis] + " for "
+                                + xt.size(axis) + " input channels");
             }
             throw new ShapeMismatchException("GaussianDiffusion: model output " + Shapes.toString(got) + " must be "
                     + Shapes.toString(want) + " for input " + Shapes.toString(xt.shape()) + " and variance type "

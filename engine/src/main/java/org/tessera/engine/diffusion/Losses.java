@@ -50,8 +50,8 @@ public final class Losses {
     public Terms trainingLoss(DenoisingModel model, Tensor x0, int[] t, Tensor noise, Tensor conditioning) {
         Tensor xt = diffusion.qSample(x0, t, noise);
         Tensor output = diffusion.modelOutput(model, xt, t, conditioning);
-        int channels = x0.size(1);
-        Tensor prediction = output.slice(1, 0, channels);
+        int axis = GaussianDiffusion.channelAxis(x0, output);
+        Tensor prediction = output.slice(axis, 0, x0.size(axis));
         double[] mse = meanSquaredError(diffusion.ops(), prediction, diffusion.target(x0, t, noise));
         double[] vlb = new double[mse.length];
         if (diffusion.varianceType() == VarianceType.LEARNED_RANGE) {

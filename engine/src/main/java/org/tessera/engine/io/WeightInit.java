@@ -83,4 +83,30 @@ public sealed interface WeightInit {
             t.copyFrom(table.reshape(t.shape()));
         }
     }
+
+    /**
+     * The fixed 1-D sin-cos table of MAE's {@code get_1d_sincos_pos_embed_from_grid} over positions
+     * 0 … length − 1, shaped as the weight ([1, length, D] or [length, D]): row p is
+     * [sin(p·ω₀), …, sin(p·ω_{D/2−1}), cos(p·ω₀), …] with ω_i = 10000^(−i/(D/2)), in double and
+     * rounded once, as NumPy computes it. Latte's temporal table ({@code temp_embed}) is this one.
+     */
+    record SinCos1d(int length) implements WeightInit {
+        public void fill(Tensor t, RandomStream random, Backend backend) {
+            int d = t.size(-1);
+            if (d % 2 != 0 || t.numel() != (long) length * d) {
+                throw new IllegalArgumentException("sincos_1d(" + length + ") makes " + length
+                        + " rows of an even width, not a weight " + Shapes.toString(t.shape()));
+            }
+            int half = d / 2;
+            float[] v = new float[length * d];
+            for (int p = 0; p < length; p++) {
+                for (int i = 0; i < half; i++) {
+                    double omega = 1.0 / Math.pow(10000, i / (d / 2.0));
+                    v[p * d + i] = (float) Math.sin(p * omega);
+                    v[p * d + half + i] = (float) Math.cos(p * omega);
+                }
+            }
+            t.copyFrom(Tensor.of(v, t.shape()));
+        }
+    }
 }

@@ -64,6 +64,50 @@ class GuidanceAndLossTest {
         }
     }
 
+    /**
+     * Latte's forward_with_cfg on the video layout [B, F, C, H, W]: the first four channels of
+     * axis 2 are guided in every frame whatever the model's channel count (here 3 ε channels and
+     * the first of the variance's), the rest come from the conditional half.
+     */
+    @Test
+    void latteGuidesTheFirstFourChannelsOfEveryFrame() {
+        int frames = 3;
+        DenoisingModel video = (x, t, y) -> {
+            int batch = x.size(0);
+            long[] labels = y.toLongArray();
+            float[] out = new float[batch * frames * 6 * 2];
+            for (int b = 0; b < batch; b++) {
+                for (int f = 0; f < frames; f++) {
+                    for (int c = 0; c < 6; c++) {
+                        for (int p = 0; p < 2; p++) {
+                            out[((b * frames + f) * 6 + c) * 2 + p] = labels[b] + 10 * c + 100 * f;
+                        }
+                    }
+                }
+            }
+            return Tensor.of(out, batch, frames, 6, 2);
+        };
+        Tensor x = Tensor.zeros(DType.F32, 2, frames, 3, 2); // 3 channels: a model of 6 output channels
+        Tensor labels = Tensor.ofLongs(Arena.ofAuto(), new long[] {3, 7}, 2);
+        Tensor nullLabel = Tensor.ofLongs(Arena.ofAuto(), new long[] {1000}, 1);
+        Tensor t = Tensor.ofLongs(Arena.ofAuto(), new long[] {5, 5}, 2);
+        double s = 2.5;
+        Tensor latte = new ClassifierFreeGuidance(
+                        video, s, nullLabel, ClassifierFreeGuidance.Channels.LATTE_FIRST_FOUR, 2, OPS)
+                .predict(x, t, labels);
+        assertArrayEquals(new int[] {2, frames, 6, 2}, latte.shape());
+        for (int b = 0; b < 2; b++) {
+            for (int f = 0; f < frames; f++) {
+                for (int c = 0; c < 6; c++) {
+                    double cond = (b == 0 ? 3 : 7) + 10 * c + 100 * f;
+                    double uncond = 1000 + 10 * c + 100 * f;
+                    double expected = c < 4 ? uncond + s * (cond - uncond) : cond;
+                    assertEquals(expected, latte.getFloat(b, f, c, 1), 1e-3, "b" + b + " f" + f + " c" + c);
+                }
+            }
+        }
+    }
+
     @Test
     void simpleLossTargets() {
         NoiseSchedule sch = Schedules.linear(100, 1e-4, 0.02);

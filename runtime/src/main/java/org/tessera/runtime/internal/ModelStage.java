@@ -396,9 +396,12 @@ public final class ModelStage implements AutoCloseable {
                         net,
                         scale,
                         nullLabel,
-                        s.guidanceForm().equals("dit")
-                                ? ClassifierFreeGuidance.Channels.DIT_FIRST_THREE
-                                : ClassifierFreeGuidance.Channels.EPSILON,
+                        switch (s.guidanceForm()) {
+                            case "dit" -> ClassifierFreeGuidance.Channels.DIT_FIRST_THREE;
+                            case "latte" -> ClassifierFreeGuidance.Channels.LATTE_FIRST_FOUR;
+                            default -> ClassifierFreeGuidance.Channels.EPSILON;
+                        },
+                        contract.splitAxis(),
                         device.host().elementwise());
             }
             String key = steps.describe() + "|" + processKey;

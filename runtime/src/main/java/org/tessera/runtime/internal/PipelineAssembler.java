@@ -223,12 +223,6 @@ public final class PipelineAssembler {
                     throw def.error(
                             model.span(), "a flow model has no learned variance; its contract says learned_range");
                 }
-                if (contract.splitAxis() != 1) {
-                    throw def.error(
-                            model.span(),
-                            "contract: split_axis " + contract.splitAxis()
-                                    + " is not supported yet; the prediction and its variance are split on axis 1");
-                }
                 if (guided(s.guidanceScale()) && cannotGuide(contract) != null) {
                     throw def.error(sample.span(), cannotGuide(contract));
                 }

@@ -48,6 +48,7 @@ final class TrainingSamples {
     private final int[] shape;
     private final Tensor classes;
     private final Tensor nullLabel;
+    private final int channelAxis;
     private final DenoisingModel net;
     private final DiffusionTrainer.Process process;
     private final Backend cpu;
@@ -78,6 +79,7 @@ final class TrainingSamples {
         classes = contract.label() == null ? null : Tensor.ofLongs(Arena.ofAuto(), labels, n);
         boolean guided = contract.label() != null && contract.nullLabel() != null;
         nullLabel = guided ? Tensor.ofLongs(Arena.ofAuto(), new long[] {contract.nullLabel()}, 1) : null;
+        channelAxis = contract.splitAxis();
         shape = new int[latent.length + 1];
         shape[0] = n;
         System.arraycopy(latent, 0, shape, 1, latent.length);
@@ -115,7 +117,12 @@ final class TrainingSamples {
         DenoisingModel model = nullLabel == null
                 ? net
                 : new ClassifierFreeGuidance(
-                        net, GUIDANCE, nullLabel, ClassifierFreeGuidance.Channels.EPSILON, cpu.elementwise());
+                        net,
+                        GUIDANCE,
+                        nullLabel,
+                        ClassifierFreeGuidance.Channels.EPSILON,
+                        channelAxis,
+                        cpu.elementwise());
         Tensor x = switch (process) {
             case DiffusionTrainer.Diffusion d -> {
                 GaussianDiffusion base = d.diffusion();

@@ -1,0 +1,168 @@
+"""Reference tensors for the stdlib Latte (dsl/.../stdlib/latte.tess).
+
+Latte's forward as Vchitect/Latte's models/latte.py defines it (class Latte, extras = 2: timestep
+and class conditioning), written here from its semantics with plain PyTorch operations — reshape
+and permute where the published code uses einops, conv2d where it uses timm's PatchEmbed — so
+that the check does not share our einops or patch-embedding code. A tiny configuration with
+every parameter drawn from N(0, 0.05²) (the sin-cos tables as the published code makes them),
+in float32 on the CPU.
+
+    /usr/bin/python3 runtime/src/test/python/latte_golden.py runtime/src/test/resources/latte
+
+writes latte_tiny.safetensors (the weights, with the reference state-dict names) and
+latte_tiny_reference.safetensors (forward.x, forward.t, forward.y → forward.out).
+"""
+import json
+import math
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+CONFIG = dict(input_size=8, patch_size=2, in_channels=4, hidden_size=32, depth=4, num_heads=2,
+              mlp_ratio=4.0, num_frames=3, num_classes=5, class_dropout_prob=0.1, learn_sigma=True)
+
+
+def sincos_1d(dim, positions):
+    # MAE's get_1d_sincos_pos_embed_from_grid: [sin(p·ω), cos(p·ω)], ω_i = 10000^(−i/(dim/2))
+    omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
+    out = np.outer(positions.reshape(-1).astype(np.float64), omega)
+    return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+
+def sincos_2d(dim, grid):
+    # MAE's get_2d_sincos_pos_embed: half the width encodes one grid axis, half the other
+    w, h = np.meshgrid(np.arange(grid, dtype=np.float32), np.arange(grid, dtype=np.float32))
+    return np.concatenate([sincos_1d(dim // 2, w), sincos_1d(dim // 2, h)], axis=1)
+
+
+def weights(cfg, generator):
+    d = cfg["hidden_size"]
+    c = cfg["in_channels"]
+    p = cfg["patch_size"]
+    out = 2 * c if cfg["learn_sigma"] else c
+    hidden = int(d * cfg["mlp_ratio"])
+    shapes = {
+        "x_embedder.proj.weight": (d, c, p, p), "x_embedder.proj.bias": (d,),
+        "t_embedder.mlp.0.weight": (d, 256), "t_embedder.mlp.0.bias": (d,),
+        "t_embedder.mlp.2.weight": (d, d), "t_embedder.mlp.2.bias": (d,),
+        "y_embedder.embedding_table.weight": (cfg["num_classes"] + 1, d),
+        "final_layer.linear.weight": (p * p * out, d), "final_layer.linear.bias": (p * p * out,),
+        "final_layer.adaLN_modulation.1.weight": (2 * d, d), "final_layer.adaLN_modulation.1.bias": (2 * d,),
+    }
+    for i in range(cfg["depth"]):
+        b = f"blocks.{i}."
+        shapes.update({
+            b + "attn.qkv.weight": (3 * d, d), b + "attn.qkv.bias": (3 * d,),
+            b + "attn.proj.weight": (d, d), b + "attn.proj.bias": (d,),
+            b + "mlp.fc1.weight": (hidden, d), b + "mlp.fc1.bias": (hidden,),
+            b + "mlp.fc2.weight": (d, hidden), b + "mlp.fc2.bias": (d,),
+            b + "adaLN_modulation.1.weight": (6 * d, d), b + "adaLN_modulation.1.bias": (6 * d,),
+        })
+    w = {k: torch.randn(s, generator=generator) * 0.05 for k, s in shapes.items()}
+    grid = cfg["input_size"] // p
+    w["pos_embed"] = torch.from_numpy(sincos_2d(d, grid)).float().unsqueeze(0)
+    w["temp_embed"] = torch.from_numpy(sincos_1d(d, np.arange(cfg["num_frames"]))).float().unsqueeze(0)
+    return w
+
+
+def linear(x, w, name):
+    return F.linear(x, w[name + ".weight"], w[name + ".bias"])
+
+
+def modulate(x, shift, scale):
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+def block(x, c, w, i, heads):
+    b = f"blocks.{i}."
+    shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = linear(F.silu(c), w, b + "adaLN_modulation.1").chunk(6, dim=1)
+    n, tokens, d = x.shape
+    h = modulate(F.layer_norm(x, (d,), eps=1e-6), shift_msa, scale_msa)
+    qkv = linear(h, w, b + "attn.qkv").reshape(n, tokens, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    attn = ((q @ k.transpose(-2, -1)) * (d // heads) ** -0.5).softmax(dim=-1)
+    o = (attn @ v).transpose(1, 2).reshape(n, tokens, d)
+    x = x + gate_msa.unsqueeze(1) * linear(o, w, b + "attn.proj")
+    h = modulate(F.layer_norm(x, (d,), eps=1e-6), shift_mlp, scale_mlp)
+    h = linear(F.gelu(linear(h, w, b + "mlp.fc1"), approximate="tanh"), w, b + "mlp.fc2")
+    return x + gate_mlp.unsqueeze(1) * h
+
+
+def timestep_embedding(t, dim=256, max_period=10000):
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    args = t[:, None].float() * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def forward(x, t, y, w, cfg):
+    batch, frames, channels, height, width = x.shape
+    p = cfg["patch_size"]
+    d = cfg["hidden_size"]
+    out_channels = 2 * channels if cfg["learn_sigma"] else channels
+    h = F.conv2d(x.reshape(batch * frames, channels, height, width), w["x_embedder.proj.weight"],
+                 w["x_embedder.proj.bias"], stride=p)
+    h = h.flatten(2).transpose(1, 2) + w["pos_embed"]  # (b f) t d
+    tokens = h.shape[1]
+    temb = linear(F.silu(linear(timestep_embedding(t), w, "t_embedder.mlp.0")), w, "t_embedder.mlp.2")
+    yemb = w["y_embedder.embedding_table.weight"][y]
+    # the published code repeats t and y separately and adds them: the same numbers
+    c_spatial = temb.repeat_interleave(frames, dim=0) + yemb.repeat_interleave(frames, dim=0)
+    c_temporal = temb.repeat_interleave(tokens, dim=0) + yemb.repeat_interleave(tokens, dim=0)
+    for i in range(0, cfg["depth"], 2):
+        h = block(h, c_spatial, w, i, cfg["num_heads"])
+        h = h.reshape(batch, frames, tokens, d).permute(0, 2, 1, 3).reshape(batch * tokens, frames, d)
+        if i == 0:
+            h = h + w["temp_embed"]
+        h = block(h, c_temporal, w, i + 1, cfg["num_heads"])
+        h = h.reshape(batch, tokens, frames, d).permute(0, 2, 1, 3).reshape(batch * frames, tokens, d)
+    shift, scale = linear(F.silu(c_spatial), w, "final_layer.adaLN_modulation.1").chunk(2, dim=1)
+    h = linear(modulate(F.layer_norm(h, (d,), eps=1e-6), shift, scale), w, "final_layer.linear")
+    g = height // p
+    h = h.reshape(batch * frames, g, g, p, p, out_channels).permute(0, 5, 1, 3, 2, 4)
+    return h.reshape(batch, frames, out_channels, height, width)
+
+
+def save(path, tensors, metadata=None):
+    header = {}
+    blobs = []
+    offset = 0
+    for name, t in tensors.items():
+        t = t.contiguous()
+        dtype = {torch.float32: "F32", torch.int64: "I64"}[t.dtype]
+        data = t.numpy().tobytes()
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = metadata
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for b in blobs:
+            f.write(b)
+
+
+def main(folder):
+    generator = torch.Generator().manual_seed(2026)
+    w = weights(CONFIG, generator)
+    c = CONFIG
+    x = torch.randn(2, c["num_frames"], c["in_channels"], c["input_size"], c["input_size"], generator=generator)
+    t = torch.tensor([3, 500], dtype=torch.int64)
+    y = torch.tensor([1, 4], dtype=torch.int64)
+    with torch.no_grad():
+        out = forward(x, t, y, w, CONFIG)
+    save(f"{folder}/latte_tiny.safetensors", w, {"config": json.dumps(CONFIG)})
+    save(f"{folder}/latte_tiny_reference.safetensors",
+         {"forward.x": x, "forward.t": t, "forward.y": y, "forward.out": out},
+         {"made_by": f"runtime/src/test/python/latte_golden.py, PyTorch {torch.__version__}"})
+    print("forward.out", tuple(out.shape), float(out.abs().max()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
