@@ -9,7 +9,8 @@
 module org.tessera.engine {
     requires static jdk.incubator.vector;
     requires org.tessera.ffi;
-    requires java.desktop; // ImageIO, for PNG outputs
+    requires java.desktop; // ImageIO, for PNG and GIF outputs
+    requires jcodec; // H.264 for MP4 outputs (an automatic module: the jar names no module)
 
     exports org.tessera.engine.backend;
     exports org.tessera.engine.bench;

@@ -49,4 +49,25 @@ class LatteGoldenTest {
             assertTrue(worst <= 1e-5, "max |difference| to PyTorch = " + worst);
         }
     }
+
+    /** samples/latte-tiny.tess end to end: guided sampling of two clips, written as tensors, GIF and MP4. */
+    @Test
+    void theTinyLatteSampleWritesClips(@TempDir Path out) throws Exception {
+        try (Pipeline p = Tessera.compile(
+                RepoFiles.sample("latte-tiny.tess"), CompileOptions.defaults().withThreads(2))) {
+            java.util.List<Path> files = p.execute(out, 0, org.tessera.engine.diffusion.StepCallback.NONE);
+            java.util.Set<String> names = new java.util.TreeSet<>();
+            for (Path f : files) {
+                names.add(f.getFileName().toString());
+                assertTrue(Files.size(f) > 0, f + " is empty");
+            }
+            org.junit.jupiter.api.Assertions.assertEquals(
+                    java.util.Set.of("latents.safetensors", "clip-0.gif", "clip-1.gif", "clip-0.mp4", "clip-1.mp4"),
+                    names);
+            try (SafetensorsReader r = SafetensorsReader.open(out.resolve("latents.safetensors"))) {
+                assertArrayEquals(
+                        new int[] {2, 8, 4, 16, 16}, r.tensor("samples").shape());
+            }
+        }
+    }
 }

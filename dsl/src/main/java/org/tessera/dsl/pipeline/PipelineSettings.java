@@ -251,11 +251,13 @@ public record PipelineSettings(
     /**
      * {@code output "file" = format(name)}: format is {@code tensors} (safetensors of the named
      * results), {@code png} (one image per sample), {@code grid} (all samples in one image),
-     * {@code preview} (SD-VAE latents in approximate colour, tiled) or {@code weights} (a train
-     * stage's trained weights, the EMA's, as a checkpoint the model loads).
+     * {@code preview} (SD-VAE latents in approximate colour, tiled), {@code video} (each sample
+     * [F, C, H, W] as an animated .gif, an H.264 .mp4 or numbered .png frames) or {@code weights}
+     * (a train stage's trained weights, the EMA's, as a checkpoint the model loads).
      *
      * @param columns samples per row of a grid or preview, 0 for a square-ish grid
-     * @param scale a grid's or preview's pixels per sample pixel (nearest neighbour), 1 for none
+     * @param scale a grid's, preview's or video's pixels per sample pixel (nearest neighbour), 1 for none
+     * @param fps a video's frames per second (0 for other formats)
      */
-    public record Output(String file, String format, List<String> names, int columns, int scale, Span span) {}
+    public record Output(String file, String format, List<String> names, int columns, int scale, int fps, Span span) {}
 }

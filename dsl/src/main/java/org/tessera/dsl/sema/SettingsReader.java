@@ -32,7 +32,7 @@ public final class SettingsReader {
             "decoder",
             "clip_x0",
             "noise");
-    private static final Set<String> FORMATS = Set.of("tensors", "png", "grid", "preview", "weights");
+    private static final Set<String> FORMATS = Set.of("tensors", "png", "grid", "preview", "video", "weights");
     /** The rectified-flow schedule (flow matching): not a β schedule. */
     private static final String FLOW = "flow";
 
@@ -756,23 +756,29 @@ public final class SettingsReader {
     private PipelineSettings.Output output(Ast.OutputSetting o) {
         if (!(o.value() instanceof Ast.Call c) || c.callee().size() != 1 || !FORMATS.contains(c.dotted())) {
             diagnostics.error(
-                    o.value().span(), "an output is tensors(...), png(...), grid(...), preview(...) or weights(...)");
+                    o.value().span(),
+                    "an output is tensors(...), png(...), grid(...), preview(...), video(...) or weights(...)");
             return null;
         }
         List<String> names = new ArrayList<>();
         boolean tiled = c.dotted().equals("grid") || c.dotted().equals("preview");
+        boolean video = c.dotted().equals("video");
         int columns = 0;
         int scale = 1;
+        int fps = video ? 8 : 0;
         for (Ast.Arg a : c.args()) {
             if (tiled && "columns".equals(a.name())) {
                 columns = (int) count(a.value(), "columns", 1, 4096);
-            } else if (tiled && "scale".equals(a.name())) {
+            } else if ((tiled || video) && "scale".equals(a.name())) {
                 scale = (int) count(a.value(), "scale", 1, 16);
+            } else if (video && "fps".equals(a.name())) {
+                fps = (int) count(a.value(), "fps", 1, 100);
             } else if (a.name() != null || !(a.value() instanceof Ast.Name n)) {
                 diagnostics.error(
                         a.span(),
                         c.dotted() + "(...) takes result names, e.g. " + c.dotted() + "(samples)"
-                                + (tiled ? ", and columns = N and scale = N (pixels per sample pixel)" : ""));
+                                + (tiled ? ", and columns = N and scale = N (pixels per sample pixel)" : "")
+                                + (video ? ", and fps = N (default 8) and scale = N (pixels per sample pixel)" : ""));
                 return null;
             } else {
                 names.add(n.dotted());
@@ -786,7 +792,17 @@ public final class SettingsReader {
             return null;
         }
         String expectedExt = Set.of("tensors", "weights").contains(c.dotted()) ? ".safetensors" : ".png";
-        if (!o.file().endsWith(expectedExt)) {
+        if (video
+                && !o.file().endsWith(".gif")
+                && !o.file().endsWith(".mp4")
+                && !o.file().endsWith(".png")) {
+            diagnostics.error(
+                    o.span(),
+                    "video(...) writes an animated .gif, an H.264 .mp4 or numbered .png frames, but the output is"
+                            + " named \"" + o.file() + "\"");
+            return null;
+        }
+        if (!video && !o.file().endsWith(expectedExt)) {
             diagnostics.error(
                     o.span(),
                     c.dotted() + "(...) writes a " + expectedExt + " file, but the output is named \"" + o.file()
@@ -808,7 +824,7 @@ public final class SettingsReader {
                     "output \"" + o.file() + "\" must stay inside the output folder: a relative path without '..'");
             return null;
         }
-        return new PipelineSettings.Output(o.file(), c.dotted(), names, columns, scale, o.span());
+        return new PipelineSettings.Output(o.file(), c.dotted(), names, columns, scale, fps, o.span());
     }
 
     private PipelineSettings.Weights weights(Ast.Expr e, Span pipelineSpan) {

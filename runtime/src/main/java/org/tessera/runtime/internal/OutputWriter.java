@@ -15,6 +15,7 @@ import org.tessera.engine.io.ImageOutput;
 import org.tessera.engine.io.LatentPreview;
 import org.tessera.engine.io.OutputSet;
 import org.tessera.engine.io.SafetensorsWriter;
+import org.tessera.engine.io.VideoOutput;
 import org.tessera.engine.tensor.Tensor;
 
 /** Writes a pipeline's outputs: all of them appear, each whole, or none. */
@@ -156,6 +157,7 @@ public final class OutputWriter {
                     case "png" -> ImageOutput.perSample(image(results, o), file, set);
                     case "grid" -> ImageOutput.grid(image(results, o), file, set, o.columns(), o.scale());
                     case "preview" -> ImageOutput.grid(latentPreview(results, o), file, set, o.columns(), o.scale());
+                    case "video" -> VideoOutput.write(video(results, o), file, o.fps(), o.scale(), set);
                     default -> throw new IllegalStateException("unknown output format " + o.format());
                 }
             }
@@ -177,6 +179,16 @@ public final class OutputWriter {
                     + "; grid(...) shows any tensor");
         }
         return LatentPreview.rgb(t);
+    }
+
+    private static Tensor video(Map<String, Tensor> results, PipelineSettings.Output o) {
+        Tensor t = results.get(o.names().get(0));
+        if (t.rank() != 4 && t.rank() != 5) {
+            throw new IllegalArgumentException(o.span() + ": video(" + o.names().get(0)
+                    + ") needs videos [N, F, C, H, W] or images [N, C, H, W], got "
+                    + java.util.Arrays.toString(t.shape()));
+        }
+        return t;
     }
 
     private static Tensor image(Map<String, Tensor> results, PipelineSettings.Output o) {
