@@ -63,9 +63,14 @@ public final class ConvolutionOps {
                                 + "-D with equal channels");
             }
             int tokens = 1;
+            String[] axes =
+                    spatialDims == 3 ? new String[] {"frames", "height", "width"} : new String[] {"height", "width"};
             for (int i = 2; i < rank; i++) {
                 if (weight.size(i) == 0 || x.size(i) % weight.size(i) != 0) {
-                    throw mismatch(op, "input " + dims(x) + " is not divisible into patches of weight " + dims(weight));
+                    throw mismatch(
+                            op,
+                            axes[i - 2] + " " + x.size(i) + " is not a multiple of the patch's " + weight.size(i)
+                                    + " (input " + dims(x) + ", weight " + dims(weight) + ")");
                 }
                 tokens *= x.size(i) / weight.size(i);
             }
