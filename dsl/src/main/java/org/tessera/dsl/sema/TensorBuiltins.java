@@ -5,6 +5,7 @@ import java.util.Map;
 import org.tessera.engine.backend.Activation;
 import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.PointwiseOps;
+import org.tessera.engine.graph.PositionTables;
 import org.tessera.engine.graph.Value;
 
 /** Built-ins that compute on tensors: layers, activations, attention, embeddings, convolutions. */
@@ -93,6 +94,38 @@ final class TensorBuiltins {
                         Signature.of("sincos_2d", 3, "grid_h", "grid_w", "dim"),
                         (c, a) -> tensor(
                                 c.graph().sinCos2d(a.intValue("grid_h"), a.intValue("grid_w"), a.intValue("dim")))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("sincos_1d", 2, "length", "dim"),
+                        (c, a) -> tensor(c.graph()
+                                .constant(
+                                        "sincos_1d",
+                                        PositionTables.sinCos1d(a.intValue("length"), a.intValue("dim"))))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("sincos_3d", 4, "grid_t", "grid_h", "grid_w", "dim"),
+                        (c, a) -> tensor(c.graph()
+                                .constant(
+                                        "sincos_3d",
+                                        PositionTables.sinCos3d(
+                                                a.intValue("grid_t"),
+                                                a.intValue("grid_h"),
+                                                a.intValue("grid_w"),
+                                                a.intValue("dim"))))));
+        Builtins.add(
+                m,
+                Builtin.of(
+                        Signature.of("rope_3d", 5, "x", "grid_t", "grid_h", "grid_w", "sections", "theta"),
+                        (c, a) -> tensor(PositionTables.rope3d(
+                                c.graph(),
+                                a.tensor("x"),
+                                a.intValue("grid_t"),
+                                a.intValue("grid_h"),
+                                a.intValue("grid_w"),
+                                a.ints("sections"),
+                                a.number("theta", 10000)))));
         Builtins.add(
                 m,
                 Builtin.of(

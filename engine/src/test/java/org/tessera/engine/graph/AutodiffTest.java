@@ -74,6 +74,8 @@ class AutodiffTest {
                 Arguments.of("batched matmul", shapes("a", new int[] {2, 3, 4}, "b", new int[] {2, 4, 5}), (Function)
                         (g, in) -> g.matmul(in.get("a"), in.get("b"))),
                 Arguments.of("softmax", shapes("x", new int[] {3, 7}), (Function) (g, in) -> g.softmax(in.get("x"))),
+                Arguments.of("rotary 3-D positions", shapes("x", new int[] {1, 2, 8, 6}), (Function)
+                        (g, in) -> PositionTables.rope3d(g, in.get("x"), 2, 2, 2, new int[] {2, 2, 2}, 10000)),
                 Arguments.of(
                         "layernorm",
                         shapes("x", new int[] {2, 3, 9}, "w", new int[] {9}, "b", new int[] {9}),
