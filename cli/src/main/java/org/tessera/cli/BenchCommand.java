@@ -19,8 +19,8 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         header = "Benchmark a pipeline's forward pass, or the GEMM and attention kernels.",
         description = {
-            "Benchmark a pipeline's forward pass: tessera bench FILE prints a per-op time table",
-            "and the whole forward's effective GF/s (model FLOPs / time).",
+            "Benchmark a pipeline's forward pass: tessera bench FILE prints a per-op time table and the"
+                    + " whole forward's effective GF/s (model FLOPs / time).",
             "Or measure kernels: tessera bench gemm | attention."
         },
         subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class})
