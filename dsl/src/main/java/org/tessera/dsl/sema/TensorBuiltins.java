@@ -97,6 +97,11 @@ final class TensorBuiltins {
         Builtins.add(
                 m,
                 Builtin.of(
+                        Signature.of("sample_frames", 2, "x", "count", "stride", "start", "dim"),
+                        TensorBuiltins::sampleFrames));
+        Builtins.add(
+                m,
+                Builtin.of(
                         Signature.of("sincos_1d", 2, "length", "dim"),
                         (c, a) -> tensor(c.graph()
                                 .constant(
@@ -176,5 +181,34 @@ final class TensorBuiltins {
 
     static CompileValue tensor(Value v) {
         return new CompileValue.TensorV(v);
+    }
+
+    /**
+     * Uniform frame sampling, the first tokenisation of the Sora notes: {@code count} frames of x
+     * along {@code dim} (1 by default, the frames of [B, F, C, H, W]) at {@code start},
+     * start + stride, …, joined in order.
+     */
+    private static CompileValue sampleFrames(LoweringContext c, BoundArgs a) {
+        Value x = a.tensor("x");
+        int count = a.intValue("count");
+        int stride = a.intValue("stride", 1);
+        int start = a.intValue("start", 0);
+        int dim = a.intValue("dim", 1);
+        if (dim < 0 || dim >= x.rank()) {
+            throw new CompileError(
+                    "sample_frames: dim " + dim + " is not an axis of " + java.util.Arrays.toString(x.shape()));
+        }
+        int frames = x.shape()[dim];
+        long last = start + (long) (count - 1) * stride;
+        if (count < 1 || stride < 1 || start < 0 || last >= frames) {
+            throw new CompileError("sample_frames: " + count + " frames from " + start + " at stride " + stride
+                    + " need " + (last + 1) + " frames along axis " + dim + ", which has " + frames);
+        }
+        List<Value> picked = new java.util.ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            int f = start + i * stride;
+            picked.add(c.graph().slice(x, dim, f, f + 1));
+        }
+        return tensor(count == 1 ? picked.getFirst() : c.graph().concat(picked, dim));
     }
 }
