@@ -70,4 +70,12 @@ class LatteGoldenTest {
             }
         }
     }
+
+    /** A script named like the library file it imports (latte.tess: import "latte.tess") gets the library's. */
+    @Test
+    void aScriptNamedLatteImportsTheLibrarysLatte(@TempDir Path dir) throws Exception {
+        Path script = dir.resolve("latte.tess");
+        Files.copy(RepoFiles.sample("latte-tiny.tess"), script);
+        Tessera.compile(script, CompileOptions.defaults()).close();
+    }
 }

@@ -15,7 +15,8 @@ import org.tessera.dsl.diag.Span;
 import org.tessera.dsl.parser.TesseraParserFacade;
 
 /**
- * Reads a root file and its imports. An import resolves relative to the importing file, then in
+ * Reads a root file and its imports. An import resolves relative to the importing file (unless
+ * that is the importing file itself), then in
  * the standard library shipped in the jar ({@code stdlib/*.tess}); each file loads once.
  */
 public final class Loader {
@@ -99,7 +100,10 @@ public final class Loader {
                                 + ")");
                 return;
             }
-            if (Files.isRegularFile(local)) {
+            // A script named like a standard library file (latte.tess importing "latte.tess") means
+            // the library's: a file importing itself would import nothing.
+            boolean self = local.toString().equals(imp.span().file());
+            if (!self && Files.isRegularFile(local)) {
                 String display = local.toString();
                 if (loaded.contains(display)) {
                     return;

@@ -191,7 +191,13 @@ public final class DiffusionTrainer extends Trainer {
         this.host = host;
         ModelContract contract = model.contract();
         this.nullLabel = contract.nullLabel() == null ? -1 : contract.nullLabel();
-        int channels = latent[0];
+        // the channels lie on the contract's split axis: 1 for images [B, C, H, W], 2 for Latte's clips
+        int axis = contract.splitAxis();
+        if (axis < 1 || axis > latent.length) {
+            throw new IllegalArgumentException(model.name() + ": split_axis " + axis + " is outside the latent "
+                    + java.util.Arrays.toString(latent));
+        }
+        int channels = latent[axis - 1];
         int b = settings.batch();
         int[] x = new int[latent.length + 1];
         x[0] = b;
@@ -213,15 +219,15 @@ public final class DiffusionTrainer extends Trainer {
             }
         }
         Value out = model.lowerTrainable(g, inputs, initial, trainable);
-        Value prediction = out.size(1) == channels ? out : g.slice(out, 1, 0, channels);
+        Value prediction = out.size(axis) == channels ? out : g.slice(out, axis, 0, channels);
         Value aimValue = g.input("target", DType.F32, x);
         Value d = g.sub(prediction, aimValue);
         Value sum = g.apply(new GradientOps.SumTo(new int[] {1}), List.of(g.mul(d, d)));
         Value loss = g.mulScalar(sum, 1f / (float) aimValue.numel()); // the mean of the per-sample MSEs
         if (process instanceof Diffusion p && p.hybrid()) {
             this.hybrid = p.diffusion();
-            checkHybrid(model, p.diffusion(), out, channels);
-            Value v = g.slice(out, 1, channels, 2 * channels);
+            checkHybrid(model, p.diffusion(), out, axis, channels);
+            Value v = g.slice(out, axis, channels, 2 * channels);
             Value latentValue = inputs.get(latentIndex(model, contract, b));
             Value vb = g.apply(
                     new VariationalBoundOps.VlbTerm(p.diffusion().steps() / 1000f), // RESCALED_MSE's T/1000
@@ -262,11 +268,12 @@ public final class DiffusionTrainer extends Trainer {
     private static final String COEFFICIENTS = "vlb.coefficients";
 
     /** The hybrid loss needs ε-prediction and a learned range of variances in C more output channels. */
-    private static void checkHybrid(ModelDefinition model, GaussianDiffusion diffusion, Value out, int channels) {
-        if (diffusion.varianceType() != VarianceType.LEARNED_RANGE || out.size(1) != 2 * channels) {
+    private static void checkHybrid(
+            ModelDefinition model, GaussianDiffusion diffusion, Value out, int axis, int channels) {
+        if (diffusion.varianceType() != VarianceType.LEARNED_RANGE || out.size(axis) != 2 * channels) {
             throw new IllegalArgumentException("the hybrid loss trains a learned range of variances; " + model.name()
                     + " has variance = \"" + diffusion.varianceType().name().toLowerCase(java.util.Locale.ROOT)
-                    + "\" and " + out.size(1) + " output channels for " + channels
+                    + "\" and " + out.size(axis) + " output channels for " + channels
                     + " (DiT: learn_sigma = true gives both)");
         }
         if (diffusion.parameterization() != org.tessera.engine.diffusion.Parameterization.EPSILON) {
