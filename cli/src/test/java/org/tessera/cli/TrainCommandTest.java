@@ -69,6 +69,51 @@ class TrainCommandTest {
                         + "    output \"t.safetensors\" = weights(dit)\n}\n");
     }
 
+    /**
+     * A tiny Latte on Moving MNIST made from generated 28×28 "digits" (a bright square per
+     * class, in the IDX format MNIST uses): clips of 3 frames of 32×32 with two moving digits.
+     */
+    @Test
+    void aLatteTrainsOnMovingMnistClips() throws Exception {
+        int n = 6;
+        ByteBuffer images = ByteBuffer.allocate(16 + n * 784)
+                .putInt(0x0803)
+                .putInt(n)
+                .putInt(28)
+                .putInt(28);
+        ByteBuffer labels = ByteBuffer.allocate(8 + n).putInt(0x0801).putInt(n);
+        for (int i = 0; i < n; i++) {
+            labels.put((byte) (i % 2));
+            for (int y = 0; y < 28; y++) {
+                for (int x = 0; x < 28; x++) {
+                    boolean on = y >= 8 && y < 20 && x >= 8 + 4 * (i % 2) && x < 16 + 4 * (i % 2);
+                    images.put((byte) (on ? 240 : 0));
+                }
+            }
+        }
+        Files.write(dir.resolve("digits"), images.array());
+        Files.write(dir.resolve("digit-labels"), labels.array());
+        Path script = Files.writeString(
+                dir.resolve("mm.tess"),
+                "import \"latte.tess\"\npipeline mm {\n    let latte = train(\n"
+                        + "        model = Latte(input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32,"
+                        + " depth = 2, num_heads = 2, num_frames = 3, num_classes = 2, learn_sigma = false),\n"
+                        + "        weights = init(seed = 1),\n"
+                        + "        data = moving_mnist(\"digits\", labels = \"digit-labels\", digits = 2),\n"
+                        + "        batch = 2, steps = 3, checkpoint = 3, seed = 5)\n"
+                        + "    output \"mm.safetensors\" = weights(latte)\n}\n");
+        CliRun r = run("train", script.toString(), "--out", dir.resolve("out").toString(), "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("train latte: step 3/3"), r.err());
+        assertTrue(Files.exists(dir.resolve("out/mm.safetensors")));
+        // a model that does not take grey square clips is told what the data gives
+        Files.writeString(script, Files.readString(script).replace("in_channels = 1", "in_channels = 3"));
+        CliRun wrong =
+                run("train", script.toString(), "--out", dir.resolve("out2").toString(), "--threads", "1");
+        assertEquals(2, wrong.code(), wrong.err());
+        assertTrue(wrong.err().contains("moving_mnist(...) gives grey clips [F, 1, H, H]"), wrong.err());
+    }
+
     @Test
     void trainsWritesCheckpointsAndResumesWhereItStopped() throws Exception {
         Path script = script(20);

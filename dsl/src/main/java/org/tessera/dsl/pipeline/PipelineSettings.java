@@ -123,7 +123,7 @@ public record PipelineSettings(
     }
 
     /** Where a train stage's examples come from. */
-    public sealed interface Dataset permits IdxData, ImageFolderData {
+    public sealed interface Dataset permits IdxData, ImageFolderData, MovingMnistData {
         /** Whether a random half of each batch is mirrored left to right. */
         boolean flip();
 
@@ -147,6 +147,20 @@ public record PipelineSettings(
      *     else at the centre ({@code "center"})
      */
     public record ImageFolderData(Path folder, boolean randomCrop, boolean flip, Span span) implements Dataset {}
+
+    /**
+     * Moving MNIST generated from MNIST's training digits,
+     * {@code moving_mnist("train-images-idx3-ubyte", labels = "train-labels-idx1-ubyte", digits = 2)}:
+     * clips [F, 1, H, W] of {@code digits} digits bouncing in the model's frame (F and H = W from the
+     * model), each a pure function of the run's seed and its index; a clip's class is its first
+     * digit's label. Never mirrored.
+     */
+    public record MovingMnistData(Path images, Path labels, int digits, Span span) implements Dataset {
+        @Override
+        public boolean flip() {
+            return false;
+        }
+    }
 
     /** One forward pass on tensors from a file; its results are {@code out} and the inputs by name. */
     public record ForwardStage(String name, Weights weights, Inputs inputs, Span span) implements Stage {}

@@ -547,8 +547,9 @@ public final class SettingsReader {
             diagnostics.error(
                     a.containsKey("data") ? a.get("data").span() : span,
                     "train(...) needs data = idx(\"train-images-idx3-ubyte.gz\", labels ="
-                            + " \"train-labels-idx1-ubyte.gz\", pad = 2) or images(\"folder\", crop = \"random\","
-                            + " flip = true)");
+                            + " \"train-labels-idx1-ubyte.gz\", pad = 2), images(\"folder\", crop = \"random\","
+                            + " flip = true) or moving_mnist(\"train-images-idx3-ubyte\", labels ="
+                            + " \"train-labels-idx1-ubyte\", digits = 2)");
         } else {
             data = dataset(d);
         }
@@ -641,11 +642,47 @@ public final class SettingsReader {
     }
 
     /** The calls that give a train stage's data. */
-    private static final Set<String> DATA_CALLS = Set.of("idx", "images");
+    private static final Set<String> DATA_CALLS = Set.of("idx", "images", "moving_mnist");
 
-    /** {@code idx(...)} or {@code images(...)}. */
+    /** {@code idx(...)}, {@code images(...)} or {@code moving_mnist(...)}. */
     private PipelineSettings.Dataset dataset(Ast.Call d) {
-        return d.dotted().equals("idx") ? idx(d) : imageFolder(d);
+        return switch (d.dotted()) {
+            case "idx" -> idx(d);
+            case "moving_mnist" -> movingMnist(d);
+            default -> imageFolder(d);
+        };
+    }
+
+    /** {@code moving_mnist("train-images-idx3-ubyte", labels = "train-labels-idx1-ubyte", digits = 2)}. */
+    private PipelineSettings.Dataset movingMnist(Ast.Call d) {
+        String usage = "moving_mnist(\"train-images-idx3-ubyte\", labels = \"train-labels-idx1-ubyte\", digits = 2)";
+        if (d.args().isEmpty()
+                || d.args().get(0).name() != null
+                || !(d.args().get(0).value() instanceof Ast.StringLit images)) {
+            diagnostics.error(d.span(), "moving_mnist(...) takes MNIST's images file first: " + usage);
+            return null;
+        }
+        Ast.StringLit labels = null;
+        int digits = 2;
+        for (Ast.Arg arg : d.args().subList(1, d.args().size())) {
+            if ("labels".equals(arg.name()) && arg.value() instanceof Ast.StringLit l) {
+                labels = l;
+            } else if ("digits".equals(arg.name())) {
+                digits = (int) count(arg.value(), "digits", 1, 8);
+            } else {
+                diagnostics.error(arg.span(), "moving_mnist(images, ...) takes labels = \"file\" and digits = N");
+                return null;
+            }
+        }
+        if (labels == null) {
+            diagnostics.error(d.span(), "moving_mnist(...) needs labels: " + usage);
+            return null;
+        }
+        Path imagesPath = file(images.value(), images.span());
+        Path labelsPath = file(labels.value(), labels.span());
+        return imagesPath == null || labelsPath == null
+                ? null
+                : new PipelineSettings.MovingMnistData(imagesPath, labelsPath, digits, d.span());
     }
 
     /** {@code images("folder", crop = "random", flip = false)}. */

@@ -77,6 +77,10 @@ public final class OutputWriter {
                                 inputs.put(idx.images(), "the images of stage " + t.name());
                                 inputs.put(idx.labels(), "the labels of stage " + t.name());
                             }
+                            case PipelineSettings.MovingMnistData m -> {
+                                inputs.put(m.images(), "the digits of stage " + t.name());
+                                inputs.put(m.labels(), "the labels of stage " + t.name());
+                            }
                             case PipelineSettings.ImageFolderData f -> {
                                 // a grid written among the images would be trained on by the next run
                                 Path folder = f.folder().toAbsolutePath().normalize();

@@ -10,6 +10,7 @@ import org.tessera.dsl.PipelineDefinition;
 import org.tessera.dsl.pipeline.PipelineSettings;
 import org.tessera.engine.io.IdxReader;
 import org.tessera.engine.io.ImageFolder;
+import org.tessera.engine.io.MovingMnist;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.Tensor;
 
@@ -74,6 +75,7 @@ sealed interface TrainingData {
         TrainingData data = switch (d) {
             case PipelineSettings.IdxData idx -> Idx.read(def, idx, shape, model);
             case PipelineSettings.ImageFolderData f -> Folder.read(def, f, shape);
+            case PipelineSettings.MovingMnistData m -> Moving.read(def, m, shape);
         };
         Object classes = model.constant("num_classes");
         if (classes instanceof Long n && n > 0 && data.maxLabel() >= n) {
@@ -196,6 +198,74 @@ sealed interface TrainingData {
                 }
             }
             return labels[e];
+        }
+    }
+
+    /**
+     * Moving MNIST clips [F, 1, H, W] (H = W), generated on demand: clip e is a pure function of e
+     * and a fixed seed ({@link MovingMnist}), so the set is 2³⁰ clips that every run shares and a
+     * run's seed only picks among; a clip's class is its first digit's label.
+     */
+    record Moving(byte[] digits, byte[] labels, int digitCount, int frames, int size, int objects)
+            implements TrainingData {
+        /** The clips' seed: fixed, so that the data set is the same for every run. */
+        static final long SEED = 0x4D4E4953544DL;
+
+        static Moving read(PipelineDefinition def, PipelineSettings.MovingMnistData d, int[] shape) {
+            if (shape.length != 4 || shape[1] != 1 || shape[2] != shape[3] || shape[2] < MovingMnist.DIGIT) {
+                throw def.error(
+                        d.span(),
+                        "moving_mnist(...) gives grey clips [F, 1, H, H] with H ≥ 28 (Latte's layout); the model"
+                                + " takes " + Arrays.toString(shape));
+            }
+            IdxReader.Idx images;
+            IdxReader.Idx labels;
+            try {
+                images = IdxReader.read(d.images());
+                labels = IdxReader.read(d.labels());
+            } catch (IOException e) {
+                throw def.error(d.span(), "cannot read the digits: " + e.getMessage());
+            }
+            int[] s = images.shape();
+            if (s.length != 3
+                    || s[1] != MovingMnist.DIGIT
+                    || s[2] != MovingMnist.DIGIT
+                    || s[0] == 0
+                    || labels.shape().length != 1
+                    || labels.shape()[0] != s[0]) {
+                throw def.error(
+                        d.span(),
+                        "the digits " + Arrays.toString(s) + " and labels " + Arrays.toString(labels.shape())
+                                + " must be [N, 28, 28] and [N] with N > 0 (MNIST's)");
+            }
+            return new Moving(images.data(), labels.data(), s[0], shape[0], shape[2], d.digits());
+        }
+
+        public int count() {
+            return 1 << 30;
+        }
+
+        public int maxLabel() {
+            int max = 0;
+            for (byte l : labels) {
+                max = Math.max(max, l & 0xff);
+            }
+            return max;
+        }
+
+        public long put(int e, int row, boolean mirror, float u, float v, Tensor out) {
+            long clipBytes = 4L * frames * size * size;
+            int first = MovingMnist.render(
+                    digits,
+                    digitCount,
+                    SEED,
+                    e,
+                    frames,
+                    size,
+                    objects,
+                    out.storage(),
+                    out.byteOffset() + row * clipBytes);
+            return labels[first] & 0xff;
         }
     }
 }

@@ -1,0 +1,77 @@
+package org.tessera.engine.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.Test;
+
+/** Moving MNIST generated from stand-in digits (solid squares of distinct brightness). */
+class MovingMnistTest {
+    private static final int FRAMES = 16;
+    private static final int SIZE = 64;
+
+    /** Three "digits": a centred 10×10 square, brightness 255, 200 and 150. */
+    private static byte[] digits() {
+        byte[] d = new byte[3 * 28 * 28];
+        for (int k = 0; k < 3; k++) {
+            for (int y = 9; y < 19; y++) {
+                for (int x = 9; x < 19; x++) {
+                    d[k * 784 + y * 28 + x] = (byte) (255 - 50 * k);
+                }
+            }
+        }
+        return d;
+    }
+
+    private static float[] clip(long seed, long index, int objects, int size) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(4L * FRAMES * size * size);
+            MovingMnist.render(digits(), 3, seed, index, FRAMES, size, objects, out, 0);
+            return out.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    @Test
+    void aClipIsAPureFunctionOfSeedAndIndex() {
+        assertArrayEquals(clip(1, 5, 2, SIZE), clip(1, 5, 2, SIZE));
+        assertFalse(java.util.Arrays.equals(clip(1, 5, 2, SIZE), clip(1, 6, 2, SIZE)));
+        assertFalse(java.util.Arrays.equals(clip(1, 5, 2, SIZE), clip(2, 5, 2, SIZE)));
+    }
+
+    @Test
+    void oneDigitMovesTwoToFourPixelsAFrameAndStaysInTheFrame() {
+        for (long i = 0; i < 20; i++) {
+            float[] v = clip(3, i, 1, SIZE);
+            for (int f = 0; f < FRAMES; f++) {
+                int bright = 0;
+                for (int p = 0; p < SIZE * SIZE; p++) {
+                    bright += v[f * SIZE * SIZE + p] > 0 ? 1 : 0;
+                }
+                assertEquals(100, bright, "clip " + i + " frame " + f + ": the whole square is inside");
+            }
+            double step = MovingMnist.meanCentroidStep(MemorySegment.ofArray(v), 0, FRAMES, SIZE);
+            // a bounce shortens one step; otherwise the centroid moves by the speed, rounded to pixels
+            assertTrue(step > 1.2 && step < 4.6, "clip " + i + ": mean step " + step);
+        }
+    }
+
+    @Test
+    void aStillClipDoesNotMove() {
+        float[] v = clip(3, 0, 1, SIZE);
+        for (int f = 1; f < FRAMES; f++) {
+            System.arraycopy(v, 0, v, f * SIZE * SIZE, SIZE * SIZE);
+        }
+        assertEquals(0, MovingMnist.meanCentroidStep(MemorySegment.ofArray(v), 0, FRAMES, SIZE), 1e-12);
+    }
+
+    @Test
+    void aFrameAsWideAsADigitKeepsItInPlace() {
+        float[] v = clip(4, 2, 2, 28);
+        assertEquals(0, MovingMnist.meanCentroidStep(MemorySegment.ofArray(v), 0, FRAMES, 28), 1e-12);
+    }
+}
