@@ -69,12 +69,8 @@ class TrainCommandTest {
                         + "    output \"t.safetensors\" = weights(dit)\n}\n");
     }
 
-    /**
-     * A tiny Latte on Moving MNIST made from generated 28×28 "digits" (a bright square per
-     * class, in the IDX format MNIST uses): clips of 3 frames of 32×32 with two moving digits.
-     */
-    @Test
-    void aLatteTrainsOnMovingMnistClips() throws Exception {
+    /** Six 28×28 "digits" in MNIST's IDX format: a bright bar whose place tells the class (0 or 1). */
+    private void digits() throws IOException {
         int n = 6;
         ByteBuffer images = ByteBuffer.allocate(16 + n * 784)
                 .putInt(0x0803)
@@ -93,6 +89,15 @@ class TrainCommandTest {
         }
         Files.write(dir.resolve("digits"), images.array());
         Files.write(dir.resolve("digit-labels"), labels.array());
+    }
+
+    /**
+     * A tiny Latte on Moving MNIST made from generated 28×28 "digits" (a bright square per
+     * class, in the IDX format MNIST uses): clips of 3 frames of 32×32 with two moving digits.
+     */
+    @Test
+    void aLatteTrainsOnMovingMnistClips() throws Exception {
+        digits();
         Path script = Files.writeString(
                 dir.resolve("mm.tess"),
                 "import \"latte.tess\"\npipeline mm {\n    let latte = train(\n"
@@ -112,6 +117,55 @@ class TrainCommandTest {
                 run("train", script.toString(), "--out", dir.resolve("out2").toString(), "--threads", "1");
         assertEquals(2, wrong.code(), wrong.err());
         assertTrue(wrong.err().contains("moving_mnist(...) gives grey clips [F, 1, H, H]"), wrong.err());
+    }
+
+    /**
+     * Video LDM's temporal alignment: an image DiT trained first, then a VideoLDMDiT started from
+     * its weights (init(from = ...)) with them frozen; after training, the image weights are the
+     * file's bit for bit and the temporal layers have moved.
+     */
+    @Test
+    void temporalLayersTrainOnAFrozenImageModel() throws Exception {
+        digits();
+        String dit = "input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32, depth = 2, num_heads = 2,"
+                + " num_classes = 2, learn_sigma = false";
+        Path image = Files.writeString(
+                dir.resolve("image.tess"),
+                "import \"dit.tess\"\npipeline i {\n    let dit = train(\n"
+                        + "        model = DiT(" + dit + "),\n        weights = init(seed = 1),\n"
+                        + "        data = idx(\"digits\", labels = \"digit-labels\", pad = 2),\n"
+                        + "        batch = 2, steps = 3, checkpoint = 3, seed = 5)\n"
+                        + "    output \"image.safetensors\" = weights(dit)\n}\n");
+        CliRun first =
+                run("train", image.toString(), "--out", dir.resolve("img").toString(), "--threads", "1");
+        assertEquals(0, first.code(), first.err());
+        Path video = Files.writeString(
+                dir.resolve("video.tess"),
+                "import \"video.tess\"\npipeline v {\n    let ldm = train(\n"
+                        + "        model = VideoLDMDiT(" + dit + ", num_frames = 3),\n"
+                        + "        weights = init(seed = 2, from = \"img/image.safetensors\"),\n"
+                        + "        data = moving_mnist(\"digits\", labels = \"digit-labels\", digits = 1),\n"
+                        + "        freeze = [\"x_embedder.*\", \"t_embedder.*\", \"y_embedder.*\", \"blocks.*\","
+                        + " \"final_layer.*\"],\n"
+                        + "        batch = 2, steps = 3, checkpoint = 3, ema = 0.0, seed = 5)\n"
+                        + "    output \"video.safetensors\" = weights(ldm)\n}\n");
+        CliRun second =
+                run("train", video.toString(), "--out", dir.resolve("vid").toString(), "--threads", "1");
+        assertEquals(0, second.code(), second.err());
+        try (SafetensorsReader img = SafetensorsReader.open(dir.resolve("img/image.safetensors"));
+                SafetensorsReader vid = SafetensorsReader.open(dir.resolve("vid/video.safetensors"))) {
+            for (String key : img.names()) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(
+                        img.tensor(key).toFloatArray(), vid.tensor(key).toFloatArray(), key + " moved");
+            }
+            float[] gate =
+                    vid.tensor("temporal.0.block.adaLN_modulation.1.weight").toFloatArray();
+            boolean moved = false;
+            for (float g : gate) {
+                moved |= g != 0f;
+            }
+            assertTrue(moved, "the temporal layers did not train");
+        }
     }
 
     @Test

@@ -211,9 +211,12 @@ public record PipelineSettings(
      * Weights drawn from a seed: N(0, std²) each ({@code random(seed, std)}), or, with
      * {@code declared}, as the model declares each weight starts ({@code init(seed)}: DiT's
      * xavier-uniform linears, zero adaLN and final layer, sin-cos position table), N(0, std²)
-     * where it declares nothing.
+     * where it declares nothing. With {@code from} (a train stage's {@code init(seed = 0, from =
+     * "image.safetensors")}), the weights that file holds are taken from it instead: a model
+     * grown from another (Video LDM's temporal layers around an image model) starts with both
+     * weight sets.
      */
-    public record RandomWeights(long seed, double std, boolean declared, Span span) implements Weights {}
+    public record RandomWeights(long seed, double std, boolean declared, Path from, Span span) implements Weights {}
 
     /** {@code load("file.safetensors", x = "forward.x", ...)}: forward inputs by name. */
     public record Inputs(Path path, Map<String, String> names, Span span) {}

@@ -878,13 +878,21 @@ public final class SettingsReader {
         }
         if (e instanceof Ast.Call c
                 && (c.dotted().equals("random") || c.dotted().equals("init"))) {
-            Map<String, Ast.Expr> args = named(c, Set.of("seed", "std"));
+            Map<String, Ast.Expr> args = named(c, Set.of("seed", "std", "from"));
             if (args == null) {
                 return null;
             }
             long seed = args.containsKey("seed") ? integer(args.get("seed"), c.dotted() + "(seed)") : 0;
             double std = args.containsKey("std") ? number(args.get("std"), c.dotted() + "(std)") : 0.02;
-            return new PipelineSettings.RandomWeights(seed, std, c.dotted().equals("init"), c.span());
+            Path from = null;
+            if (args.get("from") instanceof Ast.StringLit f) {
+                from = file(f.value(), f.span());
+            } else if (args.containsKey("from")) {
+                diagnostics.error(
+                        args.get("from").span(),
+                        "from = \"file.safetensors\": the weights to start from where the file has them");
+            }
+            return new PipelineSettings.RandomWeights(seed, std, c.dotted().equals("init"), from, c.span());
         }
         diagnostics.error(
                 e.span(),

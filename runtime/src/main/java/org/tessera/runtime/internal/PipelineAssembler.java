@@ -156,6 +156,12 @@ public final class PipelineAssembler {
                     }
                     yield WeightBinding.checkpoint(file, arena);
                 }
+                case PipelineSettings.RandomWeights r
+                when r.from() != null ->
+                    throw def.error(
+                            r.span(),
+                            "init(from = ...) starts a train stage from two weight sets; a sampling pipeline loads"
+                                    + " the trained checkpoint: weights = \"file.safetensors\"");
                 case PipelineSettings.RandomWeights r ->
                     r.declared()
                             ? WeightBinding.initialized(

@@ -267,6 +267,43 @@ public final class TrainingRun {
     /** Examples per batch when a classifier is measured on its test data. */
     static final int EVAL_BATCH = 500;
 
+    /**
+     * The weights {@code r.from()} holds, the drawn ones for the rest: every tensor of the file
+     * must be one of the model's weights, of its shape (a key of another model is an error, not
+     * ignored).
+     */
+    private static WeightSource startingFrom(
+            PipelineDefinition def,
+            PipelineSettings.RandomWeights r,
+            ModelDefinition model,
+            WeightSource drawn,
+            Arena arena) {
+        SafetensorsReader file;
+        try {
+            file = SafetensorsReader.open(r.from());
+        } catch (IOException | WeightsFormatException e) {
+            throw def.error(r.span(), "cannot load weights: " + e.getMessage());
+        }
+        Map<String, int[]> shapes = model.weightShapes();
+        for (String key : file.names()) {
+            int[] want = shapes.get(key);
+            if (want == null) {
+                file.close();
+                throw def.error(r.span(), r.from() + ": '" + key + "' is not a weight of " + model.name());
+            }
+            if (!java.util.Arrays.equals(want, file.shape(key))) {
+                file.close();
+                throw def.error(
+                        r.span(),
+                        r.from() + ": '" + key + "' is " + java.util.Arrays.toString(file.shape(key)) + ", "
+                                + model.name() + " has " + java.util.Arrays.toString(want));
+            }
+        }
+        WeightSource loaded = WeightBinding.checkpoint(file, arena).source(); // open for the run
+        java.util.Set<String> held = new java.util.HashSet<>(file.names());
+        return (key, shape) -> held.contains(key) ? loaded.tensor(key, shape) : drawn.tensor(key, shape);
+    }
+
     /** Where a stage's training starts: weights drawn from a seed, or a checkpoint to fine-tune. */
     private static WeightSource initialWeights(
             PipelineDefinition def,
@@ -277,11 +314,13 @@ public final class TrainingRun {
         Arena arena = Arena.ofShared();
         arenas.add(arena);
         return switch (st.weights()) {
-            case PipelineSettings.RandomWeights r ->
-                (r.declared()
+            case PipelineSettings.RandomWeights r -> {
+                WeightSource drawn = (r.declared()
                                 ? WeightBinding.initialized(r.seed(), model.weightInits(), r.std(), cpu, arenas)
                                 : WeightBinding.random(r.seed(), r.std(), cpu, arenas))
                         .source();
+                yield r.from() == null ? drawn : startingFrom(def, r, model, drawn, arena);
+            }
             case PipelineSettings.Checkpoint c -> {
                 SafetensorsReader file;
                 try {
