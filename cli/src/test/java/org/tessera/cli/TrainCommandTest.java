@@ -105,12 +105,24 @@ class TrainCommandTest {
                         + " depth = 2, num_heads = 2, num_frames = 3, num_classes = 2, learn_sigma = false),\n"
                         + "        weights = init(seed = 1),\n"
                         + "        data = moving_mnist(\"digits\", labels = \"digit-labels\", digits = 2),\n"
-                        + "        batch = 2, steps = 3, checkpoint = 3, seed = 5)\n"
+                        + "        batch = 2, steps = 3, checkpoint = 3, sample_every = 3, seed = 5)\n"
                         + "    output \"mm.safetensors\" = weights(latte)\n}\n");
         CliRun r = run("train", script.toString(), "--out", dir.resolve("out").toString(), "--threads", "1");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("train latte: step 3/3"), r.err());
         assertTrue(Files.exists(dir.resolve("out/mm.safetensors")));
+        // the samples of a clip model: one animated GIF, both classes side by side, all 3 frames
+        Path gif = dir.resolve("out/latte.samples-3.gif");
+        assertTrue(Files.exists(gif), r.err());
+        javax.imageio.ImageReader reader =
+                javax.imageio.ImageIO.getImageReadersByFormatName("gif").next();
+        try (var in = javax.imageio.ImageIO.createImageInputStream(gif.toFile())) {
+            reader.setInput(in);
+            assertEquals(3, reader.getNumImages(true));
+            assertEquals(2 * 2 * 32, reader.read(0).getWidth()); // two classes of 32 px, scale 2
+        } finally {
+            reader.dispose();
+        }
         // a model that does not take grey square clips is told what the data gives
         Files.writeString(script, Files.readString(script).replace("in_channels = 1", "in_channels = 3"));
         CliRun wrong =

@@ -64,30 +64,44 @@ public final class VideoOutput {
         int dot = name.lastIndexOf('.');
         String base = dot < 0 ? name : name.substring(0, dot);
         String ext = dot < 0 ? "" : name.substring(dot + 1).toLowerCase(java.util.Locale.ROOT);
+        if (!ext.equals("gif") && !ext.equals("mp4") && !ext.equals("png")) {
+            throw new IllegalArgumentException("video: " + name + " must end in .gif, .mp4 or .png (numbered frames)");
+        }
         List<Path> written = new ArrayList<>();
         for (int s = 0; s < v.size(0); s++) {
-            List<BufferedImage> frames = new ArrayList<>();
-            for (int f = 0; f < v.size(1); f++) {
-                frames.add(scaled(ImageOutput.image(v.select(0, s).select(0, f)), scale));
+            written.addAll(writeClip(v.select(0, s), file.resolveSibling(base + "-" + s + "." + ext), fps, scale, set));
+        }
+        return written;
+    }
+
+    /**
+     * One clip [F, C, H, W] to exactly {@code file} (a .gif or .mp4; a .png name becomes
+     * {@code name-FFF.png} frames); returns the files (staged in {@code set}).
+     */
+    public static List<Path> writeClip(Tensor clip, Path file, int fps, int scale, OutputSet set) throws IOException {
+        List<BufferedImage> frames = new ArrayList<>();
+        for (int f = 0; f < clip.size(0); f++) {
+            frames.add(scaled(ImageOutput.image(clip.select(0, f)), scale));
+        }
+        String name = file.getFileName().toString();
+        String base = name.substring(0, Math.max(0, name.lastIndexOf('.')));
+        if (name.endsWith(".gif")) {
+            return List.of(gif(frames, file, fps, set));
+        }
+        if (name.endsWith(".mp4")) {
+            return List.of(mp4(frames, file, fps, set));
+        }
+        if (!name.endsWith(".png")) {
+            throw new IllegalArgumentException("video: " + name + " must end in .gif, .mp4 or .png (numbered frames)");
+        }
+        List<Path> written = new ArrayList<>();
+        for (int f = 0; f < frames.size(); f++) {
+            Path p = file.resolveSibling(String.format(java.util.Locale.ROOT, "%s-%03d.png", base, f));
+            Path tmp = set.stage(p);
+            try (OutputStream out = Files.newOutputStream(tmp)) {
+                ImageIO.write(frames.get(f), "png", out);
             }
-            switch (ext) {
-                case "gif" -> written.add(gif(frames, file.resolveSibling(base + "-" + s + ".gif"), fps, set));
-                case "mp4" -> written.add(mp4(frames, file.resolveSibling(base + "-" + s + ".mp4"), fps, set));
-                case "png" -> {
-                    for (int f = 0; f < frames.size(); f++) {
-                        Path p =
-                                file.resolveSibling(String.format(java.util.Locale.ROOT, "%s-%d-%03d.png", base, s, f));
-                        Path tmp = set.stage(p);
-                        try (OutputStream out = Files.newOutputStream(tmp)) {
-                            ImageIO.write(frames.get(f), "png", out);
-                        }
-                        written.add(p);
-                    }
-                }
-                default ->
-                    throw new IllegalArgumentException(
-                            "video: " + name + " must end in .gif, .mp4 or .png (numbered frames)");
-            }
+            written.add(p);
         }
         return written;
     }

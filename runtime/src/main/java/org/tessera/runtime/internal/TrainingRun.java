@@ -230,7 +230,7 @@ public final class TrainingRun {
                 listener.onCheckpoint(st.name(), step, checkpoint);
             }
             if (samples != null && (step % t.sampleEvery() == 0 || step == t.steps())) {
-                Path grid = outDir.resolve(st.name() + ".samples-" + step + ".png");
+                Path grid = outDir.resolve(st.name() + ".samples-" + step + samples.extension());
                 samples.write(grid);
                 listener.onSamples(st.name(), step, grid);
             }

@@ -27,6 +27,7 @@ import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
 import org.tessera.engine.io.ImageOutput;
 import org.tessera.engine.io.OutputSet;
+import org.tessera.engine.io.VideoOutput;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
@@ -37,7 +38,8 @@ import org.tessera.engine.tensor.Tensor;
  * one per class (at most {@link #MAX_CLASSES}), written next to the checkpoints every N steps.
  * They are sampled with 50 DDIM steps (Euler steps on a flow), classifier-free guidance of scale
  * {@link #GUIDANCE} where the model has a null label, and x̂₀ clipped to the data's [−1, 1], from
- * one fixed seed: grids of successive steps differ only by what the model learnt.
+ * one fixed seed: grids of successive steps differ only by what the model learnt. A clip model's
+ * samples are one animated GIF, the classes side by side.
  */
 final class TrainingSamples {
     static final int MAX_CLASSES = 10;
@@ -137,9 +139,34 @@ final class TrainingSamples {
             case DiffusionTrainer.Flow f -> flowEuler(model, f);
         };
         try (OutputSet set = OutputSet.open()) {
-            ImageOutput.grid(x, file, set, shape[0], 2);
+            if (clips()) {
+                VideoOutput.writeClip(sideBySide(x).select(0, 0), file, 4, 2, set);
+            } else {
+                ImageOutput.grid(x, file, set, shape[0], 2);
+            }
             set.commit();
         }
+    }
+
+    /** Whether the model makes clips [F, C, H, W] (Latte's layout) rather than images. */
+    boolean clips() {
+        return shape.length == 5;
+    }
+
+    /** The file a grid of samples goes to: a PNG for images, an animated GIF for clips. */
+    String extension() {
+        return clips() ? ".gif" : ".png";
+    }
+
+    /** Clips [n, F, C, H, W] side by side as one clip [1, F, C, H, n·W], the classes left to right. */
+    private static Tensor sideBySide(Tensor x) {
+        int n = x.size(0);
+        int w = x.size(4);
+        Tensor row = Tensor.zeros(Arena.ofAuto(), DType.F32, 1, x.size(1), x.size(2), x.size(3), n * w);
+        for (int i = 0; i < n; i++) {
+            row.select(0, 0).slice(3, i * w, (i + 1) * w).copyFrom(x.select(0, i));
+        }
+        return row;
     }
 
     /** dx/dσ = v from σ = 1 to 0 in Euler steps on the flow's sampling levels. */
