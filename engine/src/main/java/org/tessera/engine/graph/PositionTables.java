@@ -101,10 +101,10 @@ public final class PositionTables {
                         int half = sections[s] / 2;
                         for (int i = 0; i < half; i++) {
                             double angle = pos[s] * Math.pow(theta, -2.0 * i / sections[s]);
-                            for (int k : new int[] {at + i, at + half + i}) {
-                                cos[row * d + k] = (float) Math.cos(angle);
-                                sin[row * d + k] = (float) Math.sin(angle);
-                            }
+                            // both members of the pair (x_i, x_{i+d_s/2}) turn by the same angle
+                            int a = row * d + at + i;
+                            cos[a] = cos[a + half] = (float) Math.cos(angle);
+                            sin[a] = sin[a + half] = (float) Math.sin(angle);
                         }
                     }
                 }

@@ -41,55 +41,54 @@ public final class MovingMnist {
             throw new IllegalArgumentException("moving_mnist: needs frames ≥ 1, a frame of at least 28 pixels and"
                     + " digits ≥ 1, got " + frames + " frames of " + size + " with " + objects + " digits");
         }
+        // The background, then each digit's whole trajectory on top: the brighter pixel wins, and
+        // as x ↦ x/127.5 − 1 is monotonic, that is the brighter digit pixel. Nothing is allocated.
+        long clipBytes = 4L * frames * size * size;
+        for (long b = outByte; b < outByte + clipBytes; b += 4) {
+            out.set(F, b, -1f);
+        }
         RandomStream r = new RandomStream(seed, index);
         int room = size - DIGIT;
-        int[] id = new int[objects];
-        double[] x = new double[objects];
-        double[] y = new double[objects];
-        double[] vx = new double[objects];
-        double[] vy = new double[objects];
+        int first = 0;
         for (int k = 0; k < objects; k++) {
-            id[k] = Math.min(digitCount - 1, (int) (r.uniform(5L * k) * digitCount));
-            x[k] = r.uniform(5L * k + 1) * room;
-            y[k] = r.uniform(5L * k + 2) * room;
+            int id = Math.min(digitCount - 1, (int) (r.uniform(5L * k) * digitCount));
+            double x = r.uniform(5L * k + 1) * room;
+            double y = r.uniform(5L * k + 2) * room;
             double theta = 2 * Math.PI * r.uniform(5L * k + 3);
             double speed = 2 + 2 * r.uniform(5L * k + 4);
-            vx[k] = speed * Math.cos(theta);
-            vy[k] = speed * Math.sin(theta);
-        }
-        float[] frame = new float[size * size];
-        for (int f = 0; f < frames; f++) {
-            java.util.Arrays.fill(frame, 0f);
-            for (int k = 0; k < objects; k++) {
-                int left = (int) Math.round(x[k]);
-                int top = (int) Math.round(y[k]);
-                int at = id[k] * DIGIT * DIGIT;
+            double vx = speed * Math.cos(theta);
+            double vy = speed * Math.sin(theta);
+            if (k == 0) {
+                first = id;
+            }
+            for (int f = 0; f < frames; f++) {
+                long frame = outByte + 4L * f * size * size;
+                int left = (int) Math.round(x);
+                int top = (int) Math.round(y);
+                int at = id * DIGIT * DIGIT;
                 for (int dy = 0; dy < DIGIT; dy++) {
                     for (int dx = 0; dx < DIGIT; dx++) {
-                        int p = (top + dy) * size + left + dx;
-                        frame[p] = Math.max(frame[p], digits[at + dy * DIGIT + dx] & 0xff);
+                        long p = frame + 4L * ((top + dy) * size + left + dx);
+                        float v = (digits[at + dy * DIGIT + dx] & 0xff) / 127.5f - 1f;
+                        out.set(F, p, Math.max(out.get(F, p), v));
                     }
                 }
                 // the next position, reflected off the walls
-                x[k] += vx[k];
-                y[k] += vy[k];
-                if (x[k] < 0 || x[k] > room) {
-                    vx[k] = -vx[k];
-                    x[k] = x[k] < 0 ? -x[k] : 2 * room - x[k];
+                x += vx;
+                y += vy;
+                if (x < 0 || x > room) {
+                    vx = -vx;
+                    x = x < 0 ? -x : 2 * room - x;
                 }
-                if (y[k] < 0 || y[k] > room) {
-                    vy[k] = -vy[k];
-                    y[k] = y[k] < 0 ? -y[k] : 2 * room - y[k];
+                if (y < 0 || y > room) {
+                    vy = -vy;
+                    y = y < 0 ? -y : 2 * room - y;
                 }
-                x[k] = Math.clamp(x[k], 0, room); // a frame barely wider than a digit reflects past the other wall
-                y[k] = Math.clamp(y[k], 0, room);
-            }
-            long base = outByte + 4L * f * size * size;
-            for (int p = 0; p < frame.length; p++) {
-                out.set(F, base + 4L * p, frame[p] / 127.5f - 1f);
+                x = Math.clamp(x, 0, room); // a frame barely wider than a digit reflects past the other wall
+                y = Math.clamp(y, 0, room);
             }
         }
-        return id[0];
+        return first;
     }
 
     /**

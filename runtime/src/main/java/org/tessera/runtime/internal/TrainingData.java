@@ -3,10 +3,12 @@ package org.tessera.runtime.internal;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.PipelineDefinition;
+import org.tessera.dsl.diag.Span;
 import org.tessera.dsl.pipeline.PipelineSettings;
 import org.tessera.engine.io.IdxReader;
 import org.tessera.engine.io.ImageFolder;
@@ -90,21 +92,10 @@ sealed interface TrainingData {
     /** IDX images [N, H, W] and labels [N], padded by {@code pad} on each side with the background, −1. */
     record Idx(byte[] pixels, byte[] labels, int count, int height, int width, int pad) implements TrainingData {
         static Idx read(PipelineDefinition def, PipelineSettings.IdxData d, int[] shape, ModelDefinition model) {
-            IdxReader.Idx images;
-            IdxReader.Idx labels;
-            try {
-                images = IdxReader.read(d.images());
-                labels = IdxReader.read(d.labels());
-            } catch (IOException e) {
-                throw def.error(d.span(), "cannot read the data: " + e.getMessage());
-            }
+            LabelledImages read = LabelledImages.read(def, d.images(), d.labels(), d.span(), "data");
+            IdxReader.Idx images = read.images();
+            IdxReader.Idx labels = read.labels();
             int[] s = images.shape();
-            if (s.length != 3 || labels.shape().length != 1 || labels.shape()[0] != s[0] || s[0] == 0) {
-                throw def.error(
-                        d.span(),
-                        "images " + Arrays.toString(s) + " and labels " + Arrays.toString(labels.shape())
-                                + " must be [N, H, W] and [N] with N > 0");
-            }
             int[] wanted = {1, s[1] + 2 * d.pad(), s[2] + 2 * d.pad()};
             if (!Arrays.equals(wanted, shape)) {
                 throw def.error(
@@ -116,11 +107,7 @@ sealed interface TrainingData {
         }
 
         public int maxLabel() {
-            int max = 0;
-            for (byte l : labels) {
-                max = Math.max(max, l & 0xff);
-            }
-            return max;
+            return LabelledImages.maxLabel(labels);
         }
 
         public long put(int e, int row, boolean mirror, float u, float v, Tensor out) {
@@ -218,27 +205,14 @@ sealed interface TrainingData {
                         "moving_mnist(...) gives grey clips [F, 1, H, H] with H ≥ 28 (Latte's layout); the model"
                                 + " takes " + Arrays.toString(shape));
             }
-            IdxReader.Idx images;
-            IdxReader.Idx labels;
-            try {
-                images = IdxReader.read(d.images());
-                labels = IdxReader.read(d.labels());
-            } catch (IOException e) {
-                throw def.error(d.span(), "cannot read the digits: " + e.getMessage());
-            }
-            int[] s = images.shape();
-            if (s.length != 3
-                    || s[1] != MovingMnist.DIGIT
-                    || s[2] != MovingMnist.DIGIT
-                    || s[0] == 0
-                    || labels.shape().length != 1
-                    || labels.shape()[0] != s[0]) {
+            LabelledImages read = LabelledImages.read(def, d.images(), d.labels(), d.span(), "digits");
+            int[] s = read.images().shape();
+            if (s[1] != MovingMnist.DIGIT || s[2] != MovingMnist.DIGIT) {
                 throw def.error(
                         d.span(),
-                        "the digits " + Arrays.toString(s) + " and labels " + Arrays.toString(labels.shape())
-                                + " must be [N, 28, 28] and [N] with N > 0 (MNIST's)");
+                        "the digits are " + Arrays.toString(s) + "; moving_mnist(...) takes MNIST's" + " [N, 28, 28]");
             }
-            return new Moving(images.data(), labels.data(), s[0], shape[0], shape[2], d.digits());
+            return new Moving(read.images().data(), read.labels().data(), s[0], shape[0], shape[2], d.digits());
         }
 
         public int count() {
@@ -246,11 +220,7 @@ sealed interface TrainingData {
         }
 
         public int maxLabel() {
-            int max = 0;
-            for (byte l : labels) {
-                max = Math.max(max, l & 0xff);
-            }
-            return max;
+            return LabelledImages.maxLabel(labels);
         }
 
         public long put(int e, int row, boolean mirror, float u, float v, Tensor out) {
@@ -266,6 +236,38 @@ sealed interface TrainingData {
                     out.storage(),
                     out.byteOffset() + row * clipBytes);
             return labels[first] & 0xff;
+        }
+    }
+
+    /** IDX images [N, H, W] with N > 0 and their labels [N], as MNIST's files hold them. */
+    record LabelledImages(IdxReader.Idx images, IdxReader.Idx labels) {
+        /** Reads both files; {@code what} names them in the message when they cannot be read ("data", "digits"). */
+        static LabelledImages read(PipelineDefinition def, Path images, Path labels, Span span, String what) {
+            IdxReader.Idx i;
+            IdxReader.Idx l;
+            try {
+                i = IdxReader.read(images);
+                l = IdxReader.read(labels);
+            } catch (IOException e) {
+                throw def.error(span, "cannot read the " + what + ": " + e.getMessage());
+            }
+            int[] s = i.shape();
+            if (s.length != 3 || l.shape().length != 1 || l.shape()[0] != s[0] || s[0] == 0) {
+                throw def.error(
+                        span,
+                        "images " + Arrays.toString(s) + " and labels " + Arrays.toString(l.shape())
+                                + " must be [N, H, W] and [N] with N > 0");
+            }
+            return new LabelledImages(i, l);
+        }
+
+        /** The largest of unsigned byte labels. */
+        static int maxLabel(byte[] labels) {
+            int max = 0;
+            for (byte l : labels) {
+                max = Math.max(max, l & 0xff);
+            }
+            return max;
         }
     }
 }

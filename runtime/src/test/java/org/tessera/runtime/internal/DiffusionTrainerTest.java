@@ -110,17 +110,9 @@ class DiffusionTrainerTest {
         try (WorkerPool pool = new WorkerPool(2)) {
             DiffusionTrainer trainer = trainer(pool, arenas, kind);
             long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
-            double first = 0;
-            double last = 0;
-            int steps = 150;
-            for (int s = 0; s < steps; s++) {
-                double loss = trainer.step(data(classes, s), classes);
-                if (s < 20) {
-                    first += loss / 20;
-                } else if (s >= steps - 20) {
-                    last += loss / 20;
-                }
-            }
+            double[] losses = firstAndLastLosses(150, s -> trainer.step(data(classes, s), classes));
+            double first = losses[0];
+            double last = losses[1];
             System.out.printf(
                     java.util.Locale.ROOT,
                     "tiny DiT, %s loss: mean %.4f (steps 1-20) → %.4f (last 20)%n",
@@ -162,30 +154,9 @@ class DiffusionTrainerTest {
                     cpu,
                     new DiffusionTrainer.Settings(BATCH, LearningRate.constant(3e-3, 10), 0, 1.0, 0.99, 0.1, 11));
             long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
-            double first = 0;
-            double last = 0;
-            int steps = 120;
-            for (int s = 0; s < steps; s++) {
-                Tensor pictures = data(classes, s);
-                Tensor clips = Tensor.zeros(DType.F32, BATCH, 3, 4, 8, 8);
-                for (int f = 0; f < 3; f++) { // frame f: the picture rolled f pixels to the right
-                    for (int b = 0; b < BATCH; b++) {
-                        for (int c = 0; c < 4; c++) {
-                            for (int y = 0; y < 8; y++) {
-                                for (int x = 0; x < 8; x++) {
-                                    clips.setFloat(pictures.getFloat(b, c, y, (x + 8 - f) % 8), b, f, c, y, x);
-                                }
-                            }
-                        }
-                    }
-                }
-                double loss = trainer.step(clips, classes);
-                if (s < 20) {
-                    first += loss / 20;
-                } else if (s >= steps - 20) {
-                    last += loss / 20;
-                }
-            }
+            double[] losses = firstAndLastLosses(120, s -> trainer.step(clips(data(classes, s)), classes));
+            double first = losses[0];
+            double last = losses[1];
             System.out.printf(
                     java.util.Locale.ROOT,
                     "tiny Latte, hybrid loss: mean %.4f (steps 1-20) → %.4f (last 20)%n",
@@ -195,6 +166,43 @@ class DiffusionTrainerTest {
         } finally {
             arenas.forEach(Arena::close);
         }
+    }
+
+    /** One training step's loss at step s. */
+    private interface StepLoss {
+        double at(int s) throws Exception;
+    }
+
+    /** The mean loss of the first 20 and of the last 20 of {@code steps} steps. */
+    private static double[] firstAndLastLosses(int steps, StepLoss step) throws Exception {
+        double first = 0;
+        double last = 0;
+        for (int s = 0; s < steps; s++) {
+            double loss = step.at(s);
+            if (s < 20) {
+                first += loss / 20;
+            } else if (s >= steps - 20) {
+                last += loss / 20;
+            }
+        }
+        return new double[] {first, last};
+    }
+
+    /** Clips [B, 3, 4, 8, 8] of the pictures: frame f is the picture rolled f pixels to the right. */
+    private static Tensor clips(Tensor pictures) {
+        Tensor clips = Tensor.zeros(DType.F32, BATCH, 3, 4, 8, 8);
+        for (int f = 0; f < 3; f++) {
+            for (int b = 0; b < BATCH; b++) {
+                for (int c = 0; c < 4; c++) {
+                    for (int y = 0; y < 8; y++) {
+                        for (int x = 0; x < 8; x++) {
+                            clips.setFloat(pictures.getFloat(b, c, y, (x + 8 - f) % 8), b, f, c, y, x);
+                        }
+                    }
+                }
+            }
+        }
+        return clips;
     }
 
     @Test
