@@ -1,7 +1,8 @@
 """Reference tensors for the stdlib Latte (dsl/.../stdlib/latte.tess).
 
-Latte's forward as Vchitect/Latte's models/latte.py defines it (class Latte, extras = 2: timestep
-and class conditioning), written here from its semantics with plain PyTorch operations — reshape
+Latte's forward as Vchitect/Latte's models/latte.py defines it (class Latte), for each of its
+conditionings: extras = 2 (timestep and class), 78 (timestep and a flattened, projected text
+embedding; the final layer sees the timestep alone) and 1 (the timestep alone), written here from its semantics with plain PyTorch operations — reshape
 and permute where the published code uses einops, conv2d where it uses timm's PatchEmbed — so
 that the check does not share our einops or patch-embedding code. A tiny configuration with
 every parameter drawn from N(0, 0.05²) (the sin-cos tables as the published code makes them),
@@ -10,7 +11,10 @@ in float32 on the CPU.
     /usr/bin/python3 runtime/src/test/python/latte_golden.py runtime/src/test/resources/latte
 
 writes latte_tiny.safetensors (the weights, with the reference state-dict names) and
-latte_tiny_reference.safetensors (forward.x, forward.t, forward.y → forward.out).
+latte_tiny_reference.safetensors (forward.x, forward.t, forward.y → forward.out) for extras = 2,
+and the same pair named latte_tiny_text* (forward.text_embedding for y) and latte_tiny_uncond*
+for extras = 78 and 1. The text embedding is [B, 3, 5] here, not CLIP's [B, 77, 768]: the
+published code's 77 · 768 is a parameter of ours (text_tokens, text_dim).
 """
 import json
 import math
@@ -22,7 +26,9 @@ import torch
 import torch.nn.functional as F
 
 CONFIG = dict(input_size=8, patch_size=2, in_channels=4, hidden_size=32, depth=4, num_heads=2,
-              mlp_ratio=4.0, num_frames=3, num_classes=5, class_dropout_prob=0.1, learn_sigma=True)
+              mlp_ratio=4.0, num_frames=3, num_classes=5, class_dropout_prob=0.1, learn_sigma=True,
+              extras=2)
+TEXT_TOKENS, TEXT_DIM = 3, 5
 
 
 def sincos_1d(dim, positions):
@@ -48,10 +54,16 @@ def weights(cfg, generator):
         "x_embedder.proj.weight": (d, c, p, p), "x_embedder.proj.bias": (d,),
         "t_embedder.mlp.0.weight": (d, 256), "t_embedder.mlp.0.bias": (d,),
         "t_embedder.mlp.2.weight": (d, d), "t_embedder.mlp.2.bias": (d,),
-        "y_embedder.embedding_table.weight": (cfg["num_classes"] + 1, d),
         "final_layer.linear.weight": (p * p * out, d), "final_layer.linear.bias": (p * p * out,),
         "final_layer.adaLN_modulation.1.weight": (2 * d, d), "final_layer.adaLN_modulation.1.bias": (2 * d,),
     }
+    if cfg["extras"] == 2:
+        # (inserted where the class-conditional goldens have always had it: same draws)
+        shapes = dict(list(shapes.items())[:6] + [("y_embedder.embedding_table.weight", (cfg["num_classes"] + 1, d))]
+                      + list(shapes.items())[6:])
+    elif cfg["extras"] == 78:
+        shapes["text_embedding_projection.1.weight"] = (d, TEXT_TOKENS * TEXT_DIM)
+        shapes["text_embedding_projection.1.bias"] = (d,)
     for i in range(cfg["depth"]):
         b = f"blocks.{i}."
         shapes.update({
@@ -99,6 +111,7 @@ def timestep_embedding(t, dim=256, max_period=10000):
 
 
 def forward(x, t, y, w, cfg):
+    """y: class labels (extras = 2), a text embedding [B, tokens, dim] (extras = 78), or None."""
     batch, frames, channels, height, width = x.shape
     p = cfg["patch_size"]
     d = cfg["hidden_size"]
@@ -108,10 +121,17 @@ def forward(x, t, y, w, cfg):
     h = h.flatten(2).transpose(1, 2) + w["pos_embed"]  # (b f) t d
     tokens = h.shape[1]
     temb = linear(F.silu(linear(timestep_embedding(t), w, "t_embedder.mlp.0")), w, "t_embedder.mlp.2")
-    yemb = w["y_embedder.embedding_table.weight"][y]
+    if cfg["extras"] == 2:
+        extra = w["y_embedder.embedding_table.weight"][y]
+    elif cfg["extras"] == 78:
+        extra = linear(F.silu(y.reshape(batch, -1)), w, "text_embedding_projection.1")
+    else:
+        extra = torch.zeros_like(temb)
     # the published code repeats t and y separately and adds them: the same numbers
-    c_spatial = temb.repeat_interleave(frames, dim=0) + yemb.repeat_interleave(frames, dim=0)
-    c_temporal = temb.repeat_interleave(tokens, dim=0) + yemb.repeat_interleave(tokens, dim=0)
+    c_spatial = temb.repeat_interleave(frames, dim=0) + extra.repeat_interleave(frames, dim=0)
+    c_temporal = temb.repeat_interleave(tokens, dim=0) + extra.repeat_interleave(tokens, dim=0)
+    # its final layer sees t + y with classes, t alone otherwise (text included)
+    c_final = c_spatial if cfg["extras"] == 2 else temb.repeat_interleave(frames, dim=0)
     for i in range(0, cfg["depth"], 2):
         h = block(h, c_spatial, w, i, cfg["num_heads"])
         h = h.reshape(batch, frames, tokens, d).permute(0, 2, 1, 3).reshape(batch * tokens, frames, d)
@@ -119,7 +139,7 @@ def forward(x, t, y, w, cfg):
             h = h + w["temp_embed"]
         h = block(h, c_temporal, w, i + 1, cfg["num_heads"])
         h = h.reshape(batch, tokens, frames, d).permute(0, 2, 1, 3).reshape(batch * frames, tokens, d)
-    shift, scale = linear(F.silu(c_spatial), w, "final_layer.adaLN_modulation.1").chunk(2, dim=1)
+    shift, scale = linear(F.silu(c_final), w, "final_layer.adaLN_modulation.1").chunk(2, dim=1)
     h = linear(modulate(F.layer_norm(h, (d,), eps=1e-6), shift, scale), w, "final_layer.linear")
     g = height // p
     h = h.reshape(batch * frames, g, g, p, p, out_channels).permute(0, 5, 1, 3, 2, 4)
@@ -148,20 +168,29 @@ def save(path, tensors, metadata=None):
             f.write(b)
 
 
-def main(folder):
-    generator = torch.Generator().manual_seed(2026)
-    w = weights(CONFIG, generator)
-    c = CONFIG
-    x = torch.randn(2, c["num_frames"], c["in_channels"], c["input_size"], c["input_size"], generator=generator)
+def golden(folder, name, cfg, seed):
+    generator = torch.Generator().manual_seed(seed)
+    w = weights(cfg, generator)
+    x = torch.randn(2, cfg["num_frames"], cfg["in_channels"], cfg["input_size"], cfg["input_size"], generator=generator)
     t = torch.tensor([3, 500], dtype=torch.int64)
-    y = torch.tensor([1, 4], dtype=torch.int64)
+    inputs = {"forward.x": x, "forward.t": t}
+    y = None
+    if cfg["extras"] == 2:
+        y = inputs["forward.y"] = torch.tensor([1, 4], dtype=torch.int64)
+    elif cfg["extras"] == 78:
+        y = inputs["forward.text_embedding"] = torch.randn(2, TEXT_TOKENS, TEXT_DIM, generator=generator)
     with torch.no_grad():
-        out = forward(x, t, y, w, CONFIG)
-    save(f"{folder}/latte_tiny.safetensors", w, {"config": json.dumps(CONFIG)})
-    save(f"{folder}/latte_tiny_reference.safetensors",
-         {"forward.x": x, "forward.t": t, "forward.y": y, "forward.out": out},
+        out = forward(x, t, y, w, cfg)
+    save(f"{folder}/{name}.safetensors", w, {"config": json.dumps(cfg)})
+    save(f"{folder}/{name}_reference.safetensors", {**inputs, "forward.out": out},
          {"made_by": f"runtime/src/test/python/latte_golden.py, PyTorch {torch.__version__}"})
-    print("forward.out", tuple(out.shape), float(out.abs().max()))
+    print(name, "forward.out", tuple(out.shape), float(out.abs().max()))
+
+
+def main(folder):
+    golden(folder, "latte_tiny", CONFIG, 2026)
+    golden(folder, "latte_tiny_text", {**CONFIG, "extras": 78}, 2027)
+    golden(folder, "latte_tiny_uncond", {**CONFIG, "extras": 1}, 2028)
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ class TrainCommandTest {
                 dir.resolve("mm.tess"),
                 "import \"latte.tess\"\npipeline mm {\n    let latte = train(\n"
                         + "        model = Latte(input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32,"
-                        + " depth = 2, num_heads = 2, num_frames = 3, num_classes = 2, learn_sigma = false),\n"
+                        + " depth = 2, num_heads = 2, num_frames = 3, num_classes = 2, extras = 2, learn_sigma = false),\n"
                         + "        weights = init(seed = 1),\n"
                         + "        data = moving_mnist(\"digits\", labels = \"digit-labels\", digits = 2),\n"
                         + "        batch = 2, steps = 3, checkpoint = 3, sample_every = 3, seed = 5)\n"

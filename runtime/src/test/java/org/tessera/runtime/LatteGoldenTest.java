@@ -7,36 +7,51 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.testing.RepoFiles;
 
 /**
  * The stdlib Latte (latte.tess) against a PyTorch forward of the published model's semantics
- * (runtime/src/test/python/latte_golden.py): a tiny class-conditional configuration, two clips
+ * (runtime/src/test/python/latte_golden.py): a tiny configuration under each conditioning, two clips
  * of three frames in the reference layout (batch, frames, channels, height, width), its
  * checkpoint loaded under the reference's state-dict names as they are.
  */
 class LatteGoldenTest {
     private static final Path GOLDENS = RepoFiles.root().resolve("runtime/src/test/resources/latte");
 
-    @Test
-    void tinyLatteForwardMatchesPyTorch(@TempDir Path dir) throws Exception {
+    /**
+     * Each of the reference's conditionings: extras = 2 (timestep + class), 78 (timestep + a
+     * projected text embedding, here [B, 3, 5] instead of CLIP's [B, 77, 768]) and 1 (the
+     * timestep alone, the reference's default).
+     */
+    @ParameterizedTest
+    @CsvSource({
+        "latte_tiny, 'extras = 2, ', 'y = \"forward.y\"'",
+        "latte_tiny_text, 'extras = 78, text_tokens = 3, text_dim = 5, ', 'text_embedding = \"forward.text_embedding\"'",
+        "latte_tiny_uncond, '', ''"
+    })
+    void tinyLatteForwardMatchesPyTorch(String golden, String extras, String conditioning, @TempDir Path dir)
+            throws Exception {
+        Path weights = GOLDENS.resolve(golden + ".safetensors");
+        Path reference = GOLDENS.resolve(golden + "_reference.safetensors");
         Path script = dir.resolve("latte-forward.tess");
-        Files.writeString(script, """
+        Files.writeString(
+                script, """
                 import "latte.tess"
 
                 pipeline latte_forward {
                     model   = Latte(input_size = 8, patch_size = 2, in_channels = 4, hidden_size = 32, depth = 4,
-                                    num_heads = 2, num_frames = 3, num_classes = 5, learn_sigma = true)
+                                    num_heads = 2, num_frames = 3, num_classes = 5, %slearn_sigma = true)
                     weights = "%s"
-                    inputs  = load("%s", x = "forward.x", t = "forward.t", y = "forward.y")
+                    inputs  = load("%s", x = "forward.x", t = "forward.t"%s)
                     output "out.safetensors" = tensors(out)
                 }
-                """.formatted(
-                GOLDENS.resolve("latte_tiny.safetensors"), GOLDENS.resolve("latte_tiny_reference.safetensors")));
+                """.formatted(extras, weights, reference, conditioning.isEmpty() ? "" : ", " + conditioning));
         try (Pipeline p = Tessera.compile(script, CompileOptions.defaults().withThreads(2));
-                SafetensorsReader ref = SafetensorsReader.open(GOLDENS.resolve("latte_tiny_reference.safetensors"))) {
+                SafetensorsReader ref = SafetensorsReader.open(reference)) {
             Tensor expected = ref.tensor("forward.out");
             Tensor actual = p.runForward().get("out");
             assertArrayEquals(expected.shape(), actual.shape());
@@ -46,7 +61,7 @@ class LatteGoldenTest {
             for (int i = 0; i < e.length; i++) {
                 worst = Math.max(worst, Math.abs(e[i] - a[i]));
             }
-            assertTrue(worst <= 1e-5, "max |difference| to PyTorch = " + worst);
+            assertTrue(worst <= 1e-5, golden + ": max |difference| to PyTorch = " + worst);
         }
     }
 

@@ -17,7 +17,8 @@ param       : name=ident COLON type=ident (ASSIGN expr)? ;
 
 member
     : LET ident ASSIGN expr                                         # letMember
-    | SUB path ASSIGN (REPEAT LPAREN count=expr RPAREN)? call       # subMember
+    // repeat(n) as i: the copies' arguments may use i, the copy's index (channel widths per stage)
+    | SUB path ASSIGN (REPEAT LPAREN count=expr RPAREN (AS index=ident)?)? call  # subMember
     | WEIGHT path COLON shape=expr (FIXED)? (ASSIGN init=expr)?     # weightMember
     | IF expr LBRACE member* RBRACE (ELSE LBRACE member* RBRACE)?   # ifMember
     | FORWARD LPAREN inputs? RPAREN body                            # forwardMember
@@ -42,10 +43,11 @@ input       : ident (COLON expr)? ;
 path        : ident (DOT (ident | INT))* ;
 // Keywords that only start declarations or members are also ordinary names elsewhere
 // (a Linear's `weight`, `proj.weight`, `for block in blocks`).
-ident       : IDENT | WEIGHT | BLOCK | MODEL | FIXED | OUTPUT | REPEAT | SUB | FORWARD | PIPELINE | IMPORT | CONTRACT | SAMPLER ;
+ident       : IDENT | WEIGHT | BLOCK | MODEL | FIXED | OUTPUT | REPEAT | SUB | FORWARD | PIPELINE | IMPORT | CONTRACT | SAMPLER | AS ;
 
 expr
     : primary                                               # primaryExpr
+    | expr LBRACK index=expr RBRACK                         # indexExpr
     | <assoc=right> expr POW expr                           # powExpr
     | op=(MINUS | NOT) expr                                 # unaryExpr
     | expr op=(STAR | SLASH | DSLASH | PERCENT) expr        # binaryExpr
@@ -86,6 +88,7 @@ SUB      : 'sub' ;
 WEIGHT   : 'weight' ;
 FIXED    : 'fixed' ;
 REPEAT   : 'repeat' ;
+AS       : 'as' ;
 FORWARD  : 'forward' ;
 CONTRACT : 'contract' ;
 FOR      : 'for' ;

@@ -64,7 +64,11 @@ public final class Ast {
      * {@code sub path = Block(args)} or {@code sub path = repeat(n) Block(args)}; the path becomes
      * the weight-key prefix ({@code blocks.3.attn.qkv.weight}).
      */
-    public record SubMember(List<String> path, Expr repeat, Call call, Span span) implements Member {}
+    /**
+     * {@code sub path = Block(...)}, or {@code repeat(n)} copies of it; with {@code as i} the
+     * copies' arguments see {@code index} bound to the copy's number (null when not named).
+     */
+    public record SubMember(List<String> path, Expr repeat, String index, Call call, Span span) implements Member {}
 
     /** {@code weight path: [dims]}, a learned tensor; {@code fixed} marks a buffer that is not trained. */
     /** {@code weight path: [shape] fixed = init}: {@code init} (how it starts) may be null. */
@@ -124,7 +128,7 @@ public final class Ast {
 
     /** An expression. */
     public sealed interface Expr
-            permits IntLit, FloatLit, StringLit, BoolLit, ListLit, Name, Call, Unary, Binary, Cond {
+            permits IntLit, FloatLit, StringLit, BoolLit, ListLit, Name, Call, Unary, Binary, Cond, Index {
         Span span();
     }
 
@@ -164,4 +168,7 @@ public final class Ast {
 
     /** {@code if c then a else b}. */
     public record Cond(Expr condition, Expr then, Expr otherwise, Span span) implements Expr {}
+
+    /** {@code xs[i]}: an item of a compile-time list (a shape's size); negative counts from the end. */
+    public record Index(Expr target, Expr index, Span span) implements Expr {}
 }

@@ -67,7 +67,12 @@ final class AstBuilder {
         return switch (ctx) {
             case TesseraParser.LetMemberContext c -> new Ast.LetMember(c.ident().getText(), expr(c.expr()), span(c));
             case TesseraParser.SubMemberContext c ->
-                new Ast.SubMember(path(c.path()), c.count == null ? null : expr(c.count), call(c.call()), span(c));
+                new Ast.SubMember(
+                        path(c.path()),
+                        c.count == null ? null : expr(c.count),
+                        c.index == null ? null : c.index.getText(),
+                        call(c.call()),
+                        span(c));
             case TesseraParser.WeightMemberContext c ->
                 new Ast.WeightMember(
                         path(c.path()),
@@ -168,6 +173,7 @@ final class AstBuilder {
             case TesseraParser.PrimaryExprContext c -> primary(c.primary());
             case TesseraParser.PowExprContext c -> new Ast.Binary("**", expr(c.expr(0)), expr(c.expr(1)), span(c));
             case TesseraParser.UnaryExprContext c -> new Ast.Unary(c.op.getText(), expr(c.expr()), span(c));
+            case TesseraParser.IndexExprContext c -> new Ast.Index(expr(c.expr(0)), expr(c.index), span(c));
             case TesseraParser.BinaryExprContext c ->
                 new Ast.Binary(c.op.getText(), expr(c.expr(0)), expr(c.expr(1)), span(c));
             case TesseraParser.CondExprContext c ->

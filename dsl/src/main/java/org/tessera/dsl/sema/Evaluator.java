@@ -92,6 +92,7 @@ final class Evaluator implements LoweringContext {
                 case Ast.Name n -> lookup(n, scope);
                 case Ast.Call c -> call(c, scope);
                 case Ast.Unary u -> unary(u, eval(u.operand(), scope));
+                case Ast.Index ix -> index(eval(ix.target(), scope), eval(ix.index(), scope));
                 case Ast.Binary b -> binary(b, scope);
                 case Ast.Cond c -> {
                     CompileValue cond = eval(c.condition(), scope);
@@ -211,6 +212,25 @@ final class Evaluator implements LoweringContext {
             graph.at(c.span().toString());
         }
         return b.apply(this, new BoundArgs(sig, values, extra, this));
+    }
+
+    /** {@code xs[i]} on a compile-time list, Python's way: {@code xs[-1]} is the last item. */
+    private static CompileValue index(CompileValue target, CompileValue index) {
+        if (target instanceof CompileValue.Poison || index instanceof CompileValue.Poison) {
+            return CompileValue.POISON;
+        }
+        if (!(target instanceof CompileValue.ListV list)) {
+            throw new CompileError("only a list can be indexed, got " + target.describe());
+        }
+        if (!(index instanceof CompileValue.IntV i)) {
+            throw new CompileError("a list index must be an int, got " + index.describe());
+        }
+        int n = list.items().size();
+        long at = i.value() < 0 ? i.value() + n : i.value();
+        if (at < 0 || at >= n) {
+            throw new CompileError("index " + i.value() + " is out of range for a list of " + n);
+        }
+        return list.items().get((int) at);
     }
 
     private CompileValue unary(Ast.Unary u, CompileValue v) {

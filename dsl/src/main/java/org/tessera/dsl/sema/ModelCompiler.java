@@ -425,7 +425,12 @@ public final class ModelCompiler {
                         }
                         List<ModuleInstance> list = new ArrayList<>();
                         for (int i = 0; i < n.value(); i++) {
-                            ModuleInstance sub = instantiate(s.call(), scope, m.prefix() + path + "." + i + ".");
+                            Scope copy = scope;
+                            if (s.index() != null) {
+                                copy = new Scope(scope);
+                                copy.define(s.index(), new CompileValue.IntV(i));
+                            }
+                            ModuleInstance sub = instantiate(s.call(), copy, m.prefix() + path + "." + i + ".");
                             if (sub == null) {
                                 break; // the same error would repeat for every copy
                             }

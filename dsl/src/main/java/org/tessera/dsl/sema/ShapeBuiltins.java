@@ -39,6 +39,7 @@ final class ShapeBuiltins {
                         Signature.of("chunk", 2, "x", "chunks", "dim"),
                         (c, a) -> list(c.graph().chunk(a.tensor("x"), a.intValue("chunks"), a.intValue("dim", -1)))));
         Builtins.add(m, Builtin.of(Signature.of("split", 2, "x", "size", "dim"), ShapeBuiltins::split));
+        Builtins.add(m, Builtin.of(Signature.of("pad", 2, "x", "widths"), ShapeBuiltins::pad));
         Builtins.add(
                 m,
                 Builtin.of(
@@ -89,6 +90,49 @@ final class ShapeBuiltins {
             parts.add(g.slice(x, dim, start, Math.min(x.size(dim), start + size)));
         }
         return list(parts);
+    }
+
+    /**
+     * pad(x, [left, right, top, bottom, ...]): zeros around the last dims, in the order of
+     * PyTorch's {@code F.pad} (the last dim's pair first). A VAE's down-sampling conv pads only
+     * right and bottom, {@code pad(x, [0, 1, 0, 1])}, which a symmetric conv padding cannot say.
+     * The zeros are joined on with a concat per padded dim.
+     */
+    private static CompileValue pad(LoweringContext c, BoundArgs a) {
+        GraphBuilder g = c.graph();
+        Value x = a.tensor("x");
+        int[] widths = a.ints("widths");
+        if (widths.length % 2 != 0 || widths.length / 2 > x.rank()) {
+            throw new CompileError("pad: widths are pairs (before, after) from the last dim back, at most " + x.rank()
+                    + " of them for a " + x.rank() + "-D tensor; got " + java.util.Arrays.toString(widths));
+        }
+        for (int k = 0; k < widths.length / 2; k++) {
+            int dim = x.rank() - 1 - k;
+            int before = widths[2 * k];
+            int after = widths[2 * k + 1];
+            if (before < 0 || after < 0) {
+                throw new CompileError("pad: widths must be ≥ 0, got " + java.util.Arrays.toString(widths));
+            }
+            List<Value> parts = new ArrayList<>();
+            if (before > 0) {
+                parts.add(zeros(g, x, dim, before));
+            }
+            parts.add(x);
+            if (after > 0) {
+                parts.add(zeros(g, x, dim, after));
+            }
+            if (parts.size() > 1) {
+                x = g.concat(parts, dim);
+            }
+        }
+        return TensorBuiltins.tensor(x);
+    }
+
+    /** A zero constant shaped like x but {@code size} long on {@code dim}. */
+    private static Value zeros(GraphBuilder g, Value x, int dim, int size) {
+        int[] shape = x.shape();
+        shape[dim] = size;
+        return g.constant("zeros", org.tessera.engine.tensor.Tensor.zeros(x.dtype(), shape));
     }
 
     /**

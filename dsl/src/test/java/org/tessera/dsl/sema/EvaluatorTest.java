@@ -57,6 +57,24 @@ class EvaluatorTest {
     }
 
     @Test
+    void listsAreIndexedAsInPython() {
+        Map<String, CompileValue> names = Map.of("widths", eval("[128, 256, 512]"));
+        assertEquals(i(128), eval("widths[0]", names));
+        assertEquals(i(512), eval("widths[-1]", names), "negative indices count from the end");
+        assertEquals(i(256), eval("widths[len(widths) - 2]", names));
+        assertInstanceOf(CompileValue.Poison.class, eval("widths[3]", names));
+        assertTrue(
+                diagnostics.render().contains("e.tess:2:9: error: index 3 is out of range for a list of 3"),
+                diagnostics.render());
+    }
+
+    @Test
+    void onlyListsTakeAnIndex() {
+        assertInstanceOf(CompileValue.Poison.class, eval("7[0]"));
+        assertTrue(diagnostics.render().contains("only a list can be indexed"), diagnostics.render());
+    }
+
+    @Test
     void namesComeFromTheScope() {
         assertEquals(i(1152 / 16), eval("hidden // heads", Map.of("hidden", i(1152), "heads", i(16))));
         assertEquals(

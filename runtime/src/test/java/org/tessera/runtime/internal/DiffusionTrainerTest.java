@@ -139,7 +139,7 @@ class DiffusionTrainerTest {
                     script,
                     "import \"latte.tess\"\npipeline t {\n"
                             + "    model = Latte(input_size = 8, patch_size = 2, in_channels = 4, hidden_size = 32,"
-                            + " depth = 2, num_heads = 2, num_frames = 3, num_classes = 2)\n"
+                            + " depth = 2, num_heads = 2, num_frames = 3, num_classes = 2, extras = 2)\n"
                             + "    weights = random(seed = 1)\n    output \"s.safetensors\" = tensors(samples)\n}\n");
             ModelDefinition model = Script.load(script).pipeline(null, Map.of()).model("samples");
             Backend cpu = Backends.cpu(pool, m -> {});
