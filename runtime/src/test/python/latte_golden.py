@@ -12,7 +12,7 @@ in float32 on the CPU.
 
 writes latte_tiny.safetensors (the weights, with the reference state-dict names) and
 latte_tiny_reference.safetensors (forward.x, forward.t, forward.y → forward.out) for extras = 2,
-and the same pair named latte_tiny_text* (forward.text_embedding for y) and latte_tiny_uncond*
+(and the same weights as latte_tiny.pt, by torch.save), and the same pair named latte_tiny_text* (forward.text_embedding for y) and latte_tiny_uncond*
 for extras = 78 and 1. The text embedding is [B, 3, 5] here, not CLIP's [B, 77, 768]: the
 published code's 77 · 768 is a parameter of ours (text_tokens, text_dim).
 """
@@ -182,6 +182,9 @@ def golden(folder, name, cfg, seed):
     with torch.no_grad():
         out = forward(x, t, y, w, cfg)
     save(f"{folder}/{name}.safetensors", w, {"config": json.dumps(cfg)})
+    if cfg["extras"] == 2:
+        # the same weights as torch.save writes them, as a published checkpoint would come
+        torch.save(w, f"{folder}/{name}.pt")
     save(f"{folder}/{name}_reference.safetensors", {**inputs, "forward.out": out},
          {"made_by": f"runtime/src/test/python/latte_golden.py, PyTorch {torch.__version__}"})
     print(name, "forward.out", tuple(out.shape), float(out.abs().max()))

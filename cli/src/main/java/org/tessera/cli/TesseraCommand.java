@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
             TrainCommand.class,
             CheckCommand.class,
             InspectCommand.class,
+            ConvertCommand.class,
             BenchCommand.class,
             DoctorCommand.class,
             CommandLine.HelpCommand.class

@@ -25,17 +25,20 @@ class LatteGoldenTest {
     /**
      * Each of the reference's conditionings: extras = 2 (timestep + class), 78 (timestep + a
      * projected text embedding, here [B, 3, 5] instead of CLIP's [B, 77, 768]) and 1 (the
-     * timestep alone, the reference's default).
+     * timestep alone, the reference's default). The class-conditional weights also load as the
+     * PyTorch checkpoint torch.save wrote, read without Python.
      */
     @ParameterizedTest
     @CsvSource({
-        "latte_tiny, 'extras = 2, ', 'y = \"forward.y\"'",
-        "latte_tiny_text, 'extras = 78, text_tokens = 3, text_dim = 5, ', 'text_embedding = \"forward.text_embedding\"'",
-        "latte_tiny_uncond, '', ''"
+        "latte_tiny, 'extras = 2, ', 'y = \"forward.y\"', safetensors",
+        "latte_tiny, 'extras = 2, ', 'y = \"forward.y\"', pt",
+        "latte_tiny_text, 'extras = 78, text_tokens = 3, text_dim = 5, ', 'text_embedding = \"forward.text_embedding\"',"
+                + " safetensors",
+        "latte_tiny_uncond, '', '', safetensors"
     })
-    void tinyLatteForwardMatchesPyTorch(String golden, String extras, String conditioning, @TempDir Path dir)
-            throws Exception {
-        Path weights = GOLDENS.resolve(golden + ".safetensors");
+    void tinyLatteForwardMatchesPyTorch(
+            String golden, String extras, String conditioning, String format, @TempDir Path dir) throws Exception {
+        Path weights = GOLDENS.resolve(golden + "." + format); // .pt: the checkpoint as torch.save wrote it
         Path reference = GOLDENS.resolve(golden + "_reference.safetensors");
         Path script = dir.resolve("latte-forward.tess");
         Files.writeString(

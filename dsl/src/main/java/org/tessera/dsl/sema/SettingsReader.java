@@ -896,7 +896,8 @@ public final class SettingsReader {
         }
         diagnostics.error(
                 e.span(),
-                "weights must be a safetensors path in quotes, random(seed = n) (N(0, 0.02²) each) or init(seed = n)"
+                "weights must be a file path in quotes (safetensors, or a PyTorch .pt/.pth/.bin checkpoint),"
+                        + " random(seed = n) (N(0, 0.02²) each) or init(seed = n)"
                         + " (as the model declares its weights start)");
         return null;
     }

@@ -35,7 +35,7 @@ import org.tessera.engine.tensor.Tensor;
  * entry is validated when the file is opened, so a broken or hostile file fails at once with a
  * {@link WeightsFormatException} naming the file and the tensor, never later inside a kernel.
  */
-public final class SafetensorsReader implements AutoCloseable {
+public final class SafetensorsReader implements WeightFile {
     /** Headers beyond this are refused: real ones are kilobytes, and the JSON is parsed in memory. */
     static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
@@ -249,16 +249,19 @@ public final class SafetensorsReader implements AutoCloseable {
     }
 
     /** The file this reader maps. */
+    @Override
     public Path path() {
         return path;
     }
 
     /** Tensor names in header order. */
+    @Override
     public SequencedSet<String> names() {
         return Collections.unmodifiableSequencedSet(new LinkedHashSet<>(entries.keySet()));
     }
 
     /** True if the file holds a tensor called {@code name}. */
+    @Override
     public boolean contains(String name) {
         return entries.containsKey(name);
     }
@@ -273,20 +276,24 @@ public final class SafetensorsReader implements AutoCloseable {
         return e;
     }
 
+    @Override
     public DType dtype(String name) {
         return entry(name).dtype();
     }
 
+    @Override
     public int[] shape(String name) {
         return entry(name).shape();
     }
 
     /** The {@code __metadata__} strings (empty if the file has none). */
+    @Override
     public Map<String, String> metadata() {
         return metadata;
     }
 
     /** A zero-copy, read-only view of tensor {@code name}, valid until {@link #close()}. */
+    @Override
     public Tensor tensor(String name) {
         Entry e = entry(name);
         return Tensor.wrap(file.asSlice(e.begin(), e.end() - e.begin()), e.dtype(), e.shape());

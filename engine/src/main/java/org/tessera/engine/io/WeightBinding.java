@@ -30,7 +30,7 @@ public final class WeightBinding {
      * Compares a checkpoint with the model's weights and returns every problem at once (missing
      * keys, unexpected keys, shape mismatches), or null when they fit.
      */
-    public static String mismatch(SafetensorsReader file, Map<String, int[]> expected, String modelName) {
+    public static String mismatch(WeightFile file, Map<String, int[]> expected, String modelName) {
         List<String> missing = new ArrayList<>();
         List<String> shapes = new ArrayList<>();
         for (Map.Entry<String, int[]> e : expected.entrySet()) {
@@ -60,7 +60,7 @@ public final class WeightBinding {
      * the element; null when every value is finite. A corrupt or diverged checkpoint is refused
      * here, rather than as a NaN in the first sampler step that does not say where it came from.
      */
-    public static String nonFinite(SafetensorsReader file) {
+    public static String nonFinite(WeightFile file) {
         for (String name : file.names()) {
             if (!file.dtype(name).isFloatingPoint()) {
                 continue;
@@ -117,7 +117,7 @@ public final class WeightBinding {
      * Weights from a checked checkpoint: F32 tensors are zero-copy views of the mapped file
      * (released by unloading their pages; the file stays mapped), others are converted once.
      */
-    public static Bound checkpoint(SafetensorsReader file, Arena arena) {
+    public static Bound checkpoint(WeightFile file, Arena arena) {
         WeightSource source = (key, shape) -> {
             Tensor t = file.tensor(key);
             return t.dtype() == DType.F32 ? t : t.to(DType.F32, arena);

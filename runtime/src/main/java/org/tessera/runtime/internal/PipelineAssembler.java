@@ -25,6 +25,7 @@ import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
 import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.io.WeightBinding;
+import org.tessera.engine.io.WeightFile;
 import org.tessera.engine.io.WeightsFormatException;
 import org.tessera.engine.tensor.ByteSizes;
 import org.tessera.engine.tensor.DType;
@@ -139,9 +140,9 @@ public final class PipelineAssembler {
         try {
             WeightBinding.Bound weights = switch (weightsSetting) {
                 case PipelineSettings.Checkpoint c -> {
-                    SafetensorsReader file;
+                    WeightFile file;
                     try {
-                        file = SafetensorsReader.open(c.path());
+                        file = WeightFile.open(c.path());
                     } catch (IOException | WeightsFormatException e) {
                         throw def.error(c.span(), "cannot load weights: " + describe(e));
                     }

@@ -24,9 +24,9 @@ import org.tessera.engine.diffusion.Schedules;
 import org.tessera.engine.diffusion.VarianceType;
 import org.tessera.engine.io.LossCurve;
 import org.tessera.engine.io.OutputSet;
-import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.io.SafetensorsWriter;
 import org.tessera.engine.io.WeightBinding;
+import org.tessera.engine.io.WeightFile;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.io.WeightsFormatException;
 import org.tessera.engine.parallel.WorkerPool;
@@ -278,9 +278,9 @@ public final class TrainingRun {
             ModelDefinition model,
             WeightSource drawn,
             Arena arena) {
-        SafetensorsReader file;
+        WeightFile file;
         try {
-            file = SafetensorsReader.open(r.from());
+            file = WeightFile.open(r.from());
         } catch (IOException | WeightsFormatException e) {
             throw def.error(r.span(), "cannot load weights: " + e.getMessage());
         }
@@ -322,9 +322,9 @@ public final class TrainingRun {
                 yield r.from() == null ? drawn : startingFrom(def, r, model, drawn, arena);
             }
             case PipelineSettings.Checkpoint c -> {
-                SafetensorsReader file;
+                WeightFile file;
                 try {
-                    file = SafetensorsReader.open(c.path());
+                    file = WeightFile.open(c.path());
                 } catch (IOException | WeightsFormatException e) {
                     throw def.error(c.span(), "cannot load weights: " + e.getMessage());
                 }
