@@ -9,7 +9,8 @@ drawn from N(0, 0.1²) (the norms' weights around 1), in float32 on the CPU.
 
     /usr/bin/python3 runtime/src/test/python/vae_golden.py runtime/src/test/resources/vae
 
-writes vae_tiny.safetensors (diffusers' state-dict names) and vae_tiny_reference.safetensors:
+writes vae_tiny.safetensors (diffusers' state-dict names; vae_tiny_old_names.safetensors with the
+attention keys spelled as before diffusers renamed them) and vae_tiny_reference.safetensors:
 encode.x → encode.out (latent_dist.mean and latent_dist.logvar joined on the channel axis) and
 decode.z → decode.out (vae.decode(z).sample).
 """
@@ -164,6 +165,15 @@ def main(folder):
         enc = encode(x, w, CONFIG)
         dec = decode(z, w, CONFIG)
     save(f"{folder}/vae_tiny.safetensors", w, {"config": json.dumps(CONFIG)})
+    # The attention keys as checkpoints published before diffusers renamed them (sd-vae-ft-ema's
+    # era) spell them: query, key, value, proj_attn.
+    old = {".to_q.": ".query.", ".to_k.": ".key.", ".to_v.": ".value.", ".to_out.0.": ".proj_attn."}
+    renamed = {}
+    for k, v in w.items():
+        for new, previous in old.items():
+            k = k.replace(new, previous)
+        renamed[k] = v
+    save(f"{folder}/vae_tiny_old_names.safetensors", renamed)
     save(f"{folder}/vae_tiny_reference.safetensors",
          {"encode.x": x, "encode.out": enc, "decode.z": z, "decode.out": dec},
          {"made_by": f"runtime/src/test/python/vae_golden.py, PyTorch {torch.__version__}"})

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
+import org.tessera.engine.io.PngText;
 import org.tessera.engine.io.WeightFile;
 import org.tessera.engine.io.WeightsFormatException;
 import picocli.CommandLine;
@@ -18,19 +19,26 @@ import picocli.CommandLine.Parameters;
 @Command(
         name = "inspect",
         mixinStandardHelpOptions = true,
-        header = "List the tensors of a weights file and its parameter count.",
-        description = "List the tensors of a safetensors file or a PyTorch checkpoint (.pt, .pth, .bin: read"
-                + " without Python): name, dtype, shape; and the parameter count.")
+        header = "List the tensors of a weights file, or how an image was made.",
+        description = {
+            "List the tensors of a safetensors file or a PyTorch checkpoint (.pt, .pth, .bin: read without"
+                    + " Python): name, dtype, shape; and the parameter count.",
+            "Given a PNG that tessera run wrote, print what it records: pipeline, model, seed, sampler, steps,"
+                    + " guidance."
+        })
 final class InspectCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "WEIGHTS", description = "A .safetensors file or a PyTorch checkpoint.")
+    @Parameters(index = "0", paramLabel = "FILE", description = "A .safetensors file, a PyTorch checkpoint, or a PNG.")
     Path file;
 
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        if (isPng(file)) {
+            return png(out);
+        }
         WeightFile opened;
         try {
             opened = WeightFile.open(file);
@@ -59,5 +67,31 @@ final class InspectCommand implements java.util.concurrent.Callable<Integer> {
             out.printf(Locale.ROOT, "%d tensors, %,d parameters%n", r.names().size(), total);
         }
         return TesseraCommand.EXIT_OK;
+    }
+
+    private static boolean isPng(Path file) {
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+            return PngText.isPng(in.readNBytes(8));
+        } catch (java.io.IOException e) {
+            return false; // the weights path reports it
+        }
+    }
+
+    /** An image Tessera wrote: its size and the text it carries (pipeline, seed, sampler, steps, guidance). */
+    private int png(PrintWriter out) {
+        try {
+            PngText.Png png = PngText.read(file);
+            Map<String, String> text = png.text();
+            out.printf(Locale.ROOT, "%s: PNG, %d×%d%n", file, png.width(), png.height());
+            int width = text.keySet().stream().mapToInt(String::length).max().orElse(4);
+            text.forEach((k, v) -> out.printf(Locale.ROOT, "%-" + width + "s  %s%n", k, v));
+            if (text.isEmpty()) {
+                out.println("(no text chunks: not written by Tessera, or written without metadata)");
+            }
+            return TesseraCommand.EXIT_OK;
+        } catch (java.io.IOException | WeightsFormatException e) {
+            spec.commandLine().getErr().println("tessera: error: " + TesseraCommand.describe(e));
+            return TesseraCommand.EXIT_USAGE;
+        }
     }
 }

@@ -48,6 +48,19 @@ class CliRunCheckInspectTest {
         assertTrue(r.err().contains("sampling: step 4/4"), r.err());
         assertTrue(Files.isRegularFile(out.resolve("grid.png")));
         assertTrue(Files.isRegularFile(out.resolve("latents.safetensors")));
+        // the picture says how it was made
+        CliRun inspect = run("inspect", out.resolve("grid.png").toString());
+        assertEquals(0, inspect.code(), inspect.err());
+        for (String line : new String[] {
+            "PNG, ",
+            "pipeline  dit_tiny_sample",
+            "seed      3",
+            "sampler   ddim(",
+            "steps     4",
+            "guidance  cfg(scale = 4.0, form = \"dit\")"
+        }) {
+            assertTrue(inspect.out().contains(line), line + " in\n" + inspect.out());
+        }
     }
 
     @Test

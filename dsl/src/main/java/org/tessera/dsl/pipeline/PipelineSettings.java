@@ -172,8 +172,12 @@ public record PipelineSettings(
      * each was sampled for). The model takes exactly one forward input.
      *
      * @param verb {@code decode}, {@code encode} or {@code classify}, as written
+     * @param tile for decode and encode: the input is cut into tiles of this many pixels square
+     *     (0: whole), which overlap by {@code overlap} and are blended linearly, so that memory
+     *     follows the tile and not the image
      */
-    public record ApplyStage(String name, String verb, String input, Weights weights, Span span) implements Stage {}
+    public record ApplyStage(String name, String verb, String input, Weights weights, int tile, int overlap, Span span)
+            implements Stage {}
 
     /**
      * Nearest-neighbour upsampling of a stage's result by an integer factor: in space (H and W of

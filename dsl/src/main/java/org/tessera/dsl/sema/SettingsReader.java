@@ -394,9 +394,15 @@ public final class SettingsReader {
                 }
                 String in = stageRef(c.args().get(0).value(), names);
                 Map<String, Ast.Expr> args = new LinkedHashMap<>();
+                Set<String> known = c.dotted().equals("classify")
+                        ? Set.of("model", "weights")
+                        : Set.of("model", "weights", "tile", "overlap");
                 for (Ast.Arg a : c.args().subList(1, c.args().size())) {
-                    if (a.name() == null || !Set.of("model", "weights").contains(a.name())) {
-                        diagnostics.error(a.span(), c.dotted() + "(stage, ...) takes model = ... and weights = ...");
+                    if (a.name() == null || !known.contains(a.name())) {
+                        diagnostics.error(
+                                a.span(),
+                                c.dotted() + "(stage, ...) takes model = ... and weights = ..."
+                                        + (known.contains("tile") ? ", and tile = N, overlap = M for tiled runs" : ""));
                         return null;
                     }
                     args.put(a.name(), a.value());
@@ -410,7 +416,22 @@ public final class SettingsReader {
                 }
                 models.put(st.name(), model);
                 PipelineSettings.Weights w = weights(args.get("weights"), c.span());
-                return in == null ? null : new PipelineSettings.ApplyStage(st.name(), c.dotted(), in, w, st.span());
+                // Tiles in the input's pixels; a quarter of the tile overlaps by default, as diffusers'.
+                long tile = args.containsKey("tile") ? integer(args.get("tile"), "tile") : 0;
+                long overlap = args.containsKey("overlap") ? integer(args.get("overlap"), "overlap") : tile / 4;
+                if (args.containsKey("tile") && (tile < 1 || tile > 1 << 16)) {
+                    diagnostics.error(args.get("tile").span(), "tile must be in 1..65536 pixels, got " + tile);
+                } else if (args.containsKey("overlap") && !args.containsKey("tile")) {
+                    diagnostics.error(args.get("overlap").span(), "overlap needs tile = N");
+                } else if (overlap < 0 || (tile > 0 && overlap >= tile)) {
+                    diagnostics.error(
+                            args.get("overlap").span(),
+                            "overlap must be in 0.." + (tile - 1) + " (less than the tile), got " + overlap);
+                }
+                return in == null
+                        ? null
+                        : new PipelineSettings.ApplyStage(
+                                st.name(), c.dotted(), in, w, (int) tile, (int) overlap, st.span());
             }
             case "upsample" -> {
                 Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("x", "factor", "axes"));

@@ -6,8 +6,17 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.ImageWriteParam;
+import javax.imageio.ImageWriter;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.metadata.IIOMetadataNode;
+import javax.imageio.stream.ImageOutputStream;
 import org.tessera.engine.tensor.Tensor;
 
 /**
@@ -38,11 +47,24 @@ public final class ImageOutput {
 
     /** {@link #perSample(Tensor, Path)} into {@code set}: the files appear when it commits. */
     public static List<Path> perSample(Tensor samples, Path file, OutputSet set) throws IOException {
+        return perSample(samples, file, set, Map.of());
+    }
+
+    /**
+     * {@link #perSample(Tensor, Path, OutputSet)} with {@code text} (how the samples were made:
+     * pipeline, seed, sampler, …) in each PNG's tEXt chunks, plus the sample's index.
+     */
+    public static List<Path> perSample(Tensor samples, Path file, OutputSet set, Map<String, String> text)
+            throws IOException {
         List<Path> written = new ArrayList<>();
         String base = file.getFileName().toString().replaceFirst("\\.png$", "");
         for (int i = 0; i < samples.size(0); i++) {
             Path p = file.resolveSibling(base + "-" + i + ".png");
-            write(image(samples.select(0, i)), p, set);
+            Map<String, String> chunks = new LinkedHashMap<>(text);
+            if (!text.isEmpty()) {
+                chunks.put("sample", Integer.toString(i));
+            }
+            write(image(samples.select(0, i)), p, set, chunks);
             written.add(p);
         }
         return written;
@@ -68,6 +90,12 @@ public final class ImageOutput {
      * that 28-pixel images can be seen on a page.
      */
     public static Path grid(Tensor samples, Path file, OutputSet set, int columns, int scale) throws IOException {
+        return grid(samples, file, set, columns, scale, Map.of());
+    }
+
+    /** {@link #grid(Tensor, Path, OutputSet, int, int)} with {@code text} in the PNG's tEXt chunks. */
+    public static Path grid(Tensor samples, Path file, OutputSet set, int columns, int scale, Map<String, String> text)
+            throws IOException {
         int n = samples.size(0);
         if (n == 0) {
             throw new IllegalArgumentException("grid " + file.getFileName() + ": no samples to tile");
@@ -92,17 +120,49 @@ public final class ImageOutput {
             grid.getGraphics()
                     .drawImage(tiles.get(i), PAD + (i % cols) * (w + PAD), PAD + (i / cols) * (h + PAD), w, h, null);
         }
-        write(grid, file, set);
+        write(grid, file, set, text);
         return file;
     }
 
-    private static void write(BufferedImage image, Path file, OutputSet set) throws IOException {
+    /**
+     * Encodes {@code image} as PNG with {@code text} as tEXt chunks (keyword = value, Latin-1 as the
+     * format wants; {@link PngText} reads them back).
+     */
+    private static void write(BufferedImage image, Path file, OutputSet set, Map<String, String> text)
+            throws IOException {
         Path tmp = set.stage(file);
-        try (OutputStream out = Files.newOutputStream(tmp)) {
-            if (!ImageIO.write(image, "png", out)) {
-                throw new IOException("cannot write " + file + ": this Java has no PNG writer");
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
+        try (OutputStream out = Files.newOutputStream(tmp);
+                ImageOutputStream stream = ImageIO.createImageOutputStream(out)) {
+            ImageWriteParam param = writer.getDefaultWriteParam();
+            IIOMetadata metadata =
+                    writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(image), param);
+            if (!text.isEmpty()) {
+                IIOMetadataNode tEXt = new IIOMetadataNode("tEXt");
+                text.forEach((k, v) -> {
+                    IIOMetadataNode entry = new IIOMetadataNode("tEXtEntry");
+                    entry.setAttribute("keyword", PngText.keyword(k));
+                    entry.setAttribute("value", latin1(v));
+                    tEXt.appendChild(entry);
+                });
+                IIOMetadataNode root = new IIOMetadataNode(PngText.NATIVE_FORMAT);
+                root.appendChild(tEXt);
+                metadata.mergeTree(PngText.NATIVE_FORMAT, root);
             }
+            writer.setOutput(stream);
+            writer.write(null, new IIOImage(image, null, metadata), param);
+        } finally {
+            writer.dispose();
         }
+    }
+
+    /** tEXt holds Latin-1: other characters become '?'. */
+    private static String latin1(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (char c : s.toCharArray()) {
+            sb.append(c <= 255 ? c : '?');
+        }
+        return sb.toString();
     }
 
     /**

@@ -119,8 +119,15 @@ public final class CompiledPipeline implements AutoCloseable {
                     results.putAll(models.get(f.name()).runForward());
                 case PipelineSettings.ApplyStage a -> {
                     ModelStage m = models.get(a.name());
-                    Tensor out = m.forward(Map.of(m.inputNames().get(0), results.get(a.input())))
-                            .get("out");
+                    String input = m.inputNames().get(0);
+                    Tensor out = a.tile() > 0
+                            ? Tiling.apply(
+                                    x -> m.forward(Map.of(input, x)).get("out"),
+                                    results.get(a.input()),
+                                    a.tile(),
+                                    a.overlap(),
+                                    a.name())
+                            : m.forward(Map.of(input, results.get(a.input()))).get("out");
                     results.put(a.name(), out);
                     if (a.verb().equals("classify") && sampled.containsKey(a.input())) {
                         callback.onReport(
@@ -182,6 +189,28 @@ public final class CompiledPipeline implements AutoCloseable {
                 .reduce((a, b) -> a + "," + b)
                 .ifPresent(m -> metadata.put("model", m));
         metadata.put("seed", Long.toString(seed));
+        List<PipelineSettings.SampleStage> sampleStages = settings.stages().stream()
+                .filter(PipelineSettings.SampleStage.class::isInstance)
+                .map(PipelineSettings.SampleStage.class::cast)
+                .toList();
+        for (PipelineSettings.SampleStage s : sampleStages) {
+            // how each picture was made, as image files record it (one stage: no prefix)
+            String prefix = sampleStages.size() == 1 ? "" : s.name() + ".";
+            PipelineSettings.Sampling sampling = s.sampling();
+            String described = models.get(s.name()).samplerDescription();
+            metadata.put(prefix + "sampler", described != null ? described : sampling.sampler());
+            metadata.put(prefix + "steps", Integer.toString(sampling.steps()));
+            metadata.put(prefix + "schedule", sampling.schedule());
+            metadata.put(
+                    prefix + "guidance",
+                    PipelineAssembler.guided(sampling.guidanceScale())
+                            ? String.format(
+                                    java.util.Locale.ROOT,
+                                    "cfg(scale = %s, form = \"%s\")",
+                                    sampling.guidanceScale(),
+                                    sampling.guidanceForm())
+                            : "none");
+        }
         return OutputWriter.write(settings.outputs(), results, outDir, metadata);
     }
 

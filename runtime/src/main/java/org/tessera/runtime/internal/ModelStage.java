@@ -94,6 +94,11 @@ public final class ModelStage implements AutoCloseable {
         return conditionStages;
     }
 
+    /** The sampler as the script calls it, e.g. {@code ddim(steps = 50)}; null for a forward stage. */
+    public String samplerDescription() {
+        return sampler == null ? null : sampler.describe();
+    }
+
     public String modelName() {
         return modelName;
     }

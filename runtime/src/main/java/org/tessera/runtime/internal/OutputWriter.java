@@ -158,9 +158,10 @@ public final class OutputWriter {
                         }
                         SafetensorsWriter.write(file, named, metadata, set);
                     }
-                    case "png" -> ImageOutput.perSample(image(results, o), file, set);
-                    case "grid" -> ImageOutput.grid(image(results, o), file, set, o.columns(), o.scale());
-                    case "preview" -> ImageOutput.grid(latentPreview(results, o), file, set, o.columns(), o.scale());
+                    case "png" -> ImageOutput.perSample(image(results, o), file, set, metadata);
+                    case "grid" -> ImageOutput.grid(image(results, o), file, set, o.columns(), o.scale(), metadata);
+                    case "preview" ->
+                        ImageOutput.grid(latentPreview(results, o), file, set, o.columns(), o.scale(), metadata);
                     case "video" -> VideoOutput.write(video(results, o), file, o.fps(), o.scale(), set);
                     default -> throw new IllegalStateException("unknown output format " + o.format());
                 }

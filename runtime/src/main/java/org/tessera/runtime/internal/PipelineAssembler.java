@@ -23,6 +23,7 @@ import org.tessera.engine.graph.GraphBuilder;
 import org.tessera.engine.graph.MemoryEstimate;
 import org.tessera.engine.graph.Planner;
 import org.tessera.engine.graph.Value;
+import org.tessera.engine.io.KeyAliases;
 import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.io.WeightBinding;
 import org.tessera.engine.io.WeightFile;
@@ -142,7 +143,8 @@ public final class PipelineAssembler {
                 case PipelineSettings.Checkpoint c -> {
                     WeightFile file;
                     try {
-                        file = WeightFile.open(c.path());
+                        file = KeyAliases.apply(
+                                WeightFile.open(c.path()), model.weightShapes().keySet());
                     } catch (IOException | WeightsFormatException e) {
                         throw def.error(c.span(), "cannot load weights: " + describe(e));
                     }

@@ -22,6 +22,7 @@ import org.tessera.engine.backend.Backends;
 import org.tessera.engine.diffusion.GaussianDiffusion;
 import org.tessera.engine.diffusion.Schedules;
 import org.tessera.engine.diffusion.VarianceType;
+import org.tessera.engine.io.KeyAliases;
 import org.tessera.engine.io.LossCurve;
 import org.tessera.engine.io.OutputSet;
 import org.tessera.engine.io.SafetensorsWriter;
@@ -280,7 +281,8 @@ public final class TrainingRun {
             Arena arena) {
         WeightFile file;
         try {
-            file = WeightFile.open(r.from());
+            file = KeyAliases.apply(
+                    WeightFile.open(r.from()), model.weightShapes().keySet());
         } catch (IOException | WeightsFormatException e) {
             throw def.error(r.span(), "cannot load weights: " + e.getMessage());
         }
@@ -324,7 +326,8 @@ public final class TrainingRun {
             case PipelineSettings.Checkpoint c -> {
                 WeightFile file;
                 try {
-                    file = WeightFile.open(c.path());
+                    file = KeyAliases.apply(
+                            WeightFile.open(c.path()), model.weightShapes().keySet());
                 } catch (IOException | WeightsFormatException e) {
                     throw def.error(c.span(), "cannot load weights: " + e.getMessage());
                 }

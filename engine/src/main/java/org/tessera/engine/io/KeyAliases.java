@@ -1,0 +1,104 @@
+package org.tessera.engine.io;
+
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.SequencedSet;
+import java.util.Set;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Older spellings of checkpoint keys that name the same weights. diffusers renamed the VAE's
+ * mid-block attention ({@code query}, {@code key}, {@code value}, {@code proj_attn} became
+ * {@code to_q}, {@code to_k}, {@code to_v}, {@code to_out.0}) after checkpoints such as
+ * sd-vae-ft-ema were published, and converts them when it loads one; so does this.
+ */
+public final class KeyAliases {
+    /** New infix → old infix. */
+    private static final Map<String, String> RENAMED = Map.of(
+            ".to_q.", ".query.",
+            ".to_k.", ".key.",
+            ".to_v.", ".value.",
+            ".to_out.0.", ".proj_attn.");
+
+    private KeyAliases() {}
+
+    /**
+     * {@code file} seen under the model's key names where it spells a missing key the old way;
+     * {@code file} itself when nothing needs renaming.
+     */
+    public static WeightFile apply(WeightFile file, Set<String> expected) {
+        Map<String, String> modelToFile = new LinkedHashMap<>();
+        for (String key : expected) {
+            if (file.contains(key)) {
+                continue;
+            }
+            for (Map.Entry<String, String> r : RENAMED.entrySet()) {
+                if (key.contains(r.getKey())) {
+                    String old = key.replace(r.getKey(), r.getValue());
+                    if (file.contains(old) && !expected.contains(old)) {
+                        modelToFile.put(key, old);
+                    }
+                }
+            }
+        }
+        return modelToFile.isEmpty() ? file : new Renamed(file, modelToFile);
+    }
+
+    /** A view of a weight file with some of its tensors under new names. */
+    private record Renamed(WeightFile file, Map<String, String> modelToFile) implements WeightFile {
+        private String fileKey(String name) {
+            return modelToFile.getOrDefault(name, name);
+        }
+
+        @Override
+        public Path path() {
+            return file.path();
+        }
+
+        @Override
+        public SequencedSet<String> names() {
+            Set<String> renamedFrom = Set.copyOf(modelToFile.values());
+            Map<String, String> fileToModel = new LinkedHashMap<>();
+            modelToFile.forEach((m, f) -> fileToModel.put(f, m));
+            SequencedSet<String> out = new LinkedHashSet<>();
+            for (String n : file.names()) {
+                out.add(renamedFrom.contains(n) ? fileToModel.get(n) : n);
+            }
+            return Collections.unmodifiableSequencedSet(out);
+        }
+
+        @Override
+        public boolean contains(String name) {
+            return modelToFile.containsKey(name) || (!modelToFile.containsValue(name) && file.contains(name));
+        }
+
+        @Override
+        public DType dtype(String name) {
+            return file.dtype(fileKey(name));
+        }
+
+        @Override
+        public int[] shape(String name) {
+            return file.shape(fileKey(name));
+        }
+
+        @Override
+        public Tensor tensor(String name) {
+            return file.tensor(fileKey(name));
+        }
+
+        @Override
+        public Map<String, String> metadata() {
+            return file.metadata();
+        }
+
+        @Override
+        public void close() {
+            file.close();
+        }
+    }
+}
