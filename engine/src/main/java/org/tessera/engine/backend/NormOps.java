@@ -30,4 +30,22 @@ public interface NormOps {
      * bias (length C) are given.
      */
     void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out);
+
+    /**
+     * {@link #groupNorm} followed by {@code activation} on its result: a VAE puts SiLU after
+     * nearly every GroupNorm. By default the two passes, the second through {@code elementwise};
+     * a backend that can apply the activation as it writes the normalised values overrides this.
+     */
+    default void groupNorm(
+            Tensor x,
+            int groups,
+            Tensor weight,
+            Tensor bias,
+            float eps,
+            Activation activation,
+            Tensor out,
+            ElementwiseOps elementwise) {
+        groupNorm(x, groups, weight, bias, eps, out);
+        elementwise.activate(activation, out, out);
+    }
 }

@@ -30,6 +30,18 @@ import org.tessera.engine.parallel.WorkerPool;
  * (β = 1), and the last one runs the epilogue on each tile right after computing it.
  */
 final class GemmJob implements WorkerPool.Task {
+    /**
+     * A B operand that is computed as it is packed rather than read from a matrix: a
+     * convolution's im2col ({@link Im2colPanels}). Called concurrently by the chunks.
+     */
+    interface PanelSource {
+        /**
+         * Packs rows [k0, k0 + kc) of columns [j0, j0 + nr) (nr ≤ NR) as one micro-panel: row k's
+         * NR floats at {@code dstOff + (k − k0)·NR}, columns nr..NR zero.
+         */
+        void pack(int k0, int kc, int j0, int nr, float[] dst, int dstOff);
+    }
+
     /** K block: a B micro-panel of KC×NR floats (32 KiB on AVX-512) stays in L1. */
     static final int KC = Integer.getInteger("tessera.gemm.kc", 256);
     /**
@@ -96,6 +108,9 @@ final class GemmJob implements WorkerPool.Task {
     private MemorySegment biasSeg;
     private long biasOff;
     private Activation activation;
+    private PanelSource bSource;
+    private MemorySegment rowBiasSeg;
+    private long rowBiasOff;
 
     // Packed B. Panel p's K block starting at row pc is at p·bPanelStride + pc·bRowStep: for a
     // CpuPackedMatrix, and for all of B packed up front into bBuf, the stride is K·NR and the step
@@ -143,6 +158,17 @@ final class GemmJob implements WorkerPool.Task {
         bBase = base;
         bRs = rs;
         bCs = cs;
+    }
+
+    /** B computed as it is packed (instead of {@link #setB}), for this call only. */
+    void setB(PanelSource source) {
+        bSource = source;
+    }
+
+    /** A bias per row of C (a convolution's per-channel bias), added as each tile is finished. */
+    void setRowBias(MemorySegment seg, long offBytes) {
+        rowBiasSeg = seg;
+        rowBiasOff = offBytes;
     }
 
     void setC(MemorySegment seg, long baseBytes, long ldcBytes) {
@@ -259,7 +285,8 @@ final class GemmJob implements WorkerPool.Task {
 
     private void clearOperands() {
         bPanels = null;
-        aSeg = bSeg = cSeg = biasSeg = null;
+        aSeg = bSeg = cSeg = biasSeg = rowBiasSeg = null;
+        bSource = null;
     }
 
     @Override
@@ -393,6 +420,9 @@ final class GemmJob implements WorkerPool.Task {
                 if (last) {
                     long cOff = cBase + i0 * ldc + 4L * j0;
                     GemmKernel.mergeTile(result, at, mr, nr, cSeg, cOff, ldc, alpha, beta);
+                    if (rowBiasSeg != null) {
+                        GemmKernel.addRowBias(cSeg, cOff, ldc, mr, nr, rowBiasSeg, rowBiasOff + 4L * i0);
+                    }
                     if (epilogue) {
                         Epilogues.apply(cSeg, cOff, ldc, mr, nr, biasSeg, biasOff + 4L * j0, activation);
                     }
@@ -404,6 +434,13 @@ final class GemmJob implements WorkerPool.Task {
 
     /** Packs the K block [pc, pc + kc) of B panels [jFrom, jTo) into bBuf. */
     private void packB(int jFrom, int jTo, int pc, int kc) {
+        if (bSource != null) {
+            for (int jp = jFrom; jp < jTo; jp++) {
+                int j0 = jp * NR;
+                bSource.pack(pc, kc, j0, Math.min(NR, n - j0), bBuf, jp * bPanelStride + pc * bRowStep);
+            }
+            return;
+        }
         int wholeTo = Math.min(jTo, n / NR);
         if (bCs == 1 && wholeTo > jFrom) {
             // Row-major B: read each row of the block once, left to right, writing NR columns to

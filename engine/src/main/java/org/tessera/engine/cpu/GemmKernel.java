@@ -341,6 +341,24 @@ final class GemmKernel {
         }
     }
 
+    /**
+     * C[0..mr, 0..nr] += bias[r] per row (the tile just merged), {@code ldc} in bytes: a
+     * convolution's per-output-channel bias, added while the tile is in cache.
+     */
+    static void addRowBias(MemorySegment c, long cOff, long ldc, int mr, int nr, MemorySegment bias, long biasOff) {
+        VectorMask<Float> m0 = S.indexInRange(0, nr);
+        VectorMask<Float> m1 = S.indexInRange(L, nr);
+        for (int r = 0; r < mr; r++, cOff += ldc) {
+            float b = bias.get(F, biasOff + 4L * r);
+            FloatVector.fromMemorySegment(S, c, cOff, NATIVE, m0).add(b).intoMemorySegment(c, cOff, NATIVE, m0);
+            if (nr > L) {
+                FloatVector.fromMemorySegment(S, c, cOff + 4L * L, NATIVE, m1)
+                        .add(b)
+                        .intoMemorySegment(c, cOff + 4L * L, NATIVE, m1);
+            }
+        }
+    }
+
     /** acc[accOff + r·NR + j] (+)= tile[r·NR + j] for rows [0, mr): a short panel's tile into the carried tiles. */
     static void carryTile(float[] tile, int mr, float[] acc, int accOff, boolean first) {
         for (int r = 0, o = 0; r < mr; r++, o += NR) {

@@ -8,7 +8,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.tessera.engine.backend.ConvOps;
 import org.tessera.engine.backend.Epilogue;
-import org.tessera.engine.backend.GemmOps;
 import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.tensor.DType;
@@ -22,8 +21,9 @@ import org.tessera.engine.tensor.Tensor;
  * whole batch into a single GEMM against the weight viewed as [D, C·p·p]ᵀ, with the bias added
  * in the GEMM epilogue and the result landing directly in token layout [N, tokens, D]. The
  * general conv2d gathers per image a matrix [C·kh·kw, Ho·Wo] (zero where the window hangs over
- * the padding) and computes out[n] = W [O, C·kh·kw] · cols. The im2col matrix lives in a
- * per-thread scratch segment that grows on demand and is reused across calls.
+ * the padding) and computes out[n] = W [O, C·kh·kw] · cols — never stored: {@link Im2colPanels}
+ * packs it from the image straight into the GEMM's panels. The patch embeddings' im2col matrix
+ * lives in a per-thread scratch segment that grows on demand and is reused across calls.
  */
 final class VectorConv implements ConvOps {
     private static final VectorSpecies<Float> S = VectorMath.S;
@@ -32,11 +32,11 @@ final class VectorConv implements ConvOps {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     private final WorkerPool pool;
-    private final GemmOps gemm;
+    private final VectorGemm gemm;
     /** Per calling thread: the im2col buffer (shared memory, since the GEMM's workers read it). */
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
 
-    VectorConv(WorkerPool pool, GemmOps gemm) {
+    VectorConv(WorkerPool pool, VectorGemm gemm) {
         this.pool = pool;
         this.gemm = gemm;
     }
@@ -53,6 +53,8 @@ final class VectorConv implements ConvOps {
         private Tensor lastBias;
         private Tensor lastOut;
         private PatchCall lastCall;
+        /** The implicit im2col of this thread's current conv2d (set per image, read by its GEMM). */
+        private final Im2colPanels panels = new Im2colPanels();
 
         Tensor matrix(int rows, int cols) {
             long bytes = 4L * rows * cols;
@@ -204,73 +206,38 @@ final class VectorConv implements ConvOps {
             return;
         }
         Tensor w2 = (weight.isContiguous() ? weight : weight.contiguous()).reshape(oc, k);
-        // A 1×1 convolution with unit stride and no padding needs no gathering: x[n] is already [C, H·W].
+        Tensor b1 = bias == null || bias.isContiguous() ? bias : bias.contiguous();
+        // A 1×1 convolution with unit stride and no padding needs no gathering: x[n] is already
+        // [C, H·W]. Any other is an implicit GEMM: the im2col matrix is packed from the image.
         boolean pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0;
         for (int b = 0; b < n; b++) {
             Tensor image = x.select(0, b);
-            Tensor cols = pointwise && image.isContiguous()
-                    ? image.reshape(c, positions)
-                    : im2col(image, kh, kw, stride, padding, ho, wo);
             Tensor dst = out.select(0, b).reshape(oc, positions);
-            float beta = 0f;
-            if (bias != null) {
-                fillRows(dst, bias); // C starts as the bias; the GEMM adds W·cols to it (β = 1)
-                beta = 1f;
-            }
-            gemm.gemm(w2, cols, dst, 1f, beta, Epilogue.NONE);
-        }
-    }
-
-    /** cols[(c, ky, kx), (oy, ox)] = image[c, oy·s − pad + ky, ox·s − pad + kx], 0 outside the image. */
-    private Tensor im2col(Tensor image, int kh, int kw, int stride, int padding, int ho, int wo) {
-        int c = image.size(0);
-        int h = image.size(1);
-        int w = image.size(2);
-        int k = c * kh * kw;
-        Tensor cols = scratch.get().matrix(k, ho * wo);
-        MemorySegment xs = image.storage();
-        MemorySegment cs = cols.storage();
-        long sc = image.stride(0);
-        long sh = image.stride(1);
-        long sw = image.stride(2);
-        long xBase = image.offset();
-        ParallelLoops.rows(pool, k, (long) ho * wo, (from, to) -> {
-            for (long r = from; r < to; r++) {
-                int ch = (int) (r / (kh * kw));
-                int ky = (int) (r / kw % kh);
-                int kx = (int) (r % kw);
-                // Output columns ox whose input column ox·s − pad + kx lies inside [0, w).
-                int lo = Math.min(wo, Math.max(0, ceilDiv(padding - kx, stride)));
-                int hi = Math.max(lo, Math.min(wo, ceilDiv(w + padding - kx, stride)));
-                long dst = r * ho * wo;
-                for (int oy = 0; oy < ho; oy++, dst += wo) {
-                    int iy = oy * stride - padding + ky;
-                    if (iy < 0 || iy >= h) {
-                        cs.asSlice(4 * dst, 4L * wo).fill((byte) 0);
-                        continue;
-                    }
-                    cs.asSlice(4 * dst, 4L * lo).fill((byte) 0);
-                    cs.asSlice(4 * (dst + hi), 4L * (wo - hi)).fill((byte) 0);
-                    if (lo == hi) {
-                        continue;
-                    }
-                    long src = xBase + ch * sc + iy * sh + (long) (lo * stride - padding + kx) * sw;
-                    if (stride == 1 && sw == 1) {
-                        MemorySegment.copy(xs, 4 * src, cs, 4 * (dst + lo), 4L * (hi - lo));
-                    } else {
-                        long step = stride * sw;
-                        for (int ox = lo; ox < hi; ox++, src += step) {
-                            cs.setAtIndex(F, dst + ox, xs.getAtIndex(F, src));
-                        }
-                    }
+            if (pointwise && image.isContiguous()) {
+                float beta = 0f;
+                if (bias != null) {
+                    fillRows(dst, bias); // C starts as the bias; the GEMM adds W·x to it (β = 1)
+                    beta = 1f;
                 }
+                gemm.gemm(w2, image.reshape(c, positions), dst, 1f, beta, Epilogue.NONE);
+            } else {
+                Im2colPanels cols = scratch.get().panels;
+                cols.set(
+                        image.storage(),
+                        image.offset(),
+                        image.stride(0),
+                        image.stride(1),
+                        image.stride(2),
+                        image.size(1),
+                        image.size(2),
+                        kh,
+                        kw,
+                        stride,
+                        padding,
+                        wo);
+                gemm.gemm(w2, cols, positions, dst, b1);
             }
-        });
-        return cols;
-    }
-
-    private static int ceilDiv(int a, int b) {
-        return -Math.floorDiv(-a, b);
+        }
     }
 
     /** dst[o, :] = bias[o] for a [O, P] matrix with contiguous rows. */

@@ -42,6 +42,21 @@ final class VectorGemm implements GemmOps {
         job.run(pool, a.size(0), packed.cols(), a.size(1), alpha, beta, packed);
     }
 
+    /**
+     * C = A·B + rowBias[i] on each row i, for a B that {@code source} packs as the product needs
+     * it (a convolution's im2col: {@link Im2colPanels}); rowBias [M] or null.
+     */
+    void gemm(Tensor a, GemmJob.PanelSource source, int n, Tensor c, Tensor rowBias) {
+        OpChecks.f32("gemm", "A", a);
+        OpChecks.f32("gemm", "C", c);
+        GemmJob job = prepare(a, c, Epilogue.NONE);
+        job.setB(source);
+        if (rowBias != null) {
+            job.setRowBias(rowBias.storage(), rowBias.byteOffset());
+        }
+        job.run(pool, a.size(0), n, a.size(1), 1f, 0f, null);
+    }
+
     private GemmJob prepare(Tensor a, Tensor c, Epilogue epilogue) {
         GemmJob job = jobs.get();
         job.setA(a.storage(), a.offset(), a.stride(0), a.stride(1));

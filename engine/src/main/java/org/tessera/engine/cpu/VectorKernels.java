@@ -14,7 +14,7 @@ public final class VectorKernels {
 
     /** Every op family on {@code pool}. */
     public static Backend backend(WorkerPool pool) {
-        GemmOps gemm = gemm(pool);
+        VectorGemm gemm = new VectorGemm(pool);
         return new Backend(
                 "vector",
                 pool,

@@ -6,6 +6,8 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+import org.tessera.engine.backend.Activation;
+import org.tessera.engine.backend.ElementwiseOps;
 import org.tessera.engine.backend.NormOps;
 import org.tessera.engine.backend.OpChecks;
 import org.tessera.engine.parallel.WorkerPool;
@@ -324,6 +326,20 @@ final class VectorNorms implements NormOps {
 
     @Override
     public void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out) {
+        groupNorm(x, groups, weight, bias, eps, Activation.NONE, out, null);
+    }
+
+    /** The activation is applied as each normalised value is written: one pass over the output. */
+    @Override
+    public void groupNorm(
+            Tensor x,
+            int groups,
+            Tensor weight,
+            Tensor bias,
+            float eps,
+            Activation activation,
+            Tensor out,
+            ElementwiseOps elementwise) {
         OpChecks.groupNorm(x, groups, weight, bias, out);
         int n = x.size(0);
         int c = x.size(1);
@@ -346,14 +362,33 @@ final class VectorNorms implements NormOps {
                 float rstd = (float) (1 / Math.sqrt(sumSquaredDeviations(xs, xo, groupLen, mean) / groupLen + eps));
                 int c0 = (int) (i % groups) * perGroup;
                 for (int ch = 0; ch < perGroup; ch++) {
-                    // Per channel: (x − mean)·(rstd·w) + b, one FMA per element.
+                    // Per channel: act((x − mean)·(rstd·w) + b), one FMA per element before the activation.
                     float a = weight == null ? rstd : rstd * weight.getFloat(c0 + ch);
                     float b = bias == null ? 0f : bias.getFloat(c0 + ch);
                     long off = 4L * ch * spatial;
-                    normalise(xs, xo + off, os, oo + off, spatial, mean, a, b);
+                    if (activation == Activation.NONE) {
+                        normalise(xs, xo + off, os, oo + off, spatial, mean, a, b);
+                    } else {
+                        normaliseActivate(xs, xo + off, os, oo + off, spatial, mean, a, b, activation);
+                    }
                 }
             }
         });
+    }
+
+    /** o = act((x − mean)·a + b) over n floats. */
+    private static void normaliseActivate(
+            MemorySegment x, long xo, MemorySegment o, long oo, int n, float mean, float a, float b, Activation act) {
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, xo + 4L * j, NATIVE)
+                    .sub(mean)
+                    .fma(a, b);
+            VectorMath.apply(act, v).intoMemorySegment(o, oo + 4L * j, NATIVE);
+        }
+        for (; j < n; j++) {
+            o.set(F, oo + 4L * j, VectorMath.apply(act, Math.fma(x.get(F, xo + 4L * j) - mean, a, b)));
+        }
     }
 
     // ---------------------------------------------------------------- row primitives (byte offsets)

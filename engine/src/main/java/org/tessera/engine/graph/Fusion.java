@@ -12,7 +12,8 @@ import org.tessera.engine.backend.Activation;
  * <ul>
  *   <li>linear → gelu / silu becomes a linear with the activation in the GEMM epilogue, applied
  *       to each output tile while it is still in cache;</li>
- *   <li>affine-free layerNorm → modulate (as x) becomes one layerNormModulate pass.</li>
+ *   <li>affine-free layerNorm → modulate (as x) becomes one layerNormModulate pass;</li>
+ *   <li>groupNorm → silu / gelu becomes one groupNorm pass that writes the activation (a VAE).</li>
  * </ul>
  * The fused node takes the consumer's place and output, so every operand is still defined before it.
  */
@@ -30,6 +31,7 @@ final class Fusion {
         int gelu = 0;
         int silu = 0;
         int norms = 0;
+        int groupNorms = 0;
         for (int j = 0; j < nodes.size(); j++) {
             Node consumer = nodes.get(j);
             if (consumer.inputs().isEmpty()) {
@@ -59,6 +61,17 @@ final class Fusion {
                 } else {
                     silu++;
                 }
+            } else if (consumer.op() instanceof PointwiseOps.Activate a
+                    && a.activation() != Activation.NONE
+                    && producer.op() instanceof NormalizationOps.GroupNorm gn) {
+                result[j] = new Node(
+                        new NormalizationOps.GroupNormActivate(
+                                gn.groups(), gn.eps(), gn.hasWeight(), gn.hasBias(), a.activation()),
+                        producer.inputs(),
+                        consumer.output(),
+                        producer.location());
+                result[i] = null;
+                groupNorms++;
             } else if (consumer.op() instanceof PointwiseOps.Modulate
                     && producer.op() instanceof NormalizationOps.LayerNorm ln
                     && !ln.hasWeight()
@@ -72,7 +85,7 @@ final class Fusion {
                 norms++;
             }
         }
-        if (gelu + silu + norms == 0) {
+        if (gelu + silu + norms + groupNorms == 0) {
             return g;
         }
         List<Node> out = new ArrayList<>();
@@ -90,6 +103,9 @@ final class Fusion {
         }
         if (norms > 0) {
             parts.add(norms + " layernorm+modulate");
+        }
+        if (groupNorms > 0) {
+            parts.add(groupNorms + " groupnorm+activation");
         }
         log.add("fusion: " + String.join(", ", parts));
         return g.withNodes(out, g.nextValueId());

@@ -6,6 +6,7 @@ import static org.tessera.engine.graph.ShapeRules.mismatch;
 import static org.tessera.engine.graph.ShapeRules.vector;
 
 import java.util.List;
+import org.tessera.engine.backend.Activation;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
@@ -155,6 +156,46 @@ public final class NormalizationOps {
                 throw mismatch(kind(), "input " + dims(x) + " needs at least one dimension");
             }
             return new OutputType(x.shape(), DType.F32);
+        }
+    }
+
+    /**
+     * GroupNorm then an activation (a VAE's GroupNorm + SiLU), made by {@link Fusion} when the
+     * norm's result has no other use: one pass over the tensor instead of two. Inference only.
+     */
+    public record GroupNormActivate(int groups, float eps, boolean hasWeight, boolean hasBias, Activation activation)
+            implements Op {
+        public String kind() {
+            return "groupNorm+" + activation.name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        public String attributes() {
+            return "groups=" + groups + " eps=" + eps;
+        }
+
+        @Override
+        public long flops(Node n) {
+            return 9 * n.output().numel();
+        }
+
+        @Override
+        public boolean needsContiguous(int slot) {
+            return true;
+        }
+
+        @Override
+        public Runnable kernel(KernelArgs k) {
+            Tensor[] in = k.in();
+            Tensor out = k.out();
+            Backend backend = k.backend();
+            Tensor w = hasWeight ? in[1] : null;
+            Tensor b = hasBias ? in[hasWeight ? 2 : 1] : null;
+            return () -> backend.norms().groupNorm(in[0], groups, w, b, eps, activation, out, backend.elementwise());
+        }
+
+        @Override
+        public OutputType infer(List<Value> in) {
+            return new GroupNorm(groups, eps, hasWeight, hasBias).infer(in);
         }
     }
 

@@ -28,6 +28,7 @@ public sealed interface Op
                 PointwiseOps.Clamp,
                 PointwiseOps.Modulate,
                 NormalizationOps.LayerNormModulate,
+                NormalizationOps.GroupNormActivate,
                 TableOps.TimestepEmbedding,
                 TableOps.SinCos2d,
                 TableOps.Embedding,

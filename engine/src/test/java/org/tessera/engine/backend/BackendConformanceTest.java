@@ -144,6 +144,17 @@ class BackendConformanceTest {
             be.norms().groupNorm(gx, 3, gw, gb, 1e-5f, o);
             return o;
         }));
+        Tensor gnx = randn(2, 8, 37); // 37 spatial positions: a vector tail
+        Tensor gnw = randn(8);
+        Tensor gnb = randn(8);
+        for (Activation act : new Activation[] {Activation.SILU, Activation.GELU_TANH}) {
+            // a VAE's GroupNorm + SiLU: one pass on the CPU, two (norm, then activation) in the reference
+            ops.add(new OpCase("groupNorm+" + act, be -> {
+                Tensor o = out(2, 8, 37);
+                be.norms().groupNorm(gnx, 4, gnw, gnb, 1e-6f, act, o, be.elementwise());
+                return o;
+            }));
+        }
         Tensor shift = randn(2, 1, 33);
         Tensor scale = randn(2, 1, 33);
         ops.add(new OpCase("layerNormModulate", be -> {
