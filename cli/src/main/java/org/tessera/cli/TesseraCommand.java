@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             CheckCommand.class,
             InspectCommand.class,
             ConvertCommand.class,
+            MotionCommand.class,
             BenchCommand.class,
             DoctorCommand.class,
             CommandLine.HelpCommand.class

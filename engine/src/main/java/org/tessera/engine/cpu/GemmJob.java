@@ -36,10 +36,11 @@ final class GemmJob implements WorkerPool.Task {
      */
     interface PanelSource {
         /**
-         * Packs rows [k0, k0 + kc) of columns [j0, j0 + nr) (nr ≤ NR) as one micro-panel: row k's
-         * NR floats at {@code dstOff + (k − k0)·NR}, columns nr..NR zero.
+         * Packs rows [k0, k0 + kc) of the micro-panels [pFrom, pTo) of an n-column B: panel p's
+         * row k goes to {@code dstOff + (p − pFrom)·panelStride + (k − k0)·NR}, its columns past
+         * n zero.
          */
-        void pack(int k0, int kc, int j0, int nr, float[] dst, int dstOff);
+        void pack(int k0, int kc, int pFrom, int pTo, int n, float[] dst, int dstOff, int panelStride);
     }
 
     /** K block: a B micro-panel of KC×NR floats (32 KiB on AVX-512) stays in L1. */
@@ -435,10 +436,7 @@ final class GemmJob implements WorkerPool.Task {
     /** Packs the K block [pc, pc + kc) of B panels [jFrom, jTo) into bBuf. */
     private void packB(int jFrom, int jTo, int pc, int kc) {
         if (bSource != null) {
-            for (int jp = jFrom; jp < jTo; jp++) {
-                int j0 = jp * NR;
-                bSource.pack(pc, kc, j0, Math.min(NR, n - j0), bBuf, jp * bPanelStride + pc * bRowStep);
-            }
+            bSource.pack(pc, kc, jFrom, jTo, n, bBuf, jFrom * bPanelStride + pc * bRowStep, bPanelStride);
             return;
         }
         int wholeTo = Math.min(jTo, n / NR);

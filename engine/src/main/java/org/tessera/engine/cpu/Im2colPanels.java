@@ -73,26 +73,37 @@ final class Im2colPanels implements GemmJob.PanelSource {
         this.wo = wo;
     }
 
+    /**
+     * Row by row of B, panel by panel within a row: the row's (channel, ky, kx) is worked out
+     * once, and its values come from consecutive stretches of the image, left to right.
+     */
     @Override
-    public void pack(int k0, int kc, int j0, int nr, float[] dst, int dstOff) {
+    public void pack(int k0, int kc, int pFrom, int pTo, int n, float[] dst, int dstOff, int panelStride) {
+        int firstY = pFrom * NR / wo;
+        int firstX = pFrom * NR % wo;
         for (int k = 0; k < kc; k++) {
             int r = k0 + k;
             int ch = r / (kh * kw);
             int ky = r / kw % kh;
             int kx = r % kw;
-            int d = dstOff + k * NR;
-            int oy = j0 / wo;
-            int ox = j0 % wo;
-            int filled = 0;
-            while (filled < nr) {
-                int run = Math.min(nr - filled, wo - ox);
-                row(ch, oy * stride - padding + ky, ox * stride - padding + kx, run, dst, d + filled);
-                filled += run;
-                oy++;
-                ox = 0;
-            }
-            if (nr < NR) {
-                Arrays.fill(dst, d + nr, d + NR, 0f);
+            int oy = firstY;
+            int ox = firstX;
+            for (int p = pFrom, d = dstOff + k * NR; p < pTo; p++, d += panelStride) {
+                int nr = Math.min(NR, n - p * NR);
+                int filled = 0;
+                while (filled < nr) { // a panel may span the end of an output row
+                    int run = Math.min(nr - filled, wo - ox);
+                    row(ch, oy * stride - padding + ky, ox * stride - padding + kx, run, dst, d + filled);
+                    filled += run;
+                    ox += run;
+                    if (ox == wo) {
+                        ox = 0;
+                        oy++;
+                    }
+                }
+                if (nr < NR) {
+                    Arrays.fill(dst, d + nr, d + NR, 0f);
+                }
             }
         }
     }

@@ -92,40 +92,65 @@ public final class MovingMnist {
     }
 
     /**
-     * How far the bright pixels move from frame to frame: the mean, over consecutive frames, of
-     * the distance between the centroids of the pixels above 0 (mid-grey) — a few pixels for a
-     * real clip, about 0 for a still one, and erratic for noise. NaN when a frame has no bright
-     * pixel. {@code clip} holds frames × size × size floats in [−1, 1] from {@code byteOffset}.
+     * How a clip's bright pixels (above 0, mid-grey) move from frame to frame:
+     *
+     * @param step the mean distance between consecutive frames' centroids of bright pixels, in
+     *     pixels: 2–4 for a Moving MNIST clip, 0 for a still one (NaN when a frame has none)
+     * @param overlap the mean intersection over union of consecutive frames' bright-pixel masks:
+     *     high for digits that move a little, 1 for a still clip, about ⅓ for noise (two random
+     *     half-filled masks)
      */
-    public static double meanCentroidStep(MemorySegment clip, long byteOffset, int frames, int size) {
-        double total = 0;
+    public record Motion(double step, double overlap) {
+        /** Both measures lie within [lo, hi] of a reference's range. */
+        public boolean within(Motion lo, Motion hi) {
+            return step >= lo.step && step <= hi.step && overlap >= lo.overlap && overlap <= hi.overlap;
+        }
+    }
+
+    /** The {@link Motion} of a clip of frames × size × size floats in [−1, 1] at {@code byteOffset}. */
+    public static Motion motion(MemorySegment clip, long byteOffset, int frames, int size) {
+        double steps = 0;
+        double overlaps = 0;
         double px = Double.NaN;
         double py = Double.NaN;
+        int pixels = size * size;
+        boolean[] previous = new boolean[pixels];
+        boolean[] current = new boolean[pixels];
         for (int f = 0; f < frames; f++) {
             double sx = 0;
             double sy = 0;
             long n = 0;
-            long base = byteOffset + 4L * f * size * size;
-            for (int yy = 0; yy < size; yy++) {
-                for (int xx = 0; xx < size; xx++) {
-                    if (clip.get(F, base + 4L * (yy * size + xx)) > 0f) {
-                        sx += xx;
-                        sy += yy;
-                        n++;
-                    }
+            long base = byteOffset + 4L * f * pixels;
+            long both = 0;
+            long either = 0;
+            for (int i = 0; i < pixels; i++) {
+                boolean bright = clip.get(F, base + 4L * i) > 0f;
+                current[i] = bright;
+                if (bright) {
+                    sx += i % size;
+                    sy += i / size;
+                    n++;
+                }
+                if (f > 0) {
+                    both += bright && previous[i] ? 1 : 0;
+                    either += bright || previous[i] ? 1 : 0;
                 }
             }
             if (n == 0) {
-                return Double.NaN;
+                return new Motion(Double.NaN, Double.NaN);
             }
             double cx = sx / n;
             double cy = sy / n;
             if (f > 0) {
-                total += Math.hypot(cx - px, cy - py);
+                steps += Math.hypot(cx - px, cy - py);
+                overlaps += either == 0 ? 1 : (double) both / either;
             }
             px = cx;
             py = cy;
+            boolean[] t = previous;
+            previous = current;
+            current = t;
         }
-        return frames > 1 ? total / (frames - 1) : 0;
+        return frames > 1 ? new Motion(steps / (frames - 1), overlaps / (frames - 1)) : new Motion(0, 1);
     }
 }

@@ -54,9 +54,11 @@ class MovingMnistTest {
                 }
                 assertEquals(100, bright, "clip " + i + " frame " + f + ": the whole square is inside");
             }
-            double step = MovingMnist.meanCentroidStep(MemorySegment.ofArray(v), 0, FRAMES, SIZE);
+            MovingMnist.Motion m = MovingMnist.motion(MemorySegment.ofArray(v), 0, FRAMES, SIZE);
             // a bounce shortens one step; otherwise the centroid moves by the speed, rounded to pixels
-            assertTrue(step > 1.2 && step < 4.6, "clip " + i + ": mean step " + step);
+            assertTrue(m.step() > 1.2 && m.step() < 4.6, "clip " + i + ": mean step " + m.step());
+            // a 10×10 square moved 2–4 pixels overlaps itself by about 0.3–0.7 of the union
+            assertTrue(m.overlap() > 0.25 && m.overlap() < 0.9, "clip " + i + ": mean overlap " + m.overlap());
         }
     }
 
@@ -66,12 +68,28 @@ class MovingMnistTest {
         for (int f = 1; f < FRAMES; f++) {
             System.arraycopy(v, 0, v, f * SIZE * SIZE, SIZE * SIZE);
         }
-        assertEquals(0, MovingMnist.meanCentroidStep(MemorySegment.ofArray(v), 0, FRAMES, SIZE), 1e-12);
+        MovingMnist.Motion m = MovingMnist.motion(MemorySegment.ofArray(v), 0, FRAMES, SIZE);
+        assertEquals(0, m.step(), 1e-12);
+        assertEquals(1, m.overlap(), 1e-12);
+    }
+
+    /** Noise flickers: its bright half moves little on average but overlaps itself by only about ⅓. */
+    @Test
+    void noiseDoesNotMoveLikeADigit() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(9);
+        float[] v = new float[FRAMES * SIZE * SIZE];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) random.nextGaussian();
+        }
+        MovingMnist.Motion m = MovingMnist.motion(MemorySegment.ofArray(v), 0, FRAMES, SIZE);
+        assertEquals(1 / 3.0, m.overlap(), 0.05);
+        assertTrue(m.step() < 1, "noise's centroid stays near the middle: " + m.step());
     }
 
     @Test
     void aFrameAsWideAsADigitKeepsItInPlace() {
         float[] v = clip(4, 2, 2, 28);
-        assertEquals(0, MovingMnist.meanCentroidStep(MemorySegment.ofArray(v), 0, FRAMES, 28), 1e-12);
+        assertEquals(
+                0, MovingMnist.motion(MemorySegment.ofArray(v), 0, FRAMES, 28).step(), 1e-12);
     }
 }
