@@ -95,10 +95,13 @@ class CliRunCheckInspectTest {
                 "check",
                 stdlib.resolve("layers.tess").toString(),
                 stdlib.resolve("dit.tess").toString(),
+                stdlib.resolve("vae.tess").toString(),
+                stdlib.resolve("latte.tess").toString(),
                 RepoFiles.sample("dit-tiny-forward.tess").toString(),
-                RepoFiles.sample("dit-xl-2-random.tess").toString());
+                RepoFiles.sample("dit-xl-2-random.tess").toString(),
+                RepoFiles.sample("dit-xl-2-256.tess").toString());
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("4 files checked") && r.out().contains("0 errors"), r.out());
+        assertTrue(r.out().contains("7 files checked") && r.out().contains("0 errors"), r.out());
     }
 
     @Test

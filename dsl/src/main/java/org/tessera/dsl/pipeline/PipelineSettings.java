@@ -33,7 +33,7 @@ public record PipelineSettings(
 
     /** One step of a pipeline's program; its result is named {@link #name()}. */
     public sealed interface Stage
-            permits SampleStage, ForwardStage, ApplyStage, UpsampleStage, ConcatStage, TrainStage {
+            permits SampleStage, ForwardStage, ApplyStage, UpsampleStage, ConcatStage, TrainStage, ImageStage {
         String name();
 
         Span span();
@@ -45,12 +45,31 @@ public record PipelineSettings(
      * @param conditions the stages whose results feed the model's {@code condition} inputs, in the
      *     contract's order
      */
-    public record SampleStage(String name, Weights weights, Sampling sampling, List<String> conditions, Span span)
+    /**
+     * @param init the stage whose result the sampling starts from (img2img: an encoded image), or
+     *     null to start from noise
+     * @param strength with {@code init}: how much of the sampling runs, 0..1 — the init is noised
+     *     to the step where the last {@code strength} of the steps begin, as diffusers' img2img does
+     */
+    public record SampleStage(
+            String name,
+            Weights weights,
+            Sampling sampling,
+            List<String> conditions,
+            String init,
+            double strength,
+            Span span)
             implements Stage {
         public SampleStage {
             conditions = List.copyOf(conditions);
         }
     }
+
+    /**
+     * An image read from a file (PNG, JPEG, GIF, BMP) as a batch of one [1, 3, H, W] in [−1, 1]:
+     * centre-cropped to a square and resized to {@code size} pixels when size is above 0.
+     */
+    public record ImageStage(String name, Path path, int size, Span span) implements Stage {}
 
     /**
      * Training a model ({@code tessera train}): its result is the trained weights, written by an

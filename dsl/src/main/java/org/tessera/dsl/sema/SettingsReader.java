@@ -77,10 +77,12 @@ public final class SettingsReader {
             "latent",
             "clip_x0",
             "condition",
-            "noise");
+            "noise",
+            "init",
+            "strength");
 
     private static final Set<String> STAGE_CALLS =
-            Set.of("sample", "decode", "encode", "classify", "upsample", "concat", "train");
+            Set.of("sample", "decode", "encode", "classify", "upsample", "concat", "train", "image");
 
     /** The keys a {@code train(...)} stage takes. */
     private static final Set<String> TRAIN_KEYS = Set.of(
@@ -292,7 +294,7 @@ public final class SettingsReader {
         } else {
             name = "samples";
             stages.add(new PipelineSettings.SampleStage(
-                    name, weights, sampling(name, settings, decl.span()), List.of(), decl.span()));
+                    name, weights, sampling(name, settings, decl.span()), List.of(), null, 1.0, decl.span()));
         }
         if (model != null) {
             models.put(name, model);
@@ -309,8 +311,8 @@ public final class SettingsReader {
             diagnostics.error(
                     st.value().span(),
                     "a stage is sample(...), train(...), decode(stage, model = ..., weights = ...),"
-                            + " encode(...), classify(stage, model = ..., weights = ...), upsample(stage, factor) or"
-                            + " concat([stages], dim = 1)"
+                            + " encode(...), classify(stage, model = ..., weights = ...), upsample(stage, factor),"
+                            + " concat([stages], dim = 1) or image(\"file.png\", size = 256)"
                             + (st.value() instanceof Ast.Call c2
                                     ? Suggestions.didYouMean(c2.dotted(), STAGE_CALLS)
                                     : ""));
@@ -350,9 +352,25 @@ public final class SettingsReader {
                         }
                     }
                 }
+                String init = args.containsKey("init") ? stageRef(args.get("init"), names) : null;
+                double strength = 1.0;
+                if (args.containsKey("strength")) {
+                    strength = number(args.get("strength"), "strength");
+                    if (!args.containsKey("init")) {
+                        diagnostics.error(args.get("strength").span(), "strength needs init = stage (img2img)");
+                    } else if (!(strength > 0 && strength <= 1)) {
+                        diagnostics.error(args.get("strength").span(), "strength must be in (0, 1], got " + strength);
+                    }
+                }
                 PipelineSettings.Sampling sampling = sampling(st.name(), args, c.span());
                 return new PipelineSettings.SampleStage(
-                        st.name(), weights(args.get("weights"), c.span()), sampling, conditions, st.span());
+                        st.name(),
+                        weights(args.get("weights"), c.span()),
+                        sampling,
+                        conditions,
+                        init,
+                        strength,
+                        st.span());
             }
             case "train" -> {
                 Map<String, Ast.Expr> args = named(c, TRAIN_KEYS);
@@ -432,6 +450,20 @@ public final class SettingsReader {
                         ? null
                         : new PipelineSettings.ApplyStage(
                                 st.name(), c.dotted(), in, w, (int) tile, (int) overlap, st.span());
+            }
+            case "image" -> {
+                // img2img's input: an image file as a batch of one [1, 3, H, W] in [−1, 1]
+                Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("path", "size"));
+                if (args == null || !(args.get("path") instanceof Ast.StringLit p)) {
+                    diagnostics.error(c.span(), "image takes a file: image(\"photo.png\", size = 256)");
+                    return null;
+                }
+                Path path = file(p.value(), p.span());
+                long size = args.containsKey("size") ? integer(args.get("size"), "image size") : 0;
+                if (size < 0 || size > 16384) {
+                    diagnostics.error(args.get("size").span(), "image size must be in 1..16384 pixels, got " + size);
+                }
+                return path == null ? null : new PipelineSettings.ImageStage(st.name(), path, (int) size, st.span());
             }
             case "upsample" -> {
                 Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("x", "factor", "axes"));

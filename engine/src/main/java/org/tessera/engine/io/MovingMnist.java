@@ -99,11 +99,19 @@ public final class MovingMnist {
      * @param overlap the mean intersection over union of consecutive frames' bright-pixel masks:
      *     high for digits that move a little, 1 for a still clip, about ⅓ for noise (two random
      *     half-filled masks)
+     * @param coherence the mean share of bright pixels with at least two bright neighbours (of
+     *     four): most of a digit's strokes, few of scattered specks (sparse noise that happens to
+     *     step and overlap like digits does not hold together)
      */
-    public record Motion(double step, double overlap) {
-        /** Both measures lie within [lo, hi] of a reference's range. */
+    public record Motion(double step, double overlap, double coherence) {
+        /** Every measure lies within [lo, hi] of a reference's range. */
         public boolean within(Motion lo, Motion hi) {
-            return step >= lo.step && step <= hi.step && overlap >= lo.overlap && overlap <= hi.overlap;
+            return step >= lo.step
+                    && step <= hi.step
+                    && overlap >= lo.overlap
+                    && overlap <= hi.overlap
+                    && coherence >= lo.coherence
+                    && coherence <= hi.coherence;
         }
     }
 
@@ -111,6 +119,7 @@ public final class MovingMnist {
     public static Motion motion(MemorySegment clip, long byteOffset, int frames, int size) {
         double steps = 0;
         double overlaps = 0;
+        double coherent = 0;
         double px = Double.NaN;
         double py = Double.NaN;
         int pixels = size * size;
@@ -137,8 +146,21 @@ public final class MovingMnist {
                 }
             }
             if (n == 0) {
-                return new Motion(Double.NaN, Double.NaN);
+                return new Motion(Double.NaN, Double.NaN, Double.NaN);
             }
+            long held = 0;
+            for (int i = 0; i < pixels; i++) {
+                if (current[i]) {
+                    int x = i % size;
+                    int y = i / size;
+                    int neighbours = (x > 0 && current[i - 1] ? 1 : 0)
+                            + (x + 1 < size && current[i + 1] ? 1 : 0)
+                            + (y > 0 && current[i - size] ? 1 : 0)
+                            + (y + 1 < size && current[i + size] ? 1 : 0);
+                    held += neighbours >= 2 ? 1 : 0;
+                }
+            }
+            coherent += (double) held / n;
             double cx = sx / n;
             double cy = sy / n;
             if (f > 0) {
@@ -151,6 +173,8 @@ public final class MovingMnist {
             previous = current;
             current = t;
         }
-        return frames > 1 ? new Motion(steps / (frames - 1), overlaps / (frames - 1)) : new Motion(0, 1);
+        return frames > 1
+                ? new Motion(steps / (frames - 1), overlaps / (frames - 1), coherent / frames)
+                : new Motion(0, 1, coherent);
     }
 }

@@ -59,6 +59,7 @@ class MovingMnistTest {
             assertTrue(m.step() > 1.2 && m.step() < 4.6, "clip " + i + ": mean step " + m.step());
             // a 10×10 square moved 2–4 pixels overlaps itself by about 0.3–0.7 of the union
             assertTrue(m.overlap() > 0.25 && m.overlap() < 0.9, "clip " + i + ": mean overlap " + m.overlap());
+            assertEquals(1, m.coherence(), 1e-12, "every pixel of a square but none has two bright neighbours");
         }
     }
 
@@ -84,6 +85,7 @@ class MovingMnistTest {
         MovingMnist.Motion m = MovingMnist.motion(MemorySegment.ofArray(v), 0, FRAMES, SIZE);
         assertEquals(1 / 3.0, m.overlap(), 0.05);
         assertTrue(m.step() < 1, "noise's centroid stays near the middle: " + m.step());
+        assertEquals(11 / 16.0, m.coherence(), 0.03, "P(at least 2 of 4 neighbours bright) at density ½");
     }
 
     @Test

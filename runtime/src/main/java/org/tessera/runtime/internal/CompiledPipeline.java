@@ -107,13 +107,21 @@ public final class CompiledPipeline implements AutoCloseable {
                             request.spacing(),
                             request.guidanceScale(),
                             request.eta());
-                    SampleResult stage = m.sample(r, conditions, callback);
+                    SampleResult stage = m.sample(
+                            r, conditions, s.init() == null ? null : results.get(s.init()), s.strength(), callback);
                     // Reported with the run's seed, which reproduces it (the stage's own is derived).
                     lastSample = new SampleResult(
                             stage.samples(), stage.classes(), request.seed(), stage.timesteps(), stage.guidanceScale());
                     results.put(s.name(), stage.samples());
                     sampled.put(s.name(), stage.classes());
                     sampleIndex++;
+                }
+                case PipelineSettings.ImageStage im -> {
+                    try {
+                        results.put(im.name(), TensorStages.image(im.path(), im.size(), im.name()));
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
                 }
                 case PipelineSettings.ForwardStage f ->
                     results.putAll(models.get(f.name()).runForward());

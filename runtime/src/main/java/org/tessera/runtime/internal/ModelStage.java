@@ -330,6 +330,17 @@ public final class ModelStage implements AutoCloseable {
      * conditioned on, in {@link #conditionStages()} order, each [samples, …].
      */
     public SampleResult sample(SampleRequest r, List<Tensor> conditionValues, StepCallback callback) {
+        return sample(r, conditionValues, null, 1.0, callback);
+    }
+
+    /**
+     * {@link #sample(SampleRequest, List, StepCallback)} from {@code init} (img2img) when it is not
+     * null: of the sampler's steps only the last ⌊steps·strength⌋ run, from init noised to the
+     * first of them, x = √ᾱ·init + √(1 − ᾱ)·ε (a flow: (1 − σ)·init + σ·ε), as diffusers' img2img
+     * pipelines do. An init of batch 1 serves every class.
+     */
+    public SampleResult sample(
+            SampleRequest r, List<Tensor> conditionValues, Tensor init, double strength, StepCallback callback) {
         PipelineSettings.Sampling s = sampling();
         long[] classes = r.classes() != null ? r.classes() : s.classes();
         double scale = Double.isNaN(r.guidanceScale()) ? s.guidanceScale() : r.guidanceScale();
@@ -416,7 +427,17 @@ public final class ModelStage implements AutoCloseable {
                 Tensor xT = r.startNoise() != null
                         ? r.startNoise()
                         : startNoise != null && startNoise.size(0) == batch ? startNoise : null;
-                x = run.sample(model, xShape, xT, labels, r.seed(), callback);
+                int first = 0;
+                if (init != null) {
+                    int total = process.steps();
+                    first = total - Math.min(total, (int) (total * strength));
+                    if (first == total) {
+                        throw new IllegalArgumentException("stage '" + name + "': strength " + strength + " of " + total
+                                + " steps runs none; raise it or the steps");
+                    }
+                    xT = noisedInit(init, xShape, xT, r.seed(), process, first);
+                }
+                x = run.sample(model, xShape, xT, labels, r.seed(), callback, first);
             } finally {
                 releaseSampler(key, run);
             }
@@ -426,6 +447,34 @@ public final class ModelStage implements AutoCloseable {
             }
             return new SampleResult(x, classes, r.seed(), timesteps, guided ? scale : 1.0);
         }
+    }
+
+    /**
+     * img2img's start: {@code init} (its batch of 1 repeated when the request samples more) noised
+     * to step {@code first} with the request's starting noise (x_T given, else drawn from the seed
+     * as the sampler would draw it).
+     */
+    private Tensor noisedInit(Tensor init, int[] xShape, Tensor xT, long seed, StepProcess process, int first) {
+        int[] one = xShape.clone();
+        one[0] = 1;
+        boolean repeat = init.size(0) == 1 && xShape[0] > 1;
+        if (!java.util.Arrays.equals(init.shape(), xShape) && !(repeat && java.util.Arrays.equals(init.shape(), one))) {
+            throw new IllegalArgumentException(
+                    "stage '" + name + "': init is " + java.util.Arrays.toString(init.shape())
+                            + "; sampling here starts from " + java.util.Arrays.toString(xShape)
+                            + " (an init of batch 1 is repeated for every class)");
+        }
+        Tensor x0 = repeat ? repeatBatch(init, xShape[0]) : init;
+        Tensor noise = Tensor.zeros(org.tessera.engine.tensor.DType.F32, xShape);
+        if (xT != null) {
+            noise.copyFrom(xT);
+        } else {
+            new org.tessera.engine.random.RandomStream(seed, 0)
+                    .fillNormal(noise, device.host().pool());
+        }
+        Tensor out = Tensor.zeros(org.tessera.engine.tensor.DType.F32, xShape);
+        process.noise(x0.isContiguous() ? x0 : x0.contiguous(), noise, first, out);
+        return out;
     }
 
     /** How many sampler settings (sampler, η, spacing, …) keep their step plans and buffers. */

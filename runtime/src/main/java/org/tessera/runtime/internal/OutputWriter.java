@@ -68,6 +68,7 @@ public final class OutputWriter {
                     inputs.put(f.inputs().path(), "the inputs of stage " + f.name());
                 }
                 case PipelineSettings.ApplyStage a -> weights(inputs, a.weights(), a.name());
+                case PipelineSettings.ImageStage im -> inputs.put(im.path(), "the image of stage " + im.name());
                 case PipelineSettings.TrainStage t -> {
                     weights(inputs, t.weights(), t.name());
                     for (PipelineSettings.Dataset d : java.util.Arrays.asList(

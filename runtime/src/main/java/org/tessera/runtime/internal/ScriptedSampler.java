@@ -113,6 +113,18 @@ final class ScriptedSampler implements AutoCloseable {
      * @return x_0, a new tensor the caller owns
      */
     Tensor sample(DenoisingModel model, int[] shape, Tensor xT, Tensor conditioning, long seed, StepCallback callback) {
+        return sample(model, shape, xT, conditioning, seed, callback, 0);
+    }
+
+    /** {@link #sample} from step {@code first} on, {@code xT} being the state at that step (img2img). */
+    Tensor sample(
+            DenoisingModel model,
+            int[] shape,
+            Tensor xT,
+            Tensor conditioning,
+            long seed,
+            StepCallback callback,
+            int first) {
         int total = process.steps();
         Tensor start = Tensor.zeros(DType.F32, shape);
         if (xT != null) {
@@ -122,7 +134,7 @@ final class ScriptedSampler implements AutoCloseable {
         }
         Shaped run = null;
         Tensor x = start;
-        for (int i = 0; i < total; i++) {
+        for (int i = first; i < total; i++) {
             int timestep = process.timestep(i);
             Tensor timesteps = run != null ? run.timesteps : Tensor.zeros(process.timestepType(), shape[0]);
             // The model's output is read within this step, before the model runs again.
@@ -142,7 +154,7 @@ final class ScriptedSampler implements AutoCloseable {
                 // As the Java samplers: step index k = total − 1 − i draws from stream k + 1.
                 new RandomStream(seed, total - i).fillNormal(q.get("noise"), host.pool());
             }
-            if (i == 0) {
+            if (i == first) {
                 q.get("prev_x0").copyFrom(q.get("x0"));
             }
             if (needs.contains("output")) {

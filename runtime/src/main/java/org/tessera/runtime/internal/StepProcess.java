@@ -41,6 +41,12 @@ sealed interface StepProcess {
      */
     void quantities(Tensor output, Tensor x, int i, List<String> needs, Map<String, Tensor> q);
 
+    /**
+     * x₀ noised to the state of step i (where img2img starts): √ᾱ·x₀ + √(1 − ᾱ)·ε for a
+     * diffusion, (1 − σ)·x₀ + σ·ε for a flow.
+     */
+    void noise(Tensor x0, Tensor noise, int i, Tensor out);
+
     /** A Gaussian diffusion (DDPM's process, respaced); step i is index k = steps − 1 − i. */
     final class Diffusion implements StepProcess {
         private final GaussianDiffusion diffusion;
@@ -103,6 +109,11 @@ sealed interface StepProcess {
         }
 
         @Override
+        public void noise(Tensor x0, Tensor noise, int i, Tensor out) {
+            diffusion.qSampleInto(x0, rows(x0.size(0), i), noise, out);
+        }
+
+        @Override
         public void quantities(Tensor output, Tensor x, int i, List<String> needs, Map<String, Tensor> q) {
             int[] rows = rows(x.size(0), i);
             boolean variance = needs.contains("log_variance") || needs.contains("std");
@@ -155,6 +166,12 @@ sealed interface StepProcess {
                 timesteps.setFloat(t, b);
             }
             return model.predict(x, timesteps, conditioning);
+        }
+
+        @Override
+        public void noise(Tensor x0, Tensor noise, int i, Tensor out) {
+            float sigma = (float) schedule.sigma(i);
+            host.elementwise().axpby(1f - sigma, x0, sigma, noise, out);
         }
 
         @Override

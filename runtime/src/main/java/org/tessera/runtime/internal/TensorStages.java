@@ -1,7 +1,10 @@
 package org.tessera.runtime.internal;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.tessera.engine.io.ImageInput;
 import org.tessera.engine.tensor.Tensor;
 
 /** The stages that move tensors between models: resampling and concatenation, on the host. */
@@ -92,5 +95,14 @@ final class TensorStages {
             at += t.size(dim);
         }
         return result;
+    }
+
+    /** An image stage: the file as [1, 3, H, W] in [−1, 1] (see {@link ImageInput#read}). */
+    static Tensor image(Path file, int size, String stage) throws IOException {
+        try {
+            return ImageInput.read(file, size);
+        } catch (IOException e) {
+            throw new IOException("stage '" + stage + "': " + e.getMessage(), e);
+        }
     }
 }
