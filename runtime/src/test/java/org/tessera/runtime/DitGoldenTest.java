@@ -14,6 +14,7 @@ import org.tessera.engine.diffusion.StepCallback;
 import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.testing.RepoFiles;
+import org.tessera.testing.TensorDifference;
 
 /**
  * The stdlib DiT, built by samples/dit-tiny-forward.tess with the reference checkpoint, against
@@ -35,14 +36,9 @@ class DitGoldenTest {
             result = p.runForward();
             Tensor expected = ref.tensor("forward.out");
             Tensor actual = result.get("out");
-            assertArrayEquals(expected.shape(), actual.shape());
-            float[] e = expected.toFloatArray();
-            float[] a = actual.toFloatArray();
-            double worst = 0;
-            for (int i = 0; i < e.length; i++) {
-                worst = Math.max(worst, Math.abs(e[i] - a[i]));
-            }
+            double worst = TensorDifference.maxAbs(expected, actual);
             assertTrue(worst <= 1e-5, "max |difference| to the reference = " + worst);
+            float[] a = actual.toFloatArray();
 
             // The same through execute(): the output file holds the same tensor.
             List<Path> files = p.execute(out, 0, StepCallback.NONE);
@@ -67,11 +63,8 @@ class DitGoldenTest {
                 SafetensorsReader ref = SafetensorsReader.open(RepoFiles.golden("dit_tiny_reference.safetensors"))) {
             float[] e = ref.tensor("forward.out").toFloatArray();
             for (int run = 0; run < 3; run++) {
-                float[] a = p.runForward().get("out").toFloatArray();
-                double worst = 0;
-                for (int i = 0; i < e.length; i++) {
-                    worst = Math.max(worst, Math.abs(e[i] - a[i]));
-                }
+                double worst =
+                        TensorDifference.maxAbs(e, p.runForward().get("out").toFloatArray());
                 System.out.println("cuda golden run " + run + ": max |difference| " + worst);
                 assertTrue(worst <= 1e-4, "run " + run + ": max |difference| to the reference = " + worst);
             }

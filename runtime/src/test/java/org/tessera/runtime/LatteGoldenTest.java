@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.tessera.engine.io.SafetensorsReader;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.testing.RepoFiles;
+import org.tessera.testing.TensorDifference;
 
 /**
  * The stdlib Latte (latte.tess) against a PyTorch forward of the published model's semantics
@@ -57,13 +58,7 @@ class LatteGoldenTest {
                 SafetensorsReader ref = SafetensorsReader.open(reference)) {
             Tensor expected = ref.tensor("forward.out");
             Tensor actual = p.runForward().get("out");
-            assertArrayEquals(expected.shape(), actual.shape());
-            float[] e = expected.toFloatArray();
-            float[] a = actual.toFloatArray();
-            double worst = 0;
-            for (int i = 0; i < e.length; i++) {
-                worst = Math.max(worst, Math.abs(e[i] - a[i]));
-            }
+            double worst = TensorDifference.maxAbs(expected, actual);
             assertTrue(worst <= 1e-5, golden + ": max |difference| to PyTorch = " + worst);
         }
     }

@@ -298,6 +298,21 @@ public record PipelineSettings(
      * @param columns samples per row of a grid or preview, 0 for a square-ish grid
      * @param scale a grid's, preview's or video's pixels per sample pixel (nearest neighbour), 1 for none
      * @param fps a video's frames per second (0 for other formats)
+     * @param labels a grid's labels under each sample: null for none, empty for the class each was
+     *     sampled for, else names by class
      */
-    public record Output(String file, String format, List<String> names, int columns, int scale, int fps, Span span) {}
+    public record Output(
+            String file,
+            String format,
+            List<String> names,
+            int columns,
+            int scale,
+            int fps,
+            List<String> labels,
+            Span span) {
+        /** An output without labels. */
+        public Output(String file, String format, List<String> names, int columns, int scale, int fps, Span span) {
+            this(file, format, names, columns, scale, fps, null, span);
+        }
+    }
 }

@@ -856,8 +856,24 @@ public final class SettingsReader {
         int columns = 0;
         int scale = 1;
         int fps = video ? 8 : 0;
+        List<String> labels = null;
         for (Ast.Arg a : c.args()) {
-            if (tiled && "columns".equals(a.name())) {
+            if (c.dotted().equals("grid") && "labels".equals(a.name())) {
+                // labels = true: each sample's class number; labels = ["T-shirt", ...]: names by class
+                if (a.value() instanceof Ast.BoolLit b) {
+                    labels = b.value() ? List.of() : null;
+                } else if (a.value() instanceof Ast.ListLit l
+                        && l.items().stream().allMatch(Ast.StringLit.class::isInstance)) {
+                    labels = l.items().stream()
+                            .map(x -> ((Ast.StringLit) x).value())
+                            .toList();
+                } else {
+                    diagnostics.error(
+                            a.value().span(),
+                            "labels = true (the class numbers) or a list of names by class, [\"T-shirt\", ...]");
+                    return null;
+                }
+            } else if (tiled && "columns".equals(a.name())) {
                 columns = (int) count(a.value(), "columns", 1, 4096);
             } else if ((tiled || video) && "scale".equals(a.name())) {
                 scale = (int) count(a.value(), "scale", 1, 16);
@@ -868,6 +884,7 @@ public final class SettingsReader {
                         a.span(),
                         c.dotted() + "(...) takes result names, e.g. " + c.dotted() + "(samples)"
                                 + (tiled ? ", and columns = N and scale = N (pixels per sample pixel)" : "")
+                                + (c.dotted().equals("grid") ? ", and labels = true or [names by class]" : "")
                                 + (video ? ", and fps = N (default 8) and scale = N (pixels per sample pixel)" : ""));
                 return null;
             } else {
@@ -914,7 +931,7 @@ public final class SettingsReader {
                     "output \"" + o.file() + "\" must stay inside the output folder: a relative path without '..'");
             return null;
         }
-        return new PipelineSettings.Output(o.file(), c.dotted(), names, columns, scale, fps, o.span());
+        return new PipelineSettings.Output(o.file(), c.dotted(), names, columns, scale, fps, labels, o.span());
     }
 
     private PipelineSettings.Weights weights(Ast.Expr e, Span pipelineSpan) {

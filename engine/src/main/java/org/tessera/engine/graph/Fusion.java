@@ -63,9 +63,10 @@ final class Fusion {
                 }
             } else if (consumer.op() instanceof PointwiseOps.Activate a
                     && a.activation() != Activation.NONE
-                    && producer.op() instanceof NormalizationOps.GroupNorm gn) {
+                    && producer.op() instanceof NormalizationOps.GroupNorm gn
+                    && gn.activation() == Activation.NONE) {
                 result[j] = new Node(
-                        new NormalizationOps.GroupNormActivate(
+                        new NormalizationOps.GroupNorm(
                                 gn.groups(), gn.eps(), gn.hasWeight(), gn.hasBias(), a.activation()),
                         producer.inputs(),
                         consumer.output(),

@@ -67,10 +67,22 @@ public final class NormalizationOps {
         }
     }
 
-    /** GroupNorm over [N, C, *]; inputs x, then weight and bias when present. */
-    public record GroupNorm(int groups, float eps, boolean hasWeight, boolean hasBias) implements Op {
+    /**
+     * GroupNorm over [N, C, *]; inputs x, then weight and bias when present. With an activation
+     * (made by {@link Fusion} from a groupNorm followed by silu or gelu, a VAE's GroupNorm + SiLU)
+     * the activation is applied as the normalised values are written: one pass instead of two.
+     * Only the plain norm has a gradient; fused nodes exist in inference plans only.
+     */
+    public record GroupNorm(int groups, float eps, boolean hasWeight, boolean hasBias, Activation activation)
+            implements Op {
+        public GroupNorm(int groups, float eps, boolean hasWeight, boolean hasBias) {
+            this(groups, eps, hasWeight, hasBias, Activation.NONE);
+        }
+
         public String kind() {
-            return "groupNorm";
+            return activation == Activation.NONE
+                    ? "groupNorm"
+                    : "groupNorm+" + activation.name().toLowerCase(java.util.Locale.ROOT);
         }
 
         public String attributes() {
@@ -79,12 +91,14 @@ public final class NormalizationOps {
 
         @Override
         public Gradient gradient() {
-            return (g, n, dy) -> Gradients.groupNorm(g, n, dy, groups, eps, hasWeight, hasBias);
+            return activation != Activation.NONE
+                    ? null
+                    : (g, n, dy) -> Gradients.groupNorm(g, n, dy, groups, eps, hasWeight, hasBias);
         }
 
         @Override
         public long flops(Node n) {
-            return 5 * n.output().numel();
+            return (activation == Activation.NONE ? 5 : 9) * n.output().numel();
         }
 
         @Override
@@ -99,7 +113,9 @@ public final class NormalizationOps {
             Backend backend = k.backend();
             Tensor w = hasWeight ? in[1] : null;
             Tensor b = hasBias ? in[hasWeight ? 2 : 1] : null;
-            return () -> backend.norms().groupNorm(in[0], groups, w, b, eps, out);
+            return activation == Activation.NONE
+                    ? () -> backend.norms().groupNorm(in[0], groups, w, b, eps, out)
+                    : () -> backend.norms().groupNorm(in[0], groups, w, b, eps, activation, out, backend.elementwise());
         }
 
         /** x [N, C, *] with C divisible by the groups; weight and bias [C]. */
@@ -156,46 +172,6 @@ public final class NormalizationOps {
                 throw mismatch(kind(), "input " + dims(x) + " needs at least one dimension");
             }
             return new OutputType(x.shape(), DType.F32);
-        }
-    }
-
-    /**
-     * GroupNorm then an activation (a VAE's GroupNorm + SiLU), made by {@link Fusion} when the
-     * norm's result has no other use: one pass over the tensor instead of two. Inference only.
-     */
-    public record GroupNormActivate(int groups, float eps, boolean hasWeight, boolean hasBias, Activation activation)
-            implements Op {
-        public String kind() {
-            return "groupNorm+" + activation.name().toLowerCase(java.util.Locale.ROOT);
-        }
-
-        public String attributes() {
-            return "groups=" + groups + " eps=" + eps;
-        }
-
-        @Override
-        public long flops(Node n) {
-            return 9 * n.output().numel();
-        }
-
-        @Override
-        public boolean needsContiguous(int slot) {
-            return true;
-        }
-
-        @Override
-        public Runnable kernel(KernelArgs k) {
-            Tensor[] in = k.in();
-            Tensor out = k.out();
-            Backend backend = k.backend();
-            Tensor w = hasWeight ? in[1] : null;
-            Tensor b = hasBias ? in[hasWeight ? 2 : 1] : null;
-            return () -> backend.norms().groupNorm(in[0], groups, w, b, eps, activation, out, backend.elementwise());
-        }
-
-        @Override
-        public OutputType infer(List<Value> in) {
-            return new GroupNorm(groups, eps, hasWeight, hasBias).infer(in);
         }
     }
 

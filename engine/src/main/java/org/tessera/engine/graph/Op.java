@@ -28,7 +28,6 @@ public sealed interface Op
                 PointwiseOps.Clamp,
                 PointwiseOps.Modulate,
                 NormalizationOps.LayerNormModulate,
-                NormalizationOps.GroupNormActivate,
                 TableOps.TimestepEmbedding,
                 TableOps.SinCos2d,
                 TableOps.Embedding,

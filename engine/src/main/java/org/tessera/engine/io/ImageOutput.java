@@ -96,9 +96,29 @@ public final class ImageOutput {
     /** {@link #grid(Tensor, Path, OutputSet, int, int)} with {@code text} in the PNG's tEXt chunks. */
     public static Path grid(Tensor samples, Path file, OutputSet set, int columns, int scale, Map<String, String> text)
             throws IOException {
+        return grid(samples, file, set, columns, scale, null, text);
+    }
+
+    /**
+     * {@link #grid(Tensor, Path, OutputSet, int, int, Map)} with {@code labels} (one per sample,
+     * or null) written under each tile in a 5×7 pixel font ({@link TinyFont}), cut to the tile's width.
+     */
+    public static Path grid(
+            Tensor samples,
+            Path file,
+            OutputSet set,
+            int columns,
+            int scale,
+            List<String> labels,
+            Map<String, String> text)
+            throws IOException {
         int n = samples.size(0);
         if (n == 0) {
             throw new IllegalArgumentException("grid " + file.getFileName() + ": no samples to tile");
+        }
+        if (labels != null && labels.size() != n) {
+            throw new IllegalArgumentException(
+                    "grid " + file.getFileName() + ": " + labels.size() + " labels for " + n + " samples");
         }
         List<BufferedImage> tiles = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -106,19 +126,30 @@ public final class ImageOutput {
         }
         int h = tiles.get(0).getHeight() * scale;
         int w = tiles.get(0).getWidth() * scale; // several tiles wide when each channel is shown
+        // labels in font pixels of about a twentieth of the tile's height, at least one
+        int fontScale = Math.max(1, h / (20 * TinyFont.HEIGHT));
+        int band = labels == null ? 0 : (TinyFont.HEIGHT + 3) * fontScale;
         int cols = columns > 0 ? Math.min(columns, n) : (int) Math.ceil(Math.sqrt(n));
         int rows = (n + cols - 1) / cols;
         long width = (long) cols * (w + PAD) + PAD;
-        long height = (long) rows * (h + PAD) + PAD;
+        long height = (long) rows * (h + band + PAD) + PAD;
         if (width * height > MAX_PIXELS) {
             throw new IllegalArgumentException("grid " + file.getFileName() + " would be " + width + "×" + height
                     + " pixels, more than " + MAX_PIXELS + "; tile fewer samples or a smaller scale");
         }
         BufferedImage grid = new BufferedImage((int) width, (int) height, BufferedImage.TYPE_INT_RGB);
         for (int i = 0; i < n; i++) {
+            int x = PAD + (i % cols) * (w + PAD);
+            int y = PAD + (i / cols) * (h + band + PAD);
             // drawImage scales by nearest neighbour unless asked otherwise: pixels stay sharp blocks
-            grid.getGraphics()
-                    .drawImage(tiles.get(i), PAD + (i % cols) * (w + PAD), PAD + (i / cols) * (h + PAD), w, h, null);
+            grid.getGraphics().drawImage(tiles.get(i), x, y, w, h, null);
+            if (labels != null) {
+                String label = labels.get(i);
+                int fits = Math.max(0, (w / fontScale + 1) / TinyFont.ADVANCE);
+                label = label.length() > fits ? label.substring(0, fits) : label;
+                int lx = x + (w - TinyFont.width(label, fontScale)) / 2;
+                TinyFont.draw(grid, label, lx, y + h + 2 * fontScale, fontScale, 0xFFFFFF);
+            }
         }
         write(grid, file, set, text);
         return file;

@@ -80,7 +80,7 @@ public final class CompiledPipeline implements AutoCloseable {
     }
 
     /** Every stage's result, and the last sample stage's full result. */
-    private record Run(Map<String, Tensor> results, SampleResult lastSample) {}
+    private record Run(Map<String, Tensor> results, SampleResult lastSample, Map<String, long[]> classes) {}
 
     private Run runAll(SampleRequest request, StepCallback callback) {
         Map<String, Tensor> results = new LinkedHashMap<>();
@@ -156,7 +156,7 @@ public final class CompiledPipeline implements AutoCloseable {
                                     c.inputs().stream().map(results::get).toList(), c.dim(), c.name()));
             }
         }
-        return new Run(results, lastSample);
+        return new Run(results, lastSample, sampled);
     }
 
     /**
@@ -187,7 +187,8 @@ public final class CompiledPipeline implements AutoCloseable {
     /** Runs the pipeline as its script says and writes its outputs under {@code outDir}. */
     public List<Path> execute(Path outDir, long seed, StepCallback callback) throws IOException {
         OutputWriter.refuseInputs(settings, outDir); // before the computation, not after
-        Map<String, Tensor> results = run(SampleRequest.seed(seed), callback);
+        Run run = runAll(SampleRequest.seed(seed), callback);
+        Map<String, Tensor> results = run.results();
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("pipeline", settings.name());
         metadata.put("stages", String.join(",", stageNames()));
@@ -219,7 +220,7 @@ public final class CompiledPipeline implements AutoCloseable {
                                     sampling.guidanceForm())
                             : "none");
         }
-        return OutputWriter.write(settings.outputs(), results, outDir, metadata);
+        return OutputWriter.write(settings.outputs(), results, run.classes(), outDir, metadata);
     }
 
     @Override

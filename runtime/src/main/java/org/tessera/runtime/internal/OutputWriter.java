@@ -141,6 +141,7 @@ public final class OutputWriter {
     public static List<Path> write(
             List<PipelineSettings.Output> outputs,
             Map<String, Tensor> results,
+            Map<String, long[]> classes,
             Path outDir,
             Map<String, String> metadata)
             throws IOException {
@@ -160,7 +161,23 @@ public final class OutputWriter {
                         SafetensorsWriter.write(file, named, metadata, set);
                     }
                     case "png" -> ImageOutput.perSample(image(results, o), file, set, metadata);
-                    case "grid" -> ImageOutput.grid(image(results, o), file, set, o.columns(), o.scale(), metadata);
+                    case "grid" -> {
+                        // clips [N, F, C, H, W]: a contact sheet, one clip a row of its frames
+                        Tensor t = results.get(o.names().get(0));
+                        boolean clips = t.rank() == 5;
+                        Tensor frames = clips
+                                ? t.contiguous().reshape(t.size(0) * t.size(1), t.size(2), t.size(3), t.size(4))
+                                : image(results, o);
+                        int columns = o.columns() > 0 || !clips ? o.columns() : t.size(1);
+                        ImageOutput.grid(
+                                frames,
+                                file,
+                                set,
+                                columns,
+                                o.scale(),
+                                labels(o, classes, clips ? t.size(1) : 1),
+                                metadata);
+                    }
                     case "preview" ->
                         ImageOutput.grid(latentPreview(results, o), file, set, o.columns(), o.scale(), metadata);
                     case "video" -> VideoOutput.write(video(results, o), file, o.fps(), o.scale(), set);
@@ -197,11 +214,42 @@ public final class OutputWriter {
         return t;
     }
 
+    /**
+     * A grid's label for each tile (a clip's only under its first frame), or null: the class each
+     * sample was sampled for, as a number or by its name in {@code o.labels()}.
+     */
+    private static List<String> labels(PipelineSettings.Output o, Map<String, long[]> classes, int framesPerSample) {
+        if (o.labels() == null) {
+            return null;
+        }
+        long[] cls = classes.get(o.names().get(0));
+        if (cls == null) {
+            throw new IllegalArgumentException(o.span() + ": grid(" + o.names().get(0)
+                    + ", labels = ...) labels the classes a sample stage sampled; '"
+                    + o.names().get(0)
+                    + "' is not one");
+        }
+        List<String> out = new ArrayList<>();
+        for (long c : cls) {
+            String label = o.labels().isEmpty()
+                    ? Long.toString(c)
+                    : c < o.labels().size() ? o.labels().get((int) c) : Long.toString(c);
+            for (int f = 0; f < framesPerSample; f++) {
+                out.add(f == 0 ? label : "");
+            }
+        }
+        return out;
+    }
+
     private static Tensor image(Map<String, Tensor> results, PipelineSettings.Output o) {
         Tensor t = results.get(o.names().get(0));
         if (t.rank() != 4) {
-            throw new IllegalArgumentException(o.span() + ": " + o.format() + "("
-                    + o.names().get(0) + ") needs a [N, C, H, W] tensor, got " + java.util.Arrays.toString(t.shape()));
+            throw new IllegalArgumentException(
+                    o.span() + ": " + o.format() + "(" + o.names().get(0)
+                            + ") needs a [N, C, H, W] tensor, got " + java.util.Arrays.toString(t.shape())
+                            + (t.rank() == 5
+                                    ? " (clips: grid(...) draws each as a row of frames, video(...) animates them)"
+                                    : ""));
         }
         return t;
     }
