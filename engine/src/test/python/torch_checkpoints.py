@@ -6,6 +6,7 @@ tiny.pt          a state dict in the zip archive torch.save writes (PyTorch ≥ 
                  f64, int64, int32, uint8, int8, int16 and bool tensors, a transposed view, two views
                  of one storage, a 0-d tensor, an nn.Parameter and a plain int beside them
 tiny-legacy.pt   the same in the legacy format (_use_new_zipfile_serialization=False)
+tiny-legacy-p4.pt  and with pickle protocol 4 (its pickles start with a FRAME)
 train.pt         a DiT-style training checkpoint: {"model", "ema", "opt", "args"} with an
                  argparse.Namespace and AdamW's state
 evil.pt          a dict holding an object whose __reduce__ names posix.system: must be refused
@@ -55,6 +56,7 @@ def main(folder):
     sd = state_dict()
     torch.save(sd, f"{folder}/tiny.pt")
     torch.save(sd, f"{folder}/tiny-legacy.pt", _use_new_zipfile_serialization=False)
+    torch.save(sd, f"{folder}/tiny-legacy-p4.pt", _use_new_zipfile_serialization=False, pickle_protocol=4)
     expected = {}
     for k, v in sd.items():
         if isinstance(v, torch.Tensor):

@@ -9,6 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 
 /**
  * A convolution's im2col matrix, never stored: B of the GEMM out[O, Ho·Wo] = W[O, C·kh·kw] · B,
@@ -108,6 +109,12 @@ final class Im2colPanels implements GemmJob.PanelSource {
         }
     }
 
+    /** Lanes j of the vector starting at column {@code first} of a panel with lo ≤ first + j < hi. */
+    private static VectorMask<Float> inside(int lo, int hi, int first) {
+        // indexInRange(a, b) holds the lanes j with a + j < b
+        return S.indexInRange(first, hi).andNot(S.indexInRange(first, lo));
+    }
+
     /** {@code run} values of input row iy from column ix0 on, every {@code stride}-th, 0 outside. */
     private void row(int ch, int iy, int ix0, int run, float[] dst, int d) {
         if (iy < 0 || iy >= h) {
@@ -118,10 +125,21 @@ final class Im2colPanels implements GemmJob.PanelSource {
         if (stride == 1 && sw == 1) {
             int lo = Math.clamp(-ix0, 0, run); // columns [lo, hi) of the run lie inside the image
             int hi = Math.clamp(w - ix0, lo, run);
-            if (lo == 0 && hi == NR) {
+            if (run == NR) {
                 long at = 4L * (rowBase + ix0);
-                FloatVector.fromMemorySegment(S, x, at, NATIVE).intoArray(dst, d);
-                FloatVector.fromMemorySegment(S, x, at + 4L * L, NATIVE).intoArray(dst, d + L);
+                if (lo == 0 && hi == NR) {
+                    FloatVector.fromMemorySegment(S, x, at, NATIVE).intoArray(dst, d);
+                    FloatVector.fromMemorySegment(S, x, at + 4L * L, NATIVE).intoArray(dst, d + L);
+                } else {
+                    // A panel over the image's left or right edge (a third of a 3×3 convolution's
+                    // rows do so once per output row): masked loads read only the lanes inside the
+                    // image and leave the padding lanes zero. Lanes off the mask are never touched,
+                    // even where their address lies before or past the image.
+                    VectorMask<Float> m0 = inside(lo, hi, 0);
+                    VectorMask<Float> m1 = inside(lo, hi, L);
+                    FloatVector.fromMemorySegment(S, x, at, NATIVE, m0).intoArray(dst, d);
+                    FloatVector.fromMemorySegment(S, x, at + 4L * L, NATIVE, m1).intoArray(dst, d + L);
+                }
                 return;
             }
             Arrays.fill(dst, d, d + lo, 0f);

@@ -50,10 +50,10 @@ public interface WeightFile extends AutoCloseable {
      */
     static WeightFile open(Path path) throws IOException {
         if (Files.isRegularFile(path)) {
-            byte[] head = new byte[4];
+            byte[] head = new byte[9];
             int n;
             try (InputStream in = Files.newInputStream(path)) {
-                n = in.readNBytes(head, 0, 4);
+                n = in.readNBytes(head, 0, head.length);
             }
             if (TorchCheckpointReader.looksLikeTorch(head, n)) {
                 return TorchCheckpointReader.open(path);

@@ -341,6 +341,9 @@ public final class ModelStage implements AutoCloseable {
      */
     public SampleResult sample(
             SampleRequest r, List<Tensor> conditionValues, Tensor init, double strength, StepCallback callback) {
+        if (init != null && !(strength > 0 && strength <= 1)) {
+            throw new IllegalArgumentException("stage '" + name + "': strength must be in (0, 1], got " + strength);
+        }
         PipelineSettings.Sampling s = sampling();
         long[] classes = r.classes() != null ? r.classes() : s.classes();
         double scale = Double.isNaN(r.guidanceScale()) ? s.guidanceScale() : r.guidanceScale();
@@ -423,11 +426,11 @@ public final class ModelStage implements AutoCloseable {
             String key = steps.describe() + "|" + processKey;
             ScriptedSampler run = acquireSampler(key, steps, process);
             Tensor x;
+            int first = 0; // img2img: the steps before this are skipped
             try {
                 Tensor xT = r.startNoise() != null
                         ? r.startNoise()
                         : startNoise != null && startNoise.size(0) == batch ? startNoise : null;
-                int first = 0;
                 if (init != null) {
                     int total = process.steps();
                     first = total - Math.min(total, (int) (total * strength));
@@ -441,9 +444,9 @@ public final class ModelStage implements AutoCloseable {
             } finally {
                 releaseSampler(key, run);
             }
-            int[] timesteps = new int[process.steps()];
+            int[] timesteps = new int[process.steps() - first]; // the steps that ran
             for (int i = 0; i < timesteps.length; i++) {
-                timesteps[i] = process.timestep(i);
+                timesteps[i] = process.timestep(first + i);
             }
             return new SampleResult(x, classes, r.seed(), timesteps, guided ? scale : 1.0);
         }

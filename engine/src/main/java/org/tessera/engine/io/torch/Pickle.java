@@ -89,6 +89,13 @@ final class Pickle {
     /** LONG1/LONG4 beyond this many bytes are refused (a 1 KB integer is already absurd here). */
     private static final long MAX_LONG_BYTES = 1024;
 
+    /**
+     * Values a pickle may push: a bound on the heap it can take (tens of bytes each). DiT-XL/2's
+     * state dict pushes about twenty thousand; a hostile stream of one-byte opcodes would push one
+     * per byte.
+     */
+    private static final long MAX_PUSHES = 4_000_000;
+
     private final MemorySegment data;
     private final long end;
     private final String where;
@@ -97,6 +104,7 @@ final class Pickle {
     private final ArrayList<Object> stack = new ArrayList<>();
     private final ArrayList<Integer> marks = new ArrayList<>();
     private final Map<Long, Object> memo = new HashMap<>();
+    private long pushes;
 
     private Pickle(MemorySegment data, long start, long end, String where, Function<Object, Object> persistentLoad) {
         this.data = data;
@@ -328,6 +336,9 @@ final class Pickle {
     // ------------------------------------------------------------------ stack
 
     private void push(Object v) {
+        if (++pushes > MAX_PUSHES) {
+            throw error("more than " + MAX_PUSHES + " values: not the pickle of a state dict");
+        }
         stack.add(v);
     }
 

@@ -73,16 +73,22 @@ public final class TorchCheckpointReader implements WeightFile {
     }
 
     /**
-     * True when a file's first {@code n} bytes ({@code head}, at least 4 of them) are a zip
-     * archive's or the legacy format's (a protocol-2 pickle of a 10-byte integer, the magic number).
+     * True when a file's first {@code n} bytes ({@code head}; 9 of them tell a pickle from
+     * safetensors) are a zip archive's or the legacy format's (a pickle of the magic number).
      */
     public static boolean looksLikeTorch(byte[] head, int n) {
         if (n < 4) {
             return false;
         }
         boolean zip = head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
-        boolean legacy = (head[0] & 0xFF) == 0x80 && head[1] == 2 && (head[2] & 0xFF) == 0x8a && head[3] == 10;
-        return zip || legacy;
+        // The legacy format starts with a pickle of the magic number: protocol 2 writes its LONG1 at
+        // once, protocols 4 and 5 a FRAME first. A safetensors file's 9th byte is its header's '{'.
+        boolean pickle = (head[0] & 0xFF) == 0x80
+                && head[1] >= 2
+                && head[1] <= 5
+                && ((head[2] & 0xFF) == 0x8a || (head[2] & 0xFF) == 0x95)
+                && !(n > 8 && head[8] == '{');
+        return zip || pickle;
     }
 
     /** Opens {@code path}, choosing the state dict as described above. */
@@ -104,7 +110,7 @@ public final class TorchCheckpointReader implements WeightFile {
         Arena arena = Arena.ofShared();
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment file = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
-            byte[] head = file.asSlice(0, Math.min(4, file.byteSize())).toArray(ValueLayout.JAVA_BYTE);
+            byte[] head = file.asSlice(0, Math.min(9, file.byteSize())).toArray(ValueLayout.JAVA_BYTE);
             if (!looksLikeTorch(head, head.length)) {
                 throw new WeightsFormatException(path + ": neither a zip archive nor a legacy PyTorch checkpoint");
             }
@@ -115,7 +121,7 @@ public final class TorchCheckpointReader implements WeightFile {
                     zip ? readZip(path, file, select, metadata) : readLegacy(path, file, select, metadata);
             return new TorchCheckpointReader(
                     path, arena, Collections.unmodifiableMap(entries), Collections.unmodifiableMap(metadata));
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) { // nothing of a refused file stays mapped
             arena.close();
             throw e;
         }
@@ -160,8 +166,9 @@ public final class TorchCheckpointReader implements WeightFile {
                             throw new WeightsFormatException(
                                     where + ": storage " + k + " has no member " + prefix + "data/" + k);
                         }
-                        long bytes = Math.multiplyExact(id.numel(), elementSize(id.type()));
                         MemorySegment s = zip.slice(m);
+                        long es = elementSize(id.type());
+                        long bytes = id.numel() > s.byteSize() / es ? Long.MAX_VALUE : id.numel() * es;
                         if (bytes > s.byteSize()) {
                             throw new WeightsFormatException(
                                     where + ": storage " + k + " should hold " + id.numel() + " " + id.type()
@@ -180,29 +187,29 @@ public final class TorchCheckpointReader implements WeightFile {
             Path path, MemorySegment file, String select, Map<String, String> meta) {
         String where = path.toString();
         long size = file.byteSize();
-        Pickle.Result magic = Pickle.load(file, 0, size, where, pid -> {
+        Pickle.Result magic = Pickle.load(file, 0, capped(0, size), where, pid -> {
             throw new WeightsFormatException(where + ": a persistent id before the data pickle");
         });
         if (!(magic.value() instanceof BigInteger b) || !b.equals(LEGACY_MAGIC)) {
             throw new WeightsFormatException(where + ": not a PyTorch checkpoint (wrong magic number)");
         }
-        Pickle.Result version = Pickle.load(file, magic.next(), size, where, pid -> null);
+        Pickle.Result version = Pickle.load(file, magic.next(), capped(magic.next(), size), where, pid -> null);
         if (!(version.value() instanceof Long v) || v != 1001L) {
             throw new WeightsFormatException(
-                    where + ": legacy protocol version " + version.value() + " (1001 is read)");
+                    where + ": legacy protocol version " + Pickle.describe(version.value()) + " (1001 is read)");
         }
-        Pickle.Result sysInfo = Pickle.load(file, version.next(), size, where, pid -> null);
+        Pickle.Result sysInfo = Pickle.load(file, version.next(), capped(version.next(), size), where, pid -> null);
         if (sysInfo.value() instanceof Map<?, ?> info && Boolean.FALSE.equals(info.get("little_endian"))) {
             throw new WeightsFormatException(
                     where + ": written on a big-endian machine; only little-endian" + " checkpoints are read");
         }
         Map<String, String> types = new HashMap<>(); // the key list that follows gives no types
-        Pickle.Result data = Pickle.load(file, sysInfo.next(), size, where, pid -> {
+        Pickle.Result data = Pickle.load(file, sysInfo.next(), capped(sysInfo.next(), size), where, pid -> {
             StorageId id = storageId(where, pid);
             types.put(id.key(), id.type());
             return new LegacyStorage(id.key(), id.type(), id.numel(), id.viewOffset());
         });
-        Pickle.Result keys = Pickle.load(file, data.next(), size, where, pid -> null);
+        Pickle.Result keys = Pickle.load(file, data.next(), capped(data.next(), size), where, pid -> null);
         if (!(keys.value() instanceof List<?> keyList)) {
             throw new WeightsFormatException(where + ": the storage key list is missing");
         }
@@ -251,6 +258,11 @@ public final class TorchCheckpointReader implements WeightFile {
             long es = elementSize(s.type());
             return new Storage(s.key() + "+" + at, s.type(), s.bytes().asSlice(at * es), s.numel() - at);
         });
+    }
+
+    /** Where a legacy pickle starting at {@code start} may end at the latest: MAX_PICKLE_BYTES on. */
+    private static long capped(long start, long size) {
+        return Math.min(size, start + MAX_PICKLE_BYTES);
     }
 
     // ------------------------------------------------------------------ shared
@@ -383,7 +395,12 @@ public final class TorchCheckpointReader implements WeightFile {
                 throw new WeightsFormatException(at + ": size " + java.util.Arrays.toString(t.size()) + " or stride "
                         + java.util.Arrays.toString(t.stride()) + " out of range");
             }
-            if (t.offset() < 0 || (numel > 0 && last >= s.numel())) {
+            if (numel > s.numel()) {
+                // a view with more elements than its storage repeats them (stride 0, overlaps): no
+                // state dict holds one, and copying it out could take any amount of memory
+                throw new WeightsFormatException(at + ": " + numel + " elements viewed in a storage of " + s.numel());
+            }
+            if (t.offset() < 0 || t.offset() > s.numel() || (numel > 0 && last >= s.numel())) {
                 throw new WeightsFormatException(at + ": offset " + t.offset() + ", size "
                         + java.util.Arrays.toString(t.size()) + ", stride " + java.util.Arrays.toString(t.stride())
                         + " reach element " + last + " of a storage of " + s.numel());

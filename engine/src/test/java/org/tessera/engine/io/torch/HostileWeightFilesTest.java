@@ -104,7 +104,7 @@ class HostileWeightFilesTest {
         cases.add(Arguments.of(
                 pt("numel", pickleWith("J\u0006\u0000\u0000\u0000t", "J\u0006\u0000\u0000\u0010t")), "should hold"));
         cases.add(Arguments.of(
-                pt("size", pickleWith("J\u0002\u0000\u0000\u0000J\u0003", "J\u0002\u0000\u0000\u0000J\u0009")),
+                pt("size", pickleWith("J\u0003\u0000\u0000\u0000J\u0001", "J\u0004\u0000\u0000\u0000J\u0001")),
                 "reach element"));
         cases.add(Arguments.of(
                 pt("stride", pickleWith("J\u0003\u0000\u0000\u0000J\u0001", "J\u00fd\u00ff\u00ff\u00ffJ\u0001")),
@@ -113,6 +113,32 @@ class HostileWeightFilesTest {
         cases.add(Arguments.of(
                 pt("string", pickleWith("X\u0001\u0000\u0000\u0000a", "X\u00ff\u00ff\u00ff\u007fa")),
                 "the pickle ends early"));
+        cases.add(Arguments.of(
+                pt(
+                        "broadcast",
+                        pickleWith(
+                                "J\u0002\u0000\u0000\u0000J\u0003\u0000\u0000\u0000t(J\u0003\u0000\u0000\u0000J\u0001\u0000\u0000\u0000t",
+                                "J\u0000\u0000\u0000\u0040J\u0000\u0000\u0000\u0020t(J\u0000\u0000\u0000\u0000J\u0000\u0000\u0000\u0000t")),
+                "elements viewed in a storage of 6"));
+        cases.add(Arguments.of(
+                pt(
+                        "offset",
+                        pickleWith(
+                                "QJ\u0000\u0000\u0000\u0000(J\u0004\u0000\u0000\u0000t",
+                                "QJ\u00e8\u0003\u0000\u0000(J\u0000\u0000\u0000\u0000t")),
+                "offset 1000"));
+        cases.add(Arguments.of(
+                pt(
+                        "huge-numel",
+                        pickleWith(
+                                "J\u0006\u0000\u0000\u0000t",
+                                "\u008a\u0008\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff\u003ft")),
+                "should hold"));
+        // a legacy file whose second pickle is a list that contains itself: printing it would recurse
+        byte[] self = {(byte) 0x80, 2, ']', 'q', 0, 'h', 0, 'a', '.'}; // [], memo 0, get 0, append
+        byte[] selfList = Arrays.copyOf(legacyBytes, 15 + self.length); // 15: the magic number's pickle
+        System.arraycopy(self, 0, selfList, 15, self.length);
+        cases.add(Arguments.of(bytes("self.pt", selfList), "legacy protocol version list"));
         cases.add(Arguments.of(truncated(good, Files.size(good) - 30), "no zip end-of-directory record"));
         cases.add(Arguments.of(bytes("empty-zip.pt", new byte[] {'P', 'K', 3, 4}), "no zip end-of-directory record"));
         cases.add(Arguments.of(truncated(legacy, legacyBytes.length - 10), "past the end of the"));

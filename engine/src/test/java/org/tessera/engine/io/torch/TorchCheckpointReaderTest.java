@@ -36,7 +36,7 @@ class TorchCheckpointReaderTest {
 
     /** Every tensor of the state dict, with the engine dtype each storage type becomes. */
     @ParameterizedTest
-    @ValueSource(strings = {"tiny.pt", "tiny-legacy.pt"})
+    @ValueSource(strings = {"tiny.pt", "tiny-legacy.pt", "tiny-legacy-p4.pt"})
     void torchSaveFilesMatchTheirTensors(String file) throws Exception {
         try (WeightFile pt = WeightFile.open(resource(file));
                 SafetensorsReader expected = SafetensorsReader.open(resource("expected.safetensors"))) {
