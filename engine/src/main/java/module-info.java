@@ -19,6 +19,7 @@ module org.tessera.engine {
     exports org.tessera.engine.graph;
     exports org.tessera.engine.io;
     exports org.tessera.engine.io.torch;
+    exports org.tessera.engine.packing;
     exports org.tessera.engine.parallel;
     exports org.tessera.engine.random;
     exports org.tessera.engine.tensor;

@@ -1,0 +1,191 @@
+package org.tessera.engine.packing;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import org.tessera.engine.graph.PositionTables;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Examples of any size cut into patches and packed into rows by a {@link PackPlan}, and the rows'
+ * outputs cut back into examples. An example is [C, H, W] (an image, one frame) or [C, F, H, W];
+ * a patch is pt frames × p × p pixels, flattened (channel, frame, row, column) — the order of a
+ * patch-embedding convolution's weight [D, C, (pt,) p, p], so that the embedding is a product with
+ * that weight reshaped.
+ */
+public final class Patches {
+    private Patches() {}
+
+    /**
+     * The packed rows.
+     *
+     * @param tokens [R, L, C·pt·p·p], zero where a row has no example
+     * @param segments [R, L] i64: the example of each token, −1 for padding (attention stays within
+     *     a segment)
+     * @param gather [R, L] i64: the example of each token, 0 for padding (for per-example lookups)
+     * @param positions [R, L, 3] f32: each token's (frame, row, column) in patches within its example
+     */
+    public record Packed(PackPlan plan, Tensor tokens, Tensor segments, Tensor gather, Tensor positions) {}
+
+    /** How an output token's features are ordered: channel slowest (as a patch), or fastest (as DiT's final layer). */
+    public enum Order {
+        CHANNELS_FIRST,
+        CHANNELS_LAST
+    }
+
+    /** The grid of patches of each example. */
+    public static List<PackPlan.Grid> grids(List<Tensor> examples, int pt, int p) {
+        List<PackPlan.Grid> out = new ArrayList<>();
+        for (int i = 0; i < examples.size(); i++) {
+            int[] s = shape4(examples.get(i), i);
+            if (s[1] % pt != 0 || s[2] % p != 0 || s[3] % p != 0) {
+                throw new IllegalArgumentException("example " + i + " "
+                        + java.util.Arrays.toString(examples.get(i).shape()) + " is not a whole number of " + pt + "×"
+                        + p + "×" + p + " patches");
+            }
+            out.add(new PackPlan.Grid(s[1] / pt, s[2] / p, s[3] / p));
+        }
+        return out;
+    }
+
+    /** [C, F, H, W] of an example ([C, H, W] is one frame). */
+    private static int[] shape4(Tensor x, int i) {
+        int[] s = x.shape();
+        return switch (s.length) {
+            case 3 -> new int[] {s[0], 1, s[1], s[2]};
+            case 4 -> s;
+            default ->
+                throw new IllegalArgumentException("example " + i + " is " + java.util.Arrays.toString(s)
+                        + "; examples are [C, H, W] images or [C, F, H, W] clips");
+        };
+    }
+
+    /** Packs {@code examples} (all with the same C) into rows of {@code rowLength} tokens. */
+    public static Packed pack(List<Tensor> examples, int pt, int p, int rowLength) {
+        PackPlan plan = PackPlan.firstFitDecreasing(grids(examples, pt, p), rowLength);
+        int c = shape4(examples.getFirst(), 0)[0];
+        int dim = c * pt * p * p;
+        int rows = plan.rows();
+        float[] tokens = new float[Math.multiplyExact(rows * rowLength, dim)];
+        long[] segments = new long[rows * rowLength];
+        long[] gather = new long[rows * rowLength];
+        float[] positions = new float[rows * rowLength * 3];
+        java.util.Arrays.fill(segments, -1);
+        for (int e = 0; e < examples.size(); e++) {
+            int[] s = shape4(examples.get(e), e);
+            if (s[0] != c) {
+                throw new IllegalArgumentException("example " + e + " has " + s[0] + " channels, example 0 has " + c);
+            }
+            float[] x = examples.get(e).toFloatArray(); // [C, F, H, W] row-major
+            PackPlan.Placement pl = plan.placements().get(e);
+            int token = pl.row() * rowLength + pl.offset();
+            for (int t = 0; t < pl.frames(); t++) {
+                for (int gy = 0; gy < pl.height(); gy++) {
+                    for (int gx = 0; gx < pl.width(); gx++, token++) {
+                        segments[token] = e;
+                        gather[token] = e;
+                        positions[3 * token] = t;
+                        positions[3 * token + 1] = gy;
+                        positions[3 * token + 2] = gx;
+                        int f = token * dim;
+                        for (int ch = 0; ch < c; ch++) {
+                            for (int kt = 0; kt < pt; kt++) {
+                                for (int ky = 0; ky < p; ky++) {
+                                    int src = ((ch * s[1] + t * pt + kt) * s[2] + gy * p + ky) * s[3] + gx * p;
+                                    System.arraycopy(x, src, tokens, f, p);
+                                    f += p;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Arena arena = Arena.ofAuto();
+        return new Packed(
+                plan,
+                Tensor.of(arena, tokens, rows, rowLength, dim),
+                Tensor.ofLongs(arena, segments, rows, rowLength),
+                Tensor.ofLongs(arena, gather, rows, rowLength),
+                Tensor.of(arena, positions, rows, rowLength, 3));
+    }
+
+    /**
+     * Cuts rows of output tokens [R, L, C·pt·p·p] back into examples [C, F, H, W] (frames = the
+     * grid's × pt) by {@code plan}; padding tokens are dropped.
+     */
+    public static List<Tensor> unpack(Tensor rows, PackPlan plan, int channels, int pt, int p, Order order) {
+        int dim = channels * pt * p * p;
+        if (rows.rank() != 3
+                || rows.size(0) != plan.rows()
+                || rows.size(1) != plan.rowLength()
+                || rows.size(2) != dim) {
+            throw new IllegalArgumentException("unpack: rows " + java.util.Arrays.toString(rows.shape()) + " are not ["
+                    + plan.rows() + ", " + plan.rowLength() + ", " + dim + "] (" + channels + " channels of " + pt + "×"
+                    + p + "×" + p + " patches)");
+        }
+        float[] v = rows.toFloatArray();
+        List<Tensor> out = new ArrayList<>();
+        for (PackPlan.Placement pl : plan.placements()) {
+            int f = pl.frames() * pt;
+            int h = pl.height() * p;
+            int w = pl.width() * p;
+            float[] x = new float[channels * f * h * w];
+            int token = pl.row() * plan.rowLength() + pl.offset();
+            for (int t = 0; t < pl.frames(); t++) {
+                for (int gy = 0; gy < pl.height(); gy++) {
+                    for (int gx = 0; gx < pl.width(); gx++, token++) {
+                        int base = token * dim;
+                        for (int ch = 0; ch < channels; ch++) {
+                            for (int kt = 0; kt < pt; kt++) {
+                                for (int ky = 0; ky < p; ky++) {
+                                    for (int kx = 0; kx < p; kx++) {
+                                        int feature = order == Order.CHANNELS_FIRST
+                                                ? ((ch * pt + kt) * p + ky) * p + kx
+                                                : ((kt * p + ky) * p + kx) * channels + ch;
+                                        int dst = ((ch * f + t * pt + kt) * h + gy * p + ky) * w + gx * p + kx;
+                                        x[dst] = v[base + feature];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            out.add(Tensor.of(Arena.ofAuto(), x, channels, f, h, w));
+        }
+        return out;
+    }
+
+    /**
+     * Each token's position as DiT's fixed 2-D sin-cos table has it (MAE's: the first half of the
+     * width encodes the patch's column, the second its row, each [sin(v·ω), cos(v·ω)]), computed
+     * for whatever grid the token's example has: [R, L, dim], zero for padding. A packed DiT adds
+     * it to the embedded tokens where DiT adds its pos_embed.
+     */
+    public static Tensor sinCos2d(Packed packed, int dim) {
+        if (dim % 4 != 0) {
+            throw new IllegalArgumentException("a 2-D sin-cos table needs a width divisible by 4, got " + dim);
+        }
+        PackPlan plan = packed.plan();
+        int longest = 1;
+        for (PackPlan.Placement pl : plan.placements()) {
+            longest = Math.max(longest, Math.max(pl.height(), pl.width()));
+        }
+        float[] table = PositionTables.sinCos1d(longest, dim / 2).toFloatArray(); // row v: v's half
+        int half = dim / 2;
+        float[] out = new float[plan.rows() * plan.rowLength() * dim];
+        for (PackPlan.Placement pl : plan.placements()) {
+            int token = pl.row() * plan.rowLength() + pl.offset();
+            for (int t = 0; t < pl.frames(); t++) {
+                for (int gy = 0; gy < pl.height(); gy++) {
+                    for (int gx = 0; gx < pl.width(); gx++, token++) {
+                        System.arraycopy(table, gx * half, out, token * dim, half);
+                        System.arraycopy(table, gy * half, out, token * dim + half, half);
+                    }
+                }
+            }
+        }
+        return Tensor.of(Arena.ofAuto(), out, plan.rows(), plan.rowLength(), dim);
+    }
+}

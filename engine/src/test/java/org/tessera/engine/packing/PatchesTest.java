@@ -1,0 +1,123 @@
+package org.tessera.engine.packing;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.tessera.engine.tensor.Tensor;
+
+/** Packing examples of mixed sizes into rows, and unpacking the rows into the examples again. */
+class PatchesTest {
+    private static Tensor random(SplittableRandom r, int... shape) {
+        float[] v = new float[java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        return Tensor.of(v, shape);
+    }
+
+    @Test
+    void firstFitDecreasingFillsTheLongestFirst() {
+        // tokens 16, 8, 8, 4, 4, 4, 4 into rows of 16: [16], [8, 8], [4, 4, 4, 4]
+        List<PackPlan.Grid> grids = List.of(
+                new PackPlan.Grid(1, 2, 2),
+                new PackPlan.Grid(1, 4, 4),
+                new PackPlan.Grid(1, 2, 2),
+                new PackPlan.Grid(1, 4, 2),
+                new PackPlan.Grid(1, 2, 4),
+                new PackPlan.Grid(1, 2, 2),
+                new PackPlan.Grid(1, 2, 2));
+        PackPlan plan = PackPlan.firstFitDecreasing(grids, 16);
+        assertEquals(3, plan.rows());
+        assertEquals(new PackPlan.Placement(0, 0, 1, 4, 4), plan.placements().get(1));
+        assertEquals(1, plan.placements().get(3).row());
+        assertEquals(8, plan.placements().get(4).offset());
+        assertEquals(48, plan.usedTokens());
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> PackPlan.firstFitDecreasing(List.of(new PackPlan.Grid(2, 4, 4)), 16));
+        assertTrue(e.getMessage().contains("example 0 is 32 tokens"), e.getMessage());
+    }
+
+    /** Images and clips of several sizes: unpacking in the patches' own order gives each back. */
+    @Test
+    void unpackingThePackedTokensGivesTheExamplesBack() {
+        SplittableRandom r = new SplittableRandom(4);
+        List<Tensor> examples = List.of(
+                random(r, 3, 8, 8),
+                random(r, 3, 16, 8),
+                random(r, 3, 8, 16),
+                random(r, 3, 2, 8, 8),
+                random(r, 3, 4, 4));
+        Patches.Packed packed = Patches.pack(examples, 1, 2, 40);
+        // tokens: 16, 32, 32, 32, 4 → rows of 40: [32, 4], [32], [32], [16]
+        assertEquals(4, packed.plan().rows());
+        assertArrayEquals(new int[] {4, 40, 12}, packed.tokens().shape());
+        List<Tensor> back = Patches.unpack(packed.tokens(), packed.plan(), 3, 1, 2, Patches.Order.CHANNELS_FIRST);
+        for (int e = 0; e < examples.size(); e++) {
+            float[] want = examples.get(e).toFloatArray();
+            assertArrayEquals(want, back.get(e).toFloatArray(), "example " + e);
+        }
+        // every token of an example carries its id; padding is −1 for attention and 0 for lookups
+        long[] seg = longs(packed.segments());
+        long[] gather = longs(packed.gather());
+        long padding = 0;
+        for (int i = 0; i < seg.length; i++) {
+            if (seg[i] < 0) {
+                padding++;
+                assertEquals(0, gather[i]);
+            } else {
+                assertEquals(seg[i], gather[i]);
+            }
+        }
+        assertEquals(4 * 40 - 116, padding);
+        // positions: the clip's second frame starts at (1, 0, 0)
+        PackPlan.Placement clip = packed.plan().placements().get(3);
+        int token = clip.row() * 40 + clip.offset() + 16;
+        assertEquals(1f, packed.positions().getFloat(clip.row(), clip.offset() + 16, 0));
+        assertEquals(0f, packed.positions().getFloat(clip.row(), clip.offset() + 16, 1));
+        assertTrue(token >= 0);
+    }
+
+    /** Output tokens in DiT's (p q c) order land where DiT's unpatchify puts them. */
+    @Test
+    void channelsLastTokensUnpackAsDitsUnpatchify() {
+        // one 1×1 grid of a 2×2 patch with 2 channels: features (ky, kx, c)
+        Tensor rows = Tensor.of(new float[] {0, 10, 1, 11, 2, 12, 3, 13}, 1, 1, 8);
+        PackPlan plan = new PackPlan(1, 1, List.of(new PackPlan.Placement(0, 0, 1, 1, 1)));
+        Tensor x =
+                Patches.unpack(rows, plan, 2, 1, 2, Patches.Order.CHANNELS_LAST).getFirst();
+        assertArrayEquals(new float[] {0, 1, 2, 3, 10, 11, 12, 13}, x.toFloatArray());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> Patches.pack(List.of(Tensor.of(new float[27], 3, 3, 3)), 1, 2, 16));
+    }
+
+    private static long[] longs(Tensor t) {
+        return t.toLongArray();
+    }
+
+    /** The packed positions of a 4×8 grid are rows of DiT's sin-cos table for that grid (the reference kernel's). */
+    @Test
+    void packedPositionsAreDitsSinCosTable() {
+        Patches.Packed packed =
+                Patches.pack(List.of(Tensor.zeros(org.tessera.engine.tensor.DType.F32, 1, 8, 16)), 1, 2, 40);
+        Tensor mine = Patches.sinCos2d(packed, 24);
+        Tensor table = Tensor.zeros(org.tessera.engine.tensor.DType.F32, 32, 24);
+        try (org.tessera.engine.parallel.WorkerPool pool = new org.tessera.engine.parallel.WorkerPool(1)) {
+            org.tessera.engine.reference.ScalarBackend.create(pool).tables().sinCos2d(4, 8, table);
+        }
+        float[] m = mine.toFloatArray();
+        float[] t = table.toFloatArray();
+        for (int i = 0; i < t.length; i++) {
+            assertEquals(t[i], m[i], 1e-6f, "at " + i);
+        }
+        for (int i = t.length; i < m.length; i++) {
+            assertEquals(0f, m[i], "padding");
+        }
+    }
+}
