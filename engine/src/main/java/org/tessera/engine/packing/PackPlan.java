@@ -23,10 +23,39 @@ public record PackPlan(int rowLength, int rows, List<Placement> placements) {
     /**
      * One example's place: its grid of patches (frames, rows, columns; 1 frame for an image) and
      * where its tokens lie, frames slowest, then rows, then columns.
+     *
+     * @param kept the grid positions (t·h·w + y·w + x) of the tokens packed, ascending, when some
+     *     were dropped (see {@link TokenDropping}); null when all are
      */
-    public record Placement(int row, int offset, int frames, int height, int width) {
+    public record Placement(int row, int offset, int frames, int height, int width, int[] kept) {
+        public Placement(int row, int offset, int frames, int height, int width) {
+            this(row, offset, frames, height, width, null);
+        }
+
+        /** Tokens in the row: the grid's, less those dropped. */
         public int tokens() {
-            return frames * height * width;
+            return kept == null ? frames * height * width : kept.length;
+        }
+
+        /** The grid position of the row's i-th token of this example. */
+        public int position(int i) {
+            return kept == null ? i : kept[i];
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Placement p
+                    && row == p.row
+                    && offset == p.offset
+                    && frames == p.frames
+                    && height == p.height
+                    && width == p.width
+                    && java.util.Arrays.equals(kept, p.kept);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(row, offset, frames, height, width, java.util.Arrays.hashCode(kept));
         }
     }
 
@@ -49,34 +78,44 @@ public record PackPlan(int rowLength, int rows, List<Placement> placements) {
      * @throws IllegalArgumentException naming the example when one is longer than a row
      */
     public static PackPlan firstFitDecreasing(List<Grid> grids, int rowLength) {
+        return firstFitDecreasing(grids, null, rowLength);
+    }
+
+    /**
+     * {@link #firstFitDecreasing(List, int)} of examples of which only the tokens {@code kept}
+     * (per example: grid positions, ascending; a null list or entry keeps all) are packed.
+     */
+    public static PackPlan firstFitDecreasing(List<Grid> grids, List<int[]> kept, int rowLength) {
         if (rowLength < 1) {
             throw new IllegalArgumentException("rows of " + rowLength + " tokens");
         }
+        long[] length = new long[grids.size()];
         Integer[] order = new Integer[grids.size()];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
-            if (grids.get(i).tokens() > rowLength) {
-                throw new IllegalArgumentException("example " + i + " is "
-                        + grids.get(i).tokens() + " tokens (" + grids.get(i) + "), longer than a row of " + rowLength);
+            int[] k = kept == null ? null : kept.get(i);
+            length[i] = k == null ? grids.get(i).tokens() : k.length;
+            if (length[i] > rowLength) {
+                throw new IllegalArgumentException("example " + i + " is " + length[i] + " tokens (" + grids.get(i)
+                        + "), longer than a row of " + rowLength);
             }
         }
         // longest first; among equals, the earlier example first (a stable sort), so plans repeat
-        Arrays.sort(
-                order,
-                Comparator.comparingLong((Integer i) -> grids.get(i).tokens()).reversed());
+        Arrays.sort(order, Comparator.comparingLong((Integer i) -> length[i]).reversed());
         List<Integer> used = new ArrayList<>(); // tokens taken in each row
         Placement[] placed = new Placement[grids.size()];
         for (int i : order) {
             Grid g = grids.get(i);
             int row = 0;
-            while (row < used.size() && used.get(row) + g.tokens() > rowLength) {
+            while (row < used.size() && used.get(row) + length[i] > rowLength) {
                 row++;
             }
             if (row == used.size()) {
                 used.add(0);
             }
-            placed[i] = new Placement(row, used.get(row), g.frames(), g.height(), g.width());
-            used.set(row, used.get(row) + (int) g.tokens());
+            placed[i] = new Placement(
+                    row, used.get(row), g.frames(), g.height(), g.width(), kept == null ? null : kept.get(i));
+            used.set(row, used.get(row) + (int) length[i]);
         }
         return new PackPlan(rowLength, used.size(), Arrays.asList(placed));
     }

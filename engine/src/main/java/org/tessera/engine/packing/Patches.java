@@ -62,9 +62,26 @@ public final class Patches {
 
     /** Packs {@code examples} (all with the same C) into rows of {@code rowLength} tokens. */
     public static Packed pack(List<Tensor> examples, int pt, int p, int rowLength) {
-        PackPlan plan = PackPlan.firstFitDecreasing(grids(examples, pt, p), rowLength);
+        return pack(examples, pt, p, rowLength, TokenDropping.NONE);
+    }
+
+    /** {@link #pack(List, int, int, int)} of the patches {@code dropping} keeps. */
+    public static Packed pack(List<Tensor> examples, int pt, int p, int rowLength, TokenDropping dropping) {
+        List<PackPlan.Grid> grids = grids(examples, pt, p);
         int c = shape4(examples.getFirst(), 0)[0];
         int dim = c * pt * p * p;
+        List<float[]> values = new ArrayList<>();
+        List<int[]> kept = new ArrayList<>();
+        for (int e = 0; e < examples.size(); e++) {
+            int[] s = shape4(examples.get(e), e);
+            if (s[0] != c) {
+                throw new IllegalArgumentException("example " + e + " has " + s[0] + " channels, example 0 has " + c);
+            }
+            float[] x = examples.get(e).toFloatArray(); // [C, F, H, W] row-major
+            values.add(x);
+            kept.add(kept(dropping, e, x, s, grids.get(e), pt, p));
+        }
+        PackPlan plan = PackPlan.firstFitDecreasing(grids, kept, rowLength);
         int rows = plan.rows();
         float[] tokens = new float[Math.multiplyExact(rows * rowLength, dim)];
         long[] segments = new long[rows * rowLength];
@@ -73,32 +90,19 @@ public final class Patches {
         java.util.Arrays.fill(segments, -1);
         for (int e = 0; e < examples.size(); e++) {
             int[] s = shape4(examples.get(e), e);
-            if (s[0] != c) {
-                throw new IllegalArgumentException("example " + e + " has " + s[0] + " channels, example 0 has " + c);
-            }
-            float[] x = examples.get(e).toFloatArray(); // [C, F, H, W] row-major
             PackPlan.Placement pl = plan.placements().get(e);
             int token = pl.row() * rowLength + pl.offset();
-            for (int t = 0; t < pl.frames(); t++) {
-                for (int gy = 0; gy < pl.height(); gy++) {
-                    for (int gx = 0; gx < pl.width(); gx++, token++) {
-                        segments[token] = e;
-                        gather[token] = e;
-                        positions[3 * token] = t;
-                        positions[3 * token + 1] = gy;
-                        positions[3 * token + 2] = gx;
-                        int f = token * dim;
-                        for (int ch = 0; ch < c; ch++) {
-                            for (int kt = 0; kt < pt; kt++) {
-                                for (int ky = 0; ky < p; ky++) {
-                                    int src = ((ch * s[1] + t * pt + kt) * s[2] + gy * p + ky) * s[3] + gx * p;
-                                    System.arraycopy(x, src, tokens, f, p);
-                                    f += p;
-                                }
-                            }
-                        }
-                    }
-                }
+            for (int i = 0; i < pl.tokens(); i++, token++) {
+                int at = pl.position(i);
+                int t = at / (pl.height() * pl.width());
+                int gy = at / pl.width() % pl.height();
+                int gx = at % pl.width();
+                segments[token] = e;
+                gather[token] = e;
+                positions[3 * token] = t;
+                positions[3 * token + 1] = gy;
+                positions[3 * token + 2] = gx;
+                patch(values.get(e), s, t, gy, gx, pt, p, tokens, token * dim);
             }
         }
         Arena arena = Arena.ofAuto();
@@ -110,9 +114,88 @@ public final class Patches {
                 Tensor.of(arena, positions, rows, rowLength, 3));
     }
 
+    /** The patch at grid (t, gy, gx) of example x [C, F, H, W], flattened (c, kt, ky, kx) into dst at {@code at}. */
+    private static void patch(float[] x, int[] s, int t, int gy, int gx, int pt, int p, float[] dst, int at) {
+        for (int ch = 0; ch < s[0]; ch++) {
+            for (int kt = 0; kt < pt; kt++) {
+                for (int ky = 0; ky < p; ky++) {
+                    int src = ((ch * s[1] + t * pt + kt) * s[2] + gy * p + ky) * s[3] + gx * p;
+                    System.arraycopy(x, src, dst, at, p);
+                    at += p;
+                }
+            }
+        }
+    }
+
+    /** The grid positions {@code dropping} keeps of example e, ascending; null for all. */
+    private static int[] kept(TokenDropping dropping, int e, float[] x, int[] s, PackPlan.Grid g, int pt, int p) {
+        int n = (int) g.tokens();
+        int plane = g.height() * g.width();
+        boolean[] keep = new boolean[n];
+        switch (dropping) {
+            case TokenDropping.None none -> {
+                return null;
+            }
+            case TokenDropping.Random r -> {
+                boolean any = false;
+                for (int i = 0; i < n; i++) {
+                    keep[i] = !r.drops(e, i);
+                    any |= keep[i];
+                }
+                keep[0] |= !any; // an example keeps at least one patch
+            }
+            case TokenDropping.Similar sim -> {
+                int dim = s[0] * pt * p * p;
+                float[] a = new float[dim];
+                float[] b = new float[dim];
+                for (int i = 0; i < n; i++) {
+                    int t = i / plane;
+                    if (t == 0) {
+                        keep[i] = true;
+                        continue;
+                    }
+                    int gy = i / g.width() % g.height();
+                    int gx = i % g.width();
+                    patch(x, s, t, gy, gx, pt, p, a, 0);
+                    patch(x, s, t - 1, gy, gx, pt, p, b, 0);
+                    keep[i] = cosine(a, b) <= sim.threshold();
+                }
+            }
+        }
+        int count = 0;
+        for (boolean k : keep) {
+            count += k ? 1 : 0;
+        }
+        int[] out = new int[count];
+        for (int i = 0, j = 0; i < n; i++) {
+            if (keep[i]) {
+                out[j++] = i;
+            }
+        }
+        return out;
+    }
+
+    /** cos(a, b); two zero patches are the same (1), a zero one and another are not (0). */
+    private static double cosine(float[] a, float[] b) {
+        double ab = 0;
+        double aa = 0;
+        double bb = 0;
+        for (int i = 0; i < a.length; i++) {
+            ab += (double) a[i] * b[i];
+            aa += (double) a[i] * a[i];
+            bb += (double) b[i] * b[i];
+        }
+        if (aa == 0 || bb == 0) {
+            return aa == bb ? 1 : 0;
+        }
+        return ab / Math.sqrt(aa * bb);
+    }
+
     /**
      * Cuts rows of output tokens [R, L, C·pt·p·p] back into examples [C, F, H, W] (frames = the
-     * grid's × pt) by {@code plan}; padding tokens are dropped.
+     * grid's × pt) by {@code plan}; padding tokens are dropped. A patch dropped from the rows (see
+     * {@link TokenDropping}) takes the output of the previous frame at its place — in frame order,
+     * so a run of dropped patches takes the last one kept — or zeros in the first frame.
      */
     public static List<Tensor> unpack(Tensor rows, PackPlan plan, int channels, int pt, int p, Order order) {
         int dim = channels * pt * p * p;
@@ -131,22 +214,40 @@ public final class Patches {
             int h = pl.height() * p;
             int w = pl.width() * p;
             float[] x = new float[channels * f * h * w];
+            int plane = pl.height() * pl.width();
+            boolean[] present = new boolean[pl.frames() * plane];
             int token = pl.row() * plan.rowLength() + pl.offset();
-            for (int t = 0; t < pl.frames(); t++) {
-                for (int gy = 0; gy < pl.height(); gy++) {
-                    for (int gx = 0; gx < pl.width(); gx++, token++) {
-                        int base = token * dim;
-                        for (int ch = 0; ch < channels; ch++) {
-                            for (int kt = 0; kt < pt; kt++) {
-                                for (int ky = 0; ky < p; ky++) {
-                                    for (int kx = 0; kx < p; kx++) {
-                                        int feature = order == Order.CHANNELS_FIRST
-                                                ? ((ch * pt + kt) * p + ky) * p + kx
-                                                : ((kt * p + ky) * p + kx) * channels + ch;
-                                        int dst = ((ch * f + t * pt + kt) * h + gy * p + ky) * w + gx * p + kx;
-                                        x[dst] = v[base + feature];
-                                    }
-                                }
+            for (int i = 0; i < pl.tokens(); i++, token++) {
+                int at = pl.position(i);
+                present[at] = true;
+                int t = at / plane;
+                int gy = at / pl.width() % pl.height();
+                int gx = at % pl.width();
+                int base = token * dim;
+                for (int ch = 0; ch < channels; ch++) {
+                    for (int kt = 0; kt < pt; kt++) {
+                        for (int ky = 0; ky < p; ky++) {
+                            for (int kx = 0; kx < p; kx++) {
+                                int feature = order == Order.CHANNELS_FIRST
+                                        ? ((ch * pt + kt) * p + ky) * p + kx
+                                        : ((kt * p + ky) * p + kx) * channels + ch;
+                                int dst = ((ch * f + t * pt + kt) * h + gy * p + ky) * w + gx * p + kx;
+                                x[dst] = v[base + feature];
+                            }
+                        }
+                    }
+                }
+            }
+            for (int at = plane; at < present.length; at++) {
+                if (!present[at]) {
+                    int t = at / plane;
+                    int gy = at / pl.width() % pl.height();
+                    int gx = at % pl.width();
+                    for (int ch = 0; ch < channels; ch++) {
+                        for (int kt = 0; kt < pt; kt++) {
+                            for (int ky = 0; ky < p; ky++) {
+                                int dst = ((ch * f + t * pt + kt) * h + gy * p + ky) * w + gx * p;
+                                System.arraycopy(x, dst - pt * h * w, x, dst, p);
                             }
                         }
                     }
@@ -177,13 +278,12 @@ public final class Patches {
         float[] out = new float[plan.rows() * plan.rowLength() * dim];
         for (PackPlan.Placement pl : plan.placements()) {
             int token = pl.row() * plan.rowLength() + pl.offset();
-            for (int t = 0; t < pl.frames(); t++) {
-                for (int gy = 0; gy < pl.height(); gy++) {
-                    for (int gx = 0; gx < pl.width(); gx++, token++) {
-                        System.arraycopy(table, gx * half, out, token * dim, half);
-                        System.arraycopy(table, gy * half, out, token * dim + half, half);
-                    }
-                }
+            for (int i = 0; i < pl.tokens(); i++, token++) {
+                int at = pl.position(i);
+                int gy = at / pl.width() % pl.height();
+                int gx = at % pl.width();
+                System.arraycopy(table, gx * half, out, token * dim, half);
+                System.arraycopy(table, gy * half, out, token * dim + half, half);
             }
         }
         return Tensor.of(Arena.ofAuto(), out, plan.rows(), plan.rowLength(), dim);

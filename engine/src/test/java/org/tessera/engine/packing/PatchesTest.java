@@ -120,4 +120,56 @@ class PatchesTest {
             assertEquals(0f, m[i], "padding");
         }
     }
+
+    /**
+     * A mostly static clip: patches that barely change from the previous frame are left out of the
+     * rows, and unpacking gives them the previous frame's values back.
+     */
+    @Test
+    void similarPatchesOfAStillSceneAreDroppedAndRestored() {
+        SplittableRandom r = new SplittableRandom(8);
+        int frames = 6;
+        float[] v = new float[2 * frames * 8 * 8];
+        float[] still = new float[2 * 8 * 8];
+        for (int i = 0; i < still.length; i++) {
+            still[i] = (float) r.nextGaussian();
+        }
+        for (int ch = 0; ch < 2; ch++) {
+            for (int f = 0; f < frames; f++) {
+                System.arraycopy(still, ch * 64, v, (ch * frames + f) * 64, 64);
+            }
+        }
+        // one 2×2 patch moves: frame 3's top-left patch changes
+        for (int ch = 0; ch < 2; ch++) {
+            for (int y = 0; y < 2; y++) {
+                for (int x = 0; x < 2; x++) {
+                    v[((ch * frames + 3) * 8 + y) * 8 + x] = (float) r.nextGaussian();
+                }
+            }
+        }
+        Tensor clip = Tensor.of(v, 2, frames, 8, 8);
+        Patches.Packed packed = Patches.pack(List.of(clip), 1, 2, 96, new TokenDropping.Similar(0.99));
+        // frame 0's 16 patches, frame 3's changed one and frame 4's (it changed back)
+        assertEquals(16 + 2, packed.plan().placements().getFirst().tokens());
+        List<Tensor> back = Patches.unpack(packed.tokens(), packed.plan(), 2, 1, 2, Patches.Order.CHANNELS_FIRST);
+        assertArrayEquals(v, back.getFirst().toFloatArray(), "the dropped patches equal the previous frame's");
+        // positions keep each token's true place: frame 3's patch sits at (3, 0, 0)
+        assertEquals(3f, packed.positions().getFloat(0, 16, 0));
+    }
+
+    @Test
+    void randomDroppingKeepsAboutTheRateAndAtLeastOnePatch() {
+        List<Tensor> examples =
+                List.of(Tensor.of(new float[4 * 32 * 32], 4, 32, 32), Tensor.of(new float[16], 4, 2, 2));
+        Patches.Packed packed = Patches.pack(examples, 1, 2, 256, new TokenDropping.Random(0.75, 1));
+        int big = packed.plan().placements().get(0).tokens();
+        assertTrue(big > 40 && big < 90, "about a quarter of 256 kept: " + big);
+        assertEquals(1, packed.plan().placements().get(1).tokens(), "a one-patch example keeps its patch");
+        assertEquals(
+                packed.plan().placements(),
+                Patches.pack(examples, 1, 2, 256, new TokenDropping.Random(0.75, 1))
+                        .plan()
+                        .placements(),
+                "the same seed drops the same patches");
+    }
 }

@@ -1,0 +1,45 @@
+package org.tessera.engine.packing;
+
+import org.tessera.engine.random.RandomStream;
+
+/**
+ * Which of an example's patches go into the packed rows. Dropping makes sequences shorter, so more
+ * examples fit a row and attention costs less:
+ *
+ * <ul>
+ *   <li>{@link Random}: each patch dropped with a probability, drawn from a seed — a training
+ *       speed-up (the loss covers the kept patches only);
+ *   <li>{@link Similar}: a clip's patch dropped when its cosine similarity to the patch at the same
+ *       place in the previous frame exceeds a threshold (the Sora notes' 根据图像相似度丢弃雷同的图像块):
+ *       a static scene costs its first frame; where an output is needed, the dropped patch takes
+ *       the previous frame's output at its place.
+ * </ul>
+ */
+public sealed interface TokenDropping {
+    /** Every patch kept. */
+    TokenDropping NONE = new None();
+
+    record None() implements TokenDropping {}
+
+    /** Each patch dropped with probability {@code rate}; example e draws from Philox stream e of {@code seed}. */
+    record Random(double rate, long seed) implements TokenDropping {
+        public Random {
+            if (!(rate >= 0 && rate < 1)) {
+                throw new IllegalArgumentException("a drop rate must be in [0, 1), got " + rate);
+            }
+        }
+
+        boolean drops(int example, int position) {
+            return new RandomStream(seed, example).uniform(position) < rate;
+        }
+    }
+
+    /** A patch of frame t > 0 dropped when cos(patch, same place at t − 1) > {@code threshold}. */
+    record Similar(double threshold) implements TokenDropping {
+        public Similar {
+            if (!(threshold > -1 && threshold <= 1)) {
+                throw new IllegalArgumentException("a similarity threshold must be in (−1, 1], got " + threshold);
+            }
+        }
+    }
+}
