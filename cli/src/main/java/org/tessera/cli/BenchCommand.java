@@ -21,9 +21,9 @@ import picocli.CommandLine.Option;
         description = {
             "Benchmark a pipeline's forward pass: tessera bench FILE prints a per-op time table and the"
                     + " whole forward's effective GF/s (model FLOPs / time).",
-            "Or measure kernels: tessera bench gemm | attention."
+            "Or measure kernels: tessera bench gemm | attention; packing: tessera bench packed."
         },
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class})
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class, PackedBench.class})
 final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

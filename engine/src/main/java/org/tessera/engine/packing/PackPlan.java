@@ -120,6 +120,23 @@ public record PackPlan(int rowLength, int rows, List<Placement> placements) {
         return new PackPlan(rowLength, used.size(), Arrays.asList(placed));
     }
 
+    /**
+     * No packing: each example in a row of its own, padded to the longest — the batch a model that
+     * cannot pack would run, and what packing is measured against.
+     */
+    public static PackPlan onePerRow(List<Grid> grids) {
+        long longest = grids.stream().mapToLong(Grid::tokens).max().orElse(1);
+        if (longest > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("an example of " + longest + " tokens");
+        }
+        List<Placement> placed = new ArrayList<>();
+        for (int i = 0; i < grids.size(); i++) {
+            Grid g = grids.get(i);
+            placed.add(new Placement(i, 0, g.frames(), g.height(), g.width()));
+        }
+        return new PackPlan((int) longest, grids.size(), placed);
+    }
+
     /** Tokens holding an example, over all rows: the rest is padding. */
     public long usedTokens() {
         return placements.stream().mapToLong(Placement::tokens).sum();

@@ -81,7 +81,23 @@ public final class Patches {
             values.add(x);
             kept.add(kept(dropping, e, x, s, grids.get(e), pt, p));
         }
-        PackPlan plan = PackPlan.firstFitDecreasing(grids, kept, rowLength);
+        return fill(examples, values, pt, p, PackPlan.firstFitDecreasing(grids, kept, rowLength));
+    }
+
+    /** Every example in a row of its own, padded to the longest: {@link PackPlan#onePerRow}. */
+    public static Packed padded(List<Tensor> examples, int pt, int p) {
+        List<float[]> values = new ArrayList<>();
+        for (Tensor x : examples) {
+            values.add(x.toFloatArray());
+        }
+        return fill(examples, values, pt, p, PackPlan.onePerRow(grids(examples, pt, p)));
+    }
+
+    /** The rows of {@code plan}: tokens, segments, gather ids and positions. */
+    private static Packed fill(List<Tensor> examples, List<float[]> values, int pt, int p, PackPlan plan) {
+        int c = shape4(examples.getFirst(), 0)[0];
+        int dim = c * pt * p * p;
+        int rowLength = plan.rowLength();
         int rows = plan.rows();
         float[] tokens = new float[Math.multiplyExact(rows * rowLength, dim)];
         long[] segments = new long[rows * rowLength];

@@ -1,0 +1,183 @@
+package org.tessera.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.SequencedMap;
+import java.util.SplittableRandom;
+import org.tessera.engine.io.SafetensorsWriter;
+import org.tessera.engine.packing.Patches;
+import org.tessera.engine.tensor.Tensor;
+import org.tessera.runtime.CompileOptions;
+import org.tessera.runtime.Pipeline;
+import org.tessera.runtime.Tessera;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tessera bench packed}: one forward (a sampling step without guidance) of a DiT over a
+ * batch of latents of mixed sizes, packed into shared rows against padded to the largest, side by
+ * side: tokens processed, time, and the ratio. Random weights; the model is the stdlib's PackedDiT
+ * in one of DiT's published sizes.
+ */
+@Command(
+        name = "packed",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Time one forward of PackedDiT (DiT's weights, per-token conditioning) over a batch of mixed-size"
+                    + " latents: packed into rows (first-fit decreasing) against each padded to the largest.",
+            "Prints rows × length, the tokens processed (padding included), the milliseconds (best of --runs)"
+                    + " and packed / padded."
+        })
+final class PackedBench implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(
+            names = "--sizes",
+            defaultValue = "32x32,32x16,16x32,16x16,16x16,16x8,8x16,8x8",
+            split = ",",
+            description = "HxW latents of the batch (default: ${DEFAULT-VALUE}).")
+    List<String> sizes;
+
+    @Option(
+            names = "--model",
+            defaultValue = "B",
+            description = "DiT size at patch 2: S, B, L or XL (default: ${DEFAULT-VALUE}).")
+    String model;
+
+    @Option(
+            names = "--row",
+            defaultValue = "0",
+            description = "Tokens per packed row (default: the longest example's).")
+    int row;
+
+    @Option(names = "--runs", defaultValue = "3", description = "Timed forwards each (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (default: all processors).")
+    int threads;
+
+    @Override
+    public void run() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        String config = switch (model.toUpperCase(Locale.ROOT)) {
+            case "S" -> "hidden_size = 384, depth = 12, num_heads = 6";
+            case "B" -> "hidden_size = 768, depth = 12, num_heads = 12";
+            case "L" -> "hidden_size = 1024, depth = 24, num_heads = 16";
+            case "XL" -> "hidden_size = 1152, depth = 28, num_heads = 16";
+            default -> throw new IllegalArgumentException("--model: S, B, L or XL, got " + model);
+        };
+        int hidden = Integer.parseInt(config.replaceAll("hidden_size = (\\d+).*", "$1"));
+        if (runs < 1) {
+            throw new IllegalArgumentException("--runs: at least 1, got " + runs);
+        }
+        SplittableRandom random = new SplittableRandom(0);
+        List<Tensor> examples = new ArrayList<>();
+        for (String s : sizes) {
+            int[] hw = BenchCommand.parseDims(s, 2, "HxW");
+            float[] v = new float[4 * hw[0] * hw[1]];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) random.nextGaussian();
+            }
+            examples.add(Tensor.of(v, 4, hw[0], hw[1]));
+        }
+        Patches.Packed padded = Patches.padded(examples, 1, 2);
+        Patches.Packed packed =
+                Patches.pack(examples, 1, 2, row > 0 ? row : padded.plan().rowLength());
+        long real = packed.plan().usedTokens();
+        out.printf(
+                Locale.ROOT,
+                "DiT-%s/2 (PackedDiT, random weights), %d latents, %d tokens of them:%n",
+                model.toUpperCase(Locale.ROOT),
+                examples.size(),
+                real);
+        out.printf(Locale.ROOT, "%-8s %12s %10s %10s%n", "batch", "rows×length", "tokens", "ms");
+        double[] ms = new double[2];
+        Patches.Packed[] modes = {padded, packed};
+        try {
+            Path dir = Files.createTempDirectory("tessera-packed-bench");
+            try {
+                for (int m = 0; m < 2; m++) {
+                    err.printf(Locale.ROOT, "%s: compiling and running ...%n", m == 0 ? "padded" : "packed");
+                    err.flush();
+                    ms[m] = time(dir, m == 0 ? "padded" : "packed", modes[m], config, hidden, examples.size());
+                    Patches.Packed p = modes[m];
+                    out.printf(
+                            Locale.ROOT,
+                            "%-8s %12s %10d %10.1f%n",
+                            m == 0 ? "padded" : "packed",
+                            p.plan().rows() + "×" + p.plan().rowLength(),
+                            (long) p.plan().rows() * p.plan().rowLength(),
+                            ms[m]);
+                }
+            } finally {
+                try (var files = Files.walk(dir)) {
+                    files.sorted(java.util.Comparator.reverseOrder())
+                            .forEach(f -> f.toFile().delete());
+                }
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        out.printf(
+                Locale.ROOT,
+                "packed / padded: %.2f of the tokens, %.2f of the time%n",
+                (double) packed.plan().rows()
+                        * packed.plan().rowLength()
+                        / ((double) padded.plan().rows() * padded.plan().rowLength()),
+                ms[1] / ms[0]);
+    }
+
+    /** The best of {@link #runs} forwards over {@code rows}, after one untimed. */
+    private double time(Path dir, String name, Patches.Packed rows, String config, int hidden, int examples)
+            throws IOException {
+        SequencedMap<String, Tensor> in = new LinkedHashMap<>();
+        in.put("tokens", rows.tokens());
+        in.put("pos", Patches.sinCos2d(rows, hidden));
+        in.put("gather", rows.gather());
+        in.put("segments", rows.segments());
+        float[] t = new float[examples];
+        long[] y = new long[examples];
+        for (int i = 0; i < examples; i++) {
+            t[i] = 500;
+            y[i] = i % 1000;
+        }
+        in.put("t", Tensor.of(Arena.ofAuto(), t, examples));
+        in.put("y", Tensor.ofLongs(Arena.ofAuto(), y, examples));
+        Path inputs = dir.resolve(name + ".safetensors");
+        SafetensorsWriter.write(inputs, in);
+        Path script = Files.writeString(dir.resolve(name + ".tess"), """
+                import "packed.tess"
+                pipeline %s {
+                    model   = PackedDiT(input_size = 32, patch_size = 2, in_channels = 4, %s)
+                    weights = random(seed = 0)
+                    inputs  = load("%s", tokens = "tokens", pos = "pos", gather = "gather", segments = "segments",
+                                   t = "t", y = "y")
+                    output "out.safetensors" = tensors(out)
+                }
+                """.formatted(name, config, inputs.getFileName()));
+        CompileOptions options = CompileOptions.defaults();
+        if (threads > 0) {
+            options = options.withThreads(threads);
+        }
+        try (Pipeline p = Tessera.compile(script, options)) {
+            p.runForward(); // warm-up: the JIT and first-touch of the buffers
+            double best = Double.MAX_VALUE;
+            for (int r = 0; r < runs; r++) {
+                long t0 = System.nanoTime();
+                p.runForward();
+                best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+            }
+            return best;
+        }
+    }
+}
