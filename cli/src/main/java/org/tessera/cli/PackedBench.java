@@ -59,6 +59,20 @@ final class PackedBench implements Runnable {
             description = "Tokens per packed row (default: the longest example's).")
     int row;
 
+    @Option(
+            names = "--still-clip",
+            paramLabel = "FxHxW",
+            description = "Instead: one mostly still clip of F frames of H×W latents (a random scene, one 2×2 patch"
+                    + " moving), all its patches against only those not nearly equal to the same place in the"
+                    + " previous frame (cosine similarity at most --similarity).")
+    String stillClip;
+
+    @Option(
+            names = "--similarity",
+            defaultValue = "0.99",
+            description = "The cosine similarity above which --still-clip drops a patch (default: ${DEFAULT-VALUE}).")
+    double similarity;
+
     @Option(names = "--runs", defaultValue = "3", description = "Timed forwards each (default: ${DEFAULT-VALUE}).")
     int runs;
 
@@ -81,6 +95,10 @@ final class PackedBench implements Runnable {
             throw new IllegalArgumentException("--runs: at least 1, got " + runs);
         }
         SplittableRandom random = new SplittableRandom(0);
+        if (stillClip != null) {
+            still(out, err, random, config, hidden);
+            return;
+        }
         List<Tensor> examples = new ArrayList<>();
         for (String s : sizes) {
             int[] hw = BenchCommand.parseDims(s, 2, "HxW");
@@ -135,6 +153,77 @@ final class PackedBench implements Runnable {
                         * packed.plan().rowLength()
                         / ((double) padded.plan().rows() * padded.plan().rowLength()),
                 ms[1] / ms[0]);
+    }
+
+    /** One mostly still clip, all its patches against those similarity dropping keeps. */
+    private void still(PrintWriter out, PrintWriter err, SplittableRandom random, String config, int hidden) {
+        int[] fhw = BenchCommand.parseDims(stillClip, 3, "FxHxW");
+        int f = fhw[0];
+        int h = fhw[1];
+        int w = fhw[2];
+        float[] scene = new float[4 * h * w];
+        for (int i = 0; i < scene.length; i++) {
+            scene[i] = (float) random.nextGaussian();
+        }
+        float[] v = new float[4 * f * h * w];
+        for (int ch = 0; ch < 4; ch++) {
+            for (int t = 0; t < f; t++) {
+                System.arraycopy(scene, ch * h * w, v, (ch * f + t) * h * w, h * w);
+                // a 2×2 patch of noise that moves one patch to the right each frame
+                int x0 = (2 * t) % w;
+                for (int y = 0; y < 2; y++) {
+                    for (int x = 0; x < 2; x++) {
+                        v[((ch * f + t) * h + y) * w + x0 + x] = (float) random.nextGaussian();
+                    }
+                }
+            }
+        }
+        List<Tensor> clip = List.of(Tensor.of(v, 4, f, h, w));
+        err.println("timing the clip with all its patches, then with the kept ones ...");
+        err.flush();
+        Patches.Packed all = Patches.padded(clip, 1, 2);
+        var dropping = new org.tessera.engine.packing.TokenDropping.Similar(similarity);
+        // a row as long as the kept patches: what the dropping saves is the tokens a forward processes
+        int keptTokens = (int) Patches.pack(clip, 1, 2, all.plan().rowLength(), dropping)
+                .plan()
+                .usedTokens();
+        Patches.Packed kept = Patches.pack(clip, 1, 2, keptTokens, dropping);
+        out.printf(
+                Locale.ROOT,
+                "DiT-%s/2 (PackedDiT, random weights), a still clip of %d frames of %d×%d latents:%n",
+                model.toUpperCase(Locale.ROOT),
+                f,
+                h,
+                w);
+        out.printf(Locale.ROOT, "%-10s %10s %10s%n", "patches", "tokens", "ms");
+        double[] ms = new double[2];
+        try {
+            Path dir = Files.createTempDirectory("tessera-packed-bench");
+            try {
+                ms[0] = time(dir, "all", all, config, hidden, 1);
+                out.printf(Locale.ROOT, "%-10s %10d %10.1f%n", "all", all.plan().usedTokens(), ms[0]);
+                ms[1] = time(dir, "kept", kept, config, hidden, 1);
+                out.printf(
+                        Locale.ROOT, "%-10s %10d %10.1f%n", "kept", kept.plan().usedTokens(), ms[1]);
+            } finally {
+                try (var files = Files.walk(dir)) {
+                    files.sorted(java.util.Comparator.reverseOrder())
+                            .forEach(x -> x.toFile().delete());
+                }
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        out.printf(
+                Locale.ROOT,
+                "similarity dropping (cos > %s) kept %d of %d patches (%.0f%%) and took %.0f%% of the"
+                        + " time (%.1f ms saved)%n",
+                similarity,
+                kept.plan().usedTokens(),
+                all.plan().usedTokens(),
+                100.0 * kept.plan().usedTokens() / all.plan().usedTokens(),
+                100 * ms[1] / ms[0],
+                ms[0] - ms[1]);
     }
 
     /** The best of {@link #runs} forwards over {@code rows}, after one untimed. */

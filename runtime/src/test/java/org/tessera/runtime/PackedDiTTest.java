@@ -71,10 +71,27 @@ class PackedDiTTest {
     /** The PackedDiT's output over {@code examples} packed in rows of {@code rowLength}, unpacked. */
     private List<Tensor> packedForward(
             List<Tensor> examples, long[] t, long[] y, int rowLength, Path weights, String tag) throws Exception {
+        return packedForward(examples, t, y, rowLength, "\"" + weights + "\"", "", tag);
+    }
+
+    /**
+     * @param weights the pipeline's weights setting
+     * @param positions "" for sin-cos positions, else the model's extra arguments for learned ones
+     *     (fed NaViT's fractional rows and columns of a 16-row table)
+     */
+    private List<Tensor> packedForward(
+            List<Tensor> examples, long[] t, long[] y, int rowLength, String weights, String positions, String tag)
+            throws Exception {
         Patches.Packed packed = Patches.pack(examples, 1, 2, rowLength);
         SequencedMap<String, Tensor> in = new LinkedHashMap<>();
         in.put("tokens", packed.tokens());
-        in.put("pos", Patches.sinCos2d(packed, 32));
+        if (positions.isEmpty()) {
+            in.put("pos", Patches.sinCos2d(packed, 32));
+        } else {
+            Tensor[] rc = Patches.rowsAndColumns(packed, 16, true);
+            in.put("rows", rc[0]);
+            in.put("cols", rc[1]);
+        }
         in.put("gather", packed.gather());
         in.put("segments", packed.segments());
         in.put(
@@ -86,13 +103,18 @@ class PackedDiTTest {
         Path script = Files.writeString(dir.resolve("packed-" + tag + ".tess"), """
                 import "packed.tess"
                 pipeline packed {
-                    model   = PackedDiT(%s)
-                    weights = "%s"
-                    inputs  = load("%s", tokens = "tokens", pos = "pos", gather = "gather", segments = "segments",
+                    model   = PackedDiT(%s%s)
+                    weights = %s
+                    inputs  = load("%s", tokens = "tokens", %s gather = "gather", segments = "segments",
                                    t = "t", y = "y")
                     output "out.safetensors" = tensors(out)
                 }
-                """.formatted(MODEL, weights, inputs));
+                """.formatted(
+                        MODEL,
+                        positions,
+                        weights,
+                        inputs,
+                        positions.isEmpty() ? "pos = \"pos\"," : "rows = \"rows\", cols = \"cols\","));
         try (Pipeline p = Tessera.compile(script, CompileOptions.defaults().withThreads(2))) {
             Tensor out = p.runForward().get("out");
             return Patches.unpack(out, packed.plan(), 8, 1, 2, Patches.Order.CHANNELS_LAST);
@@ -154,5 +176,37 @@ class PackedDiTTest {
             assertTrue(d <= 1e-5, "packed against the stdlib DiT: max |difference| " + d);
         }
         assertEquals(7, packed.size());
+    }
+
+    /** NaViT's factorised, fractional positions (learned row and column tables): packed equals separate too. */
+    @Test
+    void learnedFractionalPositionsPackAsWell() throws Exception {
+        SplittableRandom random = new SplittableRandom(6);
+        List<Tensor> examples = new ArrayList<>();
+        for (int[] hw : new int[][] {{8, 8}, {16, 8}, {4, 12}}) {
+            float[] v = new float[4 * hw[0] * hw[1]];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) random.nextGaussian();
+            }
+            examples.add(Tensor.of(v, 4, hw[0], hw[1]));
+        }
+        long[] t = {5, 600, 42};
+        long[] y = {4, 0, 2};
+        String learned = ", positions = \"learned\", position_table = 16";
+        String weights = "random(seed = 2, std = 0.05)";
+        List<Tensor> packed = packedForward(examples, t, y, 48, weights, learned, "learned");
+        double worst = 0;
+        for (int e = 0; e < examples.size(); e++) {
+            List<Tensor> alone = packedForward(
+                    List.of(examples.get(e)),
+                    new long[] {t[e]},
+                    new long[] {y[e]},
+                    (int) (examples.get(e).numel() / 16),
+                    weights,
+                    learned,
+                    "learned-" + e);
+            worst = Math.max(worst, TensorDifference.maxAbs(alone.getFirst(), packed.get(e)));
+        }
+        assertTrue(worst <= 1e-5, "packed against separate forwards: max |difference| " + worst);
     }
 }

@@ -304,4 +304,71 @@ public final class Patches {
         }
         return Tensor.of(Arena.ofAuto(), out, plan.rows(), plan.rowLength(), dim);
     }
+
+    /**
+     * Each token's position as the separable 3-D sin-cos table of tubelet models has it
+     * ({@code sincos_3d}: the width in three parts, the 1-D tables of the token's frame, row and
+     * column), for whatever grid its example has: [R, L, dim], zero for padding. Images are clips
+     * of one frame.
+     */
+    public static Tensor sinCos3d(Packed packed, int dim) {
+        if (dim % 6 != 0) {
+            throw new IllegalArgumentException("a 3-D sin-cos table needs a width divisible by 6, got " + dim);
+        }
+        PackPlan plan = packed.plan();
+        int longest = 1;
+        for (PackPlan.Placement pl : plan.placements()) {
+            longest = Math.max(longest, Math.max(pl.frames(), Math.max(pl.height(), pl.width())));
+        }
+        int part = dim / 3;
+        float[] table = PositionTables.sinCos1d(longest, part).toFloatArray();
+        float[] out = new float[plan.rows() * plan.rowLength() * dim];
+        for (PackPlan.Placement pl : plan.placements()) {
+            int token = pl.row() * plan.rowLength() + pl.offset();
+            for (int i = 0; i < pl.tokens(); i++, token++) {
+                int at = pl.position(i);
+                int t = at / (pl.height() * pl.width());
+                int gy = at / pl.width() % pl.height();
+                int gx = at % pl.width();
+                System.arraycopy(table, t * part, out, token * dim, part);
+                System.arraycopy(table, gy * part, out, token * dim + part, part);
+                System.arraycopy(table, gx * part, out, token * dim + 2 * part, part);
+            }
+        }
+        return Tensor.of(Arena.ofAuto(), out, plan.rows(), plan.rowLength(), dim);
+    }
+
+    /**
+     * Each token's row and column as indices into learned position tables of {@code tableSize}
+     * rows, NaViT's factorised positions: [R, L] i64 each, 0 on padding. Absolute indices are the
+     * patch's row and column (a grid larger than the table is an error); fractional ones are its
+     * place in [0, 1) of its own example's height or width, scaled to the table, so that examples
+     * of any size share the table's whole range.
+     */
+    public static Tensor[] rowsAndColumns(Packed packed, int tableSize, boolean fractional) {
+        PackPlan plan = packed.plan();
+        long[] rows = new long[plan.rows() * plan.rowLength()];
+        long[] cols = new long[rows.length];
+        for (int e = 0; e < plan.placements().size(); e++) {
+            PackPlan.Placement pl = plan.placements().get(e);
+            if (!fractional && Math.max(pl.height(), pl.width()) > tableSize) {
+                throw new IllegalArgumentException("example " + e + " is " + pl.height() + "×" + pl.width()
+                        + " patches, more than a position table of " + tableSize
+                        + " rows (fractional positions fit any)");
+            }
+            int token = pl.row() * plan.rowLength() + pl.offset();
+            for (int i = 0; i < pl.tokens(); i++, token++) {
+                int at = pl.position(i);
+                int gy = at / pl.width() % pl.height();
+                int gx = at % pl.width();
+                rows[token] = fractional ? (long) gy * tableSize / pl.height() : gy;
+                cols[token] = fractional ? (long) gx * tableSize / pl.width() : gx;
+            }
+        }
+        Arena arena = Arena.ofAuto();
+        return new Tensor[] {
+            Tensor.ofLongs(arena, rows, plan.rows(), plan.rowLength()),
+            Tensor.ofLongs(arena, cols, plan.rows(), plan.rowLength())
+        };
+    }
 }

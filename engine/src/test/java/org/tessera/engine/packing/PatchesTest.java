@@ -172,4 +172,35 @@ class PatchesTest {
                         .placements(),
                 "the same seed drops the same patches");
     }
+
+    /** A clip's packed positions are rows of the separable 3-D table for its grid. */
+    @Test
+    void packedClipPositionsAreTheSeparable3dTable() {
+        Tensor clip = Tensor.zeros(org.tessera.engine.tensor.DType.F32, 1, 3, 4, 6);
+        Patches.Packed packed =
+                Patches.pack(List.of(clip, Tensor.zeros(org.tessera.engine.tensor.DType.F32, 1, 2, 2)), 1, 2, 32);
+        Tensor mine = Patches.sinCos3d(packed, 12);
+        float[] table =
+                org.tessera.engine.graph.PositionTables.sinCos3d(3, 2, 3, 12).toFloatArray();
+        PackPlan.Placement pl = packed.plan().placements().getFirst();
+        float[] m = mine.toFloatArray();
+        for (int i = 0; i < table.length; i++) {
+            assertEquals(table[i], m[(pl.row() * 32 + pl.offset()) * 12 + i], 1e-6f, "at " + i);
+        }
+    }
+
+    /** Factorised positions: a 4×8 grid's rows and columns, as they are or as fractions of a 16-row table. */
+    @Test
+    void factorisedPositionsIndexTheirTables() {
+        Patches.Packed packed =
+                Patches.pack(List.of(Tensor.zeros(org.tessera.engine.tensor.DType.F32, 1, 8, 16)), 1, 2, 32);
+        Tensor[] absolute = Patches.rowsAndColumns(packed, 16, false);
+        Tensor[] fraction = Patches.rowsAndColumns(packed, 16, true);
+        // token 13 is row 1, column 5 of the 4×8 grid
+        assertEquals(1, absolute[0].toLongArray()[13]);
+        assertEquals(5, absolute[1].toLongArray()[13]);
+        assertEquals(4, fraction[0].toLongArray()[13], "1/4 of 16");
+        assertEquals(10, fraction[1].toLongArray()[13], "5/8 of 16");
+        assertThrows(IllegalArgumentException.class, () -> Patches.rowsAndColumns(packed, 4, false));
+    }
 }
