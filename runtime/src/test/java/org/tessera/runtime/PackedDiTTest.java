@@ -85,12 +85,20 @@ class PackedDiTTest {
         Patches.Packed packed = Patches.pack(examples, 1, 2, rowLength);
         SequencedMap<String, Tensor> in = new LinkedHashMap<>();
         in.put("tokens", packed.tokens());
-        if (positions.isEmpty()) {
-            in.put("pos", Patches.sinCos2d(packed, 32));
-        } else {
+        String named;
+        if (positions.contains("rope")) {
+            Tensor[] cs = Patches.rotary(packed, new int[] {0, 8, 8}, 10000);
+            in.put("cos", cs[0]);
+            in.put("sin", cs[1]);
+            named = "cos = \"cos\", sin = \"sin\",";
+        } else if (positions.contains("learned")) {
             Tensor[] rc = Patches.rowsAndColumns(packed, 16, true);
             in.put("rows", rc[0]);
             in.put("cols", rc[1]);
+            named = "rows = \"rows\", cols = \"cols\",";
+        } else {
+            in.put("pos", Patches.sinCos2d(packed, 32));
+            named = "pos = \"pos\",";
         }
         in.put("gather", packed.gather());
         in.put("segments", packed.segments());
@@ -100,7 +108,8 @@ class PackedDiTTest {
         in.put("y", Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), y, y.length));
         Path inputs = dir.resolve("in-" + tag + ".safetensors");
         SafetensorsWriter.write(inputs, in);
-        Path script = Files.writeString(dir.resolve("packed-" + tag + ".tess"), """
+        Path script = Files.writeString(
+                dir.resolve("packed-" + tag + ".tess"), """
                 import "packed.tess"
                 pipeline packed {
                     model   = PackedDiT(%s%s)
@@ -109,12 +118,7 @@ class PackedDiTTest {
                                    t = "t", y = "y")
                     output "out.safetensors" = tensors(out)
                 }
-                """.formatted(
-                        MODEL,
-                        positions,
-                        weights,
-                        inputs,
-                        positions.isEmpty() ? "pos = \"pos\"," : "rows = \"rows\", cols = \"cols\","));
+                """.formatted(MODEL, positions, weights, inputs, named));
         try (Pipeline p = Tessera.compile(script, CompileOptions.defaults().withThreads(2))) {
             Tensor out = p.runForward().get("out");
             return Patches.unpack(out, packed.plan(), 8, 1, 2, Patches.Order.CHANNELS_LAST);
@@ -178,9 +182,17 @@ class PackedDiTTest {
         assertEquals(7, packed.size());
     }
 
-    /** NaViT's factorised, fractional positions (learned row and column tables): packed equals separate too. */
-    @Test
-    void learnedFractionalPositionsPackAsWell() throws Exception {
+    /**
+     * NaViT's factorised, fractional positions (learned row and column tables), and rotary
+     * positions from per-token tables: packed equals separate with each.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(
+            strings = {
+                ", positions = \"learned\", position_table = 16",
+                ", positions = \"rope\", rope_sections = [0, 8, 8]"
+            })
+    void otherPositionsPackAsWell(String learned) throws Exception {
         SplittableRandom random = new SplittableRandom(6);
         List<Tensor> examples = new ArrayList<>();
         for (int[] hw : new int[][] {{8, 8}, {16, 8}, {4, 12}}) {
@@ -192,9 +204,9 @@ class PackedDiTTest {
         }
         long[] t = {5, 600, 42};
         long[] y = {4, 0, 2};
-        String learned = ", positions = \"learned\", position_table = 16";
         String weights = "random(seed = 2, std = 0.05)";
-        List<Tensor> packed = packedForward(examples, t, y, 48, weights, learned, "learned");
+        String tag = learned.contains("rope") ? "rope" : "learned";
+        List<Tensor> packed = packedForward(examples, t, y, 48, weights, learned, tag);
         double worst = 0;
         for (int e = 0; e < examples.size(); e++) {
             List<Tensor> alone = packedForward(
@@ -204,7 +216,7 @@ class PackedDiTTest {
                     (int) (examples.get(e).numel() / 16),
                     weights,
                     learned,
-                    "learned-" + e);
+                    tag + "-" + e);
             worst = Math.max(worst, TensorDifference.maxAbs(alone.getFirst(), packed.get(e)));
         }
         assertTrue(worst <= 1e-5, "packed against separate forwards: max |difference| " + worst);

@@ -131,6 +131,7 @@ final class TensorBuiltins {
                                 a.intValue("grid_w"),
                                 a.ints("sections"),
                                 a.number("theta", 10000)))));
+        Builtins.add(m, Builtin.of(Signature.of("rope", 4, "x", "cos", "sin", "sections"), TensorBuiltins::rope));
         Builtins.add(
                 m,
                 Builtin.of(
@@ -210,5 +211,35 @@ final class TensorBuiltins {
             picked.add(c.graph().slice(x, dim, f, f + 1));
         }
         return tensor(count == 1 ? picked.getFirst() : c.graph().concat(picked, dim));
+    }
+
+    /**
+     * rope(x, cos, sin, sections): rotary positions from per-token tables, x [B, H, N, d] and cos,
+     * sin [B, N, d] (a packed batch's, where every token has its own example's position): as
+     * rope_3d, with the tables an input rather than a grid's constants.
+     */
+    private static CompileValue rope(LoweringContext c, BoundArgs a) {
+        Value x = a.tensor("x");
+        Value cos = a.tensor("cos");
+        Value sin = a.tensor("sin");
+        int[] sections = a.ints("sections");
+        int d = x.size(-1);
+        if (x.rank() != 4
+                || cos.rank() != 3
+                || !java.util.Arrays.equals(cos.shape(), sin.shape())
+                || cos.size(0) != x.size(0)
+                || cos.size(1) != x.size(2)
+                || cos.size(2) != d) {
+            throw new CompileError("rope: x must be [B, H, N, d] and cos, sin [B, N, d]; got x "
+                    + java.util.Arrays.toString(x.shape()) + ", cos " + java.util.Arrays.toString(cos.shape())
+                    + ", sin " + java.util.Arrays.toString(sin.shape()));
+        }
+        if (java.util.Arrays.stream(sections).sum() != d
+                || java.util.Arrays.stream(sections).anyMatch(v -> v < 0 || v % 2 != 0)) {
+            throw new CompileError("rope: sections must be even and sum to the head width " + d + ", got "
+                    + java.util.Arrays.toString(sections));
+        }
+        return tensor(PositionTables.rotate(
+                c.graph(), x, c.graph().unsqueeze(cos, 1), c.graph().unsqueeze(sin, 1), sections));
     }
 }

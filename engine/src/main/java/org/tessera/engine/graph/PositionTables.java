@@ -96,26 +96,38 @@ public final class PositionTables {
         for (int t = 0, row = 0; t < gridT; t++) {
             for (int h = 0; h < gridH; h++) {
                 for (int w = 0; w < gridW; w++, row++) {
-                    int[] pos = {t, h, w};
-                    for (int s = 0, at = 0; s < 3; at += sections[s], s++) {
-                        int half = sections[s] / 2;
-                        for (int i = 0; i < half; i++) {
-                            double angle = pos[s] * Math.pow(theta, -2.0 * i / sections[s]);
-                            // both members of the pair (x_i, x_{i+d_s/2}) turn by the same angle
-                            int a = row * d + at + i;
-                            cos[a] = cos[a + half] = (float) Math.cos(angle);
-                            sin[a] = sin[a + half] = (float) Math.sin(angle);
-                        }
-                    }
+                    rotaryRow(cos, sin, row * d, new int[] {t, h, w}, sections, theta);
                 }
             }
         }
         Value cosT = g.constant("rope_3d.cos", Tensor.of(cos, n, d));
         Value sinT = g.constant("rope_3d.sin", Tensor.of(sin, n, d));
-        // rotate_half within each section: [a | b] ↦ [−b | a]
+        return rotate(g, x, cosT, sinT, sections);
+    }
+
+    /**
+     * One token's rotary tables at {@code at}: for section s and pair i, both members of the pair
+     * (x_i, x_{i+d_s/2}) turn by a = pos_s · theta^(−2i/d_s).
+     */
+    public static void rotaryRow(float[] cos, float[] sin, int at, int[] pos, int[] sections, double theta) {
+        for (int s = 0, o = at; s < sections.length; o += sections[s], s++) {
+            int half = sections[s] / 2;
+            for (int i = 0; i < half; i++) {
+                double angle = pos[s] * Math.pow(theta, -2.0 * i / sections[s]);
+                cos[o + i] = cos[o + i + half] = (float) Math.cos(angle);
+                sin[o + i] = sin[o + i + half] = (float) Math.sin(angle);
+            }
+        }
+    }
+
+    /**
+     * x ⊙ cos + rotate_half(x) ⊙ sin, rotate_half within each section: [a | b] ↦ [−b | a]; cos
+     * and sin broadcast against x (constant [N, d] tables, or per-token [B, 1, N, d] inputs).
+     */
+    public static Value rotate(GraphBuilder g, Value x, Value cos, Value sin, int[] sections) {
         List<Value> parts = new ArrayList<>();
         int last = x.rank() - 1;
-        for (int s = 0, at = 0; s < 3; at += sections[s], s++) {
+        for (int s = 0, at = 0; s < sections.length; at += sections[s], s++) {
             if (sections[s] == 0) {
                 continue;
             }
@@ -124,6 +136,6 @@ public final class PositionTables {
             parts.add(g.slice(x, last, at, at + half));
         }
         Value rotated = g.concat(parts, last);
-        return g.add(g.mul(x, cosT), g.mul(rotated, sinT));
+        return g.add(g.mul(x, cos), g.mul(rotated, sin));
     }
 }

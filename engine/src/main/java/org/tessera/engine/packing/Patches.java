@@ -371,4 +371,32 @@ public final class Patches {
             Tensor.ofLongs(arena, cols, plan.rows(), plan.rowLength())
         };
     }
+
+    /**
+     * Rotary tables for each token's (frame, row, column) within its own example: cos and sin
+     * [R, L, d], the head width d split into {@code sections} (t, h, w; each even), as rope_3d
+     * computes them for one grid; padding rotates by 0 (cos 1, sin 0). For {@code rope(q, cos, sin,
+     * sections)} in a packed model's attention.
+     */
+    public static Tensor[] rotary(Packed packed, int[] sections, double theta) {
+        int d = java.util.Arrays.stream(sections).sum();
+        PackPlan plan = packed.plan();
+        int n = plan.rows() * plan.rowLength();
+        float[] cos = new float[n * d];
+        float[] sin = new float[n * d];
+        java.util.Arrays.fill(cos, 1f);
+        for (PackPlan.Placement pl : plan.placements()) {
+            int token = pl.row() * plan.rowLength() + pl.offset();
+            for (int i = 0; i < pl.tokens(); i++, token++) {
+                int at = pl.position(i);
+                int[] pos = {at / (pl.height() * pl.width()), at / pl.width() % pl.height(), at % pl.width()};
+                PositionTables.rotaryRow(cos, sin, token * d, pos, sections, theta);
+            }
+        }
+        Arena arena = Arena.ofAuto();
+        return new Tensor[] {
+            Tensor.of(arena, cos, plan.rows(), plan.rowLength(), d),
+            Tensor.of(arena, sin, plan.rows(), plan.rowLength(), d)
+        };
+    }
 }
