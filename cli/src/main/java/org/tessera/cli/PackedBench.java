@@ -161,6 +161,9 @@ final class PackedBench implements Runnable {
         int f = fhw[0];
         int h = fhw[1];
         int w = fhw[2];
+        if (h < 2 || w < 2 || h % 2 != 0 || w % 2 != 0) {
+            throw new IllegalArgumentException("--still-clip: H and W must be even (patches of 2), got " + stillClip);
+        }
         float[] scene = new float[4 * h * w];
         for (int i = 0; i < scene.length; i++) {
             scene[i] = (float) random.nextGaussian();

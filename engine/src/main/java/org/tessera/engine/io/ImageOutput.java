@@ -138,12 +138,13 @@ public final class ImageOutput {
                     + " pixels, more than " + MAX_PIXELS + "; tile fewer samples or a smaller scale");
         }
         BufferedImage grid = new BufferedImage((int) width, (int) height, BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics g = grid.getGraphics();
         for (int i = 0; i < n; i++) {
             int x = PAD + (i % cols) * (w + PAD);
             int y = PAD + (i / cols) * (h + band + PAD);
             // drawImage scales by nearest neighbour unless asked otherwise: pixels stay sharp blocks
-            grid.getGraphics().drawImage(tiles.get(i), x, y, w, h, null);
-            if (labels != null) {
+            g.drawImage(tiles.get(i), x, y, w, h, null);
+            if (labels != null && labels.get(i) != null) {
                 String label = labels.get(i);
                 int fits = Math.max(0, (w / fontScale + 1) / TinyFont.ADVANCE);
                 label = label.length() > fits ? label.substring(0, fits) : label;
@@ -151,6 +152,7 @@ public final class ImageOutput {
                 TinyFont.draw(grid, label, lx, y + h + 2 * fontScale, fontScale, 0xFFFFFF);
             }
         }
+        g.dispose();
         write(grid, file, set, text);
         return file;
     }

@@ -35,6 +35,12 @@ public final class Patches {
 
     /** The grid of patches of each example. */
     public static List<PackPlan.Grid> grids(List<Tensor> examples, int pt, int p) {
+        if (examples.isEmpty()) {
+            throw new IllegalArgumentException("nothing to pack: no examples");
+        }
+        if (pt < 1 || p < 1) {
+            throw new IllegalArgumentException("patches of " + pt + "×" + p + "×" + p + ": every side must be ≥ 1");
+        }
         List<PackPlan.Grid> out = new ArrayList<>();
         for (int i = 0; i < examples.size(); i++) {
             int[] s = shape4(examples.get(i), i);
@@ -74,9 +80,7 @@ public final class Patches {
         List<int[]> kept = new ArrayList<>();
         for (int e = 0; e < examples.size(); e++) {
             int[] s = shape4(examples.get(e), e);
-            if (s[0] != c) {
-                throw new IllegalArgumentException("example " + e + " has " + s[0] + " channels, example 0 has " + c);
-            }
+            sameChannels(s, c, e);
             float[] x = examples.get(e).toFloatArray(); // [C, F, H, W] row-major
             values.add(x);
             kept.add(kept(dropping, e, x, s, grids.get(e), pt, p));
@@ -86,11 +90,30 @@ public final class Patches {
 
     /** Every example in a row of its own, padded to the longest: {@link PackPlan#onePerRow}. */
     public static Packed padded(List<Tensor> examples, int pt, int p) {
+        List<PackPlan.Grid> grids = grids(examples, pt, p);
+        int c = shape4(examples.getFirst(), 0)[0];
         List<float[]> values = new ArrayList<>();
-        for (Tensor x : examples) {
-            values.add(x.toFloatArray());
+        for (int e = 0; e < examples.size(); e++) {
+            sameChannels(shape4(examples.get(e), e), c, e);
+            values.add(examples.get(e).toFloatArray());
         }
-        return fill(examples, values, pt, p, PackPlan.onePerRow(grids(examples, pt, p)));
+        return fill(examples, values, pt, p, PackPlan.onePerRow(grids));
+    }
+
+    private static void sameChannels(int[] shape, int c, int e) {
+        if (shape[0] != c) {
+            throw new IllegalArgumentException("example " + e + " has " + shape[0] + " channels, example 0 has " + c);
+        }
+    }
+
+    /** {@code a·b·c} as an array length, or an error naming what it sizes. */
+    private static int length(long a, long b, long c, String what) {
+        long n = a * b;
+        if (n > Integer.MAX_VALUE || n * c > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(what + " of " + a + " × " + b + " × " + c + " values are more than one"
+                    + " array holds; use fewer or shorter rows");
+        }
+        return (int) (n * c);
     }
 
     /** The rows of {@code plan}: tokens, segments, gather ids and positions. */
@@ -99,10 +122,10 @@ public final class Patches {
         int dim = c * pt * p * p;
         int rowLength = plan.rowLength();
         int rows = plan.rows();
-        float[] tokens = new float[Math.multiplyExact(rows * rowLength, dim)];
-        long[] segments = new long[rows * rowLength];
-        long[] gather = new long[rows * rowLength];
-        float[] positions = new float[rows * rowLength * 3];
+        float[] tokens = new float[length(rows, rowLength, dim, "packed tokens")];
+        long[] segments = new long[length(rows, rowLength, 1, "segment ids")];
+        long[] gather = new long[segments.length];
+        float[] positions = new float[length(rows, rowLength, 3, "positions")];
         java.util.Arrays.fill(segments, -1);
         for (int e = 0; e < examples.size(); e++) {
             int[] s = shape4(examples.get(e), e);
@@ -161,20 +184,20 @@ public final class Patches {
                 keep[0] |= !any; // an example keeps at least one patch
             }
             case TokenDropping.Similar sim -> {
+                // compared with the patch kept last at the same place, the one unpack restores from,
+                // so that a slow drift is kept once it has drifted far enough, not dropped for ever
                 int dim = s[0] * pt * p * p;
                 float[] a = new float[dim];
-                float[] b = new float[dim];
+                float[][] kept = new float[plane][dim];
                 for (int i = 0; i < n; i++) {
                     int t = i / plane;
-                    if (t == 0) {
-                        keep[i] = true;
-                        continue;
-                    }
                     int gy = i / g.width() % g.height();
                     int gx = i % g.width();
                     patch(x, s, t, gy, gx, pt, p, a, 0);
-                    patch(x, s, t - 1, gy, gx, pt, p, b, 0);
-                    keep[i] = cosine(a, b) <= sim.threshold();
+                    keep[i] = t == 0 || cosine(a, kept[i % plane]) <= sim.threshold();
+                    if (keep[i]) {
+                        System.arraycopy(a, 0, kept[i % plane], 0, dim);
+                    }
                 }
             }
         }
@@ -204,7 +227,7 @@ public final class Patches {
         if (aa == 0 || bb == 0) {
             return aa == bb ? 1 : 0;
         }
-        return ab / Math.sqrt(aa * bb);
+        return Math.clamp(ab / Math.sqrt(aa * bb), -1.0, 1.0); // rounding can step past 1
     }
 
     /**
@@ -291,7 +314,7 @@ public final class Patches {
         }
         float[] table = PositionTables.sinCos1d(longest, dim / 2).toFloatArray(); // row v: v's half
         int half = dim / 2;
-        float[] out = new float[plan.rows() * plan.rowLength() * dim];
+        float[] out = new float[length(plan.rows(), plan.rowLength(), dim, "positions")];
         for (PackPlan.Placement pl : plan.placements()) {
             int token = pl.row() * plan.rowLength() + pl.offset();
             for (int i = 0; i < pl.tokens(); i++, token++) {
@@ -322,7 +345,7 @@ public final class Patches {
         }
         int part = dim / 3;
         float[] table = PositionTables.sinCos1d(longest, part).toFloatArray();
-        float[] out = new float[plan.rows() * plan.rowLength() * dim];
+        float[] out = new float[length(plan.rows(), plan.rowLength(), dim, "positions")];
         for (PackPlan.Placement pl : plan.placements()) {
             int token = pl.row() * plan.rowLength() + pl.offset();
             for (int i = 0; i < pl.tokens(); i++, token++) {
@@ -346,6 +369,9 @@ public final class Patches {
      * of any size share the table's whole range.
      */
     public static Tensor[] rowsAndColumns(Packed packed, int tableSize, boolean fractional) {
+        if (tableSize < 1) {
+            throw new IllegalArgumentException("a position table of " + tableSize + " rows");
+        }
         PackPlan plan = packed.plan();
         long[] rows = new long[plan.rows() * plan.rowLength()];
         long[] cols = new long[rows.length];
@@ -379,11 +405,14 @@ public final class Patches {
      * sections)} in a packed model's attention.
      */
     public static Tensor[] rotary(Packed packed, int[] sections, double theta) {
+        if (java.util.Arrays.stream(sections).anyMatch(v -> v < 0 || v % 2 != 0)) {
+            throw new IllegalArgumentException(
+                    "rotary sections must be even and ≥ 0, got " + java.util.Arrays.toString(sections));
+        }
         int d = java.util.Arrays.stream(sections).sum();
         PackPlan plan = packed.plan();
-        int n = plan.rows() * plan.rowLength();
-        float[] cos = new float[n * d];
-        float[] sin = new float[n * d];
+        float[] cos = new float[length(plan.rows(), plan.rowLength(), d, "rotary tables")];
+        float[] sin = new float[cos.length];
         java.util.Arrays.fill(cos, 1f);
         for (PackPlan.Placement pl : plan.placements()) {
             int token = pl.row() * plan.rowLength() + pl.offset();

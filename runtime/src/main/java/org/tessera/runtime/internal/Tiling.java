@@ -15,8 +15,8 @@ import org.tessera.engine.tensor.Tensor;
  * linear ramps across its overlaps, w = (i + ½)/overlap rising and the mirror falling, which sum
  * to 1 wherever two tiles meet; the result is Σ w·tile / Σ w.
  *
- * <p>The model's output must scale the input's H and W by whole factors (a decoder's 8, an
- * encoder's 1/8 is read as the output tile over the input tile, which must divide exactly).
+ * <p>The model's output may scale H and W (a decoder's ×8, an encoder's ÷8): every tile's place
+ * must then land on whole output pixels (an encoder's tiles start at multiples of 8).
  */
 final class Tiling {
     private Tiling() {}
@@ -30,8 +30,11 @@ final class Tiling {
             throw new IllegalArgumentException("stage '" + stage + "': tiling needs images [N, C, H, W], got "
                     + java.util.Arrays.toString(x.shape()));
         }
+        if (tile < 1 || overlap < 0 || overlap >= tile) {
+            throw new IllegalArgumentException("stage '" + stage + "': tiles of " + tile + " overlapping by " + overlap
+                    + "; a tile needs at least 1 pixel and an overlap in 0.." + (tile - 1));
+        }
         int n = x.size(0);
-        int c = x.size(1);
         int h = x.size(2);
         int w = x.size(3);
         int th = Math.min(tile, h);
@@ -39,11 +42,11 @@ final class Tiling {
         List<Integer> ys = starts(h, th, overlap);
         List<Integer> xs = starts(w, tw, overlap);
         Arena arena = Arena.ofAuto();
-        float[] acc = null; // Σ w·tile, [N, C', H·fy, W·fx]
-        float[] weightSum = null; // Σ w, [H·fy, W·fx]
+        float[] acc = null; // Σ w·tile, [N, C', H', W']
+        float[] weightSum = null; // Σ w, [H', W']
         int oc = 0;
-        int fy = 0;
-        int fx = 0;
+        Scale sy = null;
+        Scale sx = null;
         for (int iy = 0; iy < ys.size(); iy++) {
             for (int ix = 0; ix < xs.size(); ix++) {
                 int y0 = ys.get(iy);
@@ -51,37 +54,67 @@ final class Tiling {
                 Tensor in = x.slice(2, y0, y0 + th).slice(3, x0, x0 + tw).contiguous(arena);
                 Tensor out = model.apply(in);
                 if (acc == null) {
-                    oc = out.size(1);
-                    if (out.shape().length != 4 || out.size(0) != n || out.size(2) % th != 0 || out.size(3) % tw != 0) {
+                    if (out.shape().length != 4 || out.size(0) != n) {
                         throw new IllegalArgumentException("stage '" + stage + "': a tile of " + th + "×" + tw
-                                + " gave " + java.util.Arrays.toString(out.shape())
-                                + ", not a whole multiple of the tile; tiling needs a model that scales H and W");
+                                + " gave " + java.util.Arrays.toString(out.shape()) + "; tiling needs images out");
                     }
-                    fy = out.size(2) / th;
-                    fx = out.size(3) / tw;
-                    long size = (long) n * oc * h * fy * w * fx;
+                    oc = out.size(1);
+                    sy = new Scale(out.size(2), th, h, ys, stage);
+                    sx = new Scale(out.size(3), tw, w, xs, stage);
+                    long size = (long) n * oc * sy.of(h) * sx.of(w);
                     if (size > Integer.MAX_VALUE - 8) {
                         throw new IllegalArgumentException("stage '" + stage + "': a tiled result of " + size
                                 + " values is more than one array holds");
                     }
                     acc = new float[(int) size];
-                    weightSum = new float[h * fy * w * fx];
+                    weightSum = new float[sy.of(h) * sx.of(w)];
                 }
                 float[] ry = ramp(
-                        th * fy,
-                        iy == 0 ? 0 : (ys.get(iy - 1) + th - y0) * fy,
-                        iy == ys.size() - 1 ? 0 : (y0 + th - ys.get(iy + 1)) * fy);
+                        sy.of(th),
+                        iy == 0 ? 0 : sy.of(ys.get(iy - 1) + th - y0),
+                        iy == ys.size() - 1 ? 0 : sy.of(y0 + th - ys.get(iy + 1)));
                 float[] rx = ramp(
-                        tw * fx,
-                        ix == 0 ? 0 : (xs.get(ix - 1) + tw - x0) * fx,
-                        ix == xs.size() - 1 ? 0 : (x0 + tw - xs.get(ix + 1)) * fx);
-                accumulate(out, acc, weightSum, y0 * fy, x0 * fx, ry, rx, h * fy, w * fx);
+                        sx.of(tw),
+                        ix == 0 ? 0 : sx.of(xs.get(ix - 1) + tw - x0),
+                        ix == xs.size() - 1 ? 0 : sx.of(x0 + tw - xs.get(ix + 1)));
+                accumulate(out, acc, weightSum, sy.of(y0), sx.of(x0), ry, rx, sy.of(h), sx.of(w));
             }
         }
         for (int i = 0; i < acc.length; i++) {
             acc[i] /= weightSum[i % weightSum.length];
         }
-        return Tensor.of(arena, acc, n, oc, h * fy, w * fx);
+        return Tensor.of(arena, acc, n, oc, sy.of(h), sx.of(w));
+    }
+
+    /**
+     * How an axis scales from input to output: {@code out} pixels for a tile of {@code in} (×8 for a
+     * decoder, ÷8 for an encoder). Every tile start and the axis' length must land on whole output
+     * pixels, which the constructor checks.
+     */
+    private record Scale(int out, int in) {
+        Scale(int out, int in, int size, List<Integer> starts, String stage) {
+            this(out, in);
+            for (int v : starts) {
+                check(v, stage);
+            }
+            check(size, stage);
+        }
+
+        private void check(int v, String stage) {
+            if ((long) v * out % in != 0) {
+                int step = in
+                        / java.math.BigInteger.valueOf(in)
+                                .gcd(java.math.BigInteger.valueOf(out))
+                                .intValue();
+                throw new IllegalArgumentException("stage '" + stage + "': a tile of " + in + " pixels gives " + out
+                        + ", so every tile's place and the image's size must be a multiple of " + step + " (here "
+                        + v + "); choose a tile and overlap that are");
+            }
+        }
+
+        int of(int v) {
+            return (int) ((long) v * out / in);
+        }
     }
 
     /** Tile starts along an axis of {@code size}: every {@code tile − overlap}, the last flush with the end. */

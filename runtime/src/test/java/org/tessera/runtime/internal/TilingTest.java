@@ -74,4 +74,64 @@ class TilingTest {
         }
         assertTrue(a.length == 2 * 3 * 8 * 37 * 8 * 29);
     }
+
+    /**
+     * Two tiles whose outputs are each a constant (the column where the tile starts): across the
+     * overlap the result ramps linearly from one to the other, and outside it is each tile's own.
+     */
+    @Test
+    void theOverlapRampsLinearlyFromOneTileToTheNext() {
+        float[] v = new float[24];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i;
+        }
+        Tensor x = Tensor.of(Arena.ofAuto(), v, 1, 1, 1, 24);
+        java.util.function.UnaryOperator<Tensor> constant = t -> {
+            float[] out = new float[t.size(3)];
+            java.util.Arrays.fill(out, t.getFloat(0, 0, 0, 0));
+            return Tensor.of(Arena.ofAuto(), out, 1, 1, 1, t.size(3));
+        };
+        float[] r = Tiling.apply(constant, x, 16, 8, "ramp").toFloatArray(); // tiles at 0 and 8
+        for (int c = 0; c < 24; c++) {
+            float want = c < 8 ? 0f : c >= 16 ? 8f : c - 7.5f; // 8·(j + ½)/8 at overlap column 8 + j
+            assertEquals(want, r[c], 1e-5f, "column " + c);
+        }
+    }
+
+    /** An encoder halves the size: its tiles must start on even pixels, and then blend as well. */
+    @Test
+    void aDownscalingModelTilesOnWholeOutputPixels() {
+        float[] v = new float[2 * 20 * 20];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) Math.sin(i);
+        }
+        Tensor x = Tensor.of(Arena.ofAuto(), v, 1, 2, 20, 20);
+        java.util.function.UnaryOperator<Tensor> half = t -> { // 2×2 average pooling: ÷2
+            int h = t.size(2) / 2;
+            int w = t.size(3) / 2;
+            float[] out = new float[2 * h * w];
+            for (int c = 0; c < 2; c++) {
+                for (int y = 0; y < h; y++) {
+                    for (int xx = 0; xx < w; xx++) {
+                        out[(c * h + y) * w + xx] = (t.getFloat(0, c, 2 * y, 2 * xx)
+                                        + t.getFloat(0, c, 2 * y + 1, 2 * xx)
+                                        + t.getFloat(0, c, 2 * y, 2 * xx + 1)
+                                        + t.getFloat(0, c, 2 * y + 1, 2 * xx + 1))
+                                / 4;
+                    }
+                }
+            }
+            return Tensor.of(Arena.ofAuto(), out, 1, 2, h, w);
+        };
+        float[] whole = half.apply(x).toFloatArray();
+        float[] tiled = Tiling.apply(half, x, 8, 2, "encode").toFloatArray(); // starts 0, 6, 12: even
+        assertArrayEquals(
+                new int[] {1, 2, 10, 10}, Tiling.apply(half, x, 8, 2, "encode").shape());
+        for (int i = 0; i < whole.length; i++) {
+            assertEquals(whole[i], tiled[i], 1e-5f, "at " + i);
+        }
+        IllegalArgumentException odd = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> Tiling.apply(half, x, 8, 3, "encode")); // starts 0, 5, …
+        assertTrue(odd.getMessage().contains("must be a multiple of 2"), odd.getMessage());
+    }
 }
