@@ -1,6 +1,5 @@
 package org.tessera.runtime;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -68,13 +67,9 @@ class PackedDiTTest {
         return file;
     }
 
-    /** The PackedDiT's output over {@code examples} packed in rows of {@code rowLength}, unpacked. */
-    private List<Tensor> packedForward(
-            List<Tensor> examples, long[] t, long[] y, int rowLength, Path weights, String tag) throws Exception {
-        return packedForward(examples, t, y, rowLength, "\"" + weights + "\"", "", tag);
-    }
-
     /**
+     * The PackedDiT's output over {@code examples} packed in rows of {@code rowLength}, unpacked.
+     *
      * @param weights the pipeline's weights setting
      * @param positions "" for sin-cos positions, else the model's extra arguments for learned ones
      *     (fed NaViT's fractional rows and columns of a 16-row table)
@@ -125,22 +120,14 @@ class PackedDiTTest {
         }
     }
 
-    @Test
-    void aPackedForwardEqualsEachExamplesOwn() throws Exception {
-        Path weights = weights();
-        SplittableRandom random = new SplittableRandom(5);
-        List<Tensor> examples = new ArrayList<>();
-        for (int[] hw : new int[][] {{8, 8}, {16, 8}, {8, 16}, {8, 8}, {8, 8}, {8, 8}, {8, 8}}) {
-            float[] v = new float[4 * hw[0] * hw[1]];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = (float) random.nextGaussian();
-            }
-            examples.add(Tensor.of(v, 4, hw[0], hw[1]));
-        }
-        long[] t = {3, 999, 500, 10, 250, 750, 1};
-        long[] y = {0, 1, 2, 3, 4, 1, 2};
-        // 16, 32, 32 and four 16-token latents in rows of 64: [32, 32], [16, 16, 16, 16], [16]
-        List<Tensor> packed = packedForward(examples, t, y, 64, weights, "all");
+    /**
+     * max |difference| between the packed forward of {@code examples} (rows of {@code rowLength})
+     * and each example's own forward, with the weights and positions given.
+     */
+    private double packedAgainstSeparate(
+            List<Tensor> examples, long[] t, long[] y, int rowLength, String weights, String positions, String tag)
+            throws Exception {
+        List<Tensor> packed = packedForward(examples, t, y, rowLength, weights, positions, tag);
         double worst = 0;
         for (int e = 0; e < examples.size(); e++) {
             List<Tensor> alone = packedForward(
@@ -149,9 +136,43 @@ class PackedDiTTest {
                     new long[] {y[e]},
                     (int) (examples.get(e).numel() / 16),
                     weights,
-                    "e" + e);
+                    positions,
+                    tag + "-" + e);
             worst = Math.max(worst, TensorDifference.maxAbs(alone.getFirst(), packed.get(e)));
         }
+        return worst;
+    }
+
+    /** Latents [4, H, W] of the given sizes, N(0, 1). */
+    private static List<Tensor> latents(SplittableRandom random, int[]... sizes) {
+        List<Tensor> out = new ArrayList<>();
+        for (int[] hw : sizes) {
+            float[] v = new float[4 * hw[0] * hw[1]];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) random.nextGaussian();
+            }
+            out.add(Tensor.of(v, 4, hw[0], hw[1]));
+        }
+        return out;
+    }
+
+    @Test
+    void aPackedForwardEqualsEachExamplesOwn() throws Exception {
+        Path weights = weights();
+        List<Tensor> examples = latents(
+                new SplittableRandom(5),
+                new int[] {8, 8},
+                new int[] {16, 8},
+                new int[] {8, 16},
+                new int[] {8, 8},
+                new int[] {8, 8},
+                new int[] {8, 8},
+                new int[] {8, 8});
+        long[] t = {3, 999, 500, 10, 250, 750, 1};
+        long[] y = {0, 1, 2, 3, 4, 1, 2};
+        // 16, 32, 32 and four 16-token latents in rows of 64: [32, 32], [16, 16, 16, 16], [16]
+        String w = "\"" + weights + "\"";
+        double worst = packedAgainstSeparate(examples, t, y, 64, w, "", "all");
         assertTrue(worst <= 1e-5, "packed against separate forwards: max |difference| " + worst);
 
         // and the square latent against the stdlib DiT itself
@@ -175,11 +196,10 @@ class PackedDiTTest {
                 """.formatted(MODEL, weights, dir.resolve("dit-in.safetensors")));
         try (Pipeline p = Tessera.compile(script, CompileOptions.defaults().withThreads(2))) {
             Tensor dit = p.runForward().get("out"); // [1, 8, 8, 8]
-            Tensor mine = packed.getFirst(); // [8, 1, 8, 8]
+            Tensor mine = packedForward(examples, t, y, 64, w, "", "dit").getFirst(); // [8, 1, 8, 8]
             double d = TensorDifference.maxAbs(dit.reshape(8, 1, 8, 8), mine);
             assertTrue(d <= 1e-5, "packed against the stdlib DiT: max |difference| " + d);
         }
-        assertEquals(7, packed.size());
     }
 
     /**
@@ -193,32 +213,12 @@ class PackedDiTTest {
                 ", positions = \"rope\", rope_sections = [0, 8, 8]"
             })
     void otherPositionsPackAsWell(String learned) throws Exception {
-        SplittableRandom random = new SplittableRandom(6);
-        List<Tensor> examples = new ArrayList<>();
-        for (int[] hw : new int[][] {{8, 8}, {16, 8}, {4, 12}}) {
-            float[] v = new float[4 * hw[0] * hw[1]];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = (float) random.nextGaussian();
-            }
-            examples.add(Tensor.of(v, 4, hw[0], hw[1]));
-        }
+        List<Tensor> examples =
+                latents(new SplittableRandom(6), new int[] {8, 8}, new int[] {16, 8}, new int[] {4, 12});
         long[] t = {5, 600, 42};
         long[] y = {4, 0, 2};
-        String weights = "random(seed = 2, std = 0.05)";
         String tag = learned.contains("rope") ? "rope" : "learned";
-        List<Tensor> packed = packedForward(examples, t, y, 48, weights, learned, tag);
-        double worst = 0;
-        for (int e = 0; e < examples.size(); e++) {
-            List<Tensor> alone = packedForward(
-                    List.of(examples.get(e)),
-                    new long[] {t[e]},
-                    new long[] {y[e]},
-                    (int) (examples.get(e).numel() / 16),
-                    weights,
-                    learned,
-                    tag + "-" + e);
-            worst = Math.max(worst, TensorDifference.maxAbs(alone.getFirst(), packed.get(e)));
-        }
+        double worst = packedAgainstSeparate(examples, t, y, 48, "random(seed = 2, std = 0.05)", learned, tag);
         assertTrue(worst <= 1e-5, "packed against separate forwards: max |difference| " + worst);
     }
 }
