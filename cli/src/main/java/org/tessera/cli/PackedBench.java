@@ -9,10 +9,25 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SequencedMap;
 import java.util.SplittableRandom;
+import org.tessera.dsl.ModelDefinition;
+import org.tessera.dsl.Script;
+import org.tessera.engine.backend.Backend;
+import org.tessera.engine.backend.Backends;
+import org.tessera.engine.graph.Autodiff;
+import org.tessera.engine.graph.Execution;
+import org.tessera.engine.graph.Graph;
+import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.Planner;
+import org.tessera.engine.graph.Value;
 import org.tessera.engine.io.SafetensorsWriter;
+import org.tessera.engine.io.WeightBinding;
+import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.packing.Patches;
+import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.runtime.CompileOptions;
 import org.tessera.runtime.Pipeline;
@@ -73,6 +88,12 @@ final class PackedBench implements Runnable {
             description = "The cosine similarity above which --still-clip drops a patch (default: ${DEFAULT-VALUE}).")
     double similarity;
 
+    @Option(
+            names = "--train",
+            description = "Time a training step instead of a forward: the loss Σ r·out over the examples' tokens"
+                    + " (r random) and its gradients with respect to every weight.")
+    boolean train;
+
     @Option(names = "--runs", defaultValue = "3", description = "Timed forwards each (default: ${DEFAULT-VALUE}).")
     int runs;
 
@@ -114,10 +135,11 @@ final class PackedBench implements Runnable {
         long real = packed.plan().usedTokens();
         out.printf(
                 Locale.ROOT,
-                "DiT-%s/2 (PackedDiT, random weights), %d latents, %d tokens of them:%n",
+                "DiT-%s/2 (PackedDiT, random weights), %d latents, %d tokens of them, %s:%n",
                 model.toUpperCase(Locale.ROOT),
                 examples.size(),
-                real);
+                real,
+                train ? "one training step (forward and gradients)" : "one forward");
         out.printf(Locale.ROOT, "%-8s %12s %10s %10s%n", "batch", "rows×length", "tokens", "ms");
         double[] ms = new double[2];
         Patches.Packed[] modes = {padded, packed};
@@ -127,7 +149,10 @@ final class PackedBench implements Runnable {
                 for (int m = 0; m < 2; m++) {
                     err.printf(Locale.ROOT, "%s: compiling and running ...%n", m == 0 ? "padded" : "packed");
                     err.flush();
-                    ms[m] = time(dir, m == 0 ? "padded" : "packed", modes[m], config, hidden, examples.size());
+                    String mode = m == 0 ? "padded" : "packed";
+                    ms[m] = train
+                            ? timeStep(dir, mode, modes[m], config, hidden, examples.size())
+                            : time(dir, mode, modes[m], config, hidden, examples.size());
                     Patches.Packed p = modes[m];
                     out.printf(
                             Locale.ROOT,
@@ -227,6 +252,79 @@ final class PackedBench implements Runnable {
                 100.0 * kept.plan().usedTokens() / all.plan().usedTokens(),
                 100 * ms[1] / ms[0],
                 ms[0] - ms[1]);
+    }
+
+    /**
+     * The best of {@link #runs} training steps over {@code rows}, after one untimed: the forward,
+     * the loss Σ r·out (r random on the examples' tokens, zero on padding) and its gradients with
+     * respect to every learned weight, as a train stage differentiates it.
+     */
+    private double timeStep(Path dir, String name, Patches.Packed rows, String config, int hidden, int examples)
+            throws IOException {
+        Files.write(dir.resolve("unused.safetensors"), new byte[0]); // named by the script, never read
+        Path script = Files.writeString(dir.resolve(name + "-step.tess"), """
+                import "packed.tess"
+                pipeline %s {
+                    model   = PackedDiT(input_size = 32, patch_size = 2, in_channels = 4, learn_sigma = false, %s)
+                    weights = random(seed = 0)
+                    inputs  = load("unused.safetensors", tokens = "tokens", pos = "pos", gather = "gather",
+                                   segments = "segments", t = "t", y = "y")
+                    output "out.safetensors" = tensors(out)
+                }
+                """.formatted(name, config));
+        ModelDefinition def = Script.load(script).pipeline(null, Map.of()).model("out");
+        int r = rows.plan().rows();
+        int l = rows.plan().rowLength();
+        int dim = 2 * 2 * 4;
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("tokens", rows.tokens());
+        in.put("pos", Patches.sinCos2d(rows, hidden));
+        in.put("gather", rows.gather());
+        in.put("segments", rows.segments());
+        float[] t = new float[examples];
+        long[] y = new long[examples];
+        java.util.Arrays.fill(t, 500);
+        for (int i = 0; i < examples; i++) {
+            y[i] = i % 1000;
+        }
+        in.put("t", Tensor.of(Arena.ofAuto(), t, examples));
+        in.put("y", Tensor.ofLongs(Arena.ofAuto(), y, examples));
+        float[] weights = new float[r * l * dim];
+        long[] seg = rows.segments().toLongArray();
+        SplittableRandom random = new SplittableRandom(1);
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = seg[i / dim] < 0 ? 0f : (float) random.nextGaussian();
+        }
+        in.put("r", Tensor.of(Arena.ofAuto(), weights, r, l, dim));
+        int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        try (WorkerPool pool = new WorkerPool(n)) {
+            Backend cpu = Backends.cpu(pool, m -> {});
+            List<java.lang.foreign.Arena> arenas = new ArrayList<>();
+            WeightSource source = WeightBinding.random(0, 0.02, cpu, arenas).source();
+            GraphBuilder g = new GraphBuilder();
+            List<Value> inputs = new ArrayList<>();
+            for (String k : List.of("tokens", "pos", "gather", "segments", "t", "y")) {
+                inputs.add(g.input(k, in.get(k).dtype(), in.get(k).shape()));
+            }
+            Value outValue = def.lowerTrainable(g, inputs, source, k -> true);
+            Value weighted = g.mul(outValue, g.input("r", DType.F32, r, l, dim));
+            g.output("loss", g.mulScalar(g.mean(g.mean(g.mean(weighted, 2), 1), 0), (float) r * l * dim));
+            Map<String, int[]> learned = def.learnedWeightShapes();
+            learned.forEach((k, shape) -> in.put(k, source.tensor(k, shape)));
+            Graph step = Autodiff.differentiate(g.build(), "loss", learned.keySet());
+            try (Execution run = Planner.compile(step, cpu).newExecution()) {
+                run.run(in); // warm-up
+                double best = Double.MAX_VALUE;
+                for (int i = 0; i < runs; i++) {
+                    long t0 = System.nanoTime();
+                    run.run(in);
+                    best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+                }
+                return best;
+            } finally {
+                arenas.forEach(java.lang.foreign.Arena::close);
+            }
+        }
     }
 
     /** The best of {@link #runs} forwards over {@code rows}, after one untimed. */
