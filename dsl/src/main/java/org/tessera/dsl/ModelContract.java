@@ -21,6 +21,19 @@ import org.tessera.engine.diffusion.VarianceType;
  * }
  * </pre>
  *
+ * <p>A packed model (Patch n' Pack: the patches of samples of several sizes share rows of tokens)
+ * also names its packing inputs, which the engine fills for each batch; its timestep and label
+ * are per sample, [E]:
+ *
+ * <pre>
+ *     packed     = patch_size        # the latent is rows of p×p patches [R, L, C·p·p], channel-major
+ *     segments   = segments          # [R, L] each token's sample, −1 on padding
+ *     gather     = gather            # [R, L] each token's sample, 0 on padding
+ *     positions  = pos               # [R, L, D] 2-D sin-cos; or [rows, cols] into learned tables
+ *                                    #   (with position_table = N, fractional = true), or
+ *     rotary     = [cos, sin]        #   rotary tables [R, L, d] (with rope_sections = [t, h, w])
+ * </pre>
+ *
  * @param latent the forward input that is x_t
  * @param timestep the forward input that is the timestep
  * @param label the forward input that is the class label, or null
@@ -29,6 +42,7 @@ import org.tessera.engine.diffusion.VarianceType;
  * @param prediction what the first C channels along {@code splitAxis} predict
  * @param variance how the reverse step's variance is chosen
  * @param splitAxis the channel axis
+ * @param packing how a packed model's rows are made, or null for a model of one size
  */
 public record ModelContract(
         String latent,
@@ -38,9 +52,46 @@ public record ModelContract(
         List<String> conditions,
         Prediction prediction,
         VarianceType variance,
-        int splitAxis) {
+        int splitAxis,
+        Packing packing) {
     public ModelContract {
         conditions = List.copyOf(conditions);
+    }
+
+    /** A contract of a model of one size. */
+    public ModelContract(
+            String latent,
+            String timestep,
+            String label,
+            Long nullLabel,
+            List<String> conditions,
+            Prediction prediction,
+            VarianceType variance,
+            int splitAxis) {
+        this(latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, null);
+    }
+
+    /**
+     * A packed model's inputs besides latent, timestep and label: what
+     * {@code org.tessera.engine.packing.Patches} computes for each batch.
+     *
+     * @param patch the side of a square patch (frames are patched one by one)
+     * @param segments the input of each token's sample id, −1 on padding (attention stays within a sample)
+     * @param gather the input of each token's sample id, 0 on padding (per-sample lookups)
+     * @param positions the inputs that place each token within its own sample
+     */
+    public record Packing(int patch, String segments, String gather, Positions positions) {}
+
+    /** How a packed model is told where each token lies in its own sample. */
+    public sealed interface Positions {
+        /** DiT's 2-D sin-cos table, computed for each sample's grid: [R, L, D]. */
+        record SinCos(String input) implements Positions {}
+
+        /** NaViT's factorised learned positions: row and column indices [R, L] into tables of {@code table} rows. */
+        record Learned(String rows, String cols, int table, boolean fractional) implements Positions {}
+
+        /** Rotary tables cos and sin [R, L, d] over (t, h, w), the head width d split into {@code sections}. */
+        record Rotary(String cos, String sin, int[] sections) implements Positions {}
     }
 
     /** What the first C output channels predict. */

@@ -11,11 +11,25 @@ import org.tessera.engine.tensor.Tensor;
  * @param seed the seed used
  * @param timesteps the timesteps the model saw, from the first step (the noisiest) to the last
  * @param guidanceScale the guidance scale used (1: none)
+ * @param sizes each sample's own [H, W] (or [F, H, W]) when a packed model sampled several sizes
+ *     into one batch padded to the largest, else null: every sample fills {@code samples}
  */
-public record SampleResult(Tensor samples, long[] classes, long seed, int[] timesteps, double guidanceScale) {
+public record SampleResult(
+        Tensor samples, long[] classes, long seed, int[] timesteps, double guidanceScale, int[][] sizes) {
     public SampleResult {
         classes = classes.clone();
         timesteps = timesteps.clone();
+        sizes = sizes == null ? null : Arrays.stream(sizes).map(int[]::clone).toArray(int[][]::new);
+    }
+
+    /** Samples of one size. */
+    public SampleResult(Tensor samples, long[] classes, long seed, int[] timesteps, double guidanceScale) {
+        this(samples, classes, seed, timesteps, guidanceScale, null);
+    }
+
+    @Override
+    public int[][] sizes() {
+        return sizes == null ? null : Arrays.stream(sizes).map(int[]::clone).toArray(int[][]::new);
     }
 
     @Override
@@ -40,7 +54,8 @@ public record SampleResult(Tensor samples, long[] classes, long seed, int[] time
                 && Arrays.equals(classes, r.classes)
                 && seed == r.seed
                 && Arrays.equals(timesteps, r.timesteps)
-                && Double.compare(guidanceScale, r.guidanceScale) == 0;
+                && Double.compare(guidanceScale, r.guidanceScale) == 0
+                && Arrays.deepEquals(sizes, r.sizes);
     }
 
     @Override

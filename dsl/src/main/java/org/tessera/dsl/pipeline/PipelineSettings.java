@@ -258,6 +258,9 @@ public record PipelineSettings(
      *     model contract's {@code split_axis}
      * @param classes class labels, one sample each
      * @param latent latent shape per sample, any rank ([C, H, W], [C, T, H, W]), or null for the model's annotation
+     * @param sizes each sample's own latent size, [H, W] or [F, H, W], for a packed model (Patch n'
+     *     Pack: the samples of several sizes share rows of tokens), or null for one size
+     * @param pack a packed model's row length in tokens, or 0 for the longest sample's
      * @param clipX0 whether to clip the predicted x₀ to [−1, 1]
      * @param noise the starting noise x_T ({@code noise = load("x.safetensors", "key")}), or null
      *     to draw it from the seed
@@ -275,6 +278,8 @@ public record PipelineSettings(
             String guidanceForm,
             long[] classes,
             int[] latent,
+            int[][] sizes,
+            int pack,
             boolean clipX0,
             TensorRef noise,
             Span span,

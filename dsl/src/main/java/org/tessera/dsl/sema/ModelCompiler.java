@@ -619,7 +619,22 @@ public final class ModelCompiler {
     // ------------------------------------------------------------------ contract
 
     private static final java.util.Set<String> CONTRACT_KEYS = java.util.Set.of(
-            "latent", "timestep", "label", "null_label", "condition", "predicts", "variance", "split_axis");
+            "latent",
+            "timestep",
+            "label",
+            "null_label",
+            "condition",
+            "predicts",
+            "variance",
+            "split_axis",
+            "packed",
+            "segments",
+            "gather",
+            "positions",
+            "rotary",
+            "position_table",
+            "fractional",
+            "rope_sections");
 
     /**
      * The root model's {@code contract { ... }}, checked against its forward inputs; null when it
@@ -660,9 +675,15 @@ public final class ModelCompiler {
                 }
             }
         }
+        Scope scope = Scope.of(m.env());
+        List<String> packingInputs = new ArrayList<>();
+        org.tessera.dsl.ModelContract.Packing packing = packing(entries, inputs, scope, c.span(), packingInputs);
         java.util.Set<String> used = new java.util.HashSet<>();
-        for (String r : java.util.stream.Stream.concat(
-                        java.util.stream.Stream.of(latent, timestep, label), conditions.stream())
+        for (String r : java.util.stream.Stream.of(
+                        java.util.stream.Stream.of(latent, timestep, label),
+                        conditions.stream(),
+                        packingInputs.stream())
+                .flatMap(x -> x)
                 .filter(java.util.Objects::nonNull)
                 .toList()) {
             if (!used.add(r)) {
@@ -674,10 +695,10 @@ public final class ModelCompiler {
                 error(
                         c.span(),
                         m.declName() + ".forward input '" + in + "' has no role in the contract"
-                                + " (latent, timestep, label or condition)");
+                                + " (latent, timestep, label or condition"
+                                + (packing != null ? ", or a packing input" : "") + ")");
             }
         }
-        Scope scope = Scope.of(m.env());
         Long nullLabel = null;
         if (entries.get("null_label") != null) {
             CompileValue v = constants.eval(entries.get("null_label").value(), scope);
@@ -715,8 +736,11 @@ public final class ModelCompiler {
                         org.tessera.engine.diffusion.VarianceType.LEARNED_RANGE),
                 org.tessera.engine.diffusion.VarianceType.FIXED_LARGE,
                 "variance");
-        int splitAxis = 1;
-        if (entries.get("split_axis") != null) {
+        // A packed model's samplers see its latent as [R, L, C, p·p], channels on axis 2.
+        int splitAxis = packing != null ? 2 : 1;
+        if (entries.get("split_axis") != null && packing != null) {
+            error(entries.get("split_axis").span(), "a packed model's channels are its tokens' own; drop split_axis");
+        } else if (entries.get("split_axis") != null) {
             CompileValue v = constants.eval(entries.get("split_axis").value(), scope);
             if (v instanceof CompileValue.IntV i && i.value() >= 1 && i.value() <= 8) {
                 splitAxis = (int) i.value();
@@ -730,7 +754,116 @@ public final class ModelCompiler {
             return null;
         }
         return new org.tessera.dsl.ModelContract(
-                latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis);
+                latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, packing);
+    }
+
+    /**
+     * A packed model's contract entries ({@code packed = patch_size}, its segments, gather and
+     * positions inputs), or null for a model of one size; the inputs it names go to {@code used}.
+     */
+    private org.tessera.dsl.ModelContract.Packing packing(
+            Map<String, Ast.ContractEntry> entries,
+            List<String> inputs,
+            Scope scope,
+            Span contract,
+            List<String> used) {
+        List<String> keys =
+                List.of("segments", "gather", "positions", "rotary", "position_table", "fractional", "rope_sections");
+        if (entries.get("packed") == null) {
+            for (String k : keys) {
+                if (entries.get(k) != null) {
+                    error(
+                            entries.get(k).span(),
+                            "contract entry '" + k + "' belongs to a packed model: add  packed = patch_size");
+                }
+            }
+            return null;
+        }
+        CompileValue p = constants.eval(entries.get("packed").value(), scope);
+        int patch = 0;
+        if (p instanceof CompileValue.IntV i && i.value() >= 1 && i.value() <= 1 << 10) {
+            patch = (int) i.value();
+        } else if (!(p instanceof CompileValue.Poison)) {
+            error(entries.get("packed").value().span(), "packed must be the patch side (1..1024), got " + p.describe());
+        }
+        String segments = role(entries.get("segments"), "segments", inputs, contract, true);
+        String gather = role(entries.get("gather"), "gather", inputs, contract, true);
+        used.add(segments);
+        used.add(gather);
+        Ast.ContractEntry pos = entries.get("positions");
+        Ast.ContractEntry rotary = entries.get("rotary");
+        org.tessera.dsl.ModelContract.Positions positions = null;
+        if ((pos == null) == (rotary == null)) {
+            error(
+                    contract,
+                    "a packed model's contract names its positions: positions = pos (sin-cos),"
+                            + " positions = [rows, cols] (learned tables) or rotary = [cos, sin]");
+        } else if (rotary != null) {
+            List<String> pair = pair(rotary, "rotary", inputs);
+            int[] sections = null;
+            if (entries.get("rope_sections") == null) {
+                error(rotary.span(), "rotary positions need rope_sections = [t, h, w] (the head width's split)");
+            } else {
+                CompileValue v = constants.eval(entries.get("rope_sections").value(), scope);
+                if (v instanceof CompileValue.ListV l
+                        && l.items().size() == 3
+                        && l.items().stream().allMatch(x -> x instanceof CompileValue.IntV i && i.value() >= 0)) {
+                    sections = l.items().stream()
+                            .mapToInt(x -> (int) ((CompileValue.IntV) x).value())
+                            .toArray();
+                } else if (!(v instanceof CompileValue.Poison)) {
+                    error(
+                            entries.get("rope_sections").value().span(),
+                            "rope_sections must be three widths [t, h, w], got " + v.describe());
+                }
+            }
+            if (pair != null && sections != null) {
+                used.addAll(pair);
+                positions = new org.tessera.dsl.ModelContract.Positions.Rotary(pair.get(0), pair.get(1), sections);
+            }
+        } else if (pos.value() instanceof Ast.ListLit) {
+            List<String> pair = pair(pos, "positions", inputs);
+            long table = 0;
+            if (entries.get("position_table") == null) {
+                error(pos.span(), "learned positions need position_table = N (the rows of each table)");
+            } else if (constants.eval(entries.get("position_table").value(), scope) instanceof CompileValue.IntV i
+                    && i.value() >= 1) {
+                table = i.value();
+            } else {
+                error(entries.get("position_table").value().span(), "position_table must be a positive int");
+            }
+            boolean fractional = true;
+            if (entries.get("fractional") != null) {
+                if (constants.eval(entries.get("fractional").value(), scope) instanceof CompileValue.BoolV b) {
+                    fractional = b.value();
+                } else {
+                    error(entries.get("fractional").value().span(), "fractional must be true or false");
+                }
+            }
+            if (pair != null && table > 0) {
+                used.addAll(pair);
+                positions = new org.tessera.dsl.ModelContract.Positions.Learned(
+                        pair.get(0), pair.get(1), (int) table, fractional);
+            }
+        } else {
+            String name = inputName(pos.value(), "positions", inputs);
+            used.add(name);
+            positions = name == null ? null : new org.tessera.dsl.ModelContract.Positions.SinCos(name);
+        }
+        return patch == 0 || segments == null || gather == null || positions == null
+                ? null
+                : new org.tessera.dsl.ModelContract.Packing(patch, segments, gather, positions);
+    }
+
+    /** Two forward inputs, {@code [a, b]}, or null after an error. */
+    private List<String> pair(Ast.ContractEntry e, String role, List<String> inputs) {
+        if (!(e.value() instanceof Ast.ListLit l) || l.items().size() != 2) {
+            error(e.value().span(), "contract: " + role + " must name two forward inputs, e.g. [a, b]");
+            return null;
+        }
+        String a = inputName(l.items().get(0), role, inputs);
+        String b = inputName(l.items().get(1), role, inputs);
+        return a == null || b == null ? null : List.of(a, b);
     }
 
     private String role(Ast.ContractEntry e, String role, List<String> inputs, Span contract, boolean required) {

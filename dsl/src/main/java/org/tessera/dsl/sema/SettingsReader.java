@@ -31,7 +31,9 @@ public final class SettingsReader {
             "seed",
             "decoder",
             "clip_x0",
-            "noise");
+            "noise",
+            "sizes",
+            "pack");
     private static final Set<String> FORMATS = Set.of("tensors", "png", "grid", "preview", "video", "weights");
     /** The rectified-flow schedule (flow matching): not a β schedule. */
     private static final String FLOW = "flow";
@@ -79,7 +81,9 @@ public final class SettingsReader {
             "condition",
             "noise",
             "init",
-            "strength");
+            "strength",
+            "sizes",
+            "pack");
 
     private static final Set<String> STAGE_CALLS =
             Set.of("sample", "decode", "encode", "classify", "upsample", "concat", "train", "image");
@@ -282,7 +286,7 @@ public final class SettingsReader {
         String name;
         if (settings.containsKey("inputs")) {
             name = "out";
-            for (String k : List.of("schedule", "sampler", "guidance", "classes", "latent")) {
+            for (String k : List.of("schedule", "sampler", "guidance", "classes", "latent", "sizes", "pack")) {
                 if (settings.containsKey(k)) {
                     diagnostics.error(
                             settings.get(k).span(),
@@ -1133,6 +1137,22 @@ public final class SettingsReader {
                 }
             }
         }
+        int[][] sizes = s.containsKey("sizes") ? sizes(s.get("sizes"), classes) : null;
+        int pack = 0;
+        if (s.containsKey("pack")) {
+            long n = integer(s.get("pack"), "pack");
+            if (!s.containsKey("sizes")) {
+                diagnostics.error(
+                        s.get("pack").span(), "pack sets the row length of packed samples; give sizes = [[H, W], ...]");
+            } else if (n < 1 || n > 1 << 20) {
+                diagnostics.error(s.get("pack").span(), "pack must be a row length of 1..1048576 tokens, got " + n);
+            } else {
+                pack = (int) n;
+            }
+        }
+        if (sizes != null && latent != null) {
+            diagnostics.error(s.get("latent").span(), "give latent (one size) or sizes (one per sample), not both");
+        }
         boolean clip = false;
         if (s.containsKey("clip_x0")) {
             if (s.get("clip_x0") instanceof Ast.BoolLit b) {
@@ -1159,10 +1179,43 @@ public final class SettingsReader {
                 form,
                 classes,
                 latent,
+                sizes,
+                pack,
                 clip,
                 noise,
                 span,
                 s.containsKey("classes") ? s.get("classes").span() : span);
+    }
+
+    /**
+     * {@code sizes = [[H, W], [F, H, W], ...]}: each sample's latent size, one per class (a single
+     * size serves every class; a single class is sampled at every size), or null after errors.
+     */
+    private int[][] sizes(Ast.Expr e, long[] classes) {
+        if (!(e instanceof Ast.ListLit l) || l.items().isEmpty()) {
+            diagnostics.error(e.span(), "sizes must be a list of sizes, e.g. [[32, 32], [32, 48], [48, 32]]");
+            return null;
+        }
+        List<int[]> out = new ArrayList<>();
+        for (Ast.Expr item : l.items()) {
+            long[] v = item instanceof Ast.ListLit ? longs(item, "a size") : null;
+            if (v == null
+                    || v.length < 2
+                    || v.length > 3
+                    || java.util.Arrays.stream(v).anyMatch(x -> x < 1 || x > 1 << 16)) {
+                diagnostics.error(item.span(), "a size is [H, W] or [F, H, W] of 1..65536 each, e.g. [32, 48]");
+                return null;
+            }
+            out.add(java.util.Arrays.stream(v).mapToInt(x -> (int) x).toArray());
+        }
+        if (classes != null && out.size() != classes.length && out.size() != 1 && classes.length != 1) {
+            diagnostics.error(
+                    e.span(),
+                    "sizes gives " + out.size() + " sizes for " + classes.length
+                            + " classes; give one size per class, one size for all, or one class for all sizes");
+            return null;
+        }
+        return out.toArray(int[][]::new);
     }
 
     /** The number of steps {@code spacing} keeps out of {@code total}, or null after reporting why it is invalid. */

@@ -18,6 +18,9 @@ import org.tessera.engine.tensor.Tensor;
  * are not guided (the rest of ε in DiT's variant, and learned-variance channels) are taken from
  * the conditional half.
  *
+ * <p>The conditioning has a row per row of x, or per sample where rows hold several (a packed
+ * batch): it is doubled on its own, [c; ∅], and the model pairs it with the rows.
+ *
  * <p>Buffers: the doubled batch [x; x], [t; t], [c; ∅] and the guided output are allocated on the
  * first call and reused while the shapes stay the same (the null half of the conditioning is
  * written once, when its buffer is made), so a sampling loop allocates no tensors here. As the
@@ -126,7 +129,8 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
             throw new IllegalArgumentException("classifier-free guidance: conditioning is null");
         }
         int batch = xt.size(0);
-        if (conditioning.rank() < 1 || conditioning.size(0) != batch) {
+        // One label per row of x, or per sample of a packed batch, whose rows hold several.
+        if (conditioning.rank() < 1 || conditioning.size(0) < 1) {
             throw new ShapeMismatchException("classifier-free guidance: conditioning "
                     + Shapes.toString(conditioning.shape()) + " for a batch of " + batch);
         }

@@ -56,6 +56,19 @@ public final class ImageOutput {
      */
     public static List<Path> perSample(Tensor samples, Path file, OutputSet set, Map<String, String> text)
             throws IOException {
+        return perSample(samples, null, file, set, text);
+    }
+
+    /**
+     * {@link #perSample(Tensor, Path, OutputSet, Map)} of samples of several sizes in one batch
+     * padded to the largest: sample i is cut to its own {@code sizes[i]} = [H, W] first (null: all
+     * fill the batch).
+     */
+    public static List<Path> perSample(
+            Tensor samples, int[][] sizes, Path file, OutputSet set, Map<String, String> text) throws IOException {
+        if (sizes != null && sizes.length != samples.size(0)) {
+            throw new IllegalArgumentException(sizes.length + " sizes for " + samples.size(0) + " samples");
+        }
         List<Path> written = new ArrayList<>();
         String base = file.getFileName().toString().replaceFirst("\\.png$", "");
         for (int i = 0; i < samples.size(0); i++) {
@@ -64,7 +77,14 @@ public final class ImageOutput {
             if (!text.isEmpty()) {
                 chunks.put("sample", Integer.toString(i));
             }
-            write(image(samples.select(0, i)), p, set, chunks);
+            Tensor sample = samples.select(0, i);
+            if (sizes != null) {
+                int[] hw = sizes[i];
+                sample = sample.slice(sample.rank() - 2, 0, hw[hw.length - 2])
+                        .slice(sample.rank() - 1, 0, hw[hw.length - 1])
+                        .contiguous();
+            }
+            write(image(sample), p, set, chunks);
             written.add(p);
         }
         return written;

@@ -80,11 +80,16 @@ public final class CompiledPipeline implements AutoCloseable {
     }
 
     /** Every stage's result, and the last sample stage's full result. */
-    private record Run(Map<String, Tensor> results, SampleResult lastSample, Map<String, long[]> classes) {}
+    private record Run(
+            Map<String, Tensor> results,
+            SampleResult lastSample,
+            Map<String, long[]> classes,
+            Map<String, int[][]> sizes) {}
 
     private Run runAll(SampleRequest request, StepCallback callback) {
         Map<String, Tensor> results = new LinkedHashMap<>();
         Map<String, long[]> sampled = new LinkedHashMap<>(); // each sample stage's classes
+        Map<String, int[][]> sizes = new LinkedHashMap<>(); // a packed stage's samples' own sizes
         SampleResult lastSample = null;
         int sampleIndex = 0;
         long sampleStages = settings.stages().stream()
@@ -111,8 +116,16 @@ public final class CompiledPipeline implements AutoCloseable {
                             r, conditions, s.init() == null ? null : results.get(s.init()), s.strength(), callback);
                     // Reported with the run's seed, which reproduces it (the stage's own is derived).
                     lastSample = new SampleResult(
-                            stage.samples(), stage.classes(), request.seed(), stage.timesteps(), stage.guidanceScale());
+                            stage.samples(),
+                            stage.classes(),
+                            request.seed(),
+                            stage.timesteps(),
+                            stage.guidanceScale(),
+                            stage.sizes());
                     results.put(s.name(), stage.samples());
+                    if (stage.sizes() != null) {
+                        sizes.put(s.name(), stage.sizes());
+                    }
                     sampled.put(s.name(), stage.classes());
                     sampleIndex++;
                 }
@@ -156,7 +169,7 @@ public final class CompiledPipeline implements AutoCloseable {
                                     c.inputs().stream().map(results::get).toList(), c.dim(), c.name()));
             }
         }
-        return new Run(results, lastSample, sampled);
+        return new Run(results, lastSample, sampled, sizes);
     }
 
     /**
@@ -220,7 +233,7 @@ public final class CompiledPipeline implements AutoCloseable {
                                     sampling.guidanceForm())
                             : "none");
         }
-        return OutputWriter.write(settings.outputs(), results, run.classes(), outDir, metadata);
+        return OutputWriter.write(settings.outputs(), results, run.classes(), run.sizes(), outDir, metadata);
     }
 
     @Override

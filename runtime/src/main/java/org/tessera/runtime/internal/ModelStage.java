@@ -356,26 +356,15 @@ public final class ModelStage implements AutoCloseable {
                         "class " + c + " is outside 0.." + (numClasses - 1) + " of " + modelName);
             }
         }
-        StepProcess process;
-        String processKey;
-        if (s.isFlow()) {
-            if (r.spacing() != null) {
-                throw new IllegalArgumentException(
-                        "a flow schedule places its levels itself (spacing '" + r.spacing() + "'); give steps");
+        Process steps0 = process(r, s);
+        StepProcess process = steps0.process();
+        String processKey = steps0.key();
+        if (contract.packing() != null) {
+            if (init != null || !conditionValues.isEmpty()) {
+                throw new IllegalArgumentException("stage '" + name + "': a packed model samples from noise and"
+                        + " class labels only (no init, no condition stages) as yet");
             }
-            int n = r.steps() > 0 ? r.steps() : s.steps();
-            process = new StepProcess.Flow(
-                    FlowSchedule.of(s.scheduleSteps(), n, s.shift()), device.host(), s.scheduleSteps());
-            processKey = "flow" + n + "/" + s.shift();
-        } else {
-            GaussianDiffusion diffusion;
-            try {
-                diffusion = SamplerFactory.diffusion(s, spacing(r, s), contract(), device.host());
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("spacing '" + spacing(r, s) + "': " + e.getMessage(), e);
-            }
-            process = new StepProcess.Diffusion(diffusion, s.clipX0() ? X0Processing.clip() : X0Processing.none());
-            processKey = spacing(r, s) + "|" + s.clipX0();
+            return samplePacked(r, classes, scale, steps, process, processKey, callback);
         }
         int[] xShape = inputShapes.get(contract.latent()).clone();
         xShape[0] = batch;
@@ -410,18 +399,7 @@ public final class ModelStage implements AutoCloseable {
             Tensor labels = contract.label() == null ? null : Tensor.ofLongs(Arena.ofAuto(), classes, batch);
             DenoisingModel model = net;
             if (guided) {
-                Tensor nullLabel = Tensor.ofLongs(Arena.ofAuto(), new long[] {contract.nullLabel()}, 1);
-                model = new ClassifierFreeGuidance(
-                        net,
-                        scale,
-                        nullLabel,
-                        switch (s.guidanceForm()) {
-                            case "dit" -> ClassifierFreeGuidance.Channels.DIT_FIRST_THREE;
-                            case "latte" -> ClassifierFreeGuidance.Channels.LATTE_FIRST_FOUR;
-                            default -> ClassifierFreeGuidance.Channels.EPSILON;
-                        },
-                        contract.splitAxis(),
-                        device.host().elementwise());
+                model = guide(net, scale, s);
             }
             String key = steps.describe() + "|" + processKey;
             ScriptedSampler run = acquireSampler(key, steps, process);
@@ -450,6 +428,140 @@ public final class ModelStage implements AutoCloseable {
             }
             return new SampleResult(x, classes, r.seed(), timesteps, guided ? scale : 1.0);
         }
+    }
+
+    /**
+     * Sampling a packed model (Patch n' Pack): samples of the sizes the script gives, one class
+     * each, packed into rows; one sampler runs over the rows, each model call one forward of the
+     * whole mix, and the rows are cut back into samples at the end (a batch padded to the largest
+     * with −1; {@link SampleResult#sizes()} gives each one's own size). x_T is each sample's own
+     * noise (see {@link PackedBatch#startNoise}), unless the request gives the packed rows'.
+     */
+    private SampleResult samplePacked(
+            SampleRequest r,
+            long[] classes,
+            double scale,
+            SamplerDefinition steps,
+            StepProcess process,
+            String processKey,
+            StepCallback callback) {
+        PipelineSettings.Sampling s = sampling();
+        List<int[]> sizes = new java.util.ArrayList<>(List.of(s.sizes()));
+        int n = Math.max(classes.length, sizes.size());
+        if (classes.length != n && classes.length != 1 || sizes.size() != n && sizes.size() != 1) {
+            throw new IllegalArgumentException("stage '" + name + "': " + classes.length + " classes for "
+                    + sizes.size() + " sizes; give one size per class, one size for all, or one class for all");
+        }
+        long[] perSample = new long[n];
+        while (sizes.size() < n) {
+            sizes.add(sizes.getFirst());
+        }
+        for (int e = 0; e < n; e++) {
+            perSample[e] = classes[classes.length == 1 ? 0 : e];
+        }
+        ModelContract.Packing packing = contract.packing();
+        int p = packing.patch();
+        int[] tokens = inputShapes.get(contract.latent());
+        PackedBatch batch = PackedBatch.of(packing, tokens[tokens.length - 1] / (p * p), sizes, s.pack(), name);
+        boolean guided = PipelineAssembler.guided(scale);
+        if (guided && PipelineAssembler.cannotGuide(contract) != null) {
+            throw new IllegalArgumentException(PipelineAssembler.cannotGuide(contract));
+        }
+        int copies = guided ? 2 : 1;
+        int[] xShape = batch.latentShape();
+        if (r.startNoise() != null && !java.util.Arrays.equals(r.startNoise().shape(), xShape)) {
+            throw new IllegalArgumentException("the starting noise x_T is "
+                    + java.util.Arrays.toString(r.startNoise().shape()) + "; these samples pack into rows "
+                    + java.util.Arrays.toString(xShape));
+        }
+        Map<String, Tensor> packingInputs = batch.inputs(copies, positionWidth());
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        for (String in : inputNames) {
+            int[] shape;
+            if (in.equals(contract.latent())) {
+                shape = new int[] {copies * xShape[0], xShape[1], xShape[2] * xShape[3]};
+            } else if (in.equals(contract.timestep()) || in.equals(contract.label())) {
+                shape = new int[] {copies * n};
+            } else {
+                shape = packingInputs.get(in).shape();
+            }
+            shapes.put(in, shape);
+        }
+        ModelPlans.Plan plan = plans.plan(shapes);
+        try (PackedDenoiser net = new PackedDenoiser(plan, contract, batch, copies, packingInputs)) {
+            Tensor labels = contract.label() == null ? null : Tensor.ofLongs(Arena.ofAuto(), perSample, n);
+            DenoisingModel model = guided ? guide(net, scale, s) : net;
+            String key = steps.describe() + "|" + processKey;
+            ScriptedSampler run = acquireSampler(key, steps, process);
+            Tensor x;
+            try {
+                Tensor xT = r.startNoise() != null
+                        ? r.startNoise()
+                        : batch.startNoise(r.seed(), device.host().pool());
+                x = run.sample(model, xShape, xT, labels, r.seed(), callback, 0);
+            } finally {
+                releaseSampler(key, run);
+            }
+            int[] timesteps = new int[process.steps()];
+            for (int i = 0; i < timesteps.length; i++) {
+                timesteps[i] = process.timestep(i);
+            }
+            return new SampleResult(
+                    batch.unpack(x, -1f), perSample, r.seed(), timesteps, guided ? scale : 1.0, batch.sampleSizes());
+        }
+    }
+
+    /** The width of a packed model's sin-cos position input (0 when it takes other positions). */
+    private int positionWidth() {
+        if (contract.packing().positions() instanceof ModelContract.Positions.SinCos sc) {
+            int[] shape = inputShapes.get(sc.input());
+            return shape[shape.length - 1];
+        }
+        return 0;
+    }
+
+    /** The step process a request samples on, and the key its scripted samplers are kept under. */
+    private record Process(StepProcess process, String key) {}
+
+    private Process process(SampleRequest r, PipelineSettings.Sampling s) {
+        StepProcess process;
+        String processKey;
+        if (s.isFlow()) {
+            if (r.spacing() != null) {
+                throw new IllegalArgumentException(
+                        "a flow schedule places its levels itself (spacing '" + r.spacing() + "'); give steps");
+            }
+            int n = r.steps() > 0 ? r.steps() : s.steps();
+            process = new StepProcess.Flow(
+                    FlowSchedule.of(s.scheduleSteps(), n, s.shift()), device.host(), s.scheduleSteps());
+            processKey = "flow" + n + "/" + s.shift();
+        } else {
+            GaussianDiffusion diffusion;
+            try {
+                diffusion = SamplerFactory.diffusion(s, spacing(r, s), contract(), device.host());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("spacing '" + spacing(r, s) + "': " + e.getMessage(), e);
+            }
+            process = new StepProcess.Diffusion(diffusion, s.clipX0() ? X0Processing.clip() : X0Processing.none());
+            processKey = spacing(r, s) + "|" + s.clipX0();
+        }
+        return new Process(process, processKey);
+    }
+
+    /** {@code net} under classifier-free guidance at {@code scale}, in the script's form. */
+    private DenoisingModel guide(DenoisingModel net, double scale, PipelineSettings.Sampling s) {
+        Tensor nullLabel = Tensor.ofLongs(Arena.ofAuto(), new long[] {contract.nullLabel()}, 1);
+        return new ClassifierFreeGuidance(
+                net,
+                scale,
+                nullLabel,
+                switch (s.guidanceForm()) {
+                    case "dit" -> ClassifierFreeGuidance.Channels.DIT_FIRST_THREE;
+                    case "latte" -> ClassifierFreeGuidance.Channels.LATTE_FIRST_FOUR;
+                    default -> ClassifierFreeGuidance.Channels.EPSILON;
+                },
+                contract.splitAxis(),
+                device.host().elementwise());
     }
 
     /**

@@ -145,6 +145,23 @@ public final class OutputWriter {
             Path outDir,
             Map<String, String> metadata)
             throws IOException {
+        return write(outputs, results, classes, Map.of(), outDir, metadata);
+    }
+
+    /**
+     * {@link #write(List, Map, Map, Path, Map)} where a packed stage's samples of several sizes
+     * come padded to the largest: {@code sizes} gives each one's own, by stage. A png is cut to
+     * it; tensors write the padded batch and {@code NAME.sizes} beside it; a grid shows the
+     * padding (−1, black).
+     */
+    public static List<Path> write(
+            List<PipelineSettings.Output> outputs,
+            Map<String, Tensor> results,
+            Map<String, long[]> classes,
+            Map<String, int[][]> sizes,
+            Path outDir,
+            Map<String, String> metadata)
+            throws IOException {
         checkWritable(outDir);
         try (OutputSet set = OutputSet.open()) {
             for (PipelineSettings.Output o : outputs) {
@@ -157,10 +174,15 @@ public final class OutputWriter {
                         SequencedMap<String, Tensor> named = new LinkedHashMap<>();
                         for (String n : o.names()) {
                             named.put(n, results.get(n));
+                            if (sizes.containsKey(n)) {
+                                named.put(n + ".sizes", sizesTensor(sizes.get(n)));
+                            }
                         }
                         SafetensorsWriter.write(file, named, metadata, set);
                     }
-                    case "png" -> ImageOutput.perSample(image(results, o), file, set, metadata);
+                    case "png" ->
+                        ImageOutput.perSample(
+                                image(results, o), sizes.get(o.names().get(0)), file, set, metadata);
                     case "grid" -> {
                         // clips [N, F, C, H, W]: a contact sheet, one clip a row of its frames
                         Tensor t = results.get(o.names().get(0));
@@ -191,6 +213,18 @@ public final class OutputWriter {
             }
             return written;
         }
+    }
+
+    /** Each sample's own size as I64 [N, 2] (or [N, 3] with frames). */
+    private static Tensor sizesTensor(int[][] sizes) {
+        int rank = sizes[0].length;
+        long[] v = new long[sizes.length * rank];
+        for (int i = 0; i < sizes.length; i++) {
+            for (int d = 0; d < rank; d++) {
+                v[i * rank + d] = sizes[i][d];
+            }
+        }
+        return Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), v, sizes.length, rank);
     }
 
     private static Tensor latentPreview(Map<String, Tensor> results, PipelineSettings.Output o) {

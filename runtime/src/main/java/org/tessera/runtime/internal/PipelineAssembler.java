@@ -237,7 +237,10 @@ public final class PipelineAssembler {
                 }
                 int batch = modelBatch(s.classes().length, s.guidanceScale());
                 specs = model.inputs(Map.of("B", batch));
-                for (ModelInput in : specs) {
+                if (contract.packing() != null || s.sizes() != null) {
+                    packedShapes(def, model, contract, sample, specs, shapes, dtypes);
+                }
+                for (ModelInput in : contract.packing() != null ? List.<ModelInput>of() : specs) {
                     int[] shape = in.shape();
                     DType dtype = in.dtype();
                     if (in.name().equals(contract.latent())) {
@@ -290,7 +293,14 @@ public final class PipelineAssembler {
             owned.add(plans);
             // The stage's own shapes, compiled up front (a decode stage's come from the stage before it).
             ModelPlans.Plan first = shapes.size() == inputNames.size() ? plans.plan(shapes) : null;
-            if (contract != null) {
+            if (contract != null && contract.packing() != null) {
+                checkPackedOutput(
+                        def,
+                        model,
+                        contract,
+                        first.graph().optimizedGraph().outputs().get("out").shape(),
+                        shapes.get(contract.latent()));
+            } else if (contract != null) {
                 checkOutput(
                         def,
                         model,
@@ -372,6 +382,106 @@ public final class PipelineAssembler {
                     model.span(),
                     model.name() + " returns " + java.util.Arrays.toString(out)
                             + " for a latent " + java.util.Arrays.toString(latent) + ", but its contract (variance "
+                            + c.variance().name().toLowerCase(java.util.Locale.ROOT) + ") says "
+                            + java.util.Arrays.toString(want));
+        }
+    }
+
+    /**
+     * A packed model's input shapes for the stage's own samples (Patch n' Pack): the rows its
+     * {@code sizes} pack into, doubled under guidance, and one timestep and label per sample.
+     * Refuses sizes for a model of one size, and a packed model without them.
+     */
+    private static void packedShapes(
+            PipelineDefinition def,
+            ModelDefinition model,
+            ModelContract contract,
+            PipelineSettings.SampleStage sample,
+            List<ModelInput> specs,
+            Map<String, int[]> shapes,
+            Map<String, DType> dtypes) {
+        PipelineSettings.Sampling s = sample.sampling();
+        if (contract.packing() == null) {
+            throw def.error(
+                    sample.span(),
+                    "sizes samples several sizes in one batch of a packed model (its contract says packed = ...), "
+                            + "such as PackedDiT; " + model.name() + " takes one size: give latent = [C, H, W]");
+        }
+        if (s.sizes() == null) {
+            throw def.error(
+                    sample.span(),
+                    model.name() + " is a packed model: give each sample's size with sizes = [[H, W], ...]");
+        }
+        if (s.noise() != null || s.latent() != null) {
+            throw def.error(
+                    sample.span(),
+                    "a packed model's samples draw their own noise at their own sizes; drop "
+                            + (s.noise() != null ? "noise" : "latent"));
+        }
+        ModelContract.Packing packing = contract.packing();
+        Map<String, ModelInput> byName = new LinkedHashMap<>();
+        specs.forEach(in -> byName.put(in.name(), in));
+        int[] tokens = byName.get(contract.latent()).shape();
+        int pp = packing.patch() * packing.patch();
+        int features = tokens == null ? -1 : tokens[tokens.length - 1];
+        if (tokens == null || tokens.length != 3 || features < 1 || features % pp != 0) {
+            throw def.error(
+                    model.span(),
+                    model.name() + ".forward input '" + contract.latent() + "' must be packed tokens [R, L, C·p·p]"
+                            + " with C·p·p known (p = " + packing.patch() + "), got "
+                            + (tokens == null
+                                    ? "no shape"
+                                    : java.util.Arrays.toString(tokens).replace("-1", "?")));
+        }
+        int width = 0;
+        if (packing.positions() instanceof ModelContract.Positions.SinCos sc) {
+            int[] pos = byName.get(sc.input()).shape();
+            width = pos == null ? -1 : pos[pos.length - 1];
+            if (width < 1) {
+                throw def.error(
+                        model.span(),
+                        model.name() + ".forward input '" + sc.input() + "' must give its width, [R, L, D]");
+            }
+        }
+        int samples = Math.max(s.classes().length, s.sizes().length);
+        List<int[]> sizes = new ArrayList<>();
+        for (int e = 0; e < samples; e++) {
+            sizes.add(s.sizes()[s.sizes().length == 1 ? 0 : e]);
+        }
+        PackedBatch batch;
+        try {
+            batch = PackedBatch.of(packing, features / pp, sizes, s.pack(), sample.name());
+        } catch (IllegalArgumentException e) {
+            throw def.error(sample.span(), e.getMessage());
+        }
+        int copies = guided(s.guidanceScale()) ? 2 : 1;
+        Map<String, Tensor> packingInputs = batch.inputs(copies, width);
+        for (ModelInput in : specs) {
+            String n = in.name();
+            if (n.equals(contract.latent())) {
+                shapes.put(n, new int[] {copies * batch.rows(), batch.rowLength(), features});
+                dtypes.put(n, DType.F32);
+            } else if (n.equals(contract.timestep()) || n.equals(contract.label())) {
+                shapes.put(n, new int[] {copies * samples});
+                dtypes.put(n, n.equals(contract.label()) || !s.isFlow() ? DType.I64 : DType.F32);
+            } else {
+                Tensor t = packingInputs.get(n);
+                shapes.put(n, t.shape());
+                dtypes.put(n, t.dtype());
+            }
+        }
+    }
+
+    /** A packed model's output: [R, L, p·p·C'] for tokens [R, L, C·p·p], C' as its variance says. */
+    private static void checkPackedOutput(
+            PipelineDefinition def, ModelDefinition model, ModelContract c, int[] out, int[] tokens) {
+        int pp = c.packing().patch() * c.packing().patch();
+        int[] want = {tokens[0], tokens[1], pp * c.variance().outputChannels(tokens[2] / pp)};
+        if (!java.util.Arrays.equals(out, want)) {
+            throw def.error(
+                    model.span(),
+                    model.name() + " returns " + java.util.Arrays.toString(out) + " for packed tokens "
+                            + java.util.Arrays.toString(tokens) + ", but its contract (variance "
                             + c.variance().name().toLowerCase(java.util.Locale.ROOT) + ") says "
                             + java.util.Arrays.toString(want));
         }
