@@ -104,6 +104,9 @@ public record PipelineSettings(
      * @param checkpointEvery steps between checkpoints
      * @param sampleEvery steps between grids of samples from the weights' average, 0 for none
      * @param freeze weights kept as they are: glob patterns on checkpoint keys ({@code blocks.*})
+     * @param sizes a packed model's training sizes [H, W]: each example is centred on one, drawn
+     *     per example (padded with −1 or cropped), or null to train at the data's own size
+     * @param pack a packed model's row length in tokens, or 0 for the largest size's
      */
     public record Training(
             String objective,
@@ -125,6 +128,8 @@ public record PipelineSettings(
             long checkpointEvery,
             long sampleEvery,
             List<String> freeze,
+            int[][] sizes,
+            int pack,
             Span span) {
         public Training {
             freeze = List.copyOf(freeze);

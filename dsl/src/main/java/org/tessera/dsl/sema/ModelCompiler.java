@@ -779,6 +779,23 @@ public final class ModelCompiler {
             }
             return null;
         }
+        boolean rotaryKind = entries.get("rotary") != null;
+        boolean learnedKind =
+                entries.get("positions") != null && entries.get("positions").value() instanceof Ast.ListLit;
+        for (String k : List.of("position_table", "fractional", "rope_sections")) {
+            boolean fits = k.equals("rope_sections") ? rotaryKind : learnedKind;
+            if (entries.get(k) != null && !fits) {
+                error(
+                        entries.get(k).span(),
+                        "contract entry '" + k + "' belongs to "
+                                + (k.equals("rope_sections")
+                                        ? "rotary = [cos, sin]"
+                                        : "learned positions = [rows, cols]"));
+            }
+        }
+        if (entries.get("condition") != null) {
+            error(entries.get("condition").span(), "a packed model takes no condition inputs as yet");
+        }
         CompileValue p = constants.eval(entries.get("packed").value(), scope);
         int patch = 0;
         if (p instanceof CompileValue.IntV i && i.value() >= 1 && i.value() <= 1 << 10) {
@@ -788,8 +805,12 @@ public final class ModelCompiler {
         }
         String segments = role(entries.get("segments"), "segments", inputs, contract, true);
         String gather = role(entries.get("gather"), "gather", inputs, contract, true);
-        used.add(segments);
-        used.add(gather);
+        if (segments != null) {
+            used.add(segments);
+        }
+        if (gather != null) {
+            used.add(gather);
+        }
         Ast.ContractEntry pos = entries.get("positions");
         Ast.ContractEntry rotary = entries.get("rotary");
         org.tessera.dsl.ModelContract.Positions positions = null;
@@ -817,8 +838,17 @@ public final class ModelCompiler {
                             "rope_sections must be three widths [t, h, w], got " + v.describe());
                 }
             }
-            if (pair != null && sections != null) {
+            if (pair != null) {
                 used.addAll(pair);
+            }
+            if (sections != null && java.util.Arrays.stream(sections).anyMatch(v -> v % 2 != 0)) {
+                error(
+                        entries.get("rope_sections").value().span(),
+                        "rope_sections must be even widths (a rotation turns pairs), got "
+                                + java.util.Arrays.toString(sections));
+                sections = null;
+            }
+            if (pair != null && sections != null) {
                 positions = new org.tessera.dsl.ModelContract.Positions.Rotary(pair.get(0), pair.get(1), sections);
             }
         } else if (pos.value() instanceof Ast.ListLit) {
@@ -840,14 +870,18 @@ public final class ModelCompiler {
                     error(entries.get("fractional").value().span(), "fractional must be true or false");
                 }
             }
-            if (pair != null && table > 0) {
+            if (pair != null) {
                 used.addAll(pair);
+            }
+            if (pair != null && table > 0) {
                 positions = new org.tessera.dsl.ModelContract.Positions.Learned(
                         pair.get(0), pair.get(1), (int) table, fractional);
             }
         } else {
             String name = inputName(pos.value(), "positions", inputs);
-            used.add(name);
+            if (name != null) {
+                used.add(name);
+            }
             positions = name == null ? null : new org.tessera.dsl.ModelContract.Positions.SinCos(name);
         }
         return patch == 0 || segments == null || gather == null || positions == null

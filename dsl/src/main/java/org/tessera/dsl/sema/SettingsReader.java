@@ -105,7 +105,9 @@ public final class SettingsReader {
             "freeze",
             "objective",
             "test",
-            "sample_every");
+            "sample_every",
+            "sizes",
+            "pack");
 
     /**
      * What a train stage minimises: {@code diffusion} (the default: L_simple, plus the variational
@@ -568,6 +570,19 @@ public final class SettingsReader {
     /** A train stage's settings, or null after reporting what is wrong. */
     private PipelineSettings.Training training(Map<String, Ast.Expr> a, Span span) {
         int before = diagnostics.errorCount();
+        int[][] sizes = a.containsKey("sizes") ? sizes(a.get("sizes"), null) : null;
+        if (sizes != null && java.util.Arrays.stream(sizes).anyMatch(x -> x.length != 2)) {
+            diagnostics.error(a.get("sizes").span(), "a training size is [H, W]");
+        }
+        int pack = 0;
+        if (a.containsKey("pack")) {
+            long n = integer(a.get("pack"), "pack");
+            if (n < 1 || n > 1 << 20) {
+                diagnostics.error(a.get("pack").span(), "pack must be a row length of 1..1048576 tokens, got " + n);
+            } else {
+                pack = (int) n;
+            }
+        }
         String objective = "diffusion";
         if (a.get("objective") instanceof Ast.StringLit o && OBJECTIVES.contains(o.value())) {
             objective = o.value();
@@ -695,6 +710,8 @@ public final class SettingsReader {
                 every,
                 sampleEvery,
                 freeze,
+                sizes,
+                pack,
                 span);
     }
 

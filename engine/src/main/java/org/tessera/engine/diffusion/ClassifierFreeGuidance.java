@@ -181,8 +181,9 @@ public final class ClassifierFreeGuidance implements DenoisingModel {
         }
         if (doubledC == null || !doubles(doubledC, conditioning)) {
             doubledC = doubled(conditioning);
-            cCond = doubledC.slice(0, 0, batch);
-            doubledC.slice(0, batch, 2 * batch).copyFrom(unconditional.expand(conditioning.shape()));
+            int n = conditioning.size(0); // the rows, or a packed batch's samples
+            cCond = doubledC.slice(0, 0, n);
+            doubledC.slice(0, n, 2 * n).copyFrom(unconditional.expand(conditioning.shape()));
         }
     }
 

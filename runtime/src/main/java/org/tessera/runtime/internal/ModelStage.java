@@ -263,6 +263,10 @@ public final class ModelStage implements AutoCloseable {
      * input name), each of the model batch.
      */
     Denoiser denoiser(int batch, Map<String, Tensor> conditions) {
+        if (contract().packing() != null) {
+            throw new IllegalArgumentException(modelName + " is a packed model: its rows are made per batch of"
+                    + " sizes (sample it with sizes = [[H, W], ...]); it has no denoiser of a plain batch");
+        }
         Map<String, int[]> shapes = new LinkedHashMap<>();
         inputShapes.forEach((k, v) -> {
             int[] s = v.clone();

@@ -64,12 +64,19 @@ final class PackedBatch {
                         + ", not a whole number of " + p + "×" + p + " patches");
             }
             longest = Math.max(longest, (long) f[0] * (f[1] / p) * (f[2] / p));
+            if (longest > 1 << 20) {
+                throw new IllegalArgumentException(
+                        "stage '" + stage + "': a sample of " + longest + " tokens is more than one row holds (2^20)");
+            }
+            if (f[0] > 1 && !(packing.positions() instanceof ModelContract.Positions.Rotary r && r.sections()[0] > 0)) {
+                throw new IllegalArgumentException("stage '" + stage + "': sample " + i + " is a clip of " + f[0]
+                        + " frames, but the model's positions place tokens in a frame only (rotary positions with a"
+                        + " time section place them in a clip)");
+            }
             fhw.add(f);
-            shapes.add(Tensor.zeros(DType.F32, channels, f[0], f[1], f[2])); // only its shape matters here
         }
-        if (longest > 1 << 20) {
-            throw new IllegalArgumentException(
-                    "stage '" + stage + "': a sample of " + longest + " tokens is more than one row holds (2^20)");
+        for (int[] f : fhw) {
+            shapes.add(Tensor.zeros(DType.F32, channels, f[0], f[1], f[2])); // only its shape matters here
         }
         int length = rowLength > 0 ? rowLength : (int) longest;
         if (longest > length) {
@@ -114,9 +121,15 @@ final class PackedBatch {
      * @param positionWidth the width of a sin-cos position table
      */
     Map<String, Tensor> inputs(int copies, int positionWidth) {
+        return inputs(packing, packed, samples(), copies, positionWidth);
+    }
+
+    /** {@link #inputs(int, int)} of any packed rows of {@code samples} samples. */
+    static Map<String, Tensor> inputs(
+            ModelContract.Packing packing, Patches.Packed packed, int samples, int copies, int positionWidth) {
         Map<String, Tensor> in = new LinkedHashMap<>();
         in.put(packing.segments(), repeat(packed.segments(), copies, 0));
-        in.put(packing.gather(), repeat(packed.gather(), copies, samples()));
+        in.put(packing.gather(), repeat(packed.gather(), copies, samples));
         switch (packing.positions()) {
             case ModelContract.Positions.SinCos s ->
                 in.put(s.input(), repeat(Patches.sinCos2d(packed, positionWidth), copies, 0));
@@ -139,7 +152,7 @@ final class PackedBatch {
 
     /**
      * {@code t} [R, …] stacked {@code copies} times along the rows; an I64 copy k adds k·shift
-     * to its non-negative entries (gather ids: padding's 0 stays valid either way).
+     * to every entry (gather ids: padding's 0 becomes k·E, a valid id either way).
      */
     private static Tensor repeat(Tensor t, int copies, long shift) {
         if (copies == 1) {

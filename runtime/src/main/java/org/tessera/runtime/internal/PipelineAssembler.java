@@ -448,14 +448,20 @@ public final class PipelineAssembler {
         for (int e = 0; e < samples; e++) {
             sizes.add(s.sizes()[s.sizes().length == 1 ? 0 : e]);
         }
+        if (!contract.conditions().isEmpty() || sample.init() != null) {
+            throw def.error(
+                    sample.span(),
+                    "a packed model samples from noise and class labels only as yet (no condition inputs, no init)");
+        }
+        int copies = guided(s.guidanceScale()) ? 2 : 1;
+        Map<String, Tensor> packingInputs;
         PackedBatch batch;
         try {
             batch = PackedBatch.of(packing, features / pp, sizes, s.pack(), sample.name());
+            packingInputs = batch.inputs(copies, width);
         } catch (IllegalArgumentException e) {
             throw def.error(sample.span(), e.getMessage());
         }
-        int copies = guided(s.guidanceScale()) ? 2 : 1;
-        Map<String, Tensor> packingInputs = batch.inputs(copies, width);
         for (ModelInput in : specs) {
             String n = in.name();
             if (n.equals(contract.latent())) {

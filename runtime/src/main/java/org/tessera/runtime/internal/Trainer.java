@@ -39,7 +39,7 @@ import org.tessera.engine.train.LearningRate;
  * checkpoint key ({@link ModelDefinition#lowerTrainable}) and an output {@code loss}, and feeds
  * {@link #params()} to it each step.
  */
-abstract sealed class Trainer permits DiffusionTrainer, ClassifierTrainer {
+abstract sealed class Trainer permits DiffusionTrainer, PackedDiffusionTrainer, ClassifierTrainer {
     /** What a checkpoint's metadata says it is. */
     static final String FORMAT = "tessera-training-checkpoint/1";
 
@@ -126,7 +126,7 @@ abstract sealed class Trainer permits DiffusionTrainer, ClassifierTrainer {
     }
 
     /** How the step's memory is planned, one line for people (empty before {@link #compileStep}). */
-    final String planSummary() {
+    String planSummary() {
         return plan;
     }
 

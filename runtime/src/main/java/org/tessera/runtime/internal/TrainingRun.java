@@ -104,6 +104,47 @@ public final class TrainingRun {
         }
     }
 
+    /**
+     * A packed model's trainer: L_simple on the data placed at the stage's {@code sizes} (the
+     * data's own when none are given), packed per batch. What it does not do yet is refused.
+     */
+    private static Trainer packedTrainer(
+            PipelineDefinition def,
+            PipelineSettings.Training t,
+            ModelDefinition model,
+            ModelContract contract,
+            int[] shape,
+            WeightSource initial,
+            Predicate<String> trainable,
+            Backend cpu,
+            LearningRate lr) {
+        String refused = t.isFlow()
+                ? "a flow schedule"
+                : contract.variance() == VarianceType.LEARNED_RANGE
+                                && !t.objective().equals("simple")
+                        ? "the hybrid loss of a learned variance (learn_sigma = false, or objective = \"simple\")"
+                        : t.sampleEvery() > 0 ? "sample_every" : shape.length != 3 ? "clips" : null;
+        if (refused != null) {
+            throw def.error(t.span(), "training a packed model does not take " + refused + " yet");
+        }
+        List<int[]> sizes = t.sizes() == null ? List.of(new int[] {shape[1], shape[2]}) : List.of(t.sizes());
+        return new PackedDiffusionTrainer(
+                model,
+                shape[0],
+                sizes,
+                t.pack(),
+                new GaussianDiffusion(
+                        Schedules.named(t.schedule(), t.scheduleSteps()),
+                        contract.prediction().parameterization(),
+                        contract.variance(),
+                        cpu.elementwise()),
+                initial,
+                trainable,
+                cpu,
+                new DiffusionTrainer.Settings(
+                        t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
+    }
+
     /** One stage to its last step; the trained (EMA) weights with the fixed ones, or null when stopped. */
     private static Trained train(
             PipelineDefinition def,
@@ -144,51 +185,54 @@ public final class TrainingRun {
                 trainer = c;
             } else {
                 ModelContract contract = model.contract();
+                if (contract.packing() == null && t.sizes() != null) {
+                    throw def.error(
+                            t.span(),
+                            "sizes trains a packed model on several sizes (its contract says packed = ...), such as"
+                                    + " PackedDiT; " + model.name() + " trains at the data's size");
+                }
                 if (contract.packing() != null) {
-                    // The packed gradients are tested (PackedGradientsTest); a data loader that
-                    // packs mixed sizes per batch is what is missing.
-                    throw def.error(
-                            t.span(),
-                            model.name() + " is a packed model; train(...) does not pack batches yet: train its"
-                                    + " weights as DiT's (the same names) and sample them packed");
+                    trainer = packedTrainer(def, t, model, contract, shape, initial, trainable, cpu, lr);
+                } else {
+                    if (contract.prediction().isFlow() != t.isFlow()) {
+                        throw def.error(
+                                t.span(),
+                                t.isFlow()
+                                        ? "a flow schedule trains a model that predicts the flow's velocity; "
+                                                + model.name()
+                                                + "'s contract says predicts = \""
+                                                + contract.prediction().name().toLowerCase(java.util.Locale.ROOT) + "\""
+                                        : model.name() + " predicts a flow's velocity (its contract); train it with"
+                                                + " schedule = flow(1000)");
+                    }
+                    boolean learned = contract.variance() == VarianceType.LEARNED_RANGE;
+                    if (t.isFlow() && learned) {
+                        throw def.error(
+                                model.span(), "a flow model has no learned variance; its contract says learned_range");
+                    }
+                    // DiT's choice: the bound's term trains a learned variance, which L_simple leaves as it is
+                    // (the trainer refuses the hybrid loss for a model without one).
+                    boolean hybrid =
+                            t.objective().equals("hybrid") || t.objective().equals("diffusion") && learned;
+                    DiffusionTrainer.Process process = t.isFlow()
+                            ? new DiffusionTrainer.Flow(t.scheduleSteps(), t.shift())
+                            : new DiffusionTrainer.Diffusion(
+                                    new GaussianDiffusion(
+                                            Schedules.named(t.schedule(), t.scheduleSteps()),
+                                            contract.prediction().parameterization(),
+                                            contract.variance(),
+                                            cpu.elementwise()),
+                                    hybrid);
+                    trainer = new DiffusionTrainer(
+                            model,
+                            shape,
+                            process,
+                            initial,
+                            trainable,
+                            cpu,
+                            new DiffusionTrainer.Settings(
+                                    t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
                 }
-                if (contract.prediction().isFlow() != t.isFlow()) {
-                    throw def.error(
-                            t.span(),
-                            t.isFlow()
-                                    ? "a flow schedule trains a model that predicts the flow's velocity; "
-                                            + model.name()
-                                            + "'s contract says predicts = \""
-                                            + contract.prediction().name().toLowerCase(java.util.Locale.ROOT) + "\""
-                                    : model.name() + " predicts a flow's velocity (its contract); train it with"
-                                            + " schedule = flow(1000)");
-                }
-                boolean learned = contract.variance() == VarianceType.LEARNED_RANGE;
-                if (t.isFlow() && learned) {
-                    throw def.error(
-                            model.span(), "a flow model has no learned variance; its contract says learned_range");
-                }
-                // DiT's choice: the bound's term trains a learned variance, which L_simple leaves as it is
-                // (the trainer refuses the hybrid loss for a model without one).
-                boolean hybrid = t.objective().equals("hybrid") || t.objective().equals("diffusion") && learned;
-                DiffusionTrainer.Process process = t.isFlow()
-                        ? new DiffusionTrainer.Flow(t.scheduleSteps(), t.shift())
-                        : new DiffusionTrainer.Diffusion(
-                                new GaussianDiffusion(
-                                        Schedules.named(t.schedule(), t.scheduleSteps()),
-                                        contract.prediction().parameterization(),
-                                        contract.variance(),
-                                        cpu.elementwise()),
-                                hybrid);
-                trainer = new DiffusionTrainer(
-                        model,
-                        shape,
-                        process,
-                        initial,
-                        trainable,
-                        cpu,
-                        new DiffusionTrainer.Settings(
-                                t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
             }
         } catch (IllegalArgumentException e) { // what the trainer refuses (a hybrid loss without a learned variance, …)
             throw def.error(t.span(), e.getMessage());
@@ -397,6 +441,17 @@ public final class TrainingRun {
             name = inputs.get(0).name();
         } else {
             name = model.contract().latent();
+            if (model.contract().packing() != null) {
+                // Packed tokens have no size; the data comes at the model's own, and each example
+                // is then placed at a training size.
+                if (model.constant("in_channels") instanceof Long c && model.constant("input_size") instanceof Long s) {
+                    return new int[] {Math.toIntExact(c), Math.toIntExact(s), Math.toIntExact(s)};
+                }
+                throw def.error(
+                        model.span(),
+                        model.name() + " is a packed model without in_channels and input_size"
+                                + " parameters: the data has no size to come at");
+            }
         }
         for (ModelInput in : inputs) {
             if (in.name().equals(name)) {

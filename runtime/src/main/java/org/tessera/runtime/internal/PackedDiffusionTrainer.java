@@ -1,0 +1,249 @@
+package org.tessera.runtime.internal;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.tessera.dsl.ModelContract;
+import org.tessera.dsl.ModelDefinition;
+import org.tessera.dsl.ModelInput;
+import org.tessera.engine.backend.Backend;
+import org.tessera.engine.diffusion.GaussianDiffusion;
+import org.tessera.engine.graph.Execution;
+import org.tessera.engine.graph.GradientOps;
+import org.tessera.engine.graph.GraphBuilder;
+import org.tessera.engine.graph.Value;
+import org.tessera.engine.io.WeightSource;
+import org.tessera.engine.packing.PackPlan;
+import org.tessera.engine.packing.Patches;
+import org.tessera.engine.random.RandomStream;
+import org.tessera.engine.tensor.DType;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Trains a packed model (Patch n' Pack) with L_simple on examples of several sizes. Each step
+ * places every example of the batch at a size drawn from {@code sizes} — centred on a canvas of
+ * that size, padded with −1 (the background of data in [−1, 1]) or cropped — packs their patches
+ * into rows of {@code rowLength} tokens, first fit decreasing, and noises each at its own
+ * timestep: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε per token, t its example's.
+ *
+ * <p>The loss weighs each token's squared errors by 1/(E·n_e·D) (E examples, n_e tokens of its
+ * example, D values a token predicts) and padding by 0, so that it is the mean over examples of
+ * each one's mean squared error: DiT's L_simple, however the examples are packed.
+ *
+ * <p>Draws: timesteps and label dropout as {@link DiffusionTrainer}'s, and the noise of the
+ * examples in order from one stream, so that a batch of one square size trains exactly as
+ * {@link DiffusionTrainer} trains DiT on it (tested); the sizes come from a third stream. Rows
+ * vary with the mix: a differentiated graph is compiled for each row count as it first occurs.
+ * Packing allocates per step, unlike the unpacked trainer.
+ */
+public final class PackedDiffusionTrainer extends Trainer {
+    private final ModelDefinition model;
+    private final ModelContract contract;
+    private final ModelContract.Packing packing;
+    private final GaussianDiffusion diffusion;
+    private final DiffusionTrainer.Settings settings;
+    private final List<int[]> sizes;
+    private final int rowLength;
+    private final int channels;
+    private final int positionWidth;
+    private final WeightSource initial;
+    private final Predicate<String> trainable;
+    private final Backend host;
+    private final long nullLabel;
+    private final Map<Integer, Execution> byRows = new HashMap<>();
+    private final int[] t;
+    private final long[] labels;
+
+    /**
+     * @param sizes the sizes [H, W] an example may be placed at, drawn uniformly per example
+     * @param rowLength tokens per packed row (0: the largest size's)
+     */
+    public PackedDiffusionTrainer(
+            ModelDefinition model,
+            int channels,
+            List<int[]> sizes,
+            int rowLength,
+            GaussianDiffusion diffusion,
+            WeightSource initial,
+            Predicate<String> trainable,
+            Backend host,
+            DiffusionTrainer.Settings settings) {
+        super(
+                model,
+                initial,
+                trainable,
+                new Optimizer(
+                        settings.learningRate(), settings.weightDecay(), settings.clipNorm(), settings.emaDecay()),
+                settings.seed());
+        this.model = model;
+        this.contract = model.contract();
+        this.packing = contract.packing();
+        this.diffusion = diffusion;
+        this.settings = settings;
+        this.sizes = List.copyOf(sizes);
+        this.channels = channels;
+        this.initial = initial;
+        this.trainable = trainable;
+        this.host = host;
+        this.nullLabel = contract.nullLabel() == null ? -1 : contract.nullLabel();
+        int p = packing.patch();
+        int longest = 0;
+        for (int[] s : sizes) {
+            if (s.length != 2 || s[0] % p != 0 || s[1] % p != 0) {
+                throw new IllegalArgumentException("a training size is [H, W] of whole " + p + "×" + p
+                        + " patches, got " + java.util.Arrays.toString(s));
+            }
+            longest = Math.max(longest, s[0] / p * (s[1] / p));
+        }
+        this.rowLength = rowLength > 0 ? rowLength : longest;
+        if (longest > this.rowLength) {
+            throw new IllegalArgumentException(
+                    "an example of " + longest + " tokens does not fit rows of pack = " + this.rowLength);
+        }
+        int width = 0;
+        for (ModelInput in : model.inputs(Map.of())) {
+            if (packing.positions() instanceof ModelContract.Positions.SinCos sc
+                    && in.name().equals(sc.input())) {
+                width = in.shape()[in.shape().length - 1];
+            }
+        }
+        this.positionWidth = width;
+        this.t = new int[settings.batch()];
+        this.labels = new long[settings.batch()];
+    }
+
+    /** What a step packs; its graphs are compiled later, one per row count. */
+    @Override
+    String planSummary() {
+        List<String> shown = new ArrayList<>();
+        for (int[] s : sizes) {
+            shown.add(s[0] + "×" + s[1]);
+        }
+        return "a step packs " + settings.batch() + " examples, each at one of " + String.join(", ", shown)
+                + ", into rows of " + rowLength + " tokens; a graph is compiled for each row count as it first occurs";
+    }
+
+    /** One optimisation step on examples {@code x0} [batch, C, H, W] with class labels; returns the loss. */
+    @Override
+    public double step(Tensor x0, long[] classes) {
+        long step = beginStep();
+        int b = settings.batch();
+        int levels = diffusion.steps();
+        RandomStream draws = new RandomStream(settings.seed(), 3 * step);
+        for (int i = 0; i < b; i++) {
+            t[i] = Math.min(levels - 1, (int) (draws.uniform(i) * levels));
+            boolean drop = nullLabel >= 0 && draws.uniform(b + i) < settings.labelDropout();
+            labels[i] = drop ? nullLabel : classes[i];
+        }
+        RandomStream sizeDraws = new RandomStream(settings.seed(), 3 * step + 2);
+        List<Tensor> examples = new ArrayList<>();
+        long total = 0;
+        for (int i = 0; i < b; i++) {
+            int[] s = sizes.get(Math.min(sizes.size() - 1, (int) (sizeDraws.uniform(i) * sizes.size())));
+            examples.add(place(x0.select(0, i), s[0], s[1]));
+            total += (long) channels * s[0] * s[1];
+        }
+        Tensor all = Tensor.zeros(DType.F32, Math.toIntExact(total));
+        new RandomStream(settings.seed(), 3 * step + 1).fillNormal(all, host.pool());
+        List<Tensor> noise = new ArrayList<>();
+        int offset = 0;
+        for (Tensor e : examples) {
+            int n = (int) e.numel();
+            noise.add(all.slice(0, offset, offset + n).reshape(e.shape()));
+            offset += n;
+        }
+        int p = packing.patch();
+        Patches.Packed data = Patches.pack(examples, 1, p, rowLength);
+        Patches.Packed eps = Patches.pack(noise, 1, p, rowLength); // the same plan: the same grids
+        PackPlan plan = data.plan();
+        int rows = plan.rows();
+        int pp = p * p;
+        int dim = channels * pp;
+        float[] x = data.tokens().toFloatArray();
+        float[] e = eps.tokens().toFloatArray();
+        float[] xt = new float[x.length];
+        float[] target = new float[x.length];
+        float[] weight = new float[rows * rowLength];
+        for (int ex = 0; ex < b; ex++) {
+            PackPlan.Placement pl = plan.placements().get(ex);
+            double alphaBar = diffusion.schedule().alphaBar(t[ex]);
+            float a = (float) Math.sqrt(alphaBar);
+            float s = (float) Math.sqrt(1 - alphaBar);
+            float w = (float) (1.0 / ((double) b * pl.tokens() * dim));
+            int token = pl.row() * rowLength + pl.offset();
+            for (int k = 0; k < pl.tokens(); k++, token++) {
+                weight[token] = w;
+                int base = token * dim;
+                for (int c = 0; c < channels; c++) {
+                    for (int q = 0; q < pp; q++) {
+                        int in = base + c * pp + q; // a patch in (c, y, x) order, as the model embeds it
+                        int out = base + q * channels + c; // the output in DiT's (p q c) order
+                        xt[in] = a * x[in] + s * e[in];
+                        target[out] = switch (diffusion.parameterization()) {
+                            case EPSILON -> e[in];
+                            case X0 -> x[in];
+                            case V -> a * e[in] - s * x[in];
+                        };
+                    }
+                }
+            }
+        }
+        Map<String, Tensor> feed = new LinkedHashMap<>(weights());
+        feed.putAll(PackedBatch.inputs(packing, data, b, 1, positionWidth));
+        feed.put(contract.latent(), Tensor.of(xt, rows, rowLength, dim));
+        Tensor timesteps = Tensor.zeros(DType.I64, b);
+        diffusion.modelTimestepsInto(t, timesteps);
+        feed.put(contract.timestep(), timesteps);
+        if (contract.label() != null) {
+            feed.put(contract.label(), Tensor.ofLongs(java.lang.foreign.Arena.ofAuto(), labels.clone(), b));
+        }
+        feed.put("target", Tensor.of(target, rows, rowLength, pp, channels));
+        feed.put("weight", Tensor.of(weight, rows, rowLength, 1, 1));
+        return update(byRows.computeIfAbsent(rows, r -> compile(r, feed)).run(feed));
+    }
+
+    /**
+     * {@code image} [C, H0, W0] centred on an [C, h, w] canvas of −1: padded where the canvas is
+     * larger, cropped where it is smaller.
+     */
+    static Tensor place(Tensor image, int h, int w) {
+        int c = image.size(0);
+        int h0 = image.size(1);
+        int w0 = image.size(2);
+        float[] src = image.contiguous().toFloatArray();
+        float[] out = new float[c * h * w];
+        java.util.Arrays.fill(out, -1f);
+        int dy = (h - h0) / 2; // where the image's row 0 lands (negative: cropped)
+        int dx = (w - w0) / 2;
+        for (int ch = 0; ch < c; ch++) {
+            for (int y = Math.max(0, dy); y < Math.min(h, h0 + dy); y++) {
+                int from = Math.max(0, dx);
+                int to = Math.min(w, w0 + dx);
+                System.arraycopy(src, (ch * h0 + y - dy) * w0 + from - dx, out, (ch * h + y) * w + from, to - from);
+            }
+        }
+        return Tensor.of(out, c, h, w);
+    }
+
+    /** The step's graph for {@code rows} rows, its inputs shaped as {@code feed}'s. */
+    private Execution compile(int rows, Map<String, Tensor> feed) {
+        GraphBuilder g = new GraphBuilder();
+        List<Value> inputs = new ArrayList<>();
+        for (ModelInput in : model.inputs(Map.of())) {
+            Tensor v = feed.get(in.name());
+            inputs.add(g.input(in.name(), v.dtype(), v.shape()));
+        }
+        Value out = model.lowerTrainable(g, inputs, initial, trainable); // [R, L, p·p·C'] in (p q c) order
+        int pp = packing.patch() * packing.patch();
+        int predicted = out.size(2) / pp;
+        Value perChannel = g.reshape(out, rows, rowLength, pp, predicted);
+        Value prediction = predicted == channels ? perChannel : g.slice(perChannel, 3, 0, channels);
+        Value d = g.sub(prediction, g.input("target", DType.F32, rows, rowLength, pp, channels));
+        Value weighted = g.mul(g.mul(d, d), g.input("weight", DType.F32, rows, rowLength, 1, 1));
+        g.output("loss", g.apply(new GradientOps.SumTo(new int[] {1}), List.of(weighted)));
+        return compileStep(g.build(), host);
+    }
+}
