@@ -91,6 +91,51 @@ class TrainCommandTest {
         Files.write(dir.resolve("digit-labels"), labels.array());
     }
 
+    private Path packedScript(String name, String model, String extra) throws IOException {
+        return Files.writeString(
+                dir.resolve(name + ".tess"),
+                "import \"dit.tess\"\nimport \"packed.tess\"\npipeline t {\n    let dit = train(\n"
+                        + "        model = " + model
+                        + "(input_size = 16, patch_size = 4, in_channels = 1, hidden_size = 32,"
+                        + " depth = 1, num_heads = 2, num_classes = 2, learn_sigma = false),\n"
+                        + "        weights = init(seed = 1),\n"
+                        + "        data = idx(\"images.gz\", labels = \"labels\", pad = 2),\n"
+                        + "        optimizer = adamw(lr = 1e-3, warmup = 2),\n"
+                        + "        batch = 4, steps = 3, seed = 5,\n"
+                        + "        " + extra + ")\n"
+                        + "    output \"t.safetensors\" = weights(dit)\n}\n");
+    }
+
+    /**
+     * Patch n' Pack from a script: PackedDiT trains on three sizes packed per batch, patches
+     * dropped at random; what it cannot do is refused with the line and a reason.
+     */
+    @Test
+    void aPackedModelTrainsOnSeveralSizesFromAScript() throws Exception {
+        dataset();
+        Path good = packedScript(
+                "packed", "PackedDiT", "sizes = [[16, 16], [16, 24], [24, 16]], pack = 40, drop = random(0.25)");
+        CliRun ok = run("train", good.toString(), "--out", dir.resolve("out").toString(), "--threads", "1");
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.err().contains("each at one of 16×16, 16×24, 24×16, into rows of 40 tokens"), ok.err());
+        assertTrue(Files.exists(dir.resolve("out/t.safetensors")));
+
+        String[][] refused = {
+            {"PackedDiT", "sizes = [[16, 16]], drop = similar(0.9)", "4:15: ", "which have no frame before"},
+            {"PackedDiT", "drop = random(1.5)", "10:23: ", "a drop rate is in [0, 1), got 1.5"},
+            {"PackedDiT", "drop = 0.5", "10:16: ", "drop is random(rate)"},
+            {"DiT", "pack = 40", "4:15: ", "pack is for a packed model"},
+            {"DiT", "drop = random(0.25)", "4:15: ", "drop is for a packed model"},
+        };
+        for (String[] r : refused) {
+            Path bad = packedScript("bad", r[0], r[1]);
+            CliRun no = run("train", bad.toString(), "--out", dir.resolve("bad").toString(), "--threads", "1");
+            assertEquals(2, no.code(), r[1] + ": " + no.err()); // a script error, found before training
+            assertTrue(no.err().contains(r[2]) && no.err().contains(r[3]), r[1] + ": " + no.err());
+            assertFalse(no.err().contains("Exception"), no.err());
+        }
+    }
+
     /**
      * A tiny Latte on Moving MNIST made from generated 28×28 "digits" (a bright square per
      * class, in the IDX format MNIST uses): clips of 3 frames of 32×32 with two moving digits.

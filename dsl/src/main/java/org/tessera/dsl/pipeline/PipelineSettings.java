@@ -107,7 +107,18 @@ public record PipelineSettings(
      * @param sizes a packed model's training sizes [H, W]: each example is centred on one, drawn
      *     per example (padded with −1 or cropped), or null to train at the data's own size
      * @param pack a packed model's row length in tokens, or 0 for the largest size's
+     * @param drop which patches a packed model's training leaves out of its rows, or null for none
      */
+    /**
+     * Token dropping in packed training (Patch n' Pack): {@code random(rate)} leaves each patch out
+     * with probability rate, {@code similar(threshold)} leaves out a clip's patch whose cosine
+     * similarity to the same place in the frame before exceeds threshold.
+     *
+     * @param similar true for {@code similar(threshold)}, false for {@code random(rate)}
+     * @param value the rate or the threshold
+     */
+    public record Dropping(boolean similar, double value) {}
+
     public record Training(
             String objective,
             Dataset data,
@@ -130,6 +141,7 @@ public record PipelineSettings(
             List<String> freeze,
             int[][] sizes,
             int pack,
+            Dropping drop,
             Span span) {
         public Training {
             freeze = List.copyOf(freeze);

@@ -107,7 +107,8 @@ public final class SettingsReader {
             "test",
             "sample_every",
             "sizes",
-            "pack");
+            "pack",
+            "drop");
 
     /**
      * What a train stage minimises: {@code diffusion} (the default: L_simple, plus the variational
@@ -583,6 +584,7 @@ public final class SettingsReader {
                 pack = (int) n;
             }
         }
+        PipelineSettings.Dropping drop = a.containsKey("drop") ? dropping(a.get("drop")) : null;
         String objective = "diffusion";
         if (a.get("objective") instanceof Ast.StringLit o && OBJECTIVES.contains(o.value())) {
             objective = o.value();
@@ -712,7 +714,40 @@ public final class SettingsReader {
                 freeze,
                 sizes,
                 pack,
+                drop,
                 span);
+    }
+
+    /** {@code random(rate)} or {@code similar(threshold)}: a packed training's token dropping. */
+    private PipelineSettings.Dropping dropping(Ast.Expr e) {
+        if (e instanceof Ast.Call c && Set.of("random", "similar").contains(c.dotted())) {
+            boolean similar = c.dotted().equals("similar");
+            String what = similar ? "threshold" : "rate";
+            Map<String, Ast.Expr> args = positionalOrNamed(c, List.of(what));
+            if (args == null) {
+                return null;
+            }
+            if (!args.containsKey(what)) {
+                diagnostics.error(c.span(), c.dotted() + "(...) needs its " + what);
+                return null;
+            }
+            double v = number(args.get(what), what);
+            boolean ok = similar ? v > -1 && v <= 1 : v >= 0 && v < 1;
+            if (!ok) {
+                diagnostics.error(
+                        args.get(what).span(),
+                        similar
+                                ? "a similarity threshold is in (−1, 1], got " + v
+                                : "a drop rate is in [0, 1), got " + v);
+                return null;
+            }
+            return new PipelineSettings.Dropping(similar, v);
+        }
+        diagnostics.error(
+                e.span(),
+                "drop is random(rate), each patch left out with that probability, or similar(threshold), a clip's"
+                        + " patch left out when its cosine similarity to the frame before exceeds the threshold");
+        return null;
     }
 
     /** The calls that give a train stage's data. */

@@ -88,6 +88,31 @@ public final class Patches {
         return fill(examples, values, pt, p, PackPlan.firstFitDecreasing(grids, kept, rowLength));
     }
 
+    /**
+     * {@code examples} packed by another batch's {@code plan}: examples of the same shapes, whose
+     * patches go where that batch's went (the noise of a training step, packed as its data was,
+     * dropped patches included).
+     */
+    public static Packed pack(List<Tensor> examples, int pt, int p, PackPlan plan) {
+        List<PackPlan.Grid> grids = grids(examples, pt, p);
+        if (grids.size() != plan.placements().size()) {
+            throw new IllegalArgumentException(examples.size() + " examples for a plan of "
+                    + plan.placements().size());
+        }
+        int c = shape4(examples.getFirst(), 0)[0];
+        List<float[]> values = new ArrayList<>();
+        for (int e = 0; e < examples.size(); e++) {
+            PackPlan.Placement pl = plan.placements().get(e);
+            PackPlan.Grid g = grids.get(e);
+            if (g.frames() != pl.frames() || g.height() != pl.height() || g.width() != pl.width()) {
+                throw new IllegalArgumentException("example " + e + " is not the shape its plan placed");
+            }
+            sameChannels(shape4(examples.get(e), e), c, e);
+            values.add(examples.get(e).toFloatArray());
+        }
+        return fill(examples, values, pt, p, plan);
+    }
+
     /** Every example in a row of its own, padded to the longest: {@link PackPlan#onePerRow}. */
     public static Packed padded(List<Tensor> examples, int pt, int p) {
         List<PackPlan.Grid> grids = grids(examples, pt, p);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -169,6 +170,40 @@ class PatchesTest {
                         .plan()
                         .placements(),
                 "the same seed drops the same patches");
+    }
+
+    /**
+     * A second batch packed by the first's plan — a training step's noise by its data's, patches
+     * dropped included — puts each of its patches where the first put the patch of that place.
+     */
+    @Test
+    void packingByAnotherBatchsPlanPairsThePatches() {
+        SplittableRandom r = new SplittableRandom(6);
+        List<Tensor> data = List.of(random(r, 2, 1, 4, 6), random(r, 2, 1, 6, 4), random(r, 2, 3, 4, 4));
+        List<Tensor> noise = new ArrayList<>();
+        for (Tensor d : data) {
+            float[] v = d.toFloatArray();
+            for (int i = 0; i < v.length; i++) {
+                v[i] = 100 + 2 * v[i]; // a function of the data, value by value
+            }
+            noise.add(Tensor.of(v, d.shape()));
+        }
+        Patches.Packed a = Patches.pack(data, 1, 2, 14, new TokenDropping.Random(0.4, 3));
+        Patches.Packed b = Patches.pack(noise, 1, 2, a.plan());
+        assertEquals(a.plan(), b.plan());
+        float[] x = a.tokens().toFloatArray();
+        float[] y = b.tokens().toFloatArray();
+        long[] segments = a.segments().toLongArray();
+        int dim = 2 * 4;
+        for (int token = 0; token < segments.length; token++) {
+            for (int i = 0; i < dim && segments[token] >= 0; i++) {
+                assertEquals(100 + 2 * x[token * dim + i], y[token * dim + i], 1e-4, "token " + token);
+            }
+        }
+        assertArrayEquals(a.positions().toFloatArray(), b.positions().toFloatArray());
+        IllegalArgumentException wrong =
+                assertThrows(IllegalArgumentException.class, () -> Patches.pack(noise.reversed(), 1, 2, a.plan()));
+        assertTrue(wrong.getMessage().contains("not the shape its plan placed"), wrong.getMessage());
     }
 
     /** A clip's packed positions are rows of the separable 3-D table for its grid. */

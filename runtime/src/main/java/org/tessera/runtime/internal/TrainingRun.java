@@ -127,12 +127,19 @@ public final class TrainingRun {
         if (refused != null) {
             throw def.error(t.span(), "training a packed model does not take " + refused + " yet");
         }
+        if (t.drop() != null && t.drop().similar()) {
+            throw def.error(
+                    t.span(),
+                    "similar(threshold) leaves out a clip's patches that repeat the frame before; " + model.name()
+                            + " trains on images here, which have no frame before: drop = random(rate) thins them");
+        }
         List<int[]> sizes = t.sizes() == null ? List.of(new int[] {shape[1], shape[2]}) : List.of(t.sizes());
         return new PackedDiffusionTrainer(
                 model,
                 shape[0],
                 sizes,
                 t.pack(),
+                t.drop() == null ? 0 : t.drop().value(),
                 new GaussianDiffusion(
                         Schedules.named(t.schedule(), t.scheduleSteps()),
                         contract.prediction().parameterization(),
@@ -185,11 +192,14 @@ public final class TrainingRun {
                 trainer = c;
             } else {
                 ModelContract contract = model.contract();
-                if (contract.packing() == null && t.sizes() != null) {
+                String packedOnly =
+                        t.sizes() != null ? "sizes" : t.pack() != 0 ? "pack" : t.drop() != null ? "drop" : null;
+                if (contract.packing() == null && packedOnly != null) {
                     throw def.error(
                             t.span(),
-                            "sizes trains a packed model on several sizes (its contract says packed = ...), such as"
-                                    + " PackedDiT; " + model.name() + " trains at the data's size");
+                            packedOnly
+                                    + " is for a packed model (its contract says packed = ...), such as PackedDiT, which"
+                                    + " trains on several sizes; " + model.name() + " trains at the data's size");
                 }
                 if (contract.packing() != null) {
                     trainer = packedTrainer(def, t, model, contract, shape, initial, trainable, cpu, lr);
