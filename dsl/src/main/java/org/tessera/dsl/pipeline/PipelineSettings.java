@@ -80,6 +80,16 @@ public record PipelineSettings(
     public record TrainStage(String name, Weights weights, Training training, Span span) implements Stage {}
 
     /**
+     * Token dropping in packed training (Patch n' Pack): {@code random(rate)} leaves each patch out
+     * with probability rate, {@code similar(threshold)} leaves out a clip's patch whose cosine
+     * similarity to the same place in the frame before exceeds threshold.
+     *
+     * @param similar true for {@code similar(threshold)}, false for {@code random(rate)}
+     * @param value the rate or the threshold
+     */
+    public record Dropping(boolean similar, double value) {}
+
+    /**
      * How a train stage trains.
      *
      * @param objective {@code diffusion} (the default: L_simple, with the variational bound when
@@ -109,16 +119,6 @@ public record PipelineSettings(
      * @param pack a packed model's row length in tokens, or 0 for the largest size's
      * @param drop which patches a packed model's training leaves out of its rows, or null for none
      */
-    /**
-     * Token dropping in packed training (Patch n' Pack): {@code random(rate)} leaves each patch out
-     * with probability rate, {@code similar(threshold)} leaves out a clip's patch whose cosine
-     * similarity to the same place in the frame before exceeds threshold.
-     *
-     * @param similar true for {@code similar(threshold)}, false for {@code random(rate)}
-     * @param value the rate or the threshold
-     */
-    public record Dropping(boolean similar, double value) {}
-
     public record Training(
             String objective,
             Dataset data,

@@ -596,7 +596,7 @@ public final class SettingsReader {
                             + " classifier's cross-entropy)");
         }
         boolean classify = objective.equals("classify");
-        for (String k : List.of("schedule", "label_dropout", "sample_every")) {
+        for (String k : List.of("schedule", "label_dropout", "sample_every", "sizes", "pack", "drop")) {
             if (classify && a.containsKey(k)) {
                 diagnostics.error(
                         a.get(k).span(),

@@ -1,7 +1,6 @@
 package org.tessera.runtime.internal;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,8 +37,13 @@ import org.tessera.engine.tensor.Tensor;
  *
  * <p>Draws: timesteps and label dropout as {@link DiffusionTrainer}'s, and the noise of the
  * examples in order from one stream, so that a batch of one square size trains exactly as
- * {@link DiffusionTrainer} trains DiT on it (tested); the sizes come from a third stream. Rows
- * vary with the mix: a differentiated graph is compiled for each row count as it first occurs.
+ * {@link DiffusionTrainer} trains DiT on it (tested); the sizes come from a third stream.
+ *
+ * <p>The rows a batch fills vary with its mix, and each row count needs its own differentiated
+ * graph, whose planned buffers hold a step's activations (hundreds of MB at batch 32). So the
+ * rows are rounded up to a multiple of ⌈batch/8⌉ with empty rows (segments −1, weight 0: they
+ * reach no example and no gradient), and only the last {@value #GRAPHS} graphs are kept: a
+ * graph per row count ran out of memory after ~100 steps of samples/fashion-packed-train.tess.
  * Packing allocates per step, unlike the unpacked trainer.
  */
 public final class PackedDiffusionTrainer extends Trainer {
@@ -57,7 +61,22 @@ public final class PackedDiffusionTrainer extends Trainer {
     private final Predicate<String> trainable;
     private final Backend host;
     private final long nullLabel;
-    private final Map<Integer, Execution> byRows = new HashMap<>();
+    /** Compiled step graphs kept at once (see the class comment). */
+    private static final int GRAPHS = 3;
+
+    private final int rowQuantum;
+    /** Step graphs by row count, least recently used first; an evicted one frees its buffers. */
+    private final Map<Integer, Execution> byRows = new LinkedHashMap<>(8, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Integer, Execution> eldest) {
+            if (size() <= GRAPHS) {
+                return false;
+            }
+            eldest.getValue().close();
+            return true;
+        }
+    };
+
     private final int[] t;
     private final long[] labels;
 
@@ -107,6 +126,13 @@ public final class PackedDiffusionTrainer extends Trainer {
                         + " patches, got " + java.util.Arrays.toString(s));
             }
             longest = Math.max(longest, s[0] / p * (s[1] / p));
+            if (packing.positions() instanceof ModelContract.Positions.Learned l
+                    && !l.fractional()
+                    && Math.max(s[0], s[1]) / p > l.table()) {
+                throw new IllegalArgumentException("a training size of " + s[0] + "×" + s[1] + " is " + s[0] / p + "×"
+                        + s[1] / p + " patches, past the " + l.table() + " rows of " + model.name()
+                        + "'s position tables (fractional positions fit any size)");
+            }
         }
         this.rowLength = rowLength > 0 ? rowLength : longest;
         if (longest > this.rowLength) {
@@ -121,6 +147,7 @@ public final class PackedDiffusionTrainer extends Trainer {
             }
         }
         this.positionWidth = width;
+        this.rowQuantum = Math.ceilDiv(settings.batch(), 8);
         this.t = new int[settings.batch()];
         this.labels = new long[settings.batch()];
     }
@@ -133,7 +160,9 @@ public final class PackedDiffusionTrainer extends Trainer {
             shown.add(s[0] + "×" + s[1]);
         }
         return "a step packs " + settings.batch() + " examples, each at one of " + String.join(", ", shown)
-                + ", into rows of " + rowLength + " tokens; a graph is compiled for each row count as it first occurs";
+                + ", into rows of " + rowLength + " tokens"
+                + (dropRate > 0 ? ", each patch left out at random with probability " + dropRate : "")
+                + "; a graph is compiled for each multiple of " + rowQuantum + " rows as it first occurs";
     }
 
     /** One optimisation step on examples {@code x0} [batch, C, H, W] with class labels; returns the loss. */
@@ -167,8 +196,13 @@ public final class PackedDiffusionTrainer extends Trainer {
         }
         int p = packing.patch();
         Patches.Packed data = Patches.pack(examples, 1, p, rowLength, dropping(step));
-        Patches.Packed eps = Patches.pack(noise, 1, p, data.plan()); // each noise patch beside its data's
         PackPlan plan = data.plan();
+        int bucket = Math.ceilDiv(plan.rows(), rowQuantum) * rowQuantum;
+        if (bucket != plan.rows()) { // empty rows at the end (see the class comment)
+            plan = new PackPlan(plan.rowLength(), bucket, plan.placements());
+            data = Patches.pack(examples, 1, p, plan);
+        }
+        Patches.Packed eps = Patches.pack(noise, 1, p, plan); // each noise patch beside its data's
         int rows = plan.rows();
         int pp = p * p;
         int dim = channels * pp;

@@ -118,10 +118,11 @@ public final class TrainingRun {
             Predicate<String> trainable,
             Backend cpu,
             LearningRate lr) {
-        String refused = t.isFlow()
-                ? "a flow schedule"
-                : contract.variance() == VarianceType.LEARNED_RANGE
-                                && !t.objective().equals("simple")
+        String refused = t.isFlow() || contract.prediction().isFlow()
+                ? "a flow schedule or a model that predicts flow"
+                : t.objective().equals("hybrid")
+                                || contract.variance() == VarianceType.LEARNED_RANGE
+                                        && !t.objective().equals("simple")
                         ? "the hybrid loss of a learned variance (learn_sigma = false, or objective = \"simple\")"
                         : t.sampleEvery() > 0 ? "sample_every" : shape.length != 3 ? "clips" : null;
         if (refused != null) {

@@ -26,7 +26,9 @@ import org.tessera.engine.diffusion.VarianceType;
 import org.tessera.engine.io.WeightBinding;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.packing.Patches;
+import org.tessera.engine.packing.TokenDropping;
 import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.engine.train.LearningRate;
@@ -47,6 +49,10 @@ class PackedTrainingTest {
     Path dir;
 
     private ModelDefinition model(String name) throws Exception {
+        return model(name, MODEL);
+    }
+
+    private ModelDefinition model(String name, String parameters) throws Exception {
         Path script = Files.writeString(dir.resolve(name + ".tess"), """
                 import "dit.tess"
                 import "packed.tess"
@@ -55,7 +61,7 @@ class PackedTrainingTest {
                     weights = random(seed = 0)
                     output "x.safetensors" = tensors(samples)
                 }
-                """.formatted(name, MODEL));
+                """.formatted(name, parameters));
         return Script.load(script).pipeline(null, Map.of()).model("samples");
     }
 
@@ -163,6 +169,97 @@ class PackedTrainingTest {
                 }
             }
             assertTrue(last < 0.6 * first, "mean loss of steps 1–20: " + first + ", of 101–120: " + last);
+        } finally {
+            arenas.forEach(Arena::close);
+        }
+    }
+
+    /**
+     * The loss is the mean over examples of each one's mean squared error over its kept patches,
+     * whatever their sizes, the patches dropped and the empty rows that round the row count up.
+     * With the final layer at zero (adaLN-Zero's start) the prediction is 0, so the first step's
+     * loss is (1/E)·Σ_e mean(ε_e²), recomputed here from the trainer's documented draws. Two
+     * channels and a learned variance make the layouts count: the model embeds (c, y, x), predicts
+     * (p, q, c') and only the first C of its 2C channels are trained.
+     */
+    @ParameterizedTest
+    @ValueSource(doubles = {0, 0.25})
+    void theLossIsTheMeanOfEachExamplesOwn(double drop) throws Exception {
+        int batch = 9; // rows rounded to multiples of 2
+        long seed = 11;
+        List<int[]> sizes = List.of(new int[] {8, 8}, new int[] {4, 12}, new int[] {12, 6});
+        List<Arena> arenas = new ArrayList<>();
+        try (WorkerPool pool = new WorkerPool(2)) {
+            Backend cpu = Backends.cpu(pool, m -> {});
+            WeightSource random = weights(cpu, arenas);
+            WeightSource zeroFinal = (key, shape) ->
+                    key.startsWith("final_layer.linear") ? Tensor.zeros(DType.F32, shape) : random.tensor(key, shape);
+            PackedDiffusionTrainer packed = new PackedDiffusionTrainer(
+                    model(
+                            "PackedDiT",
+                            MODEL.replace("in_channels = 1", "in_channels = 2")
+                                    .replace("learn_sigma = false", "learn_sigma = true")),
+                    2,
+                    sizes,
+                    36,
+                    drop,
+                    diffusion(cpu),
+                    zeroFinal,
+                    key -> true,
+                    cpu,
+                    new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed));
+            double loss = packed.step(Tensor.zeros(DType.F32, batch, 2, 8, 8), new long[batch]);
+
+            // the trainer's draws for step 1: sizes from stream 3·1 + 2, the noise of the examples
+            // in order from stream 3·1 + 1, the dropped patches keyed by seed + 1·2⁶⁴/φ
+            RandomStream sizeDraws = new RandomStream(seed, 5);
+            List<Tensor> noise = new ArrayList<>();
+            int total = 0;
+            int[][] drawn = new int[batch][];
+            for (int i = 0; i < batch; i++) {
+                drawn[i] = sizes.get(Math.min(sizes.size() - 1, (int) (sizeDraws.uniform(i) * sizes.size())));
+                total += 2 * drawn[i][0] * drawn[i][1];
+            }
+            Tensor all = Tensor.zeros(DType.F32, total);
+            new RandomStream(seed, 4).fillNormal(all, pool);
+            int offset = 0;
+            for (int[] s : drawn) {
+                int n = 2 * s[0] * s[1];
+                noise.add(all.slice(0, offset, offset + n).reshape(2, s[0], s[1]));
+                offset += n;
+            }
+            Patches.Packed kept = Patches.pack(
+                    noise,
+                    1,
+                    2,
+                    36,
+                    drop == 0 ? TokenDropping.NONE : new TokenDropping.Random(drop, seed + 0x9E3779B97F4A7C15L));
+            float[] eps = kept.tokens().toFloatArray();
+            long[] segments = kept.segments().toLongArray();
+            double[] sum = new double[batch];
+            int[] tokens = new int[batch];
+            int dim = 2 * 4;
+            for (int token = 0; token < segments.length; token++) {
+                int e = (int) segments[token];
+                if (e >= 0) {
+                    tokens[e]++;
+                    for (int i = 0; i < dim; i++) {
+                        sum[e] += (double) eps[token * dim + i] * eps[token * dim + i];
+                    }
+                }
+            }
+            double expected = 0;
+            long packedTokens = 0;
+            for (int e = 0; e < batch; e++) {
+                expected += sum[e] / ((double) tokens[e] * dim) / batch;
+                packedTokens += tokens[e];
+            }
+            assertEquals(expected, loss, 1e-5 * expected, "step 1's loss");
+            long allTokens = 0;
+            for (int[] s : drawn) {
+                allTokens += s[0] / 2 * (s[1] / 2);
+            }
+            assertEquals(drop > 0, packedTokens < allTokens, packedTokens + " of " + allTokens + " patches packed");
         } finally {
             arenas.forEach(Arena::close);
         }
