@@ -32,6 +32,9 @@ final class Checker {
      */
     static final int SYMBOLIC_BATCH = 97;
 
+    /** What {@code check} binds a packed model's rows, row length and example count to (see {@link #lower}). */
+    private static final int PACKED_STAND_IN = 5;
+
     private static final Pattern ELEMENTS = Pattern.compile("\\((\\d{1,12}) elements\\)");
     private static final Pattern SHAPE = Pattern.compile("\\[(\\d{1,9}(?:, \\d{1,9})*)\\]");
 
@@ -201,18 +204,29 @@ final class Checker {
         }
         int before = d.size();
         try {
-            mc.contract(m); // checked when declared; errors are reported
-            lower(mc, m, span, d);
+            org.tessera.dsl.ModelContract contract = mc.contract(m); // checked when declared; errors are reported
+            lower(mc, m, span, d, contract != null && contract.packing() != null);
         } finally {
             d.rewriteFrom(before, Checker::symbolicBatch);
         }
     }
 
-    private static void lower(ModelCompiler mc, ModelCompiler.Model m, Span span, Diagnostics d) {
+    /**
+     * Lowers a model at a symbolic batch, checking its shapes. A packed model's other sizes (rows,
+     * row length, examples: whatever its annotations call them) are bound by the engine per batch,
+     * so they are checked at a small stand-in size; any consistent one will do.
+     */
+    private static void lower(ModelCompiler mc, ModelCompiler.Model m, Span span, Diagnostics d, boolean packed) {
         GraphBuilder g = new GraphBuilder();
         List<Value> inputs = new ArrayList<>();
         int before = d.errorCount();
-        List<ModelCompiler.InputSpec> specs = mc.inputs(m, Map.of("B", SYMBOLIC_BATCH));
+        Map<String, Integer> symbols = new java.util.HashMap<>(Map.of("B", SYMBOLIC_BATCH));
+        if (packed) {
+            for (String name : mc.shapeSymbols(m)) {
+                symbols.putIfAbsent(name, PACKED_STAND_IN);
+            }
+        }
+        List<ModelCompiler.InputSpec> specs = mc.inputs(m, symbols);
         if (d.errorCount() > before) {
             return; // an annotation that is no size, already reported at its place
         }

@@ -67,6 +67,40 @@ class CheckSymbolicBatchTest {
         assertTrue(text.contains("b.tess:4:16: error: linear"), text);
     }
 
+    /**
+     * A packed model's rows, row length and example count are bound by the engine per batch;
+     * check binds them to a stand-in, so the model is shape-checked rather than waved through.
+     */
+    @Test
+    void aPackedModelIsShapeChecked(@TempDir Path dir) throws Exception {
+        String model = """
+                model P() {
+                    contract {
+                        latent = x
+                        timestep = t
+                        packed = 2
+                        segments = seg
+                        gather = ids
+                        positions = pos
+                    }
+                    forward(x: [R, L, 4], pos: [R, L, 4], ids: i64([R, L]), seg: i64([R, L]), t: [E]) {
+                        let c = embedding(unsqueeze(t, 1), ids)
+                        return x + pos + %s
+                    }
+                }
+                """;
+        Path ok = dir.resolve("ok.tess");
+        Files.writeString(ok, model.formatted("c"));
+        Diagnostics clean = Script.check(List.of(ok));
+        assertEquals(0, clean.size(), clean.render());
+
+        Path bad = dir.resolve("bad.tess");
+        Files.writeString(bad, model.formatted("reshape(c, [-1, 4])"));
+        Diagnostics d = Script.check(List.of(bad));
+        assertEquals(1, d.errorCount(), d.render());
+        assertTrue(d.render().contains("bad.tess:12:"), d.render());
+    }
+
     @Test
     void numbersThatAreMultiplesOfTheBoundBatchBecomeB() {
         assertEquals(

@@ -959,6 +959,31 @@ public final class ModelCompiler {
         }
     }
 
+    /** The symbolic sizes (B, R, L, ...) the forward's input annotations name, in order of appearance. */
+    public java.util.Set<String> shapeSymbols(Model model) {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        ModuleInstance m = model.root;
+        if (m.forward() == null) {
+            return out;
+        }
+        for (Ast.Input in : m.forward().inputs()) {
+            Ast.Expr e = in.shape();
+            if (e instanceof Ast.Call c && c.args().size() == 1) {
+                e = c.args().get(0).value();
+            }
+            if (e instanceof Ast.ListLit list) {
+                for (Ast.Expr item : list.items()) {
+                    if (item instanceof Ast.Name n
+                            && n.path().size() == 1
+                            && !m.env().containsKey(n.dotted())) {
+                        out.add(n.dotted());
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
     private List<InputSpec> inputs(ModuleInstance m, Map<String, Integer> symbols) {
         List<InputSpec> out = new ArrayList<>();
         if (m.forward() == null) {
