@@ -276,19 +276,7 @@ final class PackedBench implements Runnable {
         int r = rows.plan().rows();
         int l = rows.plan().rowLength();
         int dim = 2 * 2 * 4;
-        Map<String, Tensor> in = new LinkedHashMap<>();
-        in.put("tokens", rows.tokens());
-        in.put("pos", Patches.sinCos2d(rows, hidden));
-        in.put("gather", rows.gather());
-        in.put("segments", rows.segments());
-        float[] t = new float[examples];
-        long[] y = new long[examples];
-        java.util.Arrays.fill(t, 500);
-        for (int i = 0; i < examples; i++) {
-            y[i] = i % 1000;
-        }
-        in.put("t", Tensor.of(Arena.ofAuto(), t, examples));
-        in.put("y", Tensor.ofLongs(Arena.ofAuto(), y, examples));
+        Map<String, Tensor> in = forwardInputs(rows, hidden, examples);
         float[] weights = new float[r * l * dim];
         long[] seg = rows.segments().toLongArray();
         SplittableRandom random = new SplittableRandom(1);
@@ -327,9 +315,8 @@ final class PackedBench implements Runnable {
         }
     }
 
-    /** The best of {@link #runs} forwards over {@code rows}, after one untimed. */
-    private double time(Path dir, String name, Patches.Packed rows, String config, int hidden, int examples)
-            throws IOException {
+    /** PackedDiT's inputs for {@code rows}: the tokens, their sin-cos positions and ids, t = 500, labels e mod 1000. */
+    private static SequencedMap<String, Tensor> forwardInputs(Patches.Packed rows, int hidden, int examples) {
         SequencedMap<String, Tensor> in = new LinkedHashMap<>();
         in.put("tokens", rows.tokens());
         in.put("pos", Patches.sinCos2d(rows, hidden));
@@ -343,6 +330,13 @@ final class PackedBench implements Runnable {
         }
         in.put("t", Tensor.of(Arena.ofAuto(), t, examples));
         in.put("y", Tensor.ofLongs(Arena.ofAuto(), y, examples));
+        return in;
+    }
+
+    /** The best of {@link #runs} forwards over {@code rows}, after one untimed. */
+    private double time(Path dir, String name, Patches.Packed rows, String config, int hidden, int examples)
+            throws IOException {
+        SequencedMap<String, Tensor> in = forwardInputs(rows, hidden, examples);
         Path inputs = dir.resolve(name + ".safetensors");
         SafetensorsWriter.write(inputs, in);
         Path script = Files.writeString(dir.resolve(name + ".tess"), """

@@ -73,19 +73,27 @@ public final class Patches {
 
     /** {@link #pack(List, int, int, int)} of the patches {@code dropping} keeps. */
     public static Packed pack(List<Tensor> examples, int pt, int p, int rowLength, TokenDropping dropping) {
+        return pack(examples, pt, p, plan(examples, pt, p, rowLength, dropping));
+    }
+
+    /**
+     * Where {@link #pack(List, int, int, int, TokenDropping)} would put the patches of
+     * {@code examples}, without packing them: for a caller that changes the plan (adds rows) or
+     * packs a second batch by it.
+     */
+    public static PackPlan plan(List<Tensor> examples, int pt, int p, int rowLength, TokenDropping dropping) {
         List<PackPlan.Grid> grids = grids(examples, pt, p);
         int c = shape4(examples.getFirst(), 0)[0];
-        int dim = c * pt * p * p;
-        List<float[]> values = new ArrayList<>();
         List<int[]> kept = new ArrayList<>();
         for (int e = 0; e < examples.size(); e++) {
             int[] s = shape4(examples.get(e), e);
             sameChannels(s, c, e);
-            float[] x = examples.get(e).toFloatArray(); // [C, F, H, W] row-major
-            values.add(x);
+            // only similarity looks at the values ([C, F, H, W] row-major)
+            float[] x =
+                    dropping instanceof TokenDropping.Similar ? examples.get(e).toFloatArray() : null;
             kept.add(kept(dropping, e, x, s, grids.get(e), pt, p));
         }
-        return fill(examples, values, pt, p, PackPlan.firstFitDecreasing(grids, kept, rowLength));
+        return PackPlan.firstFitDecreasing(grids, kept, rowLength);
     }
 
     /**

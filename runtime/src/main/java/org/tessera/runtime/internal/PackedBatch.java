@@ -184,24 +184,38 @@ final class PackedBatch {
      * the same seed — packed into the rows (padding 0).
      */
     Tensor startNoise(long seed, WorkerPool pool) {
-        long total = 0;
+        List<int[]> shapes = new ArrayList<>();
         for (int[] s : sizes) {
-            total += (long) channels * s[0] * s[1] * s[2];
+            shapes.add(new int[] {channels, s[0], s[1], s[2]});
         }
-        if (total > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("the samples hold " + total + " values, more than one array");
-        }
-        Tensor all = Tensor.zeros(DType.F32, (int) total);
-        new RandomStream(seed, 0).fillNormal(all, pool);
-        List<Tensor> examples = new ArrayList<>();
-        int offset = 0;
-        for (int[] s : sizes) {
-            int n = channels * s[0] * s[1] * s[2];
-            examples.add(all.slice(0, offset, offset + n).reshape(channels, s[0], s[1], s[2]));
-            offset += n;
-        }
+        List<Tensor> examples = exampleNoise(shapes, new RandomStream(seed, 0), pool);
         Tensor rows = Patches.pack(examples, 1, packing.patch(), rowLength()).tokens();
         return rows.reshape(latentShape());
+    }
+
+    /**
+     * Standard normal noise for examples of {@code shapes}, drawn in example order from one
+     * {@code stream}: example e takes the values after those of examples 0..e−1, so a batch of one
+     * size draws what an unpacked batch [N, ...] of it draws.
+     */
+    static List<Tensor> exampleNoise(List<int[]> shapes, RandomStream stream, WorkerPool pool) {
+        long total = 0;
+        for (int[] s : shapes) {
+            total += org.tessera.engine.tensor.Shapes.numel(s);
+        }
+        if (total > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("the examples hold " + total + " values, more than one array");
+        }
+        Tensor all = Tensor.zeros(DType.F32, (int) total);
+        stream.fillNormal(all, pool);
+        List<Tensor> out = new ArrayList<>();
+        int offset = 0;
+        for (int[] s : shapes) {
+            int n = (int) org.tessera.engine.tensor.Shapes.numel(s);
+            out.add(all.slice(0, offset, offset + n).reshape(s));
+            offset += n;
+        }
+        return out;
     }
 
     /**

@@ -179,29 +179,19 @@ public final class PackedDiffusionTrainer extends Trainer {
         }
         RandomStream sizeDraws = new RandomStream(settings.seed(), 3 * step + 2);
         List<Tensor> examples = new ArrayList<>();
-        long total = 0;
+        List<int[]> shapes = new ArrayList<>();
         for (int i = 0; i < b; i++) {
             int[] s = sizes.get(Math.min(sizes.size() - 1, (int) (sizeDraws.uniform(i) * sizes.size())));
             examples.add(place(x0.select(0, i), s[0], s[1]));
-            total += (long) channels * s[0] * s[1];
+            shapes.add(new int[] {channels, s[0], s[1]});
         }
-        Tensor all = Tensor.zeros(DType.F32, Math.toIntExact(total));
-        new RandomStream(settings.seed(), 3 * step + 1).fillNormal(all, host.pool());
-        List<Tensor> noise = new ArrayList<>();
-        int offset = 0;
-        for (Tensor e : examples) {
-            int n = (int) e.numel();
-            noise.add(all.slice(0, offset, offset + n).reshape(e.shape()));
-            offset += n;
-        }
+        List<Tensor> noise =
+                PackedBatch.exampleNoise(shapes, new RandomStream(settings.seed(), 3 * step + 1), host.pool());
         int p = packing.patch();
-        Patches.Packed data = Patches.pack(examples, 1, p, rowLength, dropping(step));
-        PackPlan plan = data.plan();
-        int bucket = Math.ceilDiv(plan.rows(), rowQuantum) * rowQuantum;
-        if (bucket != plan.rows()) { // empty rows at the end (see the class comment)
-            plan = new PackPlan(plan.rowLength(), bucket, plan.placements());
-            data = Patches.pack(examples, 1, p, plan);
-        }
+        PackPlan plan = Patches.plan(examples, 1, p, rowLength, dropping(step));
+        int bucket = Math.ceilDiv(plan.rows(), rowQuantum) * rowQuantum; // empty rows at the end (class comment)
+        plan = new PackPlan(plan.rowLength(), bucket, plan.placements());
+        Patches.Packed data = Patches.pack(examples, 1, p, plan);
         Patches.Packed eps = Patches.pack(noise, 1, p, plan); // each noise patch beside its data's
         int rows = plan.rows();
         int pp = p * p;
