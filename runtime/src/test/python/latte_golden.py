@@ -13,7 +13,8 @@ in float32 on the CPU.
 writes latte_tiny.safetensors (the weights, with the reference state-dict names) and
 latte_tiny_reference.safetensors (forward.x, forward.t, forward.y → forward.out) for extras = 2,
 (and the same weights as latte_tiny.pt, by torch.save), and the same pair named latte_tiny_text* (forward.text_embedding for y) and latte_tiny_uncond*
-for extras = 78 and 1. The text embedding is [B, 3, 5] here, not CLIP's [B, 77, 768]: the
+for extras = 78 and 1, and latte_tiny_grad_reference.safetensors (forward.x, t, y and r → grad.NAME, the gradients of
+Σ r·out for every learned weight). The text embedding is [B, 3, 5] here, not CLIP's [B, 77, 768]: the
 published code's 77 · 768 is a parameter of ours (text_tokens, text_dim).
 """
 import json
@@ -190,8 +191,32 @@ def golden(folder, name, cfg, seed):
     print(name, "forward.out", tuple(out.shape), float(out.abs().max()))
 
 
+def gradient_golden(folder, name, cfg, seed):
+    """∂(Σ r·out)/∂w for every learned weight of the class-conditional tiny Latte (the weights and
+    inputs of golden(folder, name, cfg, seed)), r drawn from N(0, 1): the backward pass a training
+    step takes through the spatial/temporal rearranges, the per-frame and per-position
+    conditioning and the temporal table, by PyTorch's autograd."""
+    generator = torch.Generator().manual_seed(seed)
+    w = weights(cfg, generator)
+    x = torch.randn(2, cfg["num_frames"], cfg["in_channels"], cfg["input_size"], cfg["input_size"], generator=generator)
+    t = torch.tensor([3, 500], dtype=torch.int64)
+    y = torch.tensor([1, 4], dtype=torch.int64)
+    fixed = {"pos_embed", "temp_embed"}
+    for k, v in w.items():
+        v.requires_grad_(k not in fixed)
+    out = forward(x, t, y, w, cfg)
+    r = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed + 1))
+    (out * r).sum().backward()
+    grads = {"grad." + k: v.grad for k, v in w.items() if k not in fixed}
+    save(f"{folder}/{name}_grad_reference.safetensors",
+         {"forward.x": x, "forward.t": t, "forward.y": y, "forward.r": r, **grads},
+         {"made_by": f"runtime/src/test/python/latte_golden.py, PyTorch {torch.__version__}"})
+    print(name, "gradients of", len(grads), "weights")
+
+
 def main(folder):
     golden(folder, "latte_tiny", CONFIG, 2026)
+    gradient_golden(folder, "latte_tiny", CONFIG, 2026)
     golden(folder, "latte_tiny_text", {**CONFIG, "extras": 78}, 2027)
     golden(folder, "latte_tiny_uncond", {**CONFIG, "extras": 1}, 2028)
 
