@@ -125,7 +125,8 @@ class TrainCommandTest {
         assertTrue(Files.exists(dir.resolve("out/t.safetensors")));
 
         String[][] refused = {
-            {"PackedDiT", "sizes = [[16, 16]], drop = similar(0.9)", "4:15: ", "which have no frame before"},
+            {"PackedDiT", "sizes = [[16, 16]], drop = similar(0.9)", "4:15: ", "images have no frame before"},
+            {"PackedDiT", "sizes = [[2, 16, 16]]", "7:16: ", "these data are images"},
             {"PackedDiT", "drop = random(1.5)", "10:23: ", "a drop rate is in [0, 1), got 1.5"},
             {"PackedDiT", "drop = 0.5", "10:16: ", "drop is random(rate)"},
             {"DiT", "pack = 40", "4:15: ", "pack is for a packed model"},
@@ -137,6 +138,50 @@ class TrainCommandTest {
             Path bad = packedScript("bad", r[0], r[1]);
             CliRun no = run("train", bad.toString(), "--out", dir.resolve("bad").toString(), "--threads", "1");
             assertEquals(2, no.code(), r[1] + ": " + no.err()); // a script error, found before training
+            assertTrue(no.err().contains(r[2]) && no.err().contains(r[3]), r[1] + ": " + no.err());
+        }
+    }
+
+    /**
+     * Patch n' Pack on clips: a PackedDiT with rotary (t, h, w) positions trains on Moving MNIST
+     * clips of 3 and 2 frames and on single frames, packed per batch, the patches that repeat the
+     * frame before left out; a model whose positions cannot tell frames apart is refused.
+     */
+    @Test
+    void aPackedModelTrainsOnClipsAndFramesTogether() throws Exception {
+        digits();
+        String script = "import \"packed.tess\"\npipeline t {\n    let dit = train(\n"
+                + "        model = PackedDiT(input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32,"
+                + " depth = 1, num_heads = 2, num_classes = 2, learn_sigma = false, POSITIONS),\n"
+                + "        weights = init(seed = 1),\n"
+                + "        data = moving_mnist(\"digits\", labels = \"digit-labels\", digits = 2),\n"
+                + "        batch = 3, steps = 3, seed = 5,\n"
+                + "        SIZES)\n"
+                + "    output \"t.safetensors\" = weights(dit)\n}\n";
+        String rope = "positions = \"rope\", rope_sections = [4, 6, 6]";
+        Path good = Files.writeString(
+                dir.resolve("clips.tess"),
+                script.replace("POSITIONS", rope)
+                        .replace("SIZES", "sizes = [[3, 32, 32], [2, 32, 24], [32, 32]], drop = similar(0.95)"));
+        CliRun ok = run("train", good.toString(), "--out", dir.resolve("out").toString(), "--threads", "1");
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(
+                ok.err()
+                        .contains("each at one of 3×32×32, 2×32×24, 32×32, into rows of 48 tokens, each clip's patches"
+                                + " left out where their cosine similarity to the frame before exceeds 0.95"),
+                ok.err());
+        assertTrue(ok.err().contains("train dit: step 3/3"), ok.err());
+        assertTrue(Files.exists(dir.resolve("out/t.safetensors")));
+
+        String[][] refused = {
+            {"positions = \"sincos\"", "sizes = [[3, 32, 32]]", "3:15: ", "place tokens in a frame only"},
+            {rope, "drop = similar(0.9)", "3:15: ", "sizes = [[F, H, W], ...]"},
+        };
+        for (String[] r : refused) {
+            Path bad = Files.writeString(
+                    dir.resolve("bad.tess"), script.replace("POSITIONS", r[0]).replace("SIZES", r[1]));
+            CliRun no = run("train", bad.toString(), "--out", dir.resolve("bad").toString(), "--threads", "1");
+            assertEquals(2, no.code(), r[1] + ": " + no.err());
             assertTrue(no.err().contains(r[2]) && no.err().contains(r[3]), r[1] + ": " + no.err());
         }
     }

@@ -114,8 +114,9 @@ public record PipelineSettings(
      * @param checkpointEvery steps between checkpoints
      * @param sampleEvery steps between grids of samples from the weights' average, 0 for none
      * @param freeze weights kept as they are: glob patterns on checkpoint keys ({@code blocks.*})
-     * @param sizes a packed model's training sizes [H, W]: each example is centred on one, drawn
-     *     per example (padded with −1 or cropped), or null to train at the data's own size
+     * @param sizes a packed model's training sizes, [H, W] (an image) or [F, H, W] (a clip of F
+     *     frames taken at a stride from the data's clips), one drawn per example: each frame is
+     *     centred on H×W (padded with −1 or cropped); null to train at the data's own size
      * @param pack a packed model's row length in tokens, or 0 for the largest size's
      * @param drop which patches a packed model's training leaves out of its rows, or null for none
      */
@@ -188,7 +189,7 @@ public record PipelineSettings(
      * Moving MNIST generated from MNIST's training digits,
      * {@code moving_mnist("train-images-idx3-ubyte", labels = "train-labels-idx1-ubyte", digits = 2)}:
      * clips [F, 1, H, W] of {@code digits} digits bouncing in the model's frame (F and H = W from the
-     * model), each a pure function of the run's seed and its index; a clip's class is its first
+     * model; for a packed model, H from its input_size and F the most frames its training sizes take), each a pure function of the run's seed and its index; a clip's class is its first
      * digit's label. Never mirrored.
      */
     public record MovingMnistData(Path images, Path labels, int digits, Span span) implements Dataset {

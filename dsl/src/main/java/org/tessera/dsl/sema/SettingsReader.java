@@ -572,8 +572,8 @@ public final class SettingsReader {
     private PipelineSettings.Training training(Map<String, Ast.Expr> a, Span span) {
         int before = diagnostics.errorCount();
         int[][] sizes = a.containsKey("sizes") ? sizes(a.get("sizes"), null) : null;
-        if (sizes != null && java.util.Arrays.stream(sizes).anyMatch(x -> x.length != 2)) {
-            diagnostics.error(a.get("sizes").span(), "a training size is [H, W]");
+        if (sizes != null && java.util.Arrays.stream(sizes).anyMatch(x -> x.length != 2 && x.length != 3)) {
+            diagnostics.error(a.get("sizes").span(), "a training size is [H, W] (an image) or [F, H, W] (a clip)");
         }
         int pack = 0;
         if (a.containsKey("pack")) {

@@ -68,10 +68,9 @@ final class PackedBatch {
                 throw new IllegalArgumentException(
                         "stage '" + stage + "': a sample of " + longest + " tokens is more than one row holds (2^20)");
             }
-            if (f[0] > 1 && !(packing.positions() instanceof ModelContract.Positions.Rotary r && r.sections()[0] > 0)) {
-                throw new IllegalArgumentException("stage '" + stage + "': sample " + i + " is a clip of " + f[0]
-                        + " frames, but the model's positions place tokens in a frame only (rotary positions with a"
-                        + " time section place them in a clip)");
+            if (f[0] > 1 && !placesFrames(packing)) {
+                throw new IllegalArgumentException(
+                        "stage '" + stage + "': sample " + i + " is a clip of " + f[0] + " frames, " + FRAMES_UNPLACED);
             }
             fhw.add(f);
         }
@@ -85,6 +84,15 @@ final class PackedBatch {
         }
         return new PackedBatch(packing, Patches.pack(shapes, 1, p, length), channels, List.copyOf(fhw), clips);
     }
+
+    /** Whether the model's positions tell a clip's frames apart: rotary ones with a time section. */
+    static boolean placesFrames(ModelContract.Packing packing) {
+        return packing.positions() instanceof ModelContract.Positions.Rotary r && r.sections()[0] > 0;
+    }
+
+    /** Why a model whose positions do not {@link #placesFrames place frames} takes no clips. */
+    static final String FRAMES_UNPLACED = "but the model's positions place tokens in a frame only (rotary positions"
+            + " with a time section, rope_sections = [t, h, w], place them in a clip)";
 
     PackPlan plan() {
         return packed.plan();

@@ -29,6 +29,14 @@ import org.tessera.engine.tensor.Tensor;
  * into rows of {@code rowLength} tokens, first fit decreasing, and noises each at its own
  * timestep: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε per token, t its example's.
  *
+ * <p>Images and clips train together. From data of clips [B, F, C, H, W], a size [f, h, w] takes
+ * f of the F frames at the stride ⌊F/f⌋ (uniform frame sampling: a shorter clip of the same
+ * motion, faster), and a size [h, w] takes one frame, drawn, as an image: a one-frame video. Each
+ * frame is placed as an image is. A clip's tokens are its frames' patches, their positions
+ * (t, y, x) within it, so the model's positions must tell frames apart (rotary ones with a time
+ * section). Similarity dropping leaves out a clip's patches that repeat the frame before in the
+ * clean data (the noise is packed by the same plan, so the loss skips them too).
+ *
  * <p>The loss weighs each token's squared errors by 1/(E·n_e·D) (E examples, n_e tokens of its
  * example in the rows, D values a token predicts) and padding by 0, so that it is the mean over
  * examples of each one's mean squared error: DiT's L_simple, however the examples are packed.
@@ -54,7 +62,9 @@ public final class PackedDiffusionTrainer extends Trainer {
     private final DiffusionTrainer.Settings settings;
     private final List<int[]> sizes;
     private final int rowLength;
-    private final double dropRate;
+    /** Which patches a step leaves out: none, at random (re-keyed per step) or by similarity. */
+    private final TokenDropping drop;
+
     private final int channels;
     private final int positionWidth;
     private final WeightSource initial;
@@ -81,16 +91,19 @@ public final class PackedDiffusionTrainer extends Trainer {
     private final long[] labels;
 
     /**
-     * @param sizes the sizes [H, W] an example may be placed at, drawn uniformly per example
+     * @param sizes the sizes an example may be placed at, [H, W] or [F, H, W] (from data of clips),
+     *     drawn uniformly per example
      * @param rowLength tokens per packed row (0: the largest size's)
-     * @param dropRate the probability of leaving a patch out of the rows (and of the loss), 0 for none
+     * @param drop the patches left out of the rows (and of the loss): {@link TokenDropping#NONE},
+     *     {@link TokenDropping.Random} (its rate; the seed is the run's, drawn anew each step) or
+     *     {@link TokenDropping.Similar} (for clips)
      */
     public PackedDiffusionTrainer(
             ModelDefinition model,
             int channels,
             List<int[]> sizes,
             int rowLength,
-            double dropRate,
+            TokenDropping drop,
             GaussianDiffusion diffusion,
             WeightSource initial,
             Predicate<String> trainable,
@@ -109,23 +122,28 @@ public final class PackedDiffusionTrainer extends Trainer {
         this.diffusion = diffusion;
         this.settings = settings;
         this.sizes = List.copyOf(sizes);
-        if (!(dropRate >= 0 && dropRate < 1)) {
-            throw new IllegalArgumentException("a drop rate is in [0, 1), got " + dropRate);
-        }
-        this.dropRate = dropRate;
+        this.drop = drop;
         this.channels = channels;
         this.initial = initial;
         this.trainable = trainable;
         this.host = host;
         this.nullLabel = contract.nullLabel() == null ? -1 : contract.nullLabel();
         int p = packing.patch();
-        int longest = 0;
-        for (int[] s : sizes) {
-            if (s.length != 2 || s[0] % p != 0 || s[1] % p != 0) {
-                throw new IllegalArgumentException("a training size is [H, W] of whole " + p + "×" + p
-                        + " patches, got " + java.util.Arrays.toString(s));
+        long longest = 0;
+        boolean clips = false;
+        for (int[] size : sizes) {
+            int frames = size.length == 3 ? size[0] : 1;
+            int[] s = size.length == 3 ? new int[] {size[1], size[2]} : size;
+            if (size.length < 2 || size.length > 3 || frames < 1 || s[0] % p != 0 || s[1] % p != 0) {
+                throw new IllegalArgumentException("a training size is [H, W] or [F, H, W] of whole " + p + "×" + p
+                        + " patches, got " + java.util.Arrays.toString(size));
             }
-            longest = Math.max(longest, s[0] / p * (s[1] / p));
+            clips |= size.length == 3;
+            if (size.length == 3 && !PackedBatch.placesFrames(packing)) {
+                throw new IllegalArgumentException(
+                        "a training size of " + frames + " frames is a clip, " + PackedBatch.FRAMES_UNPLACED);
+            }
+            longest = Math.max(longest, (long) frames * (s[0] / p) * (s[1] / p));
             if (packing.positions() instanceof ModelContract.Positions.Learned l
                     && !l.fractional()
                     && Math.max(s[0], s[1]) / p > l.table()) {
@@ -134,7 +152,15 @@ public final class PackedDiffusionTrainer extends Trainer {
                         + "'s position tables (fractional positions fit any size)");
             }
         }
-        this.rowLength = rowLength > 0 ? rowLength : longest;
+        if (drop instanceof TokenDropping.Similar && !clips) {
+            throw new IllegalArgumentException("similar(threshold) leaves out a clip's patches that repeat the frame"
+                    + " before; no training size is a clip [F, H, W], and images have no frame before:"
+                    + " drop = random(rate) thins them");
+        }
+        if (longest > 1 << 20) {
+            throw new IllegalArgumentException("an example of " + longest + " tokens is more than a row holds (2^20)");
+        }
+        this.rowLength = rowLength > 0 ? rowLength : (int) longest;
         if (longest > this.rowLength) {
             throw new IllegalArgumentException(
                     "an example of " + longest + " tokens does not fit rows of pack = " + this.rowLength);
@@ -157,15 +183,24 @@ public final class PackedDiffusionTrainer extends Trainer {
     String planSummary() {
         List<String> shown = new ArrayList<>();
         for (int[] s : sizes) {
-            shown.add(s[0] + "×" + s[1]);
+            shown.add(s.length == 3 ? s[0] + "×" + s[1] + "×" + s[2] : s[0] + "×" + s[1]);
         }
         return "a step packs " + settings.batch() + " examples, each at one of " + String.join(", ", shown)
                 + ", into rows of " + rowLength + " tokens"
-                + (dropRate > 0 ? ", each patch left out at random with probability " + dropRate : "")
+                + switch (drop) {
+                    case TokenDropping.None n -> "";
+                    case TokenDropping.Random r -> ", each patch left out at random with probability " + r.rate();
+                    case TokenDropping.Similar m ->
+                        ", each clip's patches left out where their cosine similarity to" + " the frame before exceeds "
+                                + m.threshold();
+                }
                 + "; a graph is compiled for each multiple of " + rowQuantum + " rows as it first occurs";
     }
 
-    /** One optimisation step on examples {@code x0} [batch, C, H, W] with class labels; returns the loss. */
+    /**
+     * One optimisation step on examples {@code x0} — images [batch, C, H, W] or clips [batch, F,
+     * C, H, W] — with class labels; returns the loss.
+     */
     @Override
     public double step(Tensor x0, long[] classes) {
         long step = beginStep();
@@ -182,8 +217,13 @@ public final class PackedDiffusionTrainer extends Trainer {
         List<int[]> shapes = new ArrayList<>();
         for (int i = 0; i < b; i++) {
             int[] s = sizes.get(Math.min(sizes.size() - 1, (int) (sizeDraws.uniform(i) * sizes.size())));
-            examples.add(place(x0.select(0, i), s[0], s[1]));
-            shapes.add(new int[] {channels, s[0], s[1]});
+            Tensor example = x0.select(0, i);
+            if (x0.rank() == 5 && s.length == 2) { // an image from a clip: one of its frames, drawn
+                example = example.select(0, Math.min(x0.size(1) - 1, (int) (sizeDraws.uniform(b + i) * x0.size(1))));
+            }
+            Tensor placed = s.length == 3 ? placeClip(example, s[0], s[1], s[2]) : place(example, s[0], s[1]);
+            examples.add(placed);
+            shapes.add(placed.shape());
         }
         List<Tensor> noise =
                 PackedBatch.exampleNoise(shapes, new RandomStream(settings.seed(), 3 * step + 1), host.pool());
@@ -240,14 +280,43 @@ public final class PackedDiffusionTrainer extends Trainer {
     }
 
     /**
-     * The patches step {@code step} leaves out: each with probability dropRate, drawn from a key
-     * of its own per step (the seed plus the step times 2⁶⁴/φ, a Weyl sequence, so that no two
-     * steps of one run, nor nearby seeds' first steps, share a key), stream e for example e.
+     * The patches step {@code step} leaves out. Random dropping draws from a key of its own per
+     * step (the seed plus the step times 2⁶⁴/φ, a Weyl sequence, so that no two steps of one run,
+     * nor nearby seeds' first steps, share a key), stream e for example e; similarity dropping
+     * depends on the data alone.
      */
     private TokenDropping dropping(long step) {
-        return dropRate == 0
-                ? TokenDropping.NONE
-                : new TokenDropping.Random(dropRate, settings.seed() + step * 0x9E3779B97F4A7C15L);
+        return drop instanceof TokenDropping.Random r
+                ? new TokenDropping.Random(r.rate(), settings.seed() + step * 0x9E3779B97F4A7C15L)
+                : drop;
+    }
+
+    /**
+     * {@code frames} of {@code clip} [F, C, H0, W0] at the stride ⌊F/frames⌋ from the first, each
+     * {@linkplain #place placed} on h×w: the example [C, frames, h, w] that packing takes.
+     *
+     * @throws IllegalArgumentException when the clip has fewer frames
+     */
+    static Tensor placeClip(Tensor clip, int frames, int h, int w) {
+        if (clip.rank() != 4) {
+            throw new IllegalArgumentException("a training size of " + frames + " frames takes clips; the data are"
+                    + " images " + java.util.Arrays.toString(clip.shape()) + " (sizes [H, W] place images)");
+        }
+        int available = clip.size(0);
+        if (frames > available) {
+            throw new IllegalArgumentException(
+                    "a training size of " + frames + " frames, but the data's clips have " + available);
+        }
+        int stride = available / frames;
+        int c = clip.size(1);
+        float[] out = new float[c * frames * h * w];
+        for (int f = 0; f < frames; f++) {
+            float[] frame = place(clip.select(0, f * stride), h, w).toFloatArray();
+            for (int ch = 0; ch < c; ch++) { // [C, H, W] into [C, F, H, W]
+                System.arraycopy(frame, ch * h * w, out, (ch * frames + f) * h * w, h * w);
+            }
+        }
+        return Tensor.of(out, c, frames, h, w);
     }
 
     /**

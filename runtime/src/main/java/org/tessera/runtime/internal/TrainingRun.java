@@ -30,6 +30,7 @@ import org.tessera.engine.io.WeightBinding;
 import org.tessera.engine.io.WeightFile;
 import org.tessera.engine.io.WeightSource;
 import org.tessera.engine.io.WeightsFormatException;
+import org.tessera.engine.packing.TokenDropping;
 import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
@@ -124,23 +125,34 @@ public final class TrainingRun {
                                 || contract.variance() == VarianceType.LEARNED_RANGE
                                         && !t.objective().equals("simple")
                         ? "the hybrid loss of a learned variance (learn_sigma = false, or objective = \"simple\")"
-                        : t.sampleEvery() > 0 ? "sample_every" : shape.length != 3 ? "clips" : null;
+                        : t.sampleEvery() > 0 ? "sample_every" : null;
         if (refused != null) {
             throw def.error(t.span(), "training a packed model does not take " + refused + " yet");
         }
-        if (t.drop() != null && t.drop().similar()) {
+        if (shape.length == 4 && t.sizes() == null) {
             throw def.error(
                     t.span(),
-                    "similar(threshold) leaves out a clip's patches that repeat the frame before; " + model.name()
-                            + " trains on images here, which have no frame before: drop = random(rate) thins them");
+                    "a packed model takes clips at the sizes it is given: sizes = [[F, H, W], ...] (and [H, W] for"
+                            + " single frames), e.g. sizes = [[16, 64, 64], [8, 64, 64], [64, 64]]");
         }
         List<int[]> sizes = t.sizes() == null ? List.of(new int[] {shape[1], shape[2]}) : List.of(t.sizes());
+        if (shape.length == 3 && sizes.stream().anyMatch(s -> s.length == 3)) {
+            throw def.error(
+                    t.data().span(),
+                    "a training size [F, H, W] is a clip, and these data are images; clips come from"
+                            + " moving_mnist(...)");
+        }
+        TokenDropping drop = t.drop() == null
+                ? TokenDropping.NONE
+                : t.drop().similar()
+                        ? new TokenDropping.Similar(t.drop().value())
+                        : new TokenDropping.Random(t.drop().value(), t.seed());
         return new PackedDiffusionTrainer(
                 model,
-                shape[0],
+                shape.length == 4 ? shape[1] : shape[0],
                 sizes,
                 t.pack(),
-                t.drop() == null ? 0 : t.drop().value(),
+                drop,
                 new GaussianDiffusion(
                         Schedules.named(t.schedule(), t.scheduleSteps()),
                         contract.prediction().parameterization(),
@@ -436,8 +448,9 @@ public final class TrainingRun {
     }
 
     /**
-     * One example's shape [C, H, W]: a diffusion model's contract latent, a classifier's one
-     * input, sized by its annotation.
+     * One example's shape [C, H, W] (or [F, C, H, W] for clips): a diffusion model's contract
+     * latent, a classifier's one input, sized by its annotation; a packed model's data at its
+     * input_size.
      */
     private static int[] exampleShape(PipelineDefinition def, ModelDefinition model, PipelineSettings.Training t) {
         List<ModelInput> inputs = model.inputs(Map.of("B", t.batch()));
@@ -454,9 +467,19 @@ public final class TrainingRun {
             name = model.contract().latent();
             if (model.contract().packing() != null) {
                 // Packed tokens have no size; the data comes at the model's own, and each example
-                // is then placed at a training size.
+                // is then placed at a training size. Clips come with as many frames as the
+                // longest training size takes.
                 if (model.constant("in_channels") instanceof Long c && model.constant("input_size") instanceof Long s) {
-                    return new int[] {Math.toIntExact(c), Math.toIntExact(s), Math.toIntExact(s)};
+                    int ch = Math.toIntExact(c);
+                    int side = Math.toIntExact(s);
+                    if (t.data() instanceof PipelineSettings.MovingMnistData) {
+                        int frames = 1;
+                        for (int[] size : t.sizes() == null ? new int[0][] : t.sizes()) {
+                            frames = Math.max(frames, size.length == 3 ? size[0] : 1);
+                        }
+                        return new int[] {frames, ch, side, side};
+                    }
+                    return new int[] {ch, side, side};
                 }
                 throw def.error(
                         model.span(),
