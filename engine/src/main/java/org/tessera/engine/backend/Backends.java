@@ -52,7 +52,7 @@ public final class Backends {
         };
     }
 
-    /** What {@link #cpu} would choose here, in words, e.g. "vector (512-bit vectors, 12×32 GEMM tile)". */
+    /** What {@link #cpu} would choose here, in words, e.g. "vector (512-bit vectors, 32 registers, 12×32 GEMM tile)". */
     public static String describeCpu() {
         String why = vectorUnavailableReason();
         if (why != null) {
@@ -61,6 +61,8 @@ public final class Backends {
         try {
             return "vector ("
                     + Class.forName(VECTOR_FACTORY).getMethod("describe").invoke(null) + ")";
+        } catch (InvocationTargetException e) {
+            return "vector, not starting: " + e.getCause().getMessage();
         } catch (ReflectiveOperationException | LinkageError e) {
             return "scalar fallback: the SIMD backend failed to load: " + e;
         }
@@ -81,6 +83,9 @@ public final class Backends {
                     .getMethod("backend", WorkerPool.class)
                     .invoke(null, pool);
         } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof IllegalArgumentException bad) { // a forced setting it cannot honour
+                throw new IllegalArgumentException("the SIMD CPU backend: " + bad.getMessage(), bad);
+            }
             throw new IllegalStateException("the SIMD CPU backend failed to start: " + e.getCause(), e.getCause());
         } catch (ReflectiveOperationException | LinkageError e) {
             throw new IllegalStateException("the SIMD CPU backend failed to load: " + e, e);

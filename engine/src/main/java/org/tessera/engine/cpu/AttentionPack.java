@@ -138,11 +138,13 @@ final class AttentionPack {
             }
             return;
         }
-        if (BLOCKS && d >= 16) {
-            // 16×16 register transposes of the panel's MR rows and four rows of whatever: column c
-            // lands at c·MR with 16 lanes, the next column overwriting the four extra ones, and
-            // the panel's last column stores MR lanes only (V's panels follow K's in the buffer,
-            // possibly packed by another thread at the same time).
+        if (BLOCKS && MR >= 8 && d >= 16) {
+            // 16×16 register transposes of the panel's MR rows and 16 − MR rows of whatever:
+            // column c lands at c·MR with 16 lanes, the next columns overwriting the extra ones,
+            // and the panel's last column stores MR lanes only (V's panels follow K's in the
+            // buffer, possibly packed by another thread at the same time). With 16 ≤ 2·MR no
+            // other column reaches past the panel; a 6-row tile (512-bit vectors get it only when
+            // forced) takes the plain transpose below.
             reserve(16 * d);
             for (int k0 = 0; k0 < nk; k0 += MR) {
                 int mr = Math.min(MR, nk - k0);

@@ -399,16 +399,15 @@ final class GemmJob implements WorkerPool.Task {
                 int nextOff = next + Math.min(q * span, nextLen - touch);
                 float[] result = carried;
                 int at = t;
-                if (mr > 8 && !first) {
+                if (mr > GemmKernel.SHORT_ROWS && !first) {
                     touched += GemmKernel.kernelAdd(aBuf, aOff, bPanels, bOff, kc, carried, t, bPanels, nextOff);
                 } else {
-                    if (mr > 8) {
+                    if (mr > GemmKernel.SHORT_ROWS) {
                         touched += GemmKernel.kernel(aBuf, aOff, bPanels, bOff, kc, tile, 0, bPanels, nextOff);
                     } else {
                         // A short last panel: skip the padding rows, four at a time.
-                        GemmKernel.kernel4(aBuf, aOff, bPanels, bOff, kc, tile, 0);
-                        if (mr > 4) {
-                            GemmKernel.kernel4(aBuf, aOff + 4, bPanels, bOff, kc, tile, 4);
+                        for (int r = 0; r < mr; r += 4) {
+                            GemmKernel.kernel4(aBuf, aOff + r, bPanels, bOff, kc, tile, r);
                         }
                     }
                     if (first && last) {

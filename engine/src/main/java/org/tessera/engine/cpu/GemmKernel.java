@@ -13,19 +13,35 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The kernel computes one MR×NR tile of C = A·B from an A micro-panel (MR rows, k-major:
  * {@code a[k·MR + r]}) and a B micro-panel (NR columns, k-major: {@code b[k·NR + j]}). Per k it
  * loads two vectors of B, broadcasts each of the MR values of A and issues 2·MR fused
- * multiply-adds into 2·MR accumulators that never leave registers. Sized for AVX-512's 32
- * vector registers; on AVX2 (16 registers) the accumulators spill and the kernel runs correct
- * but slow.
+ * multiply-adds into 2·MR accumulators that never leave registers.
+ *
+ * <p>The tile follows the machine (BLIS's rule: as many accumulators as the registers hold,
+ * less the two B vectors and the broadcast). NR is two vectors, whatever their width; MR is 12
+ * where there are 32 vector registers (AVX-512, and ARM's NEON/SVE), 6 where there are 16
+ * (AVX2, and x86 restricted to 128-bit vectors): 24 accumulators on 16 registers spill every
+ * step, which ran AVX2 at half of OpenBLAS's speed. Everything else — packing, blocking,
+ * attention and convolution panels — reads MR and NR, so one code path serves every tile; only
+ * the unrolled loop body exists once per row count, as it must for C2 to keep its
+ * accumulators in registers.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
+    /** The vector registers the JIT allocates: 32 with AVX-512 and on ARM, 16 on AVX2 and SSE. */
+    static final int REGISTERS = vectorRegisters(System.getProperty("os.arch", ""), S.vectorBitSize());
     /**
-     * Rows of a register tile. 12×2 vectors measured fastest on AVX-512 (24 accumulators + 2 B
+     * Rows of a register tile: 12 with 32 registers, 6 with 16 ({@code -Dtessera.gemm.rows=6|12}
+     * forces one, for measuring). 12×2 vectors measured fastest on AVX-512 (24 accumulators + 2 B
      * vectors + 1 broadcast = 27 of 32 registers): ~97% of the FMA peak in isolation, against
-     * ~58% for 6×2, whose 12 accumulator chains cannot hide the FMA latency, and ~80% for 6×4.
+     * ~58% for 6×2, whose 12 accumulator chains cannot hide the FMA latency there, and ~80% for
+     * 6×4. With 16 registers 6×2 (15 of them) is the largest tile that does not spill.
      */
-    static final int MR = 12;
+    static final int MR = rows(System.getProperty("tessera.gemm.rows"), REGISTERS);
+    /**
+     * A panel of at most this many rows (the padded last one) runs {@link #kernel4} once per four
+     * rows instead of the full kernel: 8 of 12, 4 of 6.
+     */
+    static final int SHORT_ROWS = 4 * ((MR - 1) / 4);
     /** Columns of a register tile: two vectors. */
     static final int NR = 2 * L;
 
@@ -35,6 +51,33 @@ final class GemmKernel {
     private static final ThreadLocal<float[]> COLUMN = ThreadLocal.withInitial(() -> new float[0]);
 
     private GemmKernel() {}
+
+    /**
+     * 32 vector registers on aarch64 (NEON and SVE) and with 512-bit vectors (AVX-512 brings
+     * zmm0–31); 16 otherwise (x86's ymm0–15 and xmm0–15).
+     */
+    static int vectorRegisters(String arch, int vectorBits) {
+        return arch.equals("aarch64") || vectorBits >= 512 ? 32 : 16;
+    }
+
+    /**
+     * The tile's rows for {@code registers}, or the forced {@code value}.
+     *
+     * @throws IllegalStateException when a forced value is not 6 or 12 (a forced choice that
+     *     cannot be honoured is an error, not a quiet fallback)
+     */
+    static int rows(String forced, int registers) {
+        if (forced == null || forced.isBlank()) {
+            return registers >= 32 ? 12 : 6;
+        }
+        return switch (forced.strip()) {
+            case "6" -> 6;
+            case "12" -> 12;
+            default ->
+                throw new IllegalStateException(
+                        "-Dtessera.gemm.rows=" + forced + ": the GEMM register tile has 6 or 12 rows");
+        };
+    }
 
     /** Floats in a 64-byte cache line. */
     static final int LINE_FLOATS = 16;
@@ -68,6 +111,14 @@ final class GemmKernel {
      * ~150 for this form. {@link #mergeTile} then applies β and the edges.
      */
     static float kernel(
+            float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next, int nextOff) {
+        return MR == 12
+                ? kernel12(a, aOff, b, bOff, kc, tile, tileOff, next, nextOff)
+                : kernel6(a, aOff, b, bOff, kc, tile, tileOff, next, nextOff);
+    }
+
+    /** {@link #kernel} for MR = 12: 24 accumulators. */
+    private static float kernel12(
             float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next, int nextOff) {
         float touched = 0f;
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
@@ -172,6 +223,14 @@ final class GemmKernel {
      */
     static float kernelAdd(
             float[] a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
+        return MR == 12
+                ? kernelAdd12(a, aOff, b, bOff, kc, acc, accOff, next, nextOff)
+                : kernelAdd6(a, aOff, b, bOff, kc, acc, accOff, next, nextOff);
+    }
+
+    /** {@link #kernelAdd} for MR = 12. */
+    private static float kernelAdd12(
+            float[] a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
         float touched = 0f;
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
@@ -259,11 +318,120 @@ final class GemmKernel {
     }
 
     /**
+     * {@link #kernel} for MR = 6, the tile of 16 registers: 12 accumulators, 2 B vectors and the
+     * broadcast, 15 registers (BLIS's 6×16 for AVX2).
+     */
+    private static float kernel6(
+            float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next, int nextOff) {
+        float touched = 0f;
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        FloatVector c5a = FloatVector.zero(S), c5b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector av = FloatVector.broadcast(S, a[aOff]);
+            c0a = av.fma(b0, c0a);
+            c0b = av.fma(b1, c0b);
+            av = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = av.fma(b0, c1a);
+            c1b = av.fma(b1, c1b);
+            av = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = av.fma(b0, c2a);
+            c2b = av.fma(b1, c2b);
+            av = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = av.fma(b0, c3a);
+            c3b = av.fma(b1, c3b);
+            av = FloatVector.broadcast(S, a[aOff + 4]);
+            c4a = av.fma(b0, c4a);
+            c4b = av.fma(b1, c4b);
+            av = FloatVector.broadcast(S, a[aOff + 5]);
+            c5a = av.fma(b0, c5a);
+            c5b = av.fma(b1, c5b);
+            aOff += 6;
+            bOff += NR;
+            if ((k & TOUCH_MASK) == TOUCH_MASK) {
+                touched += next[nextOff];
+                nextOff += LINE_FLOATS;
+            }
+        }
+        c0a.intoArray(tile, tileOff);
+        c0b.intoArray(tile, tileOff + L);
+        c1a.intoArray(tile, tileOff + NR);
+        c1b.intoArray(tile, tileOff + NR + L);
+        c2a.intoArray(tile, tileOff + 2 * NR);
+        c2b.intoArray(tile, tileOff + 2 * NR + L);
+        c3a.intoArray(tile, tileOff + 3 * NR);
+        c3b.intoArray(tile, tileOff + 3 * NR + L);
+        c4a.intoArray(tile, tileOff + 4 * NR);
+        c4b.intoArray(tile, tileOff + 4 * NR + L);
+        c5a.intoArray(tile, tileOff + 5 * NR);
+        c5b.intoArray(tile, tileOff + 5 * NR + L);
+        return touched;
+    }
+
+    /** {@link #kernelAdd} for MR = 6. */
+    private static float kernelAdd6(
+            float[] a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
+        float touched = 0f;
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        FloatVector c5a = FloatVector.zero(S), c5b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector av = FloatVector.broadcast(S, a[aOff]);
+            c0a = av.fma(b0, c0a);
+            c0b = av.fma(b1, c0b);
+            av = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = av.fma(b0, c1a);
+            c1b = av.fma(b1, c1b);
+            av = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = av.fma(b0, c2a);
+            c2b = av.fma(b1, c2b);
+            av = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = av.fma(b0, c3a);
+            c3b = av.fma(b1, c3b);
+            av = FloatVector.broadcast(S, a[aOff + 4]);
+            c4a = av.fma(b0, c4a);
+            c4b = av.fma(b1, c4b);
+            av = FloatVector.broadcast(S, a[aOff + 5]);
+            c5a = av.fma(b0, c5a);
+            c5b = av.fma(b1, c5b);
+            aOff += 6;
+            bOff += NR;
+            if ((k & TOUCH_MASK) == TOUCH_MASK) {
+                touched += next[nextOff];
+                nextOff += LINE_FLOATS;
+            }
+        }
+        c0a.add(FloatVector.fromArray(S, acc, accOff)).intoArray(acc, accOff);
+        c0b.add(FloatVector.fromArray(S, acc, accOff + L)).intoArray(acc, accOff + L);
+        c1a.add(FloatVector.fromArray(S, acc, accOff + NR)).intoArray(acc, accOff + NR);
+        c1b.add(FloatVector.fromArray(S, acc, accOff + NR + L)).intoArray(acc, accOff + NR + L);
+        c2a.add(FloatVector.fromArray(S, acc, accOff + 2 * NR)).intoArray(acc, accOff + 2 * NR);
+        c2b.add(FloatVector.fromArray(S, acc, accOff + 2 * NR + L)).intoArray(acc, accOff + 2 * NR + L);
+        c3a.add(FloatVector.fromArray(S, acc, accOff + 3 * NR)).intoArray(acc, accOff + 3 * NR);
+        c3b.add(FloatVector.fromArray(S, acc, accOff + 3 * NR + L)).intoArray(acc, accOff + 3 * NR + L);
+        c4a.add(FloatVector.fromArray(S, acc, accOff + 4 * NR)).intoArray(acc, accOff + 4 * NR);
+        c4b.add(FloatVector.fromArray(S, acc, accOff + 4 * NR + L)).intoArray(acc, accOff + 4 * NR + L);
+        c5a.add(FloatVector.fromArray(S, acc, accOff + 5 * NR)).intoArray(acc, accOff + 5 * NR);
+        c5b.add(FloatVector.fromArray(S, acc, accOff + 5 * NR + L)).intoArray(acc, accOff + 5 * NR + L);
+        return touched;
+    }
+
+    /**
      * Rows [0, 4) of {@link #kernel} for a panel whose last rows are padding: tile rows
      * [tileRow, tileRow + 4) = Σ_k A-panel[k·MR + r] · B-panel[k·NR + j], r in [0, 4).
      *
-     * <p>M = 256 (one DiT image) is 21 panels of 12 rows and one of 4; the full kernel would spend
-     * two thirds of that last panel's FMAs on zeros (3% of the product). Eight accumulator chains
+     * <p>M = 256 (one DiT image) is 21 panels of 12 rows and one of 4 (or 42 of 6 and one of 4);
+     * the full kernel would spend two thirds (a third) of that last panel's FMAs on zeros. Eight accumulator chains
      * are just enough to cover the FMA latency on two ports (4 cycles × 2).
      */
     static void kernel4(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileRow) {

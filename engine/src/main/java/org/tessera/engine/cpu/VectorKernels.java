@@ -12,8 +12,14 @@ import org.tessera.engine.parallel.WorkerPool;
 public final class VectorKernels {
     private VectorKernels() {}
 
-    /** Every op family on {@code pool}. */
+    /**
+     * Every op family on {@code pool}.
+     *
+     * @throws IllegalArgumentException when a forced register tile cannot be honoured, here at
+     *     start-up rather than at the first product
+     */
     public static Backend backend(WorkerPool pool) {
+        tile();
         VectorGemm gemm = new VectorGemm(pool);
         return new Backend(
                 "vector",
@@ -27,9 +33,20 @@ public final class VectorKernels {
                 new VectorBackward(pool));
     }
 
-    /** e.g. "512-bit vectors, 12×32 GEMM tile". */
+    /** The register tile's rows, chosen when GemmKernel first loads; a bad forced choice is named. */
+    private static int tile() {
+        try {
+            return GemmKernel.MR;
+        } catch (ExceptionInInitializerError e) {
+            throw new IllegalArgumentException(e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    /** e.g. "512-bit vectors, 32 registers, 12×32 GEMM tile". */
     public static String describe() {
-        return VectorMath.S.vectorBitSize() + "-bit vectors, " + GemmKernel.MR + "×" + GemmKernel.NR + " GEMM tile";
+        tile();
+        return VectorMath.S.vectorBitSize() + "-bit vectors, " + GemmKernel.REGISTERS + " registers, " + GemmKernel.MR
+                + "×" + GemmKernel.NR + " GEMM tile";
     }
 
     public static GemmOps gemm(WorkerPool pool) {

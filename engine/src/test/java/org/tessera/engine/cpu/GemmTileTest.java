@@ -1,0 +1,45 @@
+package org.tessera.engine.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The register tile follows the machine (issue 18): 12 rows where the JIT has 32 vector registers
+ * (AVX-512, ARM), 6 where it has 16 (AVX2, SSE); a forced row count other than those is an error.
+ * The kernels of each tile are held to the scalar reference by the property tests, which the
+ * build runs under AVX-512, AVX2 and 128-bit vectors.
+ */
+class GemmTileTest {
+    @Test
+    void theRowsFollowTheRegisterCount() {
+        assertEquals(32, GemmKernel.vectorRegisters("amd64", 512));
+        assertEquals(16, GemmKernel.vectorRegisters("amd64", 256));
+        assertEquals(16, GemmKernel.vectorRegisters("amd64", 128));
+        assertEquals(32, GemmKernel.vectorRegisters("aarch64", 128));
+        assertEquals(12, GemmKernel.rows(null, 32));
+        assertEquals(6, GemmKernel.rows(null, 16));
+        assertEquals(6, GemmKernel.rows(" 6 ", 32));
+        assertEquals(12, GemmKernel.rows("12", 16));
+    }
+
+    @Test
+    void aForcedTileThatIsNotOneIsAnError() {
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> GemmKernel.rows("8", 32));
+        assertTrue(e.getMessage().contains("-Dtessera.gemm.rows=8")
+                && e.getMessage().contains("6 or 12"));
+    }
+
+    @Test
+    void theTileInUseIsDescribed() {
+        assertEquals(
+                GemmKernel.REGISTERS >= 32 || System.getProperty("tessera.gemm.rows") != null ? GemmKernel.MR : 6,
+                GemmKernel.MR);
+        assertEquals(2 * GemmKernel.L, GemmKernel.NR);
+        assertTrue(
+                VectorKernels.describe().contains(GemmKernel.MR + "×" + GemmKernel.NR + " GEMM tile"),
+                VectorKernels.describe());
+    }
+}
