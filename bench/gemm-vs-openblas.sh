@@ -3,24 +3,36 @@
 # threads, in one run. Prints GF/s for both and the ratio ours / OpenBLAS, once with B packed up
 # front (weights are constant, so the engine packs them at load) and once packing B in every call.
 #
-#   bench/gemm-vs-openblas.sh [--seconds S] [--shapes MxKxN,...] [--threads 1,2]   (ROUNDS=3)
+#   bench/gemm-vs-openblas.sh [--isa native|avx2|128|all] [--seconds S] [--shapes MxKxN,...]
+#                             [--threads 1,2]   (ROUNDS=3)
 #
-# numpy runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine sets them for old
-# OpenBLAS builds; they slow a current one), for that command only.
+# --isa restricts both sides to one vector width, a table each (issue 18: most machines are not
+# AVX-512): native (this CPU's best; OpenBLAS picks its kernels), avx2 (the JVM under
+# -XX:UseAVX=2, OpenBLAS's Haswell kernels) and 128 (-XX:UseAVX=2 -XX:MaxVectorSize=16, OpenBLAS's
+# Nehalem SSE kernels); all runs the three. Otherwise numpy runs with OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE unset (this machine sets them for old OpenBLAS builds; they slow a current one),
+# for that command only.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=1
 shapes="256x1152x3456,256x1152x4608,256x4608x1152,512x1152x1152,2048x2048x2048"
 threads="1,2"
+isa=native
 while [[ $# -gt 0 ]]; do
     case $1 in
+        --isa) isa=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --shapes) shapes=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "gemm-vs-openblas: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
+case $isa in
+    all) isas="native avx2 128" ;;
+    native|avx2|128) isas=$isa ;;
+    *) echo "gemm-vs-openblas: --isa is native, avx2, 128 or all, got '$isa'" >&2; exit 2 ;;
+esac
 command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null || {
     echo "gemm-vs-openblas: needs python3 with numpy (the OpenBLAS anchor)" >&2; exit 2; }
 
@@ -35,7 +47,14 @@ echo "numpy: $(python3 -c 'import numpy; print(numpy.__version__)'); CPU: $(grep
 # process (`tessera bench gemm --serve`) answer one shape at a time, round after round, and each
 # side keeps its best round per shape. Both see the machine within seconds of each other.
 rounds=${ROUNDS:-3}
-python3 - "$root/tessera" "$shapes" "$threads" "$seconds" "$rounds" "$tmp" <<'PY'
+measure() { # $1: the restriction
+local coretype="" opts=""
+case $1 in
+    avx2) coretype=Haswell; opts="-XX:UseAVX=2" ;;
+    128) coretype=Nehalem; opts="-XX:UseAVX=2 -XX:MaxVectorSize=16" ;;
+esac
+echo "== $1: $(TESSERA_JAVA_OPTS="$opts" "$root/tessera" doctor 2>/dev/null | grep -m1 '^cpu' | sed 's/^cpu *//'); OpenBLAS: ${coretype:-its own choice}" >&2
+CORETYPE=$coretype TESSERA_JAVA_OPTS="$opts" python3 - "$root/tessera" "$shapes" "$threads" "$seconds" "$rounds" "$tmp" <<'PY'
 import os, subprocess, sys
 tessera, shapes, threads, seconds, rounds, tmp = sys.argv[1:]
 shapes, threads = shapes.split(","), [int(t) for t in threads.split(",")]
@@ -62,6 +81,8 @@ for line in sys.stdin:
 """
 def numpy_server(t):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    if os.environ.get("CORETYPE"):  # a restricted run: OpenBLAS's kernels of that vector width
+        env["OPENBLAS_CORETYPE"] = os.environ["CORETYPE"]
     env.update(OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t))
     return subprocess.Popen([sys.executable, "-c", NUMPY, seconds], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=env)
@@ -93,6 +114,7 @@ for p in list(blas.values()) + [ours]:
     p.wait()
 PY
 
+echo "== $1"
 python3 - "$tmp/numpy.csv" "$tmp/tessera.csv" <<'PY'
 import sys
 blas, ours = {}, {}
@@ -121,3 +143,8 @@ if worst[True][0] < 9.0:
 if worst[False][0] < 9.0:
     print(f"Worst on the other shapes (no target): prepacked {worst[False][0]:.2f}, per-call {worst[False][1]:.2f}.")
 PY
+}
+
+for one in $isas; do
+    measure "$one"
+done
