@@ -173,6 +173,33 @@ class TrainCommandTest {
         assertTrue(ok.err().contains("train dit: step 3/3"), ok.err());
         assertTrue(Files.exists(dir.resolve("out/t.safetensors")));
 
+        // images and clips from two data sets in one batch: the digits as images, and as clips
+        Path mixed = Files.writeString(
+                dir.resolve("mix.tess"),
+                script.replace("POSITIONS", rope)
+                        .replace("num_classes = 2", "num_classes = 4")
+                        .replace(
+                                "moving_mnist(\"digits\", labels = \"digit-labels\", digits = 2)",
+                                "mix(idx(\"digits\", labels = \"digit-labels\", pad = 2),"
+                                        + " moving_mnist(\"digits\", labels = \"digit-labels\", digits = 1))")
+                        .replace("SIZES", "sizes = [[3, 32, 32], [32, 24]]"));
+        CliRun mix =
+                run("train", mixed.toString(), "--out", dir.resolve("mixed").toString(), "--threads", "1");
+        assertEquals(0, mix.code(), mix.err());
+        assertTrue(Files.exists(dir.resolve("mixed/t.safetensors")));
+        CliRun few = run(
+                "train",
+                Files.writeString(
+                                dir.resolve("few.tess"),
+                                Files.readString(mixed).replace("num_classes = 4", "num_classes = 2"))
+                        .toString(),
+                "--out",
+                dir.resolve("few").toString(),
+                "--threads",
+                "1");
+        assertEquals(2, few.code(), few.err());
+        assertTrue(few.err().contains("numbers its classes on from part to part, 0..3, past the 2"), few.err());
+
         String[][] refused = {
             {"positions = \"sincos\"", "sizes = [[3, 32, 32]]", "3:15: ", "place tokens in a frame only"},
             {rope, "drop = similar(0.9)", "3:15: ", "sizes = [[F, H, W], ...]"},

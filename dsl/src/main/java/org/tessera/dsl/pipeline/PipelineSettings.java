@@ -160,7 +160,7 @@ public record PipelineSettings(
     }
 
     /** Where a train stage's examples come from. */
-    public sealed interface Dataset permits IdxData, ImageFolderData, MovingMnistData {
+    public sealed interface Dataset permits IdxData, ImageFolderData, MovingMnistData, MixedData {
         /** Whether a random half of each batch is mirrored left to right. */
         boolean flip();
 
@@ -193,6 +193,24 @@ public record PipelineSettings(
      * digit's label. Never mirrored.
      */
     public record MovingMnistData(Path images, Path labels, int digits, Span span) implements Dataset {
+        @Override
+        public boolean flip() {
+            return false;
+        }
+    }
+
+    /**
+     * Several data sets as one, for a packed model, which takes images and clips in one batch:
+     * {@code mix(idx(...), moving_mnist(...))}. Each example comes from a part drawn uniformly; the
+     * classes are numbered on from part to part (the first's 0..9, the second's 10..19, …), so
+     * that a garment and a digit of the same label are different classes. Each part mirrors as it
+     * says.
+     */
+    public record MixedData(List<Dataset> parts, Span span) implements Dataset {
+        public MixedData {
+            parts = List.copyOf(parts);
+        }
+
         @Override
         public boolean flip() {
             return false;

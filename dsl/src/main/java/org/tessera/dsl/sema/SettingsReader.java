@@ -617,13 +617,15 @@ public final class SettingsReader {
                                     + " no test metric yet");
         }
         PipelineSettings.Dataset data = null;
-        if (!(a.get("data") instanceof Ast.Call d) || !DATA_CALLS.contains(d.dotted())) {
+        if (a.get("data") instanceof Ast.Call m && m.dotted().equals("mix") && !classify) {
+            data = mix(m);
+        } else if (!(a.get("data") instanceof Ast.Call d) || !DATA_CALLS.contains(d.dotted())) {
             diagnostics.error(
                     a.containsKey("data") ? a.get("data").span() : span,
                     "train(...) needs data = idx(\"train-images-idx3-ubyte.gz\", labels ="
                             + " \"train-labels-idx1-ubyte.gz\", pad = 2), images(\"folder\", crop = \"random\","
                             + " flip = true) or moving_mnist(\"train-images-idx3-ubyte\", labels ="
-                            + " \"train-labels-idx1-ubyte\", digits = 2)");
+                            + " \"train-labels-idx1-ubyte\", digits = 2), or a mix(...) of them for a packed model");
         } else {
             data = dataset(d);
         }
@@ -752,6 +754,29 @@ public final class SettingsReader {
 
     /** The calls that give a train stage's data. */
     private static final Set<String> DATA_CALLS = Set.of("idx", "images", "moving_mnist");
+
+    /** {@code mix(idx(...), moving_mnist(...), ...)}: two or more data calls, nothing else; null after an error. */
+    private PipelineSettings.Dataset mix(Ast.Call m) {
+        List<PipelineSettings.Dataset> parts = new ArrayList<>();
+        for (Ast.Arg arg : m.args()) {
+            if (arg.name() == null && arg.value() instanceof Ast.Call d && DATA_CALLS.contains(d.dotted())) {
+                PipelineSettings.Dataset part = dataset(d);
+                if (part == null) {
+                    return null;
+                }
+                parts.add(part);
+            } else {
+                diagnostics.error(
+                        arg.span(), "mix(...) takes data calls, e.g. mix(idx(...), moving_mnist(...)), nothing else");
+                return null;
+            }
+        }
+        if (parts.size() < 2) {
+            diagnostics.error(m.span(), "mix(...) mixes two or more data sets; give the one as it is");
+            return null;
+        }
+        return new PipelineSettings.MixedData(parts, m.span());
+    }
 
     /** {@code idx(...)}, {@code images(...)} or {@code moving_mnist(...)}. */
     private PipelineSettings.Dataset dataset(Ast.Call d) {

@@ -73,25 +73,7 @@ public final class OutputWriter {
                     weights(inputs, t.weights(), t.name());
                     for (PipelineSettings.Dataset d : java.util.Arrays.asList(
                             t.training().data(), t.training().test())) {
-                        switch (d) {
-                            case PipelineSettings.IdxData idx -> {
-                                inputs.put(idx.images(), "the images of stage " + t.name());
-                                inputs.put(idx.labels(), "the labels of stage " + t.name());
-                            }
-                            case PipelineSettings.MovingMnistData m -> {
-                                inputs.put(m.images(), "the digits of stage " + t.name());
-                                inputs.put(m.labels(), "the labels of stage " + t.name());
-                            }
-                            case PipelineSettings.ImageFolderData f -> {
-                                // a grid written among the images would be trained on by the next run
-                                Path folder = f.folder().toAbsolutePath().normalize();
-                                if (outDir.toAbsolutePath().normalize().startsWith(folder)) {
-                                    throw new IllegalArgumentException("--out " + outDir + " is inside " + folder
-                                            + ", the images of stage " + t.name() + "; choose a folder outside it");
-                                }
-                            }
-                            case null -> {}
-                        }
+                        dataInputs(d, t.name(), outDir, inputs);
                     }
                 }
                 default -> {}
@@ -286,5 +268,33 @@ public final class OutputWriter {
                                     : ""));
         }
         return t;
+    }
+
+    /** The files data set {@code d} of stage {@code stage} reads, into {@code inputs}; a folder must not hold {@code outDir}. */
+    private static void dataInputs(PipelineSettings.Dataset d, String stage, Path outDir, Map<Path, String> inputs) {
+        switch (d) {
+            case PipelineSettings.IdxData idx -> {
+                inputs.put(idx.images(), "the images of stage " + stage);
+                inputs.put(idx.labels(), "the labels of stage " + stage);
+            }
+            case PipelineSettings.MovingMnistData m -> {
+                inputs.put(m.images(), "the digits of stage " + stage);
+                inputs.put(m.labels(), "the labels of stage " + stage);
+            }
+            case PipelineSettings.ImageFolderData f -> {
+                // a grid written among the images would be trained on by the next run
+                Path folder = f.folder().toAbsolutePath().normalize();
+                if (outDir.toAbsolutePath().normalize().startsWith(folder)) {
+                    throw new IllegalArgumentException("--out " + outDir + " is inside " + folder
+                            + ", the images of stage " + stage + "; choose a folder outside it");
+                }
+            }
+            case PipelineSettings.MixedData mix -> {
+                for (PipelineSettings.Dataset part : mix.parts()) {
+                    dataInputs(part, stage, outDir, inputs);
+                }
+            }
+            case null -> {}
+        }
     }
 }

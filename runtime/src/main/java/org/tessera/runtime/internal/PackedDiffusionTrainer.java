@@ -35,7 +35,9 @@ import org.tessera.engine.tensor.Tensor;
  * frame is placed as an image is. A clip's tokens are its frames' patches, their positions
  * (t, y, x) within it, so the model's positions must tell frames apart (rotary ones with a time
  * section). Similarity dropping leaves out a clip's patches that repeat the frame before in the
- * clean data (the noise is packed by the same plan, so the loss skips them too).
+ * clean data (the noise is packed by the same plan, so the loss skips them too). A batch may hold
+ * images and clips side by side ({@link #step(List, long[])}, from a mix of data sets): an image
+ * draws among the [h, w] sizes only.
  *
  * <p>The loss weighs each token's squared errors by 1/(E·n_e·D) (E examples, n_e tokens of its
  * example in the rows, D values a token predicts) and padding by 0, so that it is the mean over
@@ -61,6 +63,9 @@ public final class PackedDiffusionTrainer extends Trainer {
     private final GaussianDiffusion diffusion;
     private final DiffusionTrainer.Settings settings;
     private final List<int[]> sizes;
+    /** The sizes an image can take: the [H, W] ones. */
+    private final List<int[]> imageSizes;
+
     private final int rowLength;
     /** Which patches a step leaves out: none, at random (re-keyed per step) or by similarity. */
     private final TokenDropping drop;
@@ -122,6 +127,7 @@ public final class PackedDiffusionTrainer extends Trainer {
         this.diffusion = diffusion;
         this.settings = settings;
         this.sizes = List.copyOf(sizes);
+        this.imageSizes = sizes.stream().filter(s -> s.length == 2).toList();
         this.drop = drop;
         this.channels = channels;
         this.initial = initial;
@@ -203,8 +209,24 @@ public final class PackedDiffusionTrainer extends Trainer {
      */
     @Override
     public double step(Tensor x0, long[] classes) {
+        List<Tensor> examples = new ArrayList<>();
+        for (int i = 0; i < x0.size(0); i++) {
+            examples.add(x0.select(0, i));
+        }
+        return step(examples, classes);
+    }
+
+    /**
+     * One optimisation step on {@code examples}, each an image [C, H, W] or a clip [F, C, H, W] of
+     * its own size (a {@code mix(...)} of data sets); returns the loss. An image is placed at one of
+     * the [H, W] sizes; a clip at any size, as a clip or as one of its frames.
+     */
+    public double step(List<Tensor> examples, long[] classes) {
         long step = beginStep();
         int b = settings.batch();
+        if (examples.size() != b) {
+            throw new IllegalArgumentException(examples.size() + " examples for a batch of " + b);
+        }
         int levels = diffusion.steps();
         RandomStream draws = new RandomStream(settings.seed(), 3 * step);
         for (int i = 0; i < b; i++) {
@@ -213,18 +235,26 @@ public final class PackedDiffusionTrainer extends Trainer {
             labels[i] = drop ? nullLabel : classes[i];
         }
         RandomStream sizeDraws = new RandomStream(settings.seed(), 3 * step + 2);
-        List<Tensor> examples = new ArrayList<>();
+        List<Tensor> placedExamples = new ArrayList<>();
         List<int[]> shapes = new ArrayList<>();
         for (int i = 0; i < b; i++) {
-            int[] s = sizes.get(Math.min(sizes.size() - 1, (int) (sizeDraws.uniform(i) * sizes.size())));
-            Tensor example = x0.select(0, i);
-            if (x0.rank() == 5 && s.length == 2) { // an image from a clip: one of its frames, drawn
-                example = example.select(0, Math.min(x0.size(1) - 1, (int) (sizeDraws.uniform(b + i) * x0.size(1))));
+            Tensor example = examples.get(i);
+            List<int[]> fits = example.rank() == 4 ? sizes : imageSizes;
+            if (fits.isEmpty()) {
+                throw new IllegalArgumentException(
+                        "example " + i + " is an image " + java.util.Arrays.toString(example.shape())
+                                + ", and every training size is a clip [F, H, W]: give an [H, W] size too");
+            }
+            int[] s = fits.get(Math.min(fits.size() - 1, (int) (sizeDraws.uniform(i) * fits.size())));
+            if (example.rank() == 4 && s.length == 2) { // an image from a clip: one of its frames, drawn
+                example = example.select(
+                        0, Math.min(example.size(0) - 1, (int) (sizeDraws.uniform(b + i) * example.size(0))));
             }
             Tensor placed = s.length == 3 ? placeClip(example, s[0], s[1], s[2]) : place(example, s[0], s[1]);
-            examples.add(placed);
+            placedExamples.add(placed);
             shapes.add(placed.shape());
         }
+        examples = placedExamples;
         List<Tensor> noise =
                 PackedBatch.exampleNoise(shapes, new RandomStream(settings.seed(), 3 * step + 1), host.pool());
         int p = packing.patch();

@@ -78,6 +78,8 @@ sealed interface TrainingData {
             case PipelineSettings.IdxData idx -> Idx.read(def, idx, shape, model);
             case PipelineSettings.ImageFolderData f -> Folder.read(def, f, shape);
             case PipelineSettings.MovingMnistData m -> Moving.read(def, m, shape);
+            case PipelineSettings.MixedData m ->
+                throw def.error(m.span(), "mix(...) is a packed model's training data, not a test set's");
         };
         Object classes = model.constant("num_classes");
         if (classes instanceof Long n && n > 0 && data.maxLabel() >= n) {

@@ -115,6 +115,8 @@ public final class TrainingRun {
             ModelDefinition model,
             ModelContract contract,
             int[] shape,
+            boolean clips,
+            boolean images,
             WeightSource initial,
             Predicate<String> trainable,
             Backend cpu,
@@ -129,18 +131,24 @@ public final class TrainingRun {
         if (refused != null) {
             throw def.error(t.span(), "training a packed model does not take " + refused + " yet");
         }
-        if (shape.length == 4 && t.sizes() == null) {
+        if (clips && t.sizes() == null) {
             throw def.error(
                     t.span(),
                     "a packed model takes clips at the sizes it is given: sizes = [[F, H, W], ...] (and [H, W] for"
                             + " single frames), e.g. sizes = [[16, 64, 64], [8, 64, 64], [64, 64]]");
         }
         List<int[]> sizes = t.sizes() == null ? List.of(new int[] {shape[1], shape[2]}) : List.of(t.sizes());
-        if (shape.length == 3 && sizes.stream().anyMatch(s -> s.length == 3)) {
+        if (!clips && sizes.stream().anyMatch(s -> s.length == 3)) {
             throw def.error(
                     t.data().span(),
                     "a training size [F, H, W] is a clip, and these data are images; clips come from"
                             + " moving_mnist(...)");
+        }
+        if (images && t.sizes() != null && sizes.stream().allMatch(s -> s.length == 3)) {
+            throw def.error(
+                    t.data().span(),
+                    "the data give images, and every training size is a clip [F, H, W]: give an image size [H, W]"
+                            + " too");
         }
         TokenDropping drop = t.drop() == null
                 ? TokenDropping.NONE
@@ -149,7 +157,7 @@ public final class TrainingRun {
                         : new TokenDropping.Random(t.drop().value(), t.seed());
         return new PackedDiffusionTrainer(
                 model,
-                shape.length == 4 ? shape[1] : shape[0],
+                shape.length == 4 ? shape[1] : shape[0], // [F, C, H, W] clips or [C, H, W] images
                 sizes,
                 t.pack(),
                 drop,
@@ -178,7 +186,19 @@ public final class TrainingRun {
         PipelineSettings.Training t = st.training();
         ModelDefinition model = def.model(st.name());
         int[] shape = exampleShape(def, model, t);
-        TrainingData data = TrainingData.read(def, t.data(), shape, model);
+        MixedTrainingData mixed = null;
+        TrainingData data = null;
+        if (t.data() instanceof PipelineSettings.MixedData m) {
+            if (t.classifies() || model.contract().packing() == null) {
+                throw def.error(
+                        m.span(),
+                        "mix(...) puts images and clips of several sizes in one batch, which a packed model takes"
+                                + " (its contract says packed = ...); " + model.name() + " trains on one data set");
+            }
+            mixed = MixedTrainingData.read(def, m, shape, framesOf(t), model);
+        } else {
+            data = TrainingData.read(def, t.data(), shape, model);
+        }
         TrainingData test = t.test() == null ? null : TrainingData.read(def, t.test(), shape, model);
         WeightSource initial = initialWeights(def, st, model, cpu, arenas);
         Predicate<String> trainable = trainable(t.freeze());
@@ -215,7 +235,9 @@ public final class TrainingRun {
                                     + " trains on several sizes; " + model.name() + " trains at the data's size");
                 }
                 if (contract.packing() != null) {
-                    trainer = packedTrainer(def, t, model, contract, shape, initial, trainable, cpu, lr);
+                    boolean clips = mixed != null ? mixed.hasClips() : shape.length == 4;
+                    boolean images = mixed != null ? mixed.hasImages() : shape.length == 3;
+                    trainer = packedTrainer(def, t, model, contract, shape, clips, images, initial, trainable, cpu, lr);
                 } else {
                     if (contract.prediction().isFlow() != t.isFlow()) {
                         throw def.error(
@@ -279,19 +301,21 @@ public final class TrainingRun {
                 }
             }
         }
-        Tensor x0 = Tensor.zeros(DType.F32, batchShape(shape, t.batch()));
+        Tensor x0 = mixed == null ? Tensor.zeros(DType.F32, batchShape(shape, t.batch())) : null;
         long[] classes = new long[t.batch()];
         double window = 0;
         int inWindow = 0;
         listener.onPlan(st.name(), trainer.planSummary());
         listener.onStart(st.name(), t.batch(), trainer.steps() + 1, t.steps());
         for (long step = trainer.steps() + 1; step <= t.steps(); step++) {
-            data.batch(
-                    new RandomStream(t.seed() ^ 0x6a09e667f3bcc908L, step),
-                    t.data().flip(),
-                    x0,
-                    classes);
-            double loss = trainer.step(x0, classes);
+            RandomStream draws = new RandomStream(t.seed() ^ 0x6a09e667f3bcc908L, step);
+            double loss;
+            if (mixed != null) { // images and clips of their own sizes (a packed trainer: checked above)
+                loss = ((PackedDiffusionTrainer) trainer).step(mixed.batch(draws, classes), classes);
+            } else {
+                data.batch(draws, t.data().flip(), x0, classes);
+                loss = trainer.step(x0, classes);
+            }
             listener.onStep(st.name(), step, t.steps(), loss, lr.at(step));
             window += loss;
             inWindow++;
@@ -473,11 +497,7 @@ public final class TrainingRun {
                     int ch = Math.toIntExact(c);
                     int side = Math.toIntExact(s);
                     if (t.data() instanceof PipelineSettings.MovingMnistData) {
-                        int frames = 1;
-                        for (int[] size : t.sizes() == null ? new int[0][] : t.sizes()) {
-                            frames = Math.max(frames, size.length == 3 ? size[0] : 1);
-                        }
-                        return new int[] {frames, ch, side, side};
+                        return new int[] {framesOf(t), ch, side, side};
                     }
                     return new int[] {ch, side, side};
                 }
@@ -499,6 +519,15 @@ public final class TrainingRun {
             }
         }
         throw def.error(model.span(), model.name() + " has no forward input '" + name + "'");
+    }
+
+    /** The frames a packed model's clips come with: as many as the longest training size takes (1 with none). */
+    private static int framesOf(PipelineSettings.Training t) {
+        int frames = 1;
+        for (int[] size : t.sizes() == null ? new int[0][] : t.sizes()) {
+            frames = Math.max(frames, size.length == 3 ? size[0] : 1);
+        }
+        return frames;
     }
 
     private static int[] batchShape(int[] latent, int batch) {

@@ -318,8 +318,6 @@ class PackedTrainingTest {
 
             RandomStream sizeDraws = new RandomStream(seed, 5);
             List<Tensor> examples = new ArrayList<>();
-            List<Tensor> noise = new ArrayList<>();
-            int total = 0;
             for (int i = 0; i < batch; i++) {
                 int[] s = sizes.get(Math.min(2, (int) (sizeDraws.uniform(i) * 3)));
                 int frames = s.length == 3 ? s[0] : 1;
@@ -335,41 +333,117 @@ class PackedTrainingTest {
                     }
                 }
                 examples.add(s.length == 3 ? Tensor.of(e, 1, frames, 8, w) : Tensor.of(e, 1, 8, w));
-                total += e.length;
             }
-            Tensor all = Tensor.zeros(DType.F32, total);
-            new RandomStream(seed, 4).fillNormal(all, pool);
-            int offset = 0;
-            for (Tensor e : examples) {
-                int n = (int) e.numel();
-                noise.add(all.slice(0, offset, offset + n).reshape(e.shape()));
-                offset += n;
-            }
-            Patches.Packed kept = Patches.pack(noise, 1, 2, Patches.plan(examples, 1, 2, 64, dropping));
-            float[] eps = kept.tokens().toFloatArray();
-            long[] segments = kept.segments().toLongArray();
-            double[] sum = new double[batch];
-            int[] tokens = new int[batch];
-            for (int token = 0; token < segments.length; token++) {
-                int e = (int) segments[token];
-                if (e >= 0) {
-                    tokens[e]++;
-                    for (int i = 0; i < 4; i++) {
-                        sum[e] += (double) eps[token * 4 + i] * eps[token * 4 + i];
-                    }
+            double[] expected = firstLoss(examples, seed, 64, dropping, pool);
+            assertEquals(expected[0], loss, 1e-5 * expected[0], "step 1's loss");
+            assertEquals(
+                    similarity > 0, expected[1] < expected[2], expected[1] + " of " + expected[2] + " patches packed");
+        } finally {
+            arenas.forEach(Arena::close);
+        }
+    }
+
+    /**
+     * Step 1's loss for the placed {@code examples} (one channel, patch 2) with the final layer at
+     * zero: (1/E)·Σ_e mean of ε² over e's kept patches, the noise drawn as the trainer documents
+     * (in example order from stream 3·1 + 1); then the patches packed and all the patches.
+     */
+    private static double[] firstLoss(
+            List<Tensor> examples, long seed, int rowLength, TokenDropping dropping, WorkerPool pool) {
+        long total = 0;
+        for (Tensor e : examples) {
+            total += e.numel();
+        }
+        Tensor all = Tensor.zeros(DType.F32, (int) total);
+        new RandomStream(seed, 4).fillNormal(all, pool);
+        List<Tensor> noise = new ArrayList<>();
+        int offset = 0;
+        for (Tensor e : examples) {
+            int n = (int) e.numel();
+            noise.add(all.slice(0, offset, offset + n).reshape(e.shape()));
+            offset += n;
+        }
+        Patches.Packed kept = Patches.pack(noise, 1, 2, Patches.plan(examples, 1, 2, rowLength, dropping));
+        float[] eps = kept.tokens().toFloatArray();
+        long[] segments = kept.segments().toLongArray();
+        int batch = examples.size();
+        double[] sum = new double[batch];
+        int[] tokens = new int[batch];
+        for (int token = 0; token < segments.length; token++) {
+            int e = (int) segments[token];
+            if (e >= 0) {
+                tokens[e]++;
+                for (int i = 0; i < 4; i++) {
+                    sum[e] += (double) eps[token * 4 + i] * eps[token * 4 + i];
                 }
             }
-            double expected = 0;
-            long packedTokens = 0;
-            long allTokens = 0;
-            for (int e = 0; e < batch; e++) {
-                expected += sum[e] / (tokens[e] * 4.0) / batch;
-                packedTokens += tokens[e];
-                allTokens += examples.get(e).numel() / 4;
+        }
+        double expected = 0;
+        long packedTokens = 0;
+        long allTokens = 0;
+        for (int e = 0; e < batch; e++) {
+            expected += sum[e] / (tokens[e] * 4.0) / batch;
+            packedTokens += tokens[e];
+            allTokens += examples.get(e).numel() / 4;
+        }
+        return new double[] {expected, packedTokens, allTokens};
+    }
+
+    /**
+     * Images and clips of their own sizes in one batch, as a mix(...) of data sets gives them:
+     * images [1, 8, 8] draw among the [H, W] sizes only, clips [4, 1, 8, 8] among all, and the
+     * first step's loss is each example's own mean, as for one data set.
+     */
+    @Test
+    void imagesAndClipsFromTwoDataSetsTrainTogether() throws Exception {
+        int batch = 6;
+        long seed = 17;
+        List<int[]> sizes = List.of(new int[] {4, 8, 8}, new int[] {8, 8}, new int[] {8, 6});
+        List<int[]> imageSizes = List.of(sizes.get(1), sizes.get(2));
+        SplittableRandom random = new SplittableRandom(2);
+        List<Tensor> batchExamples = new ArrayList<>();
+        for (int i = 0; i < batch; i++) { // images at even places, clips at odd ones
+            float[] v = new float[(i % 2 == 0 ? 1 : 4) * 64];
+            for (int k = 0; k < v.length; k++) {
+                v[k] = (float) random.nextGaussian();
             }
-            assertEquals(expected, loss, 1e-5 * expected, "step 1's loss");
-            assertEquals(
-                    similarity > 0, packedTokens < allTokens, packedTokens + " of " + allTokens + " patches packed");
+            batchExamples.add(i % 2 == 0 ? Tensor.of(v, 1, 8, 8) : Tensor.of(v, 4, 1, 8, 8));
+        }
+        List<Arena> arenas = new ArrayList<>();
+        try (WorkerPool pool = new WorkerPool(2)) {
+            Backend cpu = Backends.cpu(pool, m -> {});
+            WeightSource random0 = weights(cpu, arenas);
+            WeightSource zeroFinal = (key, shape) ->
+                    key.startsWith("final_layer.linear") ? Tensor.zeros(DType.F32, shape) : random0.tensor(key, shape);
+            PackedDiffusionTrainer packed = new PackedDiffusionTrainer(
+                    model("PackedDiT", MODEL + ", positions = \"rope\", rope_sections = [4, 6, 6]"),
+                    1,
+                    sizes,
+                    64,
+                    TokenDropping.NONE,
+                    diffusion(cpu),
+                    zeroFinal,
+                    key -> true,
+                    cpu,
+                    new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed));
+            double loss = packed.step(batchExamples, new long[batch]);
+
+            RandomStream sizeDraws = new RandomStream(seed, 5);
+            List<Tensor> placed = new ArrayList<>();
+            for (int i = 0; i < batch; i++) {
+                Tensor x = batchExamples.get(i);
+                List<int[]> fits = x.rank() == 4 ? sizes : imageSizes;
+                int[] s = fits.get(Math.min(fits.size() - 1, (int) (sizeDraws.uniform(i) * fits.size())));
+                if (x.rank() == 4 && s.length == 2) {
+                    x = x.select(0, Math.min(3, (int) (sizeDraws.uniform(batch + i) * 4)));
+                }
+                placed.add(
+                        s.length == 3
+                                ? x.permute(1, 0, 2, 3).contiguous() // [F, C, H, W] → [C, F, H, W], all 4 frames
+                                : PackedDiffusionTrainer.place(x, s[0], s[1]));
+            }
+            double[] expected = firstLoss(placed, seed, 64, TokenDropping.NONE, pool);
+            assertEquals(expected[0], loss, 1e-5 * expected[0], "step 1's loss");
         } finally {
             arenas.forEach(Arena::close);
         }
