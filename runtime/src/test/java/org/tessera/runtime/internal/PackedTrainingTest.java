@@ -299,21 +299,8 @@ class PackedTrainingTest {
         List<Arena> arenas = new ArrayList<>();
         try (WorkerPool pool = new WorkerPool(2)) {
             Backend cpu = Backends.cpu(pool, m -> {});
-            WeightSource random = weights(cpu, arenas);
-            WeightSource zeroFinal = (key, shape) ->
-                    key.startsWith("final_layer.linear") ? Tensor.zeros(DType.F32, shape) : random.tensor(key, shape);
             TokenDropping dropping = similarity == 0 ? TokenDropping.NONE : new TokenDropping.Similar(similarity);
-            PackedDiffusionTrainer packed = new PackedDiffusionTrainer(
-                    model("PackedDiT", MODEL + ", positions = \"rope\", rope_sections = [4, 6, 6]"),
-                    1,
-                    sizes,
-                    64,
-                    dropping,
-                    diffusion(cpu),
-                    zeroFinal,
-                    key -> true,
-                    cpu,
-                    new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed));
+            PackedDiffusionTrainer packed = rotaryTrainer(sizes, dropping, batch, seed, cpu, arenas);
             double loss = packed.step(x0, new long[batch]);
 
             RandomStream sizeDraws = new RandomStream(seed, 5);
@@ -341,6 +328,29 @@ class PackedTrainingTest {
         } finally {
             arenas.forEach(Arena::close);
         }
+    }
+
+    /**
+     * A PackedDiT with rotary (t, h, w) positions, one channel and its final layer at zero (so the
+     * first step's loss is the noise's: {@link #firstLoss}), in rows of 64 tokens.
+     */
+    private PackedDiffusionTrainer rotaryTrainer(
+            List<int[]> sizes, TokenDropping dropping, int batch, long seed, Backend cpu, List<Arena> arenas)
+            throws Exception {
+        WeightSource random = weights(cpu, arenas);
+        WeightSource zeroFinal = (key, shape) ->
+                key.startsWith("final_layer.linear") ? Tensor.zeros(DType.F32, shape) : random.tensor(key, shape);
+        return new PackedDiffusionTrainer(
+                model("PackedDiT", MODEL + ", positions = \"rope\", rope_sections = [4, 6, 6]"),
+                1,
+                sizes,
+                64,
+                dropping,
+                diffusion(cpu),
+                zeroFinal,
+                key -> true,
+                cpu,
+                new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed));
     }
 
     /**
@@ -412,20 +422,7 @@ class PackedTrainingTest {
         List<Arena> arenas = new ArrayList<>();
         try (WorkerPool pool = new WorkerPool(2)) {
             Backend cpu = Backends.cpu(pool, m -> {});
-            WeightSource random0 = weights(cpu, arenas);
-            WeightSource zeroFinal = (key, shape) ->
-                    key.startsWith("final_layer.linear") ? Tensor.zeros(DType.F32, shape) : random0.tensor(key, shape);
-            PackedDiffusionTrainer packed = new PackedDiffusionTrainer(
-                    model("PackedDiT", MODEL + ", positions = \"rope\", rope_sections = [4, 6, 6]"),
-                    1,
-                    sizes,
-                    64,
-                    TokenDropping.NONE,
-                    diffusion(cpu),
-                    zeroFinal,
-                    key -> true,
-                    cpu,
-                    new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed));
+            PackedDiffusionTrainer packed = rotaryTrainer(sizes, TokenDropping.NONE, batch, seed, cpu, arenas);
             double loss = packed.step(batchExamples, new long[batch]);
 
             RandomStream sizeDraws = new RandomStream(seed, 5);
