@@ -168,7 +168,8 @@ class TrainCommandTest {
         assertTrue(
                 ok.err()
                         .contains("each at one of 3×32×32, 2×32×24, 32×32, into rows of 48 tokens, each clip's patches"
-                                + " left out where their cosine similarity to the frame before exceeds 0.95"),
+                                + " left out where their cosine similarity to the patch last kept at their place"
+                                + " exceeds 0.95"),
                 ok.err());
         assertTrue(ok.err().contains("train dit: step 3/3"), ok.err());
         assertTrue(Files.exists(dir.resolve("out/t.safetensors")));
@@ -198,7 +199,12 @@ class TrainCommandTest {
                 "--threads",
                 "1");
         assertEquals(2, few.code(), few.err());
-        assertTrue(few.err().contains("numbers its classes on from part to part, 0..3, past the 2"), few.err());
+        assertTrue(
+                few.err()
+                        .contains(
+                                "numbers its classes on from part to part, 0..3, more than the 2 classes of PackedDiT: give it"
+                                        + " num_classes = 4"),
+                few.err());
 
         String[][] refused = {
             {"positions = \"sincos\"", "sizes = [[3, 32, 32]]", "3:15: ", "place tokens in a frame only"},

@@ -82,7 +82,7 @@ public record PipelineSettings(
     /**
      * Token dropping in packed training (Patch n' Pack): {@code random(rate)} leaves each patch out
      * with probability rate, {@code similar(threshold)} leaves out a clip's patch whose cosine
-     * similarity to the same place in the frame before exceeds threshold.
+     * similarity to the patch last kept at its place (in an earlier frame) exceeds threshold.
      *
      * @param similar true for {@code similar(threshold)}, false for {@code random(rate)}
      * @param value the rate or the threshold
@@ -189,7 +189,8 @@ public record PipelineSettings(
      * Moving MNIST generated from MNIST's training digits,
      * {@code moving_mnist("train-images-idx3-ubyte", labels = "train-labels-idx1-ubyte", digits = 2)}:
      * clips [F, 1, H, W] of {@code digits} digits bouncing in the model's frame (F and H = W from the
-     * model; for a packed model, H from its input_size and F the most frames its training sizes take), each a pure function of the run's seed and its index; a clip's class is its first
+     * model; for a packed model, H from its input_size and F the most frames its training sizes
+     * take), each a pure function of the run's seed and its index; a clip's class is its first
      * digit's label. Never mirrored.
      */
     public record MovingMnistData(Path images, Path labels, int digits, Span span) implements Dataset {

@@ -748,7 +748,7 @@ public final class SettingsReader {
         diagnostics.error(
                 e.span(),
                 "drop is random(rate), each patch left out with that probability, or similar(threshold), a clip's"
-                        + " patch left out when its cosine similarity to the frame before exceeds the threshold");
+                        + " patch left out when its cosine similarity to the patch last kept at its place exceeds the threshold");
         return null;
     }
 

@@ -135,8 +135,9 @@ final class AttentionJob implements WorkerPool.Task {
         }
         nkPad = (nk + MR - 1) / MR * MR;
         dPanels = (d + MR - 1) / MR;
-        // Equal blocks rather than full ones and a short tail: 256 keys make one block of 256,
-        // not 252 + 4, whose tail would pay a whole block's overhead for a few keys.
+        // Equal blocks rather than full ones and a short tail: with 12-row tiles 256 keys make one
+        // block of 256, not 252 + 4, whose tail would pay a whole block's overhead for a few keys
+        // (with 6-row tiles, two of 128).
         int blocks = Math.max(1, (nk + AttentionPanel.BK - 1) / AttentionPanel.BK);
         keyBlock = ((nk + blocks - 1) / blocks + MR - 1) / MR * MR;
         kFloats = Math.multiplyExact(nkPad, d);

@@ -19,7 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  * At 4·N²·d flops per N·d elements moved, a transpose element by element straight from the
  * segment costs a quarter of the kernel time at N = 256, so rows with unit stride are first
  * copied into a heap buffer with vector moves and transposed from there: on AVX-512 with d ≥ 16
- * in 16×16 register blocks ({@link #transpose16}), otherwise element by element, where C2
+ * in 16×16 register blocks ({@link #transpose16}; for K's panels only with tiles of at least 8
+ * rows, see {@link #packKeys}), otherwise element by element, where C2
  * unrolls the loop (the Vector API's indexed gathers are not intrinsified for this pattern and
  * their fallback allocates). Vᵀ needs no transpose (its panels hold MR consecutive head-dimension
  * values per key) and is copied with masked vector moves. Any other stride takes the scalar
@@ -206,7 +207,7 @@ final class AttentionPack {
             return;
         }
         if (L < MR) {
-            // Narrow vectors (AVX2): copy each panel row through the heap.
+            // Vectors narrower than a panel row (128-bit): copy each panel row through the heap.
             reserve(d);
             for (int j = 0; j < nk; j++) {
                 copyRow(v, 4L * (base + j * rs), rows, 0, d);

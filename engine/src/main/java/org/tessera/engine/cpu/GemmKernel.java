@@ -28,7 +28,7 @@ final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
     /** The vector registers the JIT allocates: 32 with AVX-512 and on ARM, 16 on AVX2 and SSE. */
-    static final int REGISTERS = vectorRegisters(System.getProperty("os.arch", ""), S.vectorBitSize());
+    static final int REGISTERS = GemmTile.vectorRegisters(System.getProperty("os.arch", ""), S.vectorBitSize());
     /**
      * Rows of a register tile: 12 with 32 registers, 6 with 16 ({@code -Dtessera.gemm.rows=6|12}
      * forces one, for measuring). 12×2 vectors measured fastest on AVX-512 (24 accumulators + 2 B
@@ -36,7 +36,7 @@ final class GemmKernel {
      * ~58% for 6×2, whose 12 accumulator chains cannot hide the FMA latency there, and ~80% for
      * 6×4. With 16 registers 6×2 (15 of them) is the largest tile that does not spill.
      */
-    static final int MR = rows(System.getProperty("tessera.gemm.rows"), REGISTERS);
+    static final int MR = GemmTile.rows(S.vectorBitSize());
     /**
      * A panel of at most this many rows (the padded last one) runs {@link #kernel4} once per four
      * rows instead of the full kernel: 8 of 12, 4 of 6.
@@ -51,33 +51,6 @@ final class GemmKernel {
     private static final ThreadLocal<float[]> COLUMN = ThreadLocal.withInitial(() -> new float[0]);
 
     private GemmKernel() {}
-
-    /**
-     * 32 vector registers on aarch64 (NEON and SVE) and with 512-bit vectors (AVX-512 brings
-     * zmm0–31); 16 otherwise (x86's ymm0–15 and xmm0–15).
-     */
-    static int vectorRegisters(String arch, int vectorBits) {
-        return arch.equals("aarch64") || vectorBits >= 512 ? 32 : 16;
-    }
-
-    /**
-     * The tile's rows for {@code registers}, or the forced {@code value}.
-     *
-     * @throws IllegalStateException when a forced value is not 6 or 12 (a forced choice that
-     *     cannot be honoured is an error, not a quiet fallback)
-     */
-    static int rows(String forced, int registers) {
-        if (forced == null || forced.isBlank()) {
-            return registers >= 32 ? 12 : 6;
-        }
-        return switch (forced.strip()) {
-            case "6" -> 6;
-            case "12" -> 12;
-            default ->
-                throw new IllegalStateException(
-                        "-Dtessera.gemm.rows=" + forced + ": the GEMM register tile has 6 or 12 rows");
-        };
-    }
 
     /** Floats in a 64-byte cache line. */
     static final int LINE_FLOATS = 16;

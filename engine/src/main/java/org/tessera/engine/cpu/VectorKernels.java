@@ -33,13 +33,9 @@ public final class VectorKernels {
                 new VectorBackward(pool));
     }
 
-    /** The register tile's rows, chosen when GemmKernel first loads; a bad forced choice is named. */
+    /** The register tile's rows, checked before GemmKernel loads: a bad forced choice is named, every time. */
     private static int tile() {
-        try {
-            return GemmKernel.MR;
-        } catch (ExceptionInInitializerError e) {
-            throw new IllegalArgumentException(e.getCause().getMessage(), e.getCause());
-        }
+        return GemmTile.rows(VectorMath.S.vectorBitSize());
     }
 
     /** e.g. "512-bit vectors, 32 registers, 12×32 GEMM tile". */

@@ -9,8 +9,8 @@ import org.tessera.engine.random.RandomStream;
  * <ul>
  *   <li>{@link Random}: each patch dropped with a probability, drawn from a seed — a training
  *       speed-up (the loss covers the kept patches only);
- *   <li>{@link Similar}: a clip's patch dropped when its cosine similarity to the patch at the same
- *       place in the previous frame exceeds a threshold (the Sora notes' 根据图像相似度丢弃雷同的图像块):
+ *   <li>{@link Similar}: a clip's patch dropped when its cosine similarity to the patch last kept at
+ *       its place (in an earlier frame) exceeds a threshold (the Sora notes' 根据图像相似度丢弃雷同的图像块):
  *       a static scene costs its first frame; where an output is needed, the dropped patch takes
  *       the previous frame's output at its place.
  * </ul>
@@ -34,7 +34,10 @@ public sealed interface TokenDropping {
         }
     }
 
-    /** A patch of frame t > 0 dropped when cos(patch, same place at t − 1) > {@code threshold}. */
+    /**
+     * A patch of frame t > 0 dropped when cos(patch, the patch last kept at its place) >
+     * {@code threshold}: a slow drift is kept once it has drifted far enough.
+     */
     record Similar(double threshold) implements TokenDropping {
         public Similar {
             if (!(threshold > -1 && threshold <= 1)) {

@@ -15,28 +15,31 @@ import org.junit.jupiter.api.Test;
 class GemmTileTest {
     @Test
     void theRowsFollowTheRegisterCount() {
-        assertEquals(32, GemmKernel.vectorRegisters("amd64", 512));
-        assertEquals(16, GemmKernel.vectorRegisters("amd64", 256));
-        assertEquals(16, GemmKernel.vectorRegisters("amd64", 128));
-        assertEquals(32, GemmKernel.vectorRegisters("aarch64", 128));
-        assertEquals(12, GemmKernel.rows(null, 32));
-        assertEquals(6, GemmKernel.rows(null, 16));
-        assertEquals(6, GemmKernel.rows(" 6 ", 32));
-        assertEquals(12, GemmKernel.rows("12", 16));
+        assertEquals(32, GemmTile.vectorRegisters("amd64", 512));
+        assertEquals(16, GemmTile.vectorRegisters("amd64", 256));
+        assertEquals(16, GemmTile.vectorRegisters("amd64", 128));
+        assertEquals(32, GemmTile.vectorRegisters("aarch64", 128));
+        assertEquals(12, GemmTile.rows(null, 32));
+        assertEquals(6, GemmTile.rows(null, 16));
+        assertEquals(6, GemmTile.rows(" 6 ", 32));
+        assertEquals(12, GemmTile.rows("12", 16));
     }
 
     @Test
     void aForcedTileThatIsNotOneIsAnError() {
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> GemmKernel.rows("8", 32));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GemmTile.rows("8", 32));
         assertTrue(e.getMessage().contains("-Dtessera.gemm.rows=8")
                 && e.getMessage().contains("6 or 12"));
     }
 
     @Test
     void theTileInUseIsDescribed() {
+        String forced = System.getProperty("tessera.gemm.rows");
+        int expected = forced != null ? Integer.parseInt(forced.strip()) : GemmKernel.REGISTERS >= 32 ? 12 : 6;
+        assertEquals(expected, GemmKernel.MR);
         assertEquals(
-                GemmKernel.REGISTERS >= 32 || System.getProperty("tessera.gemm.rows") != null ? GemmKernel.MR : 6,
-                GemmKernel.MR);
+                System.getProperty("os.arch").equals("aarch64") || GemmKernel.S.vectorBitSize() >= 512 ? 32 : 16,
+                GemmKernel.REGISTERS);
         assertEquals(2 * GemmKernel.L, GemmKernel.NR);
         assertTrue(
                 VectorKernels.describe().contains(GemmKernel.MR + "×" + GemmKernel.NR + " GEMM tile"),

@@ -61,8 +61,8 @@ final class MixedTrainingData {
         if (model.constant("num_classes") instanceof Long n && n > 0 && data.maxLabel >= n) {
             throw def.error(
                     mix.span(),
-                    "the mix numbers its classes on from part to part, 0.." + data.maxLabel + ", past the " + n + " of "
-                            + model.name() + " (num_classes = " + (data.maxLabel + 1) + ")");
+                    "the mix numbers its classes on from part to part, 0.." + data.maxLabel + ", more than the " + n
+                            + " classes of " + model.name() + ": give it num_classes = " + (data.maxLabel + 1));
         }
         return data;
     }

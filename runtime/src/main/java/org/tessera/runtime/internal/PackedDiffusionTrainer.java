@@ -34,8 +34,8 @@ import org.tessera.engine.tensor.Tensor;
  * motion, faster), and a size [h, w] takes one frame, drawn, as an image: a one-frame video. Each
  * frame is placed as an image is. A clip's tokens are its frames' patches, their positions
  * (t, y, x) within it, so the model's positions must tell frames apart (rotary ones with a time
- * section). Similarity dropping leaves out a clip's patches that repeat the frame before in the
- * clean data (the noise is packed by the same plan, so the loss skips them too). A batch may hold
+ * section). Similarity dropping leaves out a clip's patches that repeat the patch last kept at
+ * their place, in the clean data (the noise is packed by the same plan, so the loss skips them too). A batch may hold
  * images and clips side by side ({@link #step(List, long[])}, from a mix of data sets): an image
  * draws among the [h, w] sizes only.
  *
@@ -197,8 +197,8 @@ public final class PackedDiffusionTrainer extends Trainer {
                     case TokenDropping.None n -> "";
                     case TokenDropping.Random r -> ", each patch left out at random with probability " + r.rate();
                     case TokenDropping.Similar m ->
-                        ", each clip's patches left out where their cosine similarity to" + " the frame before exceeds "
-                                + m.threshold();
+                        ", each clip's patches left out where their cosine similarity to the patch last kept at"
+                                + " their place exceeds " + m.threshold();
                 }
                 + "; a graph is compiled for each multiple of " + rowQuantum + " rows as it first occurs";
     }

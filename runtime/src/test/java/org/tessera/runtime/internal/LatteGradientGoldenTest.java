@@ -105,7 +105,7 @@ class LatteGradientGoldenTest {
                 System.out.printf("latte gradients: worst relative %.3g at %s%n", worstRelative, worst);
                 assertEquals(51, compared, "the reference has a gradient for each learned weight: " + learned.keySet());
                 assertTrue(
-                        worstRelative <= 1e-4,
+                        worstRelative <= 5e-5, // measured 1.1e-5
                         "gradients against PyTorch's: max |difference| / max |gradient| = " + worstRelative + " at "
                                 + worst);
             }

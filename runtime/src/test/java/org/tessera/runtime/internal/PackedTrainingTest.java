@@ -321,7 +321,7 @@ class PackedTrainingTest {
                 }
                 examples.add(s.length == 3 ? Tensor.of(e, 1, frames, 8, w) : Tensor.of(e, 1, 8, w));
             }
-            double[] expected = firstLoss(examples, seed, 64, dropping, pool);
+            double[] expected = firstLoss(examples, 64, dropping);
             assertEquals(expected[0], loss, 1e-5 * expected[0], "step 1's loss");
             assertEquals(
                     similarity > 0, expected[1] < expected[2], expected[1] + " of " + expected[2] + " patches packed");
@@ -331,8 +331,9 @@ class PackedTrainingTest {
     }
 
     /**
-     * A PackedDiT with rotary (t, h, w) positions, one channel and its final layer at zero (so the
-     * first step's loss is the noise's: {@link #firstLoss}), in rows of 64 tokens.
+     * A PackedDiT with rotary (t, h, w) positions, one channel and its final layer at zero, trained
+     * towards x₀ (so that the first step's loss is the data's: {@link #firstLoss}), in rows of 64
+     * tokens.
      */
     private PackedDiffusionTrainer rotaryTrainer(
             List<int[]> sizes, TokenDropping dropping, int batch, long seed, Backend cpu, List<Arena> arenas)
@@ -346,7 +347,8 @@ class PackedTrainingTest {
                 sizes,
                 64,
                 dropping,
-                diffusion(cpu),
+                new GaussianDiffusion(
+                        Schedules.linear(1000), Parameterization.X0, VarianceType.FIXED_LARGE, cpu.elementwise()),
                 zeroFinal,
                 key -> true,
                 cpu,
@@ -354,27 +356,14 @@ class PackedTrainingTest {
     }
 
     /**
-     * Step 1's loss for the placed {@code examples} (one channel, patch 2) with the final layer at
-     * zero: (1/E)·Σ_e mean of ε² over e's kept patches, the noise drawn as the trainer documents
-     * (in example order from stream 3·1 + 1); then the patches packed and all the patches.
+     * Step 1's loss for the placed {@code examples} (one channel, patch 2) under the x₀ target with
+     * the final layer at zero: (1/E)·Σ_e mean of x₀² over e's kept patches. It reads the data, so a
+     * wrong frame, stride, crop or size changes it. Returns it with the patches packed and all
+     * the patches.
      */
-    private static double[] firstLoss(
-            List<Tensor> examples, long seed, int rowLength, TokenDropping dropping, WorkerPool pool) {
-        long total = 0;
-        for (Tensor e : examples) {
-            total += e.numel();
-        }
-        Tensor all = Tensor.zeros(DType.F32, (int) total);
-        new RandomStream(seed, 4).fillNormal(all, pool);
-        List<Tensor> noise = new ArrayList<>();
-        int offset = 0;
-        for (Tensor e : examples) {
-            int n = (int) e.numel();
-            noise.add(all.slice(0, offset, offset + n).reshape(e.shape()));
-            offset += n;
-        }
-        Patches.Packed kept = Patches.pack(noise, 1, 2, Patches.plan(examples, 1, 2, rowLength, dropping));
-        float[] eps = kept.tokens().toFloatArray();
+    private static double[] firstLoss(List<Tensor> examples, int rowLength, TokenDropping dropping) {
+        Patches.Packed kept = Patches.pack(examples, 1, 2, rowLength, dropping);
+        float[] x0 = kept.tokens().toFloatArray();
         long[] segments = kept.segments().toLongArray();
         int batch = examples.size();
         double[] sum = new double[batch];
@@ -384,7 +373,7 @@ class PackedTrainingTest {
             if (e >= 0) {
                 tokens[e]++;
                 for (int i = 0; i < 4; i++) {
-                    sum[e] += (double) eps[token * 4 + i] * eps[token * 4 + i];
+                    sum[e] += (double) x0[token * 4 + i] * x0[token * 4 + i];
                 }
             }
         }
@@ -439,11 +428,32 @@ class PackedTrainingTest {
                                 ? x.permute(1, 0, 2, 3).contiguous() // [F, C, H, W] → [C, F, H, W], all 4 frames
                                 : PackedDiffusionTrainer.place(x, s[0], s[1]));
             }
-            double[] expected = firstLoss(placed, seed, 64, TokenDropping.NONE, pool);
+            double[] expected = firstLoss(placed, 64, TokenDropping.NONE);
             assertEquals(expected[0], loss, 1e-5 * expected[0], "step 1's loss");
         } finally {
             arenas.forEach(Arena::close);
         }
+    }
+
+    /** A clip [F, C, H, W] becomes [C, F', H, W], frames at the stride: with two channels, so the layout shows. */
+    @Test
+    void placingAClipTakesItsFramesAtAStrideChannelsFirst() {
+        float[] v = new float[4 * 2 * 2 * 2];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i;
+        }
+        Tensor clip = Tensor.of(v, 4, 2, 2, 2); // [F, C, H, W]
+        float[] want = new float[2 * 2 * 2 * 2];
+        for (int c = 0; c < 2; c++) {
+            for (int f = 0; f < 2; f++) {
+                for (int q = 0; q < 4; q++) { // frames 0 and 2 (stride 4/2)
+                    want[(c * 2 + f) * 4 + q] = v[((f * 2) * 2 + c) * 4 + q];
+                }
+            }
+        }
+        Tensor placed = PackedDiffusionTrainer.placeClip(clip, 2, 2, 2);
+        assertArrayEquals(new int[] {2, 2, 2, 2}, placed.shape());
+        assertArrayEquals(want, placed.toFloatArray());
     }
 
     @Test

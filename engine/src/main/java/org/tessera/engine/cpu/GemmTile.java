@@ -1,0 +1,46 @@
+package org.tessera.engine.cpu;
+
+/**
+ * The GEMM register tile's row count for this machine, chosen before the kernels load (plain
+ * Java, no Vector API): so that a forced choice that cannot be honoured is named the same way
+ * however often it is asked, rather than as a class that failed to initialise.
+ */
+final class GemmTile {
+    /** The system property that forces the rows: {@code -Dtessera.gemm.rows=6} or {@code 12}. */
+    static final String ROWS_PROPERTY = "tessera.gemm.rows";
+
+    private GemmTile() {}
+
+    /**
+     * 32 vector registers on aarch64 (NEON and SVE) and with 512-bit vectors (AVX-512 brings
+     * zmm0–31); 16 otherwise (x86's ymm0–15 and xmm0–15). (x86 with AVX-512 held to 256-bit
+     * vectors still has 32; it gets the 16-register tile, which is correct, if not the fastest.)
+     */
+    static int vectorRegisters(String arch, int vectorBits) {
+        return arch.equals("aarch64") || vectorBits >= 512 ? 32 : 16;
+    }
+
+    /** The rows for {@code vectorBits}-bit vectors on this JVM's architecture, or the forced ones. */
+    static int rows(int vectorBits) {
+        return rows(System.getProperty(ROWS_PROPERTY), vectorRegisters(System.getProperty("os.arch", ""), vectorBits));
+    }
+
+    /**
+     * The tile's rows for {@code registers}, or the forced {@code value}.
+     *
+     * @throws IllegalArgumentException when a forced value is not 6 or 12 (a forced choice that
+     *     cannot be honoured is an error, not a quiet fallback)
+     */
+    static int rows(String forced, int registers) {
+        if (forced == null || forced.isBlank()) {
+            return registers >= 32 ? 12 : 6;
+        }
+        return switch (forced.strip()) {
+            case "6" -> 6;
+            case "12" -> 12;
+            default ->
+                throw new IllegalArgumentException(
+                        "-D" + ROWS_PROPERTY + "=" + forced + ": the GEMM register tile has 6 or 12 rows");
+        };
+    }
+}
