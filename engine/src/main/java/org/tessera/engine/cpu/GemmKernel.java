@@ -15,11 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
  * loads two vectors of B, broadcasts each of the MR values of A and issues 2·MR fused
  * multiply-adds into 2·MR accumulators that never leave registers.
  *
- * <p>The tile follows the machine (BLIS's rule: as many accumulators as the registers hold,
- * less the two B vectors and the broadcast). NR is two vectors, whatever their width; MR is 12
- * where there are 32 vector registers (AVX-512, and ARM's NEON/SVE), 6 where there are 16
- * (AVX2, and x86 restricted to 128-bit vectors): 24 accumulators on 16 registers spill every
- * step, which ran AVX2 at half of OpenBLAS's speed. Everything else — packing, blocking,
+ * <p>The tile follows the machine ({@link GemmTile}). NR is two vectors, whatever their width;
+ * MR is 12 (AVX-512, ARM's NEON, x86 held to 128-bit vectors) or 6 for AVX2, whose 16
+ * registers cannot hold 24 accumulators beside the B vectors (BLIS's rule; measured 5% faster
+ * there). Under AVX2 both run at about half of OpenBLAS's Haswell kernels, so something other
+ * than the spills holds that path back (not yet found). Everything else — packing, blocking,
  * attention and convolution panels — reads MR and NR, so one code path serves every tile; only
  * the unrolled loop body exists once per row count, as it must for C2 to keep its
  * accumulators in registers.
@@ -30,11 +30,11 @@ final class GemmKernel {
     /** The vector registers the JIT allocates: 32 with AVX-512 and on ARM, 16 on AVX2 and SSE. */
     static final int REGISTERS = GemmTile.vectorRegisters(System.getProperty("os.arch", ""), S.vectorBitSize());
     /**
-     * Rows of a register tile: 12 with 32 registers, 6 with 16 ({@code -Dtessera.gemm.rows=6|12}
-     * forces one, for measuring). 12×2 vectors measured fastest on AVX-512 (24 accumulators + 2 B
+     * Rows of a register tile ({@link GemmTile#rows(int)}; {@code -Dtessera.gemm.rows=6|12} forces
+     * one, for measuring). 12×2 vectors measured fastest on AVX-512 (24 accumulators + 2 B
      * vectors + 1 broadcast = 27 of 32 registers): ~97% of the FMA peak in isolation, against
      * ~58% for 6×2, whose 12 accumulator chains cannot hide the FMA latency there, and ~80% for
-     * 6×4. With 16 registers 6×2 (15 of them) is the largest tile that does not spill.
+     * 6×4. On AVX2's 16 registers 6×2 (15 of them) is the largest tile that does not spill.
      */
     static final int MR = GemmTile.rows(S.vectorBitSize());
     /**
