@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The share of patches similarity dropping keeps of Moving MNIST clips (issue 16; see
+# bench/MovingMnistKept.java): 16- and 8-frame clips of 64×64 at patch 8, thresholds 0.95 and 0.99.
+#   bench/moving-mnist-kept.sh [CLIPS] [MNIST_IMAGES]     (default 200, /usr/share/datasets/mnist/...)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/find-jdk.sh"
+"$root/tessera" --version >/dev/null # builds the jars first if they are stale
+exec "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -cp "$root/cli/target/lib/*" \
+    "$root/bench/MovingMnistKept.java" "$@" 2> >(grep -v 'incubator modules' >&2)
