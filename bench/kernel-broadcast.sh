@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The GEMM register kernel alone, broadcasting A as GemmKernel does and with A packed
+# pre-broadcast, under -XX:UseAVX=2 and at the machine's own width (issue 18; see
+# bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java). One thread, ~10 s each.
+#   bench/kernel-broadcast.sh
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/find-jdk.sh"
+"$root/tessera" --version >/dev/null # builds the jars first if they are stale
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+"$JAVA_HOME/bin/javac" --add-modules jdk.incubator.vector -nowarn -cp "$root/cli/target/lib/*" -d "$out" \
+    "$root/bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java" 2> >(grep -v 'incubator\|^1 warning' >&2)
+for flags in "-XX:UseAVX=2" ""; do
+    "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector $flags -cp "$out:$root/cli/target/lib/*" \
+        org.tessera.engine.cpu.KernelBroadcast 2> >(grep -v 'incubator modules' >&2)
+done
