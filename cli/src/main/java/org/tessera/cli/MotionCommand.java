@@ -24,9 +24,11 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code tessera motion CLIPS}: do generated clips move as Moving MNIST clips do? Each clip's
- * motion is three numbers ({@link MovingMnist.Motion}): how far the centroid of its bright pixels
- * steps from frame to frame, how much consecutive frames' bright masks overlap, and how much its
- * bright pixels hold together (digits are strokes, not specks). Real clips,
+ * motion is four numbers ({@link MovingMnist.Motion}): how far the centroid of its bright pixels
+ * steps from frame to frame, how much consecutive frames' bright masks overlap, how much its
+ * bright pixels hold together (digits are strokes, not specks), and how much of a frame's change
+ * a shift of the one before does not explain (a thing that moves rather than one that turns into
+ * another). Real clips,
  * rendered from the MNIST digits, give the range (5th to 95th percentile) of each; the report is
  * the share of generated clips inside it — and, so that the reader can see the check tell things
  * apart, the same share for Gaussian noise and for still clips.
@@ -39,10 +41,13 @@ import picocli.CommandLine.Parameters;
             "Measure each clip of CLIPS (a safetensors tensor [N, F, 1, H, W] in Latte's layout, or"
                     + " [N, 1, F, H, W]): the mean step of its bright pixels' centroid from frame to frame, the"
                     + " mean overlap (intersection over union) of consecutive frames' bright pixels, and their"
-                    + " coherence (the share with at least two bright neighbours: strokes, not specks).",
-            "Real Moving MNIST clips made from --digits give the 5th–95th percentile range of each; the"
-                    + " report is the share of clips inside that range, for the generated clips, for real ones,"
-                    + " for Gaussian noise and for still clips."
+                    + " coherence (the share with at least two bright neighbours: strokes, not specks), and the"
+                    + " change that moving does not explain (the smallest mean difference between a frame and the"
+                    + " one before shifted by up to 4 pixels).",
+            "Real Moving MNIST clips made from --digits give the 5th–95th percentile range of the first three;"
+                    + " the report is the share of clips inside those ranges, for the generated clips, for real"
+                    + " ones, for Gaussian noise, for still clips and for clips of unrelated frames, and the median"
+                    + " change of each."
         })
 final class MotionCommand implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
@@ -134,6 +139,25 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
                 still.add(MovingMnist.motion(one, 0, frames, size));
             }
         }
+        // Frames of unrelated clips put together: each frame a real picture, none following another
+        List<MovingMnist.Motion> unrelated = new ArrayList<>();
+        MemorySegment other = MemorySegment.ofArray(new float[clipFloats]);
+        for (int i = 0; i < n; i++) {
+            for (int f = 0; f < frames; f++) {
+                MovingMnist.render(
+                        idx.data(),
+                        idx.shape()[0],
+                        20261206,
+                        real + (long) i * frames + f,
+                        frames,
+                        size,
+                        objects,
+                        other,
+                        0);
+                MemorySegment.copy(other, 4L * f * size * size, one, 4L * f * size * size, 4L * size * size);
+            }
+            unrelated.add(MovingMnist.motion(one, 0, frames, size));
+        }
         List<MovingMnist.Motion> gen = new ArrayList<>();
         MemorySegment all = MemorySegment.ofArray(generated);
         for (int i = 0; i < n; i++) {
@@ -150,15 +174,16 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
         double[] steps = sorted(realMotion, MovingMnist.Motion::step);
         double[] overlaps = sorted(realMotion, MovingMnist.Motion::overlap);
         double[] coherence = sorted(realMotion, MovingMnist.Motion::coherence);
-        MovingMnist.Motion lo =
-                new MovingMnist.Motion(percentile(steps, 5), percentile(overlaps, 5), percentile(coherence, 5));
-        MovingMnist.Motion hi =
-                new MovingMnist.Motion(percentile(steps, 95), percentile(overlaps, 95), percentile(coherence, 95));
+        double[] change = sorted(realMotion, MovingMnist.Motion::change);
+        MovingMnist.Motion lo = new MovingMnist.Motion(
+                percentile(steps, 5), percentile(overlaps, 5), percentile(coherence, 5), percentile(change, 5));
+        MovingMnist.Motion hi = new MovingMnist.Motion(
+                percentile(steps, 95), percentile(overlaps, 95), percentile(coherence, 95), percentile(change, 95));
         out.printf(
                 Locale.ROOT,
                 "real Moving MNIST (%d clips of %d frames, %d×%d, %d digits): centroid step median %.2f px"
                         + " (5th–95th percentile %.2f–%.2f), overlap median %.2f (%.2f–%.2f), coherence median %.2f"
-                        + " (%.2f–%.2f)%n",
+                        + " (%.2f–%.2f), change median %.3f (%.3f–%.3f)%n",
                 real,
                 frames,
                 size,
@@ -172,23 +197,38 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
                 hi.overlap(),
                 percentile(coherence, 50),
                 lo.coherence(),
-                hi.coherence());
+                hi.coherence(),
+                percentile(change, 50),
+                lo.change(),
+                hi.change());
         double[] gs = sorted(gen, MovingMnist.Motion::step);
         out.printf(
                 Locale.ROOT,
                 "generated (%s, %d clips): centroid step median %.2f px, overlap median %.2f, coherence median"
-                        + " %.2f%s%n",
+                        + " %.2f, change median %.3f%s%n",
                 clips.getFileName(),
                 n,
                 percentile(gs, 50),
                 percentile(sorted(gen, MovingMnist.Motion::overlap), 50),
                 percentile(sorted(gen, MovingMnist.Motion::coherence), 50),
+                percentile(sorted(gen, MovingMnist.Motion::change), 50),
                 gs.length < n ? " (" + (n - gs.length) + " clips have a frame with no bright pixel)" : "");
-        out.println("moving as real clips do (all three measures inside the real clips' 5th–95th percentile range):");
+        out.println("moving as real clips do (step, overlap and coherence inside the real clips' 5th–95th percentile"
+                + " range):");
         report(out, "generated", gen, lo, hi, "");
         report(out, "real", realMotion, lo, hi, " (about 75% by construction: each range holds 90% of them)");
         report(out, "noise", noise, lo, hi, " (Gaussian noise clips)");
         report(out, "still", still, lo, hi, " (real clips' first frame held)");
+        report(out, "unrelated", unrelated, lo, hi, " (each frame from another real clip)");
+        out.printf(
+                Locale.ROOT,
+                "change a shift of the frame before does not explain (median; 0 for a thing that moves): generated"
+                        + " %.3f, real %.3f, unrelated frames %.3f, noise %.3f, still %.3f%n",
+                percentile(sorted(gen, MovingMnist.Motion::change), 50),
+                percentile(change, 50),
+                percentile(sorted(unrelated, MovingMnist.Motion::change), 50),
+                percentile(sorted(noise, MovingMnist.Motion::change), 50),
+                percentile(sorted(still, MovingMnist.Motion::change), 50));
         return TesseraCommand.EXIT_OK;
     }
 

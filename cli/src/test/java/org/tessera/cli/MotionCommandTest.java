@@ -93,6 +93,15 @@ class MotionCommandTest {
         assertTrue(generatedShare(moving.out()) >= 75, moving.out());
         assertTrue(moving.out().contains("still         0 of"), moving.out());
         assertTrue(moving.out().contains("noise         0 of"), moving.out());
+        // what a shift does not explain: little for moving digits, more for unrelated frames and noise
+        java.util.regex.Matcher change = java.util.regex.Pattern.compile(
+                        "generated ([0-9.]+), real ([0-9.]+), unrelated frames ([0-9.]+), noise ([0-9.]+), still 0.000")
+                .matcher(moving.out());
+        assertTrue(change.find(), moving.out());
+        double generated = Double.parseDouble(change.group(1));
+        assertTrue(
+                generated < Double.parseDouble(change.group(3)) && generated < Double.parseDouble(change.group(4)),
+                moving.out());
         CliRun noise = CliRun.of(
                 "motion", clips("noise.safetensors", true).toString(), "--digits", digits.toString(), "--real", "200");
         assertEquals(0, noise.code(), noise.err());

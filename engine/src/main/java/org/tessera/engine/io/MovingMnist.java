@@ -102,9 +102,18 @@ public final class MovingMnist {
      * @param coherence the mean share of bright pixels with at least two bright neighbours (of
      *     four): most of a digit's strokes, few of scattered specks (sparse noise that happens to
      *     step and overlap like digits does not hold together)
+     * @param change what moving does not explain: the mean, over consecutive frames, of the
+     *     smallest mean |difference| (values in [0, 1]) between a frame and the frame before
+     *     shifted by up to {@value #SHIFT} pixels each way (a digit's largest step). 0 for one
+     *     rigid thing moving or none; larger where the content itself changes, as between
+     *     independent pictures of one class, or where two digits move apart
      */
-    public record Motion(double step, double overlap, double coherence) {
-        /** Every measure lies within [lo, hi] of a reference's range. */
+    public record Motion(double step, double overlap, double coherence, double change) {
+        /**
+         * Step, overlap and coherence lie within [lo, hi] of a reference's range. Change is not
+         * held to a range: one rigid digit's is exactly 0, a range no generated clip can meet;
+         * it is compared by its median instead.
+         */
         public boolean within(Motion lo, Motion hi) {
             return step >= lo.step
                     && step <= hi.step
@@ -113,6 +122,33 @@ public final class MovingMnist {
                     && coherence >= lo.coherence
                     && coherence <= hi.coherence;
         }
+    }
+
+    /** The largest shift {@link Motion#change} tries, in pixels: a digit's largest step. */
+    public static final int SHIFT = 4;
+
+    /**
+     * min over shifts (dy, dx) in [−SHIFT, SHIFT]² of the mean over pixels of |cur − prev moved by
+     * (dy, dx)|, both mapped from [−1, 1] to [0, 1], where prev moved in from outside is the
+     * background (0).
+     */
+    static double change(float[] prev, float[] cur, int size) {
+        double best = Double.MAX_VALUE;
+        for (int dy = -SHIFT; dy <= SHIFT; dy++) {
+            for (int dx = -SHIFT; dx <= SHIFT; dx++) {
+                double sum = 0;
+                for (int y = 0; y < size; y++) {
+                    int sy = y - dy;
+                    for (int x = 0; x < size; x++) {
+                        int sx = x - dx;
+                        float p = sy >= 0 && sy < size && sx >= 0 && sx < size ? prev[sy * size + sx] : -1f;
+                        sum += Math.abs(cur[y * size + x] - p);
+                    }
+                }
+                best = Math.min(best, sum / 2 / ((double) size * size));
+            }
+        }
+        return best;
     }
 
     /** The {@link Motion} of a clip of frames × size × size floats in [−1, 1] at {@code byteOffset}. */
@@ -125,6 +161,9 @@ public final class MovingMnist {
         int pixels = size * size;
         boolean[] previous = new boolean[pixels];
         boolean[] current = new boolean[pixels];
+        float[] before = new float[pixels];
+        float[] now = new float[pixels];
+        double changes = 0;
         for (int f = 0; f < frames; f++) {
             double sx = 0;
             double sy = 0;
@@ -133,7 +172,8 @@ public final class MovingMnist {
             long both = 0;
             long either = 0;
             for (int i = 0; i < pixels; i++) {
-                boolean bright = clip.get(F, base + 4L * i) > 0f;
+                now[i] = clip.get(F, base + 4L * i);
+                boolean bright = now[i] > 0f;
                 current[i] = bright;
                 if (bright) {
                     sx += i % size;
@@ -146,7 +186,7 @@ public final class MovingMnist {
                 }
             }
             if (n == 0) {
-                return new Motion(Double.NaN, Double.NaN, Double.NaN);
+                return new Motion(Double.NaN, Double.NaN, Double.NaN, Double.NaN);
             }
             long held = 0;
             for (int i = 0; i < pixels; i++) {
@@ -166,15 +206,19 @@ public final class MovingMnist {
             if (f > 0) {
                 steps += Math.hypot(cx - px, cy - py);
                 overlaps += either == 0 ? 1 : (double) both / either;
+                changes += change(before, now, size);
             }
             px = cx;
             py = cy;
             boolean[] t = previous;
             previous = current;
             current = t;
+            float[] v = before;
+            before = now;
+            now = v;
         }
         return frames > 1
-                ? new Motion(steps / (frames - 1), overlaps / (frames - 1), coherent / frames)
-                : new Motion(0, 1, coherent);
+                ? new Motion(steps / (frames - 1), overlaps / (frames - 1), coherent / frames, changes / (frames - 1))
+                : new Motion(0, 1, coherent, 0);
     }
 }

@@ -88,6 +88,53 @@ class MovingMnistTest {
         assertEquals(11 / 16.0, m.coherence(), 0.03, "P(at least 2 of 4 neighbours bright) at density ½");
     }
 
+    /**
+     * The change a shift of the frame before does not explain: none for a square that moves (a
+     * rigid thing) or stands still, a lot for noise, and the area that differs for a square that
+     * becomes another of its size at the same place (another picture, not a move).
+     */
+    @Test
+    void changeIsWhatMovingDoesNotExplain() {
+        for (long i = 0; i < 5; i++) {
+            MovingMnist.Motion m = MovingMnist.motion(MemorySegment.ofArray(clip(3, i, 1, SIZE)), 0, FRAMES, SIZE);
+            assertEquals(0, m.change(), 1e-9, "clip " + i + ": one square moving");
+        }
+        float[] still = clip(3, 0, 1, SIZE);
+        for (int f = 1; f < FRAMES; f++) {
+            System.arraycopy(still, 0, still, f * SIZE * SIZE, SIZE * SIZE);
+        }
+        assertEquals(
+                0,
+                MovingMnist.motion(MemorySegment.ofArray(still), 0, FRAMES, SIZE)
+                        .change(),
+                1e-12);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        float[] noise = new float[FRAMES * SIZE * SIZE];
+        for (int i = 0; i < noise.length; i++) {
+            noise[i] = (float) Math.clamp(random.nextGaussian(), -1, 1);
+        }
+        double noisy = MovingMnist.motion(MemorySegment.ofArray(noise), 0, FRAMES, SIZE)
+                .change();
+        assertTrue(noisy > 0.2, "noise: " + noisy);
+        // frames alternate between a 10×10 square of 1 and a 20×5 bar of 1 at the same centre:
+        // 50 pixels of each are the other's background, in the best alignment too (checked by hand)
+        float[] swap = new float[FRAMES * SIZE * SIZE];
+        java.util.Arrays.fill(swap, -1f);
+        for (int f = 0; f < FRAMES; f++) {
+            for (int y = 0; y < SIZE; y++) {
+                for (int x = 0; x < SIZE; x++) {
+                    boolean on = f % 2 == 0
+                            ? y >= 27 && y < 37 && x >= 27 && x < 37
+                            : y >= 30 && y < 35 && x >= 22 && x < 42;
+                    swap[(f * SIZE + y) * SIZE + x] = on ? 1f : -1f;
+                }
+            }
+        }
+        double swapped =
+                MovingMnist.motion(MemorySegment.ofArray(swap), 0, FRAMES, SIZE).change();
+        assertEquals(100.0 / (SIZE * SIZE), swapped, 1e-9, "a square that becomes a bar");
+    }
+
     @Test
     void aFrameAsWideAsADigitKeepsItInPlace() {
         float[] v = clip(4, 2, 2, 28);
