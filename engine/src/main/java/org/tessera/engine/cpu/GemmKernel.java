@@ -20,8 +20,9 @@ import jdk.incubator.vector.VectorSpecies;
  * registers cannot hold 24 accumulators beside the B vectors (BLIS's rule; measured 5% faster
  * there). Under AVX2 both run at about half of OpenBLAS's Haswell kernels: the kernel alone
  * does 54 GF/s broadcasting A and 98 with A packed pre-broadcast (bench/kernel-broadcast.sh),
- * so the per-step broadcasts C2 emits without AVX-512 (whose FMAs take a broadcast memory
- * operand) are what halves it; a pre-broadcast A layout is the fix, not yet made (issue 18).
+ * so the per-step broadcasts are what halves it (likely because without AVX-512, whose FMAs
+ * can take a broadcast memory operand, each is an instruction of its own; the emitted code is
+ * not checked); a pre-broadcast A layout is the fix, not yet made (issue 18).
  * Everything else — packing, blocking,
  * attention and convolution panels — reads MR and NR, so one code path serves every tile; only
  * the unrolled loop body exists once per row count, as it must for C2 to keep its
