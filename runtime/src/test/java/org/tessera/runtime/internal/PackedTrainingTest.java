@@ -233,37 +233,14 @@ class PackedTrainingTest {
                 noise.add(all.slice(0, offset, offset + n).reshape(2, s[0], s[1]));
                 offset += n;
             }
-            Patches.Packed kept = Patches.pack(
+            // ε is the target here: the loss is the mean of each example's ε² over its kept patches
+            double[] expected = meanSquares(
                     noise,
-                    1,
-                    2,
                     36,
                     drop == 0 ? TokenDropping.NONE : new TokenDropping.Random(drop, seed + 0x9E3779B97F4A7C15L));
-            float[] eps = kept.tokens().toFloatArray();
-            long[] segments = kept.segments().toLongArray();
-            double[] sum = new double[batch];
-            int[] tokens = new int[batch];
-            int dim = 2 * 4;
-            for (int token = 0; token < segments.length; token++) {
-                int e = (int) segments[token];
-                if (e >= 0) {
-                    tokens[e]++;
-                    for (int i = 0; i < dim; i++) {
-                        sum[e] += (double) eps[token * dim + i] * eps[token * dim + i];
-                    }
-                }
-            }
-            double expected = 0;
-            long packedTokens = 0;
-            for (int e = 0; e < batch; e++) {
-                expected += sum[e] / ((double) tokens[e] * dim) / batch;
-                packedTokens += tokens[e];
-            }
-            assertEquals(expected, loss, 1e-5 * expected, "step 1's loss");
-            long allTokens = 0;
-            for (int[] s : drawn) {
-                allTokens += s[0] / 2 * (s[1] / 2);
-            }
+            assertEquals(expected[0], loss, 1e-5 * expected[0], "step 1's loss");
+            long packedTokens = (long) expected[1];
+            long allTokens = (long) expected[2];
             assertEquals(drop > 0, packedTokens < allTokens, packedTokens + " of " + allTokens + " patches packed");
         } finally {
             arenas.forEach(Arena::close);
@@ -321,7 +298,7 @@ class PackedTrainingTest {
                 }
                 examples.add(s.length == 3 ? Tensor.of(e, 1, frames, 8, w) : Tensor.of(e, 1, 8, w));
             }
-            double[] expected = firstLoss(examples, 64, dropping);
+            double[] expected = meanSquares(examples, 64, dropping);
             assertEquals(expected[0], loss, 1e-5 * expected[0], "step 1's loss");
             assertEquals(
                     similarity > 0, expected[1] < expected[2], expected[1] + " of " + expected[2] + " patches packed");
@@ -332,7 +309,7 @@ class PackedTrainingTest {
 
     /**
      * A PackedDiT with rotary (t, h, w) positions, one channel and its final layer at zero, trained
-     * towards x₀ (so that the first step's loss is the data's: {@link #firstLoss}), in rows of 64
+     * towards x₀ (so that the first step's loss is the data's: {@link #meanSquares}), in rows of 64
      * tokens.
      */
     private PackedDiffusionTrainer rotaryTrainer(
@@ -356,14 +333,15 @@ class PackedTrainingTest {
     }
 
     /**
-     * Step 1's loss for the placed {@code examples} (one channel, patch 2) under the x₀ target with
-     * the final layer at zero: (1/E)·Σ_e mean of x₀² over e's kept patches. It reads the data, so a
-     * wrong frame, stride, crop or size changes it. Returns it with the patches packed and all
-     * the patches.
+     * (1/E)·Σ_e mean of v² over e's kept patches (patch 2), for the examples {@code values}: step 1's
+     * loss with the final layer at zero, v being the target (the data under x₀, the noise under ε).
+     * With the data as the target it reads the data, so a wrong frame, stride, crop or size
+     * changes it. Returns it with the patches packed and all the patches.
      */
-    private static double[] firstLoss(List<Tensor> examples, int rowLength, TokenDropping dropping) {
+    private static double[] meanSquares(List<Tensor> examples, int rowLength, TokenDropping dropping) {
         Patches.Packed kept = Patches.pack(examples, 1, 2, rowLength, dropping);
-        float[] x0 = kept.tokens().toFloatArray();
+        int dim = examples.getFirst().size(0) * 4; // C·p·p values a patch holds
+        float[] v = kept.tokens().toFloatArray();
         long[] segments = kept.segments().toLongArray();
         int batch = examples.size();
         double[] sum = new double[batch];
@@ -372,8 +350,8 @@ class PackedTrainingTest {
             int e = (int) segments[token];
             if (e >= 0) {
                 tokens[e]++;
-                for (int i = 0; i < 4; i++) {
-                    sum[e] += (double) x0[token * 4 + i] * x0[token * 4 + i];
+                for (int i = 0; i < dim; i++) {
+                    sum[e] += (double) v[token * dim + i] * v[token * dim + i];
                 }
             }
         }
@@ -381,9 +359,9 @@ class PackedTrainingTest {
         long packedTokens = 0;
         long allTokens = 0;
         for (int e = 0; e < batch; e++) {
-            expected += sum[e] / (tokens[e] * 4.0) / batch;
+            expected += sum[e] / ((double) tokens[e] * dim) / batch;
             packedTokens += tokens[e];
-            allTokens += examples.get(e).numel() / 4;
+            allTokens += examples.get(e).numel() / dim;
         }
         return new double[] {expected, packedTokens, allTokens};
     }
@@ -428,7 +406,7 @@ class PackedTrainingTest {
                                 ? x.permute(1, 0, 2, 3).contiguous() // [F, C, H, W] → [C, F, H, W], all 4 frames
                                 : PackedDiffusionTrainer.place(x, s[0], s[1]));
             }
-            double[] expected = firstLoss(placed, 64, TokenDropping.NONE);
+            double[] expected = meanSquares(placed, 64, TokenDropping.NONE);
             assertEquals(expected[0], loss, 1e-5 * expected[0], "step 1's loss");
         } finally {
             arenas.forEach(Arena::close);
