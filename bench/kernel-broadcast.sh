@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The GEMM register kernel alone, broadcasting A as GemmKernel does and with A packed
-# pre-broadcast, under -XX:UseAVX=2 and at the machine's own width (issue 18; see
-# bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java). One thread, ~10 s each.
+# The GEMM register kernel alone, reading A from the heap array, through a segment view and
+# pre-broadcast, at 6 and 12 rows, under -XX:UseAVX=2, with 128-bit vectors and at the machine's
+# own width (issue 18; see bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java).
+# One thread, ~20 s per width.
 #   bench/kernel-broadcast.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,7 +12,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 "$JAVA_HOME/bin/javac" --add-modules jdk.incubator.vector -nowarn -cp "$root/cli/target/lib/*" -d "$out" \
     "$root/bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java" 2> >(grep -v 'incubator\|^1 warning' >&2)
-for flags in "-XX:UseAVX=2" ""; do
+for flags in "-XX:UseAVX=2" "-XX:UseAVX=2 -XX:MaxVectorSize=16" ""; do
     "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector $flags -cp "$out:$root/cli/target/lib/*" \
         org.tessera.engine.cpu.KernelBroadcast 2> >(grep -v 'incubator modules' >&2)
 done

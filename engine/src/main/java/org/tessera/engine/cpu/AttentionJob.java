@@ -78,7 +78,7 @@ final class AttentionJob implements WorkerPool.Task {
     int[][] keySegments;
 
     // Packed K and V of the current wave: pair p at p·pairFloats, K first, then Vᵀ.
-    float[] kv = new float[0];
+    final APanels kv = new APanels();
     int pairFloats;
     int kFloats;
     private int wave0;
@@ -144,9 +144,7 @@ final class AttentionJob implements WorkerPool.Task {
         pairFloats = Math.addExact(kFloats, Math.multiplyExact(dPanels * MR, nkPad));
         int perWave = pairFloats == 0 ? pairs : (int) Math.max(1, Math.min(pairs, WAVE_FLOATS / pairFloats));
         int need = Math.multiplyExact(perWave, pairFloats);
-        if (kv.length < need) {
-            kv = new float[need];
-        }
+        kv.ensure(need);
         qPanels = (nq + NR - 1) / NR;
         for (wave0 = 0; wave0 < pairs; wave0 += perWave) {
             waveSize = Math.min(perWave, pairs - wave0);
@@ -196,7 +194,7 @@ final class AttentionJob implements WorkerPool.Task {
         int b = pair / heads;
         int h = pair % heads;
         AttentionPack.forThisThread()
-                .packKeys(kSeg, kOff + b * ks[0] + h * ks[1], ks[2], ks[3], nk, d, kv, slot * pairFloats);
+                .packKeys(kSeg, kOff + b * ks[0] + h * ks[1], ks[2], ks[3], nk, d, kv.floats(), slot * pairFloats);
     }
 
     /** Packs Vᵀ of the wave's pair in {@code slot} (the A operand of Oᵀ = Vᵀ·Pᵀ). */
@@ -213,7 +211,7 @@ final class AttentionJob implements WorkerPool.Task {
                         nk,
                         nkPad,
                         d,
-                        kv,
+                        kv.floats(),
                         slot * pairFloats + kFloats);
     }
 

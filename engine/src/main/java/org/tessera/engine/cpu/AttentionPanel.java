@@ -78,7 +78,7 @@ final class AttentionPanel {
 
     /**
      * Computes out[b, h, p·NR .. p·NR + NR) from the packed K and Vᵀ of pair (b, h) at
-     * {@code job.kv[kvOff..]}.
+     * {@code job.kv.floats()[kvOff..]}.
      */
     void run(AttentionJob job, int b, int h, int kvOff, int panel) {
         int d = job.d;

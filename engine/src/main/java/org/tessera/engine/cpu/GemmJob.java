@@ -123,7 +123,7 @@ final class GemmJob implements WorkerPool.Task {
     private float[] bBuf = new float[0];
     // A for the rows of the current pass: K block kb (rows pc = kb·kcStep) starts at
     // pc·passPadded; within it, the micro-panel of rows [r0 + q·MR, r0 + q·MR + MR) is at q·MR·kc.
-    private float[] aBuf = new float[0];
+    private final APanels aBuf = new APanels();
     private int passPadded;
 
     // The call's blocking.
@@ -239,10 +239,7 @@ final class GemmJob implements WorkerPool.Task {
             bPanelStride = k * NR;
             bRowStep = NR;
         }
-        int needA = Math.multiplyExact(roundUp(Math.min(m, passRows), MR), k);
-        if (aBuf.length < needA) {
-            aBuf = new float[needA];
-        }
+        aBuf.ensure(Math.multiplyExact(roundUp(Math.min(m, passRows), MR), k));
         for (r0 = 0; r0 < m; r0 += passRows) {
             r1 = Math.min(m, r0 + passRows);
             pass(pool, packBNow);
@@ -315,7 +312,16 @@ final class GemmJob implements WorkerPool.Task {
             int kc = Math.min(kcStep, k - pc);
             int q = (u % passPanels) * MR;
             GemmKernel.packA(
-                    aSeg, aBase, aRs, aCs, r0 + q, Math.min(MR, r1 - r0 - q), pc, kc, aBuf, pc * passPadded + q * kc);
+                    aSeg,
+                    aBase,
+                    aRs,
+                    aCs,
+                    r0 + q,
+                    Math.min(MR, r1 - r0 - q),
+                    pc,
+                    kc,
+                    aBuf.floats(),
+                    pc * passPadded + q * kc);
         }
     }
 
@@ -348,7 +354,16 @@ final class GemmJob implements WorkerPool.Task {
             if (packAInChunk) {
                 for (int i0 = ic; i0 < icEnd; i0 += MR) {
                     GemmKernel.packA(
-                            aSeg, aBase, aRs, aCs, i0, Math.min(MR, icEnd - i0), pc, kc, aBuf, aBlock + i0 * kc);
+                            aSeg,
+                            aBase,
+                            aRs,
+                            aCs,
+                            i0,
+                            Math.min(MR, icEnd - i0),
+                            pc,
+                            kc,
+                            aBuf.floats(),
+                            aBlock + i0 * kc);
                 }
             }
             block(jFrom, jTo, ic, icEnd, pc, kc, aBlock, tile, carried);

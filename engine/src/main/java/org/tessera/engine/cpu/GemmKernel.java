@@ -16,13 +16,19 @@ import jdk.incubator.vector.VectorSpecies;
  * multiply-adds into 2·MR accumulators that never leave registers.
  *
  * <p>The tile follows the machine ({@link GemmTile}). NR is two vectors, whatever their width;
- * MR is 12 (AVX-512, ARM's NEON, x86 held to 128-bit vectors) or 6 for AVX2, whose 16
- * registers cannot hold 24 accumulators beside the B vectors (BLIS's rule; measured 5% faster
- * there). Under AVX2 both run at about half of OpenBLAS's Haswell kernels: the kernel alone
- * does 54 GF/s broadcasting A and 98 with A packed pre-broadcast (bench/kernel-broadcast.sh),
- * so the per-step broadcasts are what halves it (likely because without AVX-512, whose FMAs
- * can take a broadcast memory operand, each is an instruction of its own; the emitted code is
- * not checked); a pre-broadcast A layout is the fix, not yet made (issue 18).
+ * MR is 12 where the JIT has 32 vector registers (AVX-512, ARM's NEON) or 6 where it has 16
+ * (AVX2, x86 held to 128-bit vectors), which cannot hold 24 accumulators beside the B vectors
+ * (BLIS's rule).
+ *
+ * <p>The 6-row kernels read A through the memory-segment view of its panels ({@link APanels}),
+ * the 12-row ones through the array. Measured, the kernel alone on one thread: under AVX2 the
+ * per-step broadcast of a value read from the heap array ran at 50 GF/s, the same broadcast of
+ * the same value read through a segment at 103 (OpenBLAS's Haswell GEMM: 96–99), and A packed
+ * pre-broadcast at 99; with 128-bit vectors 6×8 through the segment ran at 52 against 30 for
+ * 12×8 from the array. With AVX-512 it is the other way round: the array 200, the segment 152
+ * (bench/kernel-broadcast.sh). Why is not checked in the emitted code (no disassembler here);
+ * the likely reason is that C2 folds one of the two loads into a broadcast from memory and not
+ * the other.
  * Everything else — packing, blocking,
  * attention and convolution panels — reads MR and NR, so one code path serves every tile; only
  * the unrolled loop body exists once per row count, as it must for C2 to keep its
@@ -80,7 +86,8 @@ final class GemmKernel {
      * of a product whose B comes from memory, against B in L2). These sparse reads walk the next
      * panel a line at a time, slowly enough for the L2 streamer to run ahead of them; spread
      * over the calls of one panel, they bring the next one in before it is needed. Measured
-     * interleaved in one JVM with B pre-packed: +8–10% on one thread, +3–9% on two.
+     * interleaved in one JVM with B pre-packed: +8–10% on one thread, +3–9% on two. (The 12-row
+     * kernel only, on AVX-512; the 6-row kernel measured slower with them, see {@link #kernel6}.)
      *
      * <p>The result goes to a small heap array rather than straight into C: C2 keeps this
      * method's 24 accumulators in registers only while the method stays small and free of
@@ -88,10 +95,12 @@ final class GemmKernel {
      * ~150 for this form. {@link #mergeTile} then applies β and the edges.
      */
     static float kernel(
-            float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next, int nextOff) {
-        return MR == 12
-                ? kernel12(a, aOff, b, bOff, kc, tile, tileOff, next, nextOff)
-                : kernel6(a, aOff, b, bOff, kc, tile, tileOff, next, nextOff);
+            APanels a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next, int nextOff) {
+        if (MR == 12) {
+            return kernel12(a.floats(), aOff, b, bOff, kc, tile, tileOff, next, nextOff);
+        }
+        kernel6(a.view(), 4L * aOff, b, bOff, kc, tile, tileOff);
+        return 0f;
     }
 
     /** {@link #kernel} for MR = 12: 24 accumulators. */
@@ -184,10 +193,10 @@ final class GemmKernel {
     }
 
     /**
-     * {@link #kernel(float[], int, float[], int, int, float[], int, float[], int)} into the tile at
+     * {@link #kernel(APanels, int, float[], int, int, float[], int, float[], int)} into the tile at
      * {@code tileOff}, touching nothing but its own B panel.
      */
-    static void kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff) {
+    static void kernel(APanels a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff) {
         kernel(a, aOff, b, bOff, kc, tile, tileOff, b, bOff);
     }
 
@@ -199,10 +208,12 @@ final class GemmKernel {
      * that started its accumulators from the buffer instead of zero ~25% slower.
      */
     static float kernelAdd(
-            float[] a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
-        return MR == 12
-                ? kernelAdd12(a, aOff, b, bOff, kc, acc, accOff, next, nextOff)
-                : kernelAdd6(a, aOff, b, bOff, kc, acc, accOff, next, nextOff);
+            APanels a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
+        if (MR == 12) {
+            return kernelAdd12(a.floats(), aOff, b, bOff, kc, acc, accOff, next, nextOff);
+        }
+        kernelAdd6(a.view(), 4L * aOff, b, bOff, kc, acc, accOff);
+        return 0f;
     }
 
     /** {@link #kernelAdd} for MR = 12. */
@@ -296,11 +307,15 @@ final class GemmKernel {
 
     /**
      * {@link #kernel} for MR = 6, the tile of 16 registers: 12 accumulators, 2 B vectors and the
-     * broadcast, 15 registers (BLIS's 6×16 for AVX2).
+     * broadcast, 15 registers (BLIS's 6×16 for AVX2). A comes through the segment view, byte
+     * offset {@code aByte} (see the class comment for why).
+     *
+     * <p>It does not read ahead in the next B panel: under AVX2 the reads cost the
+     * kernel alone 10% (109 against 98 GF/s), and the GEMM with them ran at 0.56–0.86 of
+     * OpenBLAS's Haswell kernels in one comparison against 0.87–0.97 without, interleaved in one
+     * run. Its loop is not unrolled by hand either: two steps per iteration ran at 42 GF/s.
      */
-    private static float kernel6(
-            float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next, int nextOff) {
-        float touched = 0f;
+    private static void kernel6(MemorySegment a, long aByte, float[] b, int bOff, int kc, float[] tile, int tileOff) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
         FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
@@ -310,30 +325,26 @@ final class GemmKernel {
         for (int k = 0; k < kc; k++) {
             FloatVector b0 = FloatVector.fromArray(S, b, bOff);
             FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
-            FloatVector av = FloatVector.broadcast(S, a[aOff]);
+            FloatVector av = FloatVector.broadcast(S, a.get(F, aByte));
             c0a = av.fma(b0, c0a);
             c0b = av.fma(b1, c0b);
-            av = FloatVector.broadcast(S, a[aOff + 1]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 4));
             c1a = av.fma(b0, c1a);
             c1b = av.fma(b1, c1b);
-            av = FloatVector.broadcast(S, a[aOff + 2]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 8));
             c2a = av.fma(b0, c2a);
             c2b = av.fma(b1, c2b);
-            av = FloatVector.broadcast(S, a[aOff + 3]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 12));
             c3a = av.fma(b0, c3a);
             c3b = av.fma(b1, c3b);
-            av = FloatVector.broadcast(S, a[aOff + 4]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 16));
             c4a = av.fma(b0, c4a);
             c4b = av.fma(b1, c4b);
-            av = FloatVector.broadcast(S, a[aOff + 5]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 20));
             c5a = av.fma(b0, c5a);
             c5b = av.fma(b1, c5b);
-            aOff += 6;
+            aByte += 4 * 6;
             bOff += NR;
-            if ((k & TOUCH_MASK) == TOUCH_MASK) {
-                touched += next[nextOff];
-                nextOff += LINE_FLOATS;
-            }
         }
         c0a.intoArray(tile, tileOff);
         c0b.intoArray(tile, tileOff + L);
@@ -347,13 +358,10 @@ final class GemmKernel {
         c4b.intoArray(tile, tileOff + 4 * NR + L);
         c5a.intoArray(tile, tileOff + 5 * NR);
         c5b.intoArray(tile, tileOff + 5 * NR + L);
-        return touched;
     }
 
     /** {@link #kernelAdd} for MR = 6. */
-    private static float kernelAdd6(
-            float[] a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
-        float touched = 0f;
+    private static void kernelAdd6(MemorySegment a, long aByte, float[] b, int bOff, int kc, float[] acc, int accOff) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
         FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
@@ -363,30 +371,26 @@ final class GemmKernel {
         for (int k = 0; k < kc; k++) {
             FloatVector b0 = FloatVector.fromArray(S, b, bOff);
             FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
-            FloatVector av = FloatVector.broadcast(S, a[aOff]);
+            FloatVector av = FloatVector.broadcast(S, a.get(F, aByte));
             c0a = av.fma(b0, c0a);
             c0b = av.fma(b1, c0b);
-            av = FloatVector.broadcast(S, a[aOff + 1]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 4));
             c1a = av.fma(b0, c1a);
             c1b = av.fma(b1, c1b);
-            av = FloatVector.broadcast(S, a[aOff + 2]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 8));
             c2a = av.fma(b0, c2a);
             c2b = av.fma(b1, c2b);
-            av = FloatVector.broadcast(S, a[aOff + 3]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 12));
             c3a = av.fma(b0, c3a);
             c3b = av.fma(b1, c3b);
-            av = FloatVector.broadcast(S, a[aOff + 4]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 16));
             c4a = av.fma(b0, c4a);
             c4b = av.fma(b1, c4b);
-            av = FloatVector.broadcast(S, a[aOff + 5]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 20));
             c5a = av.fma(b0, c5a);
             c5b = av.fma(b1, c5b);
-            aOff += 6;
+            aByte += 4 * 6;
             bOff += NR;
-            if ((k & TOUCH_MASK) == TOUCH_MASK) {
-                touched += next[nextOff];
-                nextOff += LINE_FLOATS;
-            }
         }
         c0a.add(FloatVector.fromArray(S, acc, accOff)).intoArray(acc, accOff);
         c0b.add(FloatVector.fromArray(S, acc, accOff + L)).intoArray(acc, accOff + L);
@@ -400,7 +404,6 @@ final class GemmKernel {
         c4b.add(FloatVector.fromArray(S, acc, accOff + 4 * NR + L)).intoArray(acc, accOff + 4 * NR + L);
         c5a.add(FloatVector.fromArray(S, acc, accOff + 5 * NR)).intoArray(acc, accOff + 5 * NR);
         c5b.add(FloatVector.fromArray(S, acc, accOff + 5 * NR + L)).intoArray(acc, accOff + 5 * NR + L);
-        return touched;
     }
 
     /**
@@ -411,7 +414,10 @@ final class GemmKernel {
      * the full kernel would spend two thirds (a third) of that last panel's FMAs on zeros. Eight accumulator chains
      * are just enough to cover the FMA latency on two ports (4 cycles × 2).
      */
-    static void kernel4(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileRow) {
+    static void kernel4(APanels panels, int aOff, float[] b, int bOff, int kc, float[] tile, int tileRow) {
+        // Through the view whatever the tile: these panels are a small share of the work.
+        MemorySegment a = panels.view();
+        long aByte = 4L * aOff;
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
         FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
@@ -419,19 +425,19 @@ final class GemmKernel {
         for (int k = 0; k < kc; k++) {
             FloatVector b0 = FloatVector.fromArray(S, b, bOff);
             FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
-            FloatVector av = FloatVector.broadcast(S, a[aOff]);
+            FloatVector av = FloatVector.broadcast(S, a.get(F, aByte));
             c0a = av.fma(b0, c0a);
             c0b = av.fma(b1, c0b);
-            av = FloatVector.broadcast(S, a[aOff + 1]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 4));
             c1a = av.fma(b0, c1a);
             c1b = av.fma(b1, c1b);
-            av = FloatVector.broadcast(S, a[aOff + 2]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 8));
             c2a = av.fma(b0, c2a);
             c2b = av.fma(b1, c2b);
-            av = FloatVector.broadcast(S, a[aOff + 3]);
+            av = FloatVector.broadcast(S, a.get(F, aByte + 12));
             c3a = av.fma(b0, c3a);
             c3b = av.fma(b1, c3b);
-            aOff += MR;
+            aByte += 4 * MR;
             bOff += NR;
         }
         int t = tileRow * NR;

@@ -22,25 +22,22 @@ final class GemmTile {
 
     /** The rows for {@code vectorBits}-bit vectors on this JVM's architecture, or the forced ones. */
     static int rows(int vectorBits) {
-        return rows(
-                System.getProperty(ROWS_PROPERTY),
-                vectorRegisters(System.getProperty("os.arch", ""), vectorBits),
-                vectorBits);
+        return rows(System.getProperty(ROWS_PROPERTY), vectorRegisters(System.getProperty("os.arch", ""), vectorBits));
     }
 
     /**
-     * The tile's rows for {@code registers} of {@code vectorBits} bits, or the forced
-     * {@code value}: 6 for 256-bit vectors on 16 registers (AVX2), 12 everywhere else. Measured
-     * here (2026-12-07, one thread, 256×1152×3456 and 512×1152×1152): under AVX2 the 6×16 tile
-     * ran 48–50 GF/s against 46–49 for 12×16, whose 24 accumulators spill; with 128-bit vectors
-     * on 16 registers 12×8 ran 30 GF/s against 26 for 6×8 despite spilling, so 128-bit keeps 12.
+     * The tile's rows for {@code registers} vector registers, or the forced {@code value}: 6 on
+     * 16 registers (AVX2, x86 held to 128-bit vectors), whose 12 accumulators, 2 B vectors and
+     * broadcast fit; 12 on 32 (AVX-512, ARM). Measured here, the kernel alone on one thread
+     * (bench/kernel-broadcast.sh, 2026-12-07), with A read as {@link GemmKernel} reads it for
+     * each: 6×16 under AVX2 103 GF/s, 12×16 spilling 60–75; 6×8 with 128-bit vectors 52, 12×8 30–40.
      *
      * @throws IllegalArgumentException when a forced value is not 6 or 12 (a forced choice that
      *     cannot be honoured is an error, not a quiet fallback)
      */
-    static int rows(String forced, int registers, int vectorBits) {
+    static int rows(String forced, int registers) {
         if (forced == null || forced.isBlank()) {
-            return registers < 32 && vectorBits == 256 ? 6 : 12;
+            return registers < 32 ? 6 : 12;
         }
         return switch (forced.strip()) {
             case "6" -> 6;

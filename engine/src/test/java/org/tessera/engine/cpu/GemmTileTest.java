@@ -19,17 +19,16 @@ class GemmTileTest {
         assertEquals(16, GemmTile.vectorRegisters("amd64", 256));
         assertEquals(16, GemmTile.vectorRegisters("amd64", 128));
         assertEquals(32, GemmTile.vectorRegisters("aarch64", 128));
-        assertEquals(12, GemmTile.rows(null, 32, 512)); // AVX-512
-        assertEquals(6, GemmTile.rows(null, 16, 256)); // AVX2
-        assertEquals(12, GemmTile.rows(null, 16, 128)); // x86 held to 128-bit: 12 measured faster
-        assertEquals(12, GemmTile.rows(null, 32, 128)); // NEON
-        assertEquals(6, GemmTile.rows(" 6 ", 32, 512));
-        assertEquals(12, GemmTile.rows("12", 16, 256));
+        assertEquals(12, GemmTile.rows(null, 32)); // AVX-512
+        assertEquals(6, GemmTile.rows(null, 16)); // AVX2, and x86 held to 128-bit vectors
+        assertEquals(12, GemmTile.rows(null, 32)); // NEON
+        assertEquals(6, GemmTile.rows(" 6 ", 32));
+        assertEquals(12, GemmTile.rows("12", 16));
     }
 
     @Test
     void aForcedTileThatIsNotOneIsAnError() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GemmTile.rows("8", 32, 512));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GemmTile.rows("8", 32));
         assertTrue(e.getMessage().contains("-Dtessera.gemm.rows=8")
                 && e.getMessage().contains("6 or 12"));
     }
@@ -37,9 +36,7 @@ class GemmTileTest {
     @Test
     void theTileInUseIsDescribed() {
         String forced = System.getProperty("tessera.gemm.rows");
-        int expected = forced != null
-                ? Integer.parseInt(forced.strip())
-                : GemmKernel.REGISTERS < 32 && GemmKernel.S.vectorBitSize() == 256 ? 6 : 12;
+        int expected = forced != null ? Integer.parseInt(forced.strip()) : GemmKernel.REGISTERS < 32 ? 6 : 12;
         assertEquals(expected, GemmKernel.MR);
         assertEquals(
                 System.getProperty("os.arch").equals("aarch64") || GemmKernel.S.vectorBitSize() >= 512 ? 32 : 16,
