@@ -387,7 +387,7 @@ final class GemmJob implements WorkerPool.Task {
             int j0 = jp * NR;
             int nr = Math.min(NR, n - j0);
             int bOff = jp * bPanelStride + pc * bRowStep;
-            // The B panel used after this one, which the kernels prefetch (GemmKernel.kernel): the
+            // The B panel used after this one, which the 12-row kernels prefetch (GemmKernel.kernel): the
             // run's next in this K block, else its first in the next K block. A B packed by the
             // chunk is in L2 already (prefetching it measured no gain): they read their own panel.
             int next = bOff;
@@ -404,7 +404,7 @@ final class GemmJob implements WorkerPool.Task {
                 next = bOff;
                 nextLen = kc * NR;
             }
-            // Each A panel's call reads its share of the next panel.
+            // Each A panel's 12-row kernel call reads its share of the next panel.
             int span = Math.max(
                     GemmKernel.LINE_FLOATS, nextLen / panels / GemmKernel.LINE_FLOATS * GemmKernel.LINE_FLOATS);
             int t = (jp - jFrom) * panels * MR * NR;

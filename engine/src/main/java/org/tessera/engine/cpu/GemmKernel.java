@@ -21,15 +21,16 @@ import jdk.incubator.vector.VectorSpecies;
  * (BLIS's rule).
  *
  * <p>The 6-row kernels read A through the memory-segment view of its panels ({@link APanels}),
- * the 12-row ones through the array. Measured, the kernel alone on one thread: under AVX2 the
- * per-step broadcast of a value read from the heap array ran at 50 GF/s, the same broadcast of
- * the same value read through a segment at 103 (OpenBLAS's Haswell GEMM: 96–99), and A packed
- * pre-broadcast at 99; with 128-bit vectors 6×8 through the segment ran at 52 against 30 for
- * 12×8 from the array. With AVX-512 it is the other way round: the array 200, the segment 152
- * (bench/kernel-broadcast.sh). Why is not checked in the emitted code (no disassembler here);
+ * the 12-row ones through the array. Measured, the kernel alone on one thread
+ * (bench/kernel-broadcast.sh, 2026-12-07): under AVX2 the per-step broadcast of a value read
+ * from the heap array ran at 54 GF/s, the same broadcast of the same value read through a
+ * segment at 107 (OpenBLAS's Haswell GEMM: 107–110), and A packed pre-broadcast at 93; with
+ * 128-bit vectors 6×8 through the segment ran at 54 against 29 for 12×8 from the array. With
+ * AVX-512 it is the other way round: the array 205, the segment 149. Why is not checked in the emitted code (no disassembler here);
  * the likely reason is that C2 folds one of the two loads into a broadcast from memory and not
- * the other.
- * Everything else — packing, blocking,
+ * the other. ({@link #kernel4}, for a short last panel, reads the view at either tile.)
+ *
+ * <p>Everything else — packing, blocking,
  * attention and convolution panels — reads MR and NR, so one code path serves every tile; only
  * the unrolled loop body exists once per row count, as it must for C2 to keep its
  * accumulators in registers.
@@ -64,11 +65,11 @@ final class GemmKernel {
 
     /** Floats in a 64-byte cache line. */
     static final int LINE_FLOATS = 16;
-    /** The kernels read one line of the next B panel every eight steps of k (see {@link #kernel}). */
+    /** The 12-row kernels read one line of the next B panel every eight steps of k (see {@link #kernel}). */
     private static final int TOUCH_MASK = 7;
 
     /**
-     * Cache lines of the next B panel that one kernel call of depth {@code kc} reads: the region
+     * Cache lines of the next B panel that one 12-row kernel call of depth {@code kc} reads: the region
      * from {@code nextOff} must hold {@code touchFloats(kc)} floats.
      */
     static int touchFloats(int kc) {
@@ -78,7 +79,7 @@ final class GemmKernel {
     /**
      * tile[tileOff + r·NR + j] = Σ_k A-panel[k·MR + r] · B-panel[k·NR + j] for the full MR×NR tile.
      *
-     * <p>Every eighth step it also reads one float of {@code next}, from {@code nextOff} on, one
+     * <p>With MR = 12, every eighth step it also reads one float of {@code next}, from {@code nextOff} on, one
      * cache line apart, and returns their sum (for the caller to keep, so that the reads stay).
      * That is a prefetch for the B panel the caller uses after this one: Java has no prefetch
      * instruction, and a pre-packed B panel otherwise first arrives from memory inside the one
@@ -86,8 +87,9 @@ final class GemmKernel {
      * of a product whose B comes from memory, against B in L2). These sparse reads walk the next
      * panel a line at a time, slowly enough for the L2 streamer to run ahead of them; spread
      * over the calls of one panel, they bring the next one in before it is needed. Measured
-     * interleaved in one JVM with B pre-packed: +8–10% on one thread, +3–9% on two. (The 12-row
-     * kernel only, on AVX-512; the 6-row kernel measured slower with them, see {@link #kernel6}.)
+     * interleaved in one JVM with B pre-packed: +8–10% on one thread, +3–9% on two (AVX-512). The
+     * 6-row kernel measured slower with them: it ignores {@code next} and returns 0 (see
+     * {@link #kernel6}).
      *
      * <p>The result goes to a small heap array rather than straight into C: C2 keeps this
      * method's 24 accumulators in registers only while the method stays small and free of
@@ -95,11 +97,19 @@ final class GemmKernel {
      * ~150 for this form. {@link #mergeTile} then applies β and the edges.
      */
     static float kernel(
-            APanels a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, float[] next, int nextOff) {
+            APanels panels,
+            int aOff,
+            float[] b,
+            int bOff,
+            int kc,
+            float[] tile,
+            int tileOff,
+            float[] next,
+            int nextOff) {
         if (MR == 12) {
-            return kernel12(a.floats(), aOff, b, bOff, kc, tile, tileOff, next, nextOff);
+            return kernel12(panels.floats(), aOff, b, bOff, kc, tile, tileOff, next, nextOff);
         }
-        kernel6(a.view(), 4L * aOff, b, bOff, kc, tile, tileOff);
+        kernel6(panels.view(), 4L * aOff, b, bOff, kc, tile, tileOff);
         return 0f;
     }
 
@@ -196,8 +206,8 @@ final class GemmKernel {
      * {@link #kernel(APanels, int, float[], int, int, float[], int, float[], int)} into the tile at
      * {@code tileOff}, touching nothing but its own B panel.
      */
-    static void kernel(APanels a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff) {
-        kernel(a, aOff, b, bOff, kc, tile, tileOff, b, bOff);
+    static void kernel(APanels panels, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff) {
+        kernel(panels, aOff, b, bOff, kc, tile, tileOff, b, bOff);
     }
 
     /**
@@ -208,11 +218,11 @@ final class GemmKernel {
      * that started its accumulators from the buffer instead of zero ~25% slower.
      */
     static float kernelAdd(
-            APanels a, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
+            APanels panels, int aOff, float[] b, int bOff, int kc, float[] acc, int accOff, float[] next, int nextOff) {
         if (MR == 12) {
-            return kernelAdd12(a.floats(), aOff, b, bOff, kc, acc, accOff, next, nextOff);
+            return kernelAdd12(panels.floats(), aOff, b, bOff, kc, acc, accOff, next, nextOff);
         }
-        kernelAdd6(a.view(), 4L * aOff, b, bOff, kc, acc, accOff);
+        kernelAdd6(panels.view(), 4L * aOff, b, bOff, kc, acc, accOff);
         return 0f;
     }
 
@@ -310,10 +320,11 @@ final class GemmKernel {
      * broadcast, 15 registers (BLIS's 6×16 for AVX2). A comes through the segment view, byte
      * offset {@code aByte} (see the class comment for why).
      *
-     * <p>It does not read ahead in the next B panel: under AVX2 the reads cost the
-     * kernel alone 10% (109 against 98 GF/s), and the GEMM with them ran at 0.56–0.86 of
-     * OpenBLAS's Haswell kernels in one comparison against 0.87–0.97 without, interleaved in one
-     * run. Its loop is not unrolled by hand either: two steps per iteration ran at 42 GF/s.
+     * <p>It does not read ahead in the next B panel: under AVX2 the reads cost the kernel alone
+     * 10% (98 GF/s with them, 109 without), and in back-to-back runs of
+     * bench/gemm-vs-openblas.sh the GEMM ran at 0.56–0.86 of OpenBLAS's Haswell kernels with them
+     * against 0.87–0.97 without. Its loop is not unrolled by hand either: two steps per iteration
+     * ran at 42 GF/s, against 109 for one.
      */
     private static void kernel6(MemorySegment a, long aByte, float[] b, int bOff, int kc, float[] tile, int tileOff) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);

@@ -26,11 +26,11 @@ final class GemmTile {
     }
 
     /**
-     * The tile's rows for {@code registers} vector registers, or the forced {@code value}: 6 on
+     * The tile's rows for {@code registers} vector registers, or the forced ones: 6 on
      * 16 registers (AVX2, x86 held to 128-bit vectors), whose 12 accumulators, 2 B vectors and
      * broadcast fit; 12 on 32 (AVX-512, ARM). Measured here, the kernel alone on one thread
      * (bench/kernel-broadcast.sh, 2026-12-07), with A read as {@link GemmKernel} reads it for
-     * each: 6×16 under AVX2 103 GF/s, 12×16 spilling 60–75; 6×8 with 128-bit vectors 52, 12×8 30–40.
+     * each: 6×16 under AVX2 107 GF/s, 12×16 (spilling) 52–64; 6×8 with 128-bit vectors 54, 12×8 29–31.
      *
      * @throws IllegalArgumentException when a forced value is not 6 or 12 (a forced choice that
      *     cannot be honoured is an error, not a quiet fallback)

@@ -19,9 +19,10 @@ class GemmTileTest {
         assertEquals(16, GemmTile.vectorRegisters("amd64", 256));
         assertEquals(16, GemmTile.vectorRegisters("amd64", 128));
         assertEquals(32, GemmTile.vectorRegisters("aarch64", 128));
-        assertEquals(12, GemmTile.rows(null, 32)); // AVX-512
-        assertEquals(6, GemmTile.rows(null, 16)); // AVX2, and x86 held to 128-bit vectors
-        assertEquals(12, GemmTile.rows(null, 32)); // NEON
+        assertEquals(12, GemmTile.rows(null, GemmTile.vectorRegisters("amd64", 512))); // AVX-512
+        assertEquals(6, GemmTile.rows(null, GemmTile.vectorRegisters("amd64", 256))); // AVX2
+        assertEquals(6, GemmTile.rows(null, GemmTile.vectorRegisters("amd64", 128))); // x86 held to 128-bit
+        assertEquals(12, GemmTile.rows(null, GemmTile.vectorRegisters("aarch64", 128))); // NEON
         assertEquals(6, GemmTile.rows(" 6 ", 32));
         assertEquals(12, GemmTile.rows("12", 16));
     }
