@@ -12,6 +12,7 @@
 # (non-AVX) kernels. The sides alternate, --rounds times, each keeping its best and its mean.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/bench/vector-widths.sh"
 isa=native
 threads=2
 runs=3
@@ -26,11 +27,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "dit-vs-pytorch: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
-case $isa in
-    all) isas="native avx2 128" ;;
-    native|avx2|128) isas=$isa ;;
-    *) echo "dit-vs-pytorch: --isa is native, avx2, 128 or all, not $isa" >&2; exit 2 ;;
-esac
+isas=$(widths_for "$isa" dit-vs-pytorch)
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     echo "dit-vs-pytorch: PyTorch is not installed for /usr/bin/python3 (apt install python3-torch libopenblas0-pthread)" >&2
     exit 1
@@ -39,22 +36,18 @@ fi
 
 summary=()
 for one in $isas; do
-    opts="" coretype="" capability=""
-    case $one in
-        avx2) opts="-XX:UseAVX=2"; coretype=Haswell; capability=avx2 ;;
-        128) opts="-XX:UseAVX=2 -XX:MaxVectorSize=16"; coretype=Nehalem; capability=default ;;
-    esac
-    echo "== $one: $(TESSERA_JAVA_OPTS="$opts" "$root/tessera" doctor 2>/dev/null | grep -m1 '^cpu' | sed 's/^cpu *//')" >&2
+    restrict "$one"
+    echo "== $one: $(TESSERA_JAVA_OPTS="$jvm_opts" "$root/tessera" doctor 2>/dev/null | grep -m1 '^cpu' | sed 's/^cpu *//')" >&2
     tBest="" tMeans=() pBest="" pMeds=()
     for ((round = 1; round <= rounds; round++)); do
-        line=$(TESSERA_JAVA_OPTS="$opts" "$root/tessera" bench "$root/samples/dit-xl-2-random.tess" \
+        line=$(TESSERA_JAVA_OPTS="$jvm_opts" "$root/tessera" bench "$root/samples/dit-xl-2-random.tess" \
             --set guidance=none --runs "$runs" --threads "$threads" 2>&1 | grep '^forward:')
         # forward: 1692.5 ms mean, 1612.7 ms best, ...
         mean=$(sed -E 's/^forward: ([0-9.]+) ms mean.*/\1/' <<<"$line")
         best=$(sed -E 's/.* ([0-9.]+) ms best.*/\1/' <<<"$line")
         tMeans+=("$mean")
         tBest=$(python3 -c "print(min(x for x in [$best, ${tBest:-1e9}]))")
-        csv=$(env -u OPENBLAS_L2_SIZE -u OPENBLAS_CORETYPE ${coretype:+OPENBLAS_CORETYPE=$coretype} ${capability:+ATEN_CPU_CAPABILITY=$capability} \
+        csv=$(env -u OPENBLAS_L2_SIZE -u OPENBLAS_CORETYPE ${openblas_coretype:+OPENBLAS_CORETYPE=$openblas_coretype} ${aten_capability:+ATEN_CPU_CAPABILITY=$aten_capability} \
             /usr/bin/python3 "$root/bench/dit_pytorch.py" --device cpu --threads "$threads" --batch 2 \
             --precision fp32 --runs "$runs" 2>/dev/null | tail -1)
         # cpu,fp32,2,2,median_ms,min_ms

@@ -14,6 +14,7 @@
 # for that command only.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/bench/vector-widths.sh"
 seconds=1
 shapes="256x1152x3456,256x1152x4608,256x4608x1152,512x1152x1152,2048x2048x2048"
 threads="1,2"
@@ -28,11 +29,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "gemm-vs-openblas: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
-case $isa in
-    all) isas="native avx2 128" ;;
-    native|avx2|128) isas=$isa ;;
-    *) echo "gemm-vs-openblas: --isa is native, avx2, 128 or all, got '$isa'" >&2; exit 2 ;;
-esac
+isas=$(widths_for "$isa" gemm-vs-openblas)
 command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null || {
     echo "gemm-vs-openblas: needs python3 with numpy (the OpenBLAS anchor)" >&2; exit 2; }
 
@@ -48,13 +45,9 @@ echo "numpy: $(python3 -c 'import numpy; print(numpy.__version__)'); CPU: $(grep
 # side keeps its best round per shape. Both see the machine within seconds of each other.
 rounds=${ROUNDS:-3}
 measure() { # $1: the restriction
-local coretype="" opts=""
-case $1 in
-    avx2) coretype=Haswell; opts="-XX:UseAVX=2" ;;
-    128) coretype=Nehalem; opts="-XX:UseAVX=2 -XX:MaxVectorSize=16" ;;
-esac
-echo "== $1: $(TESSERA_JAVA_OPTS="$opts" "$root/tessera" doctor 2>/dev/null | grep -m1 '^cpu' | sed 's/^cpu *//'); OpenBLAS: ${coretype:-its own choice}" >&2
-CORETYPE=$coretype TESSERA_JAVA_OPTS="$opts" python3 - "$root/tessera" "$shapes" "$threads" "$seconds" "$rounds" "$tmp" <<'PY'
+restrict "$1"
+echo "== $1: $(TESSERA_JAVA_OPTS="$jvm_opts" "$root/tessera" doctor 2>/dev/null | grep -m1 '^cpu' | sed 's/^cpu *//'); OpenBLAS: ${openblas_coretype:-its own choice}" >&2
+CORETYPE=$openblas_coretype TESSERA_JAVA_OPTS="$jvm_opts" python3 - "$root/tessera" "$shapes" "$threads" "$seconds" "$rounds" "$tmp" <<'PY'
 import os, subprocess, sys
 tessera, shapes, threads, seconds, rounds, tmp = sys.argv[1:]
 shapes, threads = shapes.split(","), [int(t) for t in threads.split(",")]

@@ -12,7 +12,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 "$JAVA_HOME/bin/javac" --add-modules jdk.incubator.vector -nowarn -cp "$root/cli/target/lib/*" -d "$out" \
     "$root/bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java" 2> >(grep -v 'incubator\|^1 warning' >&2)
-for flags in "-XX:UseAVX=2" "-XX:UseAVX=2 -XX:MaxVectorSize=16" ""; do
-    "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector $flags -cp "$out:$root/cli/target/lib/*" \
+source "$root/bench/vector-widths.sh"
+for width in avx2 128 native; do
+    restrict "$width"
+    # shellcheck disable=SC2086 # the flags are words
+    "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector $jvm_opts -cp "$out:$root/cli/target/lib/*" \
         org.tessera.engine.cpu.KernelBroadcast 2> >(grep -v 'incubator modules' >&2)
 done
