@@ -123,6 +123,23 @@ class PackedSamplingTest {
         }
     }
 
+    /** A list of sizes repeats and joins as Python's lists do, and reads as the list written out. */
+    @Test
+    void sizesRepeatAndJoinAsListsDo() throws Exception {
+        SampleResult written = sample(
+                script("written", "PackedDiT", "[1, 3, 9]", "sizes = [[32, 32], [32, 48], [32, 48]]\npack = 160"),
+                null);
+        SampleResult repeated = sample(
+                script("repeated", "PackedDiT", "[1, 3, 9]", "sizes = [[32, 32]] + [[32, 48]] * 2\npack = 160"), null);
+        assertArrayEquals(written.sizes(), repeated.sizes());
+        assertEquals(0.0, TensorDifference.maxAbs(written.samples(), repeated.samples()));
+        CompilationException notSizes = assertThrows(
+                CompilationException.class,
+                () -> Tessera.compile(
+                        script("f", "PackedDiT", "[1]", "sizes = [[32, 32]] * \"two\""), CompileOptions.defaults()));
+        assertTrue(notSizes.getMessage().contains("repeat count"), notSizes.getMessage());
+    }
+
     /** samples/packed.tess end to end: nine garments of three shapes, each PNG at its own size. */
     @Test
     void thePackedSampleWritesEachGarmentAtItsSize(@TempDir Path out) throws Exception {

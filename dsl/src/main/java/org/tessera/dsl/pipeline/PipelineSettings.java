@@ -33,7 +33,15 @@ public record PipelineSettings(
 
     /** One step of a pipeline's program; its result is named {@link #name()}. */
     public sealed interface Stage
-            permits SampleStage, ForwardStage, ApplyStage, UpsampleStage, ConcatStage, TrainStage, ImageStage {
+            permits SampleStage,
+                    ForwardStage,
+                    ApplyStage,
+                    UpsampleStage,
+                    ConcatStage,
+                    TrainStage,
+                    ImageStage,
+                    PackStage,
+                    UnpackStage {
         String name();
 
         Span span();
@@ -250,6 +258,31 @@ public record PipelineSettings(
             inputs = List.copyOf(inputs);
         }
     }
+
+    /**
+     * Patch n' Pack as an operation: every example of the input stages (images [N, C, H, W], clips
+     * [N, F, C, H, W], each at its own size where a packed sample stage gives sizes) cut into
+     * patches of {@code frames}×{@code patch}×{@code patch} and packed, first-fit decreasing, into
+     * rows of {@code row} tokens; the result is the rows' tokens with their segments, example ids
+     * and positions beside them.
+     *
+     * @param drop the patches left out (random or by similarity to the previous frame), or null
+     * @param seed random dropping's seed
+     */
+    public record PackStage(
+            String name, List<String> inputs, int patch, int frames, int row, Dropping drop, long seed, Span span)
+            implements Stage {
+        public PackStage {
+            inputs = List.copyOf(inputs);
+        }
+    }
+
+    /**
+     * A pack stage's rows cut back into its examples, padded to the largest as a packed sample
+     * stage's are ([N, C, H, W], or [N, F, C, H, W] when any is a clip), each with its own size; a
+     * dropped patch takes the previous frame's at its place.
+     */
+    public record UnpackStage(String name, String input, Span span) implements Stage {}
 
     /** The sampling settings of a one-stage sampling pipeline, else null. */
     public Sampling sampling() {

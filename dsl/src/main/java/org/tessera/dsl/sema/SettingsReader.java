@@ -86,7 +86,7 @@ public final class SettingsReader {
             "pack");
 
     private static final Set<String> STAGE_CALLS =
-            Set.of("sample", "decode", "encode", "classify", "upsample", "concat", "train", "image");
+            Set.of("sample", "decode", "encode", "classify", "upsample", "concat", "train", "image", "pack", "unpack");
 
     /** The keys a {@code train(...)} stage takes. */
     private static final Set<String> TRAIN_KEYS = Set.of(
@@ -228,9 +228,12 @@ public final class SettingsReader {
             }
         }
         java.util.Set<String> trained = new java.util.HashSet<>();
+        java.util.Set<String> packed = new java.util.HashSet<>();
         for (PipelineSettings.Stage st : stages) {
             if (st instanceof PipelineSettings.TrainStage) {
                 trained.add(st.name());
+            } else if (st instanceof PipelineSettings.PackStage) {
+                packed.add(st.name());
             }
         }
         for (PipelineSettings.Output o : outputs) {
@@ -244,6 +247,12 @@ public final class SettingsReader {
                             o.format().equals("weights")
                                     ? "weights(" + n + ") writes a train stage's weights; '" + n + "' is not one"
                                     : "'" + n + "' is a train stage: write its weights with weights(" + n + ")");
+                }
+                if (packed.contains(n) && !o.format().equals("tensors")) {
+                    diagnostics.error(
+                            o.span(),
+                            "'" + n + "' is a pack stage, rows of tokens: write them with tensors(" + n
+                                    + "), or draw unpack(" + n + ")");
                 }
                 if (!results.contains(n) && diagnostics.errorCount() == errors) {
                     diagnostics.error(
@@ -319,7 +328,8 @@ public final class SettingsReader {
                     st.value().span(),
                     "a stage is sample(...), train(...), decode(stage, model = ..., weights = ...),"
                             + " encode(...), classify(stage, model = ..., weights = ...), upsample(stage, factor),"
-                            + " concat([stages], dim = 1) or image(\"file.png\", size = 256)"
+                            + " concat([stages], dim = 1), image(\"file.png\", size = 256), pack([stages], patch = 2,"
+                            + " row = 256) or unpack(rows)"
                             + (st.value() instanceof Ast.Call c2
                                     ? Suggestions.didYouMean(c2.dotted(), STAGE_CALLS)
                                     : ""));
@@ -502,6 +512,22 @@ public final class SettingsReader {
                         ? null
                         : new PipelineSettings.UpsampleStage(st.name(), in, (int) factor, axes, st.span());
             }
+            case "pack" -> {
+                return pack(st, c, names);
+            }
+            case "unpack" -> {
+                Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("rows"));
+                if (args == null || !args.containsKey("rows")) {
+                    diagnostics.error(c.span(), "unpack takes a pack stage: unpack(rows)");
+                    return null;
+                }
+                String in = stageRef(args.get("rows"), names);
+                if (in != null && !(earlier.get(names.indexOf(in)) instanceof PipelineSettings.PackStage)) {
+                    diagnostics.error(args.get("rows").span(), "unpack takes a pack stage; '" + in + "' is not one");
+                    return null;
+                }
+                return in == null ? null : new PipelineSettings.UnpackStage(st.name(), in, st.span());
+            }
             default -> {
                 Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("xs", "dim"));
                 if (args == null
@@ -525,6 +551,41 @@ public final class SettingsReader {
                 return new PipelineSettings.ConcatStage(st.name(), ins, (int) dim, st.span());
             }
         }
+    }
+
+    /**
+     * {@code pack([a, b], patch = 2, frames = 1, row = 256, drop = similar(0.95), seed = 0)}: the
+     * examples of earlier stages packed into rows (a single stage may stand without brackets).
+     */
+    private PipelineSettings.Stage pack(Ast.StageSetting st, Ast.Call c, List<String> names) {
+        Map<String, Ast.Expr> args = positionalOrNamed(c, List.of("xs", "patch", "frames", "row", "drop", "seed"));
+        if (args == null || !args.containsKey("xs") || !args.containsKey("patch") || !args.containsKey("row")) {
+            diagnostics.error(
+                    c.span(),
+                    "pack takes stages, a patch size and a row length: pack([images, clips], patch = 2, row = 256),"
+                            + " with frames = 2 for patches two frames deep and drop = random(rate) or"
+                            + " similar(threshold) to leave patches out");
+            return null;
+        }
+        List<String> ins = new ArrayList<>();
+        List<Ast.Expr> items = args.get("xs") instanceof Ast.ListLit l ? l.items() : List.of(args.get("xs"));
+        for (Ast.Expr e : items) {
+            String n = stageRef(e, names);
+            if (n != null) {
+                ins.add(n);
+            }
+        }
+        if (items.isEmpty()) {
+            diagnostics.error(args.get("xs").span(), "pack needs at least one stage");
+        }
+        int patch = count(args.get("patch"), "patch", 1, 1024);
+        int frames = args.containsKey("frames") ? count(args.get("frames"), "frames", 1, 1024) : 1;
+        int row = count(args.get("row"), "row", 1, 1 << 20);
+        PipelineSettings.Dropping drop = args.containsKey("drop") ? dropping(args.get("drop")) : null;
+        long seed = args.containsKey("seed") ? integer(args.get("seed"), "seed") : 0;
+        return ins.size() < items.size() || items.isEmpty()
+                ? null
+                : new PipelineSettings.PackStage(st.name(), ins, patch, frames, row, drop, seed, st.span());
     }
 
     /** {@code load("file.safetensors", "key")}: one tensor of a file, e.g. a starting noise x_T. */
@@ -1269,12 +1330,16 @@ public final class SettingsReader {
      * size serves every class; a single class is sampled at every size), or null after errors.
      */
     private int[][] sizes(Ast.Expr e, long[] classes) {
-        if (!(e instanceof Ast.ListLit l) || l.items().isEmpty()) {
-            diagnostics.error(e.span(), "sizes must be a list of sizes, e.g. [[32, 32], [32, 48], [48, 32]]");
+        List<Ast.Expr> items = new ArrayList<>();
+        if (!sizeItems(e, items) || items.isEmpty()) {
+            diagnostics.error(
+                    e.span(),
+                    "sizes must be a list of sizes, e.g. [[32, 32], [32, 48], [48, 32]], [[64, 64]] * 20 or lists"
+                            + " joined with +");
             return null;
         }
         List<int[]> out = new ArrayList<>();
-        for (Ast.Expr item : l.items()) {
+        for (Ast.Expr item : items) {
             long[] v = item instanceof Ast.ListLit ? longs(item, "a size") : null;
             if (v == null
                     || v.length < 2
@@ -1293,6 +1358,41 @@ public final class SettingsReader {
             return null;
         }
         return out.toArray(int[][]::new);
+    }
+
+    /**
+     * The items of a list of sizes as Python writes one: {@code [[32, 32], [48, 32]]}, repeated
+     * ({@code [[64, 64]] * 20}) or joined ({@code [[16, 64, 64]] * 4 + [[64, 64]] * 4}), at most
+     * {@link Limits#MAX_LIST_ITEMS} items; false where {@code e} is none of these.
+     */
+    private boolean sizeItems(Ast.Expr e, List<Ast.Expr> out) {
+        switch (e) {
+            case Ast.ListLit l -> out.addAll(l.items());
+            case Ast.Binary b
+            when b.op().equals("*") -> {
+                List<Ast.Expr> items = new ArrayList<>();
+                if (!sizeItems(b.left(), items)) {
+                    return false;
+                }
+                long times = integer(b.right(), "a list's repeat count");
+                if (times < 0 || times > Limits.MAX_LIST_ITEMS || items.size() * times > Limits.MAX_LIST_ITEMS) {
+                    return false;
+                }
+                for (long i = 0; i < times; i++) {
+                    out.addAll(items);
+                }
+            }
+            case Ast.Binary b
+            when b.op().equals("+") -> {
+                if (!sizeItems(b.left(), out) || !sizeItems(b.right(), out)) {
+                    return false;
+                }
+            }
+            default -> {
+                return false;
+            }
+        }
+        return out.size() <= Limits.MAX_LIST_ITEMS;
     }
 
     /** The number of steps {@code spacing} keeps out of {@code total}, or null after reporting why it is invalid. */

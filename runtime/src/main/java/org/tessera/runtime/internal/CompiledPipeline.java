@@ -90,6 +90,7 @@ public final class CompiledPipeline implements AutoCloseable {
         Map<String, Tensor> results = new LinkedHashMap<>();
         Map<String, long[]> sampled = new LinkedHashMap<>(); // each sample stage's classes
         Map<String, int[][]> sizes = new LinkedHashMap<>(); // a packed stage's samples' own sizes
+        Map<String, PackStages.Rows> packs = new LinkedHashMap<>(); // what unpack needs of each pack stage
         SampleResult lastSample = null;
         int sampleIndex = 0;
         long sampleStages = settings.stages().stream()
@@ -162,6 +163,19 @@ public final class CompiledPipeline implements AutoCloseable {
                             u.name(), TensorStages.upsample(results.get(u.input()), u.factor(), u.axes(), u.name()));
                 case PipelineSettings.TrainStage t ->
                     throw new IllegalStateException("stage '" + t.name() + "' trains; the assembler refuses it");
+                case PipelineSettings.PackStage pk -> {
+                    List<Tensor> ins = pk.inputs().stream().map(results::get).toList();
+                    List<int[][]> own = pk.inputs().stream().map(sizes::get).toList();
+                    PackStages.Rows rows = PackStages.pack(pk, ins, own);
+                    packs.put(pk.name(), rows);
+                    results.putAll(PackStages.parts(pk.name(), rows));
+                    callback.onReport(pk.name(), PackStages.describe(rows));
+                }
+                case PipelineSettings.UnpackStage u -> {
+                    PackStages.Rows rows = packs.get(u.input());
+                    results.put(u.name(), PackStages.unpack(rows));
+                    sizes.put(u.name(), PackStages.sizes(rows));
+                }
                 case PipelineSettings.ConcatStage c ->
                     results.put(
                             c.name(),

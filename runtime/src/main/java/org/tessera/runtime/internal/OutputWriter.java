@@ -156,6 +156,12 @@ public final class OutputWriter {
                         SequencedMap<String, Tensor> named = new LinkedHashMap<>();
                         for (String n : o.names()) {
                             named.put(n, results.get(n));
+                            // a stage's parts beside it (a pack stage's segments and positions)
+                            results.forEach((k, v) -> {
+                                if (k.startsWith(n + ".")) {
+                                    named.put(k, v);
+                                }
+                            });
                             if (sizes.containsKey(n)) {
                                 named.put(n + ".sizes", sizesTensor(sizes.get(n)));
                             }

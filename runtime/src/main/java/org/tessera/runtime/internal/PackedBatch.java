@@ -235,6 +235,15 @@ final class PackedBatch {
         int p = packing.patch();
         Tensor flat = (x.isContiguous() ? x : x.contiguous()).reshape(rows(), rowLength(), channels * p * p);
         List<Tensor> parts = Patches.unpack(flat, plan(), channels, 1, p, Patches.Order.CHANNELS_FIRST);
+        return padded(parts, sizes, channels, clips, fill);
+    }
+
+    /**
+     * Examples [C, F_e, H_e, W_e] of sizes [F_e, H_e, W_e] as one batch padded to the largest with
+     * {@code fill}: [N, C, H, W], or [N, F, C, H, W] with {@code clips} (an image is then a clip of
+     * one frame, held to the last frame).
+     */
+    static Tensor padded(List<Tensor> parts, List<int[]> sizes, int channels, boolean clips, float fill) {
         int f = 1;
         int h = 1;
         int w = 1;
@@ -265,13 +274,18 @@ final class PackedBatch {
                 : Tensor.of(Arena.ofAuto(), out, n, channels, h, w);
     }
 
-    /** Each sample's own [H, W] (images) or [F, H, W] (a batch with clips). */
-    int[][] sampleSizes() {
+    /** Each sample's own size: [H, W] each, or [F, H, W] each when {@code clips}. */
+    static int[][] ownSizes(List<int[]> sizes, boolean clips) {
         int[][] out = new int[sizes.size()][];
         for (int e = 0; e < out.length; e++) {
             int[] s = sizes.get(e);
             out[e] = clips ? s.clone() : new int[] {s[1], s[2]};
         }
         return out;
+    }
+
+    /** Each sample's own [H, W] (images) or [F, H, W] (a batch with clips). */
+    int[][] sampleSizes() {
+        return ownSizes(sizes, clips);
     }
 }
