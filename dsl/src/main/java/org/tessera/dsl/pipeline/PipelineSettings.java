@@ -245,14 +245,14 @@ public record PipelineSettings(
 
     /**
      * Nearest-neighbour upsampling of a stage's result by an integer factor: in space (H and W of
-     * [N, C, H, W] or [N, C, T, H, W]), in time (T, each frame repeated, as a temporal
+     * [N, C, H, W] or a video's [N, F, C, H, W]), in time (F, each frame repeated, as a temporal
      * super-resolution stage's condition), or both.
      *
      * @param axes {@code space}, {@code time} or {@code spacetime}
      */
     public record UpsampleStage(String name, String input, int factor, String axes, Span span) implements Stage {}
 
-    /** Stages' results joined along {@code dim} (channels: 1; time in a video latent: 2). */
+    /** Stages' results joined along {@code dim} (channels of images: 1; of videos [N, F, C, H, W]: 2). */
     public record ConcatStage(String name, List<String> inputs, int dim, Span span) implements Stage {
         public ConcatStage {
             inputs = List.copyOf(inputs);
@@ -327,7 +327,7 @@ public record PipelineSettings(
      *     first four, Latte's {@code forward_with_cfg}) or "standard" (all ε channels), along the
      *     model contract's {@code split_axis}
      * @param classes class labels, one sample each
-     * @param latent latent shape per sample, any rank ([C, H, W], [C, T, H, W]), or null for the model's annotation
+     * @param latent latent shape per sample, any rank ([C, H, W], [F, C, H, W]), or null for the model's annotation
      * @param sizes each sample's own latent size, [H, W] or [F, H, W], for a packed model (Patch n'
      *     Pack: the samples of several sizes share rows of tokens), or null for one size
      * @param pack a packed model's row length in tokens, or 0 for the longest sample's

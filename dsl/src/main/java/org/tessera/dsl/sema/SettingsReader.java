@@ -499,8 +499,8 @@ public final class SettingsReader {
                     } else {
                         diagnostics.error(
                                 args.get("axes").span(),
-                                "axes must be \"space\" (H and W), \"time\" (T of"
-                                        + " [N, C, T, H, W]) or \"spacetime\"");
+                                "axes must be \"space\" (H and W), \"time\" (F of"
+                                        + " [N, F, C, H, W]) or \"spacetime\"");
                     }
                 }
                 String in = stageRef(args.get("x"), names);
@@ -1262,7 +1262,7 @@ public final class SettingsReader {
         long[] classes = s.containsKey("classes") ? longs(s.get("classes"), "classes") : new long[] {0};
         int[] latent = null;
         if (s.containsKey("latent")) {
-            // Any rank: [C, H, W] for images, [C, T, H, W] for video latents.
+            // Any rank: [C, H, W] for images, [F, C, H, W] for video latents.
             long[] l = longs(s.get("latent"), "latent");
             if (l != null) {
                 latent = new int[l.length];

@@ -13,9 +13,10 @@ final class TensorStages {
 
     /**
      * Nearest-neighbour upsampling of the last two (spatial) axes by {@code f}: [N, C, H, W] or a
-     * video's [N, C, T, H, W]; each value becomes an f×f block, as PyTorch's
+     * video's [N, F, C, H, W]; each value becomes an f×f block, as PyTorch's
      * {@code interpolate(mode="nearest")} with an integer scale. The view [..., H, 1, W, 1] is
-     * expanded to [..., H, f, W, f], copied, then read as [..., H·f, W·f].
+     * expanded to [..., H, f, W, f], copied, then read as [..., H·f, W·f]. In time, each frame of
+     * a video is repeated.
      */
     static Tensor upsample(Tensor x, int f, String axes, String stage) {
         return switch (axes) {
@@ -26,28 +27,29 @@ final class TensorStages {
     }
 
     /**
-     * Each frame of [N, C, T, H, W] repeated {@code f} times: [N, C, T·f, H, W], nearest-neighbour in
-     * time — the view [N, C, T, 1, H·W] expanded to [N, C, T, f, H·W], copied.
+     * Each frame of a video [N, F, C, H, W] (the layout Tessera's video models sample and its video
+     * outputs take) repeated {@code f} times: [N, F·f, C, H, W], nearest-neighbour in time — the
+     * view [N, F, 1, C·H·W] expanded to [N, F, f, C·H·W], copied.
      */
     static Tensor repeatFrames(Tensor x, int f, String stage) {
         if (x.rank() != 5) {
-            throw new IllegalArgumentException("stage '" + stage + "': upsampling in time needs [N, C, T, H, W], got "
-                    + Arrays.toString(x.shape()));
+            throw new IllegalArgumentException("stage '" + stage
+                    + "': upsampling in time needs a video [N, F, C, H, W], got " + Arrays.toString(x.shape()));
         }
         int[] s = x.shape();
-        int hw = s[3] * s[4];
+        int frame = s[2] * s[3] * s[4];
         return x.contiguous()
-                .reshape(s[0], s[1], s[2], 1, hw)
-                .expand(s[0], s[1], s[2], f, hw)
+                .reshape(s[0], s[1], 1, frame)
+                .expand(s[0], s[1], f, frame)
                 .contiguous()
-                .reshape(s[0], s[1], s[2] * f, s[3], s[4]);
+                .reshape(s[0], s[1] * f, s[2], s[3], s[4]);
     }
 
     static Tensor upsample(Tensor x, int f, String stage) {
         int rank = x.rank();
         if (rank < 4) {
             throw new IllegalArgumentException("stage '" + stage
-                    + "': upsample needs [N, C, H, W] or [N, C, T, H, W], got " + Arrays.toString(x.shape()));
+                    + "': upsample needs [N, C, H, W] or a video [N, F, C, H, W], got " + Arrays.toString(x.shape()));
         }
         int[] shape = x.shape();
         int h = shape[rank - 2];

@@ -48,15 +48,19 @@ class TensorStagesTest {
 
     @Test
     void videoLatentsUpsampleInTimeByRepeatingFrames() {
-        Tensor x = counting(1, 2, 3, 2, 2);
+        Tensor x = counting(2, 3, 2, 2, 2); // [N, F, C, H, W]: 3 frames of 2 channels
         Tensor up = TensorStages.upsample(x, 2, "time", "s");
-        assertArrayEquals(new int[] {1, 2, 6, 2, 2}, up.shape());
-        for (int f = 0; f < 6; f++) {
-            assertEquals(x.getFloat(0, 1, f / 2, 1, 0), up.getFloat(0, 1, f, 1, 0));
+        assertArrayEquals(new int[] {2, 6, 2, 2, 2}, up.shape());
+        for (int n = 0; n < 2; n++) {
+            for (int f = 0; f < 6; f++) {
+                for (int c = 0; c < 2; c++) {
+                    assertEquals(x.getFloat(n, f / 2, c, 1, 0), up.getFloat(n, f, c, 1, 0));
+                }
+            }
         }
-        assertArrayEquals(
-                new int[] {1, 2, 6, 4, 4},
-                TensorStages.upsample(x, 2, "spacetime", "s").shape());
+        Tensor both = TensorStages.upsample(x, 2, "spacetime", "s");
+        assertArrayEquals(new int[] {2, 6, 2, 4, 4}, both.shape());
+        assertEquals(x.getFloat(1, 2, 1, 1, 0), both.getFloat(1, 5, 1, 3, 1));
         assertThrows(IllegalArgumentException.class, () -> TensorStages.upsample(counting(1, 2, 4, 4), 2, "time", "s"));
     }
 
