@@ -127,6 +127,9 @@ public record PipelineSettings(
      *     centred on H×W (padded with −1 or cropped); null to train at the data's own size
      * @param pack a packed model's row length in tokens, or 0 for the largest size's
      * @param drop which patches a packed model's training leaves out of its rows, or null for none
+     * @param snrGamma Min-SNR-γ loss weighting (Hang et al. 2023; diffusers' {@code snr_gamma}):
+     *     each example's loss weighted so that its effective weight on x₀ is min(SNR_t, γ); 0 for
+     *     none
      */
     public record Training(
             String objective,
@@ -151,6 +154,7 @@ public record PipelineSettings(
             int[][] sizes,
             int pack,
             Dropping drop,
+            double snrGamma,
             Span span) {
         public Training {
             freeze = List.copyOf(freeze);

@@ -100,6 +100,7 @@ public final class SettingsReader {
             "clip",
             "ema",
             "label_dropout",
+            "snr_gamma",
             "seed",
             "checkpoint",
             "freeze",
@@ -657,7 +658,7 @@ public final class SettingsReader {
                             + " classifier's cross-entropy)");
         }
         boolean classify = objective.equals("classify");
-        for (String k : List.of("schedule", "label_dropout", "sample_every", "sizes", "pack", "drop")) {
+        for (String k : List.of("schedule", "label_dropout", "sample_every", "sizes", "pack", "drop", "snr_gamma")) {
             if (classify && a.containsKey(k)) {
                 diagnostics.error(
                         a.get(k).span(),
@@ -732,6 +733,16 @@ public final class SettingsReader {
         if (!(dropout >= 0 && dropout <= 1)) {
             diagnostics.error(a.get("label_dropout").span(), "label_dropout must be a probability, got " + dropout);
         }
+        double snrGamma = a.containsKey("snr_gamma") ? number(a.get("snr_gamma"), "snr_gamma") : 0;
+        if (a.containsKey("snr_gamma") && !(snrGamma > 0 && snrGamma < 1e6)) {
+            diagnostics.error(
+                    a.get("snr_gamma").span(),
+                    "snr_gamma must be positive (Min-SNR's γ, 5 in its paper), got " + snrGamma);
+        } else if (a.containsKey("snr_gamma") && schedule.kind().equals("flow")) {
+            diagnostics.error(
+                    a.get("snr_gamma").span(),
+                    "snr_gamma weights a diffusion schedule's noise levels; a flow's training has no such weighting here");
+        }
         long seed = a.containsKey("seed") ? integer(a.get("seed"), "seed") : 0;
         long every = a.containsKey("checkpoint")
                 ? count(a.get("checkpoint"), "checkpoint", 1, Limits.MAX_TRAINING_STEPS)
@@ -778,6 +789,7 @@ public final class SettingsReader {
                 sizes,
                 pack,
                 drop,
+                snrGamma,
                 span);
     }
 

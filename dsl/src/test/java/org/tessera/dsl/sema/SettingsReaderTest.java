@@ -210,4 +210,25 @@ class SettingsReaderTest {
                 diagnostics.render().contains("objective is \"diffusion\" (the default: L_simple, with the"),
                 diagnostics.render());
     }
+
+    @Test
+    void minSnrWeightingIsADiffusionSetting() {
+        PipelineSettings.Training t = ((PipelineSettings.TrainStage)
+                        train(", snr_gamma = 5.0").settings().stages().get(0))
+                .training();
+        assertEquals(5.0, t.snrGamma());
+        assertEquals(
+                0.0,
+                ((PipelineSettings.TrainStage) train("").settings().stages().get(0))
+                        .training()
+                        .snrGamma());
+        assertNull(train(", snr_gamma = 0"));
+        assertTrue(diagnostics.render().contains("snr_gamma must be positive"), diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(train(", snr_gamma = 5, schedule = flow(1000)"));
+        assertTrue(diagnostics.render().contains("a flow's training has no such weighting"), diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(train(", snr_gamma = 5, objective = \"classify\""));
+        assertTrue(diagnostics.render().contains("snr_gamma is a setting of diffusion training"), diagnostics.render());
+    }
 }

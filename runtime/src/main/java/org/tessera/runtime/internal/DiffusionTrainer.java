@@ -12,6 +12,7 @@ import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.ModelInput;
 import org.tessera.engine.backend.Backend;
 import org.tessera.engine.diffusion.GaussianDiffusion;
+import org.tessera.engine.diffusion.Parameterization;
 import org.tessera.engine.diffusion.VarianceType;
 import org.tessera.engine.graph.Execution;
 import org.tessera.engine.graph.GradientOps;
@@ -40,7 +41,11 @@ import org.tessera.engine.train.LearningRate;
  * Randomness comes from counter-based streams keyed by the step, so a run is reproducible.
  */
 public final class DiffusionTrainer extends Trainer {
-    /** The hyper-parameters. */
+    /**
+     * The hyper-parameters.
+     *
+     * @param snrGamma Min-SNR-γ weighting of each example's loss ({@link #minSnrWeight}), 0 for none
+     */
     public record Settings(
             int batch,
             LearningRate learningRate,
@@ -48,7 +53,39 @@ public final class DiffusionTrainer extends Trainer {
             double clipNorm,
             double emaDecay,
             double labelDropout,
-            long seed) {}
+            long seed,
+            double snrGamma) {
+        /** Every example's loss weighted alike. */
+        public Settings(
+                int batch,
+                LearningRate learningRate,
+                double weightDecay,
+                double clipNorm,
+                double emaDecay,
+                double labelDropout,
+                long seed) {
+            this(batch, learningRate, weightDecay, clipNorm, emaDecay, labelDropout, seed, 0);
+        }
+    }
+
+    /**
+     * Min-SNR-γ (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting Strategy"):
+     * the weight of an example's mean squared error at a level of signal-to-noise ratio SNR = ᾱ/(1 − ᾱ),
+     * so that its loss, seen as an error in x₀, weighs min(SNR, γ). An ε-error is an x₀-error times
+     * SNR, and a v-error times SNR + 1, hence min(SNR, γ)/SNR for ε, /(SNR + 1) for v, and min(SNR, γ)
+     * itself for x₀ — diffusers' {@code snr_gamma} in its training scripts. Low-noise levels, which
+     * dominate ε-prediction's loss though they decide only details, are weighed down; the
+     * high-noise levels that place things in the picture keep theirs.
+     */
+    public static double minSnrWeight(double alphaBar, double gamma, Parameterization parameterization) {
+        double snr = alphaBar / (1 - alphaBar);
+        double clipped = Math.min(snr, gamma);
+        return switch (parameterization) {
+            case EPSILON -> clipped / snr;
+            case V -> clipped / (snr + 1);
+            case X0 -> clipped;
+        };
+    }
 
     private final Settings settings;
     private final Process process;
@@ -62,6 +99,8 @@ public final class DiffusionTrainer extends Trainer {
     private final Tensor timesteps;
     private final Tensor labels;
     private final int[] t;
+    /** Each example's loss weight [B, 1, ...] under Min-SNR-γ, filled each step; null without it. */
+    private final Tensor snrWeights;
     /** The diffusion whose bound the hybrid loss adds, or null for L_simple alone. */
     private final GaussianDiffusion hybrid;
     /** Per-sample numbers of the bound's term, [B, 7], filled each step (null without the bound). */
@@ -222,7 +261,17 @@ public final class DiffusionTrainer extends Trainer {
         Value prediction = out.size(axis) == channels ? out : g.slice(out, axis, 0, channels);
         Value aimValue = g.input("target", DType.F32, x);
         Value d = g.sub(prediction, aimValue);
-        Value sum = g.apply(new GradientOps.SumTo(new int[] {1}), List.of(g.mul(d, d)));
+        Value squared = g.mul(d, d);
+        int[] perSample = new int[x.length];
+        java.util.Arrays.fill(perSample, 1);
+        perSample[0] = b;
+        if (settings.snrGamma() > 0) {
+            if (!(process instanceof Diffusion)) {
+                throw new IllegalArgumentException("snr_gamma weights a diffusion schedule's levels, not a flow's");
+            }
+            squared = g.mul(squared, g.input(SNR_WEIGHTS, DType.F32, perSample));
+        }
+        Value sum = g.apply(new GradientOps.SumTo(new int[] {1}), List.of(squared));
         Value loss = g.mulScalar(sum, 1f / (float) aimValue.numel()); // the mean of the per-sample MSEs
         if (process instanceof Diffusion p && p.hybrid()) {
             this.hybrid = p.diffusion();
@@ -258,11 +307,18 @@ public final class DiffusionTrainer extends Trainer {
             feed.put(contract.label(), labels);
         }
         feed.put("target", aim);
+        snrWeights = settings.snrGamma() > 0 ? Tensor.zeros(DType.F32, perSample) : null;
+        if (snrWeights != null) {
+            feed.put(SNR_WEIGHTS, snrWeights);
+        }
         coefficients = hybrid == null ? null : Tensor.zeros(DType.F32, b, VariationalBoundOps.COLUMNS);
         if (coefficients != null) {
             feed.put(COEFFICIENTS, coefficients);
         }
     }
+
+    /** The graph input of the examples' Min-SNR weights. */
+    private static final String SNR_WEIGHTS = "snr.weights";
 
     /** The graph input of the bound's per-sample coefficients. */
     private static final String COEFFICIENTS = "vlb.coefficients";
@@ -312,6 +368,16 @@ public final class DiffusionTrainer extends Trainer {
         }
         new RandomStream(settings.seed(), 3 * step + 1).fillNormal(noise, host.pool());
         process.corrupt(x0, noise, t, xt, aim, timesteps);
+        if (snrWeights != null && process instanceof Diffusion p) {
+            GaussianDiffusion diffusion = p.diffusion();
+            int[] at = new int[snrWeights.rank()]; // [i, 0, 0, ...]
+            for (int i = 0; i < b; i++) {
+                at[0] = i;
+                double alphaBar = diffusion.schedule().alphaBar(t[i]);
+                snrWeights.setFloat(
+                        (float) minSnrWeight(alphaBar, settings.snrGamma(), diffusion.parameterization()), at);
+            }
+        }
         if (hybrid != null) {
             VariationalBoundOps.fillCoefficients(hybrid.schedule(), t, coefficients);
             feed.put("x0", x0);

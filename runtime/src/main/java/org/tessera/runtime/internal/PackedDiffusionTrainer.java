@@ -276,7 +276,10 @@ public final class PackedDiffusionTrainer extends Trainer {
             double alphaBar = diffusion.schedule().alphaBar(t[ex]);
             float a = (float) Math.sqrt(alphaBar);
             float s = (float) Math.sqrt(1 - alphaBar);
-            float w = (float) (1.0 / ((double) b * pl.tokens() * dim));
+            double snr = settings.snrGamma() > 0
+                    ? DiffusionTrainer.minSnrWeight(alphaBar, settings.snrGamma(), diffusion.parameterization())
+                    : 1;
+            float w = (float) (snr / ((double) b * pl.tokens() * dim));
             int token = pl.row() * rowLength + pl.offset();
             for (int k = 0; k < pl.tokens(); k++, token++) {
                 weight[token] = w;

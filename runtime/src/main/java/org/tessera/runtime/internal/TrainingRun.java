@@ -170,7 +170,7 @@ public final class TrainingRun {
                 trainable,
                 cpu,
                 new DiffusionTrainer.Settings(
-                        t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
+                        t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed(), t.snrGamma()));
     }
 
     /** One stage to its last step; the trained (EMA) weights with the fixed ones, or null when stopped. */
@@ -276,7 +276,14 @@ public final class TrainingRun {
                             trainable,
                             cpu,
                             new DiffusionTrainer.Settings(
-                                    t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed()));
+                                    t.batch(),
+                                    lr,
+                                    t.weightDecay(),
+                                    t.clip(),
+                                    t.ema(),
+                                    t.labelDropout(),
+                                    t.seed(),
+                                    t.snrGamma()));
                 }
             }
         } catch (IllegalArgumentException e) { // what the trainer refuses (a hybrid loss without a learned variance, …)

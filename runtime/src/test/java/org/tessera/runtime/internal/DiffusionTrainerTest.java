@@ -1,6 +1,7 @@
 package org.tessera.runtime.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
@@ -22,6 +23,7 @@ import org.tessera.engine.diffusion.Schedules;
 import org.tessera.engine.diffusion.VarianceType;
 import org.tessera.engine.io.WeightBinding;
 import org.tessera.engine.parallel.WorkerPool;
+import org.tessera.engine.random.RandomStream;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 import org.tessera.engine.train.LearningRate;
@@ -65,6 +67,11 @@ class DiffusionTrainerTest {
 
     /** A tiny DiT trained as a diffusion (ε, learned σ) or as a rectified flow (velocity). */
     private DiffusionTrainer trainer(WorkerPool pool, List<Arena> arenas, Loss loss) throws Exception {
+        return trainer(pool, arenas, loss, BATCH, 0);
+    }
+
+    private DiffusionTrainer trainer(WorkerPool pool, List<Arena> arenas, Loss loss, int batch, double snrGamma)
+            throws Exception {
         boolean flow = loss == Loss.FLOW;
         Path script = dir.resolve("t.tess");
         Files.writeString(
@@ -87,7 +94,46 @@ class DiffusionTrainerTest {
                 WeightBinding.random(7, 0.02, cpu, arenas).source(),
                 key -> true,
                 cpu,
-                new DiffusionTrainer.Settings(BATCH, LearningRate.constant(3e-3, 10), 0, 1.0, 0.99, 0.1, 11));
+                new DiffusionTrainer.Settings(batch, LearningRate.constant(3e-3, 10), 0, 1.0, 0.99, 0.1, 11, snrGamma));
+    }
+
+    /**
+     * Min-SNR-γ: an example's loss is its mean squared error times min(SNR, γ)/SNR for ε-prediction
+     * (x₀-prediction min(SNR, γ), v-prediction min(SNR, γ)/(SNR + 1)); a γ above every level's SNR
+     * changes nothing, bit for bit.
+     */
+    @Test
+    void minSnrWeighsEachExampleByItsLevel() throws Exception {
+        // SNR = ᾱ/(1 − ᾱ): ᾱ = 0.8 is SNR 4, ᾱ = 0.2 is SNR 0.25
+        assertEquals(1.0, DiffusionTrainer.minSnrWeight(0.8, 5, Parameterization.EPSILON), 1e-12);
+        assertEquals(1.0 / 4, DiffusionTrainer.minSnrWeight(0.8, 1, Parameterization.EPSILON), 1e-12);
+        assertEquals(1.0, DiffusionTrainer.minSnrWeight(0.2, 1, Parameterization.EPSILON), 1e-12);
+        assertEquals(1.0, DiffusionTrainer.minSnrWeight(0.8, 1, Parameterization.X0), 1e-12);
+        assertEquals(0.25, DiffusionTrainer.minSnrWeight(0.2, 1, Parameterization.X0), 1e-12);
+        assertEquals(1.0 / 5, DiffusionTrainer.minSnrWeight(0.8, 1, Parameterization.V), 1e-12);
+        assertEquals(0.25 / 1.25, DiffusionTrainer.minSnrWeight(0.2, 1, Parameterization.V), 1e-12);
+        List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
+        try (WorkerPool pool = new WorkerPool(2)) {
+            long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
+            Tensor x = data(classes, 0);
+            double plain = trainer(pool, arenas, Loss.SIMPLE, BATCH, 0).step(x, classes);
+            double above = trainer(pool, arenas, Loss.SIMPLE, BATCH, 1e5).step(x, classes);
+            assertEquals(plain, above, 0.0, "γ above every SNR (10⁴ at t = 0) weighs every example 1");
+            // one example: the weighted loss is the plain one times its level's weight; γ is half
+            // the SNR of the level the first step draws for it (RandomStream(seed 11, 3·step), step
+            // 1), so that its weight is 1/2
+            int t = Math.min(999, (int) (new RandomStream(11, 3).uniform(0) * 1000));
+            double alphaBar = Schedules.linear(1000).alphaBar(t);
+            double gamma = alphaBar / (1 - alphaBar) / 2;
+            assertEquals(0.5, DiffusionTrainer.minSnrWeight(alphaBar, gamma, Parameterization.EPSILON), 1e-12);
+            long[] one = {1};
+            Tensor x1 = x.slice(0, 1, 2).contiguous();
+            double single = trainer(pool, arenas, Loss.SIMPLE, 1, 0).step(x1, one);
+            double weighted = trainer(pool, arenas, Loss.SIMPLE, 1, gamma).step(x1, one);
+            assertEquals(single / 2, weighted, 1e-5 * single, "t = " + t);
+        } finally {
+            arenas.forEach(Arena::close);
+        }
     }
 
     @Test

@@ -78,7 +78,12 @@ class PackedTrainingTest {
     }
 
     private static DiffusionTrainer.Settings settings() {
-        return new DiffusionTrainer.Settings(BATCH, LearningRate.constant(3e-3, 2), 0.01, 1.0, 0.99, 0.25, 11);
+        return settings(0);
+    }
+
+    private static DiffusionTrainer.Settings settings(double snrGamma) {
+        return new DiffusionTrainer.Settings(
+                BATCH, LearningRate.constant(3e-3, 2), 0.01, 1.0, 0.99, 0.25, 11, snrGamma);
     }
 
     private static GaussianDiffusion diffusion(Backend cpu) {
@@ -102,8 +107,10 @@ class PackedTrainingTest {
         return Tensor.of(v, BATCH, 1, 8, 8);
     }
 
-    @Test
-    void squareExamplesTrainStepForStepAsDiT() throws Exception {
+    /** Also under Min-SNR-γ weighting (γ = 1), which each trainer applies in its own way. */
+    @ParameterizedTest
+    @ValueSource(doubles = {0, 1})
+    void squareExamplesTrainStepForStepAsDiT(double snrGamma) throws Exception {
         List<Arena> arenas = new ArrayList<>();
         try (WorkerPool pool = new WorkerPool(2)) {
             Backend cpu = Backends.cpu(pool, m -> {});
@@ -114,7 +121,7 @@ class PackedTrainingTest {
                     weights(cpu, arenas),
                     key -> true,
                     cpu,
-                    settings());
+                    settings(snrGamma));
             PackedDiffusionTrainer packed = new PackedDiffusionTrainer(
                     model("PackedDiT"),
                     1,
@@ -125,7 +132,7 @@ class PackedTrainingTest {
                     weights(cpu, arenas),
                     key -> !key.equals("pos_embed"),
                     cpu,
-                    settings());
+                    settings(snrGamma));
             SplittableRandom random = new SplittableRandom(3);
             long[] classes = new long[BATCH];
             for (int step = 1; step <= 4; step++) {
