@@ -14,6 +14,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.Script;
@@ -87,8 +88,12 @@ class PackedTrainingTest {
     }
 
     private static GaussianDiffusion diffusion(Backend cpu) {
+        return diffusion(cpu, Parameterization.EPSILON);
+    }
+
+    private static GaussianDiffusion diffusion(Backend cpu, Parameterization parameterization) {
         return new GaussianDiffusion(
-                Schedules.linear(1000), Parameterization.EPSILON, VarianceType.FIXED_LARGE, cpu.elementwise());
+                Schedules.linear(1000), parameterization, VarianceType.FIXED_LARGE, cpu.elementwise());
     }
 
     /** Images [B, 1, 8, 8] in [−1, 1] with a bright square whose place depends on the class. */
@@ -107,28 +112,31 @@ class PackedTrainingTest {
         return Tensor.of(v, BATCH, 1, 8, 8);
     }
 
-    /** Also under Min-SNR-γ weighting (γ = 1), which each trainer applies in its own way. */
+    /**
+     * Also under Min-SNR-γ weighting (γ = 1), which each trainer applies in its own way, and for
+     * v-prediction, whose target each computes.
+     */
     @ParameterizedTest
-    @ValueSource(doubles = {0, 1})
-    void squareExamplesTrainStepForStepAsDiT(double snrGamma) throws Exception {
+    @CsvSource({"0, eps", "1, eps", "1, v"})
+    void squareExamplesTrainStepForStepAsDiT(double snrGamma, String predicts) throws Exception {
         List<Arena> arenas = new ArrayList<>();
         try (WorkerPool pool = new WorkerPool(2)) {
             Backend cpu = Backends.cpu(pool, m -> {});
             DiffusionTrainer dit = new DiffusionTrainer(
-                    model("DiT"),
+                    model("DiT", MODEL + ", predicts = \"" + predicts + "\""),
                     new int[] {1, 8, 8},
-                    diffusion(cpu),
+                    diffusion(cpu, predicts.equals("v") ? Parameterization.V : Parameterization.EPSILON),
                     weights(cpu, arenas),
                     key -> true,
                     cpu,
                     settings(snrGamma));
             PackedDiffusionTrainer packed = new PackedDiffusionTrainer(
-                    model("PackedDiT"),
+                    model("PackedDiT", MODEL + ", predicts = \"" + predicts + "\""),
                     1,
                     List.of(new int[] {8, 8}),
                     0,
                     TokenDropping.NONE,
-                    diffusion(cpu),
+                    diffusion(cpu, predicts.equals("v") ? Parameterization.V : Parameterization.EPSILON),
                     weights(cpu, arenas),
                     key -> !key.equals("pos_embed"),
                     cpu,
