@@ -52,6 +52,19 @@ class PackStagesTest {
                 """.formatted(name, weights, extra));
     }
 
+    /** A callback that keeps each stage's report line as "stage: report". */
+    private static StepCallback reporter(List<String> reports) {
+        return new StepCallback() {
+            @Override
+            public void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0) {}
+
+            @Override
+            public void onReport(String stage, String report) {
+                reports.add(stage + ": " + report);
+            }
+        };
+    }
+
     private static Map<String, Tensor> run(Path script, StepCallback callback) {
         try (Pipeline p = Tessera.compile(script, CompileOptions.defaults().withThreads(2))) {
             PipelineResult r = p.runStages(SampleRequest.seed(3), callback);
@@ -69,15 +82,7 @@ class PackStagesTest {
                         let back = unpack(rows)
                         output "rows.safetensors" = tensors(rows)
                         output "back.safetensors" = tensors(back)
-                        """), new StepCallback() {
-            @Override
-            public void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0) {}
-
-            @Override
-            public void onReport(String stage, String report) {
-                reports.add(stage + ": " + report);
-            }
-        });
+                        """), reporter(reports));
         Tensor garments = r.get("garments"); // [3, 1, 48, 48], each at its own size, padded with −1
         Tensor clips = r.get("clips"); // [2, 3, 1, 16, 16]
         Tensor rows = r.get("rows");
@@ -133,15 +138,7 @@ class PackStagesTest {
     @Test
     void thePackRowsSampleRuns(@TempDir Path out) throws Exception {
         List<String> reports = new ArrayList<>();
-        StepCallback reporter = new StepCallback() {
-            @Override
-            public void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0) {}
-
-            @Override
-            public void onReport(String stage, String report) {
-                reports.add(stage + ": " + report);
-            }
-        };
+        StepCallback reporter = reporter(reports);
         try (Pipeline p = Tessera.compile(
                 RepoFiles.sample("pack-rows.tess"),
                 CompileOptions.defaults()
@@ -164,17 +161,10 @@ class PackStagesTest {
                         let rows = pack(clips, patch = 4, row = 64, drop = similar(-0.999))
                         let back = unpack(rows)
                         output "back.safetensors" = tensors(back)
-                        """), new StepCallback() {
-            @Override
-            public void onStep(int step, int total, int timestep, Tensor x, Tensor predictedX0) {}
-
-            @Override
-            public void onReport(String stage, String report) {
-                reports.add(report);
-            }
-        });
+                        """), reporter(reports));
         assertEquals(
-                List.of("2 examples, 32 tokens (32 of 96 patches kept, 33.3%), in 1 row of 64: 50.0% full"), reports);
+                List.of("rows: 2 examples, 32 tokens (32 of 96 patches kept, 33.3%), in 1 row of 64: 50.0% full"),
+                reports);
         Tensor clips = r.get("clips");
         Tensor back = r.get("back");
         Tensor first = clips.slice(1, 0, 1).contiguous();
@@ -184,36 +174,24 @@ class PackStagesTest {
         }
     }
 
+    /** The message of the compilation error the garments-and-clips script with {@code stages} gives. */
+    private String compileError(String name, String stages) throws Exception {
+        Path s = script(name, stages);
+        return assertThrows(CompilationException.class, () -> Tessera.compile(s, CompileOptions.defaults()))
+                .getMessage();
+    }
+
     @Test
     void packIsCheckedWhereItIsWritten() throws Exception {
-        CompilationException notStage = assertThrows(
-                CompilationException.class,
-                () -> Tessera.compile(
-                        script(
-                                "a",
-                                "let rows = pack([garmnts], patch = 4, row = 64)\n"
-                                        + "output \"r.safetensors\" = tensors(rows)"),
-                        CompileOptions.defaults()));
-        assertTrue(notStage.getMessage().contains("'garmnts' is not an earlier stage"), notStage.getMessage());
-        CompilationException notRows = assertThrows(
-                CompilationException.class,
-                () -> Tessera.compile(
-                        script("b", "let back = unpack(clips)\n" + "output \"b.safetensors\" = tensors(back)"),
-                        CompileOptions.defaults()));
-        assertTrue(
-                notRows.getMessage().contains("unpack takes a pack stage; 'clips' is not one"), notRows.getMessage());
-        CompilationException drawn = assertThrows(
-                CompilationException.class,
-                () -> Tessera.compile(
-                        script("c", "let rows = pack(clips, patch = 4, row = 64)\n" + "output \"r.png\" = grid(rows)"),
-                        CompileOptions.defaults()));
-        assertTrue(drawn.getMessage().contains("'rows' is a pack stage, rows of tokens"), drawn.getMessage());
-        CompilationException noRow = assertThrows(
-                CompilationException.class,
-                () -> Tessera.compile(
-                        script("d", "let rows = pack(clips, patch = 4)\n" + "output \"r.safetensors\" = tensors(rows)"),
-                        CompileOptions.defaults()));
-        assertTrue(noRow.getMessage().contains("pack takes stages, a patch size and a row length"), noRow.getMessage());
+        String notStage = compileError(
+                "a", "let rows = pack([garmnts], patch = 4, row = 64)\noutput \"r.safetensors\" = tensors(rows)");
+        assertTrue(notStage.contains("'garmnts' is not an earlier stage"), notStage);
+        String notRows = compileError("b", "let back = unpack(clips)\noutput \"b.safetensors\" = tensors(back)");
+        assertTrue(notRows.contains("unpack takes a pack stage; 'clips' is not one"), notRows);
+        String drawn = compileError("c", "let rows = pack(clips, patch = 4, row = 64)\noutput \"r.png\" = grid(rows)");
+        assertTrue(drawn.contains("'rows' is a pack stage, rows of tokens"), drawn);
+        String noRow = compileError("d", "let rows = pack(clips, patch = 4)\noutput \"r.safetensors\" = tensors(rows)");
+        assertTrue(noRow.contains("pack takes stages, a patch size and a row length"), noRow);
     }
 
     @Test

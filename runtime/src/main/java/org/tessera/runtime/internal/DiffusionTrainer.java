@@ -54,19 +54,7 @@ public final class DiffusionTrainer extends Trainer {
             double emaDecay,
             double labelDropout,
             long seed,
-            double snrGamma) {
-        /** Every example's loss weighted alike. */
-        public Settings(
-                int batch,
-                LearningRate learningRate,
-                double weightDecay,
-                double clipNorm,
-                double emaDecay,
-                double labelDropout,
-                long seed) {
-            this(batch, learningRate, weightDecay, clipNorm, emaDecay, labelDropout, seed, 0);
-        }
-    }
+            double snrGamma) {}
 
     /**
      * Min-SNR-γ (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting Strategy"):
@@ -99,7 +87,7 @@ public final class DiffusionTrainer extends Trainer {
     private final Tensor timesteps;
     private final Tensor labels;
     private final int[] t;
-    /** Each example's loss weight [B, 1, ...] under Min-SNR-γ, filled each step; null without it. */
+    /** Each example's loss weight [B] under Min-SNR-γ, filled each step; null without it. */
     private final Tensor snrWeights;
     /** The diffusion whose bound the hybrid loss adds, or null for L_simple alone. */
     private final GaussianDiffusion hybrid;
@@ -307,9 +295,9 @@ public final class DiffusionTrainer extends Trainer {
             feed.put(contract.label(), labels);
         }
         feed.put("target", aim);
-        snrWeights = settings.snrGamma() > 0 ? Tensor.zeros(DType.F32, perSample) : null;
+        snrWeights = settings.snrGamma() > 0 ? Tensor.zeros(DType.F32, b) : null;
         if (snrWeights != null) {
-            feed.put(SNR_WEIGHTS, snrWeights);
+            feed.put(SNR_WEIGHTS, snrWeights.reshape(perSample)); // the same memory, broadcast per sample
         }
         coefficients = hybrid == null ? null : Tensor.zeros(DType.F32, b, VariationalBoundOps.COLUMNS);
         if (coefficients != null) {
@@ -370,12 +358,10 @@ public final class DiffusionTrainer extends Trainer {
         process.corrupt(x0, noise, t, xt, aim, timesteps);
         if (snrWeights != null && process instanceof Diffusion p) {
             GaussianDiffusion diffusion = p.diffusion();
-            int[] at = new int[snrWeights.rank()]; // [i, 0, 0, ...]
             for (int i = 0; i < b; i++) {
-                at[0] = i;
                 double alphaBar = diffusion.schedule().alphaBar(t[i]);
                 snrWeights.setFloat(
-                        (float) minSnrWeight(alphaBar, settings.snrGamma(), diffusion.parameterization()), at);
+                        (float) minSnrWeight(alphaBar, settings.snrGamma(), diffusion.parameterization()), i);
             }
         }
         if (hybrid != null) {

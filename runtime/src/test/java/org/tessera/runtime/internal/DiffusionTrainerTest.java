@@ -198,7 +198,7 @@ class DiffusionTrainerTest {
                     WeightBinding.random(7, 0.02, cpu, arenas).source(),
                     key -> true,
                     cpu,
-                    new DiffusionTrainer.Settings(BATCH, LearningRate.constant(3e-3, 10), 0, 1.0, 0.99, 0.1, 11));
+                    new DiffusionTrainer.Settings(BATCH, LearningRate.constant(3e-3, 10), 0, 1.0, 0.99, 0.1, 11, 0));
             long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
             double[] losses = firstAndLastLosses(120, s -> trainer.step(clips(data(classes, s)), classes));
             double first = losses[0];

@@ -227,7 +227,7 @@ class PackedTrainingTest {
                     zeroFinal,
                     key -> true,
                     cpu,
-                    new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed));
+                    new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed, 0));
             double loss = packed.step(Tensor.zeros(DType.F32, batch, 2, 8, 8), new long[batch]);
 
             // the trainer's draws for step 1: sizes from stream 3·1 + 2, the noise of the examples
@@ -344,7 +344,7 @@ class PackedTrainingTest {
                 zeroFinal,
                 key -> true,
                 cpu,
-                new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed));
+                new DiffusionTrainer.Settings(batch, LearningRate.constant(1e-3, 1), 0, 1.0, 0.99, 0, seed, 0));
     }
 
     /**
