@@ -75,6 +75,13 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--objects", defaultValue = "2", description = "Digits in a real clip (default: ${DEFAULT-VALUE}).")
     int objects;
 
+    @Option(
+            names = "--frame",
+            paramLabel = "SIDE",
+            description = "Make the real clips at SIDE×SIDE and shrink them to the clips' size by area averaging,"
+                    + " as moving_mnist(..., frame = SIDE) trains (default: at the clips' own size).")
+    Integer frame;
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -112,9 +119,11 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
             err.println("tessera: error: " + TesseraCommand.describe(e));
             return TesseraCommand.EXIT_USAGE;
         }
-        if (frames < 2 || size < MovingMnist.DIGIT) {
-            err.println("tessera: error: clips of " + frames + " frames of " + size + "×" + size
-                    + " pixels; motion needs 2 frames or more of at least 28×28");
+        int made = frame == null ? size : frame;
+        if (frames < 2 || made < MovingMnist.DIGIT || made % size != 0) {
+            err.println("tessera: error: clips of " + frames + " frames of " + size + "×" + size + " pixels"
+                    + (frame == null ? "" : " made at " + made + "×" + made)
+                    + "; motion needs 2 frames or more, made at least 28×28 (--frame) and shrunk by a whole factor");
             return TesseraCommand.EXIT_USAGE;
         }
         IdxReader.Idx idx;
@@ -130,7 +139,7 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
         List<MovingMnist.Motion> realMotion = new ArrayList<>();
         List<MovingMnist.Motion> still = new ArrayList<>();
         for (int i = 0; i < real; i++) {
-            MovingMnist.render(idx.data(), idx.shape()[0], 20261206, i, frames, size, objects, one, 0);
+            MovingMnist.render(idx.data(), idx.shape()[0], 20261206, i, frames, made, size, objects, one, 0);
             realMotion.add(MovingMnist.motion(one, 0, frames, size));
             if (i < n) {
                 for (int f = 1; f < frames; f++) { // the first frame held: a still clip
@@ -150,6 +159,7 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
                         20261206,
                         real + (long) i * frames + f,
                         frames,
+                        made,
                         size,
                         objects,
                         other,

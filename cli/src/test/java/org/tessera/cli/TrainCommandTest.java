@@ -257,6 +257,27 @@ class TrainCommandTest {
                 run("train", script.toString(), "--out", dir.resolve("out2").toString(), "--threads", "1");
         assertEquals(2, wrong.code(), wrong.err());
         assertTrue(wrong.err().contains("moving_mnist(...) gives grey clips [F, 1, H, H]"), wrong.err());
+        // a frame smaller than a digit: the clips are made at frame = 32 and shrunk to 16 × 16
+        String small = Files.readString(script)
+                .replace("in_channels = 3", "in_channels = 1")
+                .replace("input_size = 32", "input_size = 16");
+        Files.writeString(script, small);
+        CliRun tooSmall =
+                run("train", script.toString(), "--out", dir.resolve("out3").toString(), "--threads", "1");
+        assertEquals(2, tooSmall.code(), tooSmall.err());
+        assertTrue(
+                tooSmall.err().contains("give frame = 64 to make them at 64×64 and shrink them to 16×16"),
+                tooSmall.err());
+        Files.writeString(script, small.replace("digits = 2)", "digits = 2, frame = 40)"));
+        CliRun notAMultiple =
+                run("train", script.toString(), "--out", dir.resolve("out4").toString(), "--threads", "1");
+        assertEquals(2, notAMultiple.code(), notAMultiple.err());
+        assertTrue(notAMultiple.err().contains("frame = 40 does not shrink to the model's 16×16"), notAMultiple.err());
+        Files.writeString(script, small.replace("digits = 2)", "digits = 2, frame = 32)"));
+        CliRun shrunk =
+                run("train", script.toString(), "--out", dir.resolve("out5").toString(), "--threads", "1");
+        assertEquals(0, shrunk.code(), shrunk.err());
+        assertTrue(Files.exists(dir.resolve("out5/mm.safetensors")));
     }
 
     /**

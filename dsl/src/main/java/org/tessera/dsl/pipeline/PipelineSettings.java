@@ -203,9 +203,10 @@ public record PipelineSettings(
      * clips [F, 1, H, W] of {@code digits} digits bouncing in the model's frame (F and H = W from the
      * model; for a packed model, H from its input_size and F the most frames its training sizes
      * take), each a pure function of the run's seed and its index; a clip's class is its first
-     * digit's label. Never mirrored.
+     * digit's label. Never mirrored. With {@code frame = 64} each clip is made at 64 × 64 and
+     * shrunk to the model's H by area averaging ({@code frame} 0: made at H).
      */
-    public record MovingMnistData(Path images, Path labels, int digits, Span span) implements Dataset {
+    public record MovingMnistData(Path images, Path labels, int digits, int frame, Span span) implements Dataset {
         @Override
         public boolean flip() {
             return false;

@@ -871,13 +871,17 @@ public final class SettingsReader {
         }
         Ast.StringLit labels = null;
         int digits = 2;
+        int frame = 0;
         for (Ast.Arg arg : d.args().subList(1, d.args().size())) {
             if ("labels".equals(arg.name()) && arg.value() instanceof Ast.StringLit l) {
                 labels = l;
             } else if ("digits".equals(arg.name())) {
                 digits = (int) count(arg.value(), "digits", 1, 8);
+            } else if ("frame".equals(arg.name())) {
+                frame = (int) count(arg.value(), "frame", 28, 1024);
             } else {
-                diagnostics.error(arg.span(), "moving_mnist(images, ...) takes labels = \"file\" and digits = N");
+                diagnostics.error(
+                        arg.span(), "moving_mnist(images, ...) takes labels = \"file\", digits = N and frame = side");
                 return null;
             }
         }
@@ -889,7 +893,7 @@ public final class SettingsReader {
         Path labelsPath = file(labels.value(), labels.span());
         return imagesPath == null || labelsPath == null
                 ? null
-                : new PipelineSettings.MovingMnistData(imagesPath, labelsPath, digits, d.span());
+                : new PipelineSettings.MovingMnistData(imagesPath, labelsPath, digits, frame, d.span());
     }
 
     /** {@code images("folder", crop = "random", flip = false)}. */

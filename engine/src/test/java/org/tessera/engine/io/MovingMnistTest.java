@@ -37,6 +37,44 @@ class MovingMnistTest {
     }
 
     @Test
+    void aClipMadeLargeAndShrunkIsTheBlockMeanOfTheLargeClip() {
+        float[] full = clip(4, 9, 2, SIZE);
+        for (int k : new int[] {2, 4}) {
+            int side = SIZE / k;
+            float[] small;
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment out = arena.allocate(4L * FRAMES * side * side);
+                int first = MovingMnist.render(digits(), 3, 4, 9, FRAMES, SIZE, side, 2, out, 0);
+                assertEquals(
+                        MovingMnist.render(
+                                digits(), 3, 4, 9, FRAMES, SIZE, 2, MemorySegment.ofArray(new float[full.length]), 0),
+                        first);
+                small = out.toArray(ValueLayout.JAVA_FLOAT);
+            }
+            for (int f = 0; f < FRAMES; f++) {
+                for (int y = 0; y < side; y++) {
+                    for (int x = 0; x < side; x++) {
+                        double mean = 0;
+                        for (int dy = 0; dy < k; dy++) {
+                            for (int dx = 0; dx < k; dx++) {
+                                mean += full[f * SIZE * SIZE + (y * k + dy) * SIZE + x * k + dx];
+                            }
+                        }
+                        assertEquals(mean / (k * k), small[f * side * side + y * side + x], 1e-6, "k " + k);
+                    }
+                }
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(4L * 64 * 64);
+            org.junit.jupiter.api.Assertions.assertThrows(
+                    IllegalArgumentException.class,
+                    () -> MovingMnist.render(digits(), 3, 4, 9, 1, SIZE, 24, 2, out, 0),
+                    "64 does not shrink to 24");
+        }
+    }
+
+    @Test
     void aClipIsAPureFunctionOfSeedAndIndex() {
         assertArrayEquals(clip(1, 5, 2, SIZE), clip(1, 5, 2, SIZE));
         assertFalse(java.util.Arrays.equals(clip(1, 5, 2, SIZE), clip(1, 6, 2, SIZE)));

@@ -195,17 +195,28 @@ sealed interface TrainingData {
      * and a fixed seed ({@link MovingMnist}), so the set is 2³⁰ clips that every run shares and a
      * run's seed only picks among; a clip's class is its first digit's label.
      */
-    record Moving(byte[] digits, byte[] labels, int digitCount, int frames, int size, int objects)
+    record Moving(byte[] digits, byte[] labels, int digitCount, int frames, int frame, int size, int objects)
             implements TrainingData {
         /** The clips' seed: fixed, so that the data set is the same for every run. */
         static final long SEED = 0x4D4E4953544DL;
 
         static Moving read(PipelineDefinition def, PipelineSettings.MovingMnistData d, int[] shape) {
-            if (shape.length != 4 || shape[1] != 1 || shape[2] != shape[3] || shape[2] < MovingMnist.DIGIT) {
+            if (shape.length != 4 || shape[1] != 1 || shape[2] != shape[3]) {
                 throw def.error(
                         d.span(),
-                        "moving_mnist(...) gives grey clips [F, 1, H, H] with H ≥ 28 (Latte's layout); the model"
-                                + " takes " + Arrays.toString(shape));
+                        "moving_mnist(...) gives grey clips [F, 1, H, H] (Latte's layout); the model takes "
+                                + Arrays.toString(shape));
+            }
+            int frame = d.frame() == 0 ? shape[2] : d.frame();
+            if (frame < MovingMnist.DIGIT || frame % shape[2] != 0) {
+                throw def.error(
+                        d.span(),
+                        d.frame() == 0
+                                ? "moving_mnist(...) makes frames of at least 28 pixels, the model takes "
+                                        + Arrays.toString(shape) + "; give frame = 64 to make them at 64×64 and"
+                                        + " shrink them to " + shape[2] + "×" + shape[2]
+                                : "frame = " + frame + " does not shrink to the model's " + shape[2] + "×" + shape[2]
+                                        + ": give a multiple of " + shape[2]);
             }
             LabelledImages read = LabelledImages.read(def, d.images(), d.labels(), d.span(), "digits");
             int[] s = read.images().shape();
@@ -214,7 +225,7 @@ sealed interface TrainingData {
                         d.span(),
                         "the digits are " + Arrays.toString(s) + "; moving_mnist(...) takes MNIST's" + " [N, 28, 28]");
             }
-            return new Moving(read.images().data(), read.labels().data(), s[0], shape[0], shape[2], d.digits());
+            return new Moving(read.images().data(), read.labels().data(), s[0], shape[0], frame, shape[2], d.digits());
         }
 
         public int count() {
@@ -233,6 +244,7 @@ sealed interface TrainingData {
                     SEED,
                     e,
                     frames,
+                    frame,
                     size,
                     objects,
                     out.storage(),
