@@ -30,6 +30,19 @@ class CliRunCheckInspectTest {
         assertTrue(r.err().contains("compiled dit_tiny_forward"), r.err());
     }
 
+    /** {@code --out .}: the working folder (here the module's), whose path normalizes to the empty one. */
+    @Test
+    void runWritesIntoTheWorkingFolder() throws Exception {
+        Path written = Path.of("dit_tiny_forward.safetensors");
+        try {
+            CliRun r = run("run", RepoFiles.sample("dit-tiny-forward.tess").toString(), "--out", ".", "--threads", "2");
+            assertEquals(0, r.code(), r.err());
+            assertTrue(Files.isRegularFile(written), r.err());
+        } finally {
+            Files.deleteIfExists(written);
+        }
+    }
+
     @Test
     void samplingWithOverriddenStepsShowsProgressAndWritesPngs() {
         Path out = tmp.resolve("s");

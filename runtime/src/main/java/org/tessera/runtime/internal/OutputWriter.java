@@ -147,8 +147,10 @@ public final class OutputWriter {
         checkWritable(outDir);
         try (OutputSet set = OutputSet.open()) {
             for (PipelineSettings.Output o : outputs) {
-                Path file = outDir.resolve(o.file()).normalize();
-                if (!file.startsWith(outDir.normalize())) { // the compiler refuses such names; never write there
+                // absolute first: "." normalizes to the empty path, which no file starts with
+                Path file = outDir.toAbsolutePath().resolve(o.file()).normalize();
+                if (!file.startsWith(
+                        outDir.toAbsolutePath().normalize())) { // the compiler refuses such names; never write there
                     throw new IOException("output " + o.file() + " is outside the output folder " + outDir);
                 }
                 switch (o.format()) {
