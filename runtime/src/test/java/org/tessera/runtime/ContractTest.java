@@ -64,6 +64,21 @@ class ContractTest {
         }
     }
 
+    /** Temporal layers over a v-prediction image DiT sample as v-prediction: the target is the image model's. */
+    @Test
+    void videoLdmTakesItsImageModelsTarget(@TempDir Path dir) throws Exception {
+        String video = "VideoLDMDiT(input_size = 8, patch_size = 4, in_channels = 1, hidden_size = 32, depth = 1,"
+                + " num_heads = 2, num_frames = 3, num_classes = 10, learn_sigma = false";
+        String script = sampling(video + ", predicts = \"v\")", "").replace("dit.tess", "video.tess");
+        try (Pipeline p = compile(dir, script)) {
+            assertEquals(Parameterization.V, p.diffusion().parameterization());
+            assertEquals(3, p.sample(SampleRequest.seed(1)).samples().size(1));
+        }
+        try (Pipeline p = compile(dir, sampling(video + ")", "").replace("dit.tess", "video.tess"))) {
+            assertEquals(Parameterization.EPSILON, p.diffusion().parameterization());
+        }
+    }
+
     @Test
     void samplingAModelWithoutAContractIsAnErrorAtTheModel(@TempDir Path dir) {
         String model = "model Bare() {\n    forward(x: [B, 4, 8, 8], t: [B]) {\n        return x\n    }\n}\n";
