@@ -10,6 +10,12 @@ each patch plausible but none placed (samples/moving-mnist-frames-train.tess tel
     /usr/bin/python3 bench/position-shuffle.py samples/fashion-dit.safetensors --data fashion --size 32 --patch 4
     /usr/bin/python3 bench/position-shuffle.py train-out/dit.checkpoint.safetensors --prefix ema. --data moving-mnist \\
         --size 64 --patch 8
+    /usr/bin/python3 bench/position-shuffle.py train-out/dit.checkpoint.safetensors --prefix model. --data moving-mnist \\
+        --size 32 --patch 4 --frame 64 --predicts v
+
+(--frame 64: Moving MNIST frames made at 64×64 and area-averaged to --size, as moving_mnist(..., frame = 64)
+trains; --predicts v: a v-prediction model, whose output is turned into ε, ε = √ᾱ·v + √(1 − ᾱ)·x_t, so that
+the losses compare.)
 
 The forward is DiT's, written with plain PyTorch operations (runtime/src/test/python/latte_golden.py's
 blocks); the loss is ‖ε − ε_θ(x_t, t, ∅)‖² over 64 images, the linear(1000) schedule, unconditional.
@@ -50,7 +56,10 @@ def idx_images(path):
     return np.frombuffer(raw[16:], np.uint8).reshape(-1, 28, 28)
 
 
-def images(kind, size, n, rng):
+def images(kind, size, n, rng, frame=None):
+    if frame:  # made at frame × frame, then each (frame/size)² block averaged
+        k = frame // size
+        return images(kind, frame, n, rng).reshape(n, 1, size, k, size, k).mean((3, 5))
     out = np.zeros((n, size, size), np.float32)
     if kind == "fashion":  # padded to the size, as fashion-dit-train.tess's idx(..., pad) does
         digits = idx_images("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -74,12 +83,15 @@ def main():
     ap.add_argument("--size", type=int, required=True)
     ap.add_argument("--patch", type=int, required=True)
     ap.add_argument("--heads", type=int, default=6)
+    ap.add_argument("--frame", type=int, help="make Moving MNIST frames at this side and shrink them to --size")
+    ap.add_argument("--predicts", choices=["eps", "v"], default="eps")
     args = ap.parse_args()
     torch.set_num_threads(2)
     w = load(args.weights, args.prefix)
     d = w["x_embedder.proj.bias"].shape[0]
     depth = len({k.split(".")[1] for k in w if k.startswith("blocks.")})
     p, g = args.patch, args.size // args.patch
+    abar = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0).float()
     table = torch.from_numpy(L.sincos_2d(d, g)).float().unsqueeze(0)
     shuffled = table[:, torch.randperm(g * g, generator=torch.Generator().manual_seed(0))]
     no_attention = dict(w)
@@ -98,13 +110,15 @@ def main():
             h = L.block(h, c, weights, i, args.heads)
         shift, scale = L.linear(F.silu(c), weights, "final_layer.adaLN_modulation.1").chunk(2, dim=1)
         h = L.linear(L.modulate(F.layer_norm(h, (d,), eps=1e-6), shift, scale), weights, "final_layer.linear")
-        return h[..., :p * p].reshape(n, g, g, p, p, 1).permute(0, 5, 1, 3, 2, 4).reshape(n, 1, args.size, args.size)
+        out = h[..., :p * p].reshape(n, g, g, p, p, 1).permute(0, 5, 1, 3, 2, 4).reshape(n, 1, args.size, args.size)
+        if args.predicts == "v":  # ε = √ᾱ·v + √(1 − ᾱ)·x_t
+            out = abar[t].sqrt().view(-1, 1, 1, 1) * out + (1 - abar[t]).sqrt().view(-1, 1, 1, 1) * x
+        return out
 
-    x0 = images(args.data, args.size, 64, np.random.default_rng(1))
-    abar = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0).float()
+    x0 = images(args.data, args.size, 64, np.random.default_rng(1), args.frame)
     noise = torch.Generator().manual_seed(0)
     print(f"{args.weights}{' (' + args.prefix + ')' if args.prefix else ''}: {depth} blocks of {d}, patch {p},"
-          f" {args.data} {args.size}×{args.size}")
+          f" {args.data} {args.size}×{args.size}{f' (made at {args.frame})' if args.frame else ''}, predicts {args.predicts}")
     print("| t | loss | positions shuffled | ratio | attention off |")
     print("| --- | --- | --- | --- | --- |")
     with torch.no_grad():
