@@ -37,69 +37,6 @@ public final class MovingMnist {
             int objects,
             MemorySegment out,
             long outByte) {
-        return render(digits, digitCount, seed, index, frames, size, size, objects, out, outByte);
-    }
-
-    /**
-     * Renders clip {@code index} as {@link #render(byte[], int, long, long, int, int, int,
-     * MemorySegment, long)} does at frame × frame, then shrinks each frame to size × size by
-     * averaging each (frame/size)² block: Moving MNIST as it is made (64 × 64, digits of 28)
-     * brought down to a model's smaller frame, the way a picture is scaled down (area averaging),
-     * rather than a different data set with the digits filling more of the frame.
-     *
-     * @param frame the side the clip is made at; a multiple of {@code size}, at least 28
-     * @return the digit index of the first object
-     */
-    public static int render(
-            byte[] digits,
-            int digitCount,
-            long seed,
-            long index,
-            int frames,
-            int frame,
-            int size,
-            int objects,
-            MemorySegment out,
-            long outByte) {
-        if (size < 1 || frame % size != 0) {
-            throw new IllegalArgumentException("moving_mnist: a clip made at " + frame + "×" + frame
-                    + " shrinks to a side that divides it, not " + size);
-        }
-        if (frame == size) {
-            return renderFull(digits, digitCount, seed, index, frames, size, objects, out, outByte);
-        }
-        MemorySegment full = MemorySegment.ofArray(new float[frames * frame * frame]);
-        int first = renderFull(digits, digitCount, seed, index, frames, frame, objects, full, 0);
-        int k = frame / size;
-        float inv = 1f / (k * k);
-        for (int f = 0; f < frames; f++) {
-            long from = 4L * f * frame * frame;
-            long to = outByte + 4L * f * size * size;
-            for (int y = 0; y < size; y++) {
-                for (int x = 0; x < size; x++) {
-                    float sum = 0;
-                    for (int dy = 0; dy < k; dy++) {
-                        for (int dx = 0; dx < k; dx++) {
-                            sum += full.get(F, from + 4L * ((y * k + dy) * frame + x * k + dx));
-                        }
-                    }
-                    out.set(F, to + 4L * (y * size + x), sum * inv);
-                }
-            }
-        }
-        return first;
-    }
-
-    private static int renderFull(
-            byte[] digits,
-            int digitCount,
-            long seed,
-            long index,
-            int frames,
-            int size,
-            int objects,
-            MemorySegment out,
-            long outByte) {
         if (size < DIGIT || frames < 1 || objects < 1 || digitCount < 1) {
             throw new IllegalArgumentException("moving_mnist: needs frames ≥ 1, a frame of at least 28 pixels and"
                     + " digits ≥ 1, got " + frames + " frames of " + size + " with " + objects + " digits");
@@ -152,6 +89,60 @@ public final class MovingMnist {
             }
         }
         return first;
+    }
+
+    /**
+     * Renders clip {@code index} as {@link #render(byte[], int, long, long, int, int, int,
+     * MemorySegment, long)} does at frame × frame, then shrinks each frame to size × size by
+     * averaging each (frame/size)² block: Moving MNIST as it is made (64 × 64, digits of 28)
+     * brought down to a model's smaller frame, the way a picture is scaled down (area averaging),
+     * rather than a different data set with the digits filling more of the frame.
+     *
+     * @param frame the side the clip is made at; a multiple of {@code size}, at least 28
+     * @return the digit index of the first object
+     */
+    public static int render(
+            byte[] digits,
+            int digitCount,
+            long seed,
+            long index,
+            int frames,
+            int frame,
+            int size,
+            int objects,
+            MemorySegment out,
+            long outByte) {
+        if (size < 1 || frame % size != 0) {
+            throw new IllegalArgumentException("moving_mnist: a clip made at " + frame + "×" + frame
+                    + " shrinks to a side that divides it, not " + size);
+        }
+        if (frame == size) {
+            return render(digits, digitCount, seed, index, frames, size, objects, out, outByte);
+        }
+        MemorySegment full = MemorySegment.ofArray(new float[frames * frame * frame]);
+        int first = render(digits, digitCount, seed, index, frames, frame, objects, full, 0);
+        for (int f = 0; f < frames; f++) {
+            shrink(full, 4L * f * frame * frame, frame, size, out, outByte + 4L * f * size * size);
+        }
+        return first;
+    }
+
+    /** out[y, x] = the mean of in's (frame/size)² block at (y, x): area averaging of one frame. */
+    private static void shrink(MemorySegment in, long inByte, int frame, int size, MemorySegment out, long outByte) {
+        int k = frame / size;
+        float inv = 1f / (k * k);
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) {
+                float sum = 0;
+                for (int dy = 0; dy < k; dy++) {
+                    long row = inByte + 4L * ((y * k + dy) * frame + x * k);
+                    for (int dx = 0; dx < k; dx++) {
+                        sum += in.get(F, row + 4L * dx);
+                    }
+                }
+                out.set(F, outByte + 4L * (y * size + x), sum * inv);
+            }
+        }
     }
 
     /**
