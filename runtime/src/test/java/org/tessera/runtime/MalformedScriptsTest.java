@@ -260,6 +260,13 @@ class MalformedScriptsTest {
                                 "x = \"x\""),
                         "2:15: error: weight w: [100000, 100000, 100000] has more than 2^36 elements"),
                 Arguments.of(
+                        "a constant initialisation without its value",
+                        pipeline(
+                                "model M() {\n    weight w: [4] = constant()\n    forward(x: [B, 4]) {\n        return x * w\n    }\n}",
+                                "M()",
+                                "x = \"x\""),
+                        "2:21: error: constant(value) needs the value, e.g. constant(0.5)"),
+                Arguments.of(
                         "a result too large to exist",
                         pipeline(
                                 "model M() {\n    forward(x: [B, 4]) {\n"

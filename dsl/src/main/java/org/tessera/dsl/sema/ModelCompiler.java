@@ -516,17 +516,18 @@ public final class ModelCompiler {
             }
             return null;
         }
-        List<String> known = List.of("zeros", "ones", "normal", "xavier_uniform", "sincos_2d", "sincos_1d");
+        List<String> known = List.of("zeros", "ones", "constant", "normal", "xavier_uniform", "sincos_2d", "sincos_1d");
         if (!(e instanceof Ast.Call call) || !known.contains(call.dotted())) {
             error(
                     e.span(),
-                    "a weight starts as zeros(), ones(), normal(std = 0.02), xavier_uniform(), sincos_2d(grid_h,"
+                    "a weight starts as zeros(), ones(), constant(value), normal(std = 0.02), xavier_uniform(), sincos_2d(grid_h,"
                             + " grid_w) or sincos_1d(length)"
                             + (e instanceof Ast.Call other ? Suggestions.didYouMean(other.dotted(), known) : ""));
             return null;
         }
         Map<String, CompileValue> args = new LinkedHashMap<>();
         List<String> order = switch (call.dotted()) {
+            case "constant" -> List.of("value");
             case "normal" -> List.of("std");
             case "xavier_uniform" -> List.of("flatten");
             case "sincos_2d" -> List.of("grid_h", "grid_w");
@@ -548,6 +549,12 @@ public final class ModelCompiler {
             return switch (call.dotted()) {
                 case "zeros" -> new org.tessera.engine.io.WeightInit.Zeros();
                 case "ones" -> new org.tessera.engine.io.WeightInit.Ones();
+                case "constant" -> {
+                    if (!args.containsKey("value")) {
+                        throw new CompileError("constant(value) needs the value, e.g. constant(0.5)");
+                    }
+                    yield new org.tessera.engine.io.WeightInit.Constant(number(args.get("value")));
+                }
                 case "normal" ->
                     new org.tessera.engine.io.WeightInit.Normal(
                             number(args.getOrDefault("std", new CompileValue.FloatV(1.0))));

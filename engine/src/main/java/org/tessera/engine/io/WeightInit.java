@@ -24,8 +24,15 @@ public sealed interface WeightInit {
     /** All ones (a norm's scale). */
     record Ones() implements WeightInit {
         public void fill(Tensor t, RandomStream random, Backend backend) {
+            new Constant(1).fill(t, random, backend);
+        }
+    }
+
+    /** Every element {@code value}, as {@code nn.init.constant_(w, value)} (Video LDM's mixing factor α). */
+    record Constant(double value) implements WeightInit {
+        public void fill(Tensor t, RandomStream random, Backend backend) {
             float[] v = new float[(int) t.numel()];
-            java.util.Arrays.fill(v, 1f);
+            java.util.Arrays.fill(v, (float) value);
             t.copyFrom(Tensor.of(v, t.shape()));
         }
     }

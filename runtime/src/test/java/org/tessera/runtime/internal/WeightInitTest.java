@@ -96,4 +96,34 @@ class WeightInitTest {
             arenas.forEach(Arena::close);
         }
     }
+
+    /** Video LDM's temporal layers start with α = 0.5 (constant(0.5)) and their adaLN-Zero gates at zero. */
+    @Test
+    void videoLdmTemporalLayersStartMixedHalfAndHalfWithClosedGates() throws Exception {
+        Path script = Files.writeString(
+                dir.resolve("v.tess"),
+                "import \"video.tess\"\npipeline v {\n"
+                        + "    model = VideoLDMDiT(input_size = 8, patch_size = 2, in_channels = 4, hidden_size = 32,"
+                        + " depth = 2, num_heads = 2, num_frames = 3, num_classes = 10)\n"
+                        + "    weights = init(seed = 3)\n    output \"s.safetensors\" = tensors(samples)\n}\n");
+        ModelDefinition model = Script.load(script).pipeline(null, Map.of()).model("samples");
+        List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
+        try (WorkerPool pool = new WorkerPool(1)) {
+            WeightSource w = WeightBinding.initialized(
+                            3, model.weightInits(), 0.02, Backends.cpu(pool, m -> {}), arenas)
+                    .source();
+            Map<String, int[]> shapes = model.weightShapes();
+            for (int i = 0; i < 2; i++) {
+                String alpha = "temporal." + i + ".alpha";
+                assertArrayEquals(
+                        new float[] {0.5f}, w.tensor(alpha, shapes.get(alpha)).toFloatArray(), alpha);
+                String gate = "temporal." + i + ".block.adaLN_modulation.1.weight";
+                for (float v : w.tensor(gate, shapes.get(gate)).toFloatArray()) {
+                    assertEquals(0f, v, gate);
+                }
+            }
+        } finally {
+            arenas.forEach(Arena::close);
+        }
+    }
 }
