@@ -4,20 +4,23 @@
 # front (weights are constant, so the engine packs them at load) and once packing B in every call.
 #
 #   bench/gemm-vs-openblas.sh [--isa native|avx2|128|all] [--seconds S] [--shapes MxKxN,...]
-#                             [--threads 1,2]   (ROUNDS=3)
+#                             [--threads 1,2] [--variants 'NAME=JVM-OPTS;NAME=JVM-OPTS']   (ROUNDS=3)
 #
 # --isa restricts both sides to one vector width, a table each (issue 18: most machines are not
 # AVX-512): native (this CPU's best; OpenBLAS picks its kernels), avx2 (the JVM under
 # -XX:UseAVX=2, OpenBLAS's Haswell kernels) and 128 (-XX:UseAVX=2 -XX:MaxVectorSize=16, OpenBLAS's
 # Nehalem SSE kernels); all runs the three. Otherwise numpy runs with OPENBLAS_CORETYPE and
 # OPENBLAS_L2_SIZE unset (this machine sets them for old OpenBLAS builds; they slow a current one),
-# for that command only.
+# for that command only. --variants compares settings of ours (e.g. 'kc256=-Dtessera.gemm.kc=256;
+# kc512=-Dtessera.gemm.kc=512'): one warm Tessera process each, asked in turn within each shape's
+# turn, so they see the same machine as each other and as OpenBLAS; a table each.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/bench/vector-widths.sh"
 seconds=1
 shapes="256x1152x3456,256x1152x4608,256x4608x1152,512x1152x1152,2048x2048x2048"
 threads="1,2"
+variants="="
 isa=native
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -25,7 +28,8 @@ while [[ $# -gt 0 ]]; do
         --seconds) seconds=$2; shift 2 ;;
         --shapes) shapes=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --variants) variants=$2; shift 2 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "gemm-vs-openblas: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -47,10 +51,13 @@ rounds=${ROUNDS:-3}
 measure() { # $1: the restriction
 restrict "$1"
 echo "== $1: $(TESSERA_JAVA_OPTS="$jvm_opts" "$root/tessera" doctor 2>/dev/null | grep -m1 '^cpu' | sed 's/^cpu *//'); OpenBLAS: ${openblas_coretype:-its own choice}" >&2
-CORETYPE=$openblas_coretype TESSERA_JAVA_OPTS="$jvm_opts" python3 - "$root/tessera" "$shapes" "$threads" "$seconds" "$rounds" "$tmp" <<'PY'
+CORETYPE=$openblas_coretype JVM_OPTS="$jvm_opts" python3 - "$root/tessera" "$shapes" "$threads" "$seconds" "$rounds" "$tmp" "$variants" <<'PY'
 import os, subprocess, sys
-tessera, shapes, threads, seconds, rounds, tmp = sys.argv[1:]
+tessera, shapes, threads, seconds, rounds, tmp, variants = sys.argv[1:]
 shapes, threads = shapes.split(","), [int(t) for t in threads.split(",")]
+variants = [v.split("=", 1) for v in variants.split(";") if v.strip()]
+if any(len(v) != 2 for v in variants):
+    sys.exit("gemm-vs-openblas: --variants is 'NAME=JVM-OPTS;NAME=JVM-OPTS'")
 
 NUMPY = r"""
 import sys, time
@@ -82,15 +89,18 @@ def numpy_server(t):
 
 blas = {t: numpy_server(t) for t in threads}
 errors = open(f"{tmp}/tessera.err", "w")
-ours = subprocess.Popen([tessera, "bench", "gemm", "--serve", "--seconds", seconds],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
+def tessera_server(extra):
+    env = dict(os.environ, TESSERA_JAVA_OPTS=(os.environ["JVM_OPTS"] + " " + extra).strip())
+    return subprocess.Popen([tessera, "bench", "gemm", "--serve", "--seconds", seconds], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+ours = [(name, tessera_server(extra)) for name, extra in variants]
 def ask(proc, line):
     proc.stdin.write(line + "\n")
     proc.stdin.flush()
     answer = proc.stdout.readline()
     if not answer:
         errors.flush()
-        detail = open(f"{tmp}/tessera.err").read().strip() if proc is ours else ""
+        detail = open(f"{tmp}/tessera.err").read().strip() if proc not in blas.values() else ""
         sys.exit(f"gemm-vs-openblas: {proc.args[0]} stopped answering" + (f":\n{detail}" if detail else ""))
     return answer.strip()
 
@@ -101,8 +111,11 @@ with open(f"{tmp}/numpy.csv", "w") as nf, open(f"{tmp}/tessera.csv", "w") as tf:
             for s in shapes:
                 m, k, n = (str(int(x)) for x in s.lower().split("x")) # as Tessera prints them back
                 nf.write(f"{m},{k},{n},{t},{ask(blas[t], s)}\n")
-                tf.write(ask(ours, f"{s} {t}") + "\n")
-for p in list(blas.values()) + [ours]:
+                # the variants in turn, starting one further each round, so no one always goes first
+                for i in range(len(ours)):
+                    name, proc = ours[(i + r - 1) % len(ours)]
+                    tf.write(f"{name}," + ask(proc, f"{s} {t}") + "\n")
+for p in list(blas.values()) + [proc for _, proc in ours]:
     p.stdin.close()
     p.wait()
 PY
@@ -110,31 +123,37 @@ PY
 echo "== $1"
 python3 - "$tmp/numpy.csv" "$tmp/tessera.csv" <<'PY'
 import sys
-blas, ours = {}, {}
+blas, variants = {}, {}
 for line in open(sys.argv[1]):
     m, k, n, t, g = line.strip().split(",")
     blas[(m, k, n, t)] = max(blas.get((m, k, n, t), 0.0), float(g))
 for line in open(sys.argv[2]):
-    m, k, n, t, pre, per = line.strip().split(",")
+    name, m, k, n, t, pre, per = line.strip().split(",")
+    ours = variants.setdefault(name, {})
     old = ours.get((m, k, n, t), (0.0, 0.0))
     ours[(m, k, n, t)] = (max(old[0], float(pre)), max(old[1], float(per)))
 # The targets (0.95 pre-packed, 0.85 per call) are for DiT-XL/2's products; other shapes are shown
 # without one.
 DIT = {("256", "1152", "3456"), ("256", "1152", "4608"), ("256", "4608", "1152"), ("512", "1152", "1152")}
-print(f"{'M×K×N':<18} {'thr':>3} {'OpenBLAS':>9} {'prepacked':>9} {'ratio':>6} {'per-call':>9} {'ratio':>6}")
-worst = {True: [9.0, 9.0], False: [9.0, 9.0]}
-for (m, k, n, t), (pre, per) in ours.items():
-    b = blas[(m, k, n, t)]
-    rp, rc = float(pre) / b, float(per) / b
-    w = worst[(m, k, n) in DIT]
-    w[0], w[1] = min(w[0], rp), min(w[1], rc)
-    print(f"{m + '×' + k + '×' + n:<18} {t:>3} {b:>9.1f} {float(pre):>9.1f} {rp:>6.2f} {float(per):>9.1f} {rc:>6.2f}")
-print("GF/s; ratio = Tessera / OpenBLAS.")
-if worst[True][0] < 9.0:
-    print(f"Worst on the DiT shapes: prepacked {worst[True][0]:.2f}, per-call {worst[True][1]:.2f}"
-          f" (targets 0.95 and 0.85).")
-if worst[False][0] < 9.0:
-    print(f"Worst on the other shapes (no target): prepacked {worst[False][0]:.2f}, per-call {worst[False][1]:.2f}.")
+def table(ours):
+    print(f"{'M×K×N':<18} {'thr':>3} {'OpenBLAS':>9} {'prepacked':>9} {'ratio':>6} {'per-call':>9} {'ratio':>6}")
+    worst = {True: [9.0, 9.0], False: [9.0, 9.0]}
+    for (m, k, n, t), (pre, per) in ours.items():
+        b = blas[(m, k, n, t)]
+        rp, rc = float(pre) / b, float(per) / b
+        w = worst[(m, k, n) in DIT]
+        w[0], w[1] = min(w[0], rp), min(w[1], rc)
+        print(f"{m + '×' + k + '×' + n:<18} {t:>3} {b:>9.1f} {float(pre):>9.1f} {rp:>6.2f} {float(per):>9.1f} {rc:>6.2f}")
+    print("GF/s; ratio = Tessera / OpenBLAS.")
+    if worst[True][0] < 9.0:
+        print(f"Worst on the DiT shapes: prepacked {worst[True][0]:.2f}, per-call {worst[True][1]:.2f}"
+              f" (targets 0.95 and 0.85).")
+    if worst[False][0] < 9.0:
+        print(f"Worst on the other shapes (no target): prepacked {worst[False][0]:.2f}, per-call {worst[False][1]:.2f}.")
+for name, ours in variants.items():
+    if name:
+        print(f"-- {name}")
+    table(ours)
 PY
 }
 
