@@ -23,7 +23,9 @@ import org.tessera.engine.tensor.Tensor;
  * general conv2d gathers per image a matrix [C·kh·kw, Ho·Wo] (zero where the window hangs over
  * the padding) and computes out[n] = W [O, C·kh·kw] · cols — never stored: {@link Im2colPanels}
  * packs it from the image straight into the GEMM's panels. The patch embeddings' im2col matrix
- * lives in a per-thread scratch segment that grows on demand and is reused across calls.
+ * lives in a per-thread scratch segment that grows on demand and is reused across calls. A 3×3
+ * convolution with unit stride and padding 1 between enough channels takes Winograd's F(2×2, 3×3)
+ * instead ({@link WinogradConv}): 2.25× fewer multiplications.
  */
 final class VectorConv implements ConvOps {
     private static final VectorSpecies<Float> S = VectorMath.S;
@@ -33,12 +35,14 @@ final class VectorConv implements ConvOps {
 
     private final WorkerPool pool;
     private final VectorGemm gemm;
+    private final WinogradConv winograd;
     /** Per calling thread: the im2col buffer (shared memory, since the GEMM's workers read it). */
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
 
     VectorConv(WorkerPool pool, VectorGemm gemm) {
         this.pool = pool;
         this.gemm = gemm;
+        this.winograd = new WinogradConv(pool, gemm);
     }
 
     /**
@@ -205,8 +209,12 @@ final class VectorConv implements ConvOps {
         if (out.numel() == 0) {
             return;
         }
-        Tensor w2 = (weight.isContiguous() ? weight : weight.contiguous()).reshape(oc, k);
         Tensor b1 = bias == null || bias.isContiguous() ? bias : bias.contiguous();
+        if (WinogradConv.applies(weight, stride, padding)) {
+            winograd.conv2d(x, weight, b1, out);
+            return;
+        }
+        Tensor w2 = (weight.isContiguous() ? weight : weight.contiguous()).reshape(oc, k);
         // A 1×1 convolution with unit stride and no padding needs no gathering: x[n] is already
         // [C, H·W]. Any other is an implicit GEMM: the im2col matrix is packed from the image.
         boolean pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0;

@@ -57,6 +57,28 @@ final class VectorGemm implements GemmOps {
         job.run(pool, a.size(0), n, a.size(1), 1f, 0f, null);
     }
 
+    /**
+     * C [m, n] = A [m, k] · B [k, n], three row-major matrices at float offsets in segments: for
+     * callers that multiply many blocks of one buffer ({@link WinogradConv}) without a view each.
+     */
+    void gemm(
+            java.lang.foreign.MemorySegment a,
+            long aOff,
+            java.lang.foreign.MemorySegment b,
+            long bOff,
+            java.lang.foreign.MemorySegment c,
+            long cOff,
+            int m,
+            int n,
+            int k) {
+        GemmJob job = jobs.get();
+        job.setA(a, aOff, k, 1);
+        job.setB(b, bOff, n, 1);
+        job.setC(c, 4 * cOff, 4L * n);
+        job.setEpilogue(null, 0, org.tessera.engine.backend.Activation.NONE);
+        job.run(pool, m, n, k, 1f, 0f, null);
+    }
+
     private GemmJob prepare(Tensor a, Tensor c, Epilogue epilogue) {
         GemmJob job = jobs.get();
         job.setA(a.storage(), a.offset(), a.stride(0), a.stride(1));

@@ -120,6 +120,7 @@ class ConvPropertyTest {
             {new int[] {2, 6, 5, 7}, new int[] {33, 6, 1, 1}, 1, 0},
             {new int[] {1, 2, 2, 2}, new int[] {2, 2, 3, 3}, 1, 1},
             {new int[] {1, 8, 64, 64}, new int[] {4, 8, 3, 3}, 1, 1},
+            {new int[] {2, 16, 9, 13}, new int[] {17, 16, 3, 3}, 1, 1}, // enough channels for Winograd
         };
         return Stream.of(cases).flatMap(c -> IntStream.of(1, 3).mapToObj(t -> Arguments.of(c[0], c[1], c[2], c[3], t)));
     }
