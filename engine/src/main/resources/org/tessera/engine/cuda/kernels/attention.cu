@@ -48,8 +48,36 @@ attention_f32(AttnArgs a, float scale, const float* q, const float* k, const flo
     float m = NEG_INF, l = 0.f;
     float acc[ATT_MAX_D / 32] = {0.f, 0.f, 0.f, 0.f};
 
+    // With segments, the range of ids among the block's queries: a tile of keys none of whose ids
+    // fall in it is skipped whole (no staging, no scores), as the CPU kernel skips key blocks.
+    // Packed rows hold each example's tokens together, so a block's queries span one or two ids
+    // and most tiles of a row of several examples are skipped. (Empty range: qlo > qhi.)
+    __shared__ i64 qlo, qhi;
+    if (segq && threadIdx.x == 0) {
+        qlo = 0x7fffffffffffffffLL;  // i64 max and min: NVRTC has no <climits>
+        qhi = -0x7fffffffffffffffLL - 1;
+        for (int w = 0; w < ATT_WARPS; w++) {
+            const i64 row = (i64) blockIdx.x * ATT_WARPS + w;
+            if (row < a.nq) {
+                const i64 id = segment(segq, b * a.nq + row, wide);
+                qlo = id < qlo ? id : qlo;
+                qhi = id > qhi ? id : qhi;
+            }
+        }
+    }
+
     for (i64 j0 = 0; j0 < a.nk; j0 += ATT_KEYS) {
-        __syncthreads();  // the previous tile is no longer read
+        if (segq) {
+            // Also the barrier after which the previous tile is no longer read (and qlo/qhi are set).
+            int hit = 0;
+            if (threadIdx.x < ATT_KEYS && j0 + threadIdx.x < a.nk) {
+                const i64 id = segment(segk, b * a.nk + j0 + threadIdx.x, wide);
+                hit = id >= qlo && id <= qhi;
+            }
+            if (!__syncthreads_or(hit)) continue;  // block-uniform
+        } else {
+            __syncthreads();  // the previous tile is no longer read
+        }
         for (int e = threadIdx.x; e < ATT_KEYS * d; e += blockDim.x) {
             int jj = e / d, t = e % d;
             i64 j = j0 + jj;
