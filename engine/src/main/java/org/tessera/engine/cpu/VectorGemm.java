@@ -58,25 +58,22 @@ final class VectorGemm implements GemmOps {
     }
 
     /**
-     * C [m, n] = A [m, k] · B [k, n], three row-major matrices at float offsets in segments: for
-     * callers that multiply many blocks of one buffer ({@link WinogradConv}) without a view each.
+     * C [m, b.cols()] = A [m, b.rows()] · B, A and C row-major at float offsets in segments and B
+     * already in panels: for callers that multiply many blocks of one buffer
+     * ({@link WinogradConv}) without making a view of each.
      */
     void gemm(
             java.lang.foreign.MemorySegment a,
             long aOff,
-            java.lang.foreign.MemorySegment b,
-            long bOff,
+            CpuPackedMatrix b,
             java.lang.foreign.MemorySegment c,
             long cOff,
-            int m,
-            int n,
-            int k) {
+            int m) {
         GemmJob job = jobs.get();
-        job.setA(a, aOff, k, 1);
-        job.setB(b, bOff, n, 1);
-        job.setC(c, 4 * cOff, 4L * n);
+        job.setA(a, aOff, b.rows(), 1);
+        job.setC(c, 4 * cOff, 4L * b.cols());
         job.setEpilogue(null, 0, org.tessera.engine.backend.Activation.NONE);
-        job.run(pool, m, n, k, 1f, 0f, null);
+        job.run(pool, m, b.cols(), b.rows(), 1f, 0f, b);
     }
 
     private GemmJob prepare(Tensor a, Tensor c, Epilogue epilogue) {

@@ -40,7 +40,9 @@ import org.tessera.engine.tensor.Tensor;
  *
  * <p>Tiles go through in blocks of whole tile rows, so V and M stay under {@link #BLOCK_FLOATS}
  * each whatever the image size; a block is transformed in, multiplied and transformed out
- * before the next. The transforms of a tile row run across its tiles in vectors: the input rows'
+ * before the next. The input transform writes V_ξ in the GEMM's B-panel layout, so the products
+ * pack nothing but U_ξ's rows: with C = 128 (K of the products) packing a V_ξ of 4,096 tiles per
+ * call cost the GEMMs a good share of their time. The transforms of a tile row run across its tiles in vectors: the input rows'
  * even and odd columns are split once, after which the four columns a tile reads are four
  * contiguous runs (tile k reads columns 2k − 1 … 2k + 2).
  */
@@ -106,13 +108,24 @@ final class WinogradConv {
     }
 
     private static final class Buffers {
-        private final MemorySegment[] segments = {MemorySegment.NULL, MemorySegment.NULL, MemorySegment.NULL};
+        private final MemorySegment[] segments = {MemorySegment.NULL, MemorySegment.NULL};
+        /** V_ξ, each already in the GEMM's B-panel layout ({@link CpuPackedMatrix}), so no call packs it. */
+        private final float[][] v = new float[16][0];
 
         MemorySegment get(int which, long floats) {
             if (segments[which].byteSize() < 4 * floats) {
                 segments[which] = Arena.ofAuto().allocate(4 * floats, 64);
             }
             return segments[which];
+        }
+
+        float[][] v(int floats) {
+            for (int xi = 0; xi < 16; xi++) {
+                if (v[xi].length < floats) {
+                    v[xi] = new float[floats];
+                }
+            }
+            return v;
         }
     }
 
@@ -130,8 +143,8 @@ final class WinogradConv {
         int blockRows = (int) Math.max(1, Math.min(tileRows, blockFloats / (16L * Math.max(c, o) * tw)));
         Buffers buf = buffers.get();
         MemorySegment u = buf.get(0, 16L * o * c);
-        MemorySegment v = buf.get(1, 16L * c * blockRows * tw);
-        MemorySegment m = buf.get(2, 16L * o * blockRows * tw);
+        float[][] v = buf.v(Math.multiplyExact(panels(blockRows * tw) * GemmKernel.NR, c));
+        MemorySegment m = buf.get(1, 16L * o * blockRows * tw);
         transformWeights(weight, u);
         for (int b = 0; b < x.size(0); b++) {
             Tensor image = x.select(0, b);
@@ -146,7 +159,7 @@ final class WinogradConv {
                         8L * w,
                         (from, to) -> transformInput(image, v, first, rows, p, from, to));
                 for (int xi = 0; xi < 16; xi++) {
-                    gemm.gemm(u, (long) xi * o * c, v, (long) xi * c * p, m, (long) xi * o * p, o, p, c);
+                    gemm.gemm(u, (long) xi * o * c, new CpuPackedMatrix(c, p, v[xi]), m, (long) xi * o * p, o);
                 }
                 ParallelLoops.rows(
                         pool,
@@ -210,10 +223,10 @@ final class WinogradConv {
     }
 
     /**
-     * V for units [from, to) of (channel, tile row of the block): V_ξ[cc, (ty − ty0)·tw + k] =
-     * (Bᵀ d B)_ξ of tile k.
+     * V for units [from, to) of (channel, tile row of the block): row cc, column (ty − ty0)·tw + k
+     * of V_ξ is (Bᵀ d B)_ξ of tile k, written straight into V_ξ's B panels.
      */
-    private static void transformInput(Tensor image, MemorySegment v, int ty0, int rows, int p, long from, long to) {
+    private static void transformInput(Tensor image, float[][] v, int ty0, int rows, int p, long from, long to) {
         int c = image.size(0);
         int h = image.size(1);
         int w = image.size(2);
@@ -291,10 +304,20 @@ final class WinogradConv {
                     b.sub(d).intoArray(s, out + 3 * n);
                 }
             }
-            long dst = (long) cc * p + (long) tr * tw;
-            long plane = (long) c * p;
+            // Into V_ξ's panels: tile column j of channel cc at (j / NR)·C·NR + cc·NR + j % NR.
+            int nr = GemmKernel.NR;
             for (int xi = 0; xi < 16; xi++) {
-                MemorySegment.copy(s, (8 + xi) * n, v, F, 4 * (xi * plane + dst), tw);
+                float[] panels = v[xi];
+                for (int k = 0; k < tw; ) {
+                    int j = tr * tw + k;
+                    int run = Math.min(nr - j % nr, tw - k);
+                    System.arraycopy(s, (8 + xi) * n + k, panels, (j / nr) * c * nr + cc * nr + j % nr, run);
+                    k += run;
+                }
+                if (tr == rows - 1 && p % nr != 0) { // the last panel's columns past p are zero
+                    int at = (p / nr) * c * nr + cc * nr;
+                    java.util.Arrays.fill(panels, at + p % nr, at + nr, 0f);
+                }
             }
         }
     }
@@ -367,5 +390,10 @@ final class WinogradConv {
         return top
                 ? FloatVector.fromArray(S, s, j * n + k).add(m1).add(m2)
                 : m1.sub(m2).sub(FloatVector.fromArray(S, s, (12 + j) * n + k));
+    }
+
+    /** B panels of NR columns that {@code columns} columns take. */
+    private static int panels(int columns) {
+        return (columns + GemmKernel.NR - 1) / GemmKernel.NR;
     }
 }
