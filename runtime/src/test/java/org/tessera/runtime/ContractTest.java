@@ -64,6 +64,23 @@ class ContractTest {
         }
     }
 
+    /** Latte takes another target as DiT does, in each of its conditionings; ε by default, as the reference. */
+    @Test
+    void latteTakesATarget(@TempDir Path dir) throws Exception {
+        for (String extras : new String[] {"extras = 2", "extras = 1"}) {
+            String latte = "Latte(input_size = 8, patch_size = 4, in_channels = 1, hidden_size = 32, depth = 2,"
+                    + " num_heads = 2, num_frames = 3, num_classes = 10, learn_sigma = false, " + extras;
+            try (Pipeline p =
+                    compile(dir, sampling(latte + ", predicts = \"v\")", "").replace("dit.tess", "latte.tess"))) {
+                assertEquals(Parameterization.V, p.diffusion().parameterization(), extras);
+                assertEquals(3, p.sample(SampleRequest.seed(1)).samples().size(1));
+            }
+            try (Pipeline p = compile(dir, sampling(latte + ")", "").replace("dit.tess", "latte.tess"))) {
+                assertEquals(Parameterization.EPSILON, p.diffusion().parameterization(), extras);
+            }
+        }
+    }
+
     /** Temporal layers over a v-prediction image DiT sample as v-prediction: the target is the image model's. */
     @Test
     void videoLdmTakesItsImageModelsTarget(@TempDir Path dir) throws Exception {
