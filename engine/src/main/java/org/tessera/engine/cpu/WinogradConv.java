@@ -11,9 +11,9 @@ import org.tessera.engine.parallel.WorkerPool;
 import org.tessera.engine.tensor.Tensor;
 
 /**
- * 3×3 convolutions with unit stride and padding 1 (the SD VAE decoder's, but its first and last) by Winograd's
- * minimal filtering F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
- * Networks", 2015).
+ * 3×3 convolutions with unit stride and padding 1 (the SD VAE decoder's, but its first and
+ * last) by Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2015).
  *
  * <p>Each 2×2 block of one output channel's values (a tile) is
  *
@@ -42,14 +42,15 @@ import org.tessera.engine.tensor.Tensor;
  * each whatever the image size; a block is transformed in, multiplied and transformed out
  * before the next. The input transform writes V_ξ in the GEMM's B-panel layout, so the products
  * pack nothing but U_ξ's rows: with C = 128 (K of the products) packing a V_ξ of 4,096 tiles per
- * call cost the GEMMs a good share of their time. The transforms of a tile row run across its tiles in vectors: the input rows'
- * even and odd columns are split once, after which the four columns a tile reads are four
- * contiguous runs (tile k reads columns 2k − 1 … 2k + 2).
+ * call cost the GEMMs a good share of their time. The transforms of a tile row run across its
+ * tiles in vectors: the input rows' even and odd columns are split once, after which the four
+ * columns a tile reads are four contiguous runs (tile k reads columns 2k − 1 … 2k + 2).
  */
 final class WinogradConv {
     /**
-     * Fewest input and output channels for this route (a convolution with fewer takes im2col):
-     * below it the products are too thin to pay for the transforms' memory traffic.
+     * Fewest input and output channels for this route (a convolution with fewer takes im2col, e.g.
+     * the VAE's first, 4 → 512, and last, 128 → 3): the products' K and M. Chosen, not measured
+     * below 128 channels, where bench/conv-layers.sh measures the route 1.2–1.8× faster.
      */
     static final int MIN_CHANNELS = 16;
     /** Most floats of V, and of M, per block of tile rows (32 MiB each). */
