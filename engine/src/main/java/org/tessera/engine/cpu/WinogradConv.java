@@ -50,7 +50,7 @@ final class WinogradConv {
     /**
      * Fewest input and output channels for this route (a convolution with fewer takes im2col, e.g.
      * the VAE's first, 4 → 512, and last, 128 → 3): the products' K and M. Chosen, not measured
-     * below 128 channels, where bench/conv-layers.sh measures the route 1.2–1.8× faster.
+     * below 128 channels; from 128 up bench/conv-layers.sh measures the route 1.2–1.7× faster.
      */
     static final int MIN_CHANNELS = 16;
     /** Most floats of V, and of M, per block of tile rows (32 MiB each). */
