@@ -3,6 +3,8 @@ package org.tessera.engine.cpu;
 import static org.tessera.engine.cpu.GemmKernel.NR;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.tessera.engine.backend.Activation;
 import org.tessera.engine.backend.Epilogue;
 import org.tessera.engine.backend.GemmOps;
 import org.tessera.engine.backend.OpChecks;
@@ -62,17 +64,11 @@ final class VectorGemm implements GemmOps {
      * already in panels: for callers that multiply many blocks of one buffer
      * ({@link WinogradConv}) without making a view of each.
      */
-    void gemm(
-            java.lang.foreign.MemorySegment a,
-            long aOff,
-            CpuPackedMatrix b,
-            java.lang.foreign.MemorySegment c,
-            long cOff,
-            int m) {
+    void gemm(MemorySegment a, long aOff, CpuPackedMatrix b, MemorySegment c, long cOff, int m) {
         GemmJob job = jobs.get();
         job.setA(a, aOff, b.rows(), 1);
         job.setC(c, 4 * cOff, 4L * b.cols());
-        job.setEpilogue(null, 0, org.tessera.engine.backend.Activation.NONE);
+        job.setEpilogue(null, 0, Activation.NONE);
         job.run(pool, m, b.cols(), b.rows(), 1f, 0f, b);
     }
 

@@ -108,16 +108,19 @@ final class WinogradConv {
                 && weight.size(1) >= MIN_CHANNELS;
     }
 
+    /** U, V and M of the calling thread, grown to the largest call so far. */
     private static final class Buffers {
-        private final MemorySegment[] segments = {MemorySegment.NULL, MemorySegment.NULL};
+        private MemorySegment u = MemorySegment.NULL;
+        private MemorySegment m = MemorySegment.NULL;
         /** V_ξ, each already in the GEMM's B-panel layout ({@link CpuPackedMatrix}), so no call packs it. */
         private final float[][] v = new float[16][0];
 
-        MemorySegment get(int which, long floats) {
-            if (segments[which].byteSize() < 4 * floats) {
-                segments[which] = Arena.ofAuto().allocate(4 * floats, 64);
-            }
-            return segments[which];
+        MemorySegment u(long floats) {
+            return u = atLeast(u, floats);
+        }
+
+        MemorySegment m(long floats) {
+            return m = atLeast(m, floats);
         }
 
         float[][] v(int floats) {
@@ -127,6 +130,10 @@ final class WinogradConv {
                 }
             }
             return v;
+        }
+
+        private static MemorySegment atLeast(MemorySegment segment, long floats) {
+            return segment.byteSize() >= 4 * floats ? segment : Arena.ofAuto().allocate(4 * floats, 64);
         }
     }
 
@@ -143,9 +150,9 @@ final class WinogradConv {
         int tw = (w + 1) / 2;
         int blockRows = (int) Math.max(1, Math.min(tileRows, blockFloats / (16L * Math.max(c, o) * tw)));
         Buffers buf = buffers.get();
-        MemorySegment u = buf.get(0, 16L * o * c);
+        MemorySegment u = buf.u(16L * o * c);
         float[][] v = buf.v(Math.multiplyExact(panels(blockRows * tw) * GemmKernel.NR, c));
-        MemorySegment m = buf.get(1, 16L * o * blockRows * tw);
+        MemorySegment m = buf.m(16L * o * blockRows * tw);
         transformWeights(weight, u);
         for (int b = 0; b < x.size(0); b++) {
             Tensor image = x.select(0, b);
@@ -208,7 +215,7 @@ final class WinogradConv {
         });
     }
 
-    /** A float[] of at least {@code n} for this thread, zero where a caller relies on it being so. */
+    /** A float[] of at least {@code n} for this thread, holding whatever its last use left. */
     private static float[] row(int n) {
         float[] r = ROW.get();
         if (r.length < n) {

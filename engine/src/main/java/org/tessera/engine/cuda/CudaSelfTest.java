@@ -180,7 +180,15 @@ public final class CudaSelfTest {
                 new Tensor[] {random(2, 3, 33, 40), random(2, 3, 33, 40), random(2, 3, 33, 40), random(33, 33)},
                 new int[] {2, 3, 33, 40},
                 (b, t) -> b.attention().attention(t[0], t[1], t[2], t[4], new AttentionMask.Additive(t[3])));
-        // The same two cases through the flash kernel (the checks above took the cuBLAS path).
+        // The same two cases through the flash kernel (the checks above took the cuBLAS path), and
+        // packed rows longer than a key tile (32 keys), where the kernel skips the tiles that hold no
+        // key of its queries' examples: examples of 40, 3, 70 and 37 tokens, and of 100 and 50, so
+        // that tiles are skipped, straddle two examples, or hold a whole short one.
+        int[][] packed = new int[2][150];
+        for (int i = 0; i < 150; i++) {
+            packed[0][i] = i < 40 ? 0 : i < 43 ? 1 : i < 113 ? 2 : 3;
+            packed[1][i] = i < 100 ? 0 : 1;
+        }
         CudaAttention attention = (CudaAttention) gpu.attention();
         attention.usePath("flash");
         try {
@@ -196,6 +204,13 @@ public final class CudaSelfTest {
                     new Tensor[] {random(2, 3, 33, 40), random(2, 3, 33, 40), random(2, 3, 33, 40), random(33, 33)},
                     new int[] {2, 3, 33, 40},
                     (b, t) -> b.attention().attention(t[0], t[1], t[2], t[4], new AttentionMask.Additive(t[3])));
+            check(
+                    "attention, segment ids over several key tiles (flash kernel)",
+                    1e-4,
+                    new Tensor[] {random(2, 2, 150, 32), random(2, 2, 150, 32), random(2, 2, 150, 32)},
+                    new int[] {2, 2, 150, 32},
+                    (b, t) -> b.attention()
+                            .attention(t[0], t[1], t[2], t[3], new AttentionMask.Segments(packed, packed)));
         } finally {
             attention.usePath("auto");
         }
@@ -217,26 +232,6 @@ public final class CudaSelfTest {
                 new Tensor[] {random(2, 2, 35, 16), random(2, 2, 35, 16), random(2, 2, 35, 16)},
                 new int[] {2, 2, 35, 16},
                 (b, t) -> b.attention().attention(t[0], t[1], t[2], t[3], new AttentionMask.Segments(segs, segs)));
-        // Packed rows longer than a key tile (32 keys): the flash kernel skips the tiles that hold no
-        // key of its queries' examples. Examples of 40, 3, 70 and 37 tokens, and of 100 and 50, so
-        // that tiles are skipped, straddle two examples, or hold a whole short one.
-        int[][] packed = new int[2][150];
-        for (int i = 0; i < 150; i++) {
-            packed[0][i] = i < 40 ? 0 : i < 43 ? 1 : i < 113 ? 2 : 3;
-            packed[1][i] = i < 100 ? 0 : 1;
-        }
-        attention.usePath("flash");
-        try {
-            check(
-                    "attention, segment ids over several key tiles (flash kernel)",
-                    1e-4,
-                    new Tensor[] {random(2, 2, 150, 32), random(2, 2, 150, 32), random(2, 2, 150, 32)},
-                    new int[] {2, 2, 150, 32},
-                    (b, t) -> b.attention()
-                            .attention(t[0], t[1], t[2], t[3], new AttentionMask.Segments(packed, packed)));
-        } finally {
-            attention.usePath("auto");
-        }
         check(
                 "softmax 7×1000",
                 1e-5,
