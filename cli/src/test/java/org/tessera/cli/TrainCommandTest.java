@@ -331,6 +331,71 @@ class TrainCommandTest {
         }
     }
 
+    /**
+     * Latte's route from an image model (its paper starts from DiT's weights): the image DiT's
+     * blocks renamed to the Latte's spatial blocks (init(from, rename)), the temporal blocks
+     * drawn. Frozen, the renamed blocks are the file's bit for bit after a step; two keys renamed
+     * onto one name are an error naming both.
+     */
+    @Test
+    void latteStartsFromAnImageModelsBlocksRenamed() throws Exception {
+        digits();
+        String dims = "input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32, num_heads = 2,"
+                + " num_classes = 2, learn_sigma = false";
+        Path image = Files.writeString(
+                dir.resolve("image.tess"),
+                "import \"dit.tess\"\npipeline i {\n    let dit = train(\n"
+                        + "        model = DiT(" + dims + ", depth = 2),\n        weights = init(seed = 1),\n"
+                        + "        data = idx(\"digits\", labels = \"digit-labels\", pad = 2),\n"
+                        + "        batch = 2, steps = 2, checkpoint = 2, seed = 5)\n"
+                        + "    output \"image.safetensors\" = weights(dit)\n}\n");
+        CliRun first =
+                run("train", image.toString(), "--out", dir.resolve("img").toString(), "--threads", "1");
+        assertEquals(0, first.code(), first.err());
+        String latte = "import \"latte.tess\"\npipeline v {\n    let latte = train(\n"
+                + "        model = Latte(" + dims + ", depth = 4, num_frames = 3, extras = 2),\n"
+                + "        weights = init(seed = 2, from = \"img/image.safetensors\","
+                + " rename = [[\"blocks.1.\", \"blocks.2.\"]]),\n"
+                + "        data = moving_mnist(\"digits\", labels = \"digit-labels\", digits = 1),\n"
+                + "        freeze = [\"blocks.0.*\", \"blocks.2.*\"],\n"
+                + "        batch = 2, steps = 1, checkpoint = 1, ema = 0.0, seed = 5)\n"
+                + "    output \"video.safetensors\" = weights(latte)\n}\n";
+        Path video = Files.writeString(dir.resolve("latte.tess"), latte);
+        CliRun second =
+                run("train", video.toString(), "--out", dir.resolve("vid").toString(), "--threads", "1");
+        assertEquals(0, second.code(), second.err());
+        try (SafetensorsReader img = SafetensorsReader.open(dir.resolve("img/image.safetensors"));
+                SafetensorsReader vid = SafetensorsReader.open(dir.resolve("vid/video.safetensors"))) {
+            for (String key : img.names()) {
+                if (key.startsWith("blocks.")) {
+                    String to = key.replace("blocks.1.", "blocks.2.");
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(
+                            img.tensor(key).toFloatArray(), vid.tensor(to).toFloatArray(), key + " as " + to);
+                }
+            }
+            // the temporal block 1 was drawn, not taken from the image's block 1
+            float[] qkv = vid.tensor("blocks.1.attn.qkv.weight").toFloatArray();
+            assertTrue(
+                    !java.util.Arrays.equals(
+                            qkv, img.tensor("blocks.1.attn.qkv.weight").toFloatArray()),
+                    "blocks.1 is the image's");
+        }
+        Files.writeString(video, latte.replace("[[\"blocks.1.\", \"blocks.2.\"]]", "[[\"blocks.1.\", \"blocks.0.\"]]"));
+        CliRun collide =
+                run("train", video.toString(), "--out", dir.resolve("vid2").toString(), "--threads", "1");
+        assertEquals(2, collide.code(), collide.err());
+        assertTrue(
+                collide.err()
+                        .contains("'blocks.0.attn.qkv.weight' and 'blocks.1.attn.qkv.weight' would both be renamed"
+                                + " 'blocks.0.attn.qkv.weight'"),
+                collide.err());
+        Files.writeString(video, latte.replace("[[\"blocks.1.\", \"blocks.2.\"]]", "[\"blocks.1.\"]"));
+        CliRun malformed =
+                run("train", video.toString(), "--out", dir.resolve("vid3").toString(), "--threads", "1");
+        assertEquals(2, malformed.code(), malformed.err());
+        assertTrue(malformed.err().contains("rename takes pairs of key prefixes"), malformed.err());
+    }
+
     @Test
     void trainsWritesCheckpointsAndResumesWhereItStopped() throws Exception {
         Path script = script(20);

@@ -312,9 +312,25 @@ public record PipelineSettings(
      * where it declares nothing. With {@code from} (a train stage's {@code init(seed = 0, from =
      * "image.safetensors")}), the weights that file holds are taken from it instead: a model
      * grown from another (Video LDM's temporal layers around an image model) starts with both
-     * weight sets.
+     * weight sets. {@code rename} maps the file's key prefixes to the model's ({@code rename =
+     * [["blocks.1.", "blocks.2."]]}): each key takes the first pair whose prefix it starts with, so
+     * an image DiT's blocks can become the spatial blocks of a Latte that interleaves them with
+     * temporal ones.
      */
-    public record RandomWeights(long seed, double std, boolean declared, Path from, Span span) implements Weights {}
+    public record RandomWeights(long seed, double std, boolean declared, Path from, List<Rename> rename, Span span)
+            implements Weights {
+        public RandomWeights {
+            rename = List.copyOf(rename);
+        }
+    }
+
+    /** One prefix mapping of {@code init(from = ..., rename = ...)}: a file key starting with {@code from}. */
+    public record Rename(String from, String to) {
+        /** The key with this prefix replaced, or null where it does not start with it. */
+        public String apply(String key) {
+            return key.startsWith(from) ? to + key.substring(from.length()) : null;
+        }
+    }
 
     /** {@code load("file.safetensors", x = "forward.x", ...)}: forward inputs by name. */
     public record Inputs(Path path, Map<String, String> names, Span span) {}

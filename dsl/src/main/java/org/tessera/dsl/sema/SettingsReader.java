@@ -1106,7 +1106,7 @@ public final class SettingsReader {
         }
         if (e instanceof Ast.Call c
                 && (c.dotted().equals("random") || c.dotted().equals("init"))) {
-            Map<String, Ast.Expr> args = named(c, Set.of("seed", "std", "from"));
+            Map<String, Ast.Expr> args = named(c, Set.of("seed", "std", "from", "rename"));
             if (args == null) {
                 return null;
             }
@@ -1120,7 +1120,19 @@ public final class SettingsReader {
                         args.get("from").span(),
                         "from = \"file.safetensors\": the weights to start from where the file has them");
             }
-            return new PipelineSettings.RandomWeights(seed, std, c.dotted().equals("init"), from, c.span());
+            List<PipelineSettings.Rename> rename = List.of();
+            if (args.containsKey("rename")) {
+                rename = renames(args.get("rename"));
+                if (rename == null) {
+                    return null;
+                }
+                if (from == null) {
+                    diagnostics.error(
+                            args.get("rename").span(), "rename maps the keys of init(from = ...): give the file");
+                    return null;
+                }
+            }
+            return new PipelineSettings.RandomWeights(seed, std, c.dotted().equals("init"), from, rename, c.span());
         }
         diagnostics.error(
                 e.span(),
@@ -1128,6 +1140,29 @@ public final class SettingsReader {
                         + " random(seed = n) (N(0, 0.02²) each) or init(seed = n)"
                         + " (as the model declares its weights start)");
         return null;
+    }
+
+    /** {@code rename = [["file.prefix.", "model.prefix."], ...]}, or null after an error. */
+    private List<PipelineSettings.Rename> renames(Ast.Expr e) {
+        String usage = "rename takes pairs of key prefixes, the file's then the model's:"
+                + " [[\"blocks.1.\", \"blocks.2.\"], ...]";
+        if (!(e instanceof Ast.ListLit l)) {
+            diagnostics.error(e.span(), usage);
+            return null;
+        }
+        List<PipelineSettings.Rename> out = new ArrayList<>();
+        for (Ast.Expr item : l.items()) {
+            if (!(item instanceof Ast.ListLit pair)
+                    || pair.items().size() != 2
+                    || !(pair.items().get(0) instanceof Ast.StringLit from)
+                    || !(pair.items().get(1) instanceof Ast.StringLit to)
+                    || from.value().isEmpty()) {
+                diagnostics.error(item.span(), usage);
+                return null;
+            }
+            out.add(new PipelineSettings.Rename(from.value(), to.value()));
+        }
+        return out;
     }
 
     private PipelineSettings.Inputs inputs(Ast.Expr e) {

@@ -7,6 +7,7 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.SequencedSet;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
@@ -43,6 +44,29 @@ public final class KeyAliases {
                         modelToFile.put(key, old);
                     }
                 }
+            }
+        }
+        return modelToFile.isEmpty() ? file : new Renamed(file, modelToFile);
+    }
+
+    /**
+     * {@code file} with each key {@code k} seen as {@code rename(k)}: a user's mapping of one
+     * model's names onto another's (an image DiT's blocks as a Latte's spatial ones).
+     *
+     * @throws WeightsFormatException where two of the file's tensors would take one name
+     */
+    public static WeightFile renamed(WeightFile file, UnaryOperator<String> rename) throws WeightsFormatException {
+        Map<String, String> modelToFile = new LinkedHashMap<>();
+        Map<String, String> taken = new LinkedHashMap<>();
+        for (String key : file.names()) {
+            String name = rename.apply(key);
+            String other = taken.putIfAbsent(name, key);
+            if (other != null) {
+                throw new WeightsFormatException(
+                        file.path() + ": '" + other + "' and '" + key + "' would both be renamed '" + name + "'");
+            }
+            if (!name.equals(key)) {
+                modelToFile.put(name, key);
             }
         }
         return modelToFile.isEmpty() ? file : new Renamed(file, modelToFile);

@@ -387,8 +387,15 @@ public final class TrainingRun {
             Arena arena) {
         WeightFile file;
         try {
-            file = KeyAliases.apply(
-                    WeightFile.open(r.from()), model.weightShapes().keySet());
+            WeightFile opened = WeightFile.open(r.from());
+            try {
+                file = KeyAliases.apply(
+                        KeyAliases.renamed(opened, key -> renamed(r, key)),
+                        model.weightShapes().keySet());
+            } catch (WeightsFormatException e) {
+                opened.close();
+                throw e;
+            }
         } catch (IOException | WeightsFormatException e) {
             throw def.error(r.span(), "cannot load weights: " + e.getMessage());
         }
@@ -410,6 +417,17 @@ public final class TrainingRun {
         WeightSource loaded = WeightBinding.checkpoint(file, arena).source(); // open for the run
         java.util.Set<String> held = new java.util.HashSet<>(file.names());
         return (key, shape) -> held.contains(key) ? loaded.tensor(key, shape) : drawn.tensor(key, shape);
+    }
+
+    /** {@code key} under the first of {@code init(rename = ...)}'s prefixes it starts with. */
+    private static String renamed(PipelineSettings.RandomWeights r, String key) {
+        for (PipelineSettings.Rename rename : r.rename()) {
+            String to = rename.apply(key);
+            if (to != null) {
+                return to;
+            }
+        }
+        return key;
     }
 
     /** Where a stage's training starts: weights drawn from a seed, or a checkpoint to fine-tune. */
