@@ -66,7 +66,8 @@ class TrainCommandTest {
                         + "        data = idx(\"images.gz\", labels = \"labels\", pad = 2, flip = true),\n"
                         + "        optimizer = adamw(lr = 1e-3, warmup = 5),\n"
                         + "        batch = 4, steps = " + steps + ", checkpoint = 10, sample_every = 10, seed = 5)\n"
-                        + "    output \"t.safetensors\" = weights(dit)\n}\n");
+                        + "    output \"t.safetensors\" = weights(dit)\n"
+                        + "    output \"last.safetensors\" = weights(dit, ema = false)\n}\n");
     }
 
     /** Six 28×28 "digits" in MNIST's IDX format: a bright bar whose place tells the class (0 or 1). */
@@ -103,7 +104,8 @@ class TrainCommandTest {
                         + "        optimizer = adamw(lr = 1e-3, warmup = 2),\n"
                         + "        batch = 4, steps = 3, seed = 5,\n"
                         + "        " + extra + ")\n"
-                        + "    output \"t.safetensors\" = weights(dit)\n}\n");
+                        + "    output \"t.safetensors\" = weights(dit)\n"
+                        + "    output \"last.safetensors\" = weights(dit, ema = false)\n}\n");
     }
 
     /**
@@ -414,6 +416,21 @@ class TrainCommandTest {
                     r.contains("pos_embed") && r.contains("blocks.0.attn.qkv.weight"),
                     r.names().toString());
             assertEquals("ema", r.metadata().get("weights"));
+        }
+        // weights(dit, ema = false): the weights the run ended with, as its checkpoint holds them
+        try (SafetensorsReader ema = SafetensorsReader.open(out.resolve("t.safetensors"));
+                SafetensorsReader last = SafetensorsReader.open(out.resolve("last.safetensors"));
+                SafetensorsReader ckpt = SafetensorsReader.open(out.resolve("dit.checkpoint.safetensors"))) {
+            assertEquals("final", last.metadata().get("weights"));
+            assertEquals(ema.names(), last.names());
+            String key = "blocks.0.attn.qkv.weight";
+            org.junit.jupiter.api.Assertions.assertArrayEquals(
+                    ckpt.tensor("model." + key).toFloatArray(), last.tensor(key).toFloatArray());
+            assertTrue(!java.util.Arrays.equals(
+                    ckpt.tensor("model." + key).toFloatArray(), ema.tensor(key).toFloatArray()));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(
+                    ema.tensor("pos_embed").toFloatArray(),
+                    last.tensor("pos_embed").toFloatArray());
         }
         // the same command with more steps continues from step 21
         CliRun more =

@@ -405,10 +405,11 @@ public record PipelineSettings(
             int scale,
             int fps,
             List<String> labels,
+            boolean averaged,
             Span span) {
         /** An output without labels. */
         public Output(String file, String format, List<String> names, int columns, int scale, int fps, Span span) {
-            this(file, format, names, columns, scale, fps, null, span);
+            this(file, format, names, columns, scale, fps, null, true, span);
         }
     }
 }

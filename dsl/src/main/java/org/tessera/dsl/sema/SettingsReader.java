@@ -1015,6 +1015,7 @@ public final class SettingsReader {
         int scale = 1;
         int fps = video ? 8 : 0;
         List<String> labels = null;
+        boolean averaged = true;
         for (Ast.Arg a : c.args()) {
             if (c.dotted().equals("grid") && "labels".equals(a.name())) {
                 // labels = true: each sample's class number; labels = ["T-shirt", ...]: names by class
@@ -1037,13 +1038,24 @@ public final class SettingsReader {
                 scale = (int) count(a.value(), "scale", 1, 16);
             } else if (video && "fps".equals(a.name())) {
                 fps = (int) count(a.value(), "fps", 1, 100);
+            } else if (c.dotted().equals("weights") && "ema".equals(a.name())) {
+                if (!(a.value() instanceof Ast.BoolLit b)) {
+                    diagnostics.error(
+                            a.value().span(),
+                            "ema = true (the moving average, the default) or false (the weights the run ends with)");
+                    return null;
+                }
+                averaged = b.value();
             } else if (a.name() != null || !(a.value() instanceof Ast.Name n)) {
                 diagnostics.error(
                         a.span(),
                         c.dotted() + "(...) takes result names, e.g. " + c.dotted() + "(samples)"
                                 + (tiled ? ", and columns = N and scale = N (pixels per sample pixel)" : "")
                                 + (c.dotted().equals("grid") ? ", and labels = true or [names by class]" : "")
-                                + (video ? ", and fps = N (default 8) and scale = N (pixels per sample pixel)" : ""));
+                                + (video ? ", and fps = N (default 8) and scale = N (pixels per sample pixel)" : "")
+                                + (c.dotted().equals("weights")
+                                        ? ", and ema = false for the weights the run ends with"
+                                        : ""));
                 return null;
             } else {
                 names.add(n.dotted());
@@ -1089,7 +1101,8 @@ public final class SettingsReader {
                     "output \"" + o.file() + "\" must stay inside the output folder: a relative path without '..'");
             return null;
         }
-        return new PipelineSettings.Output(o.file(), c.dotted(), names, columns, scale, fps, labels, o.span());
+        return new PipelineSettings.Output(
+                o.file(), c.dotted(), names, columns, scale, fps, labels, averaged, o.span());
     }
 
     private PipelineSettings.Weights weights(Ast.Expr e, Span pipelineSpan) {

@@ -360,16 +360,21 @@ public final class TrainingRun {
                             test.count()));
             metadata.put("test_accuracy_by_class", Agreement.describe(a.byClass()));
         }
-        Map<String, Tensor> out = new LinkedHashMap<>();
+        Map<String, Tensor> averaged = new LinkedHashMap<>();
+        Map<String, Tensor> last = new LinkedHashMap<>();
         for (Map.Entry<String, int[]> w : model.weightShapes().entrySet()) {
             Tensor ema = trainer.emaWeights().get(w.getKey());
-            out.put(w.getKey(), ema != null ? ema : initial.tensor(w.getKey(), w.getValue()));
+            Tensor current = trainer.weights().get(w.getKey());
+            Tensor fixed = ema == null || current == null ? initial.tensor(w.getKey(), w.getValue()) : null;
+            averaged.put(w.getKey(), ema != null ? ema : fixed);
+            last.put(w.getKey(), current != null ? current : fixed);
         }
-        return new Trained(out, metadata);
+        return new Trained(averaged, last, metadata);
     }
 
     /** A stage's trained weights (the EMA's, with the fixed and frozen ones) and what to note in their file. */
-    private record Trained(Map<String, Tensor> weights, Map<String, String> metadata) {}
+    /** A stage's weights: the moving average and those the run ended with, and what to record. */
+    private record Trained(Map<String, Tensor> averaged, Map<String, Tensor> last, Map<String, String> metadata) {}
 
     /** Examples per batch when a classifier is measured on its test data. */
     static final int EVAL_BATCH = 500;
@@ -488,9 +493,13 @@ public final class TrainingRun {
                 Map<String, String> metadata = new LinkedHashMap<>();
                 metadata.put("pipeline", settings.name());
                 metadata.put("stage", o.names().get(0));
-                metadata.put("weights", "ema");
+                metadata.put("weights", o.averaged() ? "ema" : "final");
                 metadata.putAll(t.metadata());
-                SafetensorsWriter.write(outDir.resolve(o.file()), new LinkedHashMap<>(t.weights()), metadata, set);
+                SafetensorsWriter.write(
+                        outDir.resolve(o.file()),
+                        new LinkedHashMap<>(o.averaged() ? t.averaged() : t.last()),
+                        metadata,
+                        set);
             }
             return set.commit();
         }
