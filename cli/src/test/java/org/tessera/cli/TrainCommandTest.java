@@ -377,8 +377,8 @@ class TrainCommandTest {
             }
             // the temporal block 1 was drawn, not taken from the image's block 1
             float[] qkv = vid.tensor("blocks.1.attn.qkv.weight").toFloatArray();
-            assertTrue(
-                    !java.util.Arrays.equals(
+            assertFalse(
+                    java.util.Arrays.equals(
                             qkv, img.tensor("blocks.1.attn.qkv.weight").toFloatArray()),
                     "blocks.1 is the image's");
         }
@@ -388,9 +388,14 @@ class TrainCommandTest {
         assertEquals(2, collide.code(), collide.err());
         assertTrue(
                 collide.err()
-                        .contains("'blocks.0.attn.qkv.weight' and 'blocks.1.attn.qkv.weight' would both be renamed"
+                        .contains("'blocks.0.attn.qkv.weight' and 'blocks.1.attn.qkv.weight' would both be read as"
                                 + " 'blocks.0.attn.qkv.weight'"),
                 collide.err());
+        Files.writeString(video, latte.replace("[[\"blocks.1.\", \"blocks.2.\"]]", "[[\"blok.1.\", \"blocks.2.\"]]"));
+        CliRun typo =
+                run("train", video.toString(), "--out", dir.resolve("vid4").toString(), "--threads", "1");
+        assertEquals(2, typo.code(), typo.err());
+        assertTrue(typo.err().contains("image.safetensors: no key starts with \"blok.1.\" to rename"), typo.err());
         Files.writeString(video, latte.replace("[[\"blocks.1.\", \"blocks.2.\"]]", "[\"blocks.1.\"]"));
         CliRun malformed =
                 run("train", video.toString(), "--out", dir.resolve("vid3").toString(), "--threads", "1");
@@ -426,7 +431,7 @@ class TrainCommandTest {
             String key = "blocks.0.attn.qkv.weight";
             org.junit.jupiter.api.Assertions.assertArrayEquals(
                     ckpt.tensor("model." + key).toFloatArray(), last.tensor(key).toFloatArray());
-            assertTrue(!java.util.Arrays.equals(
+            assertFalse(java.util.Arrays.equals(
                     ckpt.tensor("model." + key).toFloatArray(), ema.tensor(key).toFloatArray()));
             org.junit.jupiter.api.Assertions.assertArrayEquals(
                     ema.tensor("pos_embed").toFloatArray(),

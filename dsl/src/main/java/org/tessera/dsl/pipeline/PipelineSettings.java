@@ -325,7 +325,7 @@ public record PipelineSettings(
     }
 
     /** One prefix mapping of {@code init(from = ..., rename = ...)}: a file key starting with {@code from}. */
-    public record Rename(String from, String to) {
+    public record Rename(String from, String to, Span span) {
         /** The key with this prefix replaced, or null where it does not start with it. */
         public String apply(String key) {
             return key.startsWith(from) ? to + key.substring(from.length()) : null;

@@ -12,6 +12,7 @@ import org.tessera.dsl.pipeline.PipelineSettings;
  * name that stays inside the output folder and that the locale can spell.
  */
 final class OutputReader {
+    private static final Set<String> FORMATS = Set.of("tensors", "png", "grid", "preview", "video", "weights");
     private final Diagnostics diagnostics;
     private final ArgReader values;
 
@@ -19,8 +20,6 @@ final class OutputReader {
         this.diagnostics = diagnostics;
         this.values = values;
     }
-
-    private static final Set<String> FORMATS = Set.of("tensors", "png", "grid", "preview", "video", "weights");
 
     PipelineSettings.Output read(Ast.OutputSetting o) {
         if (!(o.value() instanceof Ast.Call c) || c.callee().size() != 1 || !FORMATS.contains(c.dotted())) {

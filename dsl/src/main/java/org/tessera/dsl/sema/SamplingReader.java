@@ -19,6 +19,9 @@ import org.tessera.engine.diffusion.Schedules;
  * shares with it.
  */
 final class SamplingReader {
+    /** The rectified-flow schedule (flow matching): not a β schedule. */
+    static final String FLOW = "flow";
+
     private final Diagnostics diagnostics;
     private final ArgReader values;
     /** The sampler call of each sample stage, by stage name. */
@@ -33,9 +36,6 @@ final class SamplingReader {
     Map<String, Ast.Call> samplers() {
         return samplers;
     }
-
-    /** The rectified-flow schedule (flow matching): not a β schedule. */
-    static final String FLOW = "flow";
 
     /** A noise schedule as written: its kind, T, and a flow's time shift (1 for none). */
     record ScheduleSetting(String kind, int steps, double shift) {}

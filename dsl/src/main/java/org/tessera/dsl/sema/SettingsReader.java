@@ -639,9 +639,10 @@ public final class SettingsReader {
                 if (rename == null) {
                     return null;
                 }
-                if (from == null) {
+                if (!args.containsKey("from")) {
                     diagnostics.error(
-                            args.get("rename").span(), "rename maps the keys of init(from = ...): give the file");
+                            args.get("rename").span(),
+                            "rename maps the keys of " + c.dotted() + "(from = ...): give the file");
                     return null;
                 }
             }
@@ -673,7 +674,7 @@ public final class SettingsReader {
                 diagnostics.error(item.span(), usage);
                 return null;
             }
-            out.add(new PipelineSettings.Rename(from.value(), to.value()));
+            out.add(new PipelineSettings.Rename(from.value(), to.value(), item.span()));
         }
         return out;
     }

@@ -17,27 +17,29 @@ import org.tessera.dsl.pipeline.PipelineSettings;
  * EMA, checkpoints, frozen weights, and packing with token dropping.
  */
 final class TrainingReader {
-    private final Diagnostics diagnostics;
-    private final ArgReader values;
-    private final SamplingReader sampling;
-
-    TrainingReader(Diagnostics diagnostics, ArgReader values, SamplingReader sampling) {
-        this.diagnostics = diagnostics;
-        this.values = values;
-        this.sampling = sampling;
-    }
-
     /**
      * What a train stage minimises: {@code diffusion} (the default: L_simple, plus the variational
      * bound for a learned range of variances, as DiT's create_diffusion chooses), {@code simple},
      * {@code hybrid}, or a classifier's cross-entropy.
      */
     private static final List<String> OBJECTIVES = List.of("diffusion", "simple", "hybrid", "classify");
+    /** The calls that give a train stage's data. */
+    private static final Set<String> DATA_CALLS = Set.of("idx", "images", "moving_mnist");
+
+    private final Diagnostics diagnostics;
+    private final ArgReader values;
+    private final SamplingReader samplingReader;
+
+    TrainingReader(Diagnostics diagnostics, ArgReader values, SamplingReader samplingReader) {
+        this.diagnostics = diagnostics;
+        this.values = values;
+        this.samplingReader = samplingReader;
+    }
 
     /** A train stage's settings, or null after reporting what is wrong. */
     PipelineSettings.Training read(Map<String, Ast.Expr> a, Span span) {
         int before = diagnostics.errorCount();
-        int[][] sizes = a.containsKey("sizes") ? sampling.sizes(a.get("sizes"), null) : null;
+        int[][] sizes = a.containsKey("sizes") ? samplingReader.sizes(a.get("sizes"), null) : null;
         if (sizes != null && java.util.Arrays.stream(sizes).anyMatch(x -> x.length != 2 && x.length != 3)) {
             diagnostics.error(a.get("sizes").span(), "a training size is [H, W] (an image) or [F, H, W] (a clip)");
         }
@@ -95,7 +97,7 @@ final class TrainingReader {
         } else {
             data = dataset(d);
         }
-        SamplingReader.ScheduleSetting schedule = sampling.schedule(a.get("schedule"));
+        SamplingReader.ScheduleSetting schedule = samplingReader.schedule(a.get("schedule"));
         double lr = 1e-4;
         long warmup = 0;
         boolean cosine = false;
@@ -229,9 +231,6 @@ final class TrainingReader {
                         + " patch left out when its cosine similarity to the patch last kept at its place exceeds the threshold");
         return null;
     }
-
-    /** The calls that give a train stage's data. */
-    private static final Set<String> DATA_CALLS = Set.of("idx", "images", "moving_mnist");
 
     /** {@code mix(idx(...), moving_mnist(...), ...)}: two or more data calls, nothing else; null after an error. */
     private PipelineSettings.Dataset mix(Ast.Call m) {

@@ -173,6 +173,57 @@ class SettingsReaderTest {
                 .read((Ast.PipelineDecl) f.declarations().get(0));
     }
 
+    private SettingsReader.Result trainWith(String weights, String output) {
+        String text = "pipeline p {\n    let c = train(model = M(), data = idx(\"i\", labels = \"l\"),\n"
+                + "        weights = " + weights + ")\n    output \"c.safetensors\" = " + output + "\n}\n";
+        Ast.SourceFile f = TesseraParserFacade.parse("p.tess", text, diagnostics);
+        diagnostics.addSource("p.tess", text);
+        return new SettingsReader(diagnostics, Path.of("/tmp"), Map.of())
+                .read((Ast.PipelineDecl) f.declarations().get(0));
+    }
+
+    /** init(from, rename) and weights(stage, ema = false): what they give, and the errors at the argument. */
+    @Test
+    void renamesAndTheFinalWeightsAreReadWithTheirErrorsAtTheArgument() {
+        SettingsReader.Result r = trainWith(
+                "init(seed = 0, from = \"image.safetensors\", rename = [[\"blocks.1.\", \"blocks.2.\"],"
+                        + " [\"blocks.2.\", \"blocks.4.\"]])",
+                "weights(c, ema = false)");
+        assertNotNull(r, diagnostics.render());
+        PipelineSettings.TrainStage stage =
+                (PipelineSettings.TrainStage) r.settings().stages().get(0);
+        PipelineSettings.RandomWeights w = (PipelineSettings.RandomWeights) stage.weights();
+        assertEquals(Path.of("/tmp/image.safetensors"), w.from());
+        assertEquals(2, w.rename().size());
+        assertEquals("blocks.4.x", w.rename().get(1).apply("blocks.2.x"));
+        assertNull(w.rename().get(0).apply("blocks.2.x"));
+        assertFalse(r.settings().outputs().get(0).averaged());
+        assertTrue(trainWith("init(seed = 0)", "weights(c)")
+                .settings()
+                .outputs()
+                .get(0)
+                .averaged());
+
+        assertNull(trainWith("init(seed = 0, rename = [[\"a.\", \"b.\"]])", "weights(c)"));
+        assertTrue(
+                diagnostics
+                        .render()
+                        .contains("p.tess:3:43: error: rename maps the keys of init(from = ...): give the file"),
+                diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(trainWith("init(from = \"f.safetensors\", rename = [[\"a.\", \"b.\"], [\"c.\"]])", "weights(c)"));
+        assertTrue(
+                diagnostics.render().contains("p.tess:3:72: error: rename takes pairs of key prefixes"),
+                diagnostics.render());
+        diagnostics = new Diagnostics();
+        assertNull(trainWith("init(seed = 0)", "weights(c, ema = 1)"));
+        assertTrue(
+                diagnostics
+                        .render()
+                        .contains("p.tess:4:47: error: ema = true (the moving average, the default) or false"),
+                diagnostics.render());
+    }
+
     @Test
     void aClassifierTrainsWithTestDataAndNoDiffusionSettings() {
         SettingsReader.Result r = train(", objective = \"classify\", test = idx(\"ti\", labels = \"tl\", pad = 2)");

@@ -12,10 +12,12 @@ import org.tessera.engine.tensor.DType;
 import org.tessera.engine.tensor.Tensor;
 
 /**
- * Older spellings of checkpoint keys that name the same weights. diffusers renamed the VAE's
- * mid-block attention ({@code query}, {@code key}, {@code value}, {@code proj_attn} became
- * {@code to_q}, {@code to_k}, {@code to_v}, {@code to_out.0}) after checkpoints such as
- * sd-vae-ft-ema were published, and converts them when it loads one; so does this.
+ * A weight file seen under other key names. {@link #apply}: older spellings that name the same
+ * weights — diffusers renamed the VAE's mid-block attention ({@code query}, {@code key},
+ * {@code value}, {@code proj_attn} became {@code to_q}, {@code to_k}, {@code to_v},
+ * {@code to_out.0}) after checkpoints such as sd-vae-ft-ema were published, and converts them when
+ * it loads one; so does this. {@link #renamed}: a user's mapping of one model's names onto
+ * another's.
  */
 public final class KeyAliases {
     /** New infix → old infix. */
@@ -63,7 +65,7 @@ public final class KeyAliases {
             String other = taken.putIfAbsent(name, key);
             if (other != null) {
                 throw new WeightsFormatException(
-                        file.path() + ": '" + other + "' and '" + key + "' would both be renamed '" + name + "'");
+                        file.path() + ": '" + other + "' and '" + key + "' would both be read as '" + name + "'");
             }
             if (!name.equals(key)) {
                 modelToFile.put(name, key);
@@ -73,9 +75,29 @@ public final class KeyAliases {
     }
 
     /** A view of a weight file with some of its tensors under new names. */
-    private record Renamed(WeightFile file, Map<String, String> modelToFile) implements WeightFile {
+    private record Renamed(WeightFile file, Map<String, String> modelToFile, Map<String, String> fileToModel)
+            implements WeightFile {
+        Renamed(WeightFile file, Map<String, String> modelToFile) {
+            this(file, Map.copyOf(modelToFile), inverse(modelToFile));
+        }
+
+        private static Map<String, String> inverse(Map<String, String> modelToFile) {
+            Map<String, String> out = new LinkedHashMap<>();
+            modelToFile.forEach((m, f) -> out.put(f, m));
+            return Map.copyOf(out);
+        }
+
+        /** The file's key for a name of this view; a key renamed away is not one of its names. */
         private String fileKey(String name) {
-            return modelToFile.getOrDefault(name, name);
+            String key = modelToFile.get(name);
+            if (key != null) {
+                return key;
+            }
+            if (fileToModel.containsKey(name)) {
+                throw new IllegalArgumentException(
+                        file.path() + ": '" + name + "' is read as '" + fileToModel.get(name) + "'");
+            }
+            return name;
         }
 
         @Override
@@ -85,19 +107,16 @@ public final class KeyAliases {
 
         @Override
         public SequencedSet<String> names() {
-            Set<String> renamedFrom = Set.copyOf(modelToFile.values());
-            Map<String, String> fileToModel = new LinkedHashMap<>();
-            modelToFile.forEach((m, f) -> fileToModel.put(f, m));
             SequencedSet<String> out = new LinkedHashSet<>();
             for (String n : file.names()) {
-                out.add(renamedFrom.contains(n) ? fileToModel.get(n) : n);
+                out.add(fileToModel.getOrDefault(n, n));
             }
             return Collections.unmodifiableSequencedSet(out);
         }
 
         @Override
         public boolean contains(String name) {
-            return modelToFile.containsKey(name) || (!modelToFile.containsValue(name) && file.contains(name));
+            return modelToFile.containsKey(name) || (!fileToModel.containsKey(name) && file.contains(name));
         }
 
         @Override

@@ -372,8 +372,10 @@ public final class TrainingRun {
         return new Trained(averaged, last, metadata);
     }
 
-    /** A stage's trained weights (the EMA's, with the fixed and frozen ones) and what to note in their file. */
-    /** A stage's weights: the moving average and those the run ended with, and what to record. */
+    /**
+     * A stage's weights, with the fixed and frozen ones: the moving average and those the run
+     * ended with, and what to note in their files.
+     */
     private record Trained(Map<String, Tensor> averaged, Map<String, Tensor> last, Map<String, String> metadata) {}
 
     /** Examples per batch when a classifier is measured on its test data. */
@@ -390,32 +392,53 @@ public final class TrainingRun {
             ModelDefinition model,
             WeightSource drawn,
             Arena arena) {
-        WeightFile file;
+        WeightFile opened;
         try {
-            WeightFile opened = WeightFile.open(r.from());
-            try {
-                file = KeyAliases.apply(
-                        KeyAliases.renamed(opened, key -> renamed(r, key)),
-                        model.weightShapes().keySet());
-            } catch (WeightsFormatException e) {
-                opened.close();
-                throw e;
-            }
+            opened = WeightFile.open(r.from());
         } catch (IOException | WeightsFormatException e) {
             throw def.error(r.span(), "cannot load weights: " + e.getMessage());
+        }
+        Map<String, String> fileKeys = new java.util.HashMap<>(); // a renamed key's name in the file
+        WeightFile file;
+        try {
+            for (PipelineSettings.Rename rename : r.rename()) {
+                // A prefix that matches nothing is a typo, and would leave the keys it meant under
+                // their own names, where they may load into the wrong layers without a word.
+                if (opened.names().stream().noneMatch(k -> rename.apply(k) != null)) {
+                    throw def.error(
+                            rename.span(), r.from() + ": no key starts with \"" + rename.from() + "\" to rename");
+                }
+            }
+            for (String key : opened.names()) {
+                String name = renamed(r, key);
+                if (!name.equals(key)) {
+                    fileKeys.put(name, key);
+                }
+            }
+            file = KeyAliases.apply(
+                    KeyAliases.renamed(opened, key -> renamed(r, key)),
+                    model.weightShapes().keySet());
+        } catch (WeightsFormatException e) {
+            opened.close();
+            throw def.error(r.span(), "cannot load weights: " + e.getMessage());
+        } catch (RuntimeException e) {
+            opened.close();
+            throw e;
         }
         Map<String, int[]> shapes = model.weightShapes();
         for (String key : file.names()) {
             int[] want = shapes.get(key);
+            String shown =
+                    "'" + key + "'" + (fileKeys.containsKey(key) ? " (renamed from '" + fileKeys.get(key) + "')" : "");
             if (want == null) {
                 file.close();
-                throw def.error(r.span(), r.from() + ": '" + key + "' is not a weight of " + model.name());
+                throw def.error(r.span(), r.from() + ": " + shown + " is not a weight of " + model.name());
             }
             if (!java.util.Arrays.equals(want, file.shape(key))) {
                 file.close();
                 throw def.error(
                         r.span(),
-                        r.from() + ": '" + key + "' is " + java.util.Arrays.toString(file.shape(key)) + ", "
+                        r.from() + ": " + shown + " is " + java.util.Arrays.toString(file.shape(key)) + ", "
                                 + model.name() + " has " + java.util.Arrays.toString(want));
             }
         }
@@ -494,7 +517,10 @@ public final class TrainingRun {
                 metadata.put("pipeline", settings.name());
                 metadata.put("stage", o.names().get(0));
                 metadata.put("weights", o.averaged() ? "ema" : "final");
-                metadata.putAll(t.metadata());
+                // A classifier's test accuracy was measured on the moving average: say so in a
+                // file of the final weights.
+                t.metadata()
+                        .forEach((k, v) -> metadata.put(o.averaged() || !k.startsWith("test_") ? k : "ema_" + k, v));
                 SafetensorsWriter.write(
                         outDir.resolve(o.file()),
                         new LinkedHashMap<>(o.averaged() ? t.averaged() : t.last()),
