@@ -104,7 +104,7 @@ public final class TesseraCommand implements Runnable {
         @Override
         public String[] getVersion() throws IOException {
             Properties p = new Properties();
-            try (InputStream in = TesseraCommand.class.getResourceAsStream("/org/tessera/dsl/version.properties")) {
+            try (InputStream in = TesseraCommand.class.getResourceAsStream("version.properties")) {
                 if (in != null) {
                     p.load(in);
                 }

@@ -15,7 +15,9 @@ class TesseraCommandTest {
     void versionAndHelp() {
         CliRun v = run("--version");
         assertEquals(0, v.code());
-        assertTrue(v.out().startsWith("tessera "), v.out());
+        // the version Maven stamps into the jar (a path that named another module's folder read
+        // nothing, and printed "tessera unknown")
+        assertTrue(v.out().matches("(?s)tessera \\d+\\.\\d+\\.\\d+.*"), v.out());
         CliRun h = run("--help");
         assertEquals(0, h.code());
         assertTrue(h.out().contains("bench"), h.out());
