@@ -10,7 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  * How the GEMM register kernel reads A decides its speed (issue 18): the kernel alone, on panels
  * in L1/L2, one thread, reading each A value as a broadcast from the heap array, as a broadcast
  * through a memory-segment view of the same array, or from A packed pre-broadcast, at 6 and 12
- * rows; and GemmKernel's own kernel for this machine's tile. In the engine's package, on the
+ * rows; other AVX2 tiles (5×2 and 4×3 vectors) through the view; and GemmKernel's own kernel for
+ * this machine's tile. In the engine's package, on the
  * class path, to reach the package-private kernel. Each variant has its own method, so that the
  * JIT's profile of one does not slow another.
  *
@@ -215,6 +216,252 @@ public final class KernelBroadcast {
         return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c5a).add(c6a).add(c7a).add(c8a).add(c9a).add(c10a).add(c11a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).add(c5b).add(c6b).add(c7b).add(c8b).add(c9b).add(c10b).add(c11b).reduceLanes(VectorOperators.ADD);
     }
 
+    /**
+     * 6×NR through a segment with the k loop unrolled by hand, two steps a turn: half the loop's
+     * own instructions (counter, branch, offset updates) per multiply-add, in case C2 leaves the
+     * loop as it is and AVX2's issue width, not its FMA units, is what binds.
+     *
+     * <p>Measured on an AMD EPYC (Zen 4), 2026-12-07, under AVX2: one step 91–93 GF/s, two 101–104,
+     * four ({@link #segmentBroadcast6x4k}) 111.5 of a peak near 118; with 128-bit vectors 47, 52
+     * and 55 of 59. Not yet in GemmKernel, because the four-step kernel is too big for C1: its
+     * tier-3 compile fails ("out of virtual registers in linear scan"), and a kernel called with
+     * short K blocks (44 steps) then stayed in C1's tier 2 and boxed its vectors (57 KB per call,
+     * where 256 steps a call reached C2 through on-stack replacement and allocated nothing). The
+     * two-step form compiled in GemmKernel, with the tile stores and an odd last step, ran at 65
+     * GF/s there. A kernel that unrolls has to reach C2 whatever its callers' K.
+     */
+    static float segmentBroadcast6x2k(MemorySegment a, long aByte, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        FloatVector c5a = FloatVector.zero(S), c5b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k += 2) {
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 0));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 4));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 8));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 12));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 16));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 20));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff + NR);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + NR + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 24));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 28));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 32));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 36));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 40));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 44));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            aByte += 48;
+            bOff += 2 * NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c5a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).add(c5b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** As {@link #segmentBroadcast6x2k}, four steps a turn. */
+    static float segmentBroadcast6x4k(MemorySegment a, long aByte, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        FloatVector c5a = FloatVector.zero(S), c5b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k += 4) {
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 0));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 4));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 8));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 12));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 16));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 20));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff + NR);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + NR + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 24));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 28));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 32));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 36));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 40));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 44));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff + 2 * NR);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + 2 * NR + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 48));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 52));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 56));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 60));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 64));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 68));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff + 3 * NR);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + 3 * NR + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 72));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 76));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 80));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 84));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 88));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 92));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            aByte += 96;
+            bOff += 4 * NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c5a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).add(c5b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * 5×NR through a segment: 10 accumulators + 2 B vectors + 1 broadcast = 13 registers, room
+     * to spare on AVX2's 16 (6×NR uses 15), at 10 fused multiply-adds per 7 loads.
+     */
+    static float segmentBroadcast5(MemorySegment a, long aByte, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 0));
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 4));
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 8));
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 12));
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 16));
+            c4a = a4.fma(b0, c4a);
+            c4b = a4.fma(b1, c4b);
+            aByte += 20;
+            bOff += NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * 4×(3 vectors) through a segment: 12 accumulators + 3 B vectors + 1 broadcast = all 16 of
+     * AVX2's registers, at 12 fused multiply-adds per 7 loads (6×NR: 12 per 8). B is read as a
+     * panel of 3L columns.
+     */
+    static float segmentBroadcast4x3(MemorySegment a, long aByte, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S), c0c = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S), c1c = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S), c2c = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S), c3c = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bOff + 2 * L);
+            FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 0));
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            c0c = a0.fma(b2, c0c);
+            FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 4));
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            c1c = a1.fma(b2, c1c);
+            FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 8));
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            c2c = a2.fma(b2, c2c);
+            FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 12));
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            c3c = a3.fma(b2, c3c);
+            aByte += 16;
+            bOff += 3 * L;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c0b).add(c1b).add(c2b).add(c3b).add(c0c).add(c1c).add(c2c).add(c3c)
+                .reduceLanes(VectorOperators.ADD);
+    }
+
     /** 6×NR with A packed pre-broadcast: a[(k·6 + r)·L + lane] = A[r][k] for every lane. */
     static float preBroadcast6(float[] a, int aOff, float[] b, int bOff, int kc) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
@@ -252,6 +499,11 @@ public final class KernelBroadcast {
 
     /** The best of six 0.4 s rounds of two A panels × four B panels, in GF/s. */
     static void time(String name, int rows, Call call) {
+        time(name, rows, NR, call);
+    }
+
+    /** {@link #time(String, int, Call)} for a tile {@code cols} wide. */
+    static void time(String name, int rows, int cols, Call call) {
         double best = 0;
         float sink = 0;
         for (int round = 0; round < 6; round++) {
@@ -265,7 +517,7 @@ public final class KernelBroadcast {
                     }
                 }
             }
-            best = Math.max(best, 2.0 * rows * NR * KC * calls / ((System.nanoTime() - t0) / 1e9) / 1e9);
+            best = Math.max(best, 2.0 * rows * cols * KC * calls / ((System.nanoTime() - t0) / 1e9) / 1e9);
         }
         System.out.printf("  %-44s %6.1f GF/s%s%n", name, best, sink == 42 ? " " : "");
     }
@@ -300,5 +552,12 @@ public final class KernelBroadcast {
             time(rows + "×" + NR + ", broadcast through a segment", rows, segment);
         }
         time("6×" + NR + ", A packed pre-broadcast", 6, (p, q) -> preBroadcast6(a, p * KC * 6 * L, b, q * KC * NR, KC));
+        time("6×" + NR + ", through a segment, k unrolled by 2", 6, (p, q) -> segmentBroadcast6x2k(view, 4L * p * KC * 6, b, q * KC * NR, KC));
+        time("6×" + NR + ", through a segment, k unrolled by 4", 6, (p, q) -> segmentBroadcast6x4k(view, 4L * p * KC * 6, b, q * KC * NR, KC));
+        time("5×" + NR + ", broadcast through a segment", 5, (p, q) -> segmentBroadcast5(view, 4L * p * KC * 5, b, q * KC * NR, KC));
+        float[] b3 = new float[KC * 3 * L * 4];
+        System.arraycopy(b, 0, b3, 0, Math.min(b.length, b3.length));
+        time("4×" + 3 * L + ", broadcast through a segment", 4, 3 * L,
+                (p, q) -> segmentBroadcast4x3(view, 4L * p * KC * 4, b3, q * KC * 3 * L, KC));
     }
 }
