@@ -282,6 +282,20 @@ class TrainCommandTest {
         assertTrue(Files.exists(dir.resolve("out5/mm.safetensors")));
     }
 
+    /** An image DiT of {@code dit} (its arguments) trained for three steps on the digits: img/image.safetensors. */
+    private void trainImageDit(String dit) throws IOException {
+        Path image = Files.writeString(
+                dir.resolve("image.tess"),
+                "import \"dit.tess\"\npipeline i {\n    let dit = train(\n"
+                        + "        model = DiT(" + dit + "),\n        weights = init(seed = 1),\n"
+                        + "        data = idx(\"digits\", labels = \"digit-labels\", pad = 2),\n"
+                        + "        batch = 2, steps = 3, checkpoint = 3, seed = 5)\n"
+                        + "    output \"image.safetensors\" = weights(dit)\n}\n");
+        CliRun first =
+                run("train", image.toString(), "--out", dir.resolve("img").toString(), "--threads", "1");
+        assertEquals(0, first.code(), first.err());
+    }
+
     /**
      * Video LDM's temporal alignment: an image DiT trained first, then a VideoLDMDiT started from
      * its weights (init(from = ...)) with them frozen; after training, the image weights are the
@@ -294,16 +308,7 @@ class TrainCommandTest {
         digits();
         String dit = "input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32, depth = 2, num_heads = 2,"
                 + " num_classes = 2, learn_sigma = false";
-        Path image = Files.writeString(
-                dir.resolve("image.tess"),
-                "import \"dit.tess\"\npipeline i {\n    let dit = train(\n"
-                        + "        model = DiT(" + dit + "),\n        weights = init(seed = 1),\n"
-                        + "        data = idx(\"digits\", labels = \"digit-labels\", pad = 2),\n"
-                        + "        batch = 2, steps = 3, checkpoint = 3, seed = 5)\n"
-                        + "    output \"image.safetensors\" = weights(dit)\n}\n");
-        CliRun first =
-                run("train", image.toString(), "--out", dir.resolve("img").toString(), "--threads", "1");
-        assertEquals(0, first.code(), first.err());
+        trainImageDit(dit);
         Path video = Files.writeString(
                 dir.resolve("video.tess"),
                 "import \"video.tess\"\npipeline v {\n    let ldm = train(\n"
@@ -344,16 +349,7 @@ class TrainCommandTest {
         digits();
         String dims = "input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32, num_heads = 2,"
                 + " num_classes = 2, learn_sigma = false";
-        Path image = Files.writeString(
-                dir.resolve("image.tess"),
-                "import \"dit.tess\"\npipeline i {\n    let dit = train(\n"
-                        + "        model = DiT(" + dims + ", depth = 2),\n        weights = init(seed = 1),\n"
-                        + "        data = idx(\"digits\", labels = \"digit-labels\", pad = 2),\n"
-                        + "        batch = 2, steps = 2, checkpoint = 2, seed = 5)\n"
-                        + "    output \"image.safetensors\" = weights(dit)\n}\n");
-        CliRun first =
-                run("train", image.toString(), "--out", dir.resolve("img").toString(), "--threads", "1");
-        assertEquals(0, first.code(), first.err());
+        trainImageDit(dims + ", depth = 2");
         String latte = "import \"latte.tess\"\npipeline v {\n    let latte = train(\n"
                 + "        model = Latte(" + dims + ", depth = 4, num_frames = 3, extras = 2),\n"
                 + "        weights = init(seed = 2, from = \"img/image.safetensors\","

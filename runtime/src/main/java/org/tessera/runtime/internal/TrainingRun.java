@@ -409,15 +409,16 @@ public final class TrainingRun {
                             rename.span(), r.from() + ": no key starts with \"" + rename.from() + "\" to rename");
                 }
             }
+            Map<String, String> names = new java.util.HashMap<>(); // each file key's name in the model
             for (String key : opened.names()) {
                 String name = renamed(r, key);
+                names.put(key, name);
                 if (!name.equals(key)) {
                     fileKeys.put(name, key);
                 }
             }
             file = KeyAliases.apply(
-                    KeyAliases.renamed(opened, key -> renamed(r, key)),
-                    model.weightShapes().keySet());
+                    KeyAliases.renamed(opened, names::get), model.weightShapes().keySet());
         } catch (WeightsFormatException e) {
             opened.close();
             throw def.error(r.span(), "cannot load weights: " + e.getMessage());
