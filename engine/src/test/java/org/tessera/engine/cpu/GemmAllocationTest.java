@@ -1,10 +1,8 @@
 package org.tessera.engine.cpu;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import java.lang.foreign.Arena;
-import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.Test;
+import org.tessera.engine.WarmAllocation;
 import org.tessera.engine.backend.Activation;
 import org.tessera.engine.backend.Epilogue;
 import org.tessera.engine.backend.GemmOps;
@@ -15,12 +13,8 @@ import org.tessera.engine.tensor.Tensor;
 
 /** The GEMM hot path allocates nothing per call once warm (one thread, so every byte is this thread's). */
 class GemmAllocationTest {
-    private static long allocated() {
-        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
-    }
-
-    @Test
-    void prepackedAndPerCallPackingAllocateNothingPerCall() {
+    /** Bytes per warm call, prepacked and packing per call (see {@link WarmAllocation}). */
+    static double measure() {
         try (WorkerPool pool = new WorkerPool(1)) {
             GemmOps g = VectorKernels.gemm(pool);
             Tensor a = Tensor.zeros(DType.F32, 100, 300);
@@ -29,23 +23,16 @@ class GemmAllocationTest {
             Tensor bias = Tensor.zeros(DType.F32, 70);
             Epilogue gelu = Epilogue.of(bias, Activation.GELU_TANH);
             PackedMatrix packed = g.pack(b, Arena.ofAuto());
-            // Rounds until one allocates (almost) nothing: in a JVM busy with other tests, C2 may take
-            // a while to (re)compile the kernels, and until then their vectors are boxed.
-            double best = Double.MAX_VALUE;
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            while (best >= 64 && System.nanoTime() < deadline) {
-                for (int i = 0; i < 200; i++) { // warm-up: let C2 compile the kernels
-                    g.gemm(a, packed, c, 1f, 0f, gelu);
-                    g.gemm(a, b, c, 1f, 1f, Epilogue.NONE);
-                }
-                long before = allocated();
-                for (int i = 0; i < 200; i++) {
-                    g.gemm(a, packed, c, 1f, 0f, gelu);
-                    g.gemm(a, b, c, 1f, 1f, Epilogue.NONE);
-                }
-                best = Math.min(best, (allocated() - before) / 400.0);
-            }
-            assertTrue(best < 64, "GEMM allocates " + best + " bytes per call after warm-up");
+            Runnable both = () -> {
+                g.gemm(a, packed, c, 1f, 0f, gelu);
+                g.gemm(a, b, c, 1f, 1f, Epilogue.NONE);
+            };
+            return WarmAllocation.bestOfRounds(2 * 64, 200, both) / 2;
         }
+    }
+
+    @Test
+    void prepackedAndPerCallPackingAllocateNothingPerCall() throws Exception {
+        WarmAllocation.assertUnder(64, GemmAllocationTest.class, "measure", "GEMM");
     }
 }
