@@ -229,6 +229,18 @@ public final class KernelBroadcast {
      * where 256 steps a call reached C2 through on-stack replacement and allocated nothing). The
      * two-step form compiled in GemmKernel, with the tile stores and an odd last step, ran at 65
      * GF/s there. A kernel that unrolls has to reach C2 whatever its callers' K.
+     *
+     * <p>Session 18 (same machine): three steps ({@link #segmentBroadcast6x3k}) compile at every C1
+     * tier and ran at 104 GF/s here; in GemmKernel (three steps, an odd last step in a method of
+     * its own, K blocks rounded to multiples of 3) the kernel alone ran at 107–112. But there C2 ran
+     * out of its parse budget (NodeCountInliningCutoff, 18,000 nodes; -XX:+PrintInlining): each A
+     * read through the segment is a VarHandle access with its checks, hundreds of nodes before
+     * they fold, and the last Vector API calls parsed (the tile stores) were not intrinsified, so
+     * C2 kept the accumulators boxed through the loop: 2.4 MB per call of GemmAllocationTest's
+     * product, every run. Two steps a turn did the same (1.2–1.8 MB). One step a turn stays inside
+     * the budget; this is also, likely, the 65 GF/s above. Unrolling by hand needs A reads that
+     * cost C2 fewer nodes, and reads from the heap array (which cost few) run at half speed under
+     * AVX2 ({@link #arrayBroadcast6}, {@link #arrayLinear6}).
      */
     static float segmentBroadcast6x2k(MemorySegment a, long aByte, float[] b, int bOff, int kc) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
@@ -392,6 +404,159 @@ public final class KernelBroadcast {
     }
 
     /**
+     * {@link #arrayBroadcast6} with every index a linear function of k (a[aOff + 6k + r],
+     * b[bOff + NR·k]) rather than offsets bumped each step, so that C2 can prove the accesses in
+     * bounds once per loop (range-check elimination works on the loop variable).
+     */
+    static float arrayLinear6(float[] a, int aOff, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        FloatVector c5a = FloatVector.zero(S), c5b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            int ai = aOff + 6 * k, bi = bOff + NR * k;
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + L);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai + 0]);
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 1]);
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 2]);
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 3]);
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 4]);
+            c4a = a4.fma(b0, c4a);
+            c4b = a4.fma(b1, c4b);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 5]);
+            c5a = a5.fma(b0, c5a);
+            c5b = a5.fma(b1, c5b);
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c5a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).add(c5b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #segmentBroadcast6} with every offset a linear function of k. */
+    static float segmentLinear6(MemorySegment a, long aByte, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        FloatVector c5a = FloatVector.zero(S), c5b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            long ab = aByte + 24L * k; int bi = bOff + NR * k;
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + L);
+            FloatVector a0 = FloatVector.broadcast(S, a.get(F, ab + 0));
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            FloatVector a1 = FloatVector.broadcast(S, a.get(F, ab + 4));
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            FloatVector a2 = FloatVector.broadcast(S, a.get(F, ab + 8));
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            FloatVector a3 = FloatVector.broadcast(S, a.get(F, ab + 12));
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            FloatVector a4 = FloatVector.broadcast(S, a.get(F, ab + 16));
+            c4a = a4.fma(b0, c4a);
+            c4b = a4.fma(b1, c4b);
+            FloatVector a5 = FloatVector.broadcast(S, a.get(F, ab + 20));
+            c5a = a5.fma(b0, c5a);
+            c5b = a5.fma(b1, c5b);
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c5a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).add(c5b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** As {@link #segmentBroadcast6x2k}, three steps a turn, for a kc that is a multiple of 3 (timed with 255). */
+    static float segmentBroadcast6x3k(MemorySegment a, long aByte, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        FloatVector c5a = FloatVector.zero(S), c5b = FloatVector.zero(S);
+        for (int k = 0; k + 3 <= kc; k += 3) {
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff + 0 * NR);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + 0 * NR + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 0));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 4));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 8));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 12));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 16));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 20));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff + 1 * NR);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + 1 * NR + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 24));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 28));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 32));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 36));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 40));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 44));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            {
+                FloatVector b0 = FloatVector.fromArray(S, b, bOff + 2 * NR);
+                FloatVector b1 = FloatVector.fromArray(S, b, bOff + 2 * NR + L);
+                FloatVector a0 = FloatVector.broadcast(S, a.get(F, aByte + 48));
+                c0a = a0.fma(b0, c0a);
+                c0b = a0.fma(b1, c0b);
+                FloatVector a1 = FloatVector.broadcast(S, a.get(F, aByte + 52));
+                c1a = a1.fma(b0, c1a);
+                c1b = a1.fma(b1, c1b);
+                FloatVector a2 = FloatVector.broadcast(S, a.get(F, aByte + 56));
+                c2a = a2.fma(b0, c2a);
+                c2b = a2.fma(b1, c2b);
+                FloatVector a3 = FloatVector.broadcast(S, a.get(F, aByte + 60));
+                c3a = a3.fma(b0, c3a);
+                c3b = a3.fma(b1, c3b);
+                FloatVector a4 = FloatVector.broadcast(S, a.get(F, aByte + 64));
+                c4a = a4.fma(b0, c4a);
+                c4b = a4.fma(b1, c4b);
+                FloatVector a5 = FloatVector.broadcast(S, a.get(F, aByte + 68));
+                c5a = a5.fma(b0, c5a);
+                c5b = a5.fma(b1, c5b);
+            }
+            aByte += 72;
+            bOff += 3 * NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c5a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).add(c5b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
      * 5×NR through a segment: 10 accumulators + 2 B vectors + 1 broadcast = 13 registers, room
      * to spare on AVX2's 16 (6×NR uses 15), at 10 fused multiply-adds per 7 loads.
      */
@@ -504,6 +669,11 @@ public final class KernelBroadcast {
 
     /** {@link #time(String, int, Call)} for a tile {@code cols} wide. */
     static void time(String name, int rows, int cols, Call call) {
+        time(name, rows, cols, KC, call);
+    }
+
+    /** {@link #time(String, int, int, Call)} for calls of {@code steps} steps of k. */
+    static void time(String name, int rows, int cols, int steps, Call call) {
         double best = 0;
         float sink = 0;
         for (int round = 0; round < 6; round++) {
@@ -517,7 +687,7 @@ public final class KernelBroadcast {
                     }
                 }
             }
-            best = Math.max(best, 2.0 * rows * cols * KC * calls / ((System.nanoTime() - t0) / 1e9) / 1e9);
+            best = Math.max(best, 2.0 * rows * cols * steps * calls / ((System.nanoTime() - t0) / 1e9) / 1e9);
         }
         System.out.printf("  %-44s %6.1f GF/s%s%n", name, best, sink == 42 ? " " : "");
     }
@@ -553,7 +723,10 @@ public final class KernelBroadcast {
         }
         time("6×" + NR + ", A packed pre-broadcast", 6, (p, q) -> preBroadcast6(a, p * KC * 6 * L, b, q * KC * NR, KC));
         time("6×" + NR + ", through a segment, k unrolled by 2", 6, (p, q) -> segmentBroadcast6x2k(view, 4L * p * KC * 6, b, q * KC * NR, KC));
+        time("6×" + NR + ", through a segment, k unrolled by 3", 6, NR, KC - 1, (p, q) -> segmentBroadcast6x3k(view, 4L * p * KC * 6, b, q * KC * NR, KC - 1));
         time("6×" + NR + ", through a segment, k unrolled by 4", 6, (p, q) -> segmentBroadcast6x4k(view, 4L * p * KC * 6, b, q * KC * NR, KC));
+        time("6×" + NR + ", array, indices linear in k", 6, (p, q) -> arrayLinear6(a, p * KC * 6, b, q * KC * NR, KC));
+        time("6×" + NR + ", segment, offsets linear in k", 6, (p, q) -> segmentLinear6(view, 4L * p * KC * 6, b, q * KC * NR, KC));
         time("5×" + NR + ", broadcast through a segment", 5, (p, q) -> segmentBroadcast5(view, 4L * p * KC * 5, b, q * KC * NR, KC));
         float[] b3 = new float[KC * 3 * L * 4];
         System.arraycopy(b, 0, b3, 0, Math.min(b.length, b3.length));

@@ -6,6 +6,7 @@ import java.lang.management.ManagementFactory;
 import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -70,20 +71,22 @@ public final class WarmAllocation {
         return (double) m.invoke(null);
     }
 
-    /** Calls {@code owner.method()} in a new JVM with the engine's flags and this class path. */
+    /**
+     * Calls {@code owner.method()} in a new JVM with the engine's flags, this JVM's {@code -XX:}
+     * options and {@code -Dtessera.} properties (a run under {@code -XX:UseAVX=2} measures again
+     * under it), and this class path.
+     */
     static double inFreshJvm(Class<?> owner, String method) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = List.of(
-                java,
-                "--add-modules",
-                "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED",
-                "-Xss4m",
-                "-cp",
-                System.getProperty("java.class.path"),
-                WarmAllocation.class.getName(),
-                owner.getName(),
-                method);
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xss4m"));
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("-XX:") || arg.startsWith("-Dtessera.")) {
+                cmd.add(arg);
+            }
+        }
+        cmd.addAll(List.of(
+                "-cp", System.getProperty("java.class.path"), WarmAllocation.class.getName(), owner.getName(), method));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
