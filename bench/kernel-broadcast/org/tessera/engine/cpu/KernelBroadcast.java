@@ -24,6 +24,9 @@ public final class KernelBroadcast {
     static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     static final int KC = 256;
 
+    static final com.sun.management.ThreadMXBean ALLOCATED =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+
     interface Call {
         float run(int aPanel, int bPanel);
     }
@@ -675,9 +678,11 @@ public final class KernelBroadcast {
     /** {@link #time(String, int, int, Call)} for calls of {@code steps} steps of k. */
     static void time(String name, int rows, int cols, int steps, Call call) {
         double best = 0;
+        double bytesPerCall = 0;
         float sink = 0;
         for (int round = 0; round < 6; round++) {
             long calls = 0;
+            long bytes = ALLOCATED.getCurrentThreadAllocatedBytes();
             long t0 = System.nanoTime();
             while (System.nanoTime() - t0 < 400_000_000L) {
                 for (int p = 0; p < 2; p++) {
@@ -688,8 +693,10 @@ public final class KernelBroadcast {
                 }
             }
             best = Math.max(best, 2.0 * rows * cols * steps * calls / ((System.nanoTime() - t0) / 1e9) / 1e9);
+            bytesPerCall = (ALLOCATED.getCurrentThreadAllocatedBytes() - bytes) / (double) calls;
         }
-        System.out.printf("  %-44s %6.1f GF/s%s%n", name, best, sink == 42 ? " " : "");
+        // The last round's heap bytes per call: anything but 0 means C2 left vectors boxed.
+        System.out.printf("  %-44s %6.1f GF/s %8.0f B/call%s%n", name, best, bytesPerCall, sink == 42 ? " " : "");
     }
 
     public static void main(String[] args) {
