@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.management.ManagementFactory;
 import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -87,18 +88,31 @@ public final class WarmAllocation {
         }
         cmd.addAll(List.of(
                 "-cp", System.getProperty("java.class.path"), WarmAllocation.class.getName(), owner.getName(), method));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("the second JVM did not finish in 120 s:\n" + out);
+        // Output to a file, so that a JVM that hangs cannot block the read past the time limit.
+        Path log = Files.createTempFile("warm-allocation", ".log");
+        String out;
+        try {
+            Process p = new ProcessBuilder(cmd)
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
+            boolean finished = p.waitFor(120, TimeUnit.SECONDS);
+            if (!finished) {
+                p.destroyForcibly().waitFor();
+            }
+            out = Files.readString(log, StandardCharsets.UTF_8);
+            if (!finished) {
+                throw new AssertionError("the second JVM did not finish in 120 s:\n" + out);
+            }
+        } finally {
+            Files.deleteIfExists(log);
         }
         for (String line : out.lines().toList().reversed()) {
             if (line.startsWith("measured: ")) {
                 return Double.parseDouble(line.substring("measured: ".length()));
             }
         }
-        throw new AssertionError("the second JVM printed no measurement (exit " + p.exitValue() + "):\n" + out);
+        throw new AssertionError("the second JVM printed no measurement:\n" + out);
     }
 
     public static void main(String[] args) throws Exception {
