@@ -282,6 +282,40 @@ class TrainCommandTest {
         assertTrue(Files.exists(dir.resolve("out5/mm.safetensors")));
     }
 
+    /**
+     * DiT with class_dropout_prob = 0 has no null row in its label table, and so no null label:
+     * it trains every label as given (the default label dropout follows the model; it drew the
+     * missing row before), and a label dropout asked for is an error at the stage.
+     */
+    @Test
+    void aDitWithoutANullLabelTrainsEveryLabelAsGiven() throws Exception {
+        digits();
+        String dit = "input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32, num_heads = 2, depth = 1,"
+                + " num_classes = 2, learn_sigma = false, class_dropout_prob = 0.0";
+        for (String dropout : new String[] {"", ", label_dropout = 0.5"}) {
+            Path script = Files.writeString(
+                    dir.resolve("nonull.tess"),
+                    "import \"dit.tess\"\npipeline n {\n    let dit = train(\n"
+                            + "        model = DiT(" + dit + "),\n        weights = init(seed = 1),\n"
+                            + "        data = idx(\"digits\", labels = \"digit-labels\", pad = 2),\n"
+                            + "        batch = 6, steps = 4, seed = 5" + dropout + ")\n"
+                            + "    output \"n.safetensors\" = weights(dit)\n}\n");
+            CliRun r = run(
+                    "train", script.toString(), "--out", dir.resolve("nonull").toString(), "--threads", "1");
+            if (dropout.isEmpty()) {
+                assertEquals(0, r.code(), r.err());
+                assertTrue(Files.exists(dir.resolve("nonull/n.safetensors")));
+            } else {
+                assertEquals(2, r.code(), r.err());
+                assertTrue(
+                        r.err()
+                                .contains("nonull.tess:3:15: error: label_dropout = 0.5 trains labels as the null"
+                                        + " label, and DiT has none"),
+                        r.err());
+            }
+        }
+    }
+
     /** An image DiT of {@code dit} (its arguments) trained for three steps on the digits: img/image.safetensors. */
     private void trainImageDit(String dit) throws IOException {
         Path image = Files.writeString(

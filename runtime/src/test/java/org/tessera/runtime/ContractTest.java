@@ -40,6 +40,29 @@ class ContractTest {
         }
     }
 
+    /**
+     * DiT's label table has the null row only when class_dropout_prob > 0 (the reference's
+     * LabelEmbedder), so without it the model has no null label: it samples unguided, guidance is
+     * an error naming why, and training keeps every label (it drew the missing row before).
+     */
+    @Test
+    void aDitWithoutLabelDropoutHasNoNullLabel(@TempDir Path dir) throws Exception {
+        String model = TINY + ", learn_sigma = false, class_dropout_prob = 0.0)";
+        try (Pipeline p = compile(dir, sampling(model, ""))) {
+            assertEquals(4, p.sample(SampleRequest.seed(1)).samples().size(1));
+        }
+        CompilationException e = assertThrows(
+                CompilationException.class,
+                () -> compile(dir, sampling(model, "").replace("guidance = none", "guidance = cfg(scale = 2.0)")));
+        assertTrue(e.getMessage().contains("no null_label"), e.getMessage());
+        try (Pipeline p = compile(
+                dir,
+                sampling(TINY + ", learn_sigma = false)", "")
+                        .replace("guidance = none", "guidance = cfg(scale = 2.0)"))) {
+            assertEquals(4, p.sample(SampleRequest.seed(1)).samples().size(1));
+        }
+    }
+
     @Test
     void aContractCanDeclareAnotherPrediction(@TempDir Path dir) throws Exception {
         String model = """

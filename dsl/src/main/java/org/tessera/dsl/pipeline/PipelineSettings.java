@@ -117,7 +117,8 @@ public record PipelineSettings(
      * @param weightDecay AdamW's decoupled decay
      * @param clip the global gradient norm gradients are clipped to
      * @param ema the decay of the weights' moving average (0.9999 in DiT)
-     * @param labelDropout the probability of training a label as the null label, for guidance
+     * @param labelDropout the probability of training a label as the null label, for guidance;
+     *     NaN when not given (0.1 for a model with a null label, none for one without)
      * @param seed the seed of every random draw (timesteps, noise, batches, dropout)
      * @param checkpointEvery steps between checkpoints
      * @param sampleEvery steps between grids of samples from the weights' average, 0 for none

@@ -709,12 +709,13 @@ public final class ModelCompiler {
         Long nullLabel = null;
         if (entries.get("null_label") != null) {
             CompileValue v = constants.eval(entries.get("null_label").value(), scope);
+            // −1: no null class (DiT with class_dropout_prob = 0 has no row for one), as if not given.
             if (v instanceof CompileValue.IntV i && i.value() >= 0) {
                 nullLabel = i.value();
-            } else if (!(v instanceof CompileValue.Poison)) {
+            } else if (!(v instanceof CompileValue.Poison) && !(v instanceof CompileValue.IntV i && i.value() == -1)) {
                 error(
                         entries.get("null_label").value().span(),
-                        "null_label must be a non-negative int, got " + v.describe());
+                        "null_label must be a non-negative int, or -1 for none, got " + v.describe());
             }
         }
         org.tessera.dsl.ModelContract.Prediction prediction = choice(

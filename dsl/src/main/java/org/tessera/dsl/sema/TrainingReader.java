@@ -130,14 +130,16 @@ final class TrainingReader {
                 a.containsKey("steps") ? values.count(a.get("steps"), "steps", 1, Limits.MAX_TRAINING_STEPS) : 1000;
         double clip = a.containsKey("clip") ? values.number(a.get("clip"), "clip") : 1.0;
         double ema = a.containsKey("ema") ? values.number(a.get("ema"), "ema") : 0.9999;
-        double dropout = a.containsKey("label_dropout") ? values.number(a.get("label_dropout"), "label_dropout") : 0.1;
+        // NaN: not given, so the run follows the model (0.1 when it has a null label, else none).
+        double dropout =
+                a.containsKey("label_dropout") ? values.number(a.get("label_dropout"), "label_dropout") : Double.NaN;
         if (!(clip > 0)) {
             diagnostics.error(a.get("clip").span(), "clip must be a positive gradient norm, got " + clip);
         }
         if (!(ema >= 0 && ema < 1)) {
             diagnostics.error(a.get("ema").span(), "ema must be a decay in [0, 1), got " + ema);
         }
-        if (!(dropout >= 0 && dropout <= 1)) {
+        if (a.containsKey("label_dropout") && !(dropout >= 0 && dropout <= 1)) {
             diagnostics.error(a.get("label_dropout").span(), "label_dropout must be a probability, got " + dropout);
         }
         double snrGamma = a.containsKey("snr_gamma") ? values.number(a.get("snr_gamma"), "snr_gamma") : 0;

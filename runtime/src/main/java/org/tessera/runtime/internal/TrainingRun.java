@@ -170,7 +170,33 @@ public final class TrainingRun {
                 trainable,
                 cpu,
                 new DiffusionTrainer.Settings(
-                        t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), t.labelDropout(), t.seed(), t.snrGamma()));
+                        t.batch(),
+                        lr,
+                        t.weightDecay(),
+                        t.clip(),
+                        t.ema(),
+                        labelDropout(def, t, model),
+                        t.seed(),
+                        t.snrGamma()));
+    }
+
+    /**
+     * The probability of training a label as the null label: as given, or 0.1 when not given and
+     * the model has a null label (DiT's default), else 0 — DiT with class_dropout_prob = 0 has no
+     * row for one, and its reference trains every label as given then.
+     */
+    private static double labelDropout(PipelineDefinition def, PipelineSettings.Training t, ModelDefinition model) {
+        boolean hasNull = model.contract().label() != null && model.contract().nullLabel() != null;
+        if (Double.isNaN(t.labelDropout())) {
+            return hasNull ? 0.1 : 0;
+        }
+        if (t.labelDropout() > 0 && !hasNull) {
+            throw def.error(
+                    t.span(),
+                    "label_dropout = " + t.labelDropout() + " trains labels as the null label, and " + model.name()
+                            + " has none (its contract gives no null_label; DiT has one when class_dropout_prob > 0)");
+        }
+        return t.labelDropout();
     }
 
     /** One stage to its last step; the trained (EMA) weights with the fixed ones, or null when stopped. */
@@ -281,7 +307,7 @@ public final class TrainingRun {
                                     t.weightDecay(),
                                     t.clip(),
                                     t.ema(),
-                                    t.labelDropout(),
+                                    labelDropout(def, t, model),
                                     t.seed(),
                                     t.snrGamma()));
                 }
