@@ -13,7 +13,8 @@ import org.tessera.engine.diffusion.VarianceType;
  *     latent     = x                 # the noisy latent x_t
  *     timestep   = t                 # the (unspaced) timestep
  *     label      = y                 # class conditioning (optional)
- *     null_label = num_classes       # the label that means "no class", for guidance (optional)
+ *     null_label = num_classes       # the label that means "no class", for guidance (optional; -1: none)
+ *     label_dropout = 0.1            # training's default share of null labels (optional)
  *     condition  = low               # further inputs given as they are at every step (optional; a name or a list)
  *     predicts   = "eps"             # "eps", "x0", "v", or "flow" (a rectified flow's velocity): the first C output channels
  *     variance   = "learned_range"   # "fixed_small", "fixed_large" or "learned_range" (C more channels)
@@ -43,6 +44,8 @@ import org.tessera.engine.diffusion.VarianceType;
  * @param variance how the reverse step's variance is chosen
  * @param splitAxis the channel axis
  * @param packing how a packed model's rows are made, or null for a model of one size
+ * @param labelDropout the share of labels training turns into the null label unless the training
+ *     says otherwise (DiT's class_dropout_prob), or null when not given
  */
 public record ModelContract(
         String latent,
@@ -53,7 +56,8 @@ public record ModelContract(
         Prediction prediction,
         VarianceType variance,
         int splitAxis,
-        Packing packing) {
+        Packing packing,
+        Double labelDropout) {
     public ModelContract {
         conditions = List.copyOf(conditions);
     }
@@ -68,7 +72,7 @@ public record ModelContract(
             Prediction prediction,
             VarianceType variance,
             int splitAxis) {
-        this(latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, null);
+        this(latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, null, null);
     }
 
     /**

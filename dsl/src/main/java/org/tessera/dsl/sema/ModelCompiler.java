@@ -630,6 +630,7 @@ public final class ModelCompiler {
             "timestep",
             "label",
             "null_label",
+            "label_dropout",
             "condition",
             "predicts",
             "variance",
@@ -718,6 +719,20 @@ public final class ModelCompiler {
                         "null_label must be a non-negative int, or -1 for none, got " + v.describe());
             }
         }
+        Double labelDropout = null;
+        if (entries.get("label_dropout") != null) {
+            CompileValue v = constants.eval(entries.get("label_dropout").value(), scope);
+            double p = v instanceof CompileValue.FloatV f
+                    ? f.value()
+                    : v instanceof CompileValue.IntV i ? i.value() : Double.NaN;
+            if (p >= 0 && p <= 1) {
+                labelDropout = p;
+            } else if (!(v instanceof CompileValue.Poison)) {
+                error(
+                        entries.get("label_dropout").value().span(),
+                        "label_dropout must be a probability, got " + v.describe());
+            }
+        }
         org.tessera.dsl.ModelContract.Prediction prediction = choice(
                 entries.get("predicts"),
                 scope,
@@ -762,7 +777,7 @@ public final class ModelCompiler {
             return null;
         }
         return new org.tessera.dsl.ModelContract(
-                latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, packing);
+                latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, packing, labelDropout);
     }
 
     /**

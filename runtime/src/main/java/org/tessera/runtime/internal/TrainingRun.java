@@ -181,14 +181,17 @@ public final class TrainingRun {
     }
 
     /**
-     * The probability of training a label as the null label: as given, or 0.1 when not given and
-     * the model has a null label (DiT's default), else 0 — DiT with class_dropout_prob = 0 has no
-     * row for one, and its reference trains every label as given then.
+     * The probability of training a label as the null label: as given, else the model's contract's
+     * (the stdlib's DiT says its class_dropout_prob, as the reference's LabelEmbedder drops labels),
+     * else 0.1 when the model has a null label and 0 when it has none — DiT with
+     * class_dropout_prob = 0 has no row for one, and its reference trains every label as given.
      */
     private static double labelDropout(PipelineDefinition def, PipelineSettings.Training t, ModelDefinition model) {
         boolean hasNull = model.contract().label() != null && model.contract().nullLabel() != null;
         if (Double.isNaN(t.labelDropout())) {
-            return hasNull ? 0.1 : 0;
+            return !hasNull
+                    ? 0
+                    : model.contract().labelDropout() != null ? model.contract().labelDropout() : 0.1;
         }
         if (t.labelDropout() > 0 && !hasNull) {
             throw def.error(
