@@ -169,15 +169,14 @@ public final class TrainingRun {
                 initial,
                 trainable,
                 cpu,
-                new DiffusionTrainer.Settings(
-                        t.batch(),
-                        lr,
-                        t.weightDecay(),
-                        t.clip(),
-                        t.ema(),
-                        labelDropout(def, t, model),
-                        t.seed(),
-                        t.snrGamma()));
+                diffusionSettings(def, t, model, lr));
+    }
+
+    /** The trainer's settings: the stage's, with the learning rate and the label dropout resolved. */
+    private static DiffusionTrainer.Settings diffusionSettings(
+            PipelineDefinition def, PipelineSettings.Training t, ModelDefinition model, LearningRate lr) {
+        return new DiffusionTrainer.Settings(
+                t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), labelDropout(def, t, model), t.seed(), t.snrGamma());
     }
 
     /**
@@ -298,21 +297,7 @@ public final class TrainingRun {
                                             cpu.elementwise()),
                                     hybrid);
                     trainer = new DiffusionTrainer(
-                            model,
-                            shape,
-                            process,
-                            initial,
-                            trainable,
-                            cpu,
-                            new DiffusionTrainer.Settings(
-                                    t.batch(),
-                                    lr,
-                                    t.weightDecay(),
-                                    t.clip(),
-                                    t.ema(),
-                                    labelDropout(def, t, model),
-                                    t.seed(),
-                                    t.snrGamma()));
+                            model, shape, process, initial, trainable, cpu, diffusionSettings(def, t, model, lr));
                 }
             }
         } catch (IllegalArgumentException e) { // what the trainer refuses (a hybrid loss without a learned variance, …)
