@@ -630,6 +630,170 @@ public final class KernelBroadcast {
                 .reduceLanes(VectorOperators.ADD);
     }
 
+
+    /**
+     * 5×NR, A broadcast from the heap array: 10 accumulators + 2 B vectors leave 4 registers
+     * for broadcasts that C2 hoists to the top of the loop body (at 6 rows it hoists three and
+     * spills an accumulator).
+     */
+    static float arrayBroadcast5(float[] a, int aOff, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector a0 = FloatVector.broadcast(S, a[aOff + 0]);
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            FloatVector a1 = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            FloatVector a2 = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            FloatVector a3 = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            FloatVector a4 = FloatVector.broadcast(S, a[aOff + 4]);
+            c4a = a4.fma(b0, c4a);
+            c4b = a4.fma(b1, c4b);
+            aOff += 5;
+            bOff += NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * 4×NR, A broadcast from the heap array: 8 accumulators + 2 B vectors leave 6 registers
+     * for broadcasts that C2 hoists to the top of the loop body (at 6 rows it hoists three and
+     * spills an accumulator).
+     */
+    static float arrayBroadcast4(float[] a, int aOff, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector a0 = FloatVector.broadcast(S, a[aOff + 0]);
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            FloatVector a1 = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            FloatVector a2 = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            FloatVector a3 = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            aOff += 4;
+            bOff += NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c0b).add(c1b).add(c2b).add(c3b).reduceLanes(VectorOperators.ADD);
+    }
+
+
+    /**
+     * 6×NR from the array, each multiply-add reading its B vector itself (at an offset of a zero
+     * C2 cannot see), so that the load folds into the instruction and no B vector holds a
+     * register: 12 accumulators + the broadcasts.
+     */
+    static float arrayBroadcast6FoldedB(float[] a, int aOff, float[] b, int bOff, int kc, int[] zeros) {
+        int z0 = zeros[0];
+        int z1 = zeros[1];
+        int z2 = zeros[2];
+        int z3 = zeros[3];
+        int z4 = zeros[4];
+        int z5 = zeros[5];
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        FloatVector c4a = FloatVector.zero(S), c4b = FloatVector.zero(S);
+        FloatVector c5a = FloatVector.zero(S), c5b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector a0 = FloatVector.broadcast(S, a[aOff + 0]);
+            c0a = a0.fma(FloatVector.fromArray(S, b, bOff + z0), c0a);
+            c0b = a0.fma(FloatVector.fromArray(S, b, bOff + z0 + L), c0b);
+            FloatVector a1 = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = a1.fma(FloatVector.fromArray(S, b, bOff + z1), c1a);
+            c1b = a1.fma(FloatVector.fromArray(S, b, bOff + z1 + L), c1b);
+            FloatVector a2 = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = a2.fma(FloatVector.fromArray(S, b, bOff + z2), c2a);
+            c2b = a2.fma(FloatVector.fromArray(S, b, bOff + z2 + L), c2b);
+            FloatVector a3 = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = a3.fma(FloatVector.fromArray(S, b, bOff + z3), c3a);
+            c3b = a3.fma(FloatVector.fromArray(S, b, bOff + z3 + L), c3b);
+            FloatVector a4 = FloatVector.broadcast(S, a[aOff + 4]);
+            c4a = a4.fma(FloatVector.fromArray(S, b, bOff + z4), c4a);
+            c4b = a4.fma(FloatVector.fromArray(S, b, bOff + z4 + L), c4b);
+            FloatVector a5 = FloatVector.broadcast(S, a[aOff + 5]);
+            c5a = a5.fma(FloatVector.fromArray(S, b, bOff + z5), c5a);
+            c5b = a5.fma(FloatVector.fromArray(S, b, bOff + z5 + L), c5b);
+            aOff += 6;
+            bOff += NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c4a).add(c5a).add(c0b).add(c1b).add(c2b).add(c3b).add(c4b).add(c5b).reduceLanes(VectorOperators.ADD);
+    }
+
+
+    /** {@link #arrayBroadcast4} with A's offset as the loop's variable. */
+    static float arrayBroadcast4ByA(float[] a, int aOff, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        for (int end = aOff + 4 * kc; aOff < end; aOff += 4) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector a0 = FloatVector.broadcast(S, a[aOff + 0]);
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            FloatVector a1 = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            FloatVector a2 = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            FloatVector a3 = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            bOff += NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c0b).add(c1b).add(c2b).add(c3b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #arrayBroadcast4} with B's offset as the loop's variable. */
+    static float arrayBroadcast4ByB(float[] a, int aOff, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        for (int end = bOff + NR * kc; bOff < end; bOff += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector a0 = FloatVector.broadcast(S, a[aOff + 0]);
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            FloatVector a1 = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            FloatVector a2 = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            FloatVector a3 = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            aOff += 4;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c0b).add(c1b).add(c2b).add(c3b).reduceLanes(VectorOperators.ADD);
+    }
+
     /** 6×NR with A packed pre-broadcast: a[(k·6 + r)·L + lane] = A[r][k] for every lane. */
     static float preBroadcast6(float[] a, int aOff, float[] b, int bOff, int kc) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
@@ -735,6 +899,13 @@ public final class KernelBroadcast {
         time("6×" + NR + ", array, indices linear in k", 6, (p, q) -> arrayLinear6(a, p * KC * 6, b, q * KC * NR, KC));
         time("6×" + NR + ", segment, offsets linear in k", 6, (p, q) -> segmentLinear6(view, 4L * p * KC * 6, b, q * KC * NR, KC));
         time("5×" + NR + ", broadcast through a segment", 5, (p, q) -> segmentBroadcast5(view, 4L * p * KC * 5, b, q * KC * NR, KC));
+        time("5×" + NR + ", broadcast from the array", 5, (p, q) -> arrayBroadcast5(a, p * KC * 5, b, q * KC * NR, KC));
+        time("4×" + NR + ", broadcast from the array", 4, (p, q) -> arrayBroadcast4(a, p * KC * 4, b, q * KC * NR, KC));
+        time("4×" + NR + ", array, loop over A's offset", 4, (p, q) -> arrayBroadcast4ByA(a, p * KC * 4, b, q * KC * NR, KC));
+        time("4×" + NR + ", array, loop over B's offset", 4, (p, q) -> arrayBroadcast4ByB(a, p * KC * 4, b, q * KC * NR, KC));
+        time("4×" + NR + ", broadcast from the array (again)", 4, (p, q) -> arrayBroadcast4(a, p * KC * 4, b, q * KC * NR, KC));
+        int[] zeros = new int[6];
+        time("6×" + NR + ", array, B loads folded", 6, (p, q) -> arrayBroadcast6FoldedB(a, p * KC * 6, b, q * KC * NR, KC, zeros));
         float[] b3 = new float[KC * 3 * L * 4];
         System.arraycopy(b, 0, b3, 0, Math.min(b.length, b3.length));
         time("4×" + 3 * L + ", broadcast through a segment", 4, 3 * L,

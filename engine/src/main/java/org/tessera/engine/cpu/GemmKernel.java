@@ -16,19 +16,19 @@ import jdk.incubator.vector.VectorSpecies;
  * multiply-adds into 2·MR accumulators that never leave registers.
  *
  * <p>The tile follows the machine ({@link GemmTile}). NR is two vectors, whatever their width;
- * MR is 12 where the JIT has 32 vector registers (AVX-512, ARM's NEON) or 6 where it has 16
- * (AVX2, x86 held to 128-bit vectors), which cannot hold 24 accumulators beside the B vectors
- * (BLIS's rule).
+ * MR is 12 where the JIT has 32 vector registers (AVX-512, ARM's NEON), 4 on AVX2's 16 and 6 for
+ * x86 held to 128-bit vectors: 16 registers cannot hold 24 accumulators beside the B vectors
+ * (BLIS's rule), and on AVX2 the 6-row tile does not fit either, once C2 has scheduled a step's
+ * broadcasts (see {@link #kernelRows4}).
  *
- * <p>The 6-row kernels read A through the memory-segment view of its panels ({@link APanels}),
- * the 12-row ones through the array. Measured, the kernel alone on one thread
- * (bench/kernel-broadcast.sh, 2026-12-07): under AVX2 the per-step broadcast of a value read
- * from the heap array ran at 54 GF/s, the same broadcast of the same value read through a
- * segment at 107 (OpenBLAS's Haswell GEMM: 107–110), and A packed pre-broadcast at 93; with
- * 128-bit vectors 6×8 through the segment ran at 54 against 29 for 12×8 from the array. With
- * AVX-512 it is the other way round: the array 205, the segment 149. Why is not checked in the emitted code (no disassembler here);
- * the likely reason is that C2 folds one of the two loads into a broadcast from memory and not
- * the other. ({@link #kernel4}, for a short last panel, reads the view at either tile.)
+ * <p>The 12- and 4-row kernels read A from the heap array; the 6-row ones through the
+ * memory-segment view of its panels ({@link APanels}), whose bounds checks keep C2 from hoisting
+ * the six broadcasts of a step into six live registers. Measured, the kernel alone on one thread
+ * (bench/kernel-broadcast.sh, AMD EPYC, 2026-12-07): under AVX2 4×16 from the array 102–104
+ * GF/s, 6×16 through the segment 80–91, 6×16 from the array 42–50 (an accumulator spilled,
+ * seen in the emitted code); with 128-bit vectors 6×8 through the segment 46–54 against 27 from
+ * the array; with AVX-512 the array 205, the segment 149. ({@link #kernel4}, for a short last
+ * panel, reads the view at either tile.)
  *
  * <p>Everything else — packing, blocking,
  * attention and convolution panels — reads MR and NR, so one code path serves every tile; only
@@ -41,16 +41,16 @@ final class GemmKernel {
     /** The vector registers the JIT allocates: 32 with AVX-512 and on ARM, 16 on AVX2 and SSE. */
     static final int REGISTERS = GemmTile.vectorRegisters(System.getProperty("os.arch", ""), S.vectorBitSize());
     /**
-     * Rows of a register tile ({@link GemmTile#rows(int)}; {@code -Dtessera.gemm.rows=6|12} forces
+     * Rows of a register tile ({@link GemmTile#rows(int)}; {@code -Dtessera.gemm.rows=4|6|12} forces
      * one, for measuring). 12×2 vectors measured fastest on AVX-512 (24 accumulators + 2 B
      * vectors + 1 broadcast = 27 of 32 registers): ~97% of the FMA peak in isolation, against
      * ~58% for 6×2, whose 12 accumulator chains cannot hide the FMA latency there, and ~80% for
-     * 6×4. On AVX2's 16 registers 6×2 (15 of them) is the largest tile that does not spill.
+     * 6×4. On 16 registers: 4×2 with AVX2, 6×2 with 128-bit vectors ({@link GemmTile}).
      */
     static final int MR = GemmTile.rows(S.vectorBitSize());
     /**
      * A panel of at most this many rows (the padded last one) runs {@link #kernel4} once per four
-     * rows instead of the full kernel: 8 of 12, 4 of 6.
+     * rows instead of the full kernel: 8 of 12, 4 of 6; none of 4.
      */
     static final int SHORT_ROWS = 4 * ((MR - 1) / 4);
     /** Columns of a register tile: two vectors. */
@@ -108,6 +108,10 @@ final class GemmKernel {
             int nextOff) {
         if (MR == 12) {
             return kernel12(panels.floats(), aOff, b, bOff, kc, tile, tileOff, next, nextOff);
+        }
+        if (MR == 4) {
+            kernelRows4(panels.floats(), aOff, b, bOff, kc, tile, tileOff, false);
+            return 0f;
         }
         kernel6(panels.view(), 4L * aOff, b, bOff, kc, tile, tileOff);
         return 0f;
@@ -222,6 +226,10 @@ final class GemmKernel {
         if (MR == 12) {
             return kernelAdd12(panels.floats(), aOff, b, bOff, kc, acc, accOff, next, nextOff);
         }
+        if (MR == 4) {
+            kernelRows4(panels.floats(), aOff, b, bOff, kc, acc, accOff, true);
+            return 0f;
+        }
         kernelAdd6(panels.view(), 4L * aOff, b, bOff, kc, acc, accOff);
         return 0f;
     }
@@ -316,8 +324,9 @@ final class GemmKernel {
     }
 
     /**
-     * {@link #kernel} for MR = 6, the tile of 16 registers: 12 accumulators, 2 B vectors and the
-     * broadcast, 15 registers (BLIS's 6×16 for AVX2). A comes through the segment view, byte
+     * {@link #kernel} for MR = 6, the tile of 16 registers with 128-bit vectors: 12 accumulators, 2
+     * B vectors and the broadcast, 15 registers (BLIS's 6×16 for AVX2; AVX2 here takes 4 rows,
+     * {@link #kernelRows4}). A comes through the segment view, byte
      * offset {@code aByte} (see the class comment for why).
      *
      * <p>It does not read ahead in the next B panel: under AVX2 the reads cost the kernel alone
@@ -415,6 +424,68 @@ final class GemmKernel {
         c4b.add(FloatVector.fromArray(S, acc, accOff + 4 * NR + L)).intoArray(acc, accOff + 4 * NR + L);
         c5a.add(FloatVector.fromArray(S, acc, accOff + 5 * NR)).intoArray(acc, accOff + 5 * NR);
         c5b.add(FloatVector.fromArray(S, acc, accOff + 5 * NR + L)).intoArray(acc, accOff + 5 * NR + L);
+    }
+
+    /**
+     * {@link #kernel} (or, with {@code add}, {@link #kernelAdd}) for MR = 4, AVX2's tile: 8
+     * accumulators, 2 B vectors and the 4 broadcasts, 14 of 16 registers, with A read from the
+     * heap array.
+     *
+     * <p>Why 4 rows and the array, where BLIS takes 6×16: C2 schedules every broadcast of a step at
+     * its top, ahead of the multiply-adds (they are loads, and loads go first). At 6 rows that is
+     * 12 accumulators + 2 + 6 = 20 registers, so it spills an accumulator to the stack and runs its
+     * chain through a store and a reload every step (seen in the emitted code, hsdis): 42–50 GF/s
+     * in bench/kernel-broadcast.sh; at 5 rows the same, 42. The 6-row kernel through a segment view
+     * ({@link #kernel6}) keeps the order, because each access's bounds check pins its broadcast
+     * behind the one before, but pays for five checks and the index arithmetic a step: 48
+     * instructions for 12 multiply-adds, 80–91 GF/s. At 4 rows nothing spills and the step is
+     * 21 instructions for 8 multiply-adds: 102–103 GF/s. Eight chains of multiply-adds are just
+     * enough for two ports of four cycles' latency.
+     *
+     * <p>One method for both stores: the choice is made once, after the loop.
+     */
+    private static void kernelRows4(
+            float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff, boolean add) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector av = FloatVector.broadcast(S, a[aOff]);
+            c0a = av.fma(b0, c0a);
+            c0b = av.fma(b1, c0b);
+            av = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = av.fma(b0, c1a);
+            c1b = av.fma(b1, c1b);
+            av = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = av.fma(b0, c2a);
+            c2b = av.fma(b1, c2b);
+            av = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = av.fma(b0, c3a);
+            c3b = av.fma(b1, c3b);
+            aOff += 4;
+            bOff += NR;
+        }
+        if (add) {
+            c0a = c0a.add(FloatVector.fromArray(S, tile, tileOff));
+            c0b = c0b.add(FloatVector.fromArray(S, tile, tileOff + L));
+            c1a = c1a.add(FloatVector.fromArray(S, tile, tileOff + NR));
+            c1b = c1b.add(FloatVector.fromArray(S, tile, tileOff + NR + L));
+            c2a = c2a.add(FloatVector.fromArray(S, tile, tileOff + 2 * NR));
+            c2b = c2b.add(FloatVector.fromArray(S, tile, tileOff + 2 * NR + L));
+            c3a = c3a.add(FloatVector.fromArray(S, tile, tileOff + 3 * NR));
+            c3b = c3b.add(FloatVector.fromArray(S, tile, tileOff + 3 * NR + L));
+        }
+        c0a.intoArray(tile, tileOff);
+        c0b.intoArray(tile, tileOff + L);
+        c1a.intoArray(tile, tileOff + NR);
+        c1b.intoArray(tile, tileOff + NR + L);
+        c2a.intoArray(tile, tileOff + 2 * NR);
+        c2b.intoArray(tile, tileOff + 2 * NR + L);
+        c3a.intoArray(tile, tileOff + 3 * NR);
+        c3b.intoArray(tile, tileOff + 3 * NR + L);
     }
 
     /**
