@@ -31,12 +31,12 @@ import jdk.incubator.vector.VectorSpecies;
  * B layout that the second GEMM wants for Pᵀ, so the probabilities never need repacking; and
  * every softmax reduction runs over keys, i.e. across tile rows, so m and l are plain vectors
  * over queries with no horizontal reductions. A head dimension of 72 also splits into whole
- * MR-row micro-panels of Vᵀ with no padding (six of 12 rows, twelve of 6).
+ * MR-row micro-panels of Vᵀ with no padding (six of 12 rows, twelve of 6, eighteen of 4).
  */
 final class AttentionPanel {
     /**
      * Most keys per block, a multiple of MR: the Pᵀ block (BK×NR floats: 33 KiB with the 12×32
-     * tile, 8 KiB with 6×16) stays in L1.
+     * tile, 5.5 KiB with 4×16) stays in L1.
      */
     static final int BK = 22 * MR;
 
