@@ -839,8 +839,17 @@ public final class KernelBroadcast {
         time(name, rows, cols, KC, call);
     }
 
+    /**
+     * Only the variants whose names hold one of these texts (the first argument, split at '|'),
+     * and the engine's kernel; all when empty.
+     */
+    static String[] only = {""};
+
     /** {@link #time(String, int, int, Call)} for calls of {@code steps} steps of k. */
     static void time(String name, int rows, int cols, int steps, Call call) {
+        if (!name.startsWith("GemmKernel") && java.util.Arrays.stream(only).noneMatch(name::contains)) {
+            return;
+        }
         double best = 0;
         double bytesPerCall = 0;
         float sink = 0;
@@ -864,6 +873,7 @@ public final class KernelBroadcast {
     }
 
     public static void main(String[] args) {
+        only = args.length > 0 ? args[0].split("\\|") : new String[] {""};
         float[] a = new float[KC * 12 * L * 2];
         float[] b = new float[KC * NR * 4];
         java.util.Random random = new java.util.Random(1);
@@ -903,7 +913,6 @@ public final class KernelBroadcast {
         time("4×" + NR + ", broadcast from the array", 4, (p, q) -> arrayBroadcast4(a, p * KC * 4, b, q * KC * NR, KC));
         time("4×" + NR + ", array, loop over A's offset", 4, (p, q) -> arrayBroadcast4ByA(a, p * KC * 4, b, q * KC * NR, KC));
         time("4×" + NR + ", array, loop over B's offset", 4, (p, q) -> arrayBroadcast4ByB(a, p * KC * 4, b, q * KC * NR, KC));
-        time("4×" + NR + ", broadcast from the array (again)", 4, (p, q) -> arrayBroadcast4(a, p * KC * 4, b, q * KC * NR, KC));
         int[] zeros = new int[6];
         time("6×" + NR + ", array, B loads folded", 6, (p, q) -> arrayBroadcast6FoldedB(a, p * KC * 6, b, q * KC * NR, KC, zeros));
         float[] b3 = new float[KC * 3 * L * 4];

@@ -434,12 +434,12 @@ final class GemmKernel {
      * <p>Why 4 rows and the array, where BLIS takes 6×16: C2 schedules every broadcast of a step at
      * its top, ahead of the multiply-adds (they are loads, and loads go first). At 6 rows that is
      * 12 accumulators + 2 + 6 = 20 registers, so it spills an accumulator to the stack and runs its
-     * chain through a store and a reload every step (seen in the emitted code, hsdis): 42–50 GF/s
+     * chain through a store and a reload every step (bench/emitted-code.sh shows it): 42–50 GF/s
      * in bench/kernel-broadcast.sh; at 5 rows the same, 42. The 6-row kernel through a segment view
      * ({@link #kernel6}) keeps the order, because each access's bounds check pins its broadcast
-     * behind the one before, but pays for five checks and the index arithmetic a step: 48
+     * behind the one before, but pays for five checks and the index arithmetic a step: 49
      * instructions for 12 multiply-adds, 80–91 GF/s. At 4 rows nothing spills and the step is
-     * 21 instructions for 8 multiply-adds: 102–103 GF/s. Eight chains of multiply-adds are just
+     * 22 instructions for 8 multiply-adds: 102–103 GF/s. Eight chains of multiply-adds are just
      * enough for two ports of four cycles' latency.
      *
      * <p>One method for both stores: the choice is made once, after the loop.
