@@ -8,7 +8,6 @@
 # runs it with 128-bit vectors, and from the array, as bench/kernel-broadcast.sh has it.)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$root/scripts/find-jdk.sh"
 command -v objdump >/dev/null || { echo "emitted-code.sh: needs objdump (apt-get install binutils)" >&2; exit 1; }
 width=${1:-avx2}
 shift || true
@@ -17,18 +16,12 @@ if [[ ${#methods[@]} -eq 0 ]]; then
     methods=(org.tessera.engine.cpu.GemmKernel::kernelRows4 org.tessera.engine.cpu.KernelBroadcast::segmentBroadcast6
         org.tessera.engine.cpu.KernelBroadcast::arrayBroadcast6)
 fi
-"$root/tessera" --version >/dev/null # builds the jars first if they are stale
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-"$JAVA_HOME/bin/javac" --add-modules jdk.incubator.vector -nowarn -cp "$root/cli/target/lib/*" -d "$out" \
-    "$root/bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java" 2> >(grep -v 'incubator\|^1 warning' >&2)
-source "$root/bench/vector-widths.sh"
-restrict "$width"
-prints=()
-for m in "${methods[@]}"; do prints+=("-XX:CompileCommand=quiet" "-XX:CompileCommand=print,$m"); done
-# shellcheck disable=SC2086 # the flags are words
-"$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector $jvm_opts -XX:+UnlockDiagnosticVMOptions "${prints[@]}" \
-    -cp "$out:$root/cli/target/lib/*" org.tessera.engine.cpu.KernelBroadcast "broadcast from the array|broadcast through a segment" > "$out/log" 2>&1
+prints="-XX:+UnlockDiagnosticVMOptions -XX:CompileCommand=quiet"
+for m in "${methods[@]}"; do prints+=" -XX:CompileCommand=print,$m"; done
+KERNEL_BENCH_OPTS="$prints" "$root/bench/kernel-broadcast.sh" --isa "$width" \
+    --only "broadcast from the array|broadcast through a segment" > "$out/log" 2>&1
 grep 'GF/s' "$out/log"
 for m in "${methods[@]}"; do
     echo
