@@ -794,6 +794,54 @@ public final class KernelBroadcast {
         return c0a.add(c1a).add(c2a).add(c3a).add(c0b).add(c1b).add(c2b).add(c3b).reduceLanes(VectorOperators.ADD);
     }
 
+
+    /**
+     * 4×NR from the array, two steps of k a turn, each multiply-add reading its B vector itself
+     * (at offsets with zeros C2 cannot see, so that the loads fold into the multiply-adds): 8
+     * accumulators + 8 hoisted broadcasts = 16 registers, no B vector held. {@code kc} even.
+     */
+    static float arrayBroadcast4x2FoldedB(float[] a, int aOff, float[] b, int bOff, int kc, int[] zeros) {
+        int z0 = zeros[0];
+        int z1 = zeros[1];
+        int z2 = zeros[2];
+        int z3 = zeros[3];
+        int z4 = zeros[4];
+        int z5 = zeros[5];
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S);
+        for (int k = 0; k < kc; k += 2) {
+            FloatVector a00 = FloatVector.broadcast(S, a[aOff + 0]);
+            c0a = a00.fma(FloatVector.fromArray(S, b, bOff + 0 * NR + z0), c0a);
+            c0b = a00.fma(FloatVector.fromArray(S, b, bOff + 0 * NR + L + z1), c0b);
+            FloatVector a01 = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = a01.fma(FloatVector.fromArray(S, b, bOff + 0 * NR + z2), c1a);
+            c1b = a01.fma(FloatVector.fromArray(S, b, bOff + 0 * NR + L + z3), c1b);
+            FloatVector a02 = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = a02.fma(FloatVector.fromArray(S, b, bOff + 0 * NR + z4), c2a);
+            c2b = a02.fma(FloatVector.fromArray(S, b, bOff + 0 * NR + L + z5), c2b);
+            FloatVector a03 = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = a03.fma(FloatVector.fromArray(S, b, bOff + 0 * NR + z0), c3a);
+            c3b = a03.fma(FloatVector.fromArray(S, b, bOff + 0 * NR + L + z1), c3b);
+            FloatVector a10 = FloatVector.broadcast(S, a[aOff + 4]);
+            c0a = a10.fma(FloatVector.fromArray(S, b, bOff + 1 * NR + z0), c0a);
+            c0b = a10.fma(FloatVector.fromArray(S, b, bOff + 1 * NR + L + z1), c0b);
+            FloatVector a11 = FloatVector.broadcast(S, a[aOff + 5]);
+            c1a = a11.fma(FloatVector.fromArray(S, b, bOff + 1 * NR + z2), c1a);
+            c1b = a11.fma(FloatVector.fromArray(S, b, bOff + 1 * NR + L + z3), c1b);
+            FloatVector a12 = FloatVector.broadcast(S, a[aOff + 6]);
+            c2a = a12.fma(FloatVector.fromArray(S, b, bOff + 1 * NR + z4), c2a);
+            c2b = a12.fma(FloatVector.fromArray(S, b, bOff + 1 * NR + L + z5), c2b);
+            FloatVector a13 = FloatVector.broadcast(S, a[aOff + 7]);
+            c3a = a13.fma(FloatVector.fromArray(S, b, bOff + 1 * NR + z0), c3a);
+            c3b = a13.fma(FloatVector.fromArray(S, b, bOff + 1 * NR + L + z1), c3b);
+            aOff += 8;
+            bOff += 2 * NR;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c0b).add(c1b).add(c2b).add(c3b).reduceLanes(VectorOperators.ADD);
+    }
+
     /** 6×NR with A packed pre-broadcast: a[(k·6 + r)·L + lane] = A[r][k] for every lane. */
     static float preBroadcast6(float[] a, int aOff, float[] b, int bOff, int kc) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S);
@@ -914,6 +962,7 @@ public final class KernelBroadcast {
         time("4×" + NR + ", array, loop over A's offset", 4, (p, q) -> arrayBroadcast4ByA(a, p * KC * 4, b, q * KC * NR, KC));
         time("4×" + NR + ", array, loop over B's offset", 4, (p, q) -> arrayBroadcast4ByB(a, p * KC * 4, b, q * KC * NR, KC));
         int[] zeros = new int[6];
+        time("4×" + NR + ", array, 2 steps, B loads folded", 4, (p, q) -> arrayBroadcast4x2FoldedB(a, p * KC * 4, b, q * KC * NR, KC, zeros));
         time("6×" + NR + ", array, B loads folded", 6, (p, q) -> arrayBroadcast6FoldedB(a, p * KC * 6, b, q * KC * NR, KC, zeros));
         float[] b3 = new float[KC * 3 * L * 4];
         System.arraycopy(b, 0, b3, 0, Math.min(b.length, b3.length));
