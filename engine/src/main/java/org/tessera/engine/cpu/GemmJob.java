@@ -46,6 +46,12 @@ final class GemmJob implements WorkerPool.Task {
     /** K block: a B micro-panel of KC×NR floats (32 KiB on AVX-512) stays in L1. */
     static final int KC = Integer.getInteger("tessera.gemm.kc", 256);
     /**
+     * K block when B is pre-packed (weights): KC, except with the 4-row tile, whose K blocks
+     * grow to half of L2 ({@link GemmTile#prepackedKc}); {@code -Dtessera.gemm.kc.prepacked} sets it.
+     */
+    static final int KC_PREPACKED =
+            Integer.getInteger("tessera.gemm.kc.prepacked", GemmTile.prepackedKc(MR, NR, KC, GemmTile.l2Bytes()));
+    /**
      * Largest M block: an A block of MC×KC floats (516 KiB) stays in L2 (2 MiB per core here).
      * M is cut into equal blocks of at most MC rows, so DiT's M = 512 (batch 2 × 256 tokens) is
      * one block rather than 384 + 128.
@@ -204,7 +210,7 @@ final class GemmJob implements WorkerPool.Task {
         int threads = pool.threads();
         jPanels = (n + NR - 1) / NR;
         int iPanels = (m + MR - 1) / MR;
-        kcStep = kcStep(k);
+        kcStep = kcStep(k, packed != null ? KC_PREPACKED : KC);
         kBlocks = (k + kcStep - 1) / kcStep;
         // Chunks: (M block, run of B panels) pairs, enough for the threads and for C's slices to
         // stay under CHUNK_C_BYTES. A chunk keeps to one M block, so with several (2048³) its A
@@ -503,11 +509,11 @@ final class GemmJob implements WorkerPool.Task {
     }
 
     /**
-     * Equal K blocks of at most KC: K = 1152 is 5 × 231, not 4 × 256 + 128. Every block costs a
+     * Equal K blocks of at most {@code kc}: K = 1152 is 5 × 231, not 4 × 256 + 128. Every block costs a
      * pass over C (the register tiles are merged into C once per block).
      */
-    static int kcStep(int k) {
-        int blocks = Math.max(1, (k + KC - 1) / KC);
+    static int kcStep(int k, int kc) {
+        int blocks = Math.max(1, (k + kc - 1) / kc);
         return Math.max(1, (k + blocks - 1) / blocks);
     }
 

@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The register tile follows the machine (issue 18): 12 rows where the JIT has 32 vector registers
- * (AVX-512, ARM), 6 where it has 16 (AVX2, SSE); a forced row count other than those is an error.
+ * (AVX-512, ARM); where it has 16, 4 with AVX2 and 6 with 128-bit vectors; a forced row count other
+ * than those is an error.
  * The kernels of each tile are held to the scalar reference by the property tests, which the
  * build runs under AVX-512, AVX2 and 128-bit vectors.
  */
@@ -49,5 +50,27 @@ class GemmTileTest {
         assertTrue(
                 VectorKernels.describe().contains(GemmKernel.MR + "×" + GemmKernel.NR + " GEMM tile"),
                 VectorKernels.describe());
+    }
+
+    @Test
+    void theFourRowTileTakesPrePackedKInBlocksOfHalfOfL2() {
+        assertEquals(8192, GemmTile.prepackedKc(4, 16, 256, 1 << 20)); // 512 KiB of B panel, at the cap
+        assertEquals(2048, GemmTile.prepackedKc(4, 16, 256, 256 << 10));
+        assertEquals(256, GemmTile.prepackedKc(4, 16, 256, 16 << 10)); // never below KC
+        assertEquals(256, GemmTile.prepackedKc(12, 32, 256, 1 << 20)); // other tiles keep KC
+        assertEquals(256, GemmTile.prepackedKc(6, 8, 256, 1 << 20));
+        assertEquals(
+                GemmTile.prepackedKc(GemmKernel.MR, GemmKernel.NR, GemmJob.KC, GemmTile.l2Bytes()),
+                GemmJob.KC_PREPACKED);
+    }
+
+    @Test
+    void cacheSizesReadAsLinuxWritesThem() {
+        assertEquals(1 << 20, GemmTile.parseSize("1024K"));
+        assertEquals(2 << 20, GemmTile.parseSize("2M\n"));
+        assertEquals(512, GemmTile.parseSize("512"));
+        assertEquals(-1, GemmTile.parseSize("big"));
+        assertEquals(-1, GemmTile.parseSize(""));
+        assertTrue(GemmTile.l2Bytes() >= 16 << 10, "an L2 of " + GemmTile.l2Bytes() + " bytes");
     }
 }
