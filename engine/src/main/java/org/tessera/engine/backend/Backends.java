@@ -52,7 +52,7 @@ public final class Backends {
         };
     }
 
-    /** What {@link #cpu} would choose here, in words, e.g. "vector (512-bit vectors, 32 registers, 12×32 GEMM tile)". */
+    /** What {@link #cpu} would choose here, in words, e.g. "vector (512-bit vectors, 32 registers, 12×32 GEMM tile, K blocks of 256)". */
     public static String describeCpu() {
         String why = vectorUnavailableReason();
         if (why != null) {

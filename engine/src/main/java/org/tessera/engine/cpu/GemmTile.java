@@ -1,5 +1,9 @@
 package org.tessera.engine.cpu;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
 /**
  * The GEMM register tile's row count for this machine, chosen before the kernels load (plain
  * Java, no Vector API): so that a forced choice that cannot be honoured is named the same way
@@ -10,7 +14,7 @@ final class GemmTile {
     static final String ROWS_PROPERTY = "tessera.gemm.rows";
 
     /** Where Linux describes CPU 0's caches, one folder per cache (level, type, size). */
-    private static final java.nio.file.Path CACHES = java.nio.file.Path.of("/sys/devices/system/cpu/cpu0/cache");
+    private static final Path CACHES = Path.of("/sys/devices/system/cpu/cpu0/cache");
     /** L2 assumed where the system does not say: a desktop core's, the smallest in common use. */
     static final long DEFAULT_L2_BYTES = 256 << 10;
 
@@ -37,7 +41,7 @@ final class GemmTile {
      * {@link #DEFAULT_L2_BYTES} where there is none (another system, or a container that hides it).
      */
     static long l2Bytes() {
-        try (var dirs = java.nio.file.Files.list(CACHES)) {
+        try (var dirs = Files.list(CACHES)) {
             for (var dir : dirs.filter(d -> d.getFileName().toString().startsWith("index"))
                     .toList()) {
                 String level = read(dir.resolve("level"));
@@ -49,7 +53,7 @@ final class GemmTile {
                     }
                 }
             }
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             // Not Linux, or not readable: the default below.
         }
         return DEFAULT_L2_BYTES;
@@ -75,8 +79,8 @@ final class GemmTile {
         }
     }
 
-    private static String read(java.nio.file.Path file) throws java.io.IOException {
-        return java.nio.file.Files.readString(file).strip();
+    private static String read(Path file) throws IOException {
+        return Files.readString(file).strip();
     }
 
     /**

@@ -41,8 +41,11 @@ public final class VectorKernels {
     /** e.g. "512-bit vectors, 32 registers, 12×32 GEMM tile". */
     public static String describe() {
         tile();
+        String kBlocks = GemmJob.KC_PREPACKED == GemmJob.KC
+                ? "K blocks of " + GemmJob.KC
+                : "K blocks of " + GemmJob.KC + ", " + GemmJob.KC_PREPACKED + " for weights";
         return VectorMath.S.vectorBitSize() + "-bit vectors, " + GemmKernel.REGISTERS + " registers, " + GemmKernel.MR
-                + "×" + GemmKernel.NR + " GEMM tile";
+                + "×" + GemmKernel.NR + " GEMM tile, " + kBlocks;
     }
 
     public static GemmOps gemm(WorkerPool pool) {
