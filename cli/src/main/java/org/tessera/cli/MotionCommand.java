@@ -24,11 +24,11 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code tessera motion CLIPS}: do generated clips move as Moving MNIST clips do? Each clip's
- * motion is four numbers ({@link MovingMnist.Motion}): how far the centroid of its bright pixels
+ * motion is five numbers ({@link MovingMnist.Motion}): how far the centroid of its bright pixels
  * steps from frame to frame, how much consecutive frames' bright masks overlap, how much its
- * bright pixels hold together (digits are strokes, not specks), and how much of a frame's change
- * a shift of the one before does not explain (a thing that moves rather than one that turns into
- * another). Real clips,
+ * bright pixels hold together (digits are strokes, not specks), how much of a frame is bright
+ * (digits on black, not noise), and how much of a frame's change a shift of the one before does
+ * not explain (a thing that moves rather than one that turns into another). Real clips,
  * rendered from the MNIST digits, give the range (5th to 95th percentile) of each; the report is
  * the share of generated clips inside it — and, so that the reader can see the check tell things
  * apart, the same share for Gaussian noise and for still clips.
@@ -40,11 +40,12 @@ import picocli.CommandLine.Parameters;
         description = {
             "Measure each clip of CLIPS (a safetensors tensor [N, F, 1, H, W] in Latte's layout, or"
                     + " [N, 1, F, H, W]): the mean step of its bright pixels' centroid from frame to frame, the"
-                    + " mean overlap (intersection over union) of consecutive frames' bright pixels, and their"
-                    + " coherence (the share with at least two bright neighbours: strokes, not specks), and the"
+                    + " mean overlap (intersection over union) of consecutive frames' bright pixels, their"
+                    + " coherence (the share with at least two bright neighbours: strokes, not specks), the ink"
+                    + " (the share of a frame's pixels that are bright: digits on black, not noise), and the"
                     + " change that moving does not explain (the smallest mean difference between a frame and the"
                     + " one before shifted by up to 4 pixels).",
-            "Real Moving MNIST clips made from --digits give the 5th–95th percentile range of the first three;"
+            "Real Moving MNIST clips made from --digits give the 5th–95th percentile range of the first four;"
                     + " the report is the share of clips inside those ranges, for the generated clips, for real"
                     + " ones, for Gaussian noise, for still clips and for clips of unrelated frames, and the median"
                     + " change of each."
@@ -185,15 +186,24 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
         double[] overlaps = sorted(realMotion, MovingMnist.Motion::overlap);
         double[] coherence = sorted(realMotion, MovingMnist.Motion::coherence);
         double[] change = sorted(realMotion, MovingMnist.Motion::change);
+        double[] ink = sorted(realMotion, MovingMnist.Motion::ink);
         MovingMnist.Motion lo = new MovingMnist.Motion(
-                percentile(steps, 5), percentile(overlaps, 5), percentile(coherence, 5), percentile(change, 5));
+                percentile(steps, 5),
+                percentile(overlaps, 5),
+                percentile(coherence, 5),
+                percentile(change, 5),
+                percentile(ink, 5));
         MovingMnist.Motion hi = new MovingMnist.Motion(
-                percentile(steps, 95), percentile(overlaps, 95), percentile(coherence, 95), percentile(change, 95));
+                percentile(steps, 95),
+                percentile(overlaps, 95),
+                percentile(coherence, 95),
+                percentile(change, 95),
+                percentile(ink, 95));
         out.printf(
                 Locale.ROOT,
                 "real Moving MNIST (%d clips of %d frames, %d×%d, %d digits): centroid step median %.2f px"
                         + " (5th–95th percentile %.2f–%.2f), overlap median %.2f (%.2f–%.2f), coherence median %.2f"
-                        + " (%.2f–%.2f), change median %.3f (%.3f–%.3f)%n",
+                        + " (%.2f–%.2f), ink median %.3f (%.3f–%.3f), change median %.3f (%.3f–%.3f)%n",
                 real,
                 frames,
                 size,
@@ -208,6 +218,9 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
                 percentile(coherence, 50),
                 lo.coherence(),
                 hi.coherence(),
+                percentile(ink, 50),
+                lo.ink(),
+                hi.ink(),
                 percentile(change, 50),
                 lo.change(),
                 hi.change());
@@ -215,18 +228,19 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
         out.printf(
                 Locale.ROOT,
                 "generated (%s, %d clips): centroid step median %.2f px, overlap median %.2f, coherence median"
-                        + " %.2f, change median %.3f%s%n",
+                        + " %.2f, ink median %.3f, change median %.3f%s%n",
                 clips.getFileName(),
                 n,
                 percentile(gs, 50),
                 percentile(sorted(gen, MovingMnist.Motion::overlap), 50),
                 percentile(sorted(gen, MovingMnist.Motion::coherence), 50),
+                percentile(sorted(gen, MovingMnist.Motion::ink), 50),
                 percentile(sorted(gen, MovingMnist.Motion::change), 50),
                 gs.length < n ? " (" + (n - gs.length) + " clips have a frame with no bright pixel)" : "");
-        out.println("moving as real clips do (step, overlap and coherence inside the real clips' 5th–95th percentile"
-                + " range):");
+        out.println("moving as real clips do (step, overlap, coherence and ink inside the real clips' 5th–95th"
+                + " percentile range):");
         report(out, "generated", gen, lo, hi, "");
-        report(out, "real", realMotion, lo, hi, " (about 75% by construction: each range holds 90% of them)");
+        report(out, "real", realMotion, lo, hi, " (fewer than all by construction: each range holds 90% of them)");
         report(out, "noise", noise, lo, hi, " (Gaussian noise clips)");
         report(out, "still", still, lo, hi, " (real clips' first frame held)");
         report(out, "unrelated", unrelated, lo, hi, " (each frame from another real clip)");

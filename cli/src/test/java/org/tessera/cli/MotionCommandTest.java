@@ -50,6 +50,15 @@ class MotionCommandTest {
 
     /** Clips [N, F, 1, H, W]: rendered Moving MNIST clips of another seed, or noise. */
     private Path clips(String name, boolean noise) throws Exception {
+        return clips(name, noise ? 1 : 0);
+    }
+
+    /**
+     * Clips [N, F, 1, H, W]: rendered Moving MNIST clips of another seed (blotch 0), Gaussian noise
+     * (1), or noise constant over blotch×blotch blocks, as a DiT early in training draws it.
+     */
+    private Path clips(String name, int blotch) throws Exception {
+        boolean noise = blotch > 0;
         byte[] idx = Files.readAllBytes(digits());
         byte[] pixels = java.util.Arrays.copyOfRange(idx, 16, idx.length);
         Tensor t = Tensor.zeros(Arena.ofAuto(), DType.F32, N, FRAMES, 1, SIZE, SIZE);
@@ -58,9 +67,18 @@ class MotionCommandTest {
         for (int i = 0; i < N; i++) {
             long at = t.byteOffset() + 4L * i * FRAMES * SIZE * SIZE;
             if (noise) {
+                float[] block = new float[FRAMES * SIZE * SIZE];
+                for (int j = 0; j < block.length; j++) {
+                    block[j] = (float) random.nextGaussian();
+                }
                 for (int j = 0; j < FRAMES * SIZE * SIZE; j++) {
-                    s.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at + 4L * j, (float)
-                            random.nextGaussian());
+                    int f = j / (SIZE * SIZE);
+                    int y = j / SIZE % SIZE / blotch * blotch;
+                    int x = j % SIZE / blotch * blotch;
+                    s.set(
+                            java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED,
+                            at + 4L * j,
+                            block[(f * SIZE + y) * SIZE + x]);
                 }
             } else {
                 MovingMnist.render(pixels, 4, 99, i, FRAMES, SIZE, 2, s, at);
@@ -90,7 +108,7 @@ class MotionCommandTest {
                 "--real",
                 "200");
         assertEquals(0, moving.code(), moving.err());
-        assertTrue(generatedShare(moving.out()) >= 75, moving.out());
+        assertTrue(generatedShare(moving.out()) >= 65, moving.out()); // real clips: about 70%
         assertTrue(moving.out().contains("still         0 of"), moving.out());
         assertTrue(moving.out().contains("noise         0 of"), moving.out());
         // what a shift does not explain: little for moving digits, more for unrelated frames and noise
@@ -106,6 +124,23 @@ class MotionCommandTest {
                 "motion", clips("noise.safetensors", true).toString(), "--digits", digits.toString(), "--real", "200");
         assertEquals(0, noise.code(), noise.err());
         assertEquals(0, generatedShare(noise.out()), noise.out());
+    }
+
+    @Test
+    void blotchyNoiseDoesNotPassForDigits() throws Exception {
+        // Noise constant over 4×4 blocks holds together and steps little, as digits do; what gives it
+        // away is how much of each frame is bright (half, where digits on black light a few percent).
+        CliRun blotches = CliRun.of(
+                "motion",
+                clips("blotches.safetensors", 4).toString(),
+                "--digits",
+                digits().toString(),
+                "--real",
+                "200");
+        assertEquals(0, blotches.code(), blotches.err());
+        assertEquals(0, generatedShare(blotches.out()), blotches.out());
+        Matcher ink = Pattern.compile("generated \\(.*ink median ([0-9.]+)").matcher(blotches.out());
+        assertTrue(ink.find() && Double.parseDouble(ink.group(1)) > 0.4, blotches.out());
     }
 
     @Test

@@ -161,11 +161,14 @@ public final class MovingMnist {
      *     shifted by up to {@value #SHIFT} pixels each way (a digit's largest step). 0 for one
      *     rigid thing moving or none; larger where the content itself changes, as between
      *     independent pictures of one class, or where two digits move apart
+     * @param ink the mean share of a frame's pixels that are bright: a few percent for digits on
+     *     black, about ½ for noise. Without it, noise whose bright pixels clump (a model early in
+     *     training draws 4×4-patch-sized blotches) stepped, overlapped and held together as digits do
      */
-    public record Motion(double step, double overlap, double coherence, double change) {
+    public record Motion(double step, double overlap, double coherence, double change, double ink) {
         /**
-         * Step, overlap and coherence lie within [lo, hi] of a reference's range. Change is not
-         * held to a range: one rigid digit's is exactly 0, a range no generated clip can meet;
+         * Step, overlap, coherence and ink lie within [lo, hi] of a reference's range. Change is
+         * not held to a range: one rigid digit's is exactly 0, a range no generated clip can meet;
          * it is compared by its median instead.
          */
         public boolean within(Motion lo, Motion hi) {
@@ -174,7 +177,9 @@ public final class MovingMnist {
                     && overlap >= lo.overlap
                     && overlap <= hi.overlap
                     && coherence >= lo.coherence
-                    && coherence <= hi.coherence;
+                    && coherence <= hi.coherence
+                    && ink >= lo.ink
+                    && ink <= hi.ink;
         }
     }
 
@@ -218,6 +223,7 @@ public final class MovingMnist {
         float[] before = new float[pixels];
         float[] now = new float[pixels];
         double changes = 0;
+        double inked = 0;
         for (int f = 0; f < frames; f++) {
             double sx = 0;
             double sy = 0;
@@ -240,7 +246,7 @@ public final class MovingMnist {
                 }
             }
             if (n == 0) {
-                return new Motion(Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+                return new Motion(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
             }
             long held = 0;
             for (int i = 0; i < pixels; i++) {
@@ -255,6 +261,7 @@ public final class MovingMnist {
                 }
             }
             coherent += (double) held / n;
+            inked += (double) n / pixels;
             double cx = sx / n;
             double cy = sy / n;
             if (f > 0) {
@@ -272,7 +279,12 @@ public final class MovingMnist {
             now = v;
         }
         return frames > 1
-                ? new Motion(steps / (frames - 1), overlaps / (frames - 1), coherent / frames, changes / (frames - 1))
-                : new Motion(0, 1, coherent, 0);
+                ? new Motion(
+                        steps / (frames - 1),
+                        overlaps / (frames - 1),
+                        coherent / frames,
+                        changes / (frames - 1),
+                        inked / frames)
+                : new Motion(0, 1, coherent, 0, inked);
     }
 }

@@ -179,4 +179,27 @@ class MovingMnistTest {
         assertEquals(
                 0, MovingMnist.motion(MemorySegment.ofArray(v), 0, FRAMES, 28).step(), 1e-12);
     }
+
+    @Test
+    void aClipAsBrightAsNoiseIsNotWithinDigitsRanges() {
+        MovingMnist.Motion lo = new MovingMnist.Motion(1.0, 0.3, 0.5, 0.0, 0.05);
+        MovingMnist.Motion hi = new MovingMnist.Motion(3.0, 0.7, 1.0, 0.1, 0.15);
+        assertTrue(new MovingMnist.Motion(2.0, 0.5, 0.8, 0.05, 0.10).within(lo, hi));
+        // steps, overlaps and holds together as digits do, but half of every frame is bright
+        assertFalse(new MovingMnist.Motion(2.0, 0.5, 0.8, 0.05, 0.50).within(lo, hi));
+        assertFalse(new MovingMnist.Motion(2.0, 0.5, 0.8, 0.05, 0.01).within(lo, hi));
+        // change is compared by its median, not held to a range
+        assertTrue(new MovingMnist.Motion(2.0, 0.5, 0.8, 0.50, 0.10).within(lo, hi));
+    }
+
+    @Test
+    void inkIsTheShareOfBrightPixels() {
+        float[] v = new float[2 * 4 * 4];
+        java.util.Arrays.fill(v, -1f);
+        v[0] = v[1] = v[4] = v[5] = 1f; // frame 0: a 2×2 square
+        v[16 + 1] = v[16 + 2] = v[16 + 5] = v[16 + 6] = 1f; // frame 1: the same, a pixel right
+        MovingMnist.Motion m = MovingMnist.motion(MemorySegment.ofArray(v), 0, 2, 4);
+        assertEquals(0.25, m.ink(), 1e-12);
+        assertEquals(1.0, m.step(), 1e-12);
+    }
 }
