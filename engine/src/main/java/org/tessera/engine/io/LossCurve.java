@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.IntStream;
 import javax.imageio.ImageIO;
 
 /**
@@ -102,14 +103,11 @@ public final class LossCurve {
         // The steps under the axis: where the first and last windows end, and one between.
         if (losses.length > 0) {
             int last = losses.length - 1;
-            for (int i : new int[] {0, last / 2, last}) {
+            for (int i : IntStream.of(0, last / 2, last).distinct().toArray()) {
                 String label = "step " + (long) (i + 1) * window;
                 int x = x0 + xOf(i, losses.length, x1 - x0) - TinyFont.width(label, 1) / 2;
                 x = Math.max(2, Math.min(WIDTH - 2 - TinyFont.width(label, 1), x));
                 TinyFont.draw(img, label, x, y0 + 8, 1, TEXT_RGB);
-                if (last == 0) {
-                    break;
-                }
             }
         }
         return img;
