@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GEMM register kernel alone, reading A from the heap array, through a segment view and
-# pre-broadcast, at 4, 5, 6 and 12 rows, under -XX:UseAVX=2, with 128-bit vectors and at the
-# machine's own width (issue 18; see bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java).
+# pre-broadcast, at 4, 5, 6 and 12 rows (and 3 and 4 rows three vectors wide), under -XX:UseAVX=2,
+# with 128-bit vectors and at the machine's own width (issue 18; see bench/kernel-broadcast/org/tessera/engine/cpu/KernelBroadcast.java).
 # One thread, ~20 s per width.
 #   bench/kernel-broadcast.sh [--isa native|avx2|128|all] [--only 'TEXT|TEXT']
 # --only times only the variants whose names hold one of the texts (and the engine's own kernel);

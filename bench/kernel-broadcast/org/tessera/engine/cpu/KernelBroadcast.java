@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  * How the GEMM register kernel reads A decides its speed (issue 18): the kernel alone, on panels
  * in L1/L2, one thread, reading each A value as a broadcast from the heap array, as a broadcast
  * through a memory-segment view of the same array, or from A packed pre-broadcast, at 6 and 12
- * rows; other AVX2 tiles (5×2 and 4×3 vectors) through the view; and GemmKernel's own kernel for
- * this machine's tile. In the engine's package, on the
+ * rows; other AVX2 tiles (5×2 and 4×3 vectors) through the view, 3×3 and 4×3 vectors from the
+ * array; and GemmKernel's own kernel for this machine's tile. In the engine's package, on the
  * class path, to reach the package-private kernel. Each variant has its own method, so that the
  * JIT's profile of one does not slow another.
  *
@@ -699,6 +699,108 @@ public final class KernelBroadcast {
 
 
     /**
+     * 3×(3 vectors), A broadcast from the heap array: 9 accumulators + 3 B vectors + the 3
+     * broadcasts C2 hoists = 15 of 16 registers, so nothing spills, and 9 multiply-add chains
+     * where 4×NR has 8 (two ports × four cycles' latency: 8 chains leave no slack).
+     */
+    static float arrayBroadcast3x3(float[] a, int aOff, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S), c0c = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S), c1c = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S), c2c = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bOff + 2 * L);
+            FloatVector a0 = FloatVector.broadcast(S, a[aOff + 0]);
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            c0c = a0.fma(b2, c0c);
+            FloatVector a1 = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            c1c = a1.fma(b2, c1c);
+            FloatVector a2 = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            c2c = a2.fma(b2, c2c);
+            aOff += 3;
+            bOff += 3 * L;
+        }
+        return c0a.add(c1a).add(c2a).add(c0b).add(c1b).add(c2b).add(c0c).add(c1c).add(c2c)
+                .reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #arrayBroadcast3x3} written as GemmKernel.kernelRows4 is: one broadcast variable, stores into a tile. */
+    static float tileRows3x3(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S), c0c = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S), c1c = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S), c2c = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bOff + 2 * L);
+            FloatVector av = FloatVector.broadcast(S, a[aOff]);
+            c0a = av.fma(b0, c0a);
+            c0b = av.fma(b1, c0b);
+            c0c = av.fma(b2, c0c);
+            av = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = av.fma(b0, c1a);
+            c1b = av.fma(b1, c1b);
+            c1c = av.fma(b2, c1c);
+            av = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = av.fma(b0, c2a);
+            c2b = av.fma(b1, c2b);
+            c2c = av.fma(b2, c2c);
+            aOff += 3;
+            bOff += 3 * L;
+        }
+        int w = 3 * L;
+        c0a.intoArray(tile, tileOff);
+        c0b.intoArray(tile, tileOff + L);
+        c0c.intoArray(tile, tileOff + 2 * L);
+        c1a.intoArray(tile, tileOff + w);
+        c1b.intoArray(tile, tileOff + w + L);
+        c1c.intoArray(tile, tileOff + w + 2 * L);
+        c2a.intoArray(tile, tileOff + 2 * w);
+        c2b.intoArray(tile, tileOff + 2 * w + L);
+        c2c.intoArray(tile, tileOff + 2 * w + 2 * L);
+        return 0f;
+    }
+
+    /** 4×(3 vectors) from the heap array: 12 accumulators + 3 B vectors + 4 hoisted broadcasts = 19 (spills?). */
+    static float arrayBroadcast4x3(float[] a, int aOff, float[] b, int bOff, int kc) {
+        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S), c0c = FloatVector.zero(S);
+        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S), c1c = FloatVector.zero(S);
+        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S), c2c = FloatVector.zero(S);
+        FloatVector c3a = FloatVector.zero(S), c3b = FloatVector.zero(S), c3c = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
+            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bOff + 2 * L);
+            FloatVector a0 = FloatVector.broadcast(S, a[aOff + 0]);
+            c0a = a0.fma(b0, c0a);
+            c0b = a0.fma(b1, c0b);
+            c0c = a0.fma(b2, c0c);
+            FloatVector a1 = FloatVector.broadcast(S, a[aOff + 1]);
+            c1a = a1.fma(b0, c1a);
+            c1b = a1.fma(b1, c1b);
+            c1c = a1.fma(b2, c1c);
+            FloatVector a2 = FloatVector.broadcast(S, a[aOff + 2]);
+            c2a = a2.fma(b0, c2a);
+            c2b = a2.fma(b1, c2b);
+            c2c = a2.fma(b2, c2c);
+            FloatVector a3 = FloatVector.broadcast(S, a[aOff + 3]);
+            c3a = a3.fma(b0, c3a);
+            c3b = a3.fma(b1, c3b);
+            c3c = a3.fma(b2, c3c);
+            aOff += 4;
+            bOff += 3 * L;
+        }
+        return c0a.add(c1a).add(c2a).add(c3a).add(c0b).add(c1b).add(c2b).add(c3b).add(c0c).add(c1c).add(c2c).add(c3c)
+                .reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
      * 6×NR from the array, each multiply-add reading its B vector itself (at an offset of a zero
      * C2 cannot see), so that the load folds into the instruction and no B vector holds a
      * register: 12 accumulators + the broadcasts.
@@ -968,5 +1070,11 @@ public final class KernelBroadcast {
         System.arraycopy(b, 0, b3, 0, Math.min(b.length, b3.length));
         time("4×" + 3 * L + ", broadcast through a segment", 4, 3 * L,
                 (p, q) -> segmentBroadcast4x3(view, 4L * p * KC * 4, b3, q * KC * 3 * L, KC));
+        time("3×" + 3 * L + ", broadcast from the array", 3, 3 * L,
+                (p, q) -> arrayBroadcast3x3(a, p * KC * 3, b3, q * KC * 3 * L, KC));
+        time("3×" + 3 * L + ", from the array into a tile", 3, 3 * L,
+                (p, q) -> tileRows3x3(a, p * KC * 3, b3, q * KC * 3 * L, KC, tile, 0));
+        time("4×" + 3 * L + ", broadcast from the array", 4, 3 * L,
+                (p, q) -> arrayBroadcast4x3(a, p * KC * 4, b3, q * KC * 3 * L, KC));
     }
 }
