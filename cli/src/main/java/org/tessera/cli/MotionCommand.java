@@ -240,6 +240,7 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
         out.println("moving as real clips do (step, overlap, coherence and ink inside the real clips' 5th–95th"
                 + " percentile range):");
         report(out, "generated", gen, lo, hi, "");
+        misses(out, gen, lo, hi);
         report(out, "real", realMotion, lo, hi, " (fewer than all by construction: each range holds 90% of them)");
         report(out, "noise", noise, lo, hi, " (Gaussian noise clips)");
         report(out, "still", still, lo, hi, " (real clips' first frame held)");
@@ -272,6 +273,36 @@ final class MotionCommand implements java.util.concurrent.Callable<Integer> {
                 ms.size(),
                 ms.isEmpty() ? 0.0 : 100.0 * inside / ms.size(),
                 note);
+    }
+
+    /**
+     * Which ranges the generated clips miss, and on which side: "step 12 (10 above, 2 below)". A
+     * clip may miss several, so the counts can add up to more than the clips outside.
+     */
+    private static void misses(
+            PrintWriter out, List<MovingMnist.Motion> gen, MovingMnist.Motion lo, MovingMnist.Motion hi) {
+        List<String> parts = new ArrayList<>();
+        miss(parts, "step", gen, MovingMnist.Motion::step, lo.step(), hi.step());
+        miss(parts, "overlap", gen, MovingMnist.Motion::overlap, lo.overlap(), hi.overlap());
+        miss(parts, "coherence", gen, MovingMnist.Motion::coherence, lo.coherence(), hi.coherence());
+        miss(parts, "ink", gen, MovingMnist.Motion::ink, lo.ink(), hi.ink());
+        out.println("    outside the range of: " + (parts.isEmpty() ? "none" : String.join(", ", parts)));
+    }
+
+    private static void miss(
+            List<String> parts,
+            String name,
+            List<MovingMnist.Motion> ms,
+            java.util.function.ToDoubleFunction<MovingMnist.Motion> f,
+            double lo,
+            double hi) {
+        long above = ms.stream().mapToDouble(f).filter(v -> v > hi).count();
+        // NaN (a frame with no bright pixel) is outside every range, counted as below
+        long below =
+                ms.stream().mapToDouble(f).filter(v -> !(v >= lo) && !(v > hi)).count();
+        if (above + below > 0) {
+            parts.add(name + " " + (above + below) + " (" + above + " above, " + below + " below)");
+        }
     }
 
     private static double[] sorted(

@@ -141,6 +141,11 @@ class MotionCommandTest {
         assertEquals(0, generatedShare(blotches.out()), blotches.out());
         Matcher ink = Pattern.compile("generated \\(.*ink median ([0-9.]+)").matcher(blotches.out());
         assertTrue(ink.find() && Double.parseDouble(ink.group(1)) > 0.4, blotches.out());
+        // and the report says so: every clip misses the ink range from above
+        assertTrue(
+                blotches.out().contains("outside the range of: ")
+                        && blotches.out().contains("ink " + N + " (" + N + " above, 0 below)"),
+                blotches.out());
     }
 
     @Test
