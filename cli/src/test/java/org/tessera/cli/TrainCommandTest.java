@@ -130,6 +130,8 @@ class TrainCommandTest {
             {"PackedDiT", "sizes = [[16, 16]], drop = similar(0.9)", "4:15: ", "images have no frame before"},
             {"PackedDiT", "sizes = [[2, 16, 16]]", "7:16: ", "these data are images"},
             {"PackedDiT", "drop = random(1.5)", "10:23: ", "a drop rate is in [0, 1), got 1.5"},
+            {"PackedDiT", "drop = similar(0.9, share = 0)", "10:37: ", "share is the part of the clips similarity thins"
+            },
             {"PackedDiT", "drop = 0.5", "10:16: ", "drop is random(rate)"},
             {"DiT", "pack = 40", "4:15: ", "pack is for a packed model"},
             {"DiT", "drop = random(0.25)", "4:15: ", "drop is for a packed model"},
@@ -164,14 +166,16 @@ class TrainCommandTest {
         Path good = Files.writeString(
                 dir.resolve("clips.tess"),
                 script.replace("POSITIONS", rope)
-                        .replace("SIZES", "sizes = [[3, 32, 32], [2, 32, 24], [32, 32]], drop = similar(0.95)"));
+                        .replace(
+                                "SIZES",
+                                "sizes = [[3, 32, 32], [2, 32, 24], [32, 32]], drop = similar(0.95, share = 0.5)"));
         CliRun ok = run("train", good.toString(), "--out", dir.resolve("out").toString(), "--threads", "1");
         assertEquals(0, ok.code(), ok.err());
         assertTrue(
                 ok.err()
-                        .contains("each at one of 3×32×32, 2×32×24, 32×32, into rows of 48 tokens, each clip's patches"
-                                + " left out where their cosine similarity to the patch last kept at their place"
-                                + " exceeds 0.95"),
+                        .contains("each at one of 3×32×32, 2×32×24, 32×32, into rows of 48 tokens, in a share of 0.5 of"
+                                + " the clips, patches left out where their cosine similarity to the patch last kept at"
+                                + " their place exceeds 0.95"),
                 ok.err());
         assertTrue(ok.err().contains("train dit: step 3/3"), ok.err());
         assertTrue(Files.exists(dir.resolve("out/t.safetensors")));

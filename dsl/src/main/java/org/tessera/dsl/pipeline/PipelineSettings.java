@@ -92,10 +92,14 @@ public record PipelineSettings(
      * with probability rate, {@code similar(threshold)} leaves out a clip's patch whose cosine
      * similarity to the patch last kept at its place (in an earlier frame) exceeds threshold.
      *
+     * {@code similar(threshold, share = s)} thins only a share s of the clips and keeps the others
+     * whole, so that the model also learns the repeated patches that sampling has.
+     *
      * @param similar true for {@code similar(threshold)}, false for {@code random(rate)}
      * @param value the rate or the threshold
+     * @param share the share of the clips similarity thins (1 for random dropping)
      */
-    public record Dropping(boolean similar, double value) {}
+    public record Dropping(boolean similar, double value, double share) {}
 
     /**
      * How a train stage trains.

@@ -202,12 +202,15 @@ final class TrainingReader {
                 span);
     }
 
-    /** {@code random(rate)} or {@code similar(threshold)}: a packed training's token dropping. */
+    /**
+     * {@code random(rate)} or {@code similar(threshold)}, {@code similar(threshold, share = s)}: a
+     * packed training's token dropping.
+     */
     PipelineSettings.Dropping dropping(Ast.Expr e) {
         if (e instanceof Ast.Call c && Set.of("random", "similar").contains(c.dotted())) {
             boolean similar = c.dotted().equals("similar");
             String what = similar ? "threshold" : "rate";
-            Map<String, Ast.Expr> args = values.positionalOrNamed(c, List.of(what));
+            Map<String, Ast.Expr> args = values.positionalOrNamed(c, similar ? List.of(what, "share") : List.of(what));
             if (args == null) {
                 return null;
             }
@@ -225,12 +228,23 @@ final class TrainingReader {
                                 : "a drop rate is in [0, 1), got " + v);
                 return null;
             }
-            return new PipelineSettings.Dropping(similar, v);
+            double share = 1;
+            if (args.containsKey("share")) {
+                share = values.number(args.get("share"), "share");
+                if (!(share > 0 && share <= 1)) {
+                    diagnostics.error(
+                            args.get("share").span(),
+                            "share is the part of the clips similarity thins, in (0, 1], got " + share);
+                    return null;
+                }
+            }
+            return new PipelineSettings.Dropping(similar, v, share);
         }
         diagnostics.error(
                 e.span(),
                 "drop is random(rate), each patch left out with that probability, or similar(threshold), a clip's"
-                        + " patch left out when its cosine similarity to the patch last kept at its place exceeds the threshold");
+                        + " patch left out when its cosine similarity to the patch last kept at its place exceeds the threshold"
+                        + " (similar(threshold, share = s) in a share s of the clips only)");
         return null;
     }
 

@@ -89,8 +89,9 @@ public final class Patches {
             int[] s = shape4(examples.get(e), e);
             sameChannels(s, c, e);
             // only similarity looks at the values ([C, F, H, W] row-major)
-            float[] x =
-                    dropping instanceof TokenDropping.Similar ? examples.get(e).toFloatArray() : null;
+            float[] x = dropping instanceof TokenDropping.Similar sim && sim.thins(e)
+                    ? examples.get(e).toFloatArray()
+                    : null;
             kept.add(kept(dropping, e, x, s, grids.get(e), pt, p));
         }
         return PackPlan.firstFitDecreasing(grids, kept, rowLength);
@@ -215,6 +216,10 @@ public final class Patches {
                     any |= keep[i];
                 }
                 keep[0] |= !any; // an example keeps at least one patch
+            }
+            case TokenDropping.Similar sim
+            when !sim.thins(e) -> {
+                return null;
             }
             case TokenDropping.Similar sim -> {
                 // compared with the patch kept last at the same place, the one unpack restores from,

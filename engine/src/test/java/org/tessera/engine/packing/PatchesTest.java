@@ -157,6 +157,48 @@ class PatchesTest {
     }
 
     @Test
+    void similarityDroppingThinsItsShareOfTheClipsAndKeepsTheOthersWhole() {
+        // still clips: 4 frames of the same 8×8 picture, 16 patches a frame, of which a thinned clip keeps frame 0's
+        SplittableRandom r = new SplittableRandom(5);
+        float[] frame = new float[64];
+        for (int i = 0; i < 64; i++) {
+            frame[i] = (float) r.nextGaussian();
+        }
+        float[] v = new float[4 * 64];
+        for (int f = 0; f < 4; f++) {
+            System.arraycopy(frame, 0, v, f * 64, 64);
+        }
+        List<Tensor> clips = new ArrayList<>();
+        for (int e = 0; e < 200; e++) {
+            clips.add(Tensor.of(v.clone(), 1, 4, 8, 8));
+        }
+        TokenDropping half = new TokenDropping.Similar(0.99, 0.5, 11);
+        Patches.Packed packed = Patches.pack(clips, 1, 2, 64, half);
+        int thinned = 0;
+        for (int e = 0; e < clips.size(); e++) {
+            int tokens = packed.plan().placements().get(e).tokens();
+            assertTrue(tokens == 16 || tokens == 64, "a clip is thinned to its first frame or kept whole: " + tokens);
+            thinned += tokens == 16 ? 1 : 0;
+        }
+        assertTrue(thinned > 70 && thinned < 130, "about half of 200 clips thinned: " + thinned);
+        assertEquals(
+                packed.plan().placements(),
+                Patches.pack(clips, 1, 2, 64, new TokenDropping.Similar(0.99, 0.5, 11))
+                        .plan()
+                        .placements(),
+                "the same seed thins the same clips");
+        assertEquals(
+                16,
+                Patches.pack(clips.subList(0, 1), 1, 2, 64, new TokenDropping.Similar(0.99))
+                        .plan()
+                        .placements()
+                        .getFirst()
+                        .tokens(),
+                "a share of 1 thins every clip");
+        assertThrows(IllegalArgumentException.class, () -> new TokenDropping.Similar(0.99, 0, 1));
+    }
+
+    @Test
     void randomDroppingKeepsAboutTheRateAndAtLeastOnePatch() {
         List<Tensor> examples =
                 List.of(Tensor.of(new float[4 * 32 * 32], 4, 32, 32), Tensor.of(new float[16], 4, 2, 2));

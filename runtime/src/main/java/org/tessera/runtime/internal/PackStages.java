@@ -84,7 +84,8 @@ final class PackStages {
         TokenDropping dropping = stage.drop() == null
                 ? TokenDropping.NONE
                 : stage.drop().similar()
-                        ? new TokenDropping.Similar(stage.drop().value())
+                        ? new TokenDropping.Similar(
+                                stage.drop().value(), stage.drop().share(), stage.seed())
                         : new TokenDropping.Random(stage.drop().value(), stage.seed());
         try {
             PackPlan plan = Patches.plan(examples, stage.frames(), stage.patch(), stage.row(), dropping);

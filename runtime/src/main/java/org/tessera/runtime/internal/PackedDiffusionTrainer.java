@@ -197,7 +197,8 @@ public final class PackedDiffusionTrainer extends Trainer {
                     case TokenDropping.None n -> "";
                     case TokenDropping.Random r -> ", each patch left out at random with probability " + r.rate();
                     case TokenDropping.Similar m ->
-                        ", each clip's patches left out where their cosine similarity to the patch last kept at"
+                        (m.share() < 1 ? ", in a share of " + m.share() + " of the clips," : ", each clip's")
+                                + " patches left out where their cosine similarity to the patch last kept at"
                                 + " their place exceeds " + m.threshold();
                 }
                 + "; a graph is compiled for each multiple of " + rowQuantum + " rows as it first occurs";
@@ -316,12 +317,16 @@ public final class PackedDiffusionTrainer extends Trainer {
      * The patches step {@code step} leaves out. Random dropping draws from a key of its own per
      * step (the seed plus the step times 2⁶⁴/φ, a Weyl sequence, so that no two steps of one run,
      * nor nearby seeds' first steps, share a key), stream e for example e; similarity dropping
-     * depends on the data alone.
+     * depends on the data alone, and which clips it thins, when it thins a share of them, on a key
+     * drawn the same way.
      */
     private TokenDropping dropping(long step) {
-        return drop instanceof TokenDropping.Random r
-                ? new TokenDropping.Random(r.rate(), settings.seed() + step * 0x9E3779B97F4A7C15L)
-                : drop;
+        long key = settings.seed() + step * 0x9E3779B97F4A7C15L;
+        return switch (drop) {
+            case TokenDropping.Random r -> new TokenDropping.Random(r.rate(), key);
+            case TokenDropping.Similar s when s.share() < 1 -> new TokenDropping.Similar(s.threshold(), s.share(), key);
+            default -> drop;
+        };
     }
 
     /**

@@ -153,7 +153,7 @@ public final class TrainingRun {
         TokenDropping drop = t.drop() == null
                 ? TokenDropping.NONE
                 : t.drop().similar()
-                        ? new TokenDropping.Similar(t.drop().value())
+                        ? new TokenDropping.Similar(t.drop().value(), t.drop().share(), t.seed())
                         : new TokenDropping.Random(t.drop().value(), t.seed());
         return new PackedDiffusionTrainer(
                 model,
