@@ -699,38 +699,12 @@ public final class KernelBroadcast {
 
 
     /**
-     * 3×(3 vectors), A broadcast from the heap array: 9 accumulators + 3 B vectors + the 3
-     * broadcasts C2 hoists = 15 of 16 registers, so nothing spills, and 9 multiply-add chains
-     * where 4×NR has 8 (two ports × four cycles' latency: 8 chains leave no slack).
+     * 3×(3 vectors), A broadcast from the heap array, stored into a tile as GemmKernel.kernelRows4
+     * is: 9 accumulators + 3 B vectors + the 3 broadcasts C2 hoists = 15 of 16 registers, so
+     * nothing spills, and 9 multiply-add chains where 4×NR has 8 (two ports × four cycles' latency:
+     * 8 chains leave no slack). Measured 91–103 GF/s against 4×16's 98–105: the extra chain does
+     * not pay.
      */
-    static float arrayBroadcast3x3(float[] a, int aOff, float[] b, int bOff, int kc) {
-        FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S), c0c = FloatVector.zero(S);
-        FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S), c1c = FloatVector.zero(S);
-        FloatVector c2a = FloatVector.zero(S), c2b = FloatVector.zero(S), c2c = FloatVector.zero(S);
-        for (int k = 0; k < kc; k++) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bOff);
-            FloatVector b1 = FloatVector.fromArray(S, b, bOff + L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bOff + 2 * L);
-            FloatVector a0 = FloatVector.broadcast(S, a[aOff + 0]);
-            c0a = a0.fma(b0, c0a);
-            c0b = a0.fma(b1, c0b);
-            c0c = a0.fma(b2, c0c);
-            FloatVector a1 = FloatVector.broadcast(S, a[aOff + 1]);
-            c1a = a1.fma(b0, c1a);
-            c1b = a1.fma(b1, c1b);
-            c1c = a1.fma(b2, c1c);
-            FloatVector a2 = FloatVector.broadcast(S, a[aOff + 2]);
-            c2a = a2.fma(b0, c2a);
-            c2b = a2.fma(b1, c2b);
-            c2c = a2.fma(b2, c2c);
-            aOff += 3;
-            bOff += 3 * L;
-        }
-        return c0a.add(c1a).add(c2a).add(c0b).add(c1b).add(c2b).add(c0c).add(c1c).add(c2c)
-                .reduceLanes(VectorOperators.ADD);
-    }
-
-    /** {@link #arrayBroadcast3x3} written as GemmKernel.kernelRows4 is: one broadcast variable, stores into a tile. */
     static float tileRows3x3(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile, int tileOff) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S), c0c = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S), c1c = FloatVector.zero(S);
@@ -767,7 +741,7 @@ public final class KernelBroadcast {
         return 0f;
     }
 
-    /** 4×(3 vectors) from the heap array: 12 accumulators + 3 B vectors + 4 hoisted broadcasts = 19 (spills?). */
+    /** 4×(3 vectors) from the heap array: 12 accumulators + 3 B vectors + 4 hoisted broadcasts = 19; it spills (46 GF/s). */
     static float arrayBroadcast4x3(float[] a, int aOff, float[] b, int bOff, int kc) {
         FloatVector c0a = FloatVector.zero(S), c0b = FloatVector.zero(S), c0c = FloatVector.zero(S);
         FloatVector c1a = FloatVector.zero(S), c1b = FloatVector.zero(S), c1c = FloatVector.zero(S);
@@ -1070,8 +1044,6 @@ public final class KernelBroadcast {
         System.arraycopy(b, 0, b3, 0, Math.min(b.length, b3.length));
         time("4×" + 3 * L + ", broadcast through a segment", 4, 3 * L,
                 (p, q) -> segmentBroadcast4x3(view, 4L * p * KC * 4, b3, q * KC * 3 * L, KC));
-        time("3×" + 3 * L + ", broadcast from the array", 3, 3 * L,
-                (p, q) -> arrayBroadcast3x3(a, p * KC * 3, b3, q * KC * 3 * L, KC));
         time("3×" + 3 * L + ", from the array into a tile", 3, 3 * L,
                 (p, q) -> tileRows3x3(a, p * KC * 3, b3, q * KC * 3 * L, KC, tile, 0));
         time("4×" + 3 * L + ", broadcast from the array", 4, 3 * L,

@@ -88,11 +88,12 @@ public final class Patches {
         for (int e = 0; e < examples.size(); e++) {
             int[] s = shape4(examples.get(e), e);
             sameChannels(s, c, e);
+            // a clip that similarity dropping leaves whole is packed as with no dropping
+            TokenDropping own =
+                    dropping instanceof TokenDropping.Similar sim && !sim.thins(e) ? TokenDropping.NONE : dropping;
             // only similarity looks at the values ([C, F, H, W] row-major)
-            float[] x = dropping instanceof TokenDropping.Similar sim && sim.thins(e)
-                    ? examples.get(e).toFloatArray()
-                    : null;
-            kept.add(kept(dropping, e, x, s, grids.get(e), pt, p));
+            float[] x = own instanceof TokenDropping.Similar ? examples.get(e).toFloatArray() : null;
+            kept.add(kept(own, e, x, s, grids.get(e), pt, p));
         }
         return PackPlan.firstFitDecreasing(grids, kept, rowLength);
     }
@@ -216,10 +217,6 @@ public final class Patches {
                     any |= keep[i];
                 }
                 keep[0] |= !any; // an example keeps at least one patch
-            }
-            case TokenDropping.Similar sim
-            when !sim.thins(e) -> {
-                return null;
             }
             case TokenDropping.Similar sim -> {
                 // compared with the patch kept last at the same place, the one unpack restores from,
