@@ -16,11 +16,19 @@ import org.tessera.engine.diffusion.VarianceType;
  *     null_label = num_classes       # the label that means "no class", for guidance (optional; -1: none)
  *     label_dropout = 0.1            # training's default share of null labels (optional)
  *     condition  = low               # further inputs given as they are at every step (optional; a name or a list)
+ *     context    = context           # Video LDM's context frames (optional): [B, F, C + 1, H, W], see below
  *     predicts   = "eps"             # "eps", "x0", "v", or "flow" (a rectified flow's velocity): the first C output channels
  *     variance   = "learned_range"   # "fixed_small", "fixed_large" or "learned_range" (C more channels)
  *     split_axis = 1                 # the axis that holds those channels, and that guidance splits
  * }
  * </pre>
+ *
+ * <p>A model with context frames (Video LDM's prediction mode, for long videos) is given the
+ * first S frames of the clip it denoises, clean: its context input is the clip in Latte's layout
+ * [B, F, C, H, W] with those frames kept and the others zeroed, and one more channel, the mask,
+ * 1 on the S frames and 0 elsewhere. Training draws S for each example (S = 0 is the model
+ * without context, which classifier-free guidance takes as its null); sampling gives the last S
+ * frames of earlier clips, so that a video grows a segment at a time.
  *
  * <p>A packed model (Patch n' Pack: the patches of samples of several sizes share rows of tokens)
  * also names its packing inputs, which the engine fills for each batch; its timestep and label
@@ -46,6 +54,7 @@ import org.tessera.engine.diffusion.VarianceType;
  * @param packing how a packed model's rows are made, or null for a model of one size
  * @param labelDropout the share of labels training turns into the null label unless the training
  *     says otherwise (DiT's class_dropout_prob), or null when not given
+ * @param context the forward input of the context frames, or null for a model without them
  */
 public record ModelContract(
         String latent,
@@ -57,7 +66,8 @@ public record ModelContract(
         VarianceType variance,
         int splitAxis,
         Packing packing,
-        Double labelDropout) {
+        Double labelDropout,
+        String context) {
     public ModelContract {
         conditions = List.copyOf(conditions);
     }
@@ -72,7 +82,7 @@ public record ModelContract(
             Prediction prediction,
             VarianceType variance,
             int splitAxis) {
-        this(latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, null, null);
+        this(latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, null, null, null);
     }
 
     /**

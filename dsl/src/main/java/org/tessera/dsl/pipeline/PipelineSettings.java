@@ -135,6 +135,9 @@ public record PipelineSettings(
      * @param snrGamma Min-SNR-γ loss weighting (Hang et al. 2023; diffusers' {@code snr_gamma}):
      *     each example's loss weighted so that its effective weight on x₀ is min(SNR_t, γ); 0 for
      *     none
+     * @param contextFrames a model with context frames (Video LDM's prediction mode): the numbers
+     *     of a clip's first frames it is given, one drawn uniformly for each example each step ([0,
+     *     1, 2] as Video LDM trains); null when not given
      */
     public record Training(
             String objective,
@@ -160,6 +163,7 @@ public record PipelineSettings(
             int pack,
             Dropping drop,
             double snrGamma,
+            int[] contextFrames,
             Span span) {
         public Training {
             freeze = List.copyOf(freeze);
@@ -360,6 +364,8 @@ public record PipelineSettings(
      * @param clipX0 whether to clip the predicted x₀ to [−1, 1]
      * @param noise the starting noise x_T ({@code noise = load("x.safetensors", "key")}), or null
      *     to draw it from the seed
+     * @param context context frames for a model that takes them (Video LDM's prediction mode), or
+     *     null for none: the sampling starts from noise alone, in one segment
      * @param span the stage (or the pipeline, in the one-stage form)
      * @param classesSpan where the classes are given (the stage's span when they are defaulted)
      */
@@ -378,6 +384,7 @@ public record PipelineSettings(
             int pack,
             boolean clipX0,
             TensorRef noise,
+            Context context,
             Span span,
             Span classesSpan) {
         /** True for the rectified-flow schedule ({@code schedule = flow(1000, shift = 3.0)}). */
@@ -385,6 +392,21 @@ public record PipelineSettings(
             return schedule.equals("flow");
         }
     }
+
+    /**
+     * Video LDM's context frames in sampling ({@code context = load("clips.safetensors", "samples"),
+     * context_frames = 2, segments = 3}): the first segment is given the last {@code frames} frames
+     * of the clips, or nothing when there are none; each further segment the last {@code frames}
+     * frames of the one before, so that a video of F + (segments − 1)·(F − frames) frames grows a
+     * segment at a time.
+     *
+     * @param clips the clips [N or 1, F', C, H, W] the first segment continues, or null
+     * @param data a data set whose first N clips (F frames each, the model's) the first segment
+     *     continues, each sampled for its own class (its first digit's), or null
+     * @param frames S, the frames each segment is given
+     * @param segments how many clips of F frames are sampled one after another
+     */
+    public record Context(TensorRef clips, MovingMnistData data, int frames, int segments, Span span) {}
 
     /** One tensor of a safetensors file. */
     public record TensorRef(Path path, String key, Span span) {}

@@ -632,6 +632,7 @@ public final class ModelCompiler {
             "null_label",
             "label_dropout",
             "condition",
+            "context",
             "predicts",
             "variance",
             "split_axis",
@@ -672,6 +673,7 @@ public final class ModelCompiler {
         String latent = role(entries.get("latent"), "latent", inputs, c.span(), true);
         String timestep = role(entries.get("timestep"), "timestep", inputs, c.span(), true);
         String label = role(entries.get("label"), "label", inputs, c.span(), false);
+        String context = role(entries.get("context"), "context", inputs, c.span(), false);
         List<String> conditions = new ArrayList<>();
         Ast.ContractEntry cond = entries.get("condition");
         if (cond != null) {
@@ -688,7 +690,7 @@ public final class ModelCompiler {
         org.tessera.dsl.ModelContract.Packing packing = packing(entries, inputs, scope, c.span(), packingInputs);
         java.util.Set<String> used = new java.util.HashSet<>();
         for (String r : java.util.stream.Stream.of(
-                        java.util.stream.Stream.of(latent, timestep, label),
+                        java.util.stream.Stream.of(latent, timestep, label, context),
                         conditions.stream(),
                         packingInputs.stream())
                 .flatMap(x -> x)
@@ -703,7 +705,7 @@ public final class ModelCompiler {
                 error(
                         c.span(),
                         m.declName() + ".forward input '" + in + "' has no role in the contract"
-                                + " (latent, timestep, label or condition"
+                                + " (latent, timestep, label, context or condition"
                                 + (packing != null ? ", or a packing input" : "") + ")");
             }
         }
@@ -773,11 +775,29 @@ public final class ModelCompiler {
                         "split_axis must be an axis after the batch" + " (1 or more), got " + v.describe());
             }
         }
+        if (context != null && (packing != null || splitAxis != 2)) {
+            // the engine fills context frames along axis 1 with their channels (and the mask) on axis 2
+            error(
+                    entries.get("context").span(),
+                    packing != null
+                            ? "a packed model takes no context frames as yet"
+                            : "context frames need clips in Latte's layout [B, F, C, H, W]: add  split_axis = 2");
+        }
         if (diagnostics.errorCount() > errors) {
             return null;
         }
         return new org.tessera.dsl.ModelContract(
-                latent, timestep, label, nullLabel, conditions, prediction, variance, splitAxis, packing, labelDropout);
+                latent,
+                timestep,
+                label,
+                nullLabel,
+                conditions,
+                prediction,
+                variance,
+                splitAxis,
+                packing,
+                labelDropout,
+                context);
     }
 
     /**

@@ -207,6 +207,7 @@ final class SamplingReader {
             }
         }
         PipelineSettings.TensorRef noise = s.containsKey("noise") ? tensorRef(s.get("noise"), "noise") : null;
+        PipelineSettings.Context context = context(s, span);
         samplers.put(stage, samplerCall);
         return new PipelineSettings.Sampling(
                 schedule,
@@ -223,8 +224,43 @@ final class SamplingReader {
                 pack,
                 clip,
                 noise,
+                context,
                 span,
                 s.containsKey("classes") ? s.get("classes").span() : span);
+    }
+
+    /**
+     * {@code context = load(...)} or {@code moving_mnist(...)}, {@code context_frames = S}, {@code segments = n}: what a model
+     * with context frames continues, or null when none is given. S defaults to 2 where there is
+     * something to continue (Video LDM's two frames, which carry the motion as well as the look).
+     */
+    private PipelineSettings.Context context(Map<String, Ast.Expr> s, Span span) {
+        if (!s.containsKey("context") && !s.containsKey("context_frames") && !s.containsKey("segments")) {
+            return null;
+        }
+        PipelineSettings.TensorRef clips = null;
+        PipelineSettings.MovingMnistData data = null;
+        if (s.get("context") instanceof Ast.Call c && c.dotted().equals("moving_mnist")) {
+            data = movingMnist(c);
+        } else if (s.containsKey("context")) {
+            clips = tensorRef(s.get("context"), "context");
+        }
+        int segments = s.containsKey("segments") ? values.count(s.get("segments"), "segments", 1, 1024) : 1;
+        int frames = s.containsKey("context_frames")
+                ? values.count(s.get("context_frames"), "context_frames", 0, 1 << 16)
+                : clips != null || data != null || segments > 1 ? 2 : 0;
+        if (frames == 0 && segments > 1) {
+            diagnostics.error(
+                    s.get("context_frames").span(),
+                    "segments > 1 continue each segment from the last frames of the one before: context_frames ≥ 1");
+        }
+        if (frames > 0 && clips == null && data == null && segments == 1) {
+            diagnostics.error(
+                    s.get("context_frames").span(),
+                    "context_frames gives frames of earlier clips: give them with context = load(\"clips.safetensors\","
+                            + " \"samples\") or moving_mnist(...), or sample segments = n > 1");
+        }
+        return new PipelineSettings.Context(clips, data, frames, segments, span);
     }
 
     /**
@@ -321,5 +357,44 @@ final class SamplingReader {
         }
         diagnostics.error(e.span(), what + " must be load(\"file.safetensors\", \"tensor name\")");
         return null;
+    }
+
+    /**
+     * {@code moving_mnist("train-images-idx3-ubyte", labels = "train-labels-idx1-ubyte", digits = 2)}: training data, or the clips a
+     * sampling continues.
+     */
+    PipelineSettings.MovingMnistData movingMnist(Ast.Call d) {
+        String usage = "moving_mnist(\"train-images-idx3-ubyte\", labels = \"train-labels-idx1-ubyte\", digits = 2)";
+        if (d.args().isEmpty()
+                || d.args().get(0).name() != null
+                || !(d.args().get(0).value() instanceof Ast.StringLit images)) {
+            diagnostics.error(d.span(), "moving_mnist(...) takes MNIST's images file first: " + usage);
+            return null;
+        }
+        Ast.StringLit labels = null;
+        int digits = 2;
+        int frame = 0;
+        for (Ast.Arg arg : d.args().subList(1, d.args().size())) {
+            if ("labels".equals(arg.name()) && arg.value() instanceof Ast.StringLit l) {
+                labels = l;
+            } else if ("digits".equals(arg.name())) {
+                digits = (int) values.count(arg.value(), "digits", 1, 8);
+            } else if ("frame".equals(arg.name())) {
+                frame = (int) values.count(arg.value(), "frame", 28, 1024);
+            } else {
+                diagnostics.error(
+                        arg.span(), "moving_mnist(images, ...) takes labels = \"file\", digits = N and frame = side");
+                return null;
+            }
+        }
+        if (labels == null) {
+            diagnostics.error(d.span(), "moving_mnist(...) needs labels: " + usage);
+            return null;
+        }
+        Path imagesPath = values.file(images.value(), images.span());
+        Path labelsPath = values.file(labels.value(), labels.span());
+        return imagesPath == null || labelsPath == null
+                ? null
+                : new PipelineSettings.MovingMnistData(imagesPath, labelsPath, digits, frame, d.span());
     }
 }

@@ -32,6 +32,9 @@ public final class SettingsReader {
             "decoder",
             "clip_x0",
             "noise",
+            "context",
+            "context_frames",
+            "segments",
             "sizes",
             "pack");
 
@@ -80,6 +83,9 @@ public final class SettingsReader {
             "clip_x0",
             "condition",
             "noise",
+            "context",
+            "context_frames",
+            "segments",
             "init",
             "strength",
             "sizes",
@@ -101,6 +107,7 @@ public final class SettingsReader {
             "ema",
             "label_dropout",
             "snr_gamma",
+            "context_frames",
             "seed",
             "checkpoint",
             "freeze",

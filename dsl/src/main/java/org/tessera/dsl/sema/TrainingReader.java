@@ -64,7 +64,8 @@ final class TrainingReader {
                             + " classifier's cross-entropy)");
         }
         boolean classify = objective.equals("classify");
-        for (String k : List.of("schedule", "label_dropout", "sample_every", "sizes", "pack", "drop", "snr_gamma")) {
+        for (String k : List.of(
+                "schedule", "label_dropout", "sample_every", "sizes", "pack", "drop", "snr_gamma", "context_frames")) {
             if (classify && a.containsKey(k)) {
                 diagnostics.error(
                         a.get(k).span(),
@@ -152,6 +153,7 @@ final class TrainingReader {
                     a.get("snr_gamma").span(),
                     "snr_gamma weights a diffusion schedule's noise levels; a flow's training has no such weighting here");
         }
+        int[] contextFrames = a.containsKey("context_frames") ? contextFrames(a.get("context_frames")) : null;
         long seed = a.containsKey("seed") ? values.integer(a.get("seed"), "seed") : 0;
         long every = a.containsKey("checkpoint")
                 ? values.count(a.get("checkpoint"), "checkpoint", 1, Limits.MAX_TRAINING_STEPS)
@@ -199,7 +201,24 @@ final class TrainingReader {
                 pack,
                 drop,
                 snrGamma,
+                contextFrames,
                 span);
+    }
+
+    /** {@code context_frames = [0, 1, 2]}: the numbers of context frames a training step draws among. */
+    private int[] contextFrames(Ast.Expr e) {
+        if (e instanceof Ast.ListLit l && !l.items().isEmpty()) {
+            int[] counts = new int[l.items().size()];
+            for (int i = 0; i < counts.length; i++) {
+                counts[i] = values.count(l.items().get(i), "context_frames", 0, 1 << 16);
+            }
+            return counts;
+        }
+        diagnostics.error(
+                e.span(),
+                "context_frames is a list of how many of a clip's first frames a step gives the model,"
+                        + " one drawn per example: [0, 1, 2] as Video LDM trains");
+        return null;
     }
 
     /**
@@ -275,45 +294,9 @@ final class TrainingReader {
     private PipelineSettings.Dataset dataset(Ast.Call d) {
         return switch (d.dotted()) {
             case "idx" -> idx(d);
-            case "moving_mnist" -> movingMnist(d);
+            case "moving_mnist" -> samplingReader.movingMnist(d);
             default -> imageFolder(d);
         };
-    }
-
-    /** {@code moving_mnist("train-images-idx3-ubyte", labels = "train-labels-idx1-ubyte", digits = 2)}. */
-    private PipelineSettings.Dataset movingMnist(Ast.Call d) {
-        String usage = "moving_mnist(\"train-images-idx3-ubyte\", labels = \"train-labels-idx1-ubyte\", digits = 2)";
-        if (d.args().isEmpty()
-                || d.args().get(0).name() != null
-                || !(d.args().get(0).value() instanceof Ast.StringLit images)) {
-            diagnostics.error(d.span(), "moving_mnist(...) takes MNIST's images file first: " + usage);
-            return null;
-        }
-        Ast.StringLit labels = null;
-        int digits = 2;
-        int frame = 0;
-        for (Ast.Arg arg : d.args().subList(1, d.args().size())) {
-            if ("labels".equals(arg.name()) && arg.value() instanceof Ast.StringLit l) {
-                labels = l;
-            } else if ("digits".equals(arg.name())) {
-                digits = (int) values.count(arg.value(), "digits", 1, 8);
-            } else if ("frame".equals(arg.name())) {
-                frame = (int) values.count(arg.value(), "frame", 28, 1024);
-            } else {
-                diagnostics.error(
-                        arg.span(), "moving_mnist(images, ...) takes labels = \"file\", digits = N and frame = side");
-                return null;
-            }
-        }
-        if (labels == null) {
-            diagnostics.error(d.span(), "moving_mnist(...) needs labels: " + usage);
-            return null;
-        }
-        Path imagesPath = values.file(images.value(), images.span());
-        Path labelsPath = values.file(labels.value(), labels.span());
-        return imagesPath == null || labelsPath == null
-                ? null
-                : new PipelineSettings.MovingMnistData(imagesPath, labelsPath, digits, frame, d.span());
     }
 
     /** {@code images("folder", crop = "random", flip = false)}. */

@@ -11,6 +11,7 @@ import org.tessera.dsl.ModelContract;
 import org.tessera.dsl.ModelDefinition;
 import org.tessera.dsl.ModelInput;
 import org.tessera.engine.backend.Backend;
+import org.tessera.engine.diffusion.ContextFrames;
 import org.tessera.engine.diffusion.GaussianDiffusion;
 import org.tessera.engine.diffusion.Parameterization;
 import org.tessera.engine.diffusion.VarianceType;
@@ -39,12 +40,19 @@ import org.tessera.engine.train.LearningRate;
  * weights and the EMA follows. Labels are replaced by the null label with the dropout probability,
  * so that the model learns the unconditional prediction classifier-free guidance needs.
  * Randomness comes from counter-based streams keyed by the step, so a run is reproducible.
+ *
+ * <p>A model with context frames (Video LDM's prediction mode) is also given, for each example,
+ * its clip's first S frames clean, S drawn from {@link Settings#contextFrames()}; the loss still
+ * covers every frame, so it learns to keep the frames it was given as well as to continue them.
  */
 public final class DiffusionTrainer extends Trainer {
     /**
      * The hyper-parameters.
      *
      * @param snrGamma Min-SNR-γ weighting of each example's loss ({@link #minSnrWeight}), 0 for none
+     * @param contextFrames for a model with context frames ({@link ContextFrames}): the numbers of a
+     *     clip's first frames it is given, one drawn uniformly per example each step; empty for a
+     *     model without
      */
     public record Settings(
             int batch,
@@ -54,7 +62,25 @@ public final class DiffusionTrainer extends Trainer {
             double emaDecay,
             double labelDropout,
             long seed,
-            double snrGamma) {}
+            double snrGamma,
+            int[] contextFrames) {
+        public Settings {
+            contextFrames = contextFrames.clone();
+        }
+
+        /** Settings of a model without context frames. */
+        public Settings(
+                int batch,
+                LearningRate learningRate,
+                double weightDecay,
+                double clipNorm,
+                double emaDecay,
+                double labelDropout,
+                long seed,
+                double snrGamma) {
+            this(batch, learningRate, weightDecay, clipNorm, emaDecay, labelDropout, seed, snrGamma, new int[0]);
+        }
+    }
 
     /**
      * Min-SNR-γ (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting Strategy"):
@@ -93,6 +119,12 @@ public final class DiffusionTrainer extends Trainer {
     private final GaussianDiffusion hybrid;
     /** Per-sample numbers of the bound's term, [B, 7], filled each step (null without the bound). */
     private final Tensor coefficients;
+    /** The context frames [B, F, C + 1, H, W], filled each step; null for a model without them. */
+    private final Tensor context;
+    /** Each example's number of context frames this step, and where they start (0: the clip's first). */
+    private final int[] contextCount;
+
+    private final int[] contextFrom;
 
     /**
      * How a training step corrupts its data: the noise levels (T of them, one drawn uniformly per
@@ -239,6 +271,8 @@ public final class DiffusionTrainer extends Trainer {
                 inputs.add(g.input(in.name(), process.timestepType(), b));
             } else if (in.name().equals(contract.label())) {
                 inputs.add(g.input(in.name(), DType.I64, b));
+            } else if (in.name().equals(contract.context())) {
+                inputs.add(g.input(in.name(), DType.F32, contextShape(model, x, settings.contextFrames())));
             } else {
                 throw new IllegalArgumentException(model.name() + ".forward input '" + in.name()
                         + "' is neither the contract's latent, timestep nor label: training conditioned"
@@ -303,6 +337,37 @@ public final class DiffusionTrainer extends Trainer {
         if (coefficients != null) {
             feed.put(COEFFICIENTS, coefficients);
         }
+        context = contract.context() == null
+                ? null
+                : Tensor.zeros(DType.F32, contextShape(model, x, settings.contextFrames()));
+        if (context != null) {
+            feed.put(contract.context(), context);
+        }
+        contextCount = new int[b];
+        contextFrom = new int[b];
+    }
+
+    /**
+     * The context input's shape for clips {@code x} [B, F, C, H, W]: one more channel, the mask;
+     * checked against the numbers of frames training draws.
+     */
+    private static int[] contextShape(ModelDefinition model, int[] x, int[] counts) {
+        if (x.length != 5) {
+            throw new IllegalArgumentException(model.name() + " takes context frames, which need clips [F, C, H, W];"
+                    + " the data give " + java.util.Arrays.toString(java.util.Arrays.copyOfRange(x, 1, x.length)));
+        }
+        if (counts.length == 0) {
+            throw new IllegalArgumentException(model.name() + " takes context frames: context_frames = [0, 1, 2]");
+        }
+        for (int s : counts) {
+            if (s >= x[1]) {
+                throw new IllegalArgumentException(
+                        "context_frames: " + s + " context frames leave nothing to" + " generate in a clip of " + x[1]);
+            }
+        }
+        int[] shape = x.clone();
+        shape[2]++;
+        return shape;
     }
 
     /** The graph input of the examples' Min-SNR weights. */
@@ -337,6 +402,11 @@ public final class DiffusionTrainer extends Trainer {
         throw new IllegalArgumentException(model.name() + " has no forward input '" + contract.latent() + "'");
     }
 
+    /** The context frames the last step gave the model, [B, F, C + 1, H, W]; null for a model without them. */
+    Tensor context() {
+        return context;
+    }
+
     /** How the data is noised and what the model is trained towards. */
     Process process() {
         return process;
@@ -353,6 +423,14 @@ public final class DiffusionTrainer extends Trainer {
             t[i] = Math.min(levels - 1, (int) (draws.uniform(i) * levels));
             boolean drop = nullLabel >= 0 && draws.uniform(b + i) < settings.labelDropout();
             setLong(labels, i, drop ? nullLabel : classes[i]);
+        }
+        if (context != null) {
+            // S for each example, from the same stream as t and the labels' dropout, further on
+            int[] counts = settings.contextFrames();
+            for (int i = 0; i < b; i++) {
+                contextCount[i] = counts[Math.min(counts.length - 1, (int) (draws.uniform(2 * b + i) * counts.length))];
+            }
+            ContextFrames.fill(x0, contextFrom, contextCount, context);
         }
         new RandomStream(settings.seed(), 3 * step + 1).fillNormal(noise, host.pool());
         process.corrupt(x0, noise, t, xt, aim, timesteps);

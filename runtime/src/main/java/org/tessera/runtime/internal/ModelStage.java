@@ -9,6 +9,7 @@ import org.tessera.dsl.SamplerDefinition;
 import org.tessera.dsl.pipeline.PipelineSettings;
 import org.tessera.engine.device.ComputeDevice;
 import org.tessera.engine.diffusion.ClassifierFreeGuidance;
+import org.tessera.engine.diffusion.ContextFrames;
 import org.tessera.engine.diffusion.DenoisingModel;
 import org.tessera.engine.diffusion.FlowSchedule;
 import org.tessera.engine.diffusion.GaussianDiffusion;
@@ -47,6 +48,8 @@ public final class ModelStage implements AutoCloseable {
     private final long numClasses;
     /** The script's {@code noise = load(...)}: x_T when a request gives none and keeps the script's batch. */
     private final Tensor startNoise;
+    /** The clips a model with context frames continues ({@code context = ...}), or null. */
+    private final PipelineAssembler.ContextClips contextClips;
 
     private final Arena arena;
     private final Runnable onClose;
@@ -64,6 +67,7 @@ public final class ModelStage implements AutoCloseable {
             Map<String, int[]> inputShapes,
             Map<String, Tensor> forwardInputs,
             Tensor startNoise,
+            PipelineAssembler.ContextClips contextClips,
             long numClasses,
             Arena arena,
             Runnable onClose) {
@@ -80,6 +84,7 @@ public final class ModelStage implements AutoCloseable {
         this.forwardInputs = forwardInputs;
         this.numClasses = numClasses;
         this.startNoise = startNoise;
+        this.contextClips = contextClips;
         this.arena = arena;
         this.onClose = onClose;
     }
@@ -350,6 +355,13 @@ public final class ModelStage implements AutoCloseable {
         }
         PipelineSettings.Sampling s = sampling();
         long[] classes = r.classes() != null ? r.classes() : s.classes();
+        if (contextClips != null && contextClips.classes() != null) {
+            if (classes.length != contextClips.classes().length) {
+                throw new IllegalArgumentException("stage '" + name + "' continues " + contextClips.classes().length
+                        + " clips of its data set, each for its own class; " + classes.length + " classes were asked");
+            }
+            classes = contextClips.classes();
+        }
         double scale = Double.isNaN(r.guidanceScale()) ? s.guidanceScale() : r.guidanceScale();
         SamplerDefinition steps = Double.isNaN(r.eta()) ? sampler : sampler.withArgument("eta", r.eta());
         boolean guided = PipelineAssembler.guided(scale);
@@ -399,6 +411,18 @@ public final class ModelStage implements AutoCloseable {
             // Guidance runs the conditional and unconditional halves in one batch: both see the condition.
             conditions.put(condInputs.get(i), guided ? repeatBatch(c, modelBatch / batch) : c);
         }
+        PipelineSettings.Context continuation = s.context() != null
+                ? s.context()
+                : new PipelineSettings.Context(null, null, 0, 1, s.span()); // from noise alone: S = 0
+        Tensor context = null;
+        if (contract.context() != null) {
+            int[] shape = xShape.clone();
+            shape[0] = modelBatch;
+            shape[2]++; // the mask channel
+            // zeros: no context frames, which is also what guidance's unconditional half is given
+            context = Tensor.zeros(org.tessera.engine.tensor.DType.F32, shape);
+            conditions.put(contract.context(), context);
+        }
         try (Denoiser net = denoiser(modelBatch, conditions)) {
             Tensor labels = contract.label() == null ? null : Tensor.ofLongs(Arena.ofAuto(), classes, batch);
             DenoisingModel model = net;
@@ -422,7 +446,9 @@ public final class ModelStage implements AutoCloseable {
                     }
                     xT = noisedInit(init, xShape, xT, r.seed(), process, first);
                 }
-                x = run.sample(model, xShape, xT, labels, r.seed(), callback, first);
+                x = context == null
+                        ? run.sample(model, xShape, xT, labels, r.seed(), callback, first)
+                        : sampleSegments(run, model, xShape, xT, labels, r.seed(), callback, context, continuation);
             } finally {
                 releaseSampler(key, run);
             }
@@ -432,6 +458,60 @@ public final class ModelStage implements AutoCloseable {
             }
             return new SampleResult(x, classes, r.seed(), timesteps, guided ? scale : 1.0);
         }
+    }
+
+    /**
+     * Video LDM's prediction mode: {@code segments} clips of F frames sampled one after another,
+     * the first given the last S frames of the stage's context clips (none without them), each
+     * further one the last S frames of the one before; the video keeps the first clip whole and
+     * the F − S new frames of each further one. Segment k > 0 draws its x_T from its own seed.
+     * The context's rows past the batch (guidance's unconditional half) stay zero.
+     */
+    private Tensor sampleSegments(
+            ScriptedSampler run,
+            DenoisingModel model,
+            int[] xShape,
+            Tensor xT,
+            Tensor labels,
+            long seed,
+            StepCallback callback,
+            Tensor context,
+            PipelineSettings.Context c) {
+        int batch = xShape[0];
+        int frames = xShape[1];
+        int s = c.frames();
+        int fresh = frames - s;
+        int[] videoShape = xShape.clone();
+        videoShape[1] = frames + (c.segments() - 1) * fresh;
+        Tensor video = c.segments() == 1 ? null : Tensor.zeros(org.tessera.engine.tensor.DType.F32, videoShape);
+        Tensor given = context.slice(0, 0, batch);
+        int[] from = new int[batch];
+        int[] count = new int[batch];
+        if (contextClips != null) {
+            Tensor first = contextClips.clips();
+            if (first.size(0) != batch && first.size(0) != 1) {
+                throw new IllegalArgumentException("stage '" + name + "' continues " + first.size(0) + " clips; "
+                        + batch + " samples were asked (give one clip for all, or one per sample)");
+            }
+            java.util.Arrays.fill(count, s);
+            java.util.Arrays.fill(from, first.size(1) - s);
+            ContextFrames.fill(first.size(0) == batch ? first : repeatBatch(first, batch), from, count, given);
+        }
+        Tensor x = null;
+        for (int k = 0; k < c.segments(); k++) {
+            if (k > 0) {
+                java.util.Arrays.fill(count, s);
+                java.util.Arrays.fill(from, fresh);
+                ContextFrames.fill(x, from, count, given);
+            }
+            long segmentSeed = k == 0 ? seed : seed + k * 0x9E3779B97F4A7C15L; // a segment's own noise
+            x = run.sample(model, xShape, k == 0 ? xT : null, labels, segmentSeed, callback, 0);
+            if (video != null) {
+                int start = k == 0 ? 0 : frames + (k - 1) * fresh;
+                video.slice(1, start, start + (k == 0 ? frames : fresh)).copyFrom(k == 0 ? x : x.slice(1, s, frames));
+            }
+        }
+        return video != null ? video : x;
     }
 
     /**

@@ -62,6 +62,9 @@ public final class OutputWriter {
                     if (s.sampling().noise() != null) {
                         inputs.put(s.sampling().noise().path(), "the starting noise of stage " + s.name());
                     }
+                    if (s.sampling().context() != null && s.sampling().context().clips() != null) {
+                        inputs.put(s.sampling().context().clips().path(), "the clips stage " + s.name() + " continues");
+                    }
                 }
                 case PipelineSettings.ForwardStage f -> {
                     weights(inputs, f.weights(), f.name());

@@ -314,6 +314,8 @@ public final class PipelineAssembler {
                 want[0] = sample.sampling().classes().length;
                 noise = loadTensor(def, sample.sampling().noise(), want, arena);
             }
+            ContextClips contextClips =
+                    sample == null ? null : contextClips(def, model, contract, sample, shapes, arena);
             Object classes = model.constant("num_classes");
             if (sample != null) { // found now, not after the stages before this one have run
                 long n = classes instanceof Long l ? l : 0L;
@@ -338,6 +340,7 @@ public final class PipelineAssembler {
                     shapes,
                     forwardInputs,
                     noise,
+                    contextClips,
                     classes instanceof Long n ? n : 0L,
                     arena,
                     () -> {
@@ -543,6 +546,87 @@ public final class PipelineAssembler {
     }
 
     /** One F32 tensor of {@code want}'s shape from a file (a starting noise), copied into {@code arena}. */
+    /**
+     * Checks a stage's context frames against its model, and loads the clips its first segment
+     * continues ({@code context = load(...)}): [N or 1, F', C, H, W] with F' ≥ context_frames, in
+     * the latent's frame size. Null when the stage gives none.
+     */
+    /** The clips a stage's first segment continues, and their classes where a data set gave them (else null). */
+    record ContextClips(Tensor clips, long[] classes) {}
+
+    private static ContextClips contextClips(
+            PipelineDefinition def,
+            ModelDefinition model,
+            ModelContract contract,
+            PipelineSettings.SampleStage sample,
+            Map<String, int[]> shapes,
+            Arena arena) {
+        PipelineSettings.Context c = sample.sampling().context();
+        if (c == null) {
+            return null;
+        }
+        if (contract.context() == null) {
+            throw def.error(
+                    c.span(),
+                    "context frames are for a model that takes them (its contract says context = ...), such as"
+                            + " VideoLDMContextDiT; " + model.name() + " takes none");
+        }
+        if (sample.init() != null) {
+            throw def.error(c.span(), "a stage samples from init (img2img) or continues context frames, not both");
+        }
+        int[] latent = shapes.get(contract.latent()); // [B, F, C, H, W]
+        if (c.frames() >= latent[1]) {
+            throw def.error(
+                    c.span(),
+                    "context_frames = " + c.frames() + " leaves nothing to sample in a clip of " + latent[1]
+                            + " frames");
+        }
+        int n = sample.sampling().classes().length;
+        if (c.data() != null) {
+            int[] clip = java.util.Arrays.copyOfRange(latent, 1, latent.length);
+            TrainingData data = TrainingData.read(def, c.data(), clip, model);
+            Tensor t = Tensor.zeros(arena, DType.F32, latent[0] == n ? latent : withBatch(latent, n));
+            long[] classes = new long[n];
+            data.examples(0, n, t, classes);
+            return new ContextClips(t, classes);
+        }
+        if (c.clips() == null) {
+            return null;
+        }
+        PipelineSettings.TensorRef ref = c.clips();
+        try (SafetensorsReader r = SafetensorsReader.open(ref.path())) {
+            if (!r.contains(ref.key())) {
+                throw def.error(ref.span(), ref.path().getFileName() + " has no tensor '" + ref.key() + "'");
+            }
+            Tensor src = r.tensor(ref.key());
+            int[] got = src.shape();
+            boolean fits = got.length == 5
+                    && (got[0] == n || got[0] == 1)
+                    && got[1] >= c.frames()
+                    && got[2] == latent[2]
+                    && got[3] == latent[3]
+                    && got[4] == latent[4];
+            if (!fits) {
+                throw def.error(
+                        ref.span(),
+                        "'" + ref.key() + "' is " + java.util.Arrays.toString(got) + "; the clips to continue are ["
+                                + n + " (one per class) or 1, F ≥ " + c.frames() + ", " + latent[2] + ", " + latent[3]
+                                + ", " + latent[4] + "] (Latte's layout, the latent's frame size)");
+            }
+            Tensor t = Tensor.zeros(arena, DType.F32, got);
+            t.copyFrom(src.dtype() == DType.F32 ? src : src.to(DType.F32, arena));
+            return new ContextClips(t, null);
+        } catch (IOException | WeightsFormatException e) {
+            throw def.error(ref.span(), "cannot load the clips to continue: " + describe(e));
+        }
+    }
+
+    private static int[] withBatch(int[] shape, int batch) {
+        int[] s = shape.clone();
+        s[0] = batch;
+        return s;
+    }
+
     private static Tensor loadTensor(PipelineDefinition def, PipelineSettings.TensorRef ref, int[] want, Arena arena) {
         try (SafetensorsReader r = SafetensorsReader.open(ref.path())) {
             if (!r.contains(ref.key())) {

@@ -176,7 +176,32 @@ public final class TrainingRun {
     private static DiffusionTrainer.Settings diffusionSettings(
             PipelineDefinition def, PipelineSettings.Training t, ModelDefinition model, LearningRate lr) {
         return new DiffusionTrainer.Settings(
-                t.batch(), lr, t.weightDecay(), t.clip(), t.ema(), labelDropout(def, t, model), t.seed(), t.snrGamma());
+                t.batch(),
+                lr,
+                t.weightDecay(),
+                t.clip(),
+                t.ema(),
+                labelDropout(def, t, model),
+                t.seed(),
+                t.snrGamma(),
+                contextFrames(def, t, model));
+    }
+
+    /**
+     * The numbers of context frames training draws among: as given, else Video LDM's [0, 1, 2] for
+     * a model with context frames; none for a model without.
+     */
+    private static int[] contextFrames(PipelineDefinition def, PipelineSettings.Training t, ModelDefinition model) {
+        if (model.contract().context() == null) {
+            if (t.contextFrames() != null) {
+                throw def.error(
+                        t.span(),
+                        "context_frames gives a model the first frames of its clips, and " + model.name()
+                                + " takes none (its contract names no context input; VideoLDMContextDiT does)");
+            }
+            return new int[0];
+        }
+        return t.contextFrames() != null ? t.contextFrames() : new int[] {0, 1, 2};
     }
 
     /**

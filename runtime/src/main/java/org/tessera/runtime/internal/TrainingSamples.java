@@ -90,9 +90,17 @@ final class TrainingSamples {
         int batch = guided ? ClassifierFreeGuidance.modelBatch(n) : n;
         GraphBuilder g = new GraphBuilder();
         List<Value> inputs = new ArrayList<>();
+        Map<String, Tensor> feed = new LinkedHashMap<>(ema);
         for (ModelInput in : model.inputs(Map.of("B", batch))) {
             int[] s = shape.clone();
             s[0] = batch;
+            if (in.name().equals(contract.context())) {
+                // a model with context frames samples from noise alone here: S = 0, an all-zero context
+                s[2]++;
+                inputs.add(g.input(in.name(), DType.F32, s));
+                feed.put(in.name(), Tensor.zeros(DType.F32, s));
+                continue;
+            }
             inputs.add(
                     in.name().equals(contract.latent())
                             ? g.input(in.name(), DType.F32, s)
@@ -103,7 +111,6 @@ final class TrainingSamples {
         }
         g.output("out", model.lowerTrainable(g, inputs, initial, trainable));
         Execution run = Planner.compile(g.build(), cpu).newExecution();
-        Map<String, Tensor> feed = new LinkedHashMap<>(ema);
         net = (x, t, c) -> {
             feed.put(contract.latent(), x);
             feed.put(contract.timestep(), t);

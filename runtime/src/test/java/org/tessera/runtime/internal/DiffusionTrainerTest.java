@@ -214,6 +214,66 @@ class DiffusionTrainerTest {
         }
     }
 
+    /**
+     * Video LDM's prediction mode: each example of a step is given its clip's first S frames, S
+     * drawn from the settings' numbers, with the mask over them; the context's embedding and its
+     * zero-initialised projections start to learn from the first steps.
+     */
+    @Test
+    void aContextModelIsGivenTheFirstFramesOfItsClips() throws Exception {
+        List<Arena> arenas = Collections.synchronizedList(new ArrayList<>());
+        try (WorkerPool pool = new WorkerPool(2)) {
+            Path script = dir.resolve("train-context.tess");
+            Files.writeString(
+                    script,
+                    "import \"video.tess\"\npipeline t {\n"
+                            + "    model = VideoLDMContextDiT(input_size = 8, patch_size = 2, in_channels = 4,"
+                            + " hidden_size = 32, depth = 2, num_heads = 2, num_frames = 3, num_classes = 2,"
+                            + " learn_sigma = false, predicts = \"v\")\n"
+                            + "    weights = random(seed = 1)\n    output \"s.safetensors\" = tensors(samples)\n}\n");
+            ModelDefinition model = Script.load(script).pipeline(null, Map.of()).model("samples");
+            Backend cpu = Backends.cpu(pool, m -> {});
+            GaussianDiffusion diffusion = new GaussianDiffusion(
+                    Schedules.linear(1000), Parameterization.V, VarianceType.FIXED_LARGE, cpu.elementwise());
+            DiffusionTrainer trainer = new DiffusionTrainer(
+                    model,
+                    new int[] {3, 4, 8, 8},
+                    new DiffusionTrainer.Diffusion(diffusion),
+                    WeightBinding.random(7, 0.02, cpu, arenas).source(), // every weight drawn, as a start
+                    key -> true,
+                    cpu,
+                    new DiffusionTrainer.Settings(
+                            BATCH, LearningRate.constant(3e-3, 1), 0, 1.0, 0.99, 0.1, 11, 0, new int[] {0, 2}));
+            long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
+            Tensor x0 = clips(data(classes, 0));
+            trainer.step(x0, classes);
+            Tensor context = trainer.context(); // [8, 3, 5, 8, 8]
+            int[] seen = new int[3];
+            for (int b = 0; b < BATCH; b++) {
+                int s = context.getFloat(b, 0, 4, 0, 0) == 1f ? context.getFloat(b, 1, 4, 0, 0) == 1f ? 2 : 1 : 0;
+                seen[s]++;
+                for (int f = 0; f < 3; f++) {
+                    for (int c = 0; c < 5; c++) {
+                        for (int p = 0; p < 64; p++) {
+                            float want = f >= s ? 0f : c == 4 ? 1f : x0.getFloat(b, f, c, p / 8, p % 8);
+                            assertEquals(want, context.getFloat(b, f, c, p / 8, p % 8), "example " + b + ", S = " + s);
+                        }
+                    }
+                }
+            }
+            assertEquals(0, seen[1], "S is drawn from {0, 2}");
+            assertTrue(
+                    seen[0] > 0 && seen[2] > 0, "both numbers drawn in a batch of 8: " + seen[0] + " and " + seen[2]);
+            float moved = 0;
+            for (float v : trainer.weights().get("context_embedder.proj.weight").toFloatArray()) {
+                moved = Math.max(moved, Math.abs(v));
+            }
+            assertTrue(moved > 0, "the context's embedding trains");
+        } finally {
+            arenas.forEach(Arena::close);
+        }
+    }
+
     /** One training step's loss at step s. */
     private interface StepLoss {
         double at(int s) throws Exception;

@@ -1,0 +1,120 @@
+package org.tessera.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessera.dsl.CompilationException;
+import org.tessera.engine.io.SafetensorsWriter;
+import org.tessera.engine.tensor.Tensor;
+
+/**
+ * Video LDM's prediction mode in sampling (VideoLDMContextDiT): a long video grows a segment at a
+ * time, each segment given the last frames of the one before, exactly as if the segment before
+ * had been written out and continued with {@code context = load(...)}.
+ */
+class VideoLdmContextTest {
+    private static final String MODEL = "VideoLDMContextDiT(input_size = 8, patch_size = 2, in_channels = 1,"
+            + " hidden_size = 32, depth = 2, num_heads = 2, num_frames = 4, num_classes = 3, learn_sigma = false,"
+            + " predicts = \"v\")";
+    /** Segment k of a stage seeded s draws its noise from s + k·this (ModelStage.sampleSegments). */
+    private static final long SEGMENT_SEED = 0x9E3779B97F4A7C15L;
+
+    private static Path script(Path dir, String name, String extra) throws Exception {
+        // every weight drawn (random(std) ignores the declared zeros), so the context changes the output
+        return Files.writeString(dir.resolve(name), """
+                import "video.tess"
+                pipeline p {
+                    model    = %s
+                    weights  = random(seed = 3, std = 0.1)
+                    schedule = linear(1000)
+                    sampler  = ddim(steps = 4)
+                    guidance = none
+                    classes  = [0, 2]
+                %s
+                    output "clips.safetensors" = tensors(samples)
+                }
+                """.formatted(MODEL, extra));
+    }
+
+    private static Tensor sample(Path file, long seed) {
+        try (Pipeline p = Tessera.compile(file, CompileOptions.defaults().withThreads(2))) {
+            return p.sample(SampleRequest.seed(seed)).samples();
+        }
+    }
+
+    @Test
+    void segmentsContinueFromTheLastFramesOfTheSegmentBefore(@TempDir Path dir) throws Exception {
+        Tensor video = sample(script(dir, "long.tess", "    segments = 3\n    context_frames = 2"), 5);
+        assertArrayEquals(new int[] {2, 8, 1, 8, 8}, video.shape(), "4 + 2 + 2 frames");
+        Tensor first = sample(script(dir, "one.tess", ""), 5);
+        assertArrayEquals(new int[] {2, 4, 1, 8, 8}, first.shape());
+        assertEquals(
+                java.util.Arrays.toString(first.toFloatArray()),
+                java.util.Arrays.toString(video.slice(1, 0, 4).contiguous().toFloatArray()),
+                "the first segment is the clip sampled without context");
+
+        java.util.SequencedMap<String, Tensor> written = new LinkedHashMap<>();
+        written.put("samples", first.contiguous());
+        SafetensorsWriter.write(dir.resolve("first.safetensors"), written, Map.of());
+        Tensor next = sample(
+                script(
+                        dir,
+                        "next.tess",
+                        "    context = load(\"first.safetensors\", \"samples\")\n    context_frames = 2"),
+                5 + SEGMENT_SEED);
+        assertEquals(
+                java.util.Arrays.toString(next.slice(1, 2, 4).contiguous().toFloatArray()),
+                java.util.Arrays.toString(video.slice(1, 4, 6).contiguous().toFloatArray()),
+                "the second segment's new frames are the first clip continued from its last two");
+        Tensor free = sample(script(dir, "free.tess", ""), 5 + SEGMENT_SEED);
+        float apart = 0;
+        float[] a = free.slice(1, 2, 4).contiguous().toFloatArray();
+        float[] b = next.slice(1, 2, 4).contiguous().toFloatArray();
+        for (int i = 0; i < a.length; i++) {
+            apart = Math.max(apart, Math.abs(a[i] - b[i]));
+        }
+        assertTrue(apart > 1e-3, "the context changes what is sampled: " + apart);
+    }
+
+    @Test
+    void contextSettingsThatCannotWorkAreRefusedWhereTheyAreWritten(@TempDir Path dir) throws Exception {
+        Path wrongModel = Files.writeString(dir.resolve("w.tess"), """
+                import "video.tess"
+                pipeline p {
+                    model    = VideoLDMDiT(input_size = 8, patch_size = 2, in_channels = 1, hidden_size = 32, depth = 1,
+                                           num_heads = 2, num_frames = 4, num_classes = 3, learn_sigma = false)
+                    weights  = random(seed = 3)
+                    segments = 2
+                    output "clips.safetensors" = tensors(samples)
+                }
+                """);
+        var e = assertThrows(CompilationException.class, () -> Tessera.compile(wrongModel, CompileOptions.defaults()));
+        assertTrue(e.getMessage().contains("context frames are for a model that takes them"), e.getMessage());
+        assertTrue(e.getMessage().contains("w.tess:"), e.getMessage());
+
+        Path all = script(dir, "all.tess", "    segments = 2\n    context_frames = 4");
+        var e2 = assertThrows(CompilationException.class, () -> Tessera.compile(all, CompileOptions.defaults()));
+        assertTrue(e2.getMessage().contains("leaves nothing to sample in a clip of 4 frames"), e2.getMessage());
+
+        Path none = script(dir, "none.tess", "    segments = 2\n    context_frames = 0");
+        var e3 = assertThrows(CompilationException.class, () -> Tessera.compile(none, CompileOptions.defaults()));
+        assertTrue(e3.getMessage().contains("context_frames ≥ 1"), e3.getMessage());
+
+        java.util.SequencedMap<String, Tensor> odd = new LinkedHashMap<>();
+        odd.put("samples", Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 1, 1, 8, 8)); // 1 frame < 2
+        SafetensorsWriter.write(dir.resolve("odd.safetensors"), odd, Map.of());
+        Path shortClips = script(dir, "short.tess", "    context = load(\"odd.safetensors\", \"samples\")");
+        var e4 = assertThrows(CompilationException.class, () -> Tessera.compile(shortClips, CompileOptions.defaults()));
+        assertTrue(
+                e4.getMessage().contains("the clips to continue are [2 (one per class) or 1, F ≥ 2, 1, 8, 8]"),
+                e4.getMessage());
+    }
+}
