@@ -44,6 +44,14 @@ final class Progress implements StepCallback {
     }
 
     @Override
+    public void onSegment(int index, int count) {
+        start = System.nanoTime();
+        lastPrint = 0;
+        String stage = label.contains(", segment") ? label.substring(0, label.indexOf(", segment")) : label;
+        label = String.format(Locale.ROOT, "%s, segment %d/%d", stage, index + 1, count);
+    }
+
+    @Override
     public void onReport(String stage, String report) {
         err.println("stage " + stage + ": " + report);
         err.flush();

@@ -1,5 +1,6 @@
 package org.tessera.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -219,6 +220,66 @@ class TrainCommandTest {
         for (String[] r : refused) {
             Path bad = Files.writeString(
                     dir.resolve("bad.tess"), script.replace("POSITIONS", r[0]).replace("SIZES", r[1]));
+            CliRun no = run("train", bad.toString(), "--out", dir.resolve("bad").toString(), "--threads", "1");
+            assertEquals(2, no.code(), r[1] + ": " + no.err());
+            assertTrue(no.err().contains(r[2]) && no.err().contains(r[3]), r[1] + ": " + no.err());
+        }
+    }
+
+    /**
+     * Video LDM's prediction mode from scripts: a VideoLDMContextDiT trains on Moving MNIST clips
+     * given 0 or 1 of their first frames, then continues the data's clips in two segments; what
+     * cannot work is refused with its place.
+     */
+    @Test
+    void aContextModelTrainsAndThenContinuesClips() throws Exception {
+        digits();
+        String model = "VideoLDMContextDiT(input_size = 32, patch_size = 8, in_channels = 1, hidden_size = 32,"
+                + " depth = 1, num_heads = 2, num_frames = 3, num_classes = 2, learn_sigma = false, predicts = \"v\")";
+        String train = "import \"video.tess\"\npipeline t {\n    let ldm = train(\n"
+                + "        model = MODEL,\n"
+                + "        weights = init(seed = 1),\n"
+                + "        data = moving_mnist(\"digits\", labels = \"digit-labels\", digits = 2),\n"
+                + "        batch = 2, steps = 2, seed = 5, FRAMES)\n"
+                + "    output \"t.safetensors\" = weights(ldm)\n}\n";
+        Path good = Files.writeString(
+                dir.resolve("ctx.tess"), train.replace("MODEL", model).replace("FRAMES", "context_frames = [0, 1]"));
+        CliRun ok = run("train", good.toString(), "--out", dir.resolve("out").toString(), "--threads", "1");
+        assertEquals(0, ok.code(), ok.err());
+        Path sample = Files.writeString(dir.resolve("continue.tess"), """
+                import "video.tess"
+                pipeline s {
+                    model    = %s
+                    weights  = "out/t.safetensors"
+                    sampler  = ddim(steps = 2)
+                    guidance = cfg(scale = 2.0, form = "standard")
+                    classes  = [0, 0, 0]
+                    context  = moving_mnist("digits", labels = "digit-labels", digits = 2)
+                    context_frames = 1
+                    segments = 2
+                    output "clips.safetensors" = tensors(samples)
+                }
+                """.formatted(model));
+        CliRun sampled = run("run", sample.toString(), "--out", dir.resolve("s").toString(), "--threads", "1");
+        assertEquals(0, sampled.code(), sampled.err());
+        assertTrue(sampled.err().contains("segment 2/2"), sampled.err());
+        try (var f = org.tessera.engine.io.SafetensorsReader.open(dir.resolve("s/clips.safetensors"))) {
+            assertArrayEquals(new int[] {3, 5, 1, 32, 32}, f.shape("samples"), "3 + 2 frames");
+        }
+
+        String[][] refused = {
+            {
+                model.replace("VideoLDMContextDiT", "VideoLDMDiT"),
+                "context_frames = [0, 1]",
+                "3:15: ",
+                "VideoLDMDiT takes none"
+            },
+            {model, "context_frames = [0, 3]", "3:15: ", "3 context frames leave nothing to generate in a clip of 3"},
+            {model, "context_frames = 2", "7:58: ", "context_frames is a list"},
+        };
+        for (String[] r : refused) {
+            Path bad = Files.writeString(
+                    dir.resolve("bad.tess"), train.replace("MODEL", r[0]).replace("FRAMES", r[1]));
             CliRun no = run("train", bad.toString(), "--out", dir.resolve("bad").toString(), "--threads", "1");
             assertEquals(2, no.code(), r[1] + ": " + no.err());
             assertTrue(no.err().contains(r[2]) && no.err().contains(r[3]), r[1] + ": " + no.err());

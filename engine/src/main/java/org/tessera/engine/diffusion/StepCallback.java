@@ -29,6 +29,15 @@ public interface StepCallback {
     default void onStage(String stage, int index, int count) {}
 
     /**
+     * Called before each segment of a video that grows a segment at a time (Video LDM's
+     * prediction mode, {@code segments = n}); the steps that follow belong to it.
+     *
+     * @param index 0 for the first segment
+     * @param count how many segments the stage samples
+     */
+    default void onSegment(int index, int count) {}
+
+    /**
      * A stage's measurement, for the user: e.g. a classify stage's share of samples labelled with
      * the class they were sampled for.
      *

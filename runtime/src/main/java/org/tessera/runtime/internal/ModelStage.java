@@ -504,6 +504,9 @@ public final class ModelStage implements AutoCloseable {
                 java.util.Arrays.fill(from, fresh);
                 ContextFrames.fill(x, from, count, given);
             }
+            if (c.segments() > 1) {
+                callback.onSegment(k, c.segments());
+            }
             long segmentSeed = k == 0 ? seed : seed + k * 0x9E3779B97F4A7C15L; // a segment's own noise
             x = run.sample(model, xShape, k == 0 ? xT : null, labels, segmentSeed, callback, 0);
             if (video != null) {
