@@ -16,9 +16,10 @@ import org.tessera.engine.io.SafetensorsWriter;
 import org.tessera.engine.tensor.Tensor;
 
 /**
- * Video LDM's prediction mode in sampling (VideoLDMContextDiT): a long video grows a segment at a
+ * Video LDM's context frames in sampling (VideoLDMContextDiT): a long video grows a segment at a
  * time, each segment given the last frames of the one before, exactly as if the segment before
- * had been written out and continued with {@code context = load(...)}.
+ * had been written out and continued with {@code context = load(...)}; interpolation fills in
+ * between keyframes, a clip per pair.
  */
 class VideoLdmContextTest {
     private static final String MODEL = "VideoLDMContextDiT(input_size = 8, patch_size = 2, in_channels = 1,"
@@ -85,6 +86,39 @@ class VideoLdmContextTest {
     }
 
     @Test
+    void interpolationFillsInBetweenEveryPairOfKeyframes(@TempDir Path dir) throws Exception {
+        // two clips of 7 frames; interpolate = 3 takes frames 0, 3 and 6 as keyframes: two clips of 4
+        Tensor keyframes = Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 7, 1, 8, 8);
+        float[] v = new float[2 * 7 * 64];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) Math.sin(0.37 * i);
+        }
+        keyframes.copyFrom(Tensor.of(v, 2, 7, 1, 8, 8));
+        java.util.SequencedMap<String, Tensor> k = new LinkedHashMap<>();
+        k.put("samples", keyframes);
+        SafetensorsWriter.write(dir.resolve("k.safetensors"), k, Map.of());
+        Tensor video = sample(
+                script(dir, "between.tess", "    context = load(\"k.safetensors\", \"samples\")\n    interpolate = 3"),
+                9);
+        assertArrayEquals(new int[] {2, 7, 1, 8, 8}, video.shape(), "(3 − 1)·(4 − 1) + 1 frames");
+
+        java.util.SequencedMap<String, Tensor> second = new LinkedHashMap<>();
+        second.put("samples", keyframes.slice(1, 3, 7).contiguous());
+        SafetensorsWriter.write(dir.resolve("second.safetensors"), second, Map.of());
+        Tensor alone = sample(
+                script(
+                        dir,
+                        "alone.tess",
+                        "    context = load(\"second.safetensors\", \"samples\")\n    interpolate = 3"),
+                9 + SEGMENT_SEED);
+        assertArrayEquals(new int[] {2, 4, 1, 8, 8}, alone.shape());
+        assertEquals(
+                java.util.Arrays.toString(alone.slice(1, 1, 4).contiguous().toFloatArray()),
+                java.util.Arrays.toString(video.slice(1, 4, 7).contiguous().toFloatArray()),
+                "the second clip is the one between keyframes 3 and 6, sampled alone");
+    }
+
+    @Test
     void contextSettingsThatCannotWorkAreRefusedWhereTheyAreWritten(@TempDir Path dir) throws Exception {
         Path wrongModel = Files.writeString(dir.resolve("w.tess"), """
                 import "video.tess"
@@ -111,6 +145,18 @@ class VideoLdmContextTest {
         java.util.SequencedMap<String, Tensor> odd = new LinkedHashMap<>();
         odd.put("samples", Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 1, 1, 8, 8)); // 1 frame < 2
         SafetensorsWriter.write(dir.resolve("odd.safetensors"), odd, Map.of());
+        java.util.SequencedMap<String, Tensor> two = new LinkedHashMap<>();
+        two.put("samples", Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 2, 1, 8, 8));
+        SafetensorsWriter.write(dir.resolve("two.safetensors"), two, Map.of());
+        Path between = script(
+                dir, "between.tess", "    context = load(\"two.safetensors\", \"samples\")\n    interpolate = 2");
+        var e5 = assertThrows(CompilationException.class, () -> Tessera.compile(between, CompileOptions.defaults()));
+        assertTrue(e5.getMessage().contains("fewer than the two a clip is sampled between"), e5.getMessage());
+        Path noKeys = script(dir, "nokeys.tess", "    interpolate = 3");
+        var e6 = assertThrows(CompilationException.class, () -> Tessera.compile(noKeys, CompileOptions.defaults()));
+        assertTrue(
+                e6.getMessage().contains("interpolate fills in between the keyframes of context clips"),
+                e6.getMessage());
         Path shortClips = script(dir, "short.tess", "    context = load(\"odd.safetensors\", \"samples\")");
         var e4 = assertThrows(CompilationException.class, () -> Tessera.compile(shortClips, CompileOptions.defaults()));
         assertTrue(

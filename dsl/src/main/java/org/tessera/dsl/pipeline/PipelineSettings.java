@@ -138,6 +138,8 @@ public record PipelineSettings(
      * @param contextFrames a model with context frames (Video LDM's prediction mode): the numbers
      *     of a clip's first frames it is given, one drawn uniformly for each example each step ([0,
      *     1, 2] as Video LDM trains); null when not given
+     * @param interpolate for a model with context frames: the share of examples given their first
+     *     and last frames instead, so that it also learns to fill in between keyframes; 0 for none
      */
     public record Training(
             String objective,
@@ -164,6 +166,7 @@ public record PipelineSettings(
             Dropping drop,
             double snrGamma,
             int[] contextFrames,
+            double interpolate,
             Span span) {
         public Training {
             freeze = List.copyOf(freeze);
@@ -398,15 +401,20 @@ public record PipelineSettings(
      * context_frames = 2, segments = 3}): the first segment is given the last {@code frames} frames
      * of the clips, or nothing when there are none; each further segment the last {@code frames}
      * frames of the one before, so that a video of F + (segments − 1)·(F − frames) frames grows a
-     * segment at a time.
+     * segment at a time. With {@code interpolate = s}, the clips' every s-th frame is a keyframe
+     * and each clip sampled fills in between two of them.
      *
      * @param clips the clips [N or 1, F', C, H, W] the first segment continues, or null
      * @param data a data set whose first N clips (F frames each, the model's) the first segment
      *     continues, each sampled for its own class (its first digit's), or null
      * @param frames S, the frames each segment is given
      * @param segments how many clips of F frames are sampled one after another
+     * @param interpolate instead of continuing: fill in between keyframes, every {@code
+     *     interpolate}-th frame of the clips, each pair the first and last frames of a clip; 0 for
+     *     prediction
      */
-    public record Context(TensorRef clips, MovingMnistData data, int frames, int segments, Span span) {}
+    public record Context(
+            TensorRef clips, MovingMnistData data, int frames, int segments, int interpolate, Span span) {}
 
     /** One tensor of a safetensors file. */
     public record TensorRef(Path path, String key, Span span) {}

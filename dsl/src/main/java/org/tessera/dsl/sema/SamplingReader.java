@@ -235,7 +235,10 @@ final class SamplingReader {
      * something to continue (Video LDM's two frames, which carry the motion as well as the look).
      */
     private PipelineSettings.Context context(Map<String, Ast.Expr> s, Span span) {
-        if (!s.containsKey("context") && !s.containsKey("context_frames") && !s.containsKey("segments")) {
+        if (!s.containsKey("context")
+                && !s.containsKey("context_frames")
+                && !s.containsKey("segments")
+                && !s.containsKey("interpolate")) {
             return null;
         }
         PipelineSettings.TensorRef clips = null;
@@ -260,7 +263,23 @@ final class SamplingReader {
                     "context_frames gives frames of earlier clips: give them with context = load(\"clips.safetensors\","
                             + " \"samples\") or moving_mnist(...), or sample segments = n > 1");
         }
-        return new PipelineSettings.Context(clips, data, frames, segments, span);
+        int interpolate = 0;
+        if (s.containsKey("interpolate")) {
+            interpolate = values.count(s.get("interpolate"), "interpolate", 1, 1 << 16);
+            if (clips == null && data == null) {
+                diagnostics.error(
+                        s.get("interpolate").span(),
+                        "interpolate fills in between the keyframes of context clips: give them with context ="
+                                + " load(\"keyframes.safetensors\", \"samples\") or moving_mnist(...)");
+            } else if (s.containsKey("segments") || s.containsKey("context_frames")) {
+                diagnostics.error(
+                        s.get("interpolate").span(),
+                        "interpolate gives each clip its two keyframes; segments and context_frames are for"
+                                + " continuing a video");
+            }
+            frames = 2;
+        }
+        return new PipelineSettings.Context(clips, data, frames, segments, interpolate, span);
     }
 
     /**

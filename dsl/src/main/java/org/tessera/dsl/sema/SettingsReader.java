@@ -35,6 +35,7 @@ public final class SettingsReader {
             "context",
             "context_frames",
             "segments",
+            "interpolate",
             "sizes",
             "pack");
 
@@ -86,6 +87,7 @@ public final class SettingsReader {
             "context",
             "context_frames",
             "segments",
+            "interpolate",
             "init",
             "strength",
             "sizes",
@@ -108,6 +110,7 @@ public final class SettingsReader {
             "label_dropout",
             "snr_gamma",
             "context_frames",
+            "interpolate",
             "seed",
             "checkpoint",
             "freeze",

@@ -65,7 +65,15 @@ final class TrainingReader {
         }
         boolean classify = objective.equals("classify");
         for (String k : List.of(
-                "schedule", "label_dropout", "sample_every", "sizes", "pack", "drop", "snr_gamma", "context_frames")) {
+                "schedule",
+                "label_dropout",
+                "sample_every",
+                "sizes",
+                "pack",
+                "drop",
+                "snr_gamma",
+                "context_frames",
+                "interpolate")) {
             if (classify && a.containsKey(k)) {
                 diagnostics.error(
                         a.get(k).span(),
@@ -154,6 +162,13 @@ final class TrainingReader {
                     "snr_gamma weights a diffusion schedule's noise levels; a flow's training has no such weighting here");
         }
         int[] contextFrames = a.containsKey("context_frames") ? contextFrames(a.get("context_frames")) : null;
+        double interpolate = a.containsKey("interpolate") ? values.number(a.get("interpolate"), "interpolate") : 0;
+        if (!(interpolate >= 0 && interpolate <= 1)) {
+            diagnostics.error(
+                    a.get("interpolate").span(),
+                    "interpolate is the share of examples given their first and last frames, in [0, 1], got "
+                            + interpolate);
+        }
         long seed = a.containsKey("seed") ? values.integer(a.get("seed"), "seed") : 0;
         long every = a.containsKey("checkpoint")
                 ? values.count(a.get("checkpoint"), "checkpoint", 1, Limits.MAX_TRAINING_STEPS)
@@ -202,6 +217,7 @@ final class TrainingReader {
                 drop,
                 snrGamma,
                 contextFrames,
+                interpolate,
                 span);
     }
 

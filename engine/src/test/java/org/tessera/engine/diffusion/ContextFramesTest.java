@@ -34,7 +34,11 @@ class ContextFramesTest {
         context.copyFrom(Tensor.of(filled(3 * 4 * 3 * 9, 7f), 3, 4, 3, 3, 3)); // stale values must go
         int[] from = {0, 3, 1};
         int[] count = {2, 2, 0};
-        ContextFrames.fill(clips, from, count, context);
+        int[][] maps = new int[3][];
+        for (int b = 0; b < 3; b++) {
+            maps[b] = ContextFrames.leading(4, from[b], count[b]);
+        }
+        ContextFrames.fill(clips, maps, context);
         for (int b = 0; b < 3; b++) {
             for (int f = 0; f < 4; f++) {
                 boolean given = f < count[b];
@@ -55,28 +59,46 @@ class ContextFramesTest {
         Tensor view = clips.slice(1, 2, 6); // frames 2..5, not contiguous
         Tensor a = Tensor.zeros(DType.F32, 2, 3, 2, 2, 2);
         Tensor b = Tensor.zeros(DType.F32, 2, 3, 2, 2, 2);
-        ContextFrames.fill(view, new int[] {1, 2}, new int[] {2, 1}, a);
-        ContextFrames.fill(clips, new int[] {3, 4}, new int[] {2, 1}, b);
+        ContextFrames.fill(view, new int[][] {{1, 2, -1}, {3, -1, 0}}, a);
+        ContextFrames.fill(clips, new int[][] {{3, 4, -1}, {5, -1, 2}}, b);
         assertEquals(java.util.Arrays.toString(b.toFloatArray()), java.util.Arrays.toString(a.toFloatArray()));
     }
 
     @Test
-    void countsOutsideTheClipsAndMisfitShapesAreRefused() {
+    void keyframesAtBothEndsLeaveTheFramesBetweenToTheModel() {
+        Tensor clips = numbered(1, 9, 1, 2);
+        Tensor context = Tensor.zeros(DType.F32, 1, 5, 2, 2, 2);
+        ContextFrames.fill(clips, new int[][] {ContextFrames.ends(5, 2, 8)}, context);
+        for (int f = 0; f < 5; f++) {
+            float mask = context.getFloat(0, f, 1, 1, 1);
+            assertEquals(f == 0 || f == 4 ? 1f : 0f, mask, "frame " + f);
+        }
+        assertEquals(203f, context.getFloat(0, 0, 0, 1, 1));
+        assertEquals(803f, context.getFloat(0, 4, 0, 1, 1));
+    }
+
+    @Test
+    void framesOutsideTheClipsAndMisfitShapesAreRefused() {
         Tensor clips = numbered(1, 3, 1, 2);
         Tensor context = Tensor.zeros(DType.F32, 1, 4, 2, 2, 2);
-        var tooMany = assertThrows(
-                IllegalArgumentException.class, () -> ContextFrames.fill(clips, new int[] {2}, new int[] {2}, context));
-        assertTrue(tooMany.getMessage().contains("takes frames 2..3 of a clip of 3"), tooMany.getMessage());
+        var outside = assertThrows(
+                IllegalArgumentException.class,
+                () -> ContextFrames.fill(clips, new int[][] {ContextFrames.leading(4, 2, 2)}, context));
+        assertTrue(outside.getMessage().contains("takes frame 3 of a clip of 3"), outside.getMessage());
         assertThrows(
-                IllegalArgumentException.class, () -> ContextFrames.fill(clips, new int[] {0}, new int[] {5}, context));
+                IllegalArgumentException.class,
+                () -> ContextFrames.fill(clips, new int[][] {{0, 1}}, context)); // a map of 2 for 4 frames
         assertThrows(
-                IllegalArgumentException.class, () -> ContextFrames.fill(null, new int[] {0}, new int[] {1}, context));
-        ContextFrames.fill(null, new int[] {0}, new int[] {0}, context); // nothing to take: all zero
+                IllegalArgumentException.class,
+                () -> ContextFrames.fill(null, new int[][] {ContextFrames.leading(4, 0, 1)}, context));
+        ContextFrames.fill(null, new int[][] {ContextFrames.leading(4, 0, 0)}, context); // nothing given: zeros
         assertEquals(0f, context.getFloat(0, 0, 1, 0, 0));
         var channels = assertThrows(
                 ShapeMismatchException.class,
                 () -> ContextFrames.fill(
-                        numbered(1, 3, 2, 2), new int[] {0}, new int[] {1}, Tensor.zeros(DType.F32, 1, 4, 2, 2, 2)));
+                        numbered(1, 3, 2, 2),
+                        new int[][] {ContextFrames.leading(4, 0, 1)},
+                        Tensor.zeros(DType.F32, 1, 4, 2, 2, 2)));
         assertTrue(channels.getMessage().contains("less the mask"), channels.getMessage());
     }
 

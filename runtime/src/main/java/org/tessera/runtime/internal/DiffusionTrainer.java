@@ -42,8 +42,10 @@ import org.tessera.engine.train.LearningRate;
  * Randomness comes from counter-based streams keyed by the step, so a run is reproducible.
  *
  * <p>A model with context frames (Video LDM's prediction mode) is also given, for each example,
- * its clip's first S frames clean, S drawn from {@link Settings#contextFrames()}; the loss still
- * covers every frame, so it learns to keep the frames it was given as well as to continue them.
+ * its clip's first S frames clean, S drawn from {@link Settings#contextFrames()}, or with
+ * probability {@link Settings#interpolate()} its first and last frames (keyframes to fill in
+ * between); the loss still covers every frame, so it learns to keep the frames it was given as
+ * well as to continue them.
  */
 public final class DiffusionTrainer extends Trainer {
     /**
@@ -53,6 +55,8 @@ public final class DiffusionTrainer extends Trainer {
      * @param contextFrames for a model with context frames ({@link ContextFrames}): the numbers of a
      *     clip's first frames it is given, one drawn uniformly per example each step; empty for a
      *     model without
+     * @param interpolate for a model with context frames: the share of examples given their first
+     *     and last frames instead (keyframes to fill in between), 0 for none
      */
     public record Settings(
             int batch,
@@ -63,7 +67,8 @@ public final class DiffusionTrainer extends Trainer {
             double labelDropout,
             long seed,
             double snrGamma,
-            int[] contextFrames) {
+            int[] contextFrames,
+            double interpolate) {
         public Settings {
             contextFrames = contextFrames.clone();
         }
@@ -78,7 +83,7 @@ public final class DiffusionTrainer extends Trainer {
                 double labelDropout,
                 long seed,
                 double snrGamma) {
-            this(batch, learningRate, weightDecay, clipNorm, emaDecay, labelDropout, seed, snrGamma, new int[0]);
+            this(batch, learningRate, weightDecay, clipNorm, emaDecay, labelDropout, seed, snrGamma, new int[0], 0);
         }
     }
 
@@ -121,10 +126,8 @@ public final class DiffusionTrainer extends Trainer {
     private final Tensor coefficients;
     /** The context frames [B, F, C + 1, H, W], filled each step; null for a model without them. */
     private final Tensor context;
-    /** Each example's number of context frames this step, and where they start (0: the clip's first). */
-    private final int[] contextCount;
-
-    private final int[] contextFrom;
+    /** Each example's context this step: which of its clip's frames each context frame is ({@link ContextFrames}). */
+    private final int[][] contextMaps;
 
     /**
      * How a training step corrupts its data: the noise levels (T of them, one drawn uniformly per
@@ -343,8 +346,7 @@ public final class DiffusionTrainer extends Trainer {
         if (context != null) {
             feed.put(contract.context(), context);
         }
-        contextCount = new int[b];
-        contextFrom = new int[b];
+        contextMaps = new int[b][x[1]];
     }
 
     /**
@@ -425,12 +427,24 @@ public final class DiffusionTrainer extends Trainer {
             setLong(labels, i, drop ? nullLabel : classes[i]);
         }
         if (context != null) {
-            // S for each example, from the same stream as t and the labels' dropout, further on
+            // Each example's context, from the same stream as t and the labels' dropout, further on:
+            // its first and last frames with probability `interpolate`, else its first S, S drawn
             int[] counts = settings.contextFrames();
+            int frames = x0.size(1);
             for (int i = 0; i < b; i++) {
-                contextCount[i] = counts[Math.min(counts.length - 1, (int) (draws.uniform(2 * b + i) * counts.length))];
+                int[] map = contextMaps[i];
+                java.util.Arrays.fill(map, ContextFrames.GENERATED);
+                if (draws.uniform(3 * b + i) < settings.interpolate()) {
+                    map[0] = 0;
+                    map[frames - 1] = frames - 1;
+                } else {
+                    int s = counts[Math.min(counts.length - 1, (int) (draws.uniform(2 * b + i) * counts.length))];
+                    for (int f = 0; f < s; f++) {
+                        map[f] = f;
+                    }
+                }
             }
-            ContextFrames.fill(x0, contextFrom, contextCount, context);
+            ContextFrames.fill(x0, contextMaps, context);
         }
         new RandomStream(settings.seed(), 3 * step + 1).fillNormal(noise, host.pool());
         process.corrupt(x0, noise, t, xt, aim, timesteps);

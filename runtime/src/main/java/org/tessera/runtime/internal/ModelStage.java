@@ -413,7 +413,7 @@ public final class ModelStage implements AutoCloseable {
         }
         PipelineSettings.Context continuation = s.context() != null
                 ? s.context()
-                : new PipelineSettings.Context(null, null, 0, 1, s.span()); // from noise alone: S = 0
+                : new PipelineSettings.Context(null, null, 0, 1, 0, s.span()); // from noise alone: S = 0
         Tensor context = null;
         if (contract.context() != null) {
             int[] shape = xShape.clone();
@@ -448,7 +448,7 @@ public final class ModelStage implements AutoCloseable {
                 }
                 x = context == null
                         ? run.sample(model, xShape, xT, labels, r.seed(), callback, first)
-                        : sampleSegments(run, model, xShape, xT, labels, r.seed(), callback, context, continuation);
+                        : sampleWithContext(run, model, xShape, xT, labels, r.seed(), callback, context, continuation);
             } finally {
                 releaseSampler(key, run);
             }
@@ -461,13 +461,22 @@ public final class ModelStage implements AutoCloseable {
     }
 
     /**
-     * Video LDM's prediction mode: {@code segments} clips of F frames sampled one after another,
-     * the first given the last S frames of the stage's context clips (none without them), each
-     * further one the last S frames of the one before; the video keeps the first clip whole and
-     * the F − S new frames of each further one. Segment k > 0 draws its x_T from its own seed.
-     * The context's rows past the batch (guidance's unconditional half) stay zero.
+     * Sampling a model with context frames (Video LDM): clips of F frames one after another, each
+     * given some frames clean, joined into one video.
+     *
+     * <p>Prediction ({@code segments = n}): the first clip is given the last S frames of the
+     * stage's context clips (none without them), each further one the last S frames of the one
+     * before; the video keeps the first clip whole and the F − S new frames of each further one.
+     *
+     * <p>Interpolation ({@code interpolate = s}): the keyframes are every s-th frame of the context
+     * clips; the clip between keyframes w and w + 1 is given them as its first and last frames,
+     * and the video keeps the first clip whole and the F − 1 frames after the first of each
+     * further one: (K − 1)·(F − 1) + 1 frames for K keyframes.
+     *
+     * <p>Clip k > 0 draws its x_T from the seed + k·0x9E3779B97F4A7C15. The context's rows past
+     * the batch (guidance's unconditional half) stay zero: no frames given.
      */
-    private Tensor sampleSegments(
+    private Tensor sampleWithContext(
             ScriptedSampler run,
             DenoisingModel model,
             int[] xShape,
@@ -479,39 +488,45 @@ public final class ModelStage implements AutoCloseable {
             PipelineSettings.Context c) {
         int batch = xShape[0];
         int frames = xShape[1];
-        int s = c.frames();
-        int fresh = frames - s;
-        int[] videoShape = xShape.clone();
-        videoShape[1] = frames + (c.segments() - 1) * fresh;
-        Tensor video = c.segments() == 1 ? null : Tensor.zeros(org.tessera.engine.tensor.DType.F32, videoShape);
-        Tensor given = context.slice(0, 0, batch);
-        int[] from = new int[batch];
-        int[] count = new int[batch];
+        Tensor clips = null;
         if (contextClips != null) {
-            Tensor first = contextClips.clips();
-            if (first.size(0) != batch && first.size(0) != 1) {
-                throw new IllegalArgumentException("stage '" + name + "' continues " + first.size(0) + " clips; "
+            clips = contextClips.clips();
+            if (clips.size(0) != batch && clips.size(0) != 1) {
+                throw new IllegalArgumentException("stage '" + name + "' continues " + clips.size(0) + " clips; "
                         + batch + " samples were asked (give one clip for all, or one per sample)");
             }
-            java.util.Arrays.fill(count, s);
-            java.util.Arrays.fill(from, first.size(1) - s);
-            ContextFrames.fill(first.size(0) == batch ? first : repeatBatch(first, batch), from, count, given);
+            clips = clips.size(0) == batch ? clips : repeatBatch(clips, batch);
         }
+        boolean between = c.interpolate() > 0;
+        int stride = c.interpolate();
+        int given = c.frames();
+        int pieces = between ? (clips.size(1) - 1) / stride : c.segments();
+        int kept = between ? frames - 1 : frames - given; // the frames each clip after the first adds
+        int[] videoShape = xShape.clone();
+        videoShape[1] = frames + (pieces - 1) * kept;
+        Tensor video = pieces == 1 ? null : Tensor.zeros(org.tessera.engine.tensor.DType.F32, videoShape);
+        Tensor rows = context.slice(0, 0, batch);
+        int[][] maps = new int[batch][];
         Tensor x = null;
-        for (int k = 0; k < c.segments(); k++) {
-            if (k > 0) {
-                java.util.Arrays.fill(count, s);
-                java.util.Arrays.fill(from, fresh);
-                ContextFrames.fill(x, from, count, given);
+        for (int k = 0; k < pieces; k++) {
+            int[] map = between
+                    ? ContextFrames.ends(frames, k * stride, (k + 1) * stride)
+                    : k > 0
+                            ? ContextFrames.leading(frames, frames - given, given)
+                            : clips == null
+                                    ? ContextFrames.leading(frames, 0, 0)
+                                    : ContextFrames.leading(frames, clips.size(1) - given, given);
+            java.util.Arrays.fill(maps, map);
+            ContextFrames.fill(between || k == 0 ? clips : x, maps, rows);
+            if (pieces > 1) {
+                callback.onSegment(k, pieces);
             }
-            if (c.segments() > 1) {
-                callback.onSegment(k, c.segments());
-            }
-            long segmentSeed = k == 0 ? seed : seed + k * 0x9E3779B97F4A7C15L; // a segment's own noise
-            x = run.sample(model, xShape, k == 0 ? xT : null, labels, segmentSeed, callback, 0);
+            long pieceSeed = k == 0 ? seed : seed + k * 0x9E3779B97F4A7C15L; // a clip's own noise
+            x = run.sample(model, xShape, k == 0 ? xT : null, labels, pieceSeed, callback, 0);
             if (video != null) {
-                int start = k == 0 ? 0 : frames + (k - 1) * fresh;
-                video.slice(1, start, start + (k == 0 ? frames : fresh)).copyFrom(k == 0 ? x : x.slice(1, s, frames));
+                int start = k == 0 ? 0 : frames + (k - 1) * kept;
+                video.slice(1, start, start + (k == 0 ? frames : kept))
+                        .copyFrom(k == 0 ? x : x.slice(1, frames - kept, frames));
             }
         }
         return video != null ? video : x;

@@ -588,7 +588,7 @@ public final class PipelineAssembler {
             Tensor t = Tensor.zeros(arena, DType.F32, latent[0] == n ? latent : withBatch(latent, n));
             long[] classes = new long[n];
             data.examples(0, n, t, classes);
-            return new ContextClips(t, classes);
+            return keyframes(def, c, new ContextClips(t, classes));
         }
         if (c.clips() == null) {
             return null;
@@ -615,10 +615,22 @@ public final class PipelineAssembler {
             }
             Tensor t = Tensor.zeros(arena, DType.F32, got);
             t.copyFrom(src.dtype() == DType.F32 ? src : src.to(DType.F32, arena));
-            return new ContextClips(t, null);
+            return keyframes(def, c, new ContextClips(t, null));
         } catch (IOException | WeightsFormatException e) {
             throw def.error(ref.span(), "cannot load the clips to continue: " + describe(e));
         }
+    }
+
+    /** Interpolation needs two keyframes or more: clips of at least interpolate + 1 frames. */
+    private static ContextClips keyframes(PipelineDefinition def, PipelineSettings.Context c, ContextClips clips) {
+        int frames = clips.clips().size(1);
+        if (c.interpolate() > 0 && frames < c.interpolate() + 1) {
+            throw def.error(
+                    c.span(),
+                    "interpolate = " + c.interpolate() + " takes every " + c.interpolate() + "th frame of clips of "
+                            + frames + " as keyframes: fewer than the two a clip is sampled between");
+        }
+        return clips;
     }
 
     private static int[] withBatch(int[] shape, int batch) {

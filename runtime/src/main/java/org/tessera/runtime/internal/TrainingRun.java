@@ -184,7 +184,8 @@ public final class TrainingRun {
                 labelDropout(def, t, model),
                 t.seed(),
                 t.snrGamma(),
-                contextFrames(def, t, model));
+                contextFrames(def, t, model),
+                t.interpolate());
     }
 
     /**
@@ -193,10 +194,11 @@ public final class TrainingRun {
      */
     private static int[] contextFrames(PipelineDefinition def, PipelineSettings.Training t, ModelDefinition model) {
         if (model.contract().context() == null) {
-            if (t.contextFrames() != null) {
+            if (t.contextFrames() != null || t.interpolate() > 0) {
                 throw def.error(
                         t.span(),
-                        "context_frames gives a model the first frames of its clips, and " + model.name()
+                        (t.contextFrames() != null ? "context_frames" : "interpolate")
+                                + " gives a model some of the frames of its clips, and " + model.name()
                                 + " takes none (its contract names no context input; VideoLDMContextDiT does)");
             }
             return new int[0];

@@ -215,9 +215,9 @@ class DiffusionTrainerTest {
     }
 
     /**
-     * Video LDM's prediction mode: each example of a step is given its clip's first S frames, S
-     * drawn from the settings' numbers, with the mask over them; the context's embedding and its
-     * zero-initialised projections start to learn from the first steps.
+     * Video LDM's context frames: each example of a step is given its clip's first S frames, S
+     * drawn from the settings' numbers, or (half of them here) its first and last frames, with the
+     * mask over them; the context's embedding and its projections learn from the first steps.
      */
     @Test
     void aContextModelIsGivenTheFirstFramesOfItsClips() throws Exception {
@@ -243,19 +243,23 @@ class DiffusionTrainerTest {
                     key -> true,
                     cpu,
                     new DiffusionTrainer.Settings(
-                            BATCH, LearningRate.constant(3e-3, 1), 0, 1.0, 0.99, 0.1, 11, 0, new int[] {0, 2}));
+                            BATCH, LearningRate.constant(3e-3, 1), 0, 1.0, 0.99, 0.1, 11, 0, new int[] {0, 2}, 0.5));
             long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
             Tensor x0 = clips(data(classes, 0));
             trainer.step(x0, classes);
             Tensor context = trainer.context(); // [8, 3, 5, 8, 8]
-            int[] seen = new int[3];
+            int[] seen = new int[4]; // S = 0, 1, 2, and 3 for keyframes at both ends
             for (int b = 0; b < BATCH; b++) {
-                int s = context.getFloat(b, 0, 4, 0, 0) == 1f ? context.getFloat(b, 1, 4, 0, 0) == 1f ? 2 : 1 : 0;
+                boolean ends = context.getFloat(b, 2, 4, 0, 0) == 1f;
+                int s = ends
+                        ? 3
+                        : context.getFloat(b, 0, 4, 0, 0) == 1f ? context.getFloat(b, 1, 4, 0, 0) == 1f ? 2 : 1 : 0;
                 seen[s]++;
                 for (int f = 0; f < 3; f++) {
+                    boolean given = ends ? f != 1 : f < s;
                     for (int c = 0; c < 5; c++) {
                         for (int p = 0; p < 64; p++) {
-                            float want = f >= s ? 0f : c == 4 ? 1f : x0.getFloat(b, f, c, p / 8, p % 8);
+                            float want = !given ? 0f : c == 4 ? 1f : x0.getFloat(b, f, c, p / 8, p % 8);
                             assertEquals(want, context.getFloat(b, f, c, p / 8, p % 8), "example " + b + ", S = " + s);
                         }
                     }
@@ -263,7 +267,8 @@ class DiffusionTrainerTest {
             }
             assertEquals(0, seen[1], "S is drawn from {0, 2}");
             assertTrue(
-                    seen[0] > 0 && seen[2] > 0, "both numbers drawn in a batch of 8: " + seen[0] + " and " + seen[2]);
+                    seen[0] + seen[2] > 0 && seen[3] > 0,
+                    "first frames and both ends, in a batch of 8: " + java.util.Arrays.toString(seen));
             float moved = 0;
             for (float v : trainer.weights().get("context_embedder.proj.weight").toFloatArray()) {
                 moved = Math.max(moved, Math.abs(v));
