@@ -25,10 +25,14 @@ class VideoLdmContextTest {
     private static final String MODEL = "VideoLDMContextDiT(input_size = 8, patch_size = 2, in_channels = 1,"
             + " hidden_size = 32, depth = 2, num_heads = 2, num_frames = 4, num_classes = 3, learn_sigma = false,"
             + " predicts = \"v\")";
-    /** Segment k of a stage seeded s draws its noise from s + k·this (ModelStage.sampleSegments). */
+    /** Segment k of a stage seeded s draws its noise from s + k·this (ModelStage.sampleWithContext). */
     private static final long SEGMENT_SEED = 0x9E3779B97F4A7C15L;
 
     private static Path script(Path dir, String name, String extra) throws Exception {
+        return script(dir, name, extra, "none", 4);
+    }
+
+    private static Path script(Path dir, String name, String extra, String guidance, int steps) throws Exception {
         // every weight drawn (random(std) ignores the declared zeros), so the context changes the output
         return Files.writeString(dir.resolve(name), """
                 import "video.tess"
@@ -36,13 +40,13 @@ class VideoLdmContextTest {
                     model    = %s
                     weights  = random(seed = 3, std = 0.1)
                     schedule = linear(1000)
-                    sampler  = ddim(steps = 4)
-                    guidance = none
+                    sampler  = ddim(steps = %d)
+                    guidance = %s
                     classes  = [0, 2]
                 %s
                     output "clips.safetensors" = tensors(samples)
                 }
-                """.formatted(MODEL, extra));
+                """.formatted(MODEL, steps, guidance, extra));
     }
 
     private static Tensor sample(Path file, long seed) {
@@ -75,6 +79,10 @@ class VideoLdmContextTest {
                 java.util.Arrays.toString(next.slice(1, 2, 4).contiguous().toFloatArray()),
                 java.util.Arrays.toString(video.slice(1, 4, 6).contiguous().toFloatArray()),
                 "the second segment's new frames are the first clip continued from its last two");
+        assertEquals(
+                java.util.Arrays.toString(first.slice(1, 2, 4).contiguous().toFloatArray()),
+                java.util.Arrays.toString(next.slice(1, 0, 2).contiguous().toFloatArray()),
+                "a continuation keeps the frames it was given, not the model's copies of them");
         Tensor free = sample(script(dir, "free.tess", ""), 5 + SEGMENT_SEED);
         float apart = 0;
         float[] a = free.slice(1, 2, 4).contiguous().toFloatArray();
@@ -116,6 +124,53 @@ class VideoLdmContextTest {
                 java.util.Arrays.toString(alone.slice(1, 1, 4).contiguous().toFloatArray()),
                 java.util.Arrays.toString(video.slice(1, 4, 7).contiguous().toFloatArray()),
                 "the second clip is the one between keyframes 3 and 6, sampled alone");
+        for (int f : new int[] {0, 3, 6}) {
+            assertEquals(
+                    java.util.Arrays.toString(
+                            keyframes.slice(1, f, f + 1).contiguous().toFloatArray()),
+                    java.util.Arrays.toString(
+                            video.slice(1, f, f + 1).contiguous().toFloatArray()),
+                    "keyframe " + f + " stays as given");
+        }
+    }
+
+    /**
+     * Guidance over the context: the unconditional half of the batch is given no context frames,
+     * so what it predicts does not depend on them. With one DDIM step and no clipping the sample is
+     * linear in the model's output, x_g = x_u + s·(x_c − x_u), so x_u comes out of a guided run and
+     * an unguided one; it must be the same for two different contexts.
+     */
+    @Test
+    void guidancesUnconditionalHalfSeesNoContext(@TempDir Path dir) throws Exception {
+        float[][] unconditional = new float[2][];
+        float[][] conditional = new float[2][];
+        for (int k = 0; k < 2; k++) {
+            float[] v = new float[2 * 4 * 64];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) Math.sin((k + 1) * 0.29 * i);
+            }
+            java.util.SequencedMap<String, Tensor> clips = new LinkedHashMap<>();
+            clips.put("samples", Tensor.of(v, 2, 4, 1, 8, 8));
+            SafetensorsWriter.write(dir.resolve("c" + k + ".safetensors"), clips, Map.of());
+            String context = "    context = load(\"c" + k + ".safetensors\", \"samples\")\n    context_frames = 2";
+            float[] guided = sample(
+                            script(dir, "g" + k + ".tess", context, "cfg(scale = 3.0, form = \"standard\")", 1), 4)
+                    .slice(1, 2, 4)
+                    .contiguous()
+                    .toFloatArray();
+            conditional[k] = sample(script(dir, "c" + k + ".tess", context, "none", 1), 4)
+                    .slice(1, 2, 4)
+                    .contiguous()
+                    .toFloatArray();
+            unconditional[k] = new float[guided.length];
+            for (int i = 0; i < guided.length; i++) {
+                unconditional[k][i] = (guided[i] - 3f * conditional[k][i]) / (1f - 3f);
+            }
+        }
+        double apart = org.tessera.testing.TensorDifference.maxAbs(conditional[0], conditional[1]);
+        double same = org.tessera.testing.TensorDifference.maxAbs(unconditional[0], unconditional[1]);
+        assertTrue(apart > 1e-4, "the conditional half sees its context: " + apart);
+        assertTrue(same < apart / 100, "the unconditional half sees none: " + same + " against " + apart);
     }
 
     @Test
@@ -132,11 +187,12 @@ class VideoLdmContextTest {
                 """);
         var e = assertThrows(CompilationException.class, () -> Tessera.compile(wrongModel, CompileOptions.defaults()));
         assertTrue(e.getMessage().contains("context frames are for a model that takes them"), e.getMessage());
-        assertTrue(e.getMessage().contains("w.tess:"), e.getMessage());
+        assertTrue(e.getMessage().contains("w.tess:6:16:"), e.getMessage()); // at segments = 2
 
         Path all = script(dir, "all.tess", "    segments = 2\n    context_frames = 4");
         var e2 = assertThrows(CompilationException.class, () -> Tessera.compile(all, CompileOptions.defaults()));
         assertTrue(e2.getMessage().contains("leaves nothing to sample in a clip of 4 frames"), e2.getMessage());
+        assertTrue(e2.getMessage().contains("all.tess:10:22:"), e2.getMessage()); // at context_frames = 4
 
         Path none = script(dir, "none.tess", "    segments = 2\n    context_frames = 0");
         var e3 = assertThrows(CompilationException.class, () -> Tessera.compile(none, CompileOptions.defaults()));

@@ -138,7 +138,7 @@ public record PipelineSettings(
      * @param contextFrames a model with context frames (Video LDM's prediction mode): the numbers
      *     of a clip's first frames it is given, one drawn uniformly for each example each step ([0,
      *     1, 2] as Video LDM trains); null when not given
-     * @param interpolate for a model with context frames: the share of examples given their first
+     * @param keyframes for a model with context frames: the share of examples given their first
      *     and last frames instead, so that it also learns to fill in between keyframes; 0 for none
      */
     public record Training(
@@ -166,7 +166,7 @@ public record PipelineSettings(
             Dropping drop,
             double snrGamma,
             int[] contextFrames,
-            double interpolate,
+            double keyframes,
             Span span) {
         public Training {
             freeze = List.copyOf(freeze);

@@ -257,6 +257,12 @@ final class SamplingReader {
                     s.get("context_frames").span(),
                     "segments > 1 continue each segment from the last frames of the one before: context_frames ≥ 1");
         }
+        if (frames == 0 && (clips != null || data != null) && !s.containsKey("interpolate")) {
+            diagnostics.error(
+                    s.get("context_frames").span(),
+                    "context_frames = 0 gives the model none of the context clips' frames: give 1 or more (2 carries"
+                            + " the motion as well as the look)");
+        }
         if (frames > 0 && clips == null && data == null && segments == 1) {
             diagnostics.error(
                     s.get("context_frames").span(),
@@ -279,7 +285,15 @@ final class SamplingReader {
             }
             frames = 2;
         }
-        return new PipelineSettings.Context(clips, data, frames, segments, interpolate, span);
+        // errors found later (the model, the clips) point at the setting that asks the most of them
+        Span where = span;
+        for (String k : List.of("interpolate", "context_frames", "segments", "context")) {
+            if (s.containsKey(k)) {
+                where = s.get(k).span();
+                break;
+            }
+        }
+        return new PipelineSettings.Context(clips, data, frames, segments, interpolate, where);
     }
 
     /**

@@ -110,7 +110,7 @@ public final class SettingsReader {
             "label_dropout",
             "snr_gamma",
             "context_frames",
-            "interpolate",
+            "keyframes",
             "seed",
             "checkpoint",
             "freeze",
@@ -302,7 +302,18 @@ public final class SettingsReader {
         String name;
         if (settings.containsKey("inputs")) {
             name = "out";
-            for (String k : List.of("schedule", "sampler", "guidance", "classes", "latent", "sizes", "pack")) {
+            for (String k : List.of(
+                    "schedule",
+                    "sampler",
+                    "guidance",
+                    "classes",
+                    "latent",
+                    "sizes",
+                    "pack",
+                    "context",
+                    "context_frames",
+                    "segments",
+                    "interpolate")) {
                 if (settings.containsKey(k)) {
                     diagnostics.error(
                             settings.get(k).span(),

@@ -73,7 +73,7 @@ final class TrainingReader {
                 "drop",
                 "snr_gamma",
                 "context_frames",
-                "interpolate")) {
+                "keyframes")) {
             if (classify && a.containsKey(k)) {
                 diagnostics.error(
                         a.get(k).span(),
@@ -162,12 +162,12 @@ final class TrainingReader {
                     "snr_gamma weights a diffusion schedule's noise levels; a flow's training has no such weighting here");
         }
         int[] contextFrames = a.containsKey("context_frames") ? contextFrames(a.get("context_frames")) : null;
-        double interpolate = a.containsKey("interpolate") ? values.number(a.get("interpolate"), "interpolate") : 0;
-        if (!(interpolate >= 0 && interpolate <= 1)) {
+        double keyframes = a.containsKey("keyframes") ? values.number(a.get("keyframes"), "keyframes") : 0;
+        if (!(keyframes >= 0 && keyframes <= 1)) {
             diagnostics.error(
-                    a.get("interpolate").span(),
-                    "interpolate is the share of examples given their first and last frames, in [0, 1], got "
-                            + interpolate);
+                    a.get("keyframes").span(),
+                    "keyframes is the share of examples given their first and last frames, in [0, 1], got "
+                            + keyframes);
         }
         long seed = a.containsKey("seed") ? values.integer(a.get("seed"), "seed") : 0;
         long every = a.containsKey("checkpoint")
@@ -217,7 +217,7 @@ final class TrainingReader {
                 drop,
                 snrGamma,
                 contextFrames,
-                interpolate,
+                keyframes,
                 span);
     }
 

@@ -43,7 +43,7 @@ import org.tessera.engine.train.LearningRate;
  *
  * <p>A model with context frames (Video LDM's prediction mode) is also given, for each example,
  * its clip's first S frames clean, S drawn from {@link Settings#contextFrames()}, or with
- * probability {@link Settings#interpolate()} its first and last frames (keyframes to fill in
+ * probability {@link Settings#keyframes()} its first and last frames (keyframes to fill in
  * between); the loss still covers every frame, so it learns to keep the frames it was given as
  * well as to continue them.
  */
@@ -55,7 +55,7 @@ public final class DiffusionTrainer extends Trainer {
      * @param contextFrames for a model with context frames ({@link ContextFrames}): the numbers of a
      *     clip's first frames it is given, one drawn uniformly per example each step; empty for a
      *     model without
-     * @param interpolate for a model with context frames: the share of examples given their first
+     * @param keyframes for a model with context frames: the share of examples given their first
      *     and last frames instead (keyframes to fill in between), 0 for none
      */
     public record Settings(
@@ -68,7 +68,7 @@ public final class DiffusionTrainer extends Trainer {
             long seed,
             double snrGamma,
             int[] contextFrames,
-            double interpolate) {
+            double keyframes) {
         public Settings {
             contextFrames = contextFrames.clone();
         }
@@ -428,13 +428,13 @@ public final class DiffusionTrainer extends Trainer {
         }
         if (context != null) {
             // Each example's context, from the same stream as t and the labels' dropout, further on:
-            // its first and last frames with probability `interpolate`, else its first S, S drawn
+            // its first and last frames with probability `keyframes`, else its first S, S drawn
             int[] counts = settings.contextFrames();
             int frames = x0.size(1);
             for (int i = 0; i < b; i++) {
                 int[] map = contextMaps[i];
                 java.util.Arrays.fill(map, ContextFrames.GENERATED);
-                if (draws.uniform(3 * b + i) < settings.interpolate()) {
+                if (draws.uniform(3 * b + i) < settings.keyframes()) {
                     map[0] = 0;
                     map[frames - 1] = frames - 1;
                 } else {

@@ -448,7 +448,8 @@ public final class ModelStage implements AutoCloseable {
                 }
                 x = context == null
                         ? run.sample(model, xShape, xT, labels, r.seed(), callback, first)
-                        : sampleWithContext(run, model, xShape, xT, labels, r.seed(), callback, context, continuation);
+                        : sampleWithContext(
+                                run, model, xShape, xT, labels, r.seed(), callback, first, context, continuation);
             } finally {
                 releaseSampler(key, run);
             }
@@ -467,11 +468,16 @@ public final class ModelStage implements AutoCloseable {
      * <p>Prediction ({@code segments = n}): the first clip is given the last S frames of the
      * stage's context clips (none without them), each further one the last S frames of the one
      * before; the video keeps the first clip whole and the F − S new frames of each further one.
+     * (A further clip's given frames are the clip before's, already in the video.)
      *
      * <p>Interpolation ({@code interpolate = s}): the keyframes are every s-th frame of the context
      * clips; the clip between keyframes w and w + 1 is given them as its first and last frames,
      * and the video keeps the first clip whole and the F − 1 frames after the first of each
-     * further one: (K − 1)·(F − 1) + 1 frames for K keyframes.
+     * further one: (K − 1)·(F − 1) + 1 frames for K keyframes. Frames after the last keyframe are
+     * left out.
+     *
+     * <p>Frames given from the context clips replace the model's copies of them in the result.
+     * img2img ({@code first} > 0) applies to the first clip.
      *
      * <p>Clip k > 0 draws its x_T from the seed + k·0x9E3779B97F4A7C15. The context's rows past
      * the batch (guidance's unconditional half) stay zero: no frames given.
@@ -484,6 +490,7 @@ public final class ModelStage implements AutoCloseable {
             Tensor labels,
             long seed,
             StepCallback callback,
+            int first,
             Tensor context,
             PipelineSettings.Context c) {
         int batch = xShape[0];
@@ -522,7 +529,10 @@ public final class ModelStage implements AutoCloseable {
                 callback.onSegment(k, pieces);
             }
             long pieceSeed = k == 0 ? seed : seed + k * 0x9E3779B97F4A7C15L; // a clip's own noise
-            x = run.sample(model, xShape, k == 0 ? xT : null, labels, pieceSeed, callback, 0);
+            x = run.sample(model, xShape, k == 0 ? xT : null, labels, pieceSeed, callback, k == 0 ? first : 0);
+            // The frames given stay as they were given (the model's copies of them would differ a
+            // little): so a video keeps its keyframes, and a continuation the clip it continues.
+            keepGiven(between || k == 0 ? clips : null, map, x);
             if (video != null) {
                 int start = k == 0 ? 0 : frames + (k - 1) * kept;
                 video.slice(1, start, start + (k == 0 ? frames : kept))
@@ -530,6 +540,18 @@ public final class ModelStage implements AutoCloseable {
             }
         }
         return video != null ? video : x;
+    }
+
+    /** Writes frame {@code map[f]} of {@code clips} over frame f of {@code x} wherever one is given. */
+    private static void keepGiven(Tensor clips, int[] map, Tensor x) {
+        if (clips == null) {
+            return;
+        }
+        for (int f = 0; f < map.length; f++) {
+            if (map[f] != ContextFrames.GENERATED) {
+                x.slice(1, f, f + 1).copyFrom(clips.slice(1, map[f], map[f] + 1));
+            }
+        }
     }
 
     /**

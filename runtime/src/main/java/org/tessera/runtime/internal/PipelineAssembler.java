@@ -545,15 +545,15 @@ public final class PipelineAssembler {
         };
     }
 
-    /** One F32 tensor of {@code want}'s shape from a file (a starting noise), copied into {@code arena}. */
-    /**
-     * Checks a stage's context frames against its model, and loads the clips its first segment
-     * continues ({@code context = load(...)}): [N or 1, F', C, H, W] with F' ≥ context_frames, in
-     * the latent's frame size. Null when the stage gives none.
-     */
     /** The clips a stage's first segment continues, and their classes where a data set gave them (else null). */
     record ContextClips(Tensor clips, long[] classes) {}
 
+    /**
+     * Checks a stage's context frames against its model, and loads the clips its first segment
+     * continues or interpolates ({@code context = load(...)} or {@code moving_mnist(...)}): [N or
+     * 1, F', C, H, W] with F' ≥ context_frames, in the latent's frame size. Null when the stage
+     * gives none.
+     */
     private static ContextClips contextClips(
             PipelineDefinition def,
             ModelDefinition model,
@@ -639,6 +639,7 @@ public final class PipelineAssembler {
         return s;
     }
 
+    /** One F32 tensor of {@code want}'s shape from a file (a starting noise), copied into {@code arena}. */
     private static Tensor loadTensor(PipelineDefinition def, PipelineSettings.TensorRef ref, int[] want, Arena arena) {
         try (SafetensorsReader r = SafetensorsReader.open(ref.path())) {
             if (!r.contains(ref.key())) {

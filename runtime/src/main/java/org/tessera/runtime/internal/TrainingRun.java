@@ -185,7 +185,7 @@ public final class TrainingRun {
                 t.seed(),
                 t.snrGamma(),
                 contextFrames(def, t, model),
-                t.interpolate());
+                t.keyframes());
     }
 
     /**
@@ -194,10 +194,10 @@ public final class TrainingRun {
      */
     private static int[] contextFrames(PipelineDefinition def, PipelineSettings.Training t, ModelDefinition model) {
         if (model.contract().context() == null) {
-            if (t.contextFrames() != null || t.interpolate() > 0) {
+            if (t.contextFrames() != null || t.keyframes() > 0) {
                 throw def.error(
                         t.span(),
-                        (t.contextFrames() != null ? "context_frames" : "interpolate")
+                        (t.contextFrames() != null ? "context_frames" : "keyframes")
                                 + " gives a model some of the frames of its clips, and " + model.name()
                                 + " takes none (its contract names no context input; VideoLDMContextDiT does)");
             }

@@ -246,6 +246,9 @@ class DiffusionTrainerTest {
                             BATCH, LearningRate.constant(3e-3, 1), 0, 1.0, 0.99, 0.1, 11, 0, new int[] {0, 2}, 0.5));
             long[] classes = {0, 1, 0, 1, 1, 0, 0, 1};
             Tensor x0 = clips(data(classes, 0));
+            float[] embedBefore =
+                    trainer.weights().get("context_embedder.proj.weight").toFloatArray();
+            float[] projBefore = trainer.weights().get("context_proj.1.weight").toFloatArray();
             trainer.step(x0, classes);
             Tensor context = trainer.context(); // [8, 3, 5, 8, 8]
             int[] seen = new int[4]; // S = 0, 1, 2, and 3 for keyframes at both ends
@@ -269,11 +272,22 @@ class DiffusionTrainerTest {
             assertTrue(
                     seen[0] + seen[2] > 0 && seen[3] > 0,
                     "first frames and both ends, in a batch of 8: " + java.util.Arrays.toString(seen));
-            float moved = 0;
-            for (float v : trainer.weights().get("context_embedder.proj.weight").toFloatArray()) {
-                moved = Math.max(moved, Math.abs(v));
-            }
-            assertTrue(moved > 0, "the context's embedding trains");
+            assertTrue(
+                    org.tessera.testing.TensorDifference.maxAbs(
+                                    embedBefore,
+                                    trainer.weights()
+                                            .get("context_embedder.proj.weight")
+                                            .toFloatArray())
+                            > 0,
+                    "the context's embedding trains");
+            assertTrue(
+                    org.tessera.testing.TensorDifference.maxAbs(
+                                    projBefore,
+                                    trainer.weights()
+                                            .get("context_proj.1.weight")
+                                            .toFloatArray())
+                            > 0,
+                    "and so does a temporal layer's projection of it");
         } finally {
             arenas.forEach(Arena::close);
         }
