@@ -246,6 +246,7 @@ class TrainCommandTest {
                 dir.resolve("ctx.tess"), train.replace("MODEL", model).replace("FRAMES", "context_frames = [0, 1]"));
         CliRun ok = run("train", good.toString(), "--out", dir.resolve("out").toString(), "--threads", "1");
         assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.err().contains("each example is given its first 0, 1 frames, drawn uniformly"), ok.err());
         Path sample = Files.writeString(dir.resolve("continue.tess"), """
                 import "video.tess"
                 pipeline s {

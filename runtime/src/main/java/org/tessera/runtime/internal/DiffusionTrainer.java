@@ -404,6 +404,28 @@ public final class DiffusionTrainer extends Trainer {
         throw new IllegalArgumentException(model.name() + " has no forward input '" + contract.latent() + "'");
     }
 
+    /** The step's plan, and for a model with context frames what each example is given. */
+    @Override
+    String planSummary() {
+        if (context == null) {
+            return super.planSummary();
+        }
+        int[] counts = settings.contextFrames();
+        String given = java.util.Arrays.stream(counts)
+                .mapToObj(Integer::toString)
+                .collect(java.util.stream.Collectors.joining(", "));
+        String summary = super.planSummary() + "; each example is given its first " + given
+                + (counts.length > 1 ? " frames, drawn uniformly" : " frames")
+                + (settings.keyframes() > 0
+                        ? ", or with probability " + settings.keyframes() + " its first and last (keyframes)"
+                        : "");
+        boolean none = java.util.Arrays.stream(counts).anyMatch(c -> c == 0);
+        return none
+                ? summary
+                : summary + " (never none: sampling from noise, guidance and sample_every give no frames, which"
+                        + " this training does not show the model; add 0 to context_frames)";
+    }
+
     /** The context frames the last step gave the model, [B, F, C + 1, H, W]; null for a model without them. */
     Tensor context() {
         return context;
