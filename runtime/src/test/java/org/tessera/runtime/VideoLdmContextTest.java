@@ -173,6 +173,32 @@ class VideoLdmContextTest {
         assertTrue(same < apart / 100, "the unconditional half sees none: " + same + " against " + apart);
     }
 
+    /** img2img still runs only the last steps for a model with context frames (given none here). */
+    @Test
+    void aContextModelStartsFromAnInitAsOtherModelsDo(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("init.tess"), """
+                import "video.tess"
+                pipeline p {
+                    let first = sample(model = %s, weights = random(seed = 3, std = 0.1), sampler = ddim(steps = 6),
+                                       guidance = none, classes = [0, 2])
+                    let again = sample(model = %s, weights = random(seed = 3, std = 0.1), sampler = ddim(steps = 6),
+                                       guidance = none, classes = [0, 2], init = first, strength = 0.5)
+                    output "clips.safetensors" = tensors(again)
+                }
+                """.formatted(MODEL, MODEL));
+        java.util.List<Integer> steps = new java.util.ArrayList<>();
+        org.tessera.engine.diffusion.StepCallback counting = new org.tessera.engine.diffusion.StepCallback() {
+            @Override
+            public void onStep(int step, int total, int timestep, Tensor x, Tensor x0) {
+                steps.add(step);
+            }
+        };
+        try (Pipeline p = Tessera.compile(file, CompileOptions.defaults().withThreads(2))) {
+            p.execute(dir.resolve("out"), 0, counting);
+        }
+        assertEquals(java.util.List.of(0, 1, 2, 3, 4, 5, 3, 4, 5), steps, "all 6 steps, then the last 3 from the init");
+    }
+
     @Test
     void contextSettingsThatCannotWorkAreRefusedWhereTheyAreWritten(@TempDir Path dir) throws Exception {
         Path wrongModel = Files.writeString(dir.resolve("w.tess"), """
