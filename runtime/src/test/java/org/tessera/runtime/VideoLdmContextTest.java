@@ -49,6 +49,13 @@ class VideoLdmContextTest {
                 """.formatted(MODEL, steps, guidance, extra));
     }
 
+    /** Clips [N, F, C, H, W] as the "samples" tensor of a safetensors file, as a sample stage writes them. */
+    private static void writeClips(Path file, Tensor clips) throws Exception {
+        java.util.SequencedMap<String, Tensor> m = new LinkedHashMap<>();
+        m.put("samples", clips);
+        SafetensorsWriter.write(file, m, Map.of());
+    }
+
     private static Tensor sample(Path file, long seed) {
         try (Pipeline p = Tessera.compile(file, CompileOptions.defaults().withThreads(2))) {
             return p.sample(SampleRequest.seed(seed)).samples();
@@ -66,9 +73,7 @@ class VideoLdmContextTest {
                 java.util.Arrays.toString(video.slice(1, 0, 4).contiguous().toFloatArray()),
                 "the first segment is the clip sampled without context");
 
-        java.util.SequencedMap<String, Tensor> written = new LinkedHashMap<>();
-        written.put("samples", first.contiguous());
-        SafetensorsWriter.write(dir.resolve("first.safetensors"), written, Map.of());
+        writeClips(dir.resolve("first.safetensors"), first.contiguous());
         Tensor next = sample(
                 script(
                         dir,
@@ -84,12 +89,8 @@ class VideoLdmContextTest {
                 java.util.Arrays.toString(next.slice(1, 0, 2).contiguous().toFloatArray()),
                 "a continuation keeps the frames it was given, not the model's copies of them");
         Tensor free = sample(script(dir, "free.tess", ""), 5 + SEGMENT_SEED);
-        float apart = 0;
-        float[] a = free.slice(1, 2, 4).contiguous().toFloatArray();
-        float[] b = next.slice(1, 2, 4).contiguous().toFloatArray();
-        for (int i = 0; i < a.length; i++) {
-            apart = Math.max(apart, Math.abs(a[i] - b[i]));
-        }
+        double apart = org.tessera.testing.TensorDifference.maxAbs(
+                free.slice(1, 2, 4).contiguous(), next.slice(1, 2, 4).contiguous());
         assertTrue(apart > 1e-3, "the context changes what is sampled: " + apart);
     }
 
@@ -102,17 +103,13 @@ class VideoLdmContextTest {
             v[i] = (float) Math.sin(0.37 * i);
         }
         keyframes.copyFrom(Tensor.of(v, 2, 7, 1, 8, 8));
-        java.util.SequencedMap<String, Tensor> k = new LinkedHashMap<>();
-        k.put("samples", keyframes);
-        SafetensorsWriter.write(dir.resolve("k.safetensors"), k, Map.of());
+        writeClips(dir.resolve("k.safetensors"), keyframes);
         Tensor video = sample(
                 script(dir, "between.tess", "    context = load(\"k.safetensors\", \"samples\")\n    interpolate = 3"),
                 9);
         assertArrayEquals(new int[] {2, 7, 1, 8, 8}, video.shape(), "(3 − 1)·(4 − 1) + 1 frames");
 
-        java.util.SequencedMap<String, Tensor> second = new LinkedHashMap<>();
-        second.put("samples", keyframes.slice(1, 3, 7).contiguous());
-        SafetensorsWriter.write(dir.resolve("second.safetensors"), second, Map.of());
+        writeClips(dir.resolve("second.safetensors"), keyframes.slice(1, 3, 7).contiguous());
         Tensor alone = sample(
                 script(
                         dir,
@@ -149,9 +146,7 @@ class VideoLdmContextTest {
             for (int i = 0; i < v.length; i++) {
                 v[i] = (float) Math.sin((k + 1) * 0.29 * i);
             }
-            java.util.SequencedMap<String, Tensor> clips = new LinkedHashMap<>();
-            clips.put("samples", Tensor.of(v, 2, 4, 1, 8, 8));
-            SafetensorsWriter.write(dir.resolve("c" + k + ".safetensors"), clips, Map.of());
+            writeClips(dir.resolve("c" + k + ".safetensors"), Tensor.of(v, 2, 4, 1, 8, 8));
             String context = "    context = load(\"c" + k + ".safetensors\", \"samples\")\n    context_frames = 2";
             float[] guided = sample(
                             script(dir, "g" + k + ".tess", context, "cfg(scale = 3.0, form = \"standard\")", 1), 4)
@@ -224,12 +219,9 @@ class VideoLdmContextTest {
         var e3 = assertThrows(CompilationException.class, () -> Tessera.compile(none, CompileOptions.defaults()));
         assertTrue(e3.getMessage().contains("context_frames ≥ 1"), e3.getMessage());
 
-        java.util.SequencedMap<String, Tensor> odd = new LinkedHashMap<>();
-        odd.put("samples", Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 1, 1, 8, 8)); // 1 frame < 2
-        SafetensorsWriter.write(dir.resolve("odd.safetensors"), odd, Map.of());
-        java.util.SequencedMap<String, Tensor> two = new LinkedHashMap<>();
-        two.put("samples", Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 2, 1, 8, 8));
-        SafetensorsWriter.write(dir.resolve("two.safetensors"), two, Map.of());
+        // 1 frame < 2
+        writeClips(dir.resolve("odd.safetensors"), Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 1, 1, 8, 8));
+        writeClips(dir.resolve("two.safetensors"), Tensor.zeros(org.tessera.engine.tensor.DType.F32, 2, 2, 1, 8, 8));
         Path between = script(
                 dir, "between.tess", "    context = load(\"two.safetensors\", \"samples\")\n    interpolate = 2");
         var e5 = assertThrows(CompilationException.class, () -> Tessera.compile(between, CompileOptions.defaults()));

@@ -1,5 +1,6 @@
 package org.tessera.engine.diffusion;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import org.tessera.engine.tensor.DType;
@@ -64,11 +65,12 @@ public final class ContextFrames {
         int plane = context.size(3) * context.size(4);
         if (clips != null
                 && (clips.rank() != 5
+                        || clips.dtype() != DType.F32
                         || clips.size(0) != n
                         || clips.size(2) != channels
                         || clips.size(3) != context.size(3)
                         || clips.size(4) != context.size(4))) {
-            throw new ShapeMismatchException("context frames: clips " + Arrays.toString(clips.shape())
+            throw new ShapeMismatchException("context frames: f32 clips " + Arrays.toString(clips.shape())
                     + " do not fit the context " + Arrays.toString(context.shape())
                     + " (the same clips, frame size and channels, less the mask)");
         }
@@ -88,9 +90,12 @@ public final class ContextFrames {
                             + (source == null ? " with no clips to take it from" : " of a clip of " + source.size(1)));
                 }
                 long out = context.offset() + ((long) b * length + f) * frameOut;
-                long in = given ? ((long) b * source.size(1) + from) * frameIn : 0;
-                for (long i = 0; i < frameIn; i++) {
-                    context.storage().setAtIndex(ValueLayout.JAVA_FLOAT, out + i, given ? source.floatAt(in + i) : 0f);
+                MemorySegment picture = context.storage().asSlice(4 * out, 4 * frameIn);
+                if (given) {
+                    long in = source.offset() + ((long) b * source.size(1) + from) * frameIn;
+                    MemorySegment.copy(source.storage(), 4 * in, picture, 0, 4 * frameIn);
+                } else {
+                    picture.fill((byte) 0);
                 }
                 for (long i = frameIn; i < frameOut; i++) { // the mask channel
                     context.storage().setAtIndex(ValueLayout.JAVA_FLOAT, out + i, given ? 1f : 0f);

@@ -266,6 +266,7 @@ public final class DiffusionTrainer extends Trainer {
         System.arraycopy(latent, 0, x, 1, latent.length);
 
         GraphBuilder g = new GraphBuilder();
+        int[] contextShape = contract.context() == null ? null : contextShape(model, x, settings.contextFrames());
         List<Value> inputs = new ArrayList<>();
         for (ModelInput in : model.inputs(Map.of("B", b))) {
             if (in.name().equals(contract.latent())) {
@@ -275,7 +276,7 @@ public final class DiffusionTrainer extends Trainer {
             } else if (in.name().equals(contract.label())) {
                 inputs.add(g.input(in.name(), DType.I64, b));
             } else if (in.name().equals(contract.context())) {
-                inputs.add(g.input(in.name(), DType.F32, contextShape(model, x, settings.contextFrames())));
+                inputs.add(g.input(in.name(), DType.F32, contextShape));
             } else {
                 throw new IllegalArgumentException(model.name() + ".forward input '" + in.name()
                         + "' is neither the contract's latent, timestep nor label: training conditioned"
@@ -340,9 +341,7 @@ public final class DiffusionTrainer extends Trainer {
         if (coefficients != null) {
             feed.put(COEFFICIENTS, coefficients);
         }
-        context = contract.context() == null
-                ? null
-                : Tensor.zeros(DType.F32, contextShape(model, x, settings.contextFrames()));
+        context = contextShape == null ? null : Tensor.zeros(DType.F32, contextShape);
         if (context != null) {
             feed.put(contract.context(), context);
         }
